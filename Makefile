@@ -1,0 +1,65 @@
+# SIPMan — the two commands a newcomer needs are `make run` and `make test`.
+# Everything else is here for developers.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+CMAKE_FLAGS ?=
+# What `make run` reads until the live daemon exists: a capture file.
+PCAP       ?= $(firstword $(wildcard ../shared/pcaps/generated/mixed-udp.pcap tests/fixtures/pcaps/tcp-segmentation.pcap))
+FUZZ_SECONDS ?= 600
+
+.PHONY: all bootstrap build run test unit-test integration-test asan-test bench fuzz fuzz-run clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+
+build: bootstrap $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@echo "sipman: decoding $(PCAP) (set PCAP=FILE to read another capture)"
+	$(BUILD)/sipman messages $(PCAP)
+
+# The whole suite: unit and integration tests on the optimised build, then
+# the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 1500
+	$(MAKE) asan-test
+
+unit-test: build
+	cd $(BUILD) && ctest --output-on-failure -L unit -j $(JOBS)
+
+integration-test: build
+	cd $(BUILD) && ctest --output-on-failure -L integration
+
+asan-test: bootstrap
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSIPMAN_SANITIZE=ON -DSIPMAN_BENCH=OFF \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
+	  ctest --output-on-failure -L unit -j $(JOBS)
+
+bench: build
+	$(BUILD)/bench/sipman_bench --benchmark_counters_tabular=true
+	bench/vs-peers --sipman $(BUILD)/sipman
+
+# Builds the libFuzzer targets (clang) into $(FUZZ_BUILD)/fuzz/.
+fuzz: bootstrap
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSIPMAN_FUZZ=ON -DSIPMAN_TESTS=OFF \
+	  -DSIPMAN_BENCH=OFF -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@echo "fuzz targets: $$(ls $(FUZZ_BUILD)/fuzz/fuzz_* | tr '\n' ' ')"
+
+# Runs every fuzz target for FUZZ_SECONDS from its seed corpus.
+fuzz-run: fuzz
+	scripts/run-fuzzers $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,107 @@
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "app/app.h"
+#include "app/messages_command.h"
+
+#ifndef SIPMAN_VERSION
+#define SIPMAN_VERSION "0.1.0"
+#endif
+
+namespace sipman::app {
+namespace {
+
+constexpr char kUsage[] =
+    "sipman " SIPMAN_VERSION " - SIP traffic monitor\n"
+    "\n"
+    "Usage:\n"
+    "  sipman messages [--format tsv|json|none] FILE...\n"
+    "      Decode every SIP message in pcap/pcapng FILEs (merged in time order)\n"
+    "      and print one line per message, in capture order.\n"
+    "  sipman --help | --version\n"
+    "\n"
+    "sipman messages output (--format tsv, the default): tab-separated fields\n"
+    "  timestamp (epoch seconds, 6 decimals), source IP, source port,\n"
+    "  destination IP, destination port, transport (udp, tcp, ws),\n"
+    "  method (requests) or status code (responses), Call-ID, CSeq (\"1 INVITE\").\n"
+    "--format json prints the same as JSON lines with named fields, plus From/To\n"
+    "users and tags, User-Agent, size and the SDP media (type, address, port,\n"
+    "codecs). --format none prints nothing per message.\n"
+    "Totals (messages, packets, bytes, malformed, elapsed time, messages per\n"
+    "second) always go to standard error.\n"
+    "\n"
+    "Decoded: Ethernet, 802.1Q/QinQ, Linux cooked (SLL, SLL2), raw IP, BSD\n"
+    "loopback; IPv4/IPv6 with fragments; UDP; TCP streams (reassembled, framed by\n"
+    "Content-Length); SIP over WebSocket. SIP is recognised on any port.\n"
+    "\n"
+    "Examples:\n"
+    "  sipman messages trace.pcap\n"
+    "  sipman messages --format json a.pcapng b.pcap | jq .call_id\n"
+    "  sipman messages --format none big.pcap          # totals and speed only\n"
+    "\n"
+    "Exit status: 0 on success (also when a file is cut short: what came before\n"
+    "the cut is printed, with a warning), 1 when a file cannot be read, 2 on a\n"
+    "usage error.\n";
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "sipman: %s\nRun 'sipman --help' for usage.\n", message.c_str());
+  return 2;
+}
+
+int ParseMessages(int argc, char** argv) {
+  MessagesOptions options;
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--format" || arg.starts_with("--format=")) {
+      std::string_view value;
+      if (arg == "--format") {
+        if (i + 1 >= argc) return UsageError("--format needs a value: tsv, json or none");
+        value = argv[++i];
+      } else {
+        value = arg.substr(9);
+      }
+      if (value == "tsv") {
+        options.format = MessageFormat::kTsv;
+      } else if (value == "json") {
+        options.format = MessageFormat::kJson;
+      } else if (value == "none") {
+        options.format = MessageFormat::kNone;
+      } else {
+        return UsageError("unknown --format '" + std::string(value) + "' (use tsv, json or none)");
+      }
+    } else if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg.starts_with("-") && arg != "-") {
+      return UsageError("unknown option '" + std::string(arg) + "' for 'messages'");
+    } else {
+      options.files.emplace_back(arg);
+    }
+  }
+  if (options.files.empty()) return UsageError("messages: name at least one capture file");
+  return RunMessages(options);
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  std::string_view command = argv[1];
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (command == "--version" || command == "-V") {
+    std::puts("sipman " SIPMAN_VERSION);
+    return 0;
+  }
+  if (command == "messages") return ParseMessages(argc - 2, argv + 2);
+  return UsageError("unknown command '" + std::string(command) + "'");
+}
+
+}  // namespace sipman::app
