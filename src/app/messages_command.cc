@@ -1,6 +1,9 @@
 #include "app/messages_command.h"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 
 #include "app/json_writer.h"
@@ -66,12 +69,34 @@ class MessagePrinter : public net::PayloadSink {
     out_->Append('\n');
   }
 
+  // "1 INVITE"; an unreadable CSeq is printed as written, as tshark does.
   void AppendCSeq() {
-    if (message_.malformed & sip::kMalformedCSeq) return;
+    if (message_.malformed & sip::kMalformedCSeq) {
+      if (const sip::Header* h = message_.Find(sip::HeaderId::kCSeq)) AppendTsvField(out_, h->value);
+      return;
+    }
     if (message_.cseq_method.empty() && message_.cseq_number == 0) return;
     out_->AppendInt(message_.cseq_number);
     out_->Append(' ');
     AppendTsvField(out_, message_.cseq_method);
+  }
+
+  void AppendJsonCSeq() {
+    if (message_.malformed & sip::kMalformedCSeq) {
+      const sip::Header* h = message_.Find(sip::HeaderId::kCSeq);
+      AppendJsonString(out_, h ? h->value : std::string_view());
+      return;
+    }
+    if (message_.cseq_method.empty() && message_.cseq_number == 0) {
+      out_->Append("\"\"");
+      return;
+    }
+    char text[128];
+    auto r = std::to_chars(text, text + 16, message_.cseq_number);
+    *r.ptr++ = ' ';
+    size_t n = std::min(message_.cseq_method.size(), static_cast<size_t>(text + sizeof text - r.ptr));
+    std::memcpy(r.ptr, message_.cseq_method.data(), n);
+    AppendJsonString(out_, std::string_view(text, r.ptr + n - text));
   }
 
   void PrintJson(const net::Payload& p) {
@@ -102,9 +127,9 @@ class MessagePrinter : public net::PayloadSink {
     }
     out_->Append(",\"call_id\":");
     AppendJsonString(out_, message_.call_id);
-    out_->Append(",\"cseq\":\"");
-    AppendCSeq();
-    out_->Append("\",\"from_user\":");
+    out_->Append(",\"cseq\":");
+    AppendJsonCSeq();
+    out_->Append(",\"from_user\":");
     AppendJsonString(out_, message_.from.uri.user);
     out_->Append(",\"from_tag\":");
     AppendJsonString(out_, message_.from.tag);
