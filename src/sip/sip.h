@@ -150,20 +150,27 @@ struct ParseOptions {
 };
 
 // Parses one SIP message at the start of `data`. For datagrams a missing or
-// too-large Content-Length takes the rest of `data` as the body (flagged);
-// for streams it returns kIncomplete until Content-Length bytes are there.
+// too-large Content-Length takes the rest of `data` as the body (too large is
+// flagged), a smaller one cuts the body there; for streams it returns
+// kIncomplete until the header block and Content-Length body bytes are there
+// (no Content-Length means no body), so `size` frames the next message.
+// Leading CRLFs (keep-alives) are skipped and counted into `size`; input that
+// is only CRLFs is kIncomplete with `size` set to their count. Bare LF line
+// endings are accepted. Fields after a kError are not meaningful.
 // Never reads outside `data`; never allocates.
 ParseStatus ParseSipMessage(std::string_view data, const ParseOptions& options,
                             SipMessage* out);
 
 // Parses a SIP/SIPS/TEL URI (addr-spec). False if it is not one; for a URI of
-// another scheme ("http:", "urn:") `out->scheme` is still set.
+// another scheme ("http:", "urn:") `out->scheme` is still set. %-escapes are
+// left as written.
 bool ParseUri(std::string_view text, SipUri* out);
 // Parses one From/To/Contact-style value: name-addr ("Bob" <sip:b@h>;tag=1)
 // or addr-spec without <> (sip:b@h;tag=1, whose ;params belong to the
 // header, RFC 3261 section 20.10). LWS and folding may appear between the
-// parts. A URI of an unknown scheme is accepted (only `uri.scheme` is set).
-// Fields that could be read are filled even when it returns false.
+// parts; only the first value of a comma-separated list is read. A URI of an
+// unknown scheme is accepted (only `uri.scheme` is set). Fields that could be
+// read are filled even when it returns false.
 bool ParseNameAddr(std::string_view text, NameAddr* out);
 // Value of parameter `name` (case-insensitive) in ";a=b;c" style text
 // (leading ';' optional, LWS around ';' and '=' allowed, quoted values are
@@ -228,8 +235,8 @@ bool ParseSdp(std::string_view body, SdpSession* out);
 // Finds the SDP in a message body: the body itself for application/sdp, or
 // the first application/sdp part of a multipart body (multipart/mixed,
 // alternative, related, ...; nested multiparts are searched too), found with
-// the boundary parameter of `content_type`. Empty when there is none. The
-// view points into `body`.
+// the boundary parameter of `content_type`, quoted or not. Empty when there
+// is none. The view points into `body`.
 std::string_view FindSdpBody(std::string_view content_type, std::string_view body);
 
 }  // namespace sipman::sip
