@@ -1,0 +1,262 @@
+// The calls module's public face: CallTracker turns parsed SIP messages into
+// calls (INVITE dialogs) and registrations, and hands one record per call and
+// per registration attempt to a RecordSink.
+//
+// The tracker knows SIP meaning, not wire grammar (that is sip/) and not
+// where messages come from (that is net/ and capture/). It is single-threaded:
+// to scale up, shard messages by Call-ID hash over several trackers.
+//
+// Correlation does not depend on packet order: a call is created by any
+// message of an INVITE dialog, whichever arrives first, and its times are the
+// earliest capture timestamps seen, not the first arrivals. Everything open is
+// expired by timers in capture time (AdvanceTime) and by a cap on open calls,
+// so memory stays bounded under floods.
+#ifndef SIPMAN_CALLS_CALLS_H_
+#define SIPMAN_CALLS_CALLS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "base/time.h"
+#include "sip/sip.h"
+
+namespace sipman::calls {
+
+// One parsed SIP message with its capture metadata.
+// LIFETIME: `message` (and every view in it), `transport` and `raw` are valid
+// only during CallTracker::OnMessage; the tracker copies what it keeps.
+struct SipEvent {
+  TimestampNs ts = 0;  // capture time; must be > 0 (0 means "absent" in records)
+  IpAddress src_ip, dst_ip;
+  uint16_t src_port = 0, dst_port = 0;
+  std::string_view transport;  // "udp", "tcp", "ws", ...
+  const sip::SipMessage* message = nullptr;
+  std::string_view raw;        // the message's bytes (its size is counted)
+  uint32_t frame_bytes = 0;    // the captured frame's size (informational)
+};
+
+// How a call ended. Derived when the record is emitted:
+//   kAnswered   2xx to the INVITE and a BYE.
+//   kBusy       final 486 or 600.
+//   kCancelled  CANCEL seen (or 487, or a BYE on an early dialog) without an answer.
+//   kNoAnswer   final 408 or 480, or no final response before the call
+//               ended or expired.
+//   kFailed     any other final 3xx-6xx (3xx redirects included).
+//   kInProgress still up when Finish() was called: answered without BYE, or
+//               still waiting for a final response.
+//   kTimedOut   answered, but no BYE before call_max_duration or idle_timeout;
+//               or evicted by the open-call cap before it finished.
+enum class CallState : uint8_t {
+  kAnswered,
+  kBusy,
+  kCancelled,
+  kNoAnswer,
+  kFailed,
+  kInProgress,
+  kTimedOut,
+};
+
+// "answered", "busy", "cancelled", "no_answer", "failed", "in_progress", "timed_out".
+std::string_view CallStateName(CallState state);
+
+// One SDP media stream: where one side wants to receive it, and its codecs.
+struct MediaStream {
+  std::string type;     // "audio", "video", "image", ...
+  std::string address;  // connection address (media level, else session level)
+  uint16_t port = 0;    // 0 for a disabled stream
+  std::string codecs;   // "PCMU/8000,telephone-event/8000", in format order
+};
+
+// The call detail record. Field names are the store's SQL column names.
+// Times are capture times (0 when absent); *_ms are milliseconds.
+struct CallRecord {
+  std::string call_id;
+  std::string sensor;  // left empty here; the app fills it
+
+  // Caller: the INVITE's From (and P-Asserted-Identity).
+  std::string caller_user, caller_display, caller_domain, caller_tag, pai_user;
+  // Callee: To user, request-URI user, To domain, and the To tag of the
+  // answered branch (else of the final response, else of the last provisional).
+  std::string callee_user, ruri_user, callee_domain, callee_tag;
+  std::string diversion_user;  // user of the first Diversion header
+
+  // Signalling endpoints and transport of the first INVITE (for a call whose
+  // INVITE was never seen: derived from its first response, reversed).
+  IpAddress src_ip, dst_ip;
+  uint16_t src_port = 0, dst_port = 0;
+  std::string transport;
+
+  TimestampNs invite_ts = 0;
+  TimestampNs first_provisional_ts = 0;  // any 1xx to the INVITE
+  TimestampNs first_18x_ts = 0;
+  TimestampNs answer_ts = 0;  // 2xx to the INVITE
+  TimestampNs ack_ts = 0;     // ACK of the answered INVITE
+  TimestampNs bye_ts = 0;
+  TimestampNs cancel_ts = 0;
+  TimestampNs final_ts = 0;   // final response to the INVITE
+  // BYE time for answered calls; the final response (or CANCEL) time for
+  // failed ones; the last message seen for calls expired by timers or the
+  // cap; 0 for calls still in progress.
+  TimestampNs end_ts = 0;
+
+  int64_t duration_ms = 0;          // ACK (else 2xx) to BYE; 0 when not answered or no BYE
+  int64_t connect_ms = 0;           // 2xx to BYE; 0 when not answered or no BYE
+  int64_t post_dial_delay_ms = -1;  // INVITE to first 18x, else to the final; -1 when neither
+  int64_t disconnect_delay_ms = -1; // BYE to its final response; -1 when none
+
+  int final_status = 0;  // 0 when none
+  std::string final_reason;
+  CallState state = CallState::kInProgress;
+  std::string hangup_by;  // "caller", "callee" or "" (from the BYE's direction)
+
+  // Reason header (RFC 3326) of the BYE, CANCEL or final response; a Q.850
+  // value is preferred over a SIP one when both are given.
+  std::string reason_protocol;  // "Q.850", "SIP", ...
+  int reason_cause = 0;         // 0 when absent
+  std::string reason_text;
+
+  // Media as last negotiated (the latest SDP from each side wins: INVITE or
+  // re-INVITE or UPDATE offers, 18x/2xx answers, ACK answers).
+  std::string caller_media_types;  // "audio,video"
+  std::vector<MediaStream> caller_media;
+  std::string callee_media_types;
+  std::vector<MediaStream> callee_media;
+
+  std::string caller_user_agent;  // User-Agent of the INVITE
+  std::string callee_user_agent;  // Server (else User-Agent) from the callee side
+
+  // Every message with this Call-ID, retransmissions included.
+  uint32_t message_count = 0;
+  uint32_t retransmissions = 0;
+  uint64_t byte_count = 0;  // sum of the raw message sizes
+  uint32_t auth_challenges = 0;  // 401/407 responses to the INVITE
+
+  // B2BUA leg correlation (CallTrackerOptions::correlation_header).
+  std::string correlation_id;  // the header's value in this call's INVITE
+  std::string linked_call_id;  // the Call-ID of the other leg, when seen
+};
+
+// One registration attempt: REGISTER(s) with one Call-ID up to the final
+// non-challenge response.
+//   result "success"       2xx with expires != 0
+//          "unregistered"  2xx to a REGISTER with expires 0
+//          "failed"        a final 3xx-6xx (status_code says which), or a
+//                          401/407 challenge that no new REGISTER answered
+//                          within register_timeout
+//          "expired"       no final response within register_timeout
+//                          (status_code 0)
+struct RegistrationRecord {
+  std::string call_id;
+  std::string sensor;  // left empty here; the app fills it
+  std::string aor;     // To URI "user@host" of the REGISTER
+  std::string contact; // first Contact URI of the REGISTER ("*" for unregister-all)
+  IpAddress src_ip;
+  uint16_t src_port = 0;
+  std::string user_agent;
+  // Contact expires parameter, else Expires header of the REGISTER, else
+  // of the 2xx; -1 when none says.
+  int64_t expires = -1;
+  std::string result;
+  int status_code = 0;
+  uint32_t challenges = 0;          // 401/407 responses in this attempt
+  int64_t request_delay_ms = -1;    // first REGISTER to its 2xx (RFC 6076 RRD); -1 otherwise
+  TimestampNs first_seen = 0;
+  TimestampNs last_seen = 0;
+};
+
+// Receives the tracker's records. Called from inside CallTracker's methods;
+// an implementation must not call back into the tracker.
+// LIFETIME: the record is valid only during the call; copy what you keep.
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void OnCall(const CallRecord& record) = 0;
+  virtual void OnRegistration(const RegistrationRecord& record) = 0;
+};
+
+struct CallTrackerOptions {
+  // Open calls kept at most; past it the oldest (by creation) is emitted:
+  // with its final state when it had finished (lingering), else as timed_out.
+  size_t max_open_calls = 200000;
+  // Open registration attempts kept at most; past it the oldest is emitted
+  // as expired.
+  size_t max_open_registrations = 100000;
+  // No final response this long after the INVITE: no_answer.
+  TimestampNs invite_timeout = 180 * kNsPerSecond;
+  // Answered, no BYE this long after the answer: timed_out.
+  TimestampNs call_max_duration = 4 * 3600 * kNsPerSecond;
+  // Answered, no message at all for this long: timed_out. 0 disables.
+  TimestampNs idle_timeout = 2 * 3600 * kNsPerSecond;
+  // A finished call (BYE, final failure, CANCEL) stays this long to absorb
+  // retransmissions and late ACK / 200-for-BYE before it is emitted (64*T1,
+  // RFC 3261 timer H/J-like). A completed registration is also remembered
+  // this long, so its retransmissions are not counted as orphans.
+  TimestampNs linger = 32 * kNsPerSecond;
+  // A registration attempt without a final response this long: expired.
+  TimestampNs register_timeout = 32 * kNsPerSecond;
+  // B2BUA leg correlation: when not empty, the value of this header in an
+  // INVITE is recorded as correlation_id, and two calls are linked when one's
+  // value is the other's Call-ID or both carry the same value.
+  std::string correlation_header;
+};
+
+struct CallTrackerCounters {
+  uint64_t messages = 0;             // OnMessage calls
+  uint64_t malformed_skipped = 0;    // no message, no Call-ID, unreadable CSeq
+  uint64_t retransmissions = 0;      // repeats of a message already seen
+  uint64_t calls_created = 0;
+  uint64_t calls_emitted = 0;
+  uint64_t calls_evicted = 0;        // emitted early because of max_open_calls
+  uint64_t calls_without_invite = 0; // emitted calls whose INVITE was never seen
+  // BYE, ACK, CANCEL, PRACK, UPDATE or an in-dialog INVITE for no known call.
+  uint64_t orphan_requests = 0;
+  // Responses to BYE, CANCEL, PRACK or UPDATE for no known call, and
+  // REGISTER transactions seen only from their responses (counted when they
+  // expire: a response may come before its REGISTER).
+  uint64_t orphan_responses = 0;
+  // Out-of-dialog OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, INFO, PUBLISH, REFER
+  // ... and their responses: counted, they make no call.
+  uint64_t non_call_messages = 0;
+  uint64_t registrations_created = 0;
+  uint64_t registrations_emitted = 0;
+  uint64_t open_calls = 0;           // gauge
+  uint64_t open_registrations = 0;   // gauge (completed ones lingering included)
+};
+
+class CallTracker {
+ public:
+  // `sink` must outlive the tracker.
+  CallTracker(const CallTrackerOptions& options, RecordSink* sink);
+  ~CallTracker();
+  CallTracker(const CallTracker&) = delete;
+  CallTracker& operator=(const CallTracker&) = delete;
+
+  // Feeds one message. Emitted from inside this call: a registration record
+  // when this is its final response, and the call this message pushes over
+  // the open-call cap. Everything else waits for its timer (AdvanceTime).
+  void OnMessage(const SipEvent& event);
+
+  // Emits every call and registration whose timer has passed at capture time
+  // `now`. Cheap when nothing is due: call it per packet or per batch.
+  void AdvanceTime(TimestampNs now);
+
+  // End of input: expires what is due at `now`, then emits everything still
+  // open (lingering calls with their final state; calls still up as
+  // in_progress; pending registrations as expired).
+  void Finish(TimestampNs now);
+
+  const CallTrackerCounters& counters() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sipman::calls
+
+#endif  // SIPMAN_CALLS_CALLS_H_

@@ -1,0 +1,286 @@
+// Private to calls/: the per-call and per-registration state the tracker
+// keeps, the slot pool that holds them, and the timer heap that expires them.
+//
+// A call keeps its strings once, in one small per-call text arena addressed
+// by (offset, length) pairs, so an open call costs one arena plus a fixed
+// struct, and a reused slot keeps its arena's capacity (no allocation per
+// call in the steady state).
+#ifndef SIPMAN_CALLS_TRACKER_STATE_H_
+#define SIPMAN_CALLS_TRACKER_STATE_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "base/time.h"
+#include "calls/calls.h"
+
+namespace sipman::calls::internal {
+
+constexpr uint32_t kNil = std::numeric_limits<uint32_t>::max();
+constexpr TimestampNs kNever = std::numeric_limits<TimestampNs>::max();
+
+// Sets `*t` to `v` when `*t` is absent (0) or later than `v`.
+inline void KeepEarliest(TimestampNs* t, TimestampNs v) {
+  if (*t == 0 || v < *t) *t = v;
+}
+
+inline TimestampNs SaturatingAdd(TimestampNs a, TimestampNs b) {
+  if (b > 0 && a > kNever - b) return kNever;
+  return a + b;
+}
+
+// A string kept in a TextArena (which stays under 64 KiB).
+struct TextRef {
+  uint16_t offset = 0;
+  uint16_t length = 0;
+};
+
+// Append-mostly storage for one call's strings. A value no longer than the
+// one it replaces is overwritten in place, so repeated updates (media of
+// re-INVITEs) do not grow the arena; past kMaxBytes new values are dropped.
+class TextArena {
+ public:
+  static constexpr size_t kMaxBytes = 8192;
+  static constexpr size_t kMaxValueBytes = 1024;
+  static_assert(kMaxBytes <= 65535, "TextRef holds 16-bit offsets");
+
+  std::string_view Get(TextRef r) const {
+    return std::string_view(bytes_.data() + r.offset, r.length);
+  }
+
+  void Set(TextRef* r, std::string_view v) {
+    if (v.size() > kMaxValueBytes) v = v.substr(0, kMaxValueBytes);
+    if (Get(*r) == v) return;
+    if (v.size() <= r->length) {
+      if (!v.empty()) std::memcpy(bytes_.data() + r->offset, v.data(), v.size());
+      r->length = static_cast<uint16_t>(v.size());
+      return;
+    }
+    if (bytes_.size() + v.size() > kMaxBytes) return;
+    r->offset = static_cast<uint16_t>(bytes_.size());
+    r->length = static_cast<uint16_t>(v.size());
+    bytes_.append(v);
+  }
+
+  // Forgets all values; keeps the capacity unless it grew large.
+  void Clear() {
+    if (bytes_.capacity() > 1024) {
+      std::string().swap(bytes_);
+    } else {
+      bytes_.clear();
+    }
+  }
+  void Reserve(size_t n) { bytes_.reserve(n); }
+
+ private:
+  std::string bytes_;
+};
+
+// A small ring of message fingerprints that recognises retransmissions.
+template <size_t N>
+class FingerprintRing {
+ public:
+  // True when `fp` was seen; otherwise remembers it.
+  bool SeenOrAdd(uint32_t fp) {
+    for (size_t i = 0; i < count_; ++i) {
+      if (fps_[i] == fp) return true;
+    }
+    fps_[next_] = fp;
+    next_ = static_cast<uint8_t>((next_ + 1) % N);
+    if (count_ < N) ++count_;
+    return false;
+  }
+  void Clear() { count_ = next_ = 0; }
+
+ private:
+  uint32_t fps_[N] = {};
+  uint8_t count_ = 0;
+  uint8_t next_ = 0;
+};
+
+enum class Side : uint8_t { kUnknown, kCaller, kCallee };
+
+constexpr size_t kMaxStreams = 4;
+
+struct StreamRef {
+  TextRef type, address, codecs;
+  uint16_t port = 0;
+};
+
+// The media one side last offered or answered.
+struct MediaRef {
+  TimestampNs ts = 0;  // of the SDP kept (a later one replaces it)
+  uint8_t count = 0;
+  StreamRef streams[kMaxStreams];
+};
+
+// Slot bookkeeping shared by Call and Registration.
+struct Slot {
+  uint32_t gen = 0;  // bumped when the slot is released; stale timers compare it
+  bool in_use = false;
+  uint32_t older = kNil, newer = kNil;  // creation order, for the cap
+  TimestampNs queued_at = kNever;       // earliest timer entry pending for it
+  const std::string* key = nullptr;     // the Call-ID, owned by the index map
+};
+
+struct Call : Slot {
+  TextArena text;
+  TextRef caller_user, caller_display, caller_domain, caller_tag, pai_user;
+  TextRef callee_user, ruri_user, callee_domain, callee_tag, diversion_user;
+  TextRef transport, final_reason, reason_protocol, reason_text;
+  TextRef caller_user_agent, callee_user_agent, correlation_id, linked_call_id;
+  MediaRef caller_media, callee_media;
+
+  IpAddress src_ip, dst_ip;  // of the first INVITE: the caller's side is src
+  uint16_t src_port = 0, dst_port = 0;
+
+  TimestampNs first_seen = 0, last_seen = 0;
+  TimestampNs invite_ts = 0, first_provisional_ts = 0, first_18x_ts = 0, answer_ts = 0;
+  TimestampNs ack_ts = 0, bye_ts = 0, bye_final_ts = 0, cancel_ts = 0, final_ts = 0;
+  TimestampNs finished_at = 0;  // capture time of the message that finished the call
+
+  // CSeq numbers of the caller's INVITEs without To-tag (the first ones,
+  // and auth or redirect retries) and of re-INVITEs.
+  static constexpr size_t kCSeqSlots = 4;
+  uint32_t initial_cseqs[kCSeqSlots] = {};
+  uint32_t reinvite_cseqs[kCSeqSlots] = {};
+  uint8_t initial_count = 0, reinvite_next = 0, reinvite_count = 0;
+  uint32_t max_initial_cseq = 0;
+  uint32_t answer_cseq = 0, ack_cseq = 0;
+
+  uint32_t message_count = 0, retransmissions = 0, auth_challenges = 0;
+  uint64_t byte_count = 0;
+  FingerprintRing<16> seen;
+
+  int16_t final_status = 0;
+  int32_t reason_cause = 0;
+  uint8_t callee_rank = 0;  // what set callee_tag: 1 provisional, 2 final, 3 answer
+  Side hangup = Side::kUnknown;
+  bool invite_seen = false, have_endpoints = false, answered = false, cancel_seen = false;
+  bool bye_seen = false, finished = false, reason_set = false;
+
+  // Back to the state of a new call; keeps gen and the arena's capacity.
+  void Reset() {
+    const uint32_t g = gen;
+    TextArena keep = std::move(text);
+    keep.Clear();
+    *this = Call();
+    text = std::move(keep);
+    gen = g;
+  }
+};
+
+struct Registration : Slot {
+  RegistrationRecord record;
+  FingerprintRing<8> seen;
+  bool register_seen = false;
+  bool completed = false;  // emitted; kept a while to absorb late copies
+  bool orphan_counted = false;
+  uint32_t max_cseq = 0, completed_cseq = 0;
+  int last_challenge = 0;  // 401/407 when the last response was a challenge
+  // A final response seen before any REGISTER (capture reordering).
+  int pending_status = 0;
+  TimestampNs pending_ts = 0;
+  int64_t pending_expires = -1;
+  TimestampNs first_register_ts = 0, last_register_at = 0, completed_at = 0;
+
+  void Reset() {
+    const uint32_t g = gen;
+    *this = Registration();
+    gen = g;
+  }
+};
+
+// Slots of T (a Slot with Reset()) indexed by uint32_t, reused through a
+// free list, and linked in creation order so the oldest is found in O(1).
+template <typename T>
+class SlotPool {
+ public:
+  T& operator[](uint32_t i) { return slots_[i]; }
+  const T& operator[](uint32_t i) const { return slots_[i]; }
+  size_t size() const { return used_; }
+  uint32_t oldest() const { return oldest_; }
+
+  uint32_t Allocate() {
+    uint32_t i;
+    if (!free_.empty()) {
+      i = free_.back();
+      free_.pop_back();
+    } else {
+      i = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back();
+    }
+    T& s = slots_[i];
+    s.Reset();
+    s.in_use = true;
+    s.older = newest_;
+    s.newer = kNil;
+    if (newest_ != kNil) slots_[newest_].newer = i;
+    newest_ = i;
+    if (oldest_ == kNil) oldest_ = i;
+    ++used_;
+    return i;
+  }
+
+  void Release(uint32_t i) {
+    T& s = slots_[i];
+    (s.older != kNil ? slots_[s.older].newer : oldest_) = s.newer;
+    (s.newer != kNil ? slots_[s.newer].older : newest_) = s.older;
+    s.in_use = false;
+    s.key = nullptr;
+    ++s.gen;
+    free_.push_back(i);
+    --used_;
+  }
+
+  template <typename F>
+  void ForEachInUse(F f) {
+    for (uint32_t i = oldest_; i != kNil; i = slots_[i].newer) f(i, slots_[i]);
+  }
+
+ private:
+  std::vector<T> slots_;
+  std::vector<uint32_t> free_;
+  uint32_t oldest_ = kNil, newest_ = kNil;
+  size_t used_ = 0;
+};
+
+struct TimerEntry {
+  TimestampNs when;
+  uint32_t slot;
+  uint32_t gen;
+};
+
+// A min-heap of deadlines. Entries are never removed early: an entry whose
+// slot was released (gen differs) or rescheduled (queued_at differs) is
+// skipped when it comes up.
+class TimerHeap {
+ public:
+  void Push(TimerEntry e) {
+    heap_.push_back(e);
+    std::push_heap(heap_.begin(), heap_.end(), Later);
+  }
+  bool Due(TimestampNs now) const { return !heap_.empty() && heap_.front().when <= now; }
+  TimerEntry Pop() {
+    std::pop_heap(heap_.begin(), heap_.end(), Later);
+    TimerEntry e = heap_.back();
+    heap_.pop_back();
+    return e;
+  }
+  size_t size() const { return heap_.size(); }
+  void Clear() { heap_.clear(); }
+
+ private:
+  static bool Later(const TimerEntry& a, const TimerEntry& b) { return a.when > b.when; }
+  std::vector<TimerEntry> heap_;
+};
+
+}  // namespace sipman::calls::internal
+
+#endif  // SIPMAN_CALLS_TRACKER_STATE_H_

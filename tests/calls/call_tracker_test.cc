@@ -1,0 +1,778 @@
+// CallTracker: INVITE dialogs into call records, one transition per test.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "calls/calls.h"
+#include "call_script.h"
+
+namespace sipman::calls {
+namespace {
+
+using test::AtMs;
+using test::CallScript;
+using test::From;
+using test::kBase;
+using test::Sdp;
+using test::TrackerHarness;
+
+constexpr TimestampNs kLinger = 32 * kNsPerSecond;
+
+// INVITE (SDP) / 100 / 180 / 200 (SDP) / ACK, then BYE by `bye_from` at
+// 12010 ms and its 200 at 12030 ms.
+void FeedAnsweredCall(TrackerHarness& h, const CallScript& s, From bye_from) {
+  h.Feed(s.Invite(1, "z9hG4bK-inv1", Sdp("10.0.0.1", 4000)), AtMs(0), From::kCaller);
+  h.Feed(s.Response(100, "Trying", ""), AtMs(10), From::kCallee);
+  h.Feed(s.Response(180, "Ringing", "bob-tag"), AtMs(100), From::kCallee);
+  h.Feed(s.Response(200, "OK", "bob-tag", 1, "INVITE", "z9hG4bK-inv1", Sdp("10.0.0.2", 6000)),
+         AtMs(2000), From::kCallee);
+  h.Feed(s.Ack("bob-tag"), AtMs(2010), From::kCaller);
+  if (bye_from == From::kCaller) {
+    h.Feed(s.Bye(From::kCaller, "bob-tag", 2), AtMs(12010), From::kCaller);
+    h.Feed(s.Response(200, "OK", "bob-tag", 2, "BYE", "z9hG4bK-bye1"), AtMs(12030), From::kCallee);
+  } else {
+    h.Feed(s.Bye(From::kCallee, "bob-tag", 1, "z9hG4bK-bye2"), AtMs(12010), From::kCallee);
+    h.Feed(s.ResponseToCallee(200, "OK", "bob-tag", 1, "BYE", "z9hG4bK-bye2"), AtMs(12030),
+           From::kCaller);
+  }
+}
+
+// INVITE then a final failure `status` and the ACK for it.
+void FeedFailedCall(TrackerHarness& h, const CallScript& s, int status, const std::string& reason) {
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(100, "Trying", ""), AtMs(5), From::kCallee);
+  h.Feed(s.Response(status, reason, "bob-tag"), AtMs(300), From::kCallee);
+  h.Feed(s.InDialog("ACK", From::kCaller, "bob-tag", 1, "z9hG4bK-inv1"), AtMs(305), From::kCaller);
+}
+
+TEST(CallTracker, AnsweredCallHungUpByCallerHasExactTimesAndDurations) {
+  TrackerHarness h;
+  CallScript s("answered-1@atlanta");
+  FeedAnsweredCall(h, s, From::kCaller);
+  EXPECT_TRUE(h.sink.calls.empty()) << "emitted before the linger time";
+  h.tracker().AdvanceTime(AtMs(12010) + kLinger);
+
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.call_id, "answered-1@atlanta");
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(CallStateName(r.state), "answered");
+  EXPECT_EQ(r.hangup_by, "caller");
+  EXPECT_EQ(r.invite_ts, AtMs(0));
+  EXPECT_EQ(r.first_provisional_ts, AtMs(10));
+  EXPECT_EQ(r.first_18x_ts, AtMs(100));
+  EXPECT_EQ(r.answer_ts, AtMs(2000));
+  EXPECT_EQ(r.final_ts, AtMs(2000));
+  EXPECT_EQ(r.ack_ts, AtMs(2010));
+  EXPECT_EQ(r.bye_ts, AtMs(12010));
+  EXPECT_EQ(r.end_ts, AtMs(12010));
+  EXPECT_EQ(r.cancel_ts, 0);
+  EXPECT_EQ(r.duration_ms, 10000);
+  EXPECT_EQ(r.connect_ms, 10010);
+  EXPECT_EQ(r.post_dial_delay_ms, 100);
+  EXPECT_EQ(r.disconnect_delay_ms, 20);
+  EXPECT_EQ(r.final_status, 200);
+  EXPECT_EQ(r.final_reason, "OK");
+  EXPECT_EQ(r.message_count, 7u);
+  EXPECT_EQ(r.retransmissions, 0u);
+  EXPECT_EQ(r.byte_count, h.bytes_fed);
+  EXPECT_EQ(h.counters().calls_created, 1u);
+  EXPECT_EQ(h.counters().open_calls, 0u);
+}
+
+TEST(CallTracker, AnsweredCallHungUpByCalleeIsAttributedToCallee) {
+  TrackerHarness h;
+  CallScript s("answered-2@atlanta");
+  FeedAnsweredCall(h, s, From::kCallee);
+  h.tracker().Finish(AtMs(12010) + kLinger);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(r.hangup_by, "callee");
+  EXPECT_EQ(r.duration_ms, 10000);
+  EXPECT_EQ(r.disconnect_delay_ms, 20);
+}
+
+TEST(CallTracker, CallerAndCalleeFieldsComeFromTheInviteAndTheAnsweringSide) {
+  TrackerHarness h;
+  CallScript s("fields@atlanta");
+  h.Feed(s.Invite(1, "z9hG4bK-inv1", Sdp("10.0.0.1", 4000, 4002),
+                  "P-Asserted-Identity: <sip:+15550001@atlanta.example>\r\n"
+                  "Diversion: <sip:carol@chicago.example>;reason=no-answer\r\n"),
+         AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag", 1, "INVITE", "z9hG4bK-inv1", Sdp("10.0.0.2", 6000)),
+         AtMs(1000), From::kCallee);
+  h.tracker().Finish(AtMs(5000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.caller_user, "alice");
+  EXPECT_EQ(r.caller_display, "Alice");
+  EXPECT_EQ(r.caller_domain, "atlanta.example");
+  EXPECT_EQ(r.caller_tag, "alice-tag");
+  EXPECT_EQ(r.pai_user, "+15550001");
+  EXPECT_EQ(r.callee_user, "bob");
+  EXPECT_EQ(r.ruri_user, "bob");
+  EXPECT_EQ(r.callee_domain, "biloxi.example");
+  EXPECT_EQ(r.callee_tag, "bob-tag");
+  EXPECT_EQ(r.diversion_user, "carol");
+  EXPECT_EQ(r.src_ip.ToString(), "10.0.0.1");
+  EXPECT_EQ(r.src_port, 5060);
+  EXPECT_EQ(r.dst_ip.ToString(), "10.0.0.2");
+  EXPECT_EQ(r.dst_port, 5070);
+  EXPECT_EQ(r.transport, "udp");
+  EXPECT_EQ(r.caller_user_agent, "AliceUA/1.0");
+  EXPECT_EQ(r.callee_user_agent, "BobPhone/2.0");
+  EXPECT_EQ(r.caller_media_types, "audio,video");
+  ASSERT_EQ(r.caller_media.size(), 2u);
+  EXPECT_EQ(r.caller_media[0].type, "audio");
+  EXPECT_EQ(r.caller_media[0].address, "10.0.0.1");
+  EXPECT_EQ(r.caller_media[0].port, 4000);
+  EXPECT_EQ(r.caller_media[0].codecs, "PCMU/8000,telephone-event/8000");
+  EXPECT_EQ(r.caller_media[1].codecs, "H264/90000");
+  EXPECT_EQ(r.callee_media_types, "audio");
+  ASSERT_EQ(r.callee_media.size(), 1u);
+  EXPECT_EQ(r.callee_media[0].address, "10.0.0.2");
+  EXPECT_EQ(r.callee_media[0].port, 6000);
+}
+
+TEST(CallTracker, AnsweredCallStillUpAtFinishIsInProgress) {
+  TrackerHarness h;
+  CallScript s("up@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1000), From::kCallee);
+  h.Feed(s.Ack("bob-tag"), AtMs(1010), From::kCaller);
+  h.tracker().Finish(AtMs(60000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kInProgress);
+  EXPECT_EQ(r.end_ts, 0);
+  EXPECT_EQ(r.duration_ms, 0);
+  EXPECT_EQ(r.hangup_by, "");
+}
+
+TEST(CallTracker, RingingCallAtFinishIsInProgress) {
+  TrackerHarness h;
+  CallScript s("ringing@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(180, "Ringing", "bob-tag"), AtMs(100), From::kCallee);
+  h.tracker().Finish(AtMs(5000));
+  EXPECT_EQ(h.OnlyCall().state, CallState::kInProgress);
+}
+
+struct FinalCase {
+  int status;
+  const char* reason;
+  CallState state;
+};
+
+class FinalResponseTest : public ::testing::TestWithParam<FinalCase> {};
+
+TEST_P(FinalResponseTest, FinalFailureGivesItsState) {
+  const FinalCase& c = GetParam();
+  TrackerHarness h;
+  CallScript s("final@atlanta");
+  FeedFailedCall(h, s, c.status, c.reason);
+  h.tracker().AdvanceTime(AtMs(300) + kLinger);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, c.state) << c.status << " gave " << CallStateName(r.state);
+  EXPECT_EQ(r.final_status, c.status);
+  EXPECT_EQ(r.final_reason, c.reason);
+  EXPECT_EQ(r.final_ts, AtMs(300));
+  EXPECT_EQ(r.end_ts, AtMs(300));
+  EXPECT_EQ(r.answer_ts, 0);
+  EXPECT_EQ(r.post_dial_delay_ms, 300);  // no 18x: INVITE to the final response
+  EXPECT_EQ(r.duration_ms, 0);
+  EXPECT_EQ(r.callee_tag, "bob-tag");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    CallTracker, FinalResponseTest,
+    ::testing::Values(FinalCase{486, "Busy Here", CallState::kBusy},
+                      FinalCase{600, "Busy Everywhere", CallState::kBusy},
+                      FinalCase{404, "Not Found", CallState::kFailed},
+                      FinalCase{503, "Service Unavailable", CallState::kFailed},
+                      FinalCase{408, "Request Timeout", CallState::kNoAnswer},
+                      FinalCase{480, "Temporarily Unavailable", CallState::kNoAnswer},
+                      FinalCase{302, "Moved Temporarily", CallState::kFailed},
+                      FinalCase{487, "Request Terminated", CallState::kCancelled}),
+    [](const ::testing::TestParamInfo<FinalCase>& info) {
+      return "Status" + std::to_string(info.param.status);
+    });
+
+TEST(CallTracker, CancelBeforeAnswerWith487IsCancelled) {
+  TrackerHarness h;
+  CallScript s("cancel@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(180, "Ringing", "bob-tag"), AtMs(100), From::kCallee);
+  h.Feed(s.Cancel(1, "z9hG4bK-inv1", "Reason: SIP;cause=487;text=\"Originator cancelled\"\r\n"),
+         AtMs(4000), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag", 1, "CANCEL"), AtMs(4010), From::kCallee);
+  h.Feed(s.Response(487, "Request Terminated", "bob-tag"), AtMs(4020), From::kCallee);
+  h.Feed(s.InDialog("ACK", From::kCaller, "bob-tag", 1, "z9hG4bK-inv1"), AtMs(4030),
+         From::kCaller);
+  h.tracker().AdvanceTime(AtMs(4020) + kLinger);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kCancelled);
+  EXPECT_EQ(r.cancel_ts, AtMs(4000));
+  EXPECT_EQ(r.final_status, 487);
+  EXPECT_EQ(r.end_ts, AtMs(4020));
+  EXPECT_EQ(r.reason_protocol, "SIP");
+  EXPECT_EQ(r.reason_cause, 487);
+  EXPECT_EQ(r.reason_text, "Originator cancelled");
+  EXPECT_EQ(r.message_count, 6u);
+}
+
+TEST(CallTracker, CancelWithoutAnyFinalResponseIsCancelledAfterLinger) {
+  TrackerHarness h;
+  CallScript s("cancel-lost@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Cancel(), AtMs(3000), From::kCaller);
+  h.tracker().AdvanceTime(AtMs(3000) + kLinger - 1);
+  EXPECT_TRUE(h.sink.calls.empty());
+  h.tracker().AdvanceTime(AtMs(3000) + kLinger);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kCancelled);
+  EXPECT_EQ(r.end_ts, AtMs(3000));
+}
+
+TEST(CallTracker, AnswerRacingACancelWins) {
+  TrackerHarness h;
+  CallScript s("race@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Cancel(), AtMs(3000), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(3001), From::kCallee);
+  h.Feed(s.Ack("bob-tag"), AtMs(3010), From::kCaller);
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 2), AtMs(3020), From::kCaller);
+  h.tracker().Finish(AtMs(100000));
+  EXPECT_EQ(h.OnlyCall().state, CallState::kAnswered);
+}
+
+TEST(CallTracker, AuthChallengeAndRetryAreOneCallWithOneChallenge) {
+  TrackerHarness h;
+  CallScript s("auth@atlanta");
+  h.Feed(s.Invite(1, "z9hG4bK-a1"), AtMs(0), From::kCaller);
+  h.Feed(s.Response(407, "Proxy Authentication Required", "proxy-tag", 1, "INVITE", "z9hG4bK-a1"),
+         AtMs(20), From::kCallee);
+  h.Feed(s.InDialog("ACK", From::kCaller, "proxy-tag", 1, "z9hG4bK-a1"), AtMs(25), From::kCaller);
+  h.Feed(s.Invite(2, "z9hG4bK-a2", "", "Proxy-Authorization: Digest username=\"alice\"\r\n"),
+         AtMs(40), From::kCaller);
+  h.Feed(s.Response(180, "Ringing", "bob-tag", 2, "INVITE", "z9hG4bK-a2"), AtMs(140),
+         From::kCallee);
+  h.Feed(s.Response(200, "OK", "bob-tag", 2, "INVITE", "z9hG4bK-a2"), AtMs(1040), From::kCallee);
+  h.Feed(s.Ack("bob-tag", 2, "z9hG4bK-ack2"), AtMs(1050), From::kCaller);
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 3), AtMs(6050), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag", 3, "BYE", "z9hG4bK-bye1"), AtMs(6060), From::kCallee);
+  h.tracker().AdvanceTime(AtMs(6050) + kLinger);
+
+  EXPECT_EQ(h.counters().calls_created, 1u);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(r.auth_challenges, 1u);
+  EXPECT_EQ(r.invite_ts, AtMs(0));
+  EXPECT_EQ(r.ack_ts, AtMs(1050)) << "the ACK of the 407 must not start the call";
+  EXPECT_EQ(r.duration_ms, 5000);
+  EXPECT_EQ(r.post_dial_delay_ms, 140);
+  EXPECT_EQ(r.final_status, 200);
+  EXPECT_EQ(r.callee_tag, "bob-tag");
+}
+
+TEST(CallTracker, ChallengeWithoutRetryEndsAsFailed) {
+  TrackerHarness h;
+  CallScript s("auth-given-up@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(401, "Unauthorized", "reg-tag"), AtMs(20), From::kCallee);
+  h.tracker().AdvanceTime(AtMs(20) + kLinger);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kFailed);
+  EXPECT_EQ(r.final_status, 401);
+  EXPECT_EQ(r.auth_challenges, 1u);
+}
+
+TEST(CallTracker, ForkedCallKeepsTheAnsweredBranchTag) {
+  TrackerHarness h;
+  CallScript s("fork@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(180, "Ringing", "branch-a"), AtMs(100), From::kCallee);
+  h.Feed(s.Response(180, "Ringing", "branch-b"), AtMs(120), From::kCallee);
+  h.Feed(s.Response(183, "Session Progress", "branch-a", 1, "INVITE", "z9hG4bK-inv1",
+                    Sdp("10.0.0.3", 7000)),
+         AtMs(150), From::kCallee);
+  h.Feed(s.Response(200, "OK", "branch-b", 1, "INVITE", "z9hG4bK-inv1", Sdp("10.0.0.4", 8000)),
+         AtMs(3000), From::kCallee);
+  h.Feed(s.Response(487, "Request Terminated", "branch-a"), AtMs(3010), From::kCallee);
+  h.Feed(s.Ack("branch-b"), AtMs(3020), From::kCaller);
+  h.Feed(s.Bye(From::kCaller, "branch-b", 2), AtMs(9020), From::kCaller);
+  h.tracker().Finish(AtMs(100000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(r.callee_tag, "branch-b");
+  EXPECT_EQ(r.final_status, 200);
+  EXPECT_EQ(r.first_18x_ts, AtMs(100));
+  EXPECT_EQ(r.duration_ms, 6000);
+  ASSERT_EQ(r.callee_media.size(), 1u);
+  EXPECT_EQ(r.callee_media[0].address, "10.0.0.4");
+}
+
+TEST(CallTracker, EarlyMediaIsKeptWhenTheAnswerHasNoSdp) {
+  TrackerHarness h;
+  CallScript s("early@atlanta");
+  h.Feed(s.Invite(1, "z9hG4bK-inv1", Sdp("10.0.0.1", 4000)), AtMs(0), From::kCaller);
+  h.Feed(s.Response(183, "Session Progress", "bob-tag", 1, "INVITE", "z9hG4bK-inv1",
+                    Sdp("10.0.0.9", 9000)),
+         AtMs(100), From::kCallee);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(2000), From::kCallee);
+  h.tracker().Finish(AtMs(3000));
+  const CallRecord& r = h.OnlyCall();
+  ASSERT_EQ(r.callee_media.size(), 1u);
+  EXPECT_EQ(r.callee_media[0].address, "10.0.0.9");
+  EXPECT_EQ(r.callee_media[0].port, 9000);
+}
+
+TEST(CallTracker, ReInviteAndUpdateChangeMediaWithoutANewCall) {
+  TrackerHarness h;
+  CallScript s("reinvite@atlanta");
+  h.Feed(s.Invite(1, "z9hG4bK-inv1", Sdp("10.0.0.1", 4000)), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag", 1, "INVITE", "z9hG4bK-inv1", Sdp("10.0.0.2", 6000)),
+         AtMs(1000), From::kCallee);
+  h.Feed(s.Ack("bob-tag"), AtMs(1010), From::kCaller);
+  // The caller moves its media and adds video.
+  h.Feed(s.Invite(2, "z9hG4bK-re2", Sdp("10.0.0.11", 4100, 4102), "", "bob-tag"), AtMs(5000),
+         From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag", 2, "INVITE", "z9hG4bK-re2", Sdp("10.0.0.2", 6000, 6002)),
+         AtMs(5010), From::kCallee);
+  h.Feed(s.Ack("bob-tag", 2, "z9hG4bK-ack2"), AtMs(5020), From::kCaller);
+  // The callee moves its media with UPDATE.
+  h.Feed(s.InDialog("UPDATE", From::kCallee, "bob-tag", 1, "z9hG4bK-up1", Sdp("10.0.0.22", 6100)),
+         AtMs(7000), From::kCallee);
+  h.Feed(s.ResponseToCallee(200, "OK", "bob-tag", 1, "UPDATE", "z9hG4bK-up1",
+                            Sdp("10.0.0.11", 4100)),
+         AtMs(7010), From::kCaller);
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 3), AtMs(11010), From::kCaller);
+  h.tracker().Finish(AtMs(100000));
+
+  EXPECT_EQ(h.counters().calls_created, 1u);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(r.answer_ts, AtMs(1000)) << "the re-INVITE's 200 is not the answer";
+  EXPECT_EQ(r.ack_ts, AtMs(1010));
+  EXPECT_EQ(r.duration_ms, 10000);
+  EXPECT_EQ(r.caller_media_types, "audio");  // the UPDATE's answer was audio only
+  ASSERT_EQ(r.caller_media.size(), 1u);
+  EXPECT_EQ(r.caller_media[0].address, "10.0.0.11");
+  EXPECT_EQ(r.caller_media[0].port, 4100);
+  ASSERT_EQ(r.callee_media.size(), 1u);
+  EXPECT_EQ(r.callee_media[0].address, "10.0.0.22");
+  EXPECT_EQ(r.callee_media[0].port, 6100);
+  EXPECT_EQ(r.message_count, 9u);
+}
+
+TEST(CallTracker, CalleeReInviteWithTheSameCSeqNumberIsNotTheAnswer) {
+  TrackerHarness h;
+  CallScript s("callee-reinvite@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1000), From::kCallee);
+  h.Feed(s.Ack("bob-tag"), AtMs(1010), From::kCaller);
+  h.Feed(s.InDialog("INVITE", From::kCallee, "bob-tag", 1, "z9hG4bK-bre1", Sdp("10.0.0.2", 6200)),
+         AtMs(4000), From::kCallee);
+  h.Feed(s.ResponseToCallee(491, "Request Pending", "bob-tag", 1, "INVITE", "z9hG4bK-bre1"),
+         AtMs(4010), From::kCaller);
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 2), AtMs(5010), From::kCaller);
+  h.tracker().Finish(AtMs(100000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(r.final_status, 200);
+  EXPECT_EQ(r.duration_ms, 4000);
+  ASSERT_EQ(r.callee_media.size(), 1u);
+  EXPECT_EQ(r.callee_media[0].port, 6200);
+}
+
+TEST(CallTracker, RetransmittedInviteIsCountedAndDoesNotResetTimes) {
+  TrackerHarness h;
+  CallScript s("retrans-invite@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Invite(), AtMs(500), From::kCaller);
+  h.Feed(s.Invite(), AtMs(1500), From::kCaller);
+  h.Feed(s.Response(180, "Ringing", "bob-tag"), AtMs(1600), From::kCallee);
+  h.Feed(s.Response(486, "Busy Here", "bob-tag"), AtMs(1700), From::kCallee);
+  h.tracker().Finish(AtMs(100000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(h.counters().calls_created, 1u);
+  EXPECT_EQ(r.invite_ts, AtMs(0));
+  EXPECT_EQ(r.post_dial_delay_ms, 1600);
+  EXPECT_EQ(r.retransmissions, 2u);
+  EXPECT_EQ(r.message_count, 5u);
+  EXPECT_EQ(h.counters().retransmissions, 2u);
+  EXPECT_EQ(r.state, CallState::kBusy);
+}
+
+TEST(CallTracker, Retransmitted200AndByeAreCountedNotDoubleCounted) {
+  TrackerHarness h;
+  CallScript s("retrans-200@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1000), From::kCallee);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1500), From::kCallee);  // ACK was lost
+  h.Feed(s.Ack("bob-tag"), AtMs(1510), From::kCaller);
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 2), AtMs(8000), From::kCaller);
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 2), AtMs(8500), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag", 2, "BYE", "z9hG4bK-bye1"), AtMs(8510), From::kCallee);
+  h.Feed(s.Response(200, "OK", "bob-tag", 2, "BYE", "z9hG4bK-bye1"), AtMs(9000), From::kCallee);
+  h.tracker().AdvanceTime(AtMs(8000) + kLinger);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.retransmissions, 3u);
+  EXPECT_EQ(r.answer_ts, AtMs(1000));
+  EXPECT_EQ(r.bye_ts, AtMs(8000));
+  EXPECT_EQ(r.duration_ms, 6490);
+  EXPECT_EQ(r.disconnect_delay_ms, 510);
+  EXPECT_EQ(h.counters().retransmissions, 3u);
+}
+
+TEST(CallTracker, LateRetransmissionsDuringLingerAreAbsorbed) {
+  TrackerHarness h;
+  CallScript s("linger@atlanta");
+  FeedAnsweredCall(h, s, From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag", 2, "BYE", "z9hG4bK-bye1"), AtMs(14000), From::kCallee);
+  h.tracker().AdvanceTime(AtMs(12010) + kLinger);
+  EXPECT_EQ(h.OnlyCall().retransmissions, 1u);
+  EXPECT_EQ(h.counters().orphan_responses, 0u);
+}
+
+TEST(CallTracker, ByeOnAnEarlyDialogWithoutAnswerIsCancelled) {
+  TrackerHarness h;
+  CallScript s("early-bye@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(183, "Session Progress", "bob-tag"), AtMs(100), From::kCallee);
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 2), AtMs(5000), From::kCaller);
+  h.tracker().AdvanceTime(AtMs(5000) + kLinger);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kCancelled);
+  EXPECT_EQ(r.end_ts, AtMs(5000));
+  EXPECT_EQ(r.duration_ms, 0);
+}
+
+TEST(CallTracker, RedirectFollowedByANewInviteIsOneCall) {
+  TrackerHarness h;
+  CallScript s("redirect@atlanta");
+  h.Feed(s.Invite(1, "z9hG4bK-r1"), AtMs(0), From::kCaller);
+  h.Feed(s.Response(302, "Moved Temporarily", "redir-tag", 1, "INVITE", "z9hG4bK-r1",  "",
+                    "Contact: <sip:bob@10.0.0.3>\r\n"),
+         AtMs(50), From::kCallee);
+  h.Feed(s.InDialog("ACK", From::kCaller, "redir-tag", 1, "z9hG4bK-r1"), AtMs(55), From::kCaller);
+  h.Feed(s.Invite(2, "z9hG4bK-r2"), AtMs(60), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag", 2, "INVITE", "z9hG4bK-r2"), AtMs(2060), From::kCallee);
+  h.Feed(s.Ack("bob-tag", 2), AtMs(2070), From::kCaller);
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 3), AtMs(4070), From::kCaller);
+  h.tracker().Finish(AtMs(100000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(h.counters().calls_created, 1u);
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(r.final_status, 200);
+  EXPECT_EQ(r.duration_ms, 2000);
+  EXPECT_EQ(r.auth_challenges, 0u);
+}
+
+TEST(CallTracker, RetransmissionCapturedWithAnEarlierTimeKeepsTheEarliest) {
+  TrackerHarness h;
+  CallScript s("early-copy@atlanta");
+  h.Feed(s.Invite(), AtMs(500), From::kCaller);
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);  // delivered out of capture order
+  h.Feed(s.Response(180, "Ringing", "bob-tag"), AtMs(600), From::kCallee);
+  h.tracker().Finish(AtMs(1000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.invite_ts, AtMs(0));
+  EXPECT_EQ(r.retransmissions, 1u);
+  EXPECT_EQ(r.post_dial_delay_ms, 600);
+}
+
+TEST(CallTracker, DelayedOfferTakesTheCallerMediaFromTheAck) {
+  TrackerHarness h;
+  CallScript s("late-offer@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag", 1, "INVITE", "z9hG4bK-inv1", Sdp("10.0.0.2", 6000)),
+         AtMs(1000), From::kCallee);
+  h.Feed(s.Ack("bob-tag", 1, "z9hG4bK-ack1", Sdp("10.0.0.1", 4000)), AtMs(1010), From::kCaller);
+  h.tracker().Finish(AtMs(2000));
+  const CallRecord& r = h.OnlyCall();
+  ASSERT_EQ(r.caller_media.size(), 1u);
+  EXPECT_EQ(r.caller_media[0].port, 4000);
+  ASSERT_EQ(r.callee_media.size(), 1u);
+  EXPECT_EQ(r.callee_media[0].port, 6000);
+}
+
+TEST(CallTracker, ResponseBeforeItsInviteLandsInTheSameCall) {
+  TrackerHarness h;
+  CallScript s("reordered@atlanta");
+  // The capture delivered the 200 first; its timestamp is still the later one.
+  h.Feed(s.Response(200, "OK", "bob-tag", 1, "INVITE", "z9hG4bK-inv1", Sdp("10.0.0.2", 6000)),
+         AtMs(2000), From::kCallee);
+  h.Feed(s.Invite(1, "z9hG4bK-inv1", Sdp("10.0.0.1", 4000)), AtMs(0), From::kCaller);
+  h.Feed(s.Response(180, "Ringing", "bob-tag"), AtMs(100), From::kCallee);
+  h.Feed(s.Ack("bob-tag"), AtMs(2010), From::kCaller);
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 2), AtMs(7010), From::kCaller);
+  h.tracker().Finish(AtMs(100000));
+  EXPECT_EQ(h.counters().calls_created, 1u);
+  EXPECT_EQ(h.counters().calls_without_invite, 0u);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(r.invite_ts, AtMs(0));
+  EXPECT_EQ(r.answer_ts, AtMs(2000));
+  EXPECT_EQ(r.post_dial_delay_ms, 100);
+  EXPECT_EQ(r.duration_ms, 5000);
+  EXPECT_EQ(r.src_ip.ToString(), "10.0.0.1");
+  EXPECT_EQ(r.caller_user_agent, "AliceUA/1.0");
+  EXPECT_EQ(r.callee_tag, "bob-tag");
+  ASSERT_EQ(r.caller_media.size(), 1u);
+  ASSERT_EQ(r.callee_media.size(), 1u);
+}
+
+TEST(CallTracker, ByeBeforeAckStillMeasuresFromTheAck) {
+  TrackerHarness h;
+  CallScript s("bye-first@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1000), From::kCallee);
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 2), AtMs(4010), From::kCaller);
+  h.Feed(s.Ack("bob-tag"), AtMs(1010), From::kCaller);
+  h.tracker().Finish(AtMs(100000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(r.ack_ts, AtMs(1010));
+  EXPECT_EQ(r.duration_ms, 3000);
+}
+
+TEST(CallTracker, CallSeenOnlyFromItsResponsesIsStillRecorded) {
+  TrackerHarness h;
+  CallScript s("midway@atlanta");
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1000), From::kCallee);
+  h.Feed(s.Ack("bob-tag"), AtMs(1010), From::kCaller);
+  h.Feed(s.Bye(From::kCallee, "bob-tag", 1, "z9hG4bK-bye2"), AtMs(3010), From::kCallee);
+  h.tracker().Finish(AtMs(100000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(h.counters().calls_without_invite, 1u);
+  EXPECT_EQ(r.invite_ts, 0);
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(r.hangup_by, "callee");
+  EXPECT_EQ(r.src_ip.ToString(), "10.0.0.1") << "derived from the response, reversed";
+  EXPECT_EQ(r.caller_user, "alice");
+  EXPECT_EQ(r.post_dial_delay_ms, -1);
+}
+
+TEST(CallTracker, ByeWithoutCallIsAnOrphanRequest) {
+  TrackerHarness h;
+  CallScript s("no-such-call@atlanta");
+  h.Feed(s.Bye(From::kCaller, "bob-tag", 2), AtMs(0), From::kCaller);
+  h.Feed(s.Ack("bob-tag"), AtMs(1), From::kCaller);
+  h.Feed(s.Cancel(), AtMs(2), From::kCaller);
+  h.tracker().Finish(AtMs(100000));
+  EXPECT_TRUE(h.sink.calls.empty());
+  EXPECT_EQ(h.counters().orphan_requests, 3u);
+  EXPECT_EQ(h.counters().calls_created, 0u);
+}
+
+TEST(CallTracker, ResponseWithoutRequestIsAnOrphanResponse) {
+  TrackerHarness h;
+  CallScript s("no-such-call@atlanta");
+  h.Feed(s.Response(200, "OK", "bob-tag", 2, "BYE", "z9hG4bK-bye1"), AtMs(0), From::kCallee);
+  h.Feed(s.Response(200, "OK", "bob-tag", 1, "CANCEL"), AtMs(1), From::kCallee);
+  h.tracker().Finish(AtMs(100000));
+  EXPECT_TRUE(h.sink.calls.empty());
+  EXPECT_EQ(h.counters().orphan_responses, 2u);
+}
+
+TEST(CallTracker, OutOfDialogNonInviteTransactionsMakeNoCall) {
+  TrackerHarness h;
+  CallScript s("options@atlanta");
+  h.Feed(s.InDialog("OPTIONS", From::kCaller, "", 1, "z9hG4bK-o1"), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag", 1, "OPTIONS", "z9hG4bK-o1"), AtMs(1), From::kCallee);
+  h.Feed(s.InDialog("MESSAGE", From::kCaller, "", 2, "z9hG4bK-m1"), AtMs(2), From::kCaller);
+  h.Feed(s.InDialog("SUBSCRIBE", From::kCaller, "", 3, "z9hG4bK-s1"), AtMs(3), From::kCaller);
+  h.Feed(s.InDialog("NOTIFY", From::kCallee, "x", 1, "z9hG4bK-n1"), AtMs(4), From::kCallee);
+  h.tracker().Finish(AtMs(100000));
+  EXPECT_TRUE(h.sink.calls.empty());
+  EXPECT_EQ(h.counters().calls_created, 0u);
+  EXPECT_EQ(h.counters().non_call_messages, 5u);
+  EXPECT_EQ(h.counters().messages, 5u);
+}
+
+TEST(CallTracker, InDialogInfoIsCountedInTheCall) {
+  TrackerHarness h;
+  CallScript s("info@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1000), From::kCallee);
+  h.Feed(s.InDialog("INFO", From::kCaller, "bob-tag", 2, "z9hG4bK-i1"), AtMs(2000),
+         From::kCaller);
+  h.tracker().Finish(AtMs(3000));
+  EXPECT_EQ(h.OnlyCall().message_count, 3u);
+  EXPECT_EQ(h.counters().non_call_messages, 0u);
+}
+
+TEST(CallTracker, UnansweredCallExpiresAsNoAnswerAfterInviteTimeout) {
+  CallTrackerOptions options;
+  options.invite_timeout = 60 * kNsPerSecond;
+  TrackerHarness h(options);
+  CallScript s("never-answered@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(180, "Ringing", "bob-tag"), AtMs(100), From::kCallee);
+  h.tracker().AdvanceTime(AtMs(59999));
+  EXPECT_TRUE(h.sink.calls.empty());
+  h.tracker().AdvanceTime(AtMs(60000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kNoAnswer);
+  EXPECT_EQ(r.final_status, 0);
+  EXPECT_EQ(r.end_ts, AtMs(100));
+  EXPECT_EQ(h.counters().open_calls, 0u);
+}
+
+TEST(CallTracker, AnsweredCallWithoutByeTimesOutAfterMaxDuration) {
+  CallTrackerOptions options;
+  options.call_max_duration = 3600 * kNsPerSecond;
+  options.idle_timeout = 0;
+  TrackerHarness h(options);
+  CallScript s("endless@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1000), From::kCallee);
+  h.Feed(s.Ack("bob-tag"), AtMs(1010), From::kCaller);
+  h.tracker().AdvanceTime(AtMs(1000) + 3600 * kNsPerSecond - 1);
+  EXPECT_TRUE(h.sink.calls.empty());
+  h.tracker().AdvanceTime(AtMs(1000) + 3600 * kNsPerSecond);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kTimedOut);
+  EXPECT_EQ(r.end_ts, AtMs(1010));
+  EXPECT_EQ(r.duration_ms, 0);
+}
+
+TEST(CallTracker, AnsweredCallWithoutMessagesTimesOutAfterIdleTimeout) {
+  CallTrackerOptions options;
+  options.idle_timeout = 600 * kNsPerSecond;
+  TrackerHarness h(options);
+  CallScript s("idle@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1000), From::kCallee);
+  h.Feed(s.Ack("bob-tag"), AtMs(1010), From::kCaller);
+  // A session refresh keeps it alive.
+  h.Feed(s.Invite(2, "z9hG4bK-re2", "", "", "bob-tag"), AtMs(500000), From::kCaller);
+  h.tracker().AdvanceTime(AtMs(1010) + 600 * kNsPerSecond);
+  EXPECT_TRUE(h.sink.calls.empty());
+  h.tracker().AdvanceTime(AtMs(500000) + 600 * kNsPerSecond);
+  EXPECT_EQ(h.OnlyCall().state, CallState::kTimedOut);
+}
+
+TEST(CallTracker, OpenCallCapEvictsTheOldestAsTimedOut) {
+  CallTrackerOptions options;
+  options.max_open_calls = 2;
+  TrackerHarness h(options);
+  CallScript a("a@atlanta"), b("b@atlanta"), c("c@atlanta");
+  h.Feed(a.Invite(), AtMs(0), From::kCaller);
+  h.Feed(b.Invite(), AtMs(10), From::kCaller);
+  h.Feed(a.Response(180, "Ringing", "bob-tag"), AtMs(20), From::kCallee);
+  EXPECT_TRUE(h.sink.calls.empty());
+  h.Feed(c.Invite(), AtMs(30), From::kCaller);
+  ASSERT_EQ(h.sink.calls.size(), 1u);
+  EXPECT_EQ(h.sink.calls[0].call_id, "a@atlanta");
+  EXPECT_EQ(h.sink.calls[0].state, CallState::kTimedOut);
+  EXPECT_EQ(h.counters().calls_evicted, 1u);
+  EXPECT_EQ(h.counters().open_calls, 2u);
+  h.tracker().Finish(AtMs(40));
+  ASSERT_EQ(h.sink.calls.size(), 3u);
+  EXPECT_EQ(h.sink.calls[1].call_id, "b@atlanta");
+  EXPECT_EQ(h.sink.calls[2].call_id, "c@atlanta");
+}
+
+TEST(CallTracker, FinishedCallEvictedByTheCapKeepsItsState) {
+  CallTrackerOptions options;
+  options.max_open_calls = 1;
+  TrackerHarness h(options);
+  CallScript a("a@atlanta"), b("b@atlanta");
+  FeedFailedCall(h, a, 486, "Busy Here");
+  h.Feed(b.Invite(), AtMs(400), From::kCaller);
+  ASSERT_EQ(h.sink.calls.size(), 1u);
+  EXPECT_EQ(h.sink.calls[0].state, CallState::kBusy);
+}
+
+TEST(CallTracker, Q850ReasonIsPreferredOverSipReason) {
+  TrackerHarness h;
+  CallScript s("reason@atlanta");
+  h.Feed(s.Invite(), AtMs(0), From::kCaller);
+  h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1000), From::kCallee);
+  h.Feed(s.Bye(From::kCallee, "bob-tag", 1, "z9hG4bK-bye2",
+               "Reason: SIP;cause=200;text=\"Call completed\"\r\n"
+               "Reason: Q.850;cause=16;text=\"Normal call clearing\"\r\n"),
+         AtMs(5000), From::kCallee);
+  h.tracker().Finish(AtMs(100000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.reason_protocol, "Q.850");
+  EXPECT_EQ(r.reason_cause, 16);
+  EXPECT_EQ(r.reason_text, "Normal call clearing");
+  EXPECT_EQ(r.hangup_by, "callee");
+}
+
+TEST(CallTracker, B2buaLegsAreLinkedByTheCorrelationHeader) {
+  CallTrackerOptions options;
+  options.correlation_header = "X-CID";
+  TrackerHarness h(options);
+  CallScript a_leg("leg-a@atlanta"), b_leg("leg-b@b2bua");
+  h.Feed(a_leg.Invite(), AtMs(0), From::kCaller);
+  h.Feed(b_leg.Invite(1, "z9hG4bK-b1", "", "X-CID: leg-a@atlanta\r\n"), AtMs(5), From::kCaller);
+  h.tracker().Finish(AtMs(1000));
+  ASSERT_EQ(h.sink.calls.size(), 2u);
+  EXPECT_EQ(h.sink.calls[0].call_id, "leg-a@atlanta");
+  EXPECT_EQ(h.sink.calls[0].linked_call_id, "leg-b@b2bua");
+  EXPECT_EQ(h.sink.calls[1].correlation_id, "leg-a@atlanta");
+  EXPECT_EQ(h.sink.calls[1].linked_call_id, "leg-a@atlanta");
+}
+
+TEST(CallTracker, LegsCarryingTheSameCorrelationTokenAreLinked) {
+  CallTrackerOptions options;
+  options.correlation_header = "X-CID";
+  TrackerHarness h(options);
+  CallScript a_leg("leg-a@atlanta"), b_leg("leg-b@b2bua");
+  h.Feed(a_leg.Invite(1, "z9hG4bK-a1", "", "x-cid: token-42\r\n"), AtMs(0), From::kCaller);
+  h.Feed(b_leg.Invite(1, "z9hG4bK-b1", "", "X-CID: token-42\r\n"), AtMs(5), From::kCaller);
+  h.tracker().Finish(AtMs(1000));
+  ASSERT_EQ(h.sink.calls.size(), 2u);
+  EXPECT_EQ(h.sink.calls[0].linked_call_id, "leg-b@b2bua");
+  EXPECT_EQ(h.sink.calls[1].linked_call_id, "leg-a@atlanta");
+  EXPECT_EQ(h.sink.calls[0].correlation_id, "token-42");
+}
+
+TEST(CallTracker, MessagesWithoutCallIdOrMessageAreSkippedAsMalformed) {
+  TrackerHarness h;
+  SipEvent ev;
+  ev.ts = kBase;
+  h.tracker().OnMessage(ev);  // no message at all
+  const std::string text =
+      "INVITE sip:bob@biloxi.example SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-x\r\n"
+      "From: <sip:alice@atlanta.example>;tag=1\r\nTo: <sip:bob@biloxi.example>\r\n"
+      "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+  h.Feed(text, AtMs(0), From::kCaller);
+  EXPECT_EQ(h.counters().malformed_skipped, 2u);
+  EXPECT_EQ(h.counters().messages, 2u);
+  EXPECT_EQ(h.counters().calls_created, 0u);
+}
+
+TEST(CallTracker, SlotsAreReusedAcrossManyCalls) {
+  TrackerHarness h;
+  for (int i = 0; i < 200; ++i) {
+    CallScript s("many-" + std::to_string(i) + "@atlanta");
+    const int64_t t = i * 100000;
+    h.Feed(s.Invite(), AtMs(t), From::kCaller);
+    h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(t + 1000), From::kCallee);
+    h.Feed(s.Ack("bob-tag"), AtMs(t + 1010), From::kCaller);
+    h.Feed(s.Bye(From::kCaller, "bob-tag", 2), AtMs(t + 2010), From::kCaller);
+    h.tracker().AdvanceTime(AtMs(t + 99000));
+    EXPECT_EQ(h.counters().open_calls, 0u);
+  }
+  ASSERT_EQ(h.sink.calls.size(), 200u);
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(h.sink.calls[i].call_id, "many-" + std::to_string(i) + "@atlanta");
+    EXPECT_EQ(h.sink.calls[i].duration_ms, 1000);
+    EXPECT_EQ(h.sink.calls[i].state, CallState::kAnswered);
+  }
+}
+
+TEST(CallTracker, CallStateNamesAreTheStoreValues) {
+  EXPECT_EQ(CallStateName(CallState::kAnswered), "answered");
+  EXPECT_EQ(CallStateName(CallState::kBusy), "busy");
+  EXPECT_EQ(CallStateName(CallState::kCancelled), "cancelled");
+  EXPECT_EQ(CallStateName(CallState::kNoAnswer), "no_answer");
+  EXPECT_EQ(CallStateName(CallState::kFailed), "failed");
+  EXPECT_EQ(CallStateName(CallState::kInProgress), "in_progress");
+  EXPECT_EQ(CallStateName(CallState::kTimedOut), "timed_out");
+}
+
+}  // namespace
+}  // namespace sipman::calls
