@@ -8,39 +8,26 @@
 
 #include "app/json_writer.h"
 #include "app/output_buffer.h"
-#include "capture/capture.h"
+#include "app/pipeline.h"
 #include "net/net.h"
 #include "sip/sip.h"
 
 namespace sipman::app {
 namespace {
 
-struct Totals {
-  uint64_t messages = 0;
-  uint64_t malformed = 0;  // SIP-looking payloads that failed to parse or were flagged
-};
-
-// Receives SIP payloads from the decoder, parses them and prints one line each.
-class MessagePrinter : public net::PayloadSink {
+// Prints one line per SIP message.
+class MessagePrinter : public MessageHandler {
  public:
   MessagePrinter(MessageFormat format, OutputBuffer* out) : format_(format), out_(out) {}
 
-  void OnPayload(const net::Payload& payload) override {
-    sip::ParseStatus status = sip::ParseSipMessage(payload.data, sip::ParseOptions{}, &message_);
-    if (status != sip::ParseStatus::kComplete) {
-      ++totals_.malformed;
-      return;
-    }
-    ++totals_.messages;
-    if (message_.malformed != sip::kMalformedNone) ++totals_.malformed;
+  void OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) override {
+    message_ = &message;
     switch (format_) {
       case MessageFormat::kTsv: PrintTsv(payload); break;
       case MessageFormat::kJson: PrintJson(payload); break;
       case MessageFormat::kNone: break;
     }
   }
-
-  const Totals& totals() const { return totals_; }
 
  private:
   void PrintTsv(const net::Payload& p) {
@@ -57,13 +44,13 @@ class MessagePrinter : public net::PayloadSink {
     out_->Append('\t');
     out_->Append(net::TransportName(p.transport));
     out_->Append('\t');
-    if (message_.is_request) {
-      AppendTsvField(out_, message_.method);
+    if (message_->is_request) {
+      AppendTsvField(out_, message_->method);
     } else {
-      out_->AppendInt(message_.status_code);
+      out_->AppendInt(message_->status_code);
     }
     out_->Append('\t');
-    AppendTsvField(out_, message_.call_id);
+    AppendTsvField(out_, message_->call_id);
     out_->Append('\t');
     AppendCSeq();
     out_->Append('\n');
@@ -71,31 +58,31 @@ class MessagePrinter : public net::PayloadSink {
 
   // "1 INVITE"; an unreadable CSeq is printed as written, as tshark does.
   void AppendCSeq() {
-    if (message_.malformed & sip::kMalformedCSeq) {
-      if (const sip::Header* h = message_.Find(sip::HeaderId::kCSeq)) AppendTsvField(out_, h->value);
+    if (message_->malformed & sip::kMalformedCSeq) {
+      if (const sip::Header* h = message_->Find(sip::HeaderId::kCSeq)) AppendTsvField(out_, h->value);
       return;
     }
-    if (message_.cseq_method.empty() && message_.cseq_number == 0) return;
-    out_->AppendInt(message_.cseq_number);
+    if (message_->cseq_method.empty() && message_->cseq_number == 0) return;
+    out_->AppendInt(message_->cseq_number);
     out_->Append(' ');
-    AppendTsvField(out_, message_.cseq_method);
+    AppendTsvField(out_, message_->cseq_method);
   }
 
   void AppendJsonCSeq() {
-    if (message_.malformed & sip::kMalformedCSeq) {
-      const sip::Header* h = message_.Find(sip::HeaderId::kCSeq);
+    if (message_->malformed & sip::kMalformedCSeq) {
+      const sip::Header* h = message_->Find(sip::HeaderId::kCSeq);
       AppendJsonString(out_, h ? h->value : std::string_view());
       return;
     }
-    if (message_.cseq_method.empty() && message_.cseq_number == 0) {
+    if (message_->cseq_method.empty() && message_->cseq_number == 0) {
       out_->Append("\"\"");
       return;
     }
     char text[128];
-    auto r = std::to_chars(text, text + 16, message_.cseq_number);
+    auto r = std::to_chars(text, text + 16, message_->cseq_number);
     *r.ptr++ = ' ';
-    size_t n = std::min(message_.cseq_method.size(), static_cast<size_t>(text + sizeof text - r.ptr));
-    std::memcpy(r.ptr, message_.cseq_method.data(), n);
+    size_t n = std::min(message_->cseq_method.size(), static_cast<size_t>(text + sizeof text - r.ptr));
+    std::memcpy(r.ptr, message_->cseq_method.data(), n);
     AppendJsonString(out_, std::string_view(text, r.ptr + n - text));
   }
 
@@ -114,35 +101,35 @@ class MessagePrinter : public net::PayloadSink {
     out_->Append(",\"transport\":\"");
     out_->Append(net::TransportName(p.transport));
     out_->Append('"');
-    if (message_.is_request) {
+    if (message_->is_request) {
       out_->Append(",\"method\":");
-      AppendJsonString(out_, message_.method);
+      AppendJsonString(out_, message_->method);
       out_->Append(",\"request_uri\":");
-      AppendJsonString(out_, message_.request_uri_text);
+      AppendJsonString(out_, message_->request_uri_text);
     } else {
       out_->Append(",\"status\":");
-      out_->AppendInt(message_.status_code);
+      out_->AppendInt(message_->status_code);
       out_->Append(",\"reason\":");
-      AppendJsonString(out_, message_.reason_phrase);
+      AppendJsonString(out_, message_->reason_phrase);
     }
     out_->Append(",\"call_id\":");
-    AppendJsonString(out_, message_.call_id);
+    AppendJsonString(out_, message_->call_id);
     out_->Append(",\"cseq\":");
     AppendJsonCSeq();
     out_->Append(",\"from_user\":");
-    AppendJsonString(out_, message_.from.uri.user);
+    AppendJsonString(out_, message_->from.uri.user);
     out_->Append(",\"from_tag\":");
-    AppendJsonString(out_, message_.from.tag);
+    AppendJsonString(out_, message_->from.tag);
     out_->Append(",\"to_user\":");
-    AppendJsonString(out_, message_.to.uri.user);
+    AppendJsonString(out_, message_->to.uri.user);
     out_->Append(",\"to_tag\":");
-    AppendJsonString(out_, message_.to.tag);
+    AppendJsonString(out_, message_->to.tag);
     out_->Append(",\"user_agent\":");
-    AppendJsonString(out_, message_.user_agent);
+    AppendJsonString(out_, message_->user_agent);
     out_->Append(",\"bytes\":");
-    out_->AppendInt(message_.size);
+    out_->AppendInt(message_->size);
     out_->Append(",\"malformed\":");
-    out_->Append(message_.malformed != sip::kMalformedNone ? "true" : "false");
+    out_->Append(message_->malformed != sip::kMalformedNone ? "true" : "false");
     AppendMedia();
     out_->Append("}\n");
   }
@@ -150,7 +137,7 @@ class MessagePrinter : public net::PayloadSink {
   // The SDP media summary: one object per m= line.
   void AppendMedia() {
     out_->Append(",\"media\":[");
-    std::string_view sdp = sip::FindSdpBody(message_.content_type, message_.body);
+    std::string_view sdp = sip::FindSdpBody(message_->content_type, message_->body);
     if (!sdp.empty() && sip::ParseSdp(sdp, &sdp_)) {
       for (size_t i = 0; i < sdp_.media_count; ++i) {
         const sip::SdpMedia& m = sdp_.media[i];
@@ -187,46 +174,30 @@ class MessagePrinter : public net::PayloadSink {
 
   MessageFormat format_;
   OutputBuffer* out_;
-  sip::SipMessage message_;  // reused: parsing allocates nothing
+  const sip::SipMessage* message_ = nullptr;  // the message being printed
   sip::SdpSession sdp_;
-  Totals totals_;
 };
 
 }  // namespace
 
 int RunMessages(const MessagesOptions& options) {
-  auto source = capture::FileSource::Open(options.files);
-  if (!source.ok()) {
-    std::fprintf(stderr, "sipman messages: %s\n", source.status().message().c_str());
-    return 1;
-  }
-  auto started = std::chrono::steady_clock::now();
   OutputBuffer out(1);
   MessagePrinter printer(options.format, &out);
-  net::Decoder decoder(net::DecoderOptions{}, &printer);
-  capture::Packet packet;
-  uint64_t packets = 0, bytes = 0;
-  while ((*source)->Next(&packet)) {
-    ++packets;
-    bytes += packet.wire_len;
-    decoder.DecodeFrame(packet.ts, packet.link, packet.data, packet.wire_len);
-    if (!out.ok()) break;  // stdout closed (e.g. piped into head): stop quietly
-  }
-  decoder.Finish();
+  auto totals = RunFilePipeline(options.files, &printer, out.failed_flag());
   out.Flush();
-  double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-
-  for (const std::string& w : (*source)->warnings()) std::fprintf(stderr, "sipman: warning: %s\n", w.c_str());
-  const Totals& t = printer.totals();
-  const net::DecoderCounters& c = decoder.counters();
+  if (!totals.ok()) {
+    std::fprintf(stderr, "sipman messages: %s\n", totals.status().message().c_str());
+    return 1;
+  }
+  const PipelineTotals& t = *totals;
+  for (const std::string& w : t.warnings) std::fprintf(stderr, "sipman: warning: %s\n", w.c_str());
   std::fprintf(stderr,
                "messages: %llu  packets: %llu  bytes: %llu  malformed: %llu  non-sip payloads: %llu  "
                "elapsed: %.3f s  rate: %.0f messages/s\n",
-               static_cast<unsigned long long>(t.messages), static_cast<unsigned long long>(packets),
-               static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(t.malformed),
-               static_cast<unsigned long long>(c.non_sip), elapsed,
-               elapsed > 0 ? static_cast<double>(t.messages) / elapsed : 0.0);
+               static_cast<unsigned long long>(t.messages), static_cast<unsigned long long>(t.packets),
+               static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.malformed),
+               static_cast<unsigned long long>(t.non_sip), t.elapsed_seconds,
+               t.elapsed_seconds > 0 ? static_cast<double>(t.messages) / t.elapsed_seconds : 0.0);
   return 0;
 }
 

@@ -58,16 +58,18 @@ class OutputBuffer {
     used_ = 0;
   }
   // False once a write failed (e.g. the reader of a pipe went away).
-  bool ok() const { return ok_; }
+  bool ok() const { return !failed_; }
+  // Becomes true once a write failed; lets a loop poll for it.
+  const bool* failed_flag() const { return &failed_; }
 
  private:
   static constexpr size_t kCapacity = 1 << 16;
 
   void WriteAll(const char* p, size_t n) {
-    while (n > 0 && ok_) {
+    while (n > 0 && !failed_) {
       ssize_t w = ::write(fd_, p, n);
       if (w <= 0) {
-        ok_ = false;
+        failed_ = true;
         break;
       }
       p += w;
@@ -76,7 +78,7 @@ class OutputBuffer {
   }
 
   int fd_;
-  bool ok_ = true;
+  bool failed_ = false;
   size_t used_ = 0;
   char buffer_[kCapacity];
 };

@@ -1,0 +1,49 @@
+// Private to app: the decode pipeline shared by the commands, from capture
+// files to parsed SIP messages.
+#ifndef SIPMAN_APP_PIPELINE_H_
+#define SIPMAN_APP_PIPELINE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/base.h"
+#include "net/net.h"
+#include "sip/sip.h"
+
+namespace sipman::app {
+
+// Receives every SIP message the pipeline decodes.
+class MessageHandler {
+ public:
+  virtual ~MessageHandler() = default;
+  // `message` holds views into `payload.data`; both are valid only during
+  // the call.
+  virtual void OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) = 0;
+  // Called once per captured packet, after its messages, with its capture
+  // time: lets a handler run timers in capture time.
+  virtual void OnPacketDone(TimestampNs /*ts*/) {}
+};
+
+struct PipelineTotals {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;         // wire bytes of every packet
+  uint64_t messages = 0;      // SIP messages parsed
+  uint64_t malformed = 0;     // SIP-looking payloads unreadable, or parsed with flags
+  uint64_t non_sip = 0;       // transport payloads that were not SIP
+  TimestampNs first_ts = 0;
+  TimestampNs last_ts = 0;
+  double elapsed_seconds = 0;
+  std::vector<std::string> warnings;  // truncation, unsupported link types
+};
+
+// Reads `files` in time order and hands every SIP message to `handler`.
+// Returns an error only when a file cannot be opened (not a capture, no
+// permission); damage inside a file becomes a warning. `stop` (optional) is
+// polled per packet so a caller can end early.
+Result<PipelineTotals> RunFilePipeline(const std::vector<std::string>& files,
+                                       MessageHandler* handler, const bool* stop = nullptr);
+
+}  // namespace sipman::app
+
+#endif  // SIPMAN_APP_PIPELINE_H_
