@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 
+#include "app/analyze_command.h"
 #include "app/app.h"
 #include "app/messages_command.h"
 
@@ -20,6 +21,12 @@ constexpr char kUsage[] =
     "  sipman messages [--format tsv|json|none] FILE...\n"
     "      Decode every SIP message in pcap/pcapng FILEs (merged in time order)\n"
     "      and print one line per message, in capture order.\n"
+    "  sipman analyze [--db PATH] [--sensor NAME] [--json] FILE...\n"
+    "      Decode the FILEs, correlate SIP into calls and registrations, store\n"
+    "      one call detail record per call (and every message) in the SQLite\n"
+    "      database PATH (default sipman.db), and print a summary: calls per\n"
+    "      state, registrations, messages, malformed messages, elapsed time and\n"
+    "      rate. Running it again on the same files adds no duplicates.\n"
     "  sipman --help | --version\n"
     "\n"
     "sipman messages output (--format tsv, the default): tab-separated fields\n"
@@ -40,6 +47,8 @@ constexpr char kUsage[] =
     "  sipman messages trace.pcap\n"
     "  sipman messages --format json a.pcapng b.pcap | jq .call_id\n"
     "  sipman messages --format none big.pcap          # totals and speed only\n"
+    "  sipman analyze --db calls.db trace.pcap\n"
+    "  sqlite3 calls.db 'select caller_user, callee_user, state, duration_ms from calls'\n"
     "\n"
     "Exit status: 0 on success (also when a file is cut short: what came before\n"
     "the cut is printed, with a warning), 1 when a file cannot be read, 2 on a\n"
@@ -84,6 +93,38 @@ int ParseMessages(int argc, char** argv) {
   return RunMessages(options);
 }
 
+int ParseAnalyze(int argc, char** argv) {
+  AnalyzeOptions options;
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto value = [&](std::string_view name, std::string* out) {
+      if (arg == name) {
+        if (i + 1 >= argc) return false;
+        *out = argv[++i];
+      } else {
+        *out = std::string(arg.substr(name.size() + 1));
+      }
+      return !out->empty();
+    };
+    if (arg == "--db" || arg.starts_with("--db=")) {
+      if (!value("--db", &options.db)) return UsageError("--db needs a database path");
+    } else if (arg == "--sensor" || arg.starts_with("--sensor=")) {
+      if (!value("--sensor", &options.sensor)) return UsageError("--sensor needs a name");
+    } else if (arg == "--json") {
+      options.json = true;
+    } else if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg.starts_with("-") && arg != "-") {
+      return UsageError("unknown option '" + std::string(arg) + "' for 'analyze'");
+    } else {
+      options.files.emplace_back(arg);
+    }
+  }
+  if (options.files.empty()) return UsageError("analyze: name at least one capture file");
+  return RunAnalyze(options);
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -101,6 +142,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (command == "messages") return ParseMessages(argc - 2, argv + 2);
+  if (command == "analyze") return ParseAnalyze(argc - 2, argv + 2);
   return UsageError("unknown command '" + std::string(command) + "'");
 }
 

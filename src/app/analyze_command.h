@@ -1,0 +1,23 @@
+// Private to app: `sipman analyze FILE...`.
+#ifndef SIPMAN_APP_ANALYZE_COMMAND_H_
+#define SIPMAN_APP_ANALYZE_COMMAND_H_
+
+#include <string>
+#include <vector>
+
+namespace sipman::app {
+
+struct AnalyzeOptions {
+  std::vector<std::string> files;
+  std::string db = "sipman.db";
+  std::string sensor = "default";
+  bool json = false;
+};
+
+// Decodes the files, correlates calls and registrations, stores them with
+// their messages and prints a summary. Returns the exit code.
+int RunAnalyze(const AnalyzeOptions& options);
+
+}  // namespace sipman::app
+
+#endif  // SIPMAN_APP_ANALYZE_COMMAND_H_

@@ -1,0 +1,617 @@
+#include "store/sqlite_store.h"
+
+#include <algorithm>
+#include <mutex>
+#include <utility>
+
+#include "store/sqlite_schema.h"
+
+namespace sipman::store::internal {
+namespace {
+
+// calls columns that hold a CallRecord field of the same name as is. The
+// others (sensor, src_ip, dst_ip, state, caller_media, callee_media) are
+// converted; kCallColumns lists those first.
+#define SIPMAN_CALL_TEXT_FIELDS(X)                                                          \
+  X(call_id) X(caller_user) X(caller_display) X(caller_domain) X(caller_tag) X(pai_user)    \
+  X(callee_user) X(ruri_user) X(callee_domain) X(callee_tag) X(diversion_user) X(transport) \
+  X(final_reason) X(hangup_by) X(reason_protocol) X(reason_text) X(caller_media_types)      \
+  X(callee_media_types) X(caller_user_agent) X(callee_user_agent) X(correlation_id)         \
+  X(linked_call_id)
+#define SIPMAN_CALL_INT_FIELDS(X)                                                           \
+  X(src_port) X(dst_port) X(invite_ts) X(first_provisional_ts) X(first_18x_ts) X(answer_ts) \
+  X(ack_ts) X(bye_ts) X(cancel_ts) X(final_ts) X(end_ts) X(duration_ms) X(connect_ms)       \
+  X(post_dial_delay_ms) X(disconnect_delay_ms) X(final_status) X(reason_cause)              \
+  X(message_count) X(retransmissions) X(byte_count) X(auth_challenges)
+
+#define SIPMAN_COLUMN_NAME(field) ", " #field
+constexpr const char kCallColumns[] =
+    "sensor, src_ip, dst_ip, state, caller_media, callee_media"
+    SIPMAN_CALL_TEXT_FIELDS(SIPMAN_COLUMN_NAME) SIPMAN_CALL_INT_FIELDS(SIPMAN_COLUMN_NAME);
+#undef SIPMAN_COLUMN_NAME
+
+#define SIPMAN_COUNT(field) +1
+constexpr int kCallColumnCount =
+    6 SIPMAN_CALL_TEXT_FIELDS(SIPMAN_COUNT) SIPMAN_CALL_INT_FIELDS(SIPMAN_COUNT);
+#undef SIPMAN_COUNT
+
+constexpr const char kRegistrationColumns[] =
+    "sensor, src_ip, call_id, aor, contact, user_agent, result, src_port, expires, "
+    "status_code, challenges, request_delay_ms, first_seen, last_seen";
+constexpr int kRegistrationColumnCount = 14;
+
+constexpr const char kMessageColumns[] =
+    "sensor, call_id, ts, src_ip, src_port, dst_ip, dst_port, transport, method, status, cseq, "
+    "size, compression, raw";
+constexpr int kMessageColumnCount = 14;
+
+std::string InsertSql(const char* table, const char* columns, int count) {
+  std::string sql = std::string("INSERT OR IGNORE INTO ") + table + "(" + columns + ") VALUES(";
+  for (int i = 0; i < count; ++i) sql += i == 0 ? "?" : ", ?";
+  sql += ")";
+  return sql;
+}
+
+// One bound value of a search.
+struct Param {
+  bool is_text = false;
+  int64_t number = 0;
+  std::string text;
+};
+
+// Collects WHERE conditions and their parameters. Values only ever travel as
+// parameters; the SQL text holds fixed conditions only.
+class Where {
+ public:
+  void Add(const char* condition) { sql_ += sql_.empty() ? " WHERE " : " AND "; sql_ += condition; }
+  void Int(int64_t v) { params_.push_back(Param{false, v, {}}); }
+  void Text(std::string v) { params_.push_back(Param{true, 0, std::move(v)}); }
+  // `column` starts with `prefix`: a range, so the column's index serves it.
+  // No UTF-8 text has a 0xFF byte, so prefix + "\xff" bounds every extension.
+  void Prefix(const char* ge_condition_with_lt, const std::string& prefix) {
+    Add(ge_condition_with_lt);
+    Text(prefix);
+    Text(prefix + "\xff");
+  }
+  const std::string& sql() const { return sql_; }
+  void Bind(Statement* stmt, int first = 1) const {
+    int i = first;
+    for (const Param& p : params_) {
+      if (p.is_text) {
+        stmt->BindText(i++, p.text);
+      } else {
+        stmt->BindInt(i++, p.number);
+      }
+    }
+  }
+  int size() const { return static_cast<int>(params_.size()); }
+
+ private:
+  std::string sql_;
+  std::vector<Param> params_;
+};
+
+// The textual form the store writes for an IP filter; other text is kept
+// (it then matches nothing).
+std::string NormalizeIp(const std::string& text) {
+  IpAddress ip;
+  if (text.empty() || !ParseIp(text, &ip)) return text;
+  char buffer[46];
+  return std::string(buffer, FormatIp(ip, buffer));
+}
+
+void AddCallFilters(const CallQuery& q, Where* w) {
+  if (q.from_ts != 0) {
+    w->Add("invite_ts >= ?");
+    w->Int(q.from_ts);
+  }
+  if (q.to_ts != 0) {
+    w->Add("invite_ts < ?");
+    w->Int(q.to_ts);
+  }
+  if (!q.caller.empty()) w->Prefix("caller_user >= ? AND caller_user < ?", q.caller);
+  if (!q.callee.empty()) w->Prefix("callee_user >= ? AND callee_user < ?", q.callee);
+  if (!q.call_id.empty()) {
+    w->Add("call_id = ?");
+    w->Text(q.call_id);
+  }
+  if (!q.ip.empty()) {
+    w->Add("(src_ip = ? OR dst_ip = ?)");
+    std::string ip = NormalizeIp(q.ip);
+    w->Text(ip);
+    w->Text(ip);
+  }
+  if (!q.state.empty()) {
+    w->Add("state = ?");
+    w->Text(q.state);
+  }
+  if (!q.sensor.empty()) {
+    w->Add("sensor = ?");
+    w->Text(q.sensor);
+  }
+}
+
+int64_t LimitOf(size_t limit) {
+  if (limit == 0 || limit > kMaxQueryLimit) limit = kMaxQueryLimit;
+  return static_cast<int64_t>(limit);
+}
+
+Status ClosedError() {
+  return Status::Error("the store is closed; open it again to query it");
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(const StoreOptions& options, std::string path)
+    : options_(options),
+      path_(std::move(path)),
+      compressor_(options.zstd_level, options.min_compression_gain),
+      queue_(options.max_queued_rows, options.batch_rows, this) {}
+
+SqliteStore::~SqliteStore() { Close(); }
+
+Result<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& options, std::string path) {
+  // Process-wide, before SQLite initialises: without memory statistics every
+  // SQLite allocation skips a global mutex. Fails harmlessly when too late.
+  static std::once_flag configure_once;
+  std::call_once(configure_once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options, std::move(path)));
+  Status s = store->Init();
+  if (!s.ok()) return s;
+  store->queue_.Start();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Status SqliteStore::Init() {
+  const std::string where = "database " + path_;
+  int rc = sqlite3_open_v2(path_.c_str(), &write_db_,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = write_db_ != nullptr ? sqlite3_errmsg(write_db_) : sqlite3_errstr(rc);
+    return Status::Error("cannot open " + where + ": " + message +
+                         " (check that its directory exists and is writable)");
+  }
+  sqlite3_busy_timeout(write_db_, options_.busy_timeout_ms);
+  sqlite3_extended_result_codes(write_db_, 1);
+
+  // Larger pages than the default 4 KiB: fewer page writes and splits for
+  // rows carrying raw messages. Only takes effect on a new, empty file.
+  Status s = Exec(write_db_, "PRAGMA page_size = 16384");
+  if (!s.ok()) return Status::Error("cannot configure " + where + ": " + s.message());
+  // WAL: readers and the writer do not block each other. NORMAL: a commit
+  // does not wait for fsync (WAL stays consistent; a power cut may lose the
+  // last transactions, not corrupt the file).
+  Statement wal;
+  s = wal.Prepare(write_db_, "PRAGMA journal_mode = WAL");
+  if (!s.ok()) return Status::Error(where + ": " + s.message());
+  if (wal.Step() != SQLITE_ROW) return SqliteError(write_db_, "cannot use " + where);
+  if (wal.ColumnText(0) != "wal") {
+    return Status::Error("cannot switch " + where + " to WAL mode (it stays in '" +
+                         std::string(wal.ColumnText(0)) +
+                         "' mode); use a local file system, not a network share");
+  }
+  wal = Statement();
+  // The checkpoint (WAL into the database file, with its fsync) runs every
+  // 4000 pages (64 MiB) instead of every 1000: fewer, larger copies.
+  std::string pragmas = "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; "
+                        "PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864; "
+                        "PRAGMA cache_size = -" +
+                        std::to_string(std::max(options_.cache_mb, 1) * 1024) + ";";
+  s = Exec(write_db_, pragmas.c_str());
+  if (!s.ok()) return Status::Error("cannot configure " + where + ": " + s.message());
+
+  Result<int> migrated = MigrateSqlite(write_db_, path_);
+  if (!migrated.ok()) return migrated.status();
+
+  if (!(s = begin_.Prepare(write_db_, "BEGIN IMMEDIATE", true)).ok() ||
+      !(s = commit_.Prepare(write_db_, "COMMIT", true)).ok() ||
+      !(s = rollback_.Prepare(write_db_, "ROLLBACK", true)).ok() ||
+      !(s = insert_call_.Prepare(write_db_, InsertSql("calls", kCallColumns, kCallColumnCount),
+                                 true)).ok() ||
+      !(s = insert_registration_.Prepare(
+            write_db_,
+            InsertSql("registrations", kRegistrationColumns, kRegistrationColumnCount), true))
+           .ok() ||
+      !(s = insert_message_.Prepare(
+            write_db_, InsertSql("messages", kMessageColumns, kMessageColumnCount), true))
+           .ok()) {
+    return Status::Error(where + ": " + s.message());
+  }
+
+  rc = sqlite3_open_v2(path_.c_str(), &read_db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                       nullptr);
+  if (rc != SQLITE_OK) return SqliteError(read_db_, "cannot open a read connection to " + where);
+  sqlite3_busy_timeout(read_db_, options_.busy_timeout_ms);
+  s = Exec(read_db_, "PRAGMA query_only = ON; PRAGMA cache_size = -16384;");
+  if (!s.ok()) return Status::Error("cannot configure the read connection to " + where);
+  return Status::Ok();
+}
+
+Status SqliteStore::Close() {
+  std::lock_guard<std::mutex> close_lock(close_mu_);
+  if (closed_) return Status::Ok();
+  closed_ = true;
+  Status status = queue_.Close();
+  begin_ = Statement();
+  commit_ = Statement();
+  rollback_ = Statement();
+  insert_call_ = Statement();
+  insert_registration_ = Statement();
+  insert_message_ = Statement();
+  if (write_db_ != nullptr) {
+    if (sqlite3_close(write_db_) != SQLITE_OK && status.ok()) {
+      status = SqliteError(write_db_, "cannot close database " + path_);
+    }
+    write_db_ = nullptr;
+  }
+  std::lock_guard<std::mutex> lock(read_mu_);
+  if (read_db_ != nullptr) {
+    sqlite3_close(read_db_);
+    read_db_ = nullptr;
+  }
+  return status;
+}
+
+void SqliteStore::AddCall(const calls::CallRecord& record) {
+  queue_.Push(calls::CallRecord(record));
+}
+
+void SqliteStore::AddRegistration(const calls::RegistrationRecord& record) {
+  queue_.Push(calls::RegistrationRecord(record));
+}
+
+void SqliteStore::AddMessage(const StoredMessage& message) {
+  queue_.Push(message);
+}
+
+Status SqliteStore::Flush() { return queue_.Flush(); }
+
+StoreCounters SqliteStore::counters() const {
+  StoreCounters c;
+  queue_.GetCounters(&c);
+  return c;
+}
+
+Status SqliteStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
+  if (begin_.Step() != SQLITE_DONE) {
+    Status s = SqliteError(write_db_, "cannot start a write transaction on database " + path_);
+    begin_.Reset();
+    return s;
+  }
+  begin_.Reset();
+  BatchResult partial;
+  Status s = WriteRows(batch, &partial);
+  if (s.ok()) {
+    if (commit_.Step() == SQLITE_DONE) {
+      commit_.Reset();
+      *result = partial;
+      return Status::Ok();
+    }
+    s = SqliteError(write_db_, "cannot commit to database " + path_);
+    commit_.Reset();
+  }
+  if (sqlite3_get_autocommit(write_db_) == 0) {
+    rollback_.Step();
+    rollback_.Reset();
+  }
+  return s;
+}
+
+Status SqliteStore::WriteRows(const RowBatch& batch, BatchResult* result) {
+  for (const calls::CallRecord& r : batch.calls) {
+    Status s = InsertCall(r, result);
+    if (!s.ok()) return s;
+  }
+  for (const calls::RegistrationRecord& r : batch.registrations) {
+    Status s = InsertRegistration(r, result);
+    if (!s.ok()) return s;
+  }
+  for (const MessageRow& m : batch.messages) {
+    Status s = InsertMessage(m, batch.TextsOf(m), result);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::StepInsert(Statement* insert, const char* table, uint64_t* inserted,
+                               BatchResult* result) {
+  int rc = insert->Step();
+  if (rc != SQLITE_DONE) {
+    Status s = SqliteError(write_db_, std::string("cannot insert into ") + table +
+                                          " of database " + path_);
+    insert->Reset();
+    return s;
+  }
+  if (sqlite3_changes(write_db_) > 0) {
+    ++*inserted;
+  } else {
+    ++result->duplicates;
+  }
+  insert->Reset();
+  return Status::Ok();
+}
+
+Status SqliteStore::InsertCall(const calls::CallRecord& r, BatchResult* result) {
+  Statement& st = insert_call_;
+  int i = 1;
+  char src_ip[46], dst_ip[46];
+  st.BindText(i++, SensorOr(r.sensor));
+  st.BindText(i++, std::string_view(src_ip, FormatIp(r.src_ip, src_ip)));
+  st.BindText(i++, std::string_view(dst_ip, FormatIp(r.dst_ip, dst_ip)));
+  st.BindText(i++, calls::CallStateName(r.state));
+  caller_media_json_.clear();
+  AppendMediaJson(r.caller_media, &caller_media_json_);
+  st.BindText(i++, caller_media_json_);
+  callee_media_json_.clear();
+  AppendMediaJson(r.callee_media, &callee_media_json_);
+  st.BindText(i++, callee_media_json_);
+#define SIPMAN_BIND_TEXT(field) st.BindText(i++, r.field);
+  SIPMAN_CALL_TEXT_FIELDS(SIPMAN_BIND_TEXT)
+#undef SIPMAN_BIND_TEXT
+#define SIPMAN_BIND_INT(field) st.BindInt(i++, static_cast<int64_t>(r.field));
+  SIPMAN_CALL_INT_FIELDS(SIPMAN_BIND_INT)
+#undef SIPMAN_BIND_INT
+  return StepInsert(&st, "calls", &result->calls_inserted, result);
+}
+
+Status SqliteStore::InsertRegistration(const calls::RegistrationRecord& r, BatchResult* result) {
+  Statement& st = insert_registration_;
+  char src_ip[46];
+  st.BindText(1, SensorOr(r.sensor));
+  st.BindText(2, std::string_view(src_ip, FormatIp(r.src_ip, src_ip)));
+  st.BindText(3, r.call_id);
+  st.BindText(4, r.aor);
+  st.BindText(5, r.contact);
+  st.BindText(6, r.user_agent);
+  st.BindText(7, r.result);
+  st.BindInt(8, r.src_port);
+  st.BindInt(9, r.expires);
+  st.BindInt(10, r.status_code);
+  st.BindInt(11, r.challenges);
+  st.BindInt(12, r.request_delay_ms);
+  st.BindInt(13, r.first_seen);
+  st.BindInt(14, r.last_seen);
+  return StepInsert(&st, "registrations", &result->registrations_inserted, result);
+}
+
+Status SqliteStore::InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,
+                                  BatchResult* result) {
+  Statement& st = insert_message_;
+  char src_ip[46], dst_ip[46];
+  std::string_view stored;
+  int compression = compressor_.Compress(texts.raw, &stored);
+  st.BindText(1, texts.sensor.empty() ? std::string_view(options_.sensor) : texts.sensor);
+  st.BindText(2, texts.call_id);
+  st.BindInt(3, m.ts);
+  st.BindText(4, std::string_view(src_ip, FormatIp(m.src_ip, src_ip)));
+  st.BindInt(5, m.src_port);
+  st.BindText(6, std::string_view(dst_ip, FormatIp(m.dst_ip, dst_ip)));
+  st.BindInt(7, m.dst_port);
+  st.BindText(8, texts.transport);
+  st.BindText(9, texts.method);
+  st.BindInt(10, m.status);
+  st.BindInt(11, m.cseq);
+  st.BindInt(12, static_cast<int64_t>(texts.raw.size()));
+  st.BindInt(13, compression);
+  st.BindBlob(14, stored);
+  uint64_t before = result->messages_inserted;
+  Status s = StepInsert(&st, "messages", &result->messages_inserted, result);
+  if (s.ok() && result->messages_inserted > before) {
+    result->message_raw_bytes += texts.raw.size();
+    result->message_stored_bytes += stored.size();
+    if (compression == kCompressionZstd) ++result->messages_compressed;
+  }
+  return s;
+}
+
+Result<std::map<std::string, int64_t>> SqliteStore::CountCallsByState(const CallQuery& query) {
+  Where where;
+  AddCallFilters(query, &where);
+  std::string sql = "SELECT state, COUNT(*) FROM calls" + where.sql() + " GROUP BY state";
+  std::lock_guard<std::mutex> lock(read_mu_);
+  if (read_db_ == nullptr) return ClosedError();
+  Statement st;
+  Status s = st.Prepare(read_db_, sql);
+  if (!s.ok()) return s;
+  where.Bind(&st);
+  std::map<std::string, int64_t> counts;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) counts[std::string(st.ColumnText(0))] = st.ColumnInt(1);
+  if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot count calls in " + path_);
+  return counts;
+}
+
+Result<std::vector<calls::CallRecord>> SqliteStore::FindCalls(const CallQuery& query) {
+  Where where;
+  AddCallFilters(query, &where);
+  if (query.after) {
+    where.Add("(invite_ts, call_id, sensor, end_ts) > (?, ?, ?, ?)");
+    where.Int(query.after->invite_ts);
+    where.Text(query.after->call_id);
+    where.Text(query.after->sensor);
+    where.Int(query.after->end_ts);
+  }
+  std::string sql = std::string("SELECT ") + kCallColumns + " FROM calls" + where.sql() +
+                    " ORDER BY invite_ts, call_id, sensor, end_ts LIMIT ?";
+  std::lock_guard<std::mutex> lock(read_mu_);
+  if (read_db_ == nullptr) return ClosedError();
+  Statement st;
+  Status s = st.Prepare(read_db_, sql);
+  if (!s.ok()) return s;
+  where.Bind(&st);
+  st.BindInt(where.size() + 1, LimitOf(query.limit));
+
+  std::vector<calls::CallRecord> records;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    calls::CallRecord r;
+    int i = 0;
+    r.sensor = st.ColumnText(i++);
+    std::string_view src_ip = st.ColumnText(i++);
+    std::string_view dst_ip = st.ColumnText(i++);
+    if (!ParseIp(src_ip, &r.src_ip) || !ParseIp(dst_ip, &r.dst_ip)) {
+      return Status::Error("calls row in " + path_ + " has an unreadable IP address '" +
+                           std::string(src_ip) + "' / '" + std::string(dst_ip) + "'");
+    }
+    std::string_view state = st.ColumnText(i++);
+    if (!ParseCallState(state, &r.state)) {
+      return Status::Error("calls row in " + path_ + " has an unknown state '" +
+                           std::string(state) + "' (written by a newer sipman?)");
+    }
+    if (!ParseMediaJson(st.ColumnText(i++), &r.caller_media) ||
+        !ParseMediaJson(st.ColumnText(i++), &r.callee_media)) {
+      return Status::Error("calls row in " + path_ + " has unreadable media JSON");
+    }
+#define SIPMAN_READ_TEXT(field) r.field = st.ColumnText(i++);
+    SIPMAN_CALL_TEXT_FIELDS(SIPMAN_READ_TEXT)
+#undef SIPMAN_READ_TEXT
+#define SIPMAN_READ_INT(field) r.field = static_cast<decltype(r.field)>(st.ColumnInt(i++));
+    SIPMAN_CALL_INT_FIELDS(SIPMAN_READ_INT)
+#undef SIPMAN_READ_INT
+    records.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot search calls in " + path_);
+  return records;
+}
+
+Result<std::vector<calls::RegistrationRecord>> SqliteStore::FindRegistrations(
+    const RegistrationQuery& q) {
+  Where where;
+  if (q.from_ts != 0) {
+    where.Add("first_seen >= ?");
+    where.Int(q.from_ts);
+  }
+  if (q.to_ts != 0) {
+    where.Add("first_seen < ?");
+    where.Int(q.to_ts);
+  }
+  if (!q.aor.empty()) where.Prefix("aor >= ? AND aor < ?", q.aor);
+  if (!q.call_id.empty()) {
+    where.Add("call_id = ?");
+    where.Text(q.call_id);
+  }
+  if (!q.ip.empty()) {
+    where.Add("src_ip = ?");
+    where.Text(NormalizeIp(q.ip));
+  }
+  if (!q.result.empty()) {
+    where.Add("result = ?");
+    where.Text(q.result);
+  }
+  if (!q.sensor.empty()) {
+    where.Add("sensor = ?");
+    where.Text(q.sensor);
+  }
+  if (q.after) {
+    where.Add("(first_seen, call_id, sensor) > (?, ?, ?)");
+    where.Int(q.after->first_seen);
+    where.Text(q.after->call_id);
+    where.Text(q.after->sensor);
+  }
+  std::string sql = std::string("SELECT ") + kRegistrationColumns + " FROM registrations" +
+                    where.sql() + " ORDER BY first_seen, call_id, sensor LIMIT ?";
+  std::lock_guard<std::mutex> lock(read_mu_);
+  if (read_db_ == nullptr) return ClosedError();
+  Statement st;
+  Status s = st.Prepare(read_db_, sql);
+  if (!s.ok()) return s;
+  where.Bind(&st);
+  st.BindInt(where.size() + 1, LimitOf(q.limit));
+
+  std::vector<calls::RegistrationRecord> records;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    calls::RegistrationRecord r;
+    r.sensor = st.ColumnText(0);
+    if (!ParseIp(st.ColumnText(1), &r.src_ip)) {
+      return Status::Error("registrations row in " + path_ + " has an unreadable IP address '" +
+                           std::string(st.ColumnText(1)) + "'");
+    }
+    r.call_id = st.ColumnText(2);
+    r.aor = st.ColumnText(3);
+    r.contact = st.ColumnText(4);
+    r.user_agent = st.ColumnText(5);
+    r.result = st.ColumnText(6);
+    r.src_port = static_cast<uint16_t>(st.ColumnInt(7));
+    r.expires = st.ColumnInt(8);
+    r.status_code = static_cast<int>(st.ColumnInt(9));
+    r.challenges = static_cast<uint32_t>(st.ColumnInt(10));
+    r.request_delay_ms = st.ColumnInt(11);
+    r.first_seen = st.ColumnInt(12);
+    r.last_seen = st.ColumnInt(13);
+    records.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot search registrations in " + path_);
+  return records;
+}
+
+Result<std::vector<StoredMessageRow>> SqliteStore::MessagesOfCall(std::string_view call_id) {
+  std::string sql = std::string("SELECT id, ") + kMessageColumns +
+                    " FROM messages WHERE call_id = ? ORDER BY ts, id";
+  std::lock_guard<std::mutex> lock(read_mu_);
+  if (read_db_ == nullptr) return ClosedError();
+  Statement st;
+  Status s = st.Prepare(read_db_, sql);
+  if (!s.ok()) return s;
+  st.BindText(1, call_id);
+
+  std::vector<StoredMessageRow> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    StoredMessageRow m;
+    m.id = st.ColumnInt(0);
+    m.sensor = st.ColumnText(1);
+    m.call_id = st.ColumnText(2);
+    m.ts = st.ColumnInt(3);
+    bool ips_ok = ParseIp(st.ColumnText(4), &m.src_ip);
+    m.src_port = static_cast<uint16_t>(st.ColumnInt(5));
+    ips_ok = ParseIp(st.ColumnText(6), &m.dst_ip) && ips_ok;
+    m.dst_port = static_cast<uint16_t>(st.ColumnInt(7));
+    m.transport = st.ColumnText(8);
+    m.method = st.ColumnText(9);
+    m.status = static_cast<int>(st.ColumnInt(10));
+    m.cseq = static_cast<uint32_t>(st.ColumnInt(11));
+    int64_t size = st.ColumnInt(12);
+    m.compression = static_cast<int>(st.ColumnInt(13));
+    std::string_view stored = st.ColumnBlob(14);
+    m.stored_bytes = stored.size();
+    if (!ips_ok) {
+      return Status::Error("message " + std::to_string(m.id) + " in " + path_ +
+                           " has an unreadable IP address");
+    }
+    if (size < 0) {
+      return Status::Error("message " + std::to_string(m.id) + " in " + path_ +
+                           " has a negative size");
+    }
+    s = DecompressMessage(m.compression, stored, static_cast<size_t>(size), &m.raw);
+    if (!s.ok()) {
+      return Status::Error("message " + std::to_string(m.id) + " in " + path_ + ": " +
+                           s.message());
+    }
+    rows.push_back(std::move(m));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot read messages from " + path_);
+  return rows;
+}
+
+Result<int64_t> SqliteStore::CountRows(std::string_view table) {
+  // Table names cannot be parameters: only these fixed texts reach the SQL.
+  const char* sql = nullptr;
+  if (table == "calls") sql = "SELECT COUNT(*) FROM calls";
+  if (table == "registrations") sql = "SELECT COUNT(*) FROM registrations";
+  if (table == "messages") sql = "SELECT COUNT(*) FROM messages";
+  if (sql == nullptr) {
+    return Status::Error("no table '" + std::string(table) +
+                         "' to count; use calls, registrations or messages");
+  }
+  std::lock_guard<std::mutex> lock(read_mu_);
+  if (read_db_ == nullptr) return ClosedError();
+  Statement st;
+  Status s = st.Prepare(read_db_, sql);
+  if (!s.ok()) return s;
+  if (st.Step() != SQLITE_ROW) return SqliteError(read_db_, "cannot count rows in " + path_);
+  return st.ColumnInt(0);
+}
+
+}  // namespace sipman::store::internal

@@ -1,0 +1,79 @@
+// Private to store/: the SQLite backend of Store.
+#ifndef SIPMAN_STORE_SQLITE_STORE_H_
+#define SIPMAN_STORE_SQLITE_STORE_H_
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/record_codec.h"
+#include "store/sqlite_util.h"
+#include "store/store.h"
+#include "store/write_queue.h"
+
+namespace sipman::store::internal {
+
+// One write connection, used by the writer thread through WriteBatch, and
+// one read connection for queries (WAL mode lets them run side by side).
+class SqliteStore final : public Store, private BatchSink {
+ public:
+  // `path` is a file name (the "sqlite:" prefix already removed).
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, std::string path);
+
+  ~SqliteStore() override;
+
+  void AddCall(const calls::CallRecord& record) override;
+  void AddRegistration(const calls::RegistrationRecord& record) override;
+  void AddMessage(const StoredMessage& message) override;
+  Status Flush() override;
+  Status Close() override;
+  StoreCounters counters() const override;
+
+  Result<std::map<std::string, int64_t>> CountCallsByState(const CallQuery& query) override;
+  Result<std::vector<calls::CallRecord>> FindCalls(const CallQuery& query) override;
+  Result<std::vector<calls::RegistrationRecord>> FindRegistrations(
+      const RegistrationQuery& query) override;
+  Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) override;
+  Result<int64_t> CountRows(std::string_view table) override;
+
+ private:
+  SqliteStore(const StoreOptions& options, std::string path);
+  Status Init();
+  Status WriteBatch(const RowBatch& batch, BatchResult* result) override;
+  Status WriteRows(const RowBatch& batch, BatchResult* result);
+  Status InsertCall(const calls::CallRecord& r, BatchResult* result);
+  Status InsertRegistration(const calls::RegistrationRecord& r, BatchResult* result);
+  Status InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,
+                       BatchResult* result);
+  // Steps an insert statement and counts an inserted row or a duplicate.
+  Status StepInsert(Statement* insert, const char* table, uint64_t* inserted,
+                    BatchResult* result);
+  std::string_view SensorOr(const std::string& sensor) const {
+    return sensor.empty() ? std::string_view(options_.sensor) : std::string_view(sensor);
+  }
+
+  const StoreOptions options_;
+  const std::string path_;
+
+  // Used by Init, then by the writer thread only.
+  sqlite3* write_db_ = nullptr;
+  Statement begin_, commit_, rollback_;
+  Statement insert_call_, insert_registration_, insert_message_;
+  MessageCompressor compressor_;
+  std::string caller_media_json_, callee_media_json_;
+
+  std::mutex read_mu_;
+  sqlite3* read_db_ = nullptr;  // guarded by read_mu_; null once closed
+
+  std::mutex close_mu_;
+  bool closed_ = false;  // guarded by close_mu_
+
+  // Last member: its thread calls WriteBatch, so it must stop first.
+  WriteQueue queue_;
+};
+
+}  // namespace sipman::store::internal
+
+#endif  // SIPMAN_STORE_SQLITE_STORE_H_

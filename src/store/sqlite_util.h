@@ -1,0 +1,64 @@
+// Private to store/: thin RAII helpers over the SQLite C API.
+#ifndef SIPMAN_STORE_SQLITE_UTIL_H_
+#define SIPMAN_STORE_SQLITE_UTIL_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace sipman::store::internal {
+
+// A prepared statement, finalized on destruction. Text and blobs bound with
+// BindText/BindBlob are not copied: they must stay valid until Step() and
+// Reset() are done with them.
+class Statement {
+ public:
+  Statement() = default;
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement(Statement&& other) noexcept : stmt_(other.stmt_) { other.stmt_ = nullptr; }
+  Statement& operator=(Statement&& other) noexcept {
+    std::swap(stmt_, other.stmt_);
+    return *this;
+  }
+
+  // `persistent` hints SQLite that the statement is reused many times.
+  Status Prepare(sqlite3* db, std::string_view sql, bool persistent = false);
+
+  void BindInt(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+  void BindText(int index, std::string_view text) {
+    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+  }
+  void BindBlob(int index, std::string_view bytes) {
+    sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+  // Readies the statement for the next Step; bindings stay (rebind them all).
+  void Reset() { sqlite3_reset(stmt_); }
+
+  int64_t ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
+  // LIFETIME: valid until the next Step, Reset or column read of this statement.
+  std::string_view ColumnText(int column) const;
+  std::string_view ColumnBlob(int column) const;
+
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Runs SQL without results (several statements allowed).
+Status Exec(sqlite3* db, const char* sql);
+
+// "<what>: <sqlite message> (<code name>)".
+Status SqliteError(sqlite3* db, std::string_view what);
+
+}  // namespace sipman::store::internal
+
+#endif  // SIPMAN_STORE_SQLITE_UTIL_H_

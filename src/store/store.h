@@ -1,0 +1,207 @@
+// The store module's public face: Store keeps call detail records,
+// registrations and the raw SIP messages of each call in a database, and
+// answers the operator's searches over them.
+//
+// Store is an interface with one backend per database (Envoy-style): SQLite
+// now, PostgreSQL later. Open() picks the backend from the URL.
+//
+// Writing never blocks the pipeline on the disk: Add* copies the row into a
+// bounded in-memory queue, and one background writer thread drains it in
+// batched transactions. Backpressure policy (current): when max_queued_rows
+// rows are waiting, Add* waits until the writer has taken a batch, so nothing
+// is ever dropped. A later issue adds spill-to-disk instead of waiting.
+//
+// Rows are deduplicated by a natural key (see docs/SCHEMA.md), so feeding the
+// same capture twice into one database stores every record once.
+//
+// Thread safety: every method may be called from any thread. Add* calls from
+// one thread are committed in the order they were made.
+#ifndef SIPMAN_STORE_STORE_H_
+#define SIPMAN_STORE_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/ip_address.h"
+#include "base/status.h"
+#include "base/time.h"
+#include "calls/calls.h"
+
+namespace sipman::store {
+
+struct StoreOptions {
+  // "sipman.db", any file path, or "sqlite:PATH". "postgresql://..." is
+  // recognised but not built yet and fails with an explanation.
+  std::string url = "sipman.db";
+  // Rows waiting for the writer at most; Add* waits beyond this (see above).
+  size_t max_queued_rows = 200000;
+  // Rows per write transaction at most. Large transactions write each
+  // changed index page once per transaction: 5000 rows run at about half
+  // the speed of 50000 (bench/store_bench.cc).
+  size_t batch_rows = 50000;
+  // Written into rows whose own sensor is empty.
+  std::string sensor;
+  // zstd level for raw messages (1-3 are sensible; 0 disables compression).
+  int zstd_level = 1;
+  // A compressed message is kept only when it is at most this share of the
+  // raw size (0.8: it must save at least 20%).
+  double min_compression_gain = 0.2;
+  // Page cache of the write connection, MiB.
+  int cache_mb = 128;
+  // How long a query or the writer waits for a lock held by another process.
+  int busy_timeout_ms = 5000;
+};
+
+// One SIP message of a call, as handed to AddMessage.
+// LIFETIME: the views need only be valid during AddMessage; the store copies.
+struct StoredMessage {
+  std::string_view sensor;  // empty: StoreOptions::sensor
+  std::string_view call_id;
+  TimestampNs ts = 0;
+  IpAddress src_ip, dst_ip;
+  uint16_t src_port = 0, dst_port = 0;
+  std::string_view transport;  // "udp", "tcp", ...
+  // Requests: the method and status 0. Responses: the status code, and the
+  // CSeq method as `method` when the caller has it.
+  std::string_view method;
+  int status = 0;
+  uint32_t cseq = 0;    // CSeq number
+  std::string_view raw; // the whole message, as captured
+};
+
+// A message read back from the store; `raw` is decompressed.
+struct StoredMessageRow {
+  int64_t id = 0;
+  std::string sensor;
+  std::string call_id;
+  TimestampNs ts = 0;
+  IpAddress src_ip, dst_ip;
+  uint16_t src_port = 0, dst_port = 0;
+  std::string transport;
+  std::string method;
+  int status = 0;
+  uint32_t cseq = 0;
+  int compression = 0;  // how it was stored: 0 none, 1 zstd
+  size_t stored_bytes = 0;  // bytes in the database for `raw`
+  std::string raw;
+};
+
+// Position after which a paged search continues: the sort key of the last
+// row of the previous page. Calls sort by (invite_ts, call_id, sensor,
+// end_ts), registrations by (first_seen, call_id, sensor), which are also the
+// deduplication keys, so the order is total.
+struct CallCursor {
+  TimestampNs invite_ts = 0;
+  std::string call_id;
+  std::string sensor;
+  TimestampNs end_ts = 0;
+  static CallCursor After(const calls::CallRecord& last);
+};
+struct RegistrationCursor {
+  TimestampNs first_seen = 0;
+  std::string call_id;
+  std::string sensor;
+  static RegistrationCursor After(const calls::RegistrationRecord& last);
+};
+
+// Filters of a call search; empty or zero fields do not filter. Every value
+// is bound as an SQL parameter, never pasted into SQL text.
+struct CallQuery {
+  TimestampNs from_ts = 0;  // invite_ts >= from_ts
+  TimestampNs to_ts = 0;    // invite_ts < to_ts (0: no upper bound)
+  std::string caller;       // prefix of caller_user
+  std::string callee;       // prefix of callee_user
+  std::string call_id;      // exact
+  std::string ip;           // src_ip or dst_ip, textual form ("10.0.0.1", "2001:db8::1")
+  std::string state;        // "answered", "busy", ... (calls::CallStateName)
+  std::string sensor;       // exact
+  size_t limit = 100;       // at most kMaxQueryLimit
+  std::optional<CallCursor> after;
+};
+
+struct RegistrationQuery {
+  TimestampNs from_ts = 0;  // first_seen >= from_ts
+  TimestampNs to_ts = 0;    // first_seen < to_ts (0: no upper bound)
+  std::string aor;          // prefix of aor
+  std::string call_id;      // exact
+  std::string ip;           // src_ip
+  std::string result;       // "success", "failed", ...
+  std::string sensor;       // exact
+  size_t limit = 100;       // at most kMaxQueryLimit
+  std::optional<RegistrationCursor> after;
+};
+
+constexpr size_t kMaxQueryLimit = 100000;
+
+struct StoreCounters {
+  // Rows inserted, per table.
+  uint64_t calls_written = 0;
+  uint64_t registrations_written = 0;
+  uint64_t messages_written = 0;
+  // Rows already in the database (same natural key), ignored.
+  uint64_t duplicates_ignored = 0;
+  uint64_t batches = 0;        // committed write transactions
+  uint64_t write_errors = 0;   // failed batches (their rows are lost; see Flush)
+  uint64_t rows_failed = 0;    // rows in failed batches
+  uint64_t rows_rejected = 0;  // Add* after Close
+  uint64_t queued_rows = 0;    // gauge: waiting for the writer now
+  uint64_t max_queue_depth = 0;
+  uint64_t producer_waits = 0; // Add* calls that waited for space
+  // Raw message bytes handed in, and bytes stored for them after compression.
+  uint64_t message_raw_bytes = 0;
+  uint64_t message_stored_bytes = 0;
+  uint64_t messages_compressed = 0;  // stored with compression 1
+};
+
+class Store {
+ public:
+  // Opens (creating when absent) the database named by options.url, brings
+  // its schema up to date, and starts the writer thread.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+
+  // Closes as Close() does.
+  virtual ~Store() = default;
+
+  // Queue one row for the writer. Never waits for the disk; waits only when
+  // the queue is full (see the file comment).
+  virtual void AddCall(const calls::CallRecord& record) = 0;
+  virtual void AddRegistration(const calls::RegistrationRecord& record) = 0;
+  virtual void AddMessage(const StoredMessage& message) = 0;
+
+  // Waits until every row queued before this call is committed (or has
+  // failed). Returns the error of any batch that failed since the previous
+  // Flush.
+  virtual Status Flush() = 0;
+  // Flushes, stops the writer and closes the database. Later Add* calls are
+  // counted as rejected; later queries fail. Idempotent.
+  virtual Status Close() = 0;
+
+  virtual StoreCounters counters() const = 0;
+
+  // Queries: synchronous, on a read connection of their own, so they run
+  // while the writer writes. They see committed rows only (call Flush first
+  // to see your own writes).
+
+  // Number of calls per state name, over the calls that `query` selects
+  // (limit and cursor ignored).
+  virtual Result<std::map<std::string, int64_t>> CountCallsByState(const CallQuery& query) = 0;
+  // Calls matching every filter, in (invite_ts, call_id, sensor, end_ts) order.
+  virtual Result<std::vector<calls::CallRecord>> FindCalls(const CallQuery& query) = 0;
+  // Registrations matching every filter, in (first_seen, call_id, sensor) order.
+  virtual Result<std::vector<calls::RegistrationRecord>> FindRegistrations(
+      const RegistrationQuery& query) = 0;
+  // Every stored message with this Call-ID (all sensors), in time order.
+  virtual Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) = 0;
+  // Rows in "calls", "registrations" or "messages"; other names are refused.
+  virtual Result<int64_t> CountRows(std::string_view table) = 0;
+};
+
+}  // namespace sipman::store
+
+#endif  // SIPMAN_STORE_STORE_H_

@@ -1,0 +1,672 @@
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "store_test_util.h"
+
+namespace sipman::store {
+namespace {
+
+using testing::ExpectSameCall;
+using testing::ExpectSameRegistration;
+using testing::FullCall;
+using testing::FullRegistration;
+using testing::Ip4;
+using testing::OpenOrDie;
+using testing::TempDir;
+
+constexpr TimestampNs kDay = 86400 * kNsPerSecond;
+constexpr TimestampNs kT0 = 1700000000 * kNsPerSecond;
+
+int64_t Count(Store* store, const char* table) {
+  Result<int64_t> n = store->CountRows(table);
+  EXPECT_TRUE(n.ok()) << n.status().message();
+  return n.ok() ? n.value() : -1;
+}
+
+std::vector<calls::CallRecord> Find(Store* store, const CallQuery& query) {
+  Result<std::vector<calls::CallRecord>> found = store->FindCalls(query);
+  EXPECT_TRUE(found.ok()) << found.status().message();
+  return found.ok() ? found.value() : std::vector<calls::CallRecord>{};
+}
+
+// prefix + n (spelled out: g++ 12 -O3 warns falsely on "literal" + std::to_string).
+std::string Id(std::string_view prefix, int n) {
+  std::string id(prefix);
+  id += std::to_string(n);
+  return id;
+}
+
+std::vector<std::string> CallIds(const std::vector<calls::CallRecord>& records) {
+  std::vector<std::string> ids;
+  for (const calls::CallRecord& r : records) ids.push_back(r.call_id);
+  return ids;
+}
+
+const char kInvite[] =
+    "INVITE sip:4940556@b.example.com SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK-524287-1---5e7c1b0c1a2b3c4d;rport\r\n"
+    "Max-Forwards: 70\r\n"
+    "Contact: <sip:4930123@10.0.0.1:5060;transport=udp>\r\n"
+    "To: <sip:4940555@b.example.com>\r\n"
+    "From: \"Alice\" <sip:4930123@a.example.com>;tag=8a7b6c5d\r\n"
+    "Call-ID: 3c26700b2f5e-abcdef0123456789@10.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\n"
+    "Allow: INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, MESSAGE, OPTIONS, INFO, SUBSCRIBE\r\n"
+    "Content-Type: application/sdp\r\n"
+    "Supported: replaces, norefersub, extended-refer, timer, outbound, path, X-cisco-serviceuri\r\n"
+    "User-Agent: Z 5.4.12 v2.10.13.2\r\n"
+    "Allow-Events: presence, kpml, talk\r\n"
+    "Content-Length: 246\r\n"
+    "\r\n"
+    "v=0\r\n"
+    "o=Z 0 0 IN IP4 10.0.0.1\r\n"
+    "s=Z\r\n"
+    "c=IN IP4 10.0.0.1\r\n"
+    "t=0 0\r\n"
+    "m=audio 4000 RTP/AVP 0 8 101\r\n"
+    "a=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:8 PCMA/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n"
+    "a=fmtp:101 0-16\r\n"
+    "a=sendrecv\r\n";
+
+StoredMessage Message(std::string_view call_id, TimestampNs ts, std::string_view raw) {
+  StoredMessage m;
+  m.call_id = call_id;
+  m.ts = ts;
+  m.src_ip = Ip4(10, 0, 0, 1);
+  m.dst_ip = Ip4(10, 0, 0, 2);
+  m.src_port = 5060;
+  m.dst_port = 5080;
+  m.transport = "udp";
+  m.method = "INVITE";
+  m.cseq = 1;
+  m.raw = raw;
+  return m;
+}
+
+TEST(Store, RoundTripsEveryCallField) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.File("calls.db"));
+  ASSERT_NE(store, nullptr);
+  calls::CallRecord full = FullCall("full@host", kT0);
+  calls::CallRecord sparse;  // defaults: no IPs, -1 delays, in_progress, no media
+  sparse.call_id = "sparse@host";
+  sparse.invite_ts = kT0 + 1;
+  store->AddCall(full);
+  store->AddCall(sparse);
+  ASSERT_TRUE(store->Flush().ok());
+
+  std::vector<calls::CallRecord> found = Find(store.get(), CallQuery{});
+  ASSERT_EQ(found.size(), 2u);
+  ExpectSameCall(found[0], full);
+  ExpectSameCall(found[1], sparse);
+  EXPECT_EQ(store->counters().calls_written, 2u);
+}
+
+TEST(Store, EmptySensorTakesTheStoreSensor) {
+  TempDir dir;
+  StoreOptions options;
+  options.url = "sqlite:" + dir.File("sensor.db");
+  options.sensor = "probe-7";
+  auto opened = Store::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  Store* store = opened.value().get();
+  calls::CallRecord own = FullCall("own", kT0);
+  calls::CallRecord none = FullCall("none", kT0);
+  none.sensor.clear();
+  store->AddCall(own);
+  store->AddCall(none);
+  store->AddMessage(Message("none", kT0, "OPTIONS sip:x SIP/2.0\r\n\r\n"));
+  ASSERT_TRUE(store->Flush().ok());
+  std::vector<calls::CallRecord> found = Find(store, CallQuery{});
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].call_id, "none");
+  EXPECT_EQ(found[0].sensor, "probe-7");
+  EXPECT_EQ(found[1].sensor, "edge-1");
+  auto messages = store->MessagesOfCall("none");
+  ASSERT_TRUE(messages.ok());
+  ASSERT_EQ(messages->size(), 1u);
+  EXPECT_EQ(messages.value()[0].sensor, "probe-7");
+}
+
+TEST(Store, RoundTripsEveryRegistrationField) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.File("reg.db"));
+  ASSERT_NE(store, nullptr);
+  calls::RegistrationRecord full = FullRegistration("reg-1@host", kT0);
+  calls::RegistrationRecord sparse;
+  sparse.call_id = "reg-2@host";
+  sparse.first_seen = kT0 + 5;
+  store->AddRegistration(full);
+  store->AddRegistration(sparse);
+  ASSERT_TRUE(store->Flush().ok());
+  auto found = store->FindRegistrations(RegistrationQuery{});
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  ASSERT_EQ(found->size(), 2u);
+  ExpectSameRegistration(found.value()[0], full);
+  ExpectSameRegistration(found.value()[1], sparse);
+}
+
+TEST(Store, MessagesAreCompressedAndRestoredExactly) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.File("msg.db"));
+  ASSERT_NE(store, nullptr);
+  std::string invite = kInvite;
+  std::string tiny = "ACK sip:b SIP/2.0\r\n\r\n";
+  std::string binary("\0\x01\xff\r\n\0zz", 8);
+  StoredMessage response = Message("c1", kT0 + 2, binary);
+  response.method = "INVITE";
+  response.status = 180;
+  response.src_ip = Ip4(10, 0, 0, 2);
+  response.dst_ip = testing::Ip6Doc(9);
+  response.transport = "tcp";
+  response.cseq = 7;
+  store->AddMessage(Message("c1", kT0, invite));
+  store->AddMessage(Message("c1", kT0 + 1, tiny));
+  store->AddMessage(response);
+  store->AddMessage(Message("other", kT0, invite));
+  ASSERT_TRUE(store->Flush().ok());
+
+  auto rows = store->MessagesOfCall("c1");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 3u);
+  const StoredMessageRow& a = rows.value()[0];
+  EXPECT_EQ(a.raw, invite);
+  EXPECT_EQ(a.compression, 1) << "an INVITE with SDP should compress by 20% or more";
+  EXPECT_LT(a.stored_bytes, invite.size() * 8 / 10);
+  EXPECT_EQ(a.call_id, "c1");
+  EXPECT_EQ(a.ts, kT0);
+  EXPECT_EQ(a.src_ip.ToString(), "10.0.0.1");
+  EXPECT_EQ(a.src_port, 5060);
+  EXPECT_EQ(a.dst_port, 5080);
+  EXPECT_EQ(a.method, "INVITE");
+  EXPECT_EQ(a.cseq, 1u);
+  const StoredMessageRow& b = rows.value()[1];
+  EXPECT_EQ(b.raw, tiny);
+  EXPECT_EQ(b.compression, 0) << "a tiny message does not gain 20% and stays raw";
+  EXPECT_EQ(b.stored_bytes, tiny.size());
+  const StoredMessageRow& c = rows.value()[2];
+  EXPECT_EQ(c.raw, binary);
+  EXPECT_EQ(c.status, 180);
+  EXPECT_EQ(c.dst_ip.ToString(), "2001:db8::9");
+  EXPECT_EQ(c.transport, "tcp");
+  EXPECT_EQ(c.cseq, 7u);
+
+  StoreCounters counters = store->counters();
+  EXPECT_EQ(counters.messages_written, 4u);
+  EXPECT_EQ(counters.messages_compressed, 2u);
+  EXPECT_EQ(counters.message_raw_bytes, 2 * invite.size() + tiny.size() + binary.size());
+  EXPECT_LT(counters.message_stored_bytes, counters.message_raw_bytes);
+  auto none = store->MessagesOfCall("missing");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(Store, WritingTheSameRecordsTwiceDoesNotDuplicate) {
+  TempDir dir;
+  std::string path = dir.File("twice.db");
+  auto write_all = [&](Store* store) {
+    for (int i = 0; i < 50; ++i) {
+      std::string id = "call-" + std::to_string(i);
+      store->AddCall(FullCall(id, kT0 + i));
+      store->AddRegistration(FullRegistration("reg-" + std::to_string(i), kT0 + i));
+      store->AddMessage(Message(id, kT0 + i, kInvite));
+      store->AddMessage(Message(id, kT0 + i + 1, "SIP/2.0 200 OK\r\n\r\n"));
+    }
+  };
+  {
+    auto store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    write_all(store.get());
+    write_all(store.get());  // the same run twice into one open store
+    ASSERT_TRUE(store->Close().ok());
+    EXPECT_EQ(store->counters().duplicates_ignored, 200u);
+  }
+  auto store = OpenOrDie(path);  // and a second run into the same file
+  ASSERT_NE(store, nullptr);
+  write_all(store.get());
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(Count(store.get(), "calls"), 50);
+  EXPECT_EQ(Count(store.get(), "registrations"), 50);
+  EXPECT_EQ(Count(store.get(), "messages"), 100);
+  StoreCounters counters = store->counters();
+  EXPECT_EQ(counters.calls_written + counters.registrations_written + counters.messages_written,
+            0u);
+  EXPECT_EQ(counters.duplicates_ignored, 200u);
+}
+
+TEST(Store, SameCallIdOnAnotherDayIsAnotherCall) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.File("days.db"));
+  ASSERT_NE(store, nullptr);
+  store->AddCall(FullCall("reused@host", kT0));
+  store->AddCall(FullCall("reused@host", kT0 + kDay));
+  calls::CallRecord other_sensor = FullCall("reused@host", kT0);
+  other_sensor.sensor = "edge-2";
+  store->AddCall(other_sensor);
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(Count(store.get(), "calls"), 3);
+}
+
+class StoreQueryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = OpenOrDie(dir_.File("query.db"));
+    ASSERT_NE(store_, nullptr);
+    // Six calls over three days; the fields that filters use differ.
+    struct Row {
+      const char* id;
+      int day;
+      const char* caller;
+      const char* callee;
+      calls::CallState state;
+      IpAddress src;
+      const char* sensor;
+    } rows[] = {
+        {"a@x", 0, "4930111", "100", calls::CallState::kAnswered, Ip4(10, 0, 0, 1), "s1"},
+        {"b@x", 0, "4930222", "101", calls::CallState::kBusy, Ip4(10, 0, 0, 2), "s1"},
+        {"c@x", 1, "4940111", "100", calls::CallState::kAnswered, Ip4(10, 0, 0, 1), "s2"},
+        {"d@x", 1, "4930111", "200", calls::CallState::kCancelled, testing::Ip6Doc(1), "s2"},
+        {"e@x", 2, "' OR 1=1 --", "300", calls::CallState::kNoAnswer, Ip4(10, 0, 0, 3), "s1"},
+        {"f@x", 2, "4930", "1000", calls::CallState::kFailed, Ip4(10, 0, 0, 4), "s1"},
+    };
+    for (const Row& row : rows) {
+      calls::CallRecord r = FullCall(row.id, kT0 + row.day * kDay);
+      r.caller_user = row.caller;
+      r.callee_user = row.callee;
+      r.state = row.state;
+      r.src_ip = row.src;
+      r.dst_ip = Ip4(192, 168, 1, 1);
+      r.sensor = row.sensor;
+      store_->AddCall(r);
+    }
+    ASSERT_TRUE(store_->Flush().ok());
+  }
+
+  std::vector<std::string> Search(const CallQuery& q) { return CallIds(Find(store_.get(), q)); }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+using Ids = std::vector<std::string>;
+
+TEST_F(StoreQueryTest, NoFilterReturnsAllInTimeOrder) {
+  EXPECT_EQ(Search({}), (Ids{"a@x", "b@x", "c@x", "d@x", "e@x", "f@x"}));
+}
+
+TEST_F(StoreQueryTest, TimeRange) {
+  CallQuery q;
+  q.from_ts = kT0 + kDay;
+  EXPECT_EQ(Search(q), (Ids{"c@x", "d@x", "e@x", "f@x"}));
+  q.to_ts = kT0 + 2 * kDay;
+  EXPECT_EQ(Search(q), (Ids{"c@x", "d@x"}));
+  q.from_ts = 0;
+  EXPECT_EQ(Search(q), (Ids{"a@x", "b@x", "c@x", "d@x"}));
+}
+
+TEST_F(StoreQueryTest, CallerAndCalleePrefix) {
+  CallQuery q;
+  q.caller = "4930";
+  EXPECT_EQ(Search(q), (Ids{"a@x", "b@x", "d@x", "f@x"}));
+  q.caller = "4930111";
+  EXPECT_EQ(Search(q), (Ids{"a@x", "d@x"}));
+  q.caller = "' OR 1=1";
+  EXPECT_EQ(Search(q), (Ids{"e@x"})) << "a stored quote is found by its own prefix, as text";
+  q = CallQuery{};
+  q.callee = "100";
+  EXPECT_EQ(Search(q), (Ids{"a@x", "c@x", "f@x"}));
+  q.callee = "1000";
+  EXPECT_EQ(Search(q), (Ids{"f@x"}));
+  q.callee = "%";
+  EXPECT_EQ(Search(q), Ids{}) << "LIKE wildcards are plain characters";
+}
+
+TEST_F(StoreQueryTest, CallIdIpStateSensor) {
+  CallQuery q;
+  q.call_id = "c@x";
+  EXPECT_EQ(Search(q), (Ids{"c@x"}));
+  q = CallQuery{};
+  q.ip = "10.0.0.1";
+  EXPECT_EQ(Search(q), (Ids{"a@x", "c@x"}));
+  q.ip = "2001:DB8:0::1";  // another spelling of the stored 2001:db8::1
+  EXPECT_EQ(Search(q), (Ids{"d@x"}));
+  q.ip = "192.168.1.1";  // the destination
+  EXPECT_EQ(Search(q).size(), 6u);
+  q = CallQuery{};
+  q.state = "answered";
+  EXPECT_EQ(Search(q), (Ids{"a@x", "c@x"}));
+  q = CallQuery{};
+  q.sensor = "s2";
+  EXPECT_EQ(Search(q), (Ids{"c@x", "d@x"}));
+  q = CallQuery{};
+  q.caller = "4930";
+  q.state = "cancelled";
+  q.from_ts = kT0 + kDay;
+  EXPECT_EQ(Search(q), (Ids{"d@x"})) << "filters combine with AND";
+}
+
+TEST_F(StoreQueryTest, LimitAndCursorPageThroughEverything) {
+  CallQuery q;
+  q.limit = 4;
+  std::vector<calls::CallRecord> page1 = Find(store_.get(), q);
+  EXPECT_EQ(CallIds(page1), (Ids{"a@x", "b@x", "c@x", "d@x"}));
+  q.after = CallCursor::After(page1.back());
+  std::vector<calls::CallRecord> page2 = Find(store_.get(), q);
+  EXPECT_EQ(CallIds(page2), (Ids{"e@x", "f@x"}));
+  q.after = CallCursor::After(page2.back());
+  EXPECT_TRUE(Find(store_.get(), q).empty());
+}
+
+TEST_F(StoreQueryTest, CountCallsByState) {
+  auto counts = store_->CountCallsByState(CallQuery{});
+  ASSERT_TRUE(counts.ok()) << counts.status().message();
+  std::map<std::string, int64_t> expected = {
+      {"answered", 2}, {"busy", 1}, {"cancelled", 1}, {"no_answer", 1}, {"failed", 1}};
+  EXPECT_EQ(counts.value(), expected);
+  CallQuery day1;
+  day1.from_ts = kT0 + kDay;
+  day1.to_ts = kT0 + 2 * kDay;
+  counts = store_->CountCallsByState(day1);
+  ASSERT_TRUE(counts.ok());
+  expected = {{"answered", 1}, {"cancelled", 1}};
+  EXPECT_EQ(counts.value(), expected);
+}
+
+TEST_F(StoreQueryTest, InjectionStringsMatchNothingAndBreakNothing) {
+  const char* attacks[] = {
+      "' OR '1'='1",
+      "x'; DROP TABLE calls; --",
+      "\" OR \"\"=\"",
+      "1 OR 1=1",
+      "%",
+      "_",
+      "*/ UNION SELECT * FROM messages /*",
+      "a@x' --",
+      "\\",
+      "\xff\xfe",
+  };
+  for (const char* attack : attacks) {
+    SCOPED_TRACE(attack);
+    CallQuery q;
+    q.call_id = attack;
+    EXPECT_EQ(Search(q), Ids{});
+    q = CallQuery{};
+    q.ip = attack;
+    EXPECT_EQ(Search(q), Ids{});
+    q = CallQuery{};
+    q.state = attack;
+    EXPECT_EQ(Search(q), Ids{});
+    q = CallQuery{};
+    q.sensor = attack;
+    EXPECT_EQ(Search(q), Ids{});
+    q = CallQuery{};
+    q.callee = attack;
+    EXPECT_EQ(Search(q), Ids{});
+    q = CallQuery{};
+    q.caller = attack;
+    EXPECT_LE(Search(q).size(), 1u);  // only "' OR 1=1 --" starts with an attack's prefix
+    auto counts = store_->CountCallsByState(q);
+    ASSERT_TRUE(counts.ok()) << counts.status().message();
+    RegistrationQuery rq;
+    rq.aor = attack;
+    rq.ip = attack;
+    auto regs = store_->FindRegistrations(rq);
+    ASSERT_TRUE(regs.ok()) << regs.status().message();
+    EXPECT_TRUE(regs->empty());
+    auto messages = store_->MessagesOfCall(attack);
+    ASSERT_TRUE(messages.ok()) << messages.status().message();
+    EXPECT_TRUE(messages->empty());
+    EXPECT_FALSE(store_->CountRows(attack).ok());
+  }
+  EXPECT_EQ(Count(store_.get(), "calls"), 6) << "every table survives";
+}
+
+TEST(Store, FindRegistrationsFilters) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.File("regq.db"));
+  ASSERT_NE(store, nullptr);
+  calls::RegistrationRecord a = FullRegistration("r1", kT0);
+  calls::RegistrationRecord b = FullRegistration("r2", kT0 + kDay);
+  b.aor = "bob@example.com";
+  b.result = "failed";
+  b.status_code = 403;
+  b.src_ip = Ip4(10, 9, 9, 9);
+  calls::RegistrationRecord c = FullRegistration("r3", kT0 + 2 * kDay);
+  c.sensor = "edge-2";
+  for (const auto& r : {a, b, c}) store->AddRegistration(r);
+  ASSERT_TRUE(store->Flush().ok());
+  auto ids = [&](const RegistrationQuery& q) {
+    auto found = store->FindRegistrations(q);
+    EXPECT_TRUE(found.ok()) << found.status().message();
+    Ids out;
+    if (found.ok()) {
+      for (const auto& r : found.value()) out.push_back(r.call_id);
+    }
+    return out;
+  };
+  RegistrationQuery q;
+  EXPECT_EQ(ids(q), (Ids{"r1", "r2", "r3"}));
+  q.from_ts = kT0 + 1;
+  q.to_ts = kT0 + 2 * kDay;
+  EXPECT_EQ(ids(q), (Ids{"r2"}));
+  q = {};
+  q.aor = "alice@";
+  EXPECT_EQ(ids(q), (Ids{"r1", "r3"}));
+  q = {};
+  q.ip = "10.9.9.9";
+  EXPECT_EQ(ids(q), (Ids{"r2"}));
+  q = {};
+  q.result = "failed";
+  EXPECT_EQ(ids(q), (Ids{"r2"}));
+  q = {};
+  q.call_id = "r3";
+  EXPECT_EQ(ids(q), (Ids{"r3"}));
+  q = {};
+  q.sensor = "edge-2";
+  EXPECT_EQ(ids(q), (Ids{"r3"}));
+  q = {};
+  q.limit = 2;
+  auto page = store->FindRegistrations(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->size(), 2u);
+  q.after = RegistrationCursor::After(page->back());
+  EXPECT_EQ(ids(q), (Ids{"r3"}));
+}
+
+TEST(Store, BurstMuchLargerThanTheQueueIsAllWritten) {
+  TempDir dir;
+  constexpr size_t kBound = 64;
+  auto store = OpenOrDie(dir.File("burst.db"), kBound, 16);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Count(store.get(), "calls"), 0);
+  constexpr int kThreads = 2, kCallsPerThread = 5000;
+  std::vector<std::thread> producers;
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&, t] {
+      for (int i = 0; i < kCallsPerThread; ++i) {
+        std::string id = "burst-" + std::to_string(t) + "-" + std::to_string(i);
+        store->AddCall(FullCall(id, kT0 + i));
+        store->AddMessage(Message(id, kT0 + i, kInvite));
+      }
+    });
+  }
+  for (std::thread& t : producers) t.join();
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(Count(store.get(), "calls"), kThreads * kCallsPerThread);
+  EXPECT_EQ(Count(store.get(), "messages"), kThreads * kCallsPerThread);
+  StoreCounters c = store->counters();
+  EXPECT_GT(c.producer_waits, 0u) << "producers should have waited for the writer";
+  EXPECT_LE(c.max_queue_depth, kBound);
+  EXPECT_EQ(c.write_errors, 0u);
+  EXPECT_EQ(c.queued_rows, 0u);
+  EXPECT_GE(c.batches, 2u * kThreads * kCallsPerThread / 16);
+}
+
+TEST(Store, FlushMakesQueuedRowsVisible) {
+  TempDir dir;
+  // A large batch: without Flush the writer would wait for more rows.
+  auto store = OpenOrDie(dir.File("flush.db"), 100000, 50000);
+  ASSERT_NE(store, nullptr);
+  for (int round = 1; round <= 3; ++round) {
+    for (int i = 0; i < 10; ++i) {
+      store->AddCall(FullCall(Id(Id("f", round) + "-", i), kT0 + i));
+    }
+    ASSERT_TRUE(store->Flush().ok());
+    EXPECT_EQ(Count(store.get(), "calls"), 10 * round);
+  }
+  EXPECT_TRUE(store->Flush().ok()) << "flushing nothing is fine";
+}
+
+TEST(Store, CloseWritesEverythingAndRejectsLaterRows) {
+  TempDir dir;
+  std::string path = dir.File("close.db");
+  auto store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 1000; ++i) store->AddCall(FullCall(Id("c", i), kT0 + i));
+  ASSERT_TRUE(store->Close().ok());
+  EXPECT_TRUE(store->Close().ok()) << "Close is idempotent";
+  store->AddCall(FullCall("late", kT0));
+  EXPECT_EQ(store->counters().rows_rejected, 1u);
+  EXPECT_EQ(store->counters().calls_written, 1000u);
+  auto closed = store->CountRows("calls");
+  ASSERT_FALSE(closed.ok());
+  EXPECT_NE(closed.status().message().find("closed"), std::string::npos);
+  store.reset();
+  auto reopened = OpenOrDie(path);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(Count(reopened.get(), "calls"), 1000);
+}
+
+TEST(Store, DestructorWritesEverything) {
+  TempDir dir;
+  std::string path = dir.File("dtor.db");
+  {
+    auto store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 500; ++i) store->AddCall(FullCall(Id("d", i), kT0 + i));
+  }
+  auto store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Count(store.get(), "calls"), 500);
+}
+
+TEST(Store, ReadsRunWhileTheWriterWrites) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.File("concurrent.db"), 2000, 500);
+  ASSERT_NE(store, nullptr);
+  constexpr int kCalls = 20000;
+  std::atomic<bool> done{false};
+  std::thread producer([&] {
+    for (int i = 0; i < kCalls; ++i) {
+      std::string id = "rw-" + std::to_string(i);
+      store->AddCall(FullCall(id, kT0 + i));
+      store->AddMessage(Message(id, kT0 + i, kInvite));
+    }
+    done = true;
+  });
+  int64_t last = 0;
+  int reads = 0;
+  while (!done || last < kCalls) {
+    Result<int64_t> n = store->CountRows("calls");
+    ASSERT_TRUE(n.ok()) << n.status().message();
+    ASSERT_GE(n.value(), last) << "committed rows never disappear";
+    last = n.value();
+    CallQuery q;
+    q.caller = "4930";
+    q.limit = 10;
+    ASSERT_TRUE(store->FindCalls(q).ok());
+    auto messages = store->MessagesOfCall("rw-0");
+    ASSERT_TRUE(messages.ok()) << messages.status().message();
+    ++reads;
+    if (done && last < kCalls) {
+      ASSERT_TRUE(store->Flush().ok());
+    }
+  }
+  producer.join();
+  EXPECT_EQ(last, kCalls);
+  EXPECT_GT(reads, 1);
+}
+
+TEST(Store, FailedBatchIsReportedByFlush) {
+  TempDir dir;
+  std::string path = dir.File("locked.db");
+  StoreOptions options;
+  options.url = path;
+  options.busy_timeout_ms = 50;
+  auto opened = Store::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  Store* store = opened.value().get();
+
+  // Another process holds the write lock longer than the busy timeout.
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  store->AddCall(FullCall("lost", kT0));
+  Status flushed = store->Flush();
+  EXPECT_FALSE(flushed.ok());
+  EXPECT_NE(flushed.message().find("locked"), std::string::npos) << flushed.message();
+  EXPECT_EQ(store->counters().write_errors, 1u);
+  EXPECT_EQ(store->counters().rows_failed, 1u);
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+
+  store->AddCall(FullCall("kept", kT0));
+  EXPECT_TRUE(store->Flush().ok()) << "an error is reported once";
+  EXPECT_EQ(Count(store, "calls"), 1);
+}
+
+TEST(Store, OpenExplainsWhatItCannotOpen) {
+  StoreOptions options;
+  options.url = "postgresql://sipman@db/sipman";
+  auto pg = Store::Open(options);
+  ASSERT_FALSE(pg.ok());
+  EXPECT_NE(pg.status().message().find(
+                "PostgreSQL support is not built yet; use a SQLite path"),
+            std::string::npos)
+      << pg.status().message();
+
+  options.url = "/nonexistent-dir-for-sipman/x.db";
+  auto missing = Store::Open(options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nonexistent-dir-for-sipman/x.db"),
+            std::string::npos)
+      << missing.status().message();
+
+  options.url = ":memory:";
+  EXPECT_FALSE(Store::Open(options).ok());
+  options.url = "";
+  EXPECT_FALSE(Store::Open(options).ok());
+
+  TempDir dir;
+  std::string garbage = dir.File("garbage.db");
+  FILE* f = fopen(garbage.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("this is not a database, it is a text file of some length, long enough to matter....",
+        f);
+  fclose(f);
+  options.url = garbage;
+  auto bad = Store::Open(options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("garbage.db"), std::string::npos)
+      << bad.status().message();
+}
+
+TEST(Store, CountRowsRefusesOtherTables) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.File("count.db"));
+  ASSERT_NE(store, nullptr);
+  auto n = store->CountRows("schema_migrations");
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.status().message().find("calls, registrations or messages"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sipman::store
