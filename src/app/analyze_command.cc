@@ -28,6 +28,9 @@ class Analyzer : public MessageHandler, public calls::RecordSink {
       : tracker_(options, this), store_(store) {}
 
   void OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) override {
+    // Run due timers first: a Call-ID reused after its call ended must find
+    // the old call gone, not be taken for a retransmission of it.
+    tracker_.AdvanceTime(payload.ts);
     std::string_view raw = payload.data.substr(0, message.size);
     calls::SipEvent event;
     event.ts = payload.ts;
@@ -173,6 +176,9 @@ int RunAnalyze(const AnalyzeOptions& options) {
   store::StoreOptions store_options;
   store_options.url = options.db;
   store_options.sensor = options.sensor;
+  // A small queue bounds memory (each queued call record holds its strings);
+  // the writer drains it in batches, so it rarely fills.
+  store_options.max_queued_rows = 32768;
   auto store = store::Store::Open(store_options);
   if (!store.ok()) {
     std::fprintf(stderr, "sipman analyze: %s\n", store.status().message().c_str());

@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -71,14 +73,26 @@ Result<std::unique_ptr<FileSource>> FileSource::Open(const std::vector<std::stri
   if (paths.empty()) return Status::Error("no capture file given (name one or more pcap/pcapng files)");
   std::vector<std::unique_ptr<FrameReader>> readers;
   for (const std::string& path : paths) {
-    // Check readability first so the error names the real cause, not
-    // libpcap's paraphrase of it.
-    FILE* probe = std::fopen(path.c_str(), "rb");
-    if (probe == nullptr) {
-      return Status::Error("cannot open capture file " + path + ": " + std::strerror(errno));
+    // "-" (standard input) and pipes can be read once only: they go straight
+    // to libpcap, without the readability probe and the pcapng pre-scan.
+    struct stat st;
+    bool seekable = false;
+    if (path != "-") {
+      if (::stat(path.c_str(), &st) != 0) {
+        return Status::Error("cannot open capture file " + path + ": " + std::strerror(errno));
+      }
+      seekable = S_ISREG(st.st_mode);
     }
-    std::fclose(probe);
-    auto reader = PcapngHasMixedLinkTypes(path) ? OpenPcapng(path) : OpenWithLibpcap(path);
+    if (seekable) {
+      // Check readability first so the error names the real cause, not
+      // libpcap's paraphrase of it.
+      FILE* probe = std::fopen(path.c_str(), "rb");
+      if (probe == nullptr) {
+        return Status::Error("cannot open capture file " + path + ": " + std::strerror(errno));
+      }
+      std::fclose(probe);
+    }
+    auto reader = seekable && PcapngHasMixedLinkTypes(path) ? OpenPcapng(path) : OpenWithLibpcap(path);
     if (!reader.ok()) return reader.status();
     readers.push_back(std::move(reader.value()));
   }

@@ -69,6 +69,13 @@ check("merged files keep every message", len(ts) == single_a + single_b and sing
       (len(ts), single_a, single_b))
 check("merged files come out in time order", ts == sorted(ts) and len(ts) > 1, ts)
 
+# Standard input ("-") works, e.g. behind tcpdump -w -.
+with open(fx("sll.pcap"), "rb") as f:
+    piped = subprocess.run([SIPMAN, "messages", "-"], stdin=f, capture_output=True, text=True)
+direct = run("messages", fx("sll.pcap"))
+check("reads a capture from standard input", piped.returncode == 0 and piped.stdout == direct.stdout
+      and len(direct.stdout.splitlines()) == 6, (piped.returncode, piped.stderr))
+
 # A file cut short: everything before the cut, a warning, exit 0.
 trunc = run("messages", fx("truncated.pcap"))
 check("truncated file exits 0", trunc.returncode == 0, trunc.stderr)

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Memory stays bounded under floods of calls that never end, and every
+call still reaches the store: `sipman analyze` on captures of INVITEs that
+are never answered, with sipman's peak resident memory (the child's
+ru_maxrss) under MEMORY_LIMIT_MB.
+
+1. timers: 1,000,000 INVITEs at 1,000 per second of capture time (1,000 s).
+   The tracker's invite_timeout (180 s) closes each call as capture time
+   advances, so at most 180,000 are open, below the open-call cap (200,000):
+   every call must be stored as no_answer.
+2. cap: a burst of 300,000 INVITEs within 10 s of capture time. The open-call
+   cap evicts the oldest when the 200,001st opens: exactly the first 100,000
+   must be stored as timed_out, the other 200,000 as no_answer.
+
+Each capture ends with one non-SIP datagram 200 s after its last INVITE, so
+capture time passes every INVITE's timeout; without it the last INVITEs would
+rightly still be in_progress when the capture ends.
+
+usage: analyze_memory_test.py SIPMAN WORKDIR [SCALE]   (SCALE < 1 shrinks the runs, for trying out)
+"""
+import os
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import analyze_lib as lib  # noqa: E402
+
+MEMORY_LIMIT_MB = int(os.environ.get("SIPMAN_MEMORY_LIMIT_MB", "512"))
+MAX_OPEN_CALLS = 200_000  # CallTrackerOptions::max_open_calls, sipman's default
+T0 = 1_700_000_000
+
+TEMPLATE = (b"INVITE sip:bob@mem.test SIP/2.0\r\n"
+            b"Via: SIP/2.0/UDP 10.1.0.1:5060;branch=z9hG4bK%(n)s\r\n"
+            b"From: <sip:alice@mem.test>;tag=%(n)s\r\n"
+            b"To: <sip:bob@mem.test>\r\n"
+            b"Call-ID: %(n)s@mem.test\r\n"
+            b"CSeq: 1 INVITE\r\n"
+            b"Content-Length: 0\r\n\r\n")
+
+
+def ip_checksum(header):
+    s = sum(struct.unpack("!10H", header))
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def headers(payload_len, sport, dport):
+    """Ethernet + IPv4 + UDP headers for a payload of this length."""
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28 + payload_len, 0, 0x4000, 64, 17, 0,
+                     bytes((10, 1, 0, 1)), bytes((10, 1, 0, 2)))
+    ip = ip[:10] + struct.pack("!H", ip_checksum(ip)) + ip[12:]
+    return (b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip
+            + struct.pack("!HHHH", sport, dport, 8 + payload_len, 0))
+
+
+def generate(path, calls, usec_step):
+    """Writes the flood. Every INVITE has the same length (8-digit numbers),
+    so one set of link/IP/UDP headers serves all. Returns the file size."""
+    payload_len = len(TEMPLATE % {b"n": b"00000000"})
+    head = headers(payload_len, 5060, 5060)
+    frame_len = len(head) + payload_len
+    rec = struct.Struct("<IIII")
+    with open(path, "wb", buffering=1 << 22) as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        chunk = []
+        for i in range(calls):
+            us = i * usec_step
+            n = b"%08d" % i
+            chunk.append(rec.pack(T0 + us // 1_000_000, us % 1_000_000, frame_len, frame_len))
+            chunk.append(head)
+            chunk.append(TEMPLATE % {b"n": n})
+            if len(chunk) >= 30_000:
+                f.write(b"".join(chunk))
+                chunk.clear()
+        f.write(b"".join(chunk))
+        # Capture time moves on: one RTP-like datagram 200 s after the last INVITE.
+        end_us = (calls - 1) * usec_step + 200 * 1_000_000
+        rtp = b"\x80\x00\x00\x01" + b"\x00" * 168
+        frame = headers(len(rtp), 30000, 40000) + rtp
+        f.write(rec.pack(T0 + end_us // 1_000_000, end_us % 1_000_000, len(frame), len(frame)) + frame)
+    return os.path.getsize(path)
+
+
+def run(ck, sipman, work, label, calls, usec_step, want_timed_out):
+    """One flood: generate, analyze, check. want_timed_out: how many of the
+    oldest calls the cap must evict."""
+    pcap = os.path.join(work, f"{label}.pcap")
+    db = os.path.join(work, f"{label}.db")
+    started = time.monotonic()
+    size = generate(pcap, calls, usec_step)
+    print(f"     {label}: {calls} INVITEs, one every {usec_step} us of capture time "
+          f"({size / 1e6:.0f} MB), generated in {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    proc = subprocess.Popen([sipman, "analyze", "--db", db, "--json", pcap],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # wait4 gives the child's peak RSS. Its output is a few lines, well
+    # within a pipe's buffer, so it cannot block before exiting.
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out, err = proc.stdout.read().decode(errors="replace"), proc.stderr.read().decode(errors="replace")
+    elapsed = time.monotonic() - started
+    peak_mb = usage.ru_maxrss / 1024
+    os.remove(pcap)
+    code = proc.returncode
+    print(f"     {label}: sipman analyze exit {code}, {elapsed:.1f} s, peak RSS {peak_mb:.0f} MB")
+    print(f"     {out.strip()}")
+    ck.check(f"{label}: sipman analyze exits 0", code == 0, f"exit {code}: {err[-2000:]}")
+    ck.check(f"{label}: peak resident memory {peak_mb:.0f} MB stays under {MEMORY_LIMIT_MB} MB",
+             peak_mb < MEMORY_LIMIT_MB, f"peak RSS {peak_mb:.0f} MB")
+    if code != 0:
+        return
+    con = sqlite3.connect(db)
+    states = dict(con.execute("SELECT state, COUNT(*) FROM calls GROUP BY state").fetchall())
+    total, distinct = con.execute("SELECT COUNT(*), COUNT(DISTINCT call_id) FROM calls").fetchone()
+    messages = con.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    bad_rows = con.execute(
+        "SELECT call_id, state, invite_ts, message_count FROM calls WHERE message_count != 1 OR invite_ts = 0 "
+        "OR final_status != 0 LIMIT 5").fetchall()
+    first, last = con.execute("SELECT MIN(call_id), MAX(call_id) FROM calls").fetchone()
+    evicted = con.execute("SELECT MIN(call_id), MAX(call_id) FROM calls WHERE state = 'timed_out'").fetchone()
+    con.close()
+    ck.check(f"{label}: all {calls} calls are stored, one row per Call-ID",
+             total == distinct == calls and first == "00000000@mem.test"
+             and last == f"{calls - 1:08d}@mem.test",
+             f"rows {total}, distinct Call-IDs {distinct}, first {first}, last {last}")
+    want = {"no_answer": calls - want_timed_out}
+    if want_timed_out:
+        want["timed_out"] = want_timed_out
+    ck.check(f"{label}: calls per state {want}", states == want, f"expected {want}, got {states}")
+    if want_timed_out:
+        want_ids = ("00000000@mem.test", f"{want_timed_out - 1:08d}@mem.test")
+        ck.check(f"{label}: the timed_out calls are the oldest {want_timed_out}", evicted == want_ids,
+                 f"expected Call-IDs {want_ids}, got {evicted}")
+    ck.check(f"{label}: every call row is one unanswered INVITE (message_count 1, invite_ts set, no final)",
+             not bad_rows, bad_rows)
+    ck.check(f"{label}: every INVITE is in the messages table ({calls})", messages == calls,
+             f"{messages} messages stored")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+
+
+def main():
+    sipman, work = sys.argv[1], sys.argv[2]
+    scale = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
+    ck = lib.Checks()
+    run(ck, sipman, work, "timers", int(1_000_000 * scale), 1000, 0)
+    burst = int(300_000 * scale)
+    run(ck, sipman, work, "cap", burst, 33, max(0, burst - MAX_OPEN_CALLS))
+    return ck.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
