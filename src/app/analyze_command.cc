@@ -185,7 +185,9 @@ int RunAnalyze(const AnalyzeOptions& options) {
     return 1;
   }
   auto started = std::chrono::steady_clock::now();
-  Analyzer analyzer(calls::CallTrackerOptions{}, store->get());
+  calls::CallTrackerOptions tracker_options;
+  tracker_options.correlation_header = options.correlation_header;
+  Analyzer analyzer(tracker_options, store->get());
   auto totals = RunFilePipeline(options.files, &analyzer);
   if (!totals.ok()) {
     std::fprintf(stderr, "sipman analyze: %s\n", totals.status().message().c_str());

@@ -12,6 +12,8 @@ struct AnalyzeOptions {
   std::string db = "sipman.db";
   std::string sensor = "default";
   bool json = false;
+  // B2BUA leg correlation: the header whose value links two legs (X-CID style).
+  std::string correlation_header;
 };
 
 // Decodes the files, correlates calls and registrations, stores them with

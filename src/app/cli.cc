@@ -22,12 +22,15 @@ constexpr char kUsage[] =
     "      Decode every SIP message in pcap/pcapng FILEs (merged in time order)\n"
     "      and print one line per message, in capture order. FILE - reads\n"
     "      standard input (e.g. tcpdump -w - | sipman messages -).\n"
-    "  sipman analyze [--db PATH] [--sensor NAME] [--json] FILE...\n"
+    "  sipman analyze [--db PATH] [--sensor NAME] [--json]\n"
+    "                 [--correlation-header NAME] FILE...\n"
     "      Decode the FILEs, correlate SIP into calls and registrations, store\n"
     "      one call detail record per call (and every message) in the SQLite\n"
     "      database PATH (default sipman.db), and print a summary: calls per\n"
     "      state, registrations, messages, malformed messages, elapsed time and\n"
     "      rate. Running it again on the same files adds no duplicates.\n"
+    "      --correlation-header X-CID links the legs of a B2BUA whose INVITEs\n"
+    "      carry that header (correlation_id, linked_call_id columns).\n"
     "  sipman --help | --version\n"
     "\n"
     "sipman messages output (--format tsv, the default): tab-separated fields\n"
@@ -111,6 +114,10 @@ int ParseAnalyze(int argc, char** argv) {
       if (!value("--db", &options.db)) return UsageError("--db needs a database path");
     } else if (arg == "--sensor" || arg.starts_with("--sensor=")) {
       if (!value("--sensor", &options.sensor)) return UsageError("--sensor needs a name");
+    } else if (arg == "--correlation-header" || arg.starts_with("--correlation-header=")) {
+      if (!value("--correlation-header", &options.correlation_header)) {
+        return UsageError("--correlation-header needs a header name, e.g. X-CID");
+      }
     } else if (arg == "--json") {
       options.json = true;
     } else if (arg == "-h" || arg == "--help") {
