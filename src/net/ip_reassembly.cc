@@ -4,21 +4,12 @@
 #include <cstring>
 #include <limits>
 
+#include "net/address_hash.h"
+
 namespace sipman::net {
 namespace {
 
 constexpr uint32_t kMaxDatagram = 65535;
-
-inline uint64_t Load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-inline uint64_t Mix(uint64_t h, uint64_t v) {
-  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-  return h * 0xff51afd7ed558ccdULL;
-}
 
 }  // namespace
 
@@ -35,12 +26,7 @@ struct IpReassembler::Datagram {
 };
 
 size_t IpReassembler::KeyHash::operator()(const FragmentKey& k) const {
-  uint64_t h = k.id ^ (static_cast<uint64_t>(k.protocol) << 32);
-  h = Mix(h, Load64(k.src.bytes));
-  h = Mix(h, Load64(k.src.bytes + 8));
-  h = Mix(h, Load64(k.dst.bytes));
-  h = Mix(h, Load64(k.dst.bytes + 8));
-  return static_cast<size_t>(h ^ (h >> 29));
+  return HashAddressPair(k.id ^ (static_cast<uint64_t>(k.protocol) << 32), k.src, k.dst);
 }
 
 IpReassembler::IpReassembler(const DecoderOptions& options, DecoderCounters* counters)

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "net/address_hash.h"
 #include "net/sip_framing.h"
 #include "net/websocket.h"
 
@@ -23,17 +24,6 @@ inline int64_t SeqDiff(uint32_t a, uint32_t b) {
   return static_cast<int32_t>(a - b);
 }
 
-inline uint64_t Load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-inline uint64_t Mix(uint64_t h, uint64_t v) {
-  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-  return h * 0xff51afd7ed558ccdULL;
-}
-
 bool EndpointLess(const IpAddress& a, uint16_t a_port, const IpAddress& b, uint16_t b_port) {
   if (a.family != b.family) return a.family < b.family;
   const int c = std::memcmp(a.bytes, b.bytes, 16);
@@ -44,13 +34,9 @@ bool EndpointLess(const IpAddress& a, uint16_t a_port, const IpAddress& b, uint1
 }  // namespace
 
 size_t TcpReassembler::FlowKeyHash::operator()(const FlowKey& k) const {
-  uint64_t h = (static_cast<uint64_t>(k.a_port) << 16 | k.b_port) ^
-               (static_cast<uint64_t>(k.a.family) << 40);
-  h = Mix(h, Load64(k.a.bytes));
-  h = Mix(h, Load64(k.a.bytes + 8));
-  h = Mix(h, Load64(k.b.bytes));
-  h = Mix(h, Load64(k.b.bytes + 8));
-  return static_cast<size_t>(h ^ (h >> 29));
+  return HashAddressPair((static_cast<uint64_t>(k.a_port) << 16 | k.b_port) ^
+                             (static_cast<uint64_t>(k.a.family) << 40),
+                         k.a, k.b);
 }
 
 TcpReassembler::TcpReassembler(const DecoderOptions& options, PayloadSink* sink,
