@@ -1,6 +1,7 @@
 #include "store/sqlite_store.h"
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <utility>
 
@@ -43,7 +44,15 @@ constexpr int kRegistrationColumnCount = 14;
 constexpr const char kMessageColumns[] =
     "sensor, call_id, ts, src_ip, src_port, dst_ip, dst_port, transport, method, status, cseq, "
     "size, compression, raw";
-constexpr int kMessageColumnCount = 14;
+// Written, not read back: the queries' column lists stay kMessageColumns.
+constexpr const char kMessageInsertColumns[] =
+    "sensor, call_id, ts, src_ip, src_port, dst_ip, dst_port, transport, method, status, cseq, "
+    "size, compression, raw, key_hash";
+constexpr int kMessageInsertColumnCount = 15;
+constexpr int kMessageKeyHashParam = 15;
+// Rows whose natural keys share (ts, hash) get hash + 1, + 2, ...: at most
+// this many (with 64-bit hashes even a second one is not expected).
+constexpr int kMaxKeyHashProbes = 64;
 
 std::string InsertSql(const char* table, const char* columns, int count) {
   std::string sql = std::string("INSERT OR IGNORE INTO ") + table + "(" + columns + ") VALUES(";
@@ -140,12 +149,25 @@ Status ClosedError() {
   return Status::Error("the store is closed; open it again to query it");
 }
 
+// The compressor of the calling thread, remade when a store with other
+// settings uses the thread. Producers compress on their own thread, so the
+// writer thread only binds and steps.
+MessageCompressor* ThreadCompressor(const StoreOptions& o) {
+  thread_local std::unique_ptr<MessageCompressor> compressor;
+  if (compressor == nullptr || compressor->level() != o.zstd_level ||
+      compressor->min_gain() != o.min_compression_gain ||
+      compressor->use_dictionary() != o.zstd_dictionary) {
+    compressor = std::make_unique<MessageCompressor>(o.zstd_level, o.min_compression_gain,
+                                                     o.zstd_dictionary);
+  }
+  return compressor.get();
+}
+
 }  // namespace
 
 SqliteStore::SqliteStore(const StoreOptions& options, std::string path)
     : options_(options),
       path_(std::move(path)),
-      compressor_(options.zstd_level, options.min_compression_gain),
       queue_(options.max_queued_rows, options.batch_rows, this) {}
 
 SqliteStore::~SqliteStore() { Close(); }
@@ -214,7 +236,14 @@ Status SqliteStore::Init() {
             InsertSql("registrations", kRegistrationColumns, kRegistrationColumnCount), true))
            .ok() ||
       !(s = insert_message_.Prepare(
-            write_db_, InsertSql("messages", kMessageColumns, kMessageColumnCount), true))
+            write_db_,
+            InsertSql("messages", kMessageInsertColumns, kMessageInsertColumnCount), true))
+           .ok() ||
+      !(s = select_message_key_.Prepare(
+            write_db_,
+            "SELECT sensor, call_id, src_ip, src_port, dst_ip, dst_port, size FROM messages "
+            "WHERE ts = ? AND key_hash = ?",
+            true))
            .ok()) {
     return Status::Error(where + ": " + s.message());
   }
@@ -239,6 +268,7 @@ Status SqliteStore::Close() {
   insert_call_ = Statement();
   insert_registration_ = Statement();
   insert_message_ = Statement();
+  select_message_key_ = Statement();
   if (write_db_ != nullptr) {
     if (sqlite3_close(write_db_) != SQLITE_OK && status.ok()) {
       status = SqliteError(write_db_, "cannot close database " + path_);
@@ -254,7 +284,20 @@ Status SqliteStore::Close() {
 }
 
 void SqliteStore::AddCall(const calls::CallRecord& record) {
-  queue_.Push(calls::CallRecord(record));
+  CallRow row;
+  row.record = record;
+  char src_ip[46], dst_ip[46];
+  row.src_ip_size = static_cast<uint32_t>(FormatIp(record.src_ip, src_ip));
+  row.dst_ip_size = static_cast<uint32_t>(FormatIp(record.dst_ip, dst_ip));
+  row.texts.append(src_ip, row.src_ip_size).append(dst_ip, row.dst_ip_size);
+  size_t before = row.texts.size();
+  AppendMediaJson(record.caller_media, &row.texts);
+  row.caller_media_size = static_cast<uint32_t>(row.texts.size() - before);
+  before = row.texts.size();
+  AppendMediaJson(record.callee_media, &row.texts);
+  row.callee_media_size = static_cast<uint32_t>(row.texts.size() - before);
+  if (row.record.sensor.empty()) row.record.sensor = options_.sensor;
+  queue_.Push(std::move(row));
 }
 
 void SqliteStore::AddRegistration(const calls::RegistrationRecord& record) {
@@ -262,7 +305,17 @@ void SqliteStore::AddRegistration(const calls::RegistrationRecord& record) {
 }
 
 void SqliteStore::AddMessage(const StoredMessage& message) {
-  queue_.Push(message);
+  EncodedMessage encoded;
+  encoded.message = &message;
+  encoded.sensor = message.sensor.empty() ? std::string_view(options_.sensor) : message.sensor;
+  char src_ip[46], dst_ip[46];
+  encoded.src_ip = std::string_view(src_ip, FormatIp(message.src_ip, src_ip));
+  encoded.dst_ip = std::string_view(dst_ip, FormatIp(message.dst_ip, dst_ip));
+  encoded.compression = ThreadCompressor(options_)->Compress(message.raw, &encoded.stored);
+  encoded.key_hash =
+      MessageKeyHash(encoded.sensor, message.call_id, encoded.src_ip, message.src_port,
+                     encoded.dst_ip, message.dst_port, static_cast<int64_t>(message.raw.size()));
+  queue_.Push(encoded);
 }
 
 Status SqliteStore::Flush() { return queue_.Flush(); }
@@ -299,7 +352,7 @@ Status SqliteStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
 }
 
 Status SqliteStore::WriteRows(const RowBatch& batch, BatchResult* result) {
-  for (const calls::CallRecord& r : batch.calls) {
+  for (const CallRow& r : batch.calls) {
     Status s = InsertCall(r, result);
     if (!s.ok()) return s;
   }
@@ -332,20 +385,16 @@ Status SqliteStore::StepInsert(Statement* insert, const char* table, uint64_t* i
   return Status::Ok();
 }
 
-Status SqliteStore::InsertCall(const calls::CallRecord& r, BatchResult* result) {
+Status SqliteStore::InsertCall(const CallRow& row, BatchResult* result) {
+  const calls::CallRecord& r = row.record;
   Statement& st = insert_call_;
   int i = 1;
-  char src_ip[46], dst_ip[46];
-  st.BindText(i++, SensorOr(r.sensor));
-  st.BindText(i++, std::string_view(src_ip, FormatIp(r.src_ip, src_ip)));
-  st.BindText(i++, std::string_view(dst_ip, FormatIp(r.dst_ip, dst_ip)));
+  st.BindText(i++, r.sensor);
+  st.BindText(i++, row.src_ip());
+  st.BindText(i++, row.dst_ip());
   st.BindText(i++, calls::CallStateName(r.state));
-  caller_media_json_.clear();
-  AppendMediaJson(r.caller_media, &caller_media_json_);
-  st.BindText(i++, caller_media_json_);
-  callee_media_json_.clear();
-  AppendMediaJson(r.callee_media, &callee_media_json_);
-  st.BindText(i++, callee_media_json_);
+  st.BindText(i++, row.caller_media());
+  st.BindText(i++, row.callee_media());
 #define SIPMAN_BIND_TEXT(field) st.BindText(i++, r.field);
   SIPMAN_CALL_TEXT_FIELDS(SIPMAN_BIND_TEXT)
 #undef SIPMAN_BIND_TEXT
@@ -378,31 +427,73 @@ Status SqliteStore::InsertRegistration(const calls::RegistrationRecord& r, Batch
 Status SqliteStore::InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,
                                   BatchResult* result) {
   Statement& st = insert_message_;
-  char src_ip[46], dst_ip[46];
-  std::string_view stored;
-  int compression = compressor_.Compress(texts.raw, &stored);
-  st.BindText(1, texts.sensor.empty() ? std::string_view(options_.sensor) : texts.sensor);
+  st.BindText(1, texts.sensor);
   st.BindText(2, texts.call_id);
   st.BindInt(3, m.ts);
-  st.BindText(4, std::string_view(src_ip, FormatIp(m.src_ip, src_ip)));
+  st.BindText(4, texts.src_ip);
   st.BindInt(5, m.src_port);
-  st.BindText(6, std::string_view(dst_ip, FormatIp(m.dst_ip, dst_ip)));
+  st.BindText(6, texts.dst_ip);
   st.BindInt(7, m.dst_port);
   st.BindText(8, texts.transport);
   st.BindText(9, texts.method);
   st.BindInt(10, m.status);
   st.BindInt(11, m.cseq);
-  st.BindInt(12, static_cast<int64_t>(texts.raw.size()));
-  st.BindInt(13, compression);
-  st.BindBlob(14, stored);
-  uint64_t before = result->messages_inserted;
-  Status s = StepInsert(&st, "messages", &result->messages_inserted, result);
-  if (s.ok() && result->messages_inserted > before) {
-    result->message_raw_bytes += texts.raw.size();
-    result->message_stored_bytes += stored.size();
-    if (compression == kCompressionZstd) ++result->messages_compressed;
+  st.BindInt(12, m.raw_size);
+  st.BindInt(13, m.compression);
+  st.BindBlob(14, texts.stored);
+  // The unique index is (ts, key_hash). A row already there is this message
+  // again (a duplicate) or, rarely, another message with the same hash: then
+  // the next hash value is tried.
+  for (int probe = 0; probe < kMaxKeyHashProbes; ++probe) {
+    int64_t key_hash =
+        static_cast<int64_t>(static_cast<uint64_t>(m.key_hash) + static_cast<uint64_t>(probe));
+    st.BindInt(kMessageKeyHashParam, key_hash);
+    if (st.Step() != SQLITE_DONE) {
+      Status s = SqliteError(write_db_, "cannot insert into messages of database " + path_);
+      st.Reset();
+      return s;
+    }
+    bool inserted = sqlite3_changes(write_db_) > 0;
+    st.Reset();
+    if (inserted) {
+      ++result->messages_inserted;
+      result->message_raw_bytes += m.raw_size;
+      result->message_stored_bytes += texts.stored.size();
+      if (m.compression != kCompressionNone) ++result->messages_compressed;
+      return Status::Ok();
+    }
+    Result<bool> same = SameMessageKey(m, texts, key_hash);
+    if (!same.ok()) return same.status();
+    if (*same) {
+      ++result->duplicates;
+      return Status::Ok();
+    }
   }
-  return s;
+  return Status::Error("cannot insert into messages of database " + path_ + ": " +
+                       std::to_string(kMaxKeyHashProbes) +
+                       " other messages share its time and key hash (corrupt key_hash column?)");
+}
+
+Result<bool> SqliteStore::SameMessageKey(const MessageRow& m, const RowBatch::MessageTexts& texts,
+                                         int64_t key_hash) {
+  Statement& st = select_message_key_;
+  st.BindInt(1, m.ts);
+  st.BindInt(2, key_hash);
+  int rc = st.Step();
+  if (rc != SQLITE_ROW) {
+    Status s = SqliteError(write_db_, "cannot look up a message's key in database " + path_);
+    st.Reset();
+    if (rc == SQLITE_DONE) {
+      return Status::Error("database " + path_ + " refused a message without holding its key");
+    }
+    return s;
+  }
+  bool same = st.ColumnText(0) == texts.sensor && st.ColumnText(1) == texts.call_id &&
+              st.ColumnText(2) == texts.src_ip && st.ColumnInt(3) == m.src_port &&
+              st.ColumnText(4) == texts.dst_ip && st.ColumnInt(5) == m.dst_port &&
+              st.ColumnInt(6) == m.raw_size;
+  st.Reset();
+  return same;
 }
 
 Result<std::map<std::string, int64_t>> SqliteStore::CountCallsByState(const CallQuery& query) {

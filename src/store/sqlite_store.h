@@ -43,10 +43,14 @@ class SqliteStore final : public Store, private BatchSink {
   Status Init();
   Status WriteBatch(const RowBatch& batch, BatchResult* result) override;
   Status WriteRows(const RowBatch& batch, BatchResult* result);
-  Status InsertCall(const calls::CallRecord& r, BatchResult* result);
+  Status InsertCall(const CallRow& row, BatchResult* result);
   Status InsertRegistration(const calls::RegistrationRecord& r, BatchResult* result);
   Status InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,
                        BatchResult* result);
+  // Whether the message stored at (ts, key_hash) has the natural key of `m`
+  // (a duplicate) or another one (two keys with one hash).
+  Result<bool> SameMessageKey(const MessageRow& m, const RowBatch::MessageTexts& texts,
+                              int64_t key_hash);
   // Steps an insert statement and counts an inserted row or a duplicate.
   Status StepInsert(Statement* insert, const char* table, uint64_t* inserted,
                     BatchResult* result);
@@ -60,9 +64,7 @@ class SqliteStore final : public Store, private BatchSink {
   // Used by Init, then by the writer thread only.
   sqlite3* write_db_ = nullptr;
   Statement begin_, commit_, rollback_;
-  Statement insert_call_, insert_registration_, insert_message_;
-  MessageCompressor compressor_;
-  std::string caller_media_json_, callee_media_json_;
+  Statement insert_call_, insert_registration_, insert_message_, select_message_key_;
 
   std::mutex read_mu_;
   sqlite3* read_db_ = nullptr;  // guarded by read_mu_; null once closed

@@ -5,11 +5,14 @@
 // Store is an interface with one backend per database (Envoy-style): SQLite
 // now, PostgreSQL later. Open() picks the backend from the URL.
 //
-// Writing never blocks the pipeline on the disk: Add* copies the row into a
-// bounded in-memory queue, and one background writer thread drains it in
-// batched transactions. Backpressure policy (current): when max_queued_rows
-// rows are waiting, Add* waits until the writer has taken a batch, so nothing
-// is ever dropped. A later issue adds spill-to-disk instead of waiting.
+// Writing never blocks the pipeline on the disk: Add* encodes the row on the
+// caller's thread (IP text, media JSON, zstd), copies it into a bounded
+// in-memory queue, and one background writer thread drains it in batched
+// transactions, doing nothing but SQLite's own work. So a producer thread and
+// the writer share the encoding and storing work on two cores.
+// Backpressure policy (current): when max_queued_rows rows are waiting, Add*
+// waits until the writer has taken a batch, so nothing is ever dropped. A
+// later issue adds spill-to-disk instead of waiting.
 //
 // Rows are deduplicated by a natural key (see docs/SCHEMA.md), so feeding the
 // same capture twice into one database stores every record once.
@@ -49,6 +52,10 @@ struct StoreOptions {
   std::string sensor;
   // zstd level for raw messages (1-3 are sensible; 0 disables compression).
   int zstd_level = 1;
+  // Compress with SIPMan's built-in SIP dictionary (compression 2: half the
+  // bytes, 40% less CPU per message). false writes plain zstd frames
+  // (compression 1) that any zstd decoder reads without the dictionary.
+  bool zstd_dictionary = true;
   // A compressed message is kept only when it is at most this share of the
   // raw size (0.8: it must save at least 20%).
   double min_compression_gain = 0.2;
@@ -87,7 +94,7 @@ struct StoredMessageRow {
   std::string method;
   int status = 0;
   uint32_t cseq = 0;
-  int compression = 0;  // how it was stored: 0 none, 1 zstd
+  int compression = 0;  // how it was stored: 0 none, 1 zstd, 2 zstd with the SIP dictionary
   size_t stored_bytes = 0;  // bytes in the database for `raw`
   std::string raw;
 };
@@ -156,7 +163,7 @@ struct StoreCounters {
   // Raw message bytes handed in, and bytes stored for them after compression.
   uint64_t message_raw_bytes = 0;
   uint64_t message_stored_bytes = 0;
-  uint64_t messages_compressed = 0;  // stored with compression 1
+  uint64_t messages_compressed = 0;  // stored with compression 1 or 2
 };
 
 class Store {

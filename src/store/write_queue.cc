@@ -7,23 +7,32 @@
 
 namespace sipman::store::internal {
 
-void RowBatch::AddMessage(const StoredMessage& m) {
+void RowBatch::AddMessage(const EncodedMessage& m) {
+  const StoredMessage& s = *m.message;
   MessageRow row;
-  row.ts = m.ts;
-  row.src_ip = m.src_ip;
-  row.dst_ip = m.dst_ip;
-  row.src_port = m.src_port;
-  row.dst_port = m.dst_port;
-  row.status = m.status;
-  row.cseq = m.cseq;
+  row.ts = s.ts;
+  row.key_hash = m.key_hash;
+  row.src_port = s.src_port;
+  row.dst_port = s.dst_port;
+  row.status = s.status;
+  row.cseq = s.cseq;
+  row.compression = m.compression;
+  row.raw_size = static_cast<uint32_t>(s.raw.size());
   row.offset = message_bytes.size();
   row.sensor_size = static_cast<uint32_t>(m.sensor.size());
-  row.call_id_size = static_cast<uint32_t>(m.call_id.size());
-  row.transport_size = static_cast<uint32_t>(m.transport.size());
-  row.method_size = static_cast<uint32_t>(m.method.size());
-  row.raw_size = static_cast<uint32_t>(m.raw.size());
-  message_bytes.append(m.sensor).append(m.call_id).append(m.transport).append(m.method).append(
-      m.raw);
+  row.call_id_size = static_cast<uint32_t>(s.call_id.size());
+  row.transport_size = static_cast<uint32_t>(s.transport.size());
+  row.method_size = static_cast<uint32_t>(s.method.size());
+  row.src_ip_size = static_cast<uint8_t>(m.src_ip.size());
+  row.dst_ip_size = static_cast<uint8_t>(m.dst_ip.size());
+  row.stored_size = static_cast<uint32_t>(m.stored.size());
+  message_bytes.append(m.sensor)
+      .append(s.call_id)
+      .append(s.transport)
+      .append(s.method)
+      .append(m.src_ip)
+      .append(m.dst_ip)
+      .append(m.stored);
   messages.push_back(row);
 }
 
@@ -40,14 +49,17 @@ RowBatch::MessageTexts RowBatch::TextsOf(const MessageRow& row) const {
   texts.call_id = next(row.call_id_size);
   texts.transport = next(row.transport_size);
   texts.method = next(row.method_size);
-  texts.raw = next(row.raw_size);
+  texts.src_ip = next(row.src_ip_size);
+  texts.dst_ip = next(row.dst_ip_size);
+  texts.stored = next(row.stored_size);
   return texts;
 }
 
 WriteQueue::WriteQueue(size_t max_queued_rows, size_t batch_rows, BatchSink* sink)
     : max_queued_rows_(std::max<size_t>(max_queued_rows, 1)),
       batch_rows_(std::max<size_t>(std::min(batch_rows, max_queued_rows_), 1)),
-      sink_(sink) {}
+      sink_(sink),
+      max_spare_(max_queued_rows_ / batch_rows_ + 2) {}
 
 WriteQueue::~WriteQueue() { Close(); }
 
@@ -90,7 +102,7 @@ void WriteQueue::RowAdded(bool waited) {
   if (batches_.back().size() >= batch_rows_) writer_cv_.notify_one();
 }
 
-bool WriteQueue::Push(calls::CallRecord&& row) {
+bool WriteQueue::Push(CallRow&& row) {
   std::unique_lock<std::mutex> lock(mu_);
   bool waited;
   RowBatch* batch = ReserveRow(lock, &waited);
@@ -110,7 +122,7 @@ bool WriteQueue::Push(calls::RegistrationRecord&& row) {
   return true;
 }
 
-bool WriteQueue::Push(const StoredMessage& message) {
+bool WriteQueue::Push(const EncodedMessage& message) {
   std::unique_lock<std::mutex> lock(mu_);
   bool waited;
   RowBatch* batch = ReserveRow(lock, &waited);
@@ -147,7 +159,7 @@ void WriteQueue::Run() {
     batch.clear();
 
     lock.lock();
-    if (spare_.size() < 2) spare_.push_back(std::move(batch));
+    if (spare_.size() < max_spare_) spare_.push_back(std::move(batch));
     finished_total_ += rows;
     if (status.ok()) {
       ++counters_.batches;

@@ -20,25 +20,61 @@
 
 namespace sipman::store::internal {
 
-// A StoredMessage whose texts were copied into its batch's message_bytes
-// (one growing buffer per batch instead of five strings per message).
+// A message as the producer encoded it for the database: every text in its
+// stored form (IP text, compressed raw), so the writer thread only binds.
+// LIFETIME: every view need only be valid during WriteQueue::Push.
+struct EncodedMessage {
+  const StoredMessage* message = nullptr;  // numbers, call_id, transport, method
+  std::string_view sensor;                 // the row's sensor (store default applied)
+  std::string_view src_ip, dst_ip;         // textual form
+  std::string_view stored;                 // raw, compressed unless compression is 0
+  int compression = 0;
+  int64_t key_hash = 0;  // MessageKeyHash of the natural key
+};
+
+// An EncodedMessage whose texts were copied into its batch's message_bytes
+// (one growing buffer per batch instead of seven strings per message).
 struct MessageRow {
   TimestampNs ts = 0;
-  IpAddress src_ip, dst_ip;
+  int64_t key_hash = 0;
   uint16_t src_port = 0, dst_port = 0;
   int status = 0;
   uint32_t cseq = 0;
-  // sensor, call_id, transport, method and raw lie back to back from
-  // `offset` in RowBatch::message_bytes.
+  int compression = 0;
+  uint32_t raw_size = 0;  // the size column: raw bytes before compression
+  // sensor, call_id, transport, method, src_ip, dst_ip and the stored bytes
+  // lie back to back from `offset` in RowBatch::message_bytes.
   size_t offset = 0;
   uint32_t sensor_size = 0, call_id_size = 0, transport_size = 0, method_size = 0;
-  uint32_t raw_size = 0;
+  uint8_t src_ip_size = 0, dst_ip_size = 0;
+  uint32_t stored_size = 0;
+};
+
+// A call record with the columns the producer converted: IP texts and the
+// media JSON, back to back in `texts`.
+struct CallRow {
+  calls::CallRecord record;
+  std::string texts;
+  uint32_t src_ip_size = 0, dst_ip_size = 0, caller_media_size = 0, callee_media_size = 0;
+
+  // LIFETIME: views into `texts`, valid until the row changes.
+  std::string_view src_ip() const { return std::string_view(texts).substr(0, src_ip_size); }
+  std::string_view dst_ip() const {
+    return std::string_view(texts).substr(src_ip_size, dst_ip_size);
+  }
+  std::string_view caller_media() const {
+    return std::string_view(texts).substr(src_ip_size + dst_ip_size, caller_media_size);
+  }
+  std::string_view callee_media() const {
+    return std::string_view(texts).substr(src_ip_size + dst_ip_size + caller_media_size,
+                                          callee_media_size);
+  }
 };
 
 // Rows for one transaction. Order across the three tables does not matter
 // inside a transaction; batches are committed in the order they were filled.
 struct RowBatch {
-  std::vector<calls::CallRecord> calls;
+  std::vector<CallRow> calls;
   std::vector<calls::RegistrationRecord> registrations;
   std::vector<MessageRow> messages;
   std::string message_bytes;
@@ -50,11 +86,11 @@ struct RowBatch {
     messages.clear();
     message_bytes.clear();
   }
-  void AddMessage(const StoredMessage& m);
+  void AddMessage(const EncodedMessage& m);
 
   // Views of a message's texts. LIFETIME: until the batch changes.
   struct MessageTexts {
-    std::string_view sensor, call_id, transport, method, raw;
+    std::string_view sensor, call_id, transport, method, src_ip, dst_ip, stored;
   };
   MessageTexts TextsOf(const MessageRow& row) const;
 };
@@ -93,9 +129,9 @@ class WriteQueue {
 
   // Queue one row; wait while the queue is full. False (and counted as
   // rejected) after Close.
-  bool Push(calls::CallRecord&& row);
+  bool Push(CallRow&& row);
   bool Push(calls::RegistrationRecord&& row);
-  bool Push(const StoredMessage& message);  // copied into the batch
+  bool Push(const EncodedMessage& message);  // copied into the batch
 
   Status Flush();
   Status Close();
@@ -124,7 +160,10 @@ class WriteQueue {
   std::condition_variable space_cv_;   // room for producers
   std::condition_variable done_cv_;    // batches committed
   std::deque<RowBatch> batches_;       // front is the oldest
-  std::vector<RowBatch> spare_;        // emptied batches, reused for their capacity
+  // Emptied batches, reused for their capacity: fresh memory costs a page
+  // fault per 4 KiB on first touch, which showed in the producer's profile.
+  std::vector<RowBatch> spare_;
+  const size_t max_spare_;
   size_t queued_rows_ = 0;
   uint64_t enqueued_total_ = 0;        // rows ever queued
   uint64_t finished_total_ = 0;        // rows committed or failed

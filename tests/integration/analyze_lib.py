@@ -255,35 +255,56 @@ def pcap_payloads(path):
 
 
 _zstd = None
+_dctx = None
 
 
-def zstd_decompress(blob, size):
-    global _zstd
+def zstd_decompress(blob, size, dictionary=b""):
+    """Plain zstd frame (compression 1) or a frame made with a raw-content
+    dictionary (compression 2), through libzstd."""
+    global _zstd, _dctx
     if _zstd is None:
         name = ctypes.util.find_library("zstd") or "libzstd.so.1"
         _zstd = ctypes.CDLL(name)
-        _zstd.ZSTD_decompress.restype = ctypes.c_size_t
-        _zstd.ZSTD_decompress.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
-                                          ctypes.c_size_t]
+        _zstd.ZSTD_createDCtx.restype = ctypes.c_void_p
+        _zstd.ZSTD_decompress_usingDict.restype = ctypes.c_size_t
+        _zstd.ZSTD_decompress_usingDict.argtypes = [
+            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t,
+            ctypes.c_void_p, ctypes.c_size_t]
         _zstd.ZSTD_isError.restype = ctypes.c_uint
         _zstd.ZSTD_isError.argtypes = [ctypes.c_size_t]
+        _dctx = _zstd.ZSTD_createDCtx()
     out = ctypes.create_string_buffer(max(size, 1))
-    n = _zstd.ZSTD_decompress(out, size, blob, len(blob))
+    n = _zstd.ZSTD_decompress_usingDict(_dctx, out, size, blob, len(blob), dictionary or None,
+                                        len(dictionary))
     if _zstd.ZSTD_isError(n) or n != size:
         raise ValueError(f"zstd: cannot decompress a {len(blob)}-byte blob to {size} bytes")
     return out.raw[:size]
 
 
-def stored_raw(row):
+def compression_dictionaries(db):
+    """compression value -> dictionary bytes, from the database itself."""
+    con = sqlite3.connect(db)
+    try:
+        return {c: bytes(d) for c, d in con.execute(
+            "SELECT compression, dictionary FROM compression_dictionaries")}
+    except sqlite3.OperationalError:
+        return {}  # schema version 1: no dictionaries
+    finally:
+        con.close()
+
+
+def stored_raw(row, dictionaries=None):
     raw = row["raw"]
     # A BLOB column comes back as bytes; TEXT would mean the raw bytes were
     # stored as a string (and would be compared as their UTF-8 encoding).
     raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
+    if row["compression"] == 0:
+        return raw
     if row["compression"] == 1:
         return zstd_decompress(raw, row["size"])
-    if row["compression"] != 0:
-        raise ValueError(f"message {row['id']}: unknown compression {row['compression']}")
-    return raw
+    if dictionaries and row["compression"] in dictionaries:
+        return zstd_decompress(raw, row["size"], dictionaries[row["compression"]])
+    raise ValueError(f"message {row['id']}: unknown compression {row['compression']}")
 
 
 def _ip_bytes(text):
@@ -297,15 +318,16 @@ def check_raw_messages(ck, label, db, pcap):
     its direction."""
     udp, tcp = pcap_payloads(pcap)
     rows = db_rows(db, "messages")
+    dictionaries = compression_dictionaries(db)
     bad = []
     compressed = 0
     for row in rows:
         try:
-            raw = stored_raw(row)
+            raw = stored_raw(row, dictionaries)
         except ValueError as e:
             bad.append((row["call_id"], str(e)))
             continue
-        compressed += row["compression"] == 1
+        compressed += row["compression"] != 0
         if len(raw) != row["size"]:
             bad.append((row["call_id"], row["ts"], f"size column {row['size']} != raw {len(raw)}"))
             continue

@@ -66,8 +66,8 @@ TEST(Schema, FreshDatabaseGetsEveryMigrationAndWal) {
   EXPECT_EQ(db.Column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   std::vector<std::string> tables = db.Column(
       "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
-  EXPECT_EQ(tables, (std::vector<std::string>{"calls", "messages", "registrations",
-                                              "schema_migrations"}));
+  EXPECT_EQ(tables, (std::vector<std::string>{"calls", "compression_dictionaries", "messages",
+                                              "registrations", "schema_migrations"}));
 }
 
 TEST(Schema, MigrationsAreVersionedWithoutGaps) {
@@ -170,7 +170,7 @@ TEST(Schema, ColumnsAreTheRecordFields) {
   EXPECT_EQ(Columns(&db, "registrations"), registration_fields);
   std::set<std::string> message_fields = {
       "id", "sensor", "call_id", "ts", "src_ip", "src_port", "dst_ip", "dst_port", "transport",
-      "method", "status", "cseq", "size", "compression", "raw"};
+      "method", "status", "cseq", "size", "compression", "raw", "key_hash"};
   EXPECT_EQ(Columns(&db, "messages"), message_fields);
 }
 
@@ -184,7 +184,7 @@ TEST(Schema, IndexesServeTheOperatorsSearches) {
   EXPECT_EQ(indexes, (std::vector<std::string>{
                          "calls_call_id", "calls_callee_user", "calls_caller_user",
                          "calls_dst_ip", "calls_natural_key", "calls_src_ip", "calls_state",
-                         "messages_call_id", "messages_natural_key", "registrations_aor",
+                         "messages_call_id", "messages_key_hash", "registrations_aor",
                          "registrations_natural_key"}));
   // The planner uses them (not a full scan) for the common searches.
   auto plan = [&](const std::string& sql) {
@@ -228,7 +228,8 @@ TEST(Schema, EveryColumnIsDocumented) {
   std::string path = dir.File("doc.db");
   ASSERT_NE(OpenOrDie(path), nullptr);
   RawDb db(path);
-  for (const char* table : {"calls", "registrations", "messages", "schema_migrations"}) {
+  for (const char* table :
+       {"calls", "registrations", "messages", "schema_migrations", "compression_dictionaries"}) {
     for (const std::string& column : Columns(&db, table)) {
       EXPECT_NE(doc.find("`" + column + "`"), std::string::npos)
           << table << "." << column << " is not documented in docs/SCHEMA.md";
