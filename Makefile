@@ -6,8 +6,11 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
-# What `make run` reads until the live daemon exists: a capture file.
-PCAP       ?= $(firstword $(wildcard ../shared/pcaps/generated/mixed-udp.pcap tests/fixtures/pcaps/tcp-segmentation.pcap))
+# `make run` captures live on IFACE (default: the interface of the default
+# route, else any) into DB; `make run PCAP=file` replays a capture instead.
+PCAP       ?=
+IFACE      ?= $(or $(shell ip route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($$i == "dev") { print $$(i+1); exit }}'),any)
+DB         ?= $(CURDIR)/sipman.db
 FUZZ_SECONDS ?= 600
 
 .PHONY: all bootstrap build run test unit-test integration-test asan-test bench fuzz fuzz-run clean
@@ -24,8 +27,14 @@ build: bootstrap $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@echo "sipman: decoding $(PCAP) (set PCAP=FILE to read another capture)"
-	$(BUILD)/sipman messages $(PCAP)
+ifneq ($(PCAP),)
+	@echo "sipman: replaying $(PCAP) into $(DB) (sqlite3 $(DB) 'select * from calls'); Ctrl-C stops"
+	$(BUILD)/sipman run --pcap $(PCAP) --db $(DB)
+else
+	@echo "sipman: capturing SIP live on $(IFACE) (set IFACE=... to change); calls and messages go to $(DB)"
+	@echo "        (sqlite3 $(DB) 'select * from calls'); Ctrl-C stops and stores the calls still open"
+	$(BUILD)/sipman run -i $(IFACE) --db $(DB)
+endif
 
 # The whole suite: unit and integration tests on the optimised build, then
 # the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.

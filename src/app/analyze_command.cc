@@ -1,106 +1,23 @@
 #include "app/analyze_command.h"
 
-#include <array>
 #include <chrono>
 #include <cstdio>
-#include <map>
 #include <string>
 
+#include "app/correlator.h"
 #include "app/json_writer.h"
 #include "app/output_buffer.h"
 #include "app/pipeline.h"
-#include "calls/calls.h"
-#include "store/store.h"
 
 namespace sipman::app {
 namespace {
 
-constexpr std::array kStates = {calls::CallState::kAnswered,  calls::CallState::kBusy,
-                                calls::CallState::kCancelled, calls::CallState::kNoAnswer,
-                                calls::CallState::kFailed,    calls::CallState::kInProgress,
-                                calls::CallState::kTimedOut};
-
-// Feeds every message to the call tracker and the store, and every record
-// the tracker emits to the store.
-class Analyzer : public MessageHandler, public calls::RecordSink {
- public:
-  Analyzer(const calls::CallTrackerOptions& options, store::Store* store)
-      : tracker_(options, this), store_(store) {}
-
-  void OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) override {
-    // Run due timers first: a Call-ID reused after its call ended must find
-    // the old call gone, not be taken for a retransmission of it.
-    tracker_.AdvanceTime(payload.ts);
-    std::string_view raw = payload.data.substr(0, message.size);
-    calls::SipEvent event;
-    event.ts = payload.ts;
-    event.src_ip = payload.src_ip;
-    event.dst_ip = payload.dst_ip;
-    event.src_port = payload.src_port;
-    event.dst_port = payload.dst_port;
-    event.transport = net::TransportName(payload.transport);
-    event.message = &message;
-    event.raw = raw;
-    event.frame_bytes = payload.frame_bytes;
-    tracker_.OnMessage(event);
-    if (message.call_id.empty()) return;  // nothing to file it under; counted as malformed
-
-    store::StoredMessage stored;
-    stored.call_id = message.call_id;
-    stored.ts = payload.ts;
-    stored.src_ip = payload.src_ip;
-    stored.dst_ip = payload.dst_ip;
-    stored.src_port = payload.src_port;
-    stored.dst_port = payload.dst_port;
-    stored.transport = event.transport;
-    stored.method = message.is_request ? message.method : message.cseq_method;
-    stored.status = message.is_request ? 0 : message.status_code;
-    stored.cseq = message.cseq_number;
-    stored.raw = raw;
-    store_->AddMessage(stored);
-  }
-
-  void OnPacketDone(TimestampNs ts) override { tracker_.AdvanceTime(ts); }
-
-  void OnCall(const calls::CallRecord& record) override {
-    ++calls_by_state_[static_cast<size_t>(record.state)];
-    store_->AddCall(record);
-  }
-  void OnRegistration(const calls::RegistrationRecord& record) override {
-    ++registrations_by_result_[record.result];
-    store_->AddRegistration(record);
-  }
-
-  void Finish(TimestampNs now) { tracker_.Finish(now); }
-  const calls::CallTrackerCounters& tracker_counters() const { return tracker_.counters(); }
-  uint64_t calls(calls::CallState s) const { return calls_by_state_[static_cast<size_t>(s)]; }
-  uint64_t total_calls() const {
-    uint64_t n = 0;
-    for (uint64_t c : calls_by_state_) n += c;
-    return n;
-  }
-  const std::map<std::string, uint64_t>& registrations_by_result() const {
-    return registrations_by_result_;
-  }
-  uint64_t total_registrations() const {
-    uint64_t n = 0;
-    for (const auto& [result, count] : registrations_by_result_) n += count;
-    return n;
-  }
-
- private:
-  calls::CallTracker tracker_;
-  store::Store* store_;
-  std::array<uint64_t, kStates.size()> calls_by_state_ = {};
-  std::map<std::string, uint64_t> registrations_by_result_;
-};
-
 double PerSecond(uint64_t n, double seconds) { return seconds > 0 ? static_cast<double>(n) / seconds : 0; }
 
-void PrintText(const AnalyzeOptions& options, const Analyzer& a, const PipelineTotals& t,
+void PrintText(const AnalyzeOptions& options, const Correlator& a, const PipelineTotals& t,
                const store::StoreCounters& s, double elapsed) {
   std::printf("calls: %llu\n", static_cast<unsigned long long>(a.total_calls()));
-  for (calls::CallState state : kStates) {
+  for (calls::CallState state : kCallStates) {
     std::printf("  %-12s %llu\n", std::string(calls::CallStateName(state)).c_str(),
                 static_cast<unsigned long long>(a.calls(state)));
   }
@@ -123,13 +40,13 @@ void PrintText(const AnalyzeOptions& options, const Analyzer& a, const PipelineT
               PerSecond(t.messages, elapsed), PerSecond(a.total_calls(), elapsed));
 }
 
-void PrintJson(const AnalyzeOptions& options, const Analyzer& a, const PipelineTotals& t,
+void PrintJson(const AnalyzeOptions& options, const Correlator& a, const PipelineTotals& t,
                const store::StoreCounters& s, double elapsed) {
   OutputBuffer out(1);
   const calls::CallTrackerCounters& c = a.tracker_counters();
   out.Append("{\"calls\":{\"total\":");
   out.AppendInt(a.total_calls());
-  for (calls::CallState state : kStates) {
+  for (calls::CallState state : kCallStates) {
     out.Append(",\"");
     out.Append(calls::CallStateName(state));
     out.Append("\":");
@@ -187,7 +104,7 @@ int RunAnalyze(const AnalyzeOptions& options) {
   auto started = std::chrono::steady_clock::now();
   calls::CallTrackerOptions tracker_options;
   tracker_options.correlation_header = options.correlation_header;
-  Analyzer analyzer(tracker_options, store->get());
+  Correlator analyzer(tracker_options, store->get());
   auto totals = RunFilePipeline(options.files, &analyzer);
   if (!totals.ok()) {
     std::fprintf(stderr, "sipman analyze: %s\n", totals.status().message().c_str());

@@ -6,6 +6,8 @@
 #include "app/analyze_command.h"
 #include "app/app.h"
 #include "app/messages_command.h"
+#include "app/run_command.h"
+#include "app/run_config.h"
 
 #ifndef SIPMAN_VERSION
 #define SIPMAN_VERSION "0.1.0"
@@ -31,6 +33,35 @@ constexpr char kUsage[] =
     "      rate. Running it again on the same files adds no duplicates.\n"
     "      --correlation-header X-CID links the legs of a B2BUA whose INVITEs\n"
     "      carry that header (correlation_id, linked_call_id columns).\n"
+    "  sipman run [-i IFACE]... [-f FILTER] [--pcap FILE [--pcap-speed X]]\n"
+    "             [--db PATH] [--sensor NAME] [--config FILE] [options]\n"
+    "      Capture SIP live and store every call when it ends (and every\n"
+    "      message) in the SQLite database PATH, until SIGINT or SIGTERM; then\n"
+    "      drain every queue, store the calls still open as in_progress, and\n"
+    "      print a summary. Every setting, and the TOML file, is described in\n"
+    "      docs/CONFIG.md; flags override the file.\n"
+    "        -i IFACE           capture on IFACE (repeatable; 'any' = all)\n"
+    "        -f FILTER          BPF filter (default: udp or tcp or IPv4\n"
+    "                           fragments or ip6 -- SIP on any port)\n"
+    "        --pcap FILE        replay FILE as if live instead (repeatable)\n"
+    "        --pcap-speed X     replay speed: 1 real time (default), 0 as fast\n"
+    "                           as possible\n"
+    "        --db PATH          database (default sipman.db)\n"
+    "        --sensor NAME      sensor name stored in every row (default: host name)\n"
+    "        --config FILE      read settings from a TOML file first\n"
+    "        --buffer-mb N      kernel capture ring per interface (default 32)\n"
+    "        --snaplen N        bytes captured per packet (default 65535)\n"
+    "        --promisc          promiscuous mode (mirror/SPAN ports)\n"
+    "        --immediate        deliver each packet at once (no ring batching)\n"
+    "        --timeout-ms N     ring block timeout when not immediate (default 100)\n"
+    "        --queue-mb N       packet queue between capture and decoding (64)\n"
+    "        --queue-packets N  also bound the queue in packets (default 0: no)\n"
+    "        --spill-dir DIR    where a full queue spills packets (default DB.spill)\n"
+    "        --store-queue-rows N  rows waiting for the database writer (65536)\n"
+    "        --log FILE         log there instead of standard error (SIGHUP reopens)\n"
+    "        --stats-interval S status line every S seconds (default 1; 0 = off)\n"
+    "        --correlation-header NAME  as for analyze\n"
+    "      Capturing needs root or: setcap cap_net_raw,cap_net_admin=eip build/sipman\n"
     "  sipman --help | --version\n"
     "\n"
     "sipman messages output (--format tsv, the default): tab-separated fields\n"
@@ -53,6 +84,8 @@ constexpr char kUsage[] =
     "  sipman messages --format none big.pcap          # totals and speed only\n"
     "  sipman analyze --db calls.db trace.pcap\n"
     "  sqlite3 calls.db 'select caller_user, callee_user, state, duration_ms from calls'\n"
+    "  sudo sipman run -i eth0 --db /var/lib/sipman/sipman.db\n"
+    "  sipman run --pcap trace.pcap --pcap-speed 0 --db replay.db\n"
     "\n"
     "Exit status: 0 on success (also when a file is cut short: what came before\n"
     "the cut is printed, with a warning), 1 when a file cannot be read, 2 on a\n"
@@ -133,6 +166,22 @@ int ParseAnalyze(int argc, char** argv) {
   return RunAnalyze(options);
 }
 
+int ParseRun(int argc, char** argv) {
+  RunOptions options;
+  bool usage = false, help = false;
+  Status s = ParseRunArgs(argc, argv, &options, &usage, &help);
+  if (help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (!s.ok()) {
+    if (usage) return UsageError(s.message());
+    std::fprintf(stderr, "sipman run: %s\n", s.message().c_str());
+    return 1;
+  }
+  return RunDaemon(options);
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -151,6 +200,7 @@ int Main(int argc, char** argv) {
   }
   if (command == "messages") return ParseMessages(argc - 2, argv + 2);
   if (command == "analyze") return ParseAnalyze(argc - 2, argv + 2);
+  if (command == "run") return ParseRun(argc - 2, argv + 2);
   return UsageError("unknown command '" + std::string(command) + "'");
 }
 

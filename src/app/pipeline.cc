@@ -2,15 +2,12 @@
 
 #include <chrono>
 
-#include "capture/capture.h"
-
 namespace sipman::app {
-namespace {
 
 // Parses each payload into one reused SipMessage (no allocation).
-class ParsingSink : public net::PayloadSink {
+class PacketPipeline::Sink : public net::PayloadSink {
  public:
-  ParsingSink(MessageHandler* handler, PipelineTotals* totals) : handler_(handler), totals_(totals) {}
+  Sink(MessageHandler* handler, PipelineTotals* totals) : handler_(handler), totals_(totals) {}
 
   void OnPayload(const net::Payload& payload) override {
     if (sip::ParseSipMessage(payload.data, sip::ParseOptions{}, &message_) !=
@@ -29,7 +26,27 @@ class ParsingSink : public net::PayloadSink {
   sip::SipMessage message_;
 };
 
-}  // namespace
+PacketPipeline::PacketPipeline(MessageHandler* handler, PipelineTotals* totals)
+    : handler_(handler),
+      totals_(totals),
+      sink_(std::make_unique<Sink>(handler, totals)),
+      decoder_(std::make_unique<net::Decoder>(net::DecoderOptions{}, sink_.get())) {}
+
+PacketPipeline::~PacketPipeline() = default;
+
+void PacketPipeline::OnPacket(const capture::Packet& packet) {
+  if (totals_->packets == 0) totals_->first_ts = packet.ts;
+  ++totals_->packets;
+  totals_->bytes += packet.wire_len;
+  if (packet.ts > totals_->last_ts) totals_->last_ts = packet.ts;
+  decoder_->DecodeFrame(packet.ts, packet.link, packet.data, packet.wire_len);
+  handler_->OnPacketDone(packet.ts);
+}
+
+void PacketPipeline::Finish() {
+  decoder_->Finish();
+  totals_->non_sip = decoder_->counters().non_sip;
+}
 
 Result<PipelineTotals> RunFilePipeline(const std::vector<std::string>& files,
                                        MessageHandler* handler, const bool* stop) {
@@ -37,19 +54,10 @@ Result<PipelineTotals> RunFilePipeline(const std::vector<std::string>& files,
   if (!source.ok()) return source.status();
   auto started = std::chrono::steady_clock::now();
   PipelineTotals totals;
-  ParsingSink sink(handler, &totals);
-  net::Decoder decoder(net::DecoderOptions{}, &sink);
+  PacketPipeline pipeline(handler, &totals);
   capture::Packet packet;
-  while ((stop == nullptr || !*stop) && (*source)->Next(&packet)) {
-    if (totals.packets == 0) totals.first_ts = packet.ts;
-    ++totals.packets;
-    totals.bytes += packet.wire_len;
-    if (packet.ts > totals.last_ts) totals.last_ts = packet.ts;
-    decoder.DecodeFrame(packet.ts, packet.link, packet.data, packet.wire_len);
-    handler->OnPacketDone(packet.ts);
-  }
-  decoder.Finish();
-  totals.non_sip = decoder.counters().non_sip;
+  while ((stop == nullptr || !*stop) && (*source)->Next(&packet)) pipeline.OnPacket(packet);
+  pipeline.Finish();
   totals.warnings = (*source)->warnings();
   totals.elapsed_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -1,13 +1,15 @@
-// Private to app: the decode pipeline shared by the commands, from capture
-// files to parsed SIP messages.
+// Private to app: the decode pipeline shared by the commands, from captured
+// packets (files or live) to parsed SIP messages.
 #ifndef SIPMAN_APP_PIPELINE_H_
 #define SIPMAN_APP_PIPELINE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/base.h"
+#include "capture/capture.h"
 #include "net/net.h"
 #include "sip/sip.h"
 
@@ -35,6 +37,30 @@ struct PipelineTotals {
   TimestampNs last_ts = 0;
   double elapsed_seconds = 0;
   std::vector<std::string> warnings;  // truncation, unsupported link types
+};
+
+// Decodes packets one at a time and parses each SIP payload into one reused
+// SipMessage (no allocation per packet). Used by the file pipeline below and
+// by the worker of `sipman run`. Not thread-safe.
+class PacketPipeline {
+ public:
+  // `handler` and `totals` must outlive the pipeline.
+  PacketPipeline(MessageHandler* handler, PipelineTotals* totals);
+  ~PacketPipeline();
+  PacketPipeline(const PacketPipeline&) = delete;
+  PacketPipeline& operator=(const PacketPipeline&) = delete;
+
+  // Counts, decodes and parses one packet, then calls handler->OnPacketDone.
+  void OnPacket(const capture::Packet& packet);
+  // End of input: flushes the reassemblers and fills totals->non_sip.
+  void Finish();
+
+ private:
+  class Sink;
+  MessageHandler* handler_;
+  PipelineTotals* totals_;
+  std::unique_ptr<Sink> sink_;
+  std::unique_ptr<net::Decoder> decoder_;
 };
 
 // Reads `files` in time order and hands every SIP message to `handler`.

@@ -1,0 +1,65 @@
+// Private to app: the settings of `sipman run`, from a TOML file
+// (--config) and from command-line flags, which override the file. Every
+// setting is documented in docs/CONFIG.md.
+#ifndef SIPMAN_APP_RUN_CONFIG_H_
+#define SIPMAN_APP_RUN_CONFIG_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace sipman::app {
+
+struct RunOptions {
+  std::string config_file;  // where the file settings came from ("" when none)
+
+  // Sources: live interfaces, or capture files replayed as if live.
+  std::vector<std::string> interfaces;  // -i, TOML interfaces = ["eth0"]
+  std::string filter;                   // -f; default capture::kDefaultLiveFilter
+  bool filter_set = false;
+  std::vector<std::string> pcap_files;  // --pcap
+  double pcap_speed = 1.0;              // --pcap-speed; 0 = as fast as possible
+  int buffer_mb = 32;                   // --buffer-mb
+  int snaplen = 65535;                  // --snaplen
+  bool promisc = false;                 // --promisc
+  bool immediate = false;               // --immediate
+  int timeout_ms = 100;                 // --timeout-ms
+
+  // Store.
+  std::string db = "sipman.db";  // --db
+  std::string sensor;            // --sensor; default the host name
+  std::string correlation_header;
+
+  // Queue between capture and the worker, and its spill.
+  int queue_mb = 64;          // --queue-mb
+  size_t queue_packets = 0;   // --queue-packets; 0 = bounded by bytes only
+  std::string spill_dir;      // --spill-dir; default DB + ".spill"
+  size_t store_queue_rows = 65536;  // --store-queue-rows
+
+  // Operations.
+  std::string log_file;          // --log; default standard error
+  double stats_interval = 1.0;   // --stats-interval, seconds; 0 = no status lines
+};
+
+// Reads the TOML text of a configuration file into `options`. `path` names
+// the file in messages, which look like "sipman.toml:3: ..." and say what to
+// change. Unknown keys and wrong types are errors.
+Status ParseRunConfigText(std::string_view text, const std::string& path, RunOptions* options);
+
+// Reads the file at `path` and parses it as above.
+Status LoadRunConfig(const std::string& path, RunOptions* options);
+
+// Parses the arguments after "run": first --config FILE (if given) is read,
+// then every flag is applied over it. -i given on the command line replaces
+// the file's interfaces. Fills in the defaults that depend on other settings
+// (sensor, spill_dir) and checks the combination. On error the Status says
+// what is wrong; *usage is set when it is a usage error (exit 2) rather than
+// a bad file (exit 1). Sets *help when -h/--help was given.
+Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, bool* help);
+
+}  // namespace sipman::app
+
+#endif  // SIPMAN_APP_RUN_CONFIG_H_
