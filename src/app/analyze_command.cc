@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <string>
 
 #include "app/correlator.h"
@@ -13,6 +14,57 @@ namespace sipman::app {
 namespace {
 
 double PerSecond(uint64_t n, double seconds) { return seconds > 0 ? static_cast<double>(n) / seconds : 0; }
+
+// "2026-11-25T13:54:12Z", or "-" for no second.
+std::string SecondText(int64_t second) {
+  if (second == 0) return "-";
+  time_t t = static_cast<time_t>(second);
+  struct tm tm;
+  char text[32];
+  if (gmtime_r(&t, &tm) == nullptr ||
+      std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    return std::to_string(second);
+  }
+  return text;
+}
+
+void PrintTrafficText(const stats::TrafficSummary& s) {
+  std::printf("traffic: %llu SIP packets, %llu bytes (%llu SIP bytes) over %lld s\n",
+              static_cast<unsigned long long>(s.totals.packets),
+              static_cast<unsigned long long>(s.totals.frame_bytes),
+              static_cast<unsigned long long>(s.totals.sip_bytes),
+              static_cast<long long>(s.span_seconds));
+  std::printf("  bytes/s     average %.1f  peak %llu at %s\n", s.frame_bytes.average,
+              static_cast<unsigned long long>(s.frame_bytes.peak),
+              SecondText(s.frame_bytes.peak_second).c_str());
+  std::printf("  messages/s  average %.2f  peak %llu at %s\n", s.messages.average,
+              static_cast<unsigned long long>(s.messages.peak),
+              SecondText(s.messages.peak_second).c_str());
+}
+
+void AppendRate(OutputBuffer* out, const char* name, const stats::RatePeak& r) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, ",\"%s\":{\"average\":%.3f,\"peak\":%llu,\"peak_second\":%lld}",
+                name, r.average, static_cast<unsigned long long>(r.peak),
+                static_cast<long long>(r.peak_second));
+  out->Append(buf);
+}
+
+void AppendTrafficJson(OutputBuffer* out, const stats::TrafficSummary& s) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                ",\"traffic\":{\"packets\":%llu,\"frame_bytes\":%llu,\"sip_bytes\":%llu,"
+                "\"first_second\":%lld,\"last_second\":%lld,\"span_seconds\":%lld",
+                static_cast<unsigned long long>(s.totals.packets),
+                static_cast<unsigned long long>(s.totals.frame_bytes),
+                static_cast<unsigned long long>(s.totals.sip_bytes),
+                static_cast<long long>(s.first_second), static_cast<long long>(s.last_second),
+                static_cast<long long>(s.span_seconds));
+  out->Append(buf);
+  AppendRate(out, "bytes_per_second", s.frame_bytes);
+  AppendRate(out, "messages_per_second", s.messages);
+  out->Append('}');
+}
 
 void PrintText(const AnalyzeOptions& options, const Correlator& a, const PipelineTotals& t,
                const store::StoreCounters& s, double elapsed) {
@@ -31,6 +83,7 @@ void PrintText(const AnalyzeOptions& options, const Correlator& a, const Pipelin
               static_cast<unsigned long long>(c.retransmissions),
               static_cast<unsigned long long>(c.orphan_requests + c.orphan_responses),
               static_cast<unsigned long long>(t.packets));
+  PrintTrafficText(a.traffic_summary());
   std::printf("stored in %s: %llu calls, %llu registrations, %llu messages (%llu already there)\n",
               options.db.c_str(), static_cast<unsigned long long>(s.calls_written),
               static_cast<unsigned long long>(s.registrations_written),
@@ -73,6 +126,7 @@ void PrintJson(const AnalyzeOptions& options, const Correlator& a, const Pipelin
   field("orphans", c.orphan_requests + c.orphan_responses);
   field("packets", t.packets);
   field("bytes", t.bytes);
+  AppendTrafficJson(&out, a.traffic_summary());
   out.Append(",\"db\":");
   AppendJsonString(&out, options.db);
   field("calls_stored", s.calls_written);

@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -6,6 +7,7 @@
 #include "app/analyze_command.h"
 #include "app/app.h"
 #include "app/messages_command.h"
+#include "app/report_command.h"
 #include "app/run_command.h"
 #include "app/run_config.h"
 
@@ -58,10 +60,21 @@ constexpr char kUsage[] =
     "        --queue-packets N  also bound the queue in packets (default 0: no)\n"
     "        --spill-dir DIR    where a full queue spills packets (default DB.spill)\n"
     "        --store-queue-rows N  rows waiting for the database writer (65536)\n"
+    "        --stats-second-hours N  per-second traffic rows kept, capture hours (168; 0 = all)\n"
     "        --log FILE         log there instead of standard error (SIGHUP reopens)\n"
     "        --stats-interval S status line every S seconds (default 1; 0 = off)\n"
     "        --correlation-header NAME  as for analyze\n"
     "      Capturing needs root or: setcap cap_net_raw,cap_net_admin=eip build/sipman\n"
+    "  sipman report [--db PATH] [--from T] [--to T] [--sensor NAME]\n"
+    "                [--by hour|day|week|user|caller|callee|ip|agent] [--top N] [--json]\n"
+    "      Call analytics over the calls whose INVITE time lies in [--from, --to):\n"
+    "      calls per state and final status, RFC 6076 SER, SEER, ISA, SCR, SRD,\n"
+    "      SDD, SDT, RRD, IRA, plus ASR, ACD, NER, post-dial delay and the call\n"
+    "      duration histogram with p50/p90/p99. --by prints instead one table:\n"
+    "      calls per UTC period, or the top N (default 10) users (either side),\n"
+    "      callers, callees, source IPs or user agents. T is epoch seconds\n"
+    "      (fractions allowed) or ISO 8601 UTC (2026-11-25T10:00:00Z,\n"
+    "      2026-11-25). Formulas: docs/METRICS.md.\n"
     "  sipman --help | --version\n"
     "\n"
     "sipman messages output (--format tsv, the default): tab-separated fields\n"
@@ -83,6 +96,7 @@ constexpr char kUsage[] =
     "  sipman messages --format json a.pcapng b.pcap | jq .call_id\n"
     "  sipman messages --format none big.pcap          # totals and speed only\n"
     "  sipman analyze --db calls.db trace.pcap\n"
+    "  sipman report --db calls.db --from 2026-11-25 --to 2026-11-26 --by hour\n"
     "  sqlite3 calls.db 'select caller_user, callee_user, state, duration_ms from calls'\n"
     "  sudo sipman run -i eth0 --db /var/lib/sipman/sipman.db\n"
     "  sipman run --pcap trace.pcap --pcap-speed 0 --db replay.db\n"
@@ -166,6 +180,66 @@ int ParseAnalyze(int argc, char** argv) {
   return RunAnalyze(options);
 }
 
+int ParseReport(int argc, char** argv) {
+  ReportOptions options;
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string v;
+    auto value = [&](std::string_view name) {
+      if (arg == name) {
+        if (i + 1 >= argc) return false;
+        v = argv[++i];
+      } else {
+        v = std::string(arg.substr(name.size() + 1));
+      }
+      return !v.empty();
+    };
+    auto is = [&](std::string_view name) {
+      return arg == name || (arg.starts_with(name) && arg.size() > name.size() &&
+                             arg[name.size()] == '=');
+    };
+    if (is("--db")) {
+      if (!value("--db")) return UsageError("--db needs a database path");
+      options.db = v;
+    } else if (is("--from") || is("--to")) {
+      bool from = arg.starts_with("--from");
+      const char* name = from ? "--from" : "--to";
+      if (!value(name)) return UsageError(std::string(name) + " needs a time");
+      std::optional<TimestampNs> t = ParseReportTime(v);
+      if (!t) {
+        return UsageError("cannot read " + std::string(name) + " '" + v +
+                          "' (use epoch seconds or ISO 8601 UTC like 2026-11-25T10:00:00Z)");
+      }
+      (from ? options.from_ts : options.to_ts) = *t;
+    } else if (is("--sensor")) {
+      if (!value("--sensor")) return UsageError("--sensor needs a name");
+      options.sensor = v;
+    } else if (is("--by")) {
+      if (!value("--by")) return UsageError("--by needs a grouping");
+      if (v != "hour" && v != "day" && v != "week" && v != "user" && v != "caller" &&
+          v != "callee" && v != "ip" && v != "agent") {
+        return UsageError("unknown --by '" + v +
+                          "' (use hour, day, week, user, caller, callee, ip or agent)");
+      }
+      options.by = v;
+    } else if (is("--top")) {
+      if (!value("--top")) return UsageError("--top needs a number");
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (*end != '\0' || n < 1 || n > 100000) return UsageError("--top takes 1 to 100000");
+      options.top_n = static_cast<size_t>(n);
+    } else if (arg == "--json") {
+      options.json = true;
+    } else if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      return UsageError("unknown argument '" + std::string(arg) + "' for 'report'");
+    }
+  }
+  return RunReport(options);
+}
+
 int ParseRun(int argc, char** argv) {
   RunOptions options;
   bool usage = false, help = false;
@@ -201,6 +275,7 @@ int Main(int argc, char** argv) {
   if (command == "messages") return ParseMessages(argc - 2, argv + 2);
   if (command == "analyze") return ParseAnalyze(argc - 2, argv + 2);
   if (command == "run") return ParseRun(argc - 2, argv + 2);
+  if (command == "report") return ParseReport(argc - 2, argv + 2);
   return UsageError("unknown command '" + std::string(command) + "'");
 }
 

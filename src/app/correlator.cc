@@ -18,6 +18,7 @@ void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage
   event.raw = raw;
   event.frame_bytes = payload.frame_bytes;
   tracker_.OnMessage(event);
+  traffic_.OnMessage(payload.ts, payload.frame_bytes, message);
   if (message.call_id.empty()) return;  // nothing to file it under; counted as malformed
 
   store::StoredMessage stored;
@@ -43,6 +44,11 @@ void Correlator::OnCall(const calls::CallRecord& record) {
 void Correlator::OnRegistration(const calls::RegistrationRecord& record) {
   ++registrations_by_result_[record.result];
   store_->AddRegistration(record);
+}
+
+void Correlator::OnSecond(const stats::TrafficCounters& second) {
+  summarizer_.AddSecond(second);
+  store_->AddTrafficSecond(second);
 }
 
 uint64_t Correlator::total_calls() const {

@@ -58,6 +58,7 @@ class Daemon {
     store_options.url = options_.db;
     store_options.sensor = options_.sensor;
     store_options.max_queued_rows = options_.store_queue_rows;
+    store_options.stats_second_retention_s = options_.stats_second_hours * 3600;
     auto store = store::Store::Open(store_options);
     if (!store.ok()) {
       log_->Line("%s", store.status().message().c_str());
@@ -183,11 +184,13 @@ class Daemon {
         pipeline.OnPacket(packet);
         if (packet.ts > last_ts_) last_ts_ = packet.ts;
         last_packet_wall_ = Clock::now();
+        SampleDrops(last_packet_wall_, false);
         Publish();
         continue;
       }
       if (r == PacketQueue::PopResult::kEnd) break;
       Clock::time_point now = Clock::now();
+      SampleDrops(now, false);
       if (now - last_advance >= std::chrono::seconds(1)) {
         correlator_->AdvanceTime(VirtualNow(now));
         last_advance = now;
@@ -195,9 +198,30 @@ class Daemon {
       }
     }
     pipeline.Finish();
+    SampleDrops(Clock::now(), true);
     correlator_->Finish(VirtualNow(Clock::now()));
     Publish();
     gauges_.done.store(true, std::memory_order_release);
+  }
+
+  // About once a second (and at the end, `force`), adds the capture's new
+  // kernel and interface drops to the traffic counters' current second.
+  void SampleDrops(Clock::time_point now, bool force) {
+    if (!force && now - last_drop_sample_ < std::chrono::seconds(1)) return;
+    last_drop_sample_ = now;
+    capture::SourceStats s = source_->stats();
+    uint64_t kernel = s.kernel_drops - std::min(s.kernel_drops, kernel_drops_seen_);
+    uint64_t interface = s.interface_drops - std::min(s.interface_drops, interface_drops_seen_);
+    kernel_drops_seen_ = std::max(kernel_drops_seen_, s.kernel_drops);
+    interface_drops_seen_ = std::max(interface_drops_seen_, s.interface_drops);
+    if (kernel == 0 && interface == 0) return;
+    // Capture time: the worker's reckoning once packets came, else the
+    // wall clock (a live capture stamps packets with it).
+    TimestampNs ts = last_ts_ != 0 ? VirtualNow(now)
+                                   : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count();
+    correlator_->AddDrops(ts, kernel, interface);
   }
 
   void MainLoop(const sigset_t& signals) {
@@ -286,6 +310,12 @@ class Daemon {
     std::printf("messages: %llu  malformed: %llu  retransmissions: %llu  orphans: %llu\n",
                 U(totals_.messages), U(totals_.malformed), U(c.retransmissions),
                 U(c.orphan_requests + c.orphan_responses));
+    stats::TrafficSummary traffic = correlator_->traffic_summary();
+    std::printf("traffic: %llu SIP packets, %llu bytes over %lld s; bytes/s average %.1f "
+                "peak %llu; messages/s average %.2f peak %llu\n",
+                U(traffic.totals.packets), U(traffic.totals.frame_bytes),
+                static_cast<long long>(traffic.span_seconds), traffic.frame_bytes.average,
+                U(traffic.frame_bytes.peak), traffic.messages.average, U(traffic.messages.peak));
     std::printf("calls: %llu\n", U(correlator_->total_calls()));
     for (calls::CallState state : kCallStates) {
       std::printf("  %-12s %llu\n", std::string(calls::CallStateName(state)).c_str(),
@@ -316,6 +346,8 @@ class Daemon {
   PipelineTotals totals_;
   TimestampNs last_ts_ = 0;
   Clock::time_point last_packet_wall_;
+  Clock::time_point last_drop_sample_;
+  uint64_t kernel_drops_seen_ = 0, interface_drops_seen_ = 0;
   WorkerGauges gauges_;
 
   // Main thread only.

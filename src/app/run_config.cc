@@ -22,7 +22,7 @@ constexpr std::string_view kKeys[] = {
     "interfaces", "filter",      "pcap",          "pcap_speed",       "buffer_mb",
     "snaplen",    "promisc",     "immediate",     "timeout_ms",       "db",
     "sensor",     "correlation_header", "queue_mb", "queue_packets", "spill_dir",
-    "store_queue_rows", "log",   "stats_interval"};
+    "store_queue_rows", "log",   "stats_interval", "stats_second_hours"};
 
 // The 1-based line where `key = ...` is written, or 0. cpptoml keeps no
 // positions for values, so errors about a value find its line here.
@@ -174,6 +174,9 @@ Status ApplyKey(const std::string& key, cpptoml::base& v, const FileErrors& err,
   }
   if (key == "log") return GetString(v, err, key, &o->log_file);
   if (key == "stats_interval") return GetNumber(v, err, key, 0, &o->stats_interval);
+  if (key == "stats_second_hours") {
+    return GetInt(v, err, key, 0, int64_t{1} << 20, &o->stats_second_hours);
+  }
   std::string known;
   for (std::string_view k : kKeys) known += (known.empty() ? "" : ", ") + std::string(k);
   return err.At(key, "unknown setting '" + key + "' (known: " + known + ")");
@@ -364,6 +367,10 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
     } else if (f.Is("--store-queue-rows", &v, &missing)) {
       if (missing || !ParseInt(v, 1, int64_t{1} << 30, &n)) return need("--store-queue-rows", "a number of rows");
       options->store_queue_rows = static_cast<size_t>(n);
+    } else if (f.Is("--stats-second-hours", &v, &missing)) {
+      if (missing || !ParseInt(v, 0, int64_t{1} << 20, &options->stats_second_hours)) {
+        return need("--stats-second-hours", "hours of per-second traffic rows (0: keep all)");
+      }
     } else if (f.Is("--log", &v, &missing)) {
       if (missing || v.empty()) return need("--log", "a file name");
       options->log_file = v;

@@ -38,6 +38,9 @@ struct RunOptions {
   size_t queue_packets = 0;   // --queue-packets; 0 = bounded by bytes only
   std::string spill_dir;      // --spill-dir; default DB + ".spill"
   size_t store_queue_rows = 65536;  // --store-queue-rows
+  // --stats-second-hours: capture hours of per-second traffic rows kept
+  // (minute and hour rows are kept); 0 keeps them all.
+  int64_t stats_second_hours = 168;
 
   // Operations.
   std::string log_file;          // --log; default standard error

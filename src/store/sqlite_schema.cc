@@ -132,10 +132,72 @@ CREATE TABLE compression_dictionaries (
 INSERT INTO compression_dictionaries VALUES(2, sipman_sip_dictionary_v1());
 )sql";
 
+// Version 4: the index behind `sipman report` (src/store/analytics.cc). It
+// covers every column the call summary reads, in invite_ts order, so a
+// report over a time range reads one contiguous slice of this index and
+// never the wide table rows (docs/PERFORMANCE.md, "Reports").
+constexpr const char kSchemaV4[] = R"sql(
+CREATE INDEX calls_report ON calls(invite_ts, state, final_status, duration_ms, connect_ms,
+  post_dial_delay_ms, disconnect_delay_ms, first_18x_ts, answer_ts, final_ts, sensor);
+)sql";
+
+// Version 3: traffic counters (stats::TrafficCounters) per sensor and
+// second, minute and hour; ts is the period's start in Unix seconds. Method
+// columns follow stats::kMethodNames (m_<name>), r1xx..r6xx the response
+// classes, codes the status codes as JSON. See docs/SCHEMA.md.
+constexpr const char kSchemaV3[] = R"sql(
+CREATE TABLE stats_second (
+  sensor TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  packets INTEGER NOT NULL DEFAULT 0, frame_bytes INTEGER NOT NULL DEFAULT 0, sip_bytes INTEGER NOT NULL DEFAULT 0, messages INTEGER NOT NULL DEFAULT 0,
+  requests INTEGER NOT NULL DEFAULT 0, responses INTEGER NOT NULL DEFAULT 0, m_invite INTEGER NOT NULL DEFAULT 0, m_ack INTEGER NOT NULL DEFAULT 0,
+  m_bye INTEGER NOT NULL DEFAULT 0, m_cancel INTEGER NOT NULL DEFAULT 0, m_register INTEGER NOT NULL DEFAULT 0, m_options INTEGER NOT NULL DEFAULT 0,
+  m_prack INTEGER NOT NULL DEFAULT 0, m_subscribe INTEGER NOT NULL DEFAULT 0, m_notify INTEGER NOT NULL DEFAULT 0, m_publish INTEGER NOT NULL DEFAULT 0,
+  m_info INTEGER NOT NULL DEFAULT 0, m_refer INTEGER NOT NULL DEFAULT 0, m_message INTEGER NOT NULL DEFAULT 0, m_update INTEGER NOT NULL DEFAULT 0,
+  m_other INTEGER NOT NULL DEFAULT 0, r1xx INTEGER NOT NULL DEFAULT 0, r2xx INTEGER NOT NULL DEFAULT 0, r3xx INTEGER NOT NULL DEFAULT 0,
+  r4xx INTEGER NOT NULL DEFAULT 0, r5xx INTEGER NOT NULL DEFAULT 0, r6xx INTEGER NOT NULL DEFAULT 0, kernel_drops INTEGER NOT NULL DEFAULT 0,
+  interface_drops INTEGER NOT NULL DEFAULT 0,
+  codes TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (sensor, ts)
+) WITHOUT ROWID;
+CREATE TABLE stats_minute (
+  sensor TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  packets INTEGER NOT NULL DEFAULT 0, frame_bytes INTEGER NOT NULL DEFAULT 0, sip_bytes INTEGER NOT NULL DEFAULT 0, messages INTEGER NOT NULL DEFAULT 0,
+  requests INTEGER NOT NULL DEFAULT 0, responses INTEGER NOT NULL DEFAULT 0, m_invite INTEGER NOT NULL DEFAULT 0, m_ack INTEGER NOT NULL DEFAULT 0,
+  m_bye INTEGER NOT NULL DEFAULT 0, m_cancel INTEGER NOT NULL DEFAULT 0, m_register INTEGER NOT NULL DEFAULT 0, m_options INTEGER NOT NULL DEFAULT 0,
+  m_prack INTEGER NOT NULL DEFAULT 0, m_subscribe INTEGER NOT NULL DEFAULT 0, m_notify INTEGER NOT NULL DEFAULT 0, m_publish INTEGER NOT NULL DEFAULT 0,
+  m_info INTEGER NOT NULL DEFAULT 0, m_refer INTEGER NOT NULL DEFAULT 0, m_message INTEGER NOT NULL DEFAULT 0, m_update INTEGER NOT NULL DEFAULT 0,
+  m_other INTEGER NOT NULL DEFAULT 0, r1xx INTEGER NOT NULL DEFAULT 0, r2xx INTEGER NOT NULL DEFAULT 0, r3xx INTEGER NOT NULL DEFAULT 0,
+  r4xx INTEGER NOT NULL DEFAULT 0, r5xx INTEGER NOT NULL DEFAULT 0, r6xx INTEGER NOT NULL DEFAULT 0, kernel_drops INTEGER NOT NULL DEFAULT 0,
+  interface_drops INTEGER NOT NULL DEFAULT 0,
+  codes TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (sensor, ts)
+) WITHOUT ROWID;
+CREATE TABLE stats_hour (
+  sensor TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  packets INTEGER NOT NULL DEFAULT 0, frame_bytes INTEGER NOT NULL DEFAULT 0, sip_bytes INTEGER NOT NULL DEFAULT 0, messages INTEGER NOT NULL DEFAULT 0,
+  requests INTEGER NOT NULL DEFAULT 0, responses INTEGER NOT NULL DEFAULT 0, m_invite INTEGER NOT NULL DEFAULT 0, m_ack INTEGER NOT NULL DEFAULT 0,
+  m_bye INTEGER NOT NULL DEFAULT 0, m_cancel INTEGER NOT NULL DEFAULT 0, m_register INTEGER NOT NULL DEFAULT 0, m_options INTEGER NOT NULL DEFAULT 0,
+  m_prack INTEGER NOT NULL DEFAULT 0, m_subscribe INTEGER NOT NULL DEFAULT 0, m_notify INTEGER NOT NULL DEFAULT 0, m_publish INTEGER NOT NULL DEFAULT 0,
+  m_info INTEGER NOT NULL DEFAULT 0, m_refer INTEGER NOT NULL DEFAULT 0, m_message INTEGER NOT NULL DEFAULT 0, m_update INTEGER NOT NULL DEFAULT 0,
+  m_other INTEGER NOT NULL DEFAULT 0, r1xx INTEGER NOT NULL DEFAULT 0, r2xx INTEGER NOT NULL DEFAULT 0, r3xx INTEGER NOT NULL DEFAULT 0,
+  r4xx INTEGER NOT NULL DEFAULT 0, r5xx INTEGER NOT NULL DEFAULT 0, r6xx INTEGER NOT NULL DEFAULT 0, kernel_drops INTEGER NOT NULL DEFAULT 0,
+  interface_drops INTEGER NOT NULL DEFAULT 0,
+  codes TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (sensor, ts)
+) WITHOUT ROWID;
+CREATE INDEX stats_second_ts ON stats_second(ts);
+CREATE INDEX stats_minute_ts ON stats_minute(ts);
+CREATE INDEX stats_hour_ts ON stats_hour(ts);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema: calls, registrations, messages", kSchemaV1},
     {2, "messages deduplicated by (ts, key_hash)", kSchemaV2},
-    // {3, "...", kSchemaV3},  -- the next change goes here.
+    {3, "traffic counters per second, minute and hour", kSchemaV3},
+    {4, "calls_report: covering index for call analytics", kSchemaV4},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

@@ -244,7 +244,8 @@ Status SqliteStore::Init() {
             "SELECT sensor, call_id, src_ip, src_port, dst_ip, dst_port, size FROM messages "
             "WHERE ts = ? AND key_hash = ?",
             true))
-           .ok()) {
+           .ok() ||
+      !(s = PrepareTraffic()).ok()) {
     return Status::Error(where + ": " + s.message());
   }
 
@@ -269,6 +270,7 @@ Status SqliteStore::Close() {
   insert_registration_ = Statement();
   insert_message_ = Statement();
   select_message_key_ = Statement();
+  CloseTraffic();
   if (write_db_ != nullptr) {
     if (sqlite3_close(write_db_) != SQLITE_OK && status.ok()) {
       status = SqliteError(write_db_, "cannot close database " + path_);
@@ -318,6 +320,10 @@ void SqliteStore::AddMessage(const StoredMessage& message) {
   queue_.Push(encoded);
 }
 
+void SqliteStore::AddTrafficSecond(const stats::TrafficCounters& second) {
+  queue_.Push(second);
+}
+
 Status SqliteStore::Flush() { return queue_.Flush(); }
 
 StoreCounters SqliteStore::counters() const {
@@ -364,7 +370,7 @@ Status SqliteStore::WriteRows(const RowBatch& batch, BatchResult* result) {
     Status s = InsertMessage(m, batch.TextsOf(m), result);
     if (!s.ok()) return s;
   }
-  return Status::Ok();
+  return WriteTraffic(batch, result);
 }
 
 Status SqliteStore::StepInsert(Statement* insert, const char* table, uint64_t* inserted,

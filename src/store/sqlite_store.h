@@ -27,6 +27,7 @@ class SqliteStore final : public Store, private BatchSink {
   void AddCall(const calls::CallRecord& record) override;
   void AddRegistration(const calls::RegistrationRecord& record) override;
   void AddMessage(const StoredMessage& message) override;
+  void AddTrafficSecond(const stats::TrafficCounters& second) override;
   Status Flush() override;
   Status Close() override;
   StoreCounters counters() const override;
@@ -36,6 +37,8 @@ class SqliteStore final : public Store, private BatchSink {
   Result<std::vector<calls::RegistrationRecord>> FindRegistrations(
       const RegistrationQuery& query) override;
   Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) override;
+  Result<std::vector<stats::TrafficCounters>> TrafficRows(const TrafficQuery& query) override;
+  Result<stats::TrafficSummary> SummarizeTraffic(const TrafficQuery& query) override;
   Result<int64_t> CountRows(std::string_view table) override;
 
  private:
@@ -54,6 +57,16 @@ class SqliteStore final : public Store, private BatchSink {
   // Steps an insert statement and counts an inserted row or a duplicate.
   Status StepInsert(Statement* insert, const char* table, uint64_t* inserted,
                     BatchResult* result);
+  // Traffic counters (sqlite_traffic.cc): statements, then the batch's
+  // seconds with the minute and hour rollups they touch, then retention.
+  Status PrepareTraffic();
+  void CloseTraffic();
+  Status WriteTraffic(const RowBatch& batch, BatchResult* result);
+  // Replaces the row of `table_index` (0 second, 1 minute, 2 hour).
+  Status UpsertTraffic(int table_index, const stats::TrafficCounters& c);
+  // Recomputes the row of `table_index` (1 or 2) at `ts` from the rows of
+  // the table below it.
+  Status RollUp(int table_index, int64_t ts);
   std::string_view SensorOr(const std::string& sensor) const {
     return sensor.empty() ? std::string_view(options_.sensor) : std::string_view(sensor);
   }
@@ -65,6 +78,7 @@ class SqliteStore final : public Store, private BatchSink {
   sqlite3* write_db_ = nullptr;
   Statement begin_, commit_, rollback_;
   Statement insert_call_, insert_registration_, insert_message_, select_message_key_;
+  Statement upsert_traffic_[3], select_traffic_[3], delete_old_seconds_;
 
   std::mutex read_mu_;
   sqlite3* read_db_ = nullptr;  // guarded by read_mu_; null once closed

@@ -35,6 +35,7 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "calls/calls.h"
+#include "stats/stats.h"
 
 namespace sipman::store {
 
@@ -59,6 +60,9 @@ struct StoreOptions {
   // A compressed message is kept only when it is at most this share of the
   // raw size (0.8: it must save at least 20%).
   double min_compression_gain = 0.2;
+  // stats_second rows older than this (capture time, behind the newest
+  // second written) are deleted; 0 keeps them. Minute and hour rows stay.
+  int64_t stats_second_retention_s = 7 * 86400;
   // Page cache of the write connection, MiB.
   int cache_mb = 128;
   // How long a query or the writer waits for a lock held by another process.
@@ -146,6 +150,16 @@ struct RegistrationQuery {
 
 constexpr size_t kMaxQueryLimit = 100000;
 
+// A range of traffic counters: [from_ts, to_ts) in capture time. 0 leaves
+// a bound open. An empty sensor means all sensors, summed.
+enum class TrafficResolution { kSecond, kMinute, kHour };
+struct TrafficQuery {
+  TimestampNs from_ts = 0;
+  TimestampNs to_ts = 0;
+  std::string sensor;
+  TrafficResolution resolution = TrafficResolution::kSecond;  // TrafficRows only
+};
+
 struct StoreCounters {
   // Rows inserted, per table.
   uint64_t calls_written = 0;
@@ -164,6 +178,7 @@ struct StoreCounters {
   uint64_t message_raw_bytes = 0;
   uint64_t message_stored_bytes = 0;
   uint64_t messages_compressed = 0;  // stored with compression 1 or 2
+  uint64_t traffic_seconds_written = 0;  // stats_second rows written (replaced or new)
 };
 
 class Store {
@@ -180,6 +195,11 @@ class Store {
   virtual void AddCall(const calls::CallRecord& record) = 0;
   virtual void AddRegistration(const calls::RegistrationRecord& record) = 0;
   virtual void AddMessage(const StoredMessage& message) = 0;
+  // One second of traffic counters (sensor: StoreOptions::sensor). A row
+  // already stored for that sensor and second is replaced, and the minute
+  // and hour rows are recomputed from the rows below them, so writing the
+  // same capture again changes nothing.
+  virtual void AddTrafficSecond(const stats::TrafficCounters& second) = 0;
 
   // Waits until every row queued before this call is committed (or has
   // failed). Returns the error of any batch that failed since the previous
@@ -205,6 +225,13 @@ class Store {
       const RegistrationQuery& query) = 0;
   // Every stored message with this Call-ID (all sensors), in time order.
   virtual Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) = 0;
+  // Traffic counter rows of the query's resolution whose period starts in
+  // the range, in time order (sensors summed when query.sensor is empty).
+  virtual Result<std::vector<stats::TrafficCounters>> TrafficRows(const TrafficQuery& query) = 0;
+  // Derived figures over the range (docs/METRICS.md): from stats_second,
+  // calls.invite_ts and the calls' answer-to-end intervals. A range without
+  // data gives a zero summary.
+  virtual Result<stats::TrafficSummary> SummarizeTraffic(const TrafficQuery& query) = 0;
   // Rows in "calls", "registrations" or "messages"; other names are refused.
   virtual Result<int64_t> CountRows(std::string_view table) = 0;
 };

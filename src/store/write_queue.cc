@@ -132,6 +132,16 @@ bool WriteQueue::Push(const EncodedMessage& message) {
   return true;
 }
 
+bool WriteQueue::Push(const stats::TrafficCounters& second) {
+  std::unique_lock<std::mutex> lock(mu_);
+  bool waited;
+  RowBatch* batch = ReserveRow(lock, &waited);
+  if (batch == nullptr) return false;
+  batch->traffic_seconds.push_back(second);
+  RowAdded(waited);
+  return true;
+}
+
 void WriteQueue::Run() {
   pthread_setname_np(pthread_self(), "sipman-store");  // for top -H, perf and gdb
   std::unique_lock<std::mutex> lock(mu_);
@@ -170,6 +180,7 @@ void WriteQueue::Run() {
       counters_.message_raw_bytes += result.message_raw_bytes;
       counters_.message_stored_bytes += result.message_stored_bytes;
       counters_.messages_compressed += result.messages_compressed;
+      counters_.traffic_seconds_written += result.traffic_seconds_written;
     } else {
       ++counters_.write_errors;
       counters_.rows_failed += rows;

@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "calls/calls.h"
+#include "stats/stats.h"
 #include "store/store.h"
 
 namespace sipman::store::internal {
@@ -78,13 +79,17 @@ struct RowBatch {
   std::vector<calls::RegistrationRecord> registrations;
   std::vector<MessageRow> messages;
   std::string message_bytes;
+  std::vector<stats::TrafficCounters> traffic_seconds;  // sensor: the store's
 
-  size_t size() const { return calls.size() + registrations.size() + messages.size(); }
+  size_t size() const {
+    return calls.size() + registrations.size() + messages.size() + traffic_seconds.size();
+  }
   void clear() {
     calls.clear();
     registrations.clear();
     messages.clear();
     message_bytes.clear();
+    traffic_seconds.clear();
   }
   void AddMessage(const EncodedMessage& m);
 
@@ -104,6 +109,7 @@ struct BatchResult {
   uint64_t message_raw_bytes = 0;
   uint64_t message_stored_bytes = 0;
   uint64_t messages_compressed = 0;
+  uint64_t traffic_seconds_written = 0;
 };
 
 class BatchSink {
@@ -132,6 +138,7 @@ class WriteQueue {
   bool Push(CallRow&& row);
   bool Push(calls::RegistrationRecord&& row);
   bool Push(const EncodedMessage& message);  // copied into the batch
+  bool Push(const stats::TrafficCounters& second);
 
   Status Flush();
   Status Close();

@@ -54,6 +54,7 @@ TEST(RunConfig, FileSetsEverySetting) {
       "store_queue_rows = 5000\n"
       "log = \"/var/log/sipman.log\"\n"
       "stats_interval = 5\n"
+      "stats_second_hours = 24\n"
       "pcap_speed = 2.5\n"
       "correlation_header = \"X-CID\"\n",
       "sipman.toml", &o);
@@ -74,6 +75,7 @@ TEST(RunConfig, FileSetsEverySetting) {
   EXPECT_EQ(o.store_queue_rows, 5000u);
   EXPECT_EQ(o.log_file, "/var/log/sipman.log");
   EXPECT_DOUBLE_EQ(o.stats_interval, 5);
+  EXPECT_EQ(o.stats_second_hours, 24);
   EXPECT_DOUBLE_EQ(o.pcap_speed, 2.5);
   EXPECT_EQ(o.correlation_header, "X-CID");
 }

@@ -67,7 +67,8 @@ TEST(Schema, FreshDatabaseGetsEveryMigrationAndWal) {
   std::vector<std::string> tables = db.Column(
       "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
   EXPECT_EQ(tables, (std::vector<std::string>{"calls", "compression_dictionaries", "messages",
-                                              "registrations", "schema_migrations"}));
+                                              "registrations", "schema_migrations", "stats_hour",
+                                              "stats_minute", "stats_second"}));
 }
 
 TEST(Schema, MigrationsAreVersionedWithoutGaps) {
@@ -183,9 +184,10 @@ TEST(Schema, IndexesServeTheOperatorsSearches) {
       "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name");
   EXPECT_EQ(indexes, (std::vector<std::string>{
                          "calls_call_id", "calls_callee_user", "calls_caller_user",
-                         "calls_dst_ip", "calls_natural_key", "calls_src_ip", "calls_state",
+                         "calls_dst_ip", "calls_natural_key", "calls_report", "calls_src_ip", "calls_state",
                          "messages_call_id", "messages_key_hash", "registrations_aor",
-                         "registrations_natural_key"}));
+                         "registrations_natural_key", "stats_hour_ts", "stats_minute_ts",
+                         "stats_second_ts"}));
   // The planner uses them (not a full scan) for the common searches.
   auto plan = [&](const std::string& sql) {
     std::string text;

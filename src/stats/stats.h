@@ -1,0 +1,204 @@
+// The stats module's public face: traffic counters of SIP signalling, kept
+// per capture second and per sensor, their running totals, and their
+// rendering in Prometheus text format.
+//
+// What each counter means is defined in docs/METRICS.md ("Traffic
+// counters"). In short: a frame that carries (or completes) at least one SIP
+// message counts once in `packets` and `frame_bytes`, in the second of its
+// capture time; every SIP message counts once in `messages`, `sip_bytes` and
+// its method or response class and code.
+//
+// Counting is allocation-free: methods and response classes are fixed
+// arrays, status codes a small flat map.
+#ifndef SIPMAN_STATS_STATS_H_
+#define SIPMAN_STATS_STATS_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/time.h"
+#include "sip/sip.h"
+
+namespace sipman::stats {
+
+// Request methods counted by name; any other method counts as "OTHER".
+constexpr std::array<std::string_view, 15> kMethodNames = {
+    "INVITE",  "ACK",     "BYE",  "CANCEL", "REGISTER", "OPTIONS", "PRACK", "SUBSCRIBE",
+    "NOTIFY",  "PUBLISH", "INFO", "REFER",  "MESSAGE",  "UPDATE",  "OTHER"};
+constexpr size_t kMethodCount = kMethodNames.size();
+constexpr size_t kOtherMethod = kMethodCount - 1;
+
+// Index into kMethodNames of a request method (case-sensitive, as RFC 3261
+// says methods are); kOtherMethod for any other.
+size_t MethodIndex(std::string_view method);
+
+// Response classes 1xx..6xx, index 0..5.
+constexpr size_t kClassCount = 6;
+
+// Response counts per status code: a flat map of at most kMaxCodes codes.
+// Codes beyond that (or outside 100..699) are counted under code 0.
+class CodeCounts {
+ public:
+  static constexpr size_t kMaxCodes = 48;
+  struct Entry {
+    uint16_t code = 0;
+    uint64_t count = 0;
+  };
+
+  void Add(int code, uint64_t n = 1);
+  void AddAll(const CodeCounts& other);
+  void Clear() { size_ = 0; }
+  // Count of one code (0 when absent).
+  uint64_t Get(int code) const;
+  size_t size() const { return size_; }
+  // Entries in the order codes were first seen.
+  const Entry* begin() const { return entries_.data(); }
+  const Entry* end() const { return entries_.data() + size_; }
+
+  bool operator==(const CodeCounts& other) const;
+
+ private:
+  std::array<Entry, kMaxCodes> entries_{};
+  size_t size_ = 0;
+};
+
+// The counters of one period (a second, a minute, an hour, or a whole run).
+struct TrafficCounters {
+  int64_t ts = 0;           // start of the period, Unix seconds
+  uint64_t packets = 0;     // frames carrying SIP
+  uint64_t frame_bytes = 0; // wire length of those frames
+  uint64_t sip_bytes = 0;   // bytes of the SIP messages (start line to body end)
+  uint64_t messages = 0;
+  uint64_t requests = 0;
+  uint64_t responses = 0;
+  std::array<uint64_t, kMethodCount> methods{};
+  std::array<uint64_t, kClassCount> classes{};  // 1xx..6xx
+  CodeCounts codes;
+  // Packets the capture lost in this period: by the kernel (pcap_stats
+  // ps_drop) and by the interface (ps_ifdrop). `sipman run` only.
+  uint64_t kernel_drops = 0;
+  uint64_t interface_drops = 0;
+
+  // Adds every counter of `other` (not ts).
+  void AddAll(const TrafficCounters& other);
+  bool Empty() const { return packets == 0 && messages == 0 && kernel_drops == 0 &&
+                              interface_drops == 0; }
+  bool operator==(const TrafficCounters& other) const;
+};
+
+// Codes as compact JSON, codes ascending: {"180":3,"200":5}. Empty: "{}".
+void AppendCodesJson(const CodeCounts& codes, std::string* out);
+// Parses AppendCodesJson's output (adding to *codes). False on other text.
+bool ParseCodesJson(std::string_view json, CodeCounts* codes);
+
+// Receives each second's counters once the second is closed.
+class SecondSink {
+ public:
+  virtual ~SecondSink() = default;
+  virtual void OnSecond(const TrafficCounters& second) = 0;
+};
+
+// Counts SIP traffic per capture second. Seconds stay open for
+// kOpenSeconds seconds after the newest one seen, so messages a little out
+// of time order (merged interfaces) land in their own second; a message
+// older than that is counted in the totals and in late_messages() only.
+// Single-threaded.
+class TrafficStats {
+ public:
+  static constexpr int64_t kOpenSeconds = 8;
+
+  // `sink` (may be null: totals only) must outlive the stats.
+  explicit TrafficStats(SecondSink* sink) : sink_(sink) {}
+
+  // Counts one SIP message. `frame_bytes` is the wire length of the frame
+  // that carried or completed it; the frame counts once however many
+  // messages it completes (until the next OnFrameDone).
+  void OnMessage(TimestampNs ts, uint32_t frame_bytes, const sip::SipMessage& message);
+  // Marks the end of one captured frame.
+  void OnFrameDone() { frame_counted_ = false; }
+  // Adds packets lost by the capture to the newest open second (or, before
+  // any traffic, to the second of `ts`).
+  void AddDrops(TimestampNs ts, uint64_t kernel_drops, uint64_t interface_drops);
+  // Closes every second older than kOpenSeconds before `now`.
+  void AdvanceTime(TimestampNs now);
+  // Closes every open second.
+  void Flush();
+
+  // Everything counted so far (ts: the first second seen).
+  const TrafficCounters& totals() const { return totals_; }
+  uint64_t late_messages() const { return late_messages_; }
+
+ private:
+  TrafficCounters* SecondOf(int64_t second);
+  void CloseBefore(int64_t second);
+
+  SecondSink* sink_;
+  // Ring of open seconds, slot = second % kOpenSeconds; open_[i] says
+  // whether slot i holds a second.
+  std::array<TrafficCounters, kOpenSeconds> seconds_{};
+  std::array<bool, kOpenSeconds> open_{};
+  int64_t newest_ = INT64_MIN;  // newest second seen
+  int64_t closed_below_ = INT64_MIN;  // seconds before this were handed to the sink
+  bool frame_counted_ = false;
+  TrafficCounters totals_;
+  bool any_ = false;
+  uint64_t late_messages_ = 0;
+};
+
+// Renders `totals` in the Prometheus text exposition format (version
+// 0.0.4), with HELP and TYPE lines, into *out (appended). Every method and
+// class appears, zeros included; codes appear as seen, ascending.
+void RenderPrometheus(const TrafficCounters& totals, std::string* out);
+
+// A per-second rate over a span of seconds (docs/METRICS.md).
+struct RatePeak {
+  double average = 0;       // total / span seconds
+  uint64_t peak = 0;        // highest value in one second
+  int64_t peak_second = 0;  // Unix second of the first peak (0: no data)
+};
+
+// Concurrent calls over a span (docs/METRICS.md).
+struct Concurrency {
+  double average = 0;       // time-weighted mean over the span
+  uint64_t peak = 0;        // most calls established at one instant
+  TimestampNs peak_ts = 0;  // when the peak was first reached (0: no calls)
+};
+
+// Derived figures over a time range. All zero when the range holds no data.
+struct TrafficSummary {
+  // The span: from the first to the last second (inclusive) that holds
+  // traffic or a call start; span_seconds is 0 when there is none.
+  int64_t first_second = 0;
+  int64_t last_second = 0;
+  int64_t span_seconds = 0;
+  TrafficCounters totals;  // ts: first_second
+  RatePeak frame_bytes;    // frame bytes per second
+  RatePeak messages;       // SIP messages per second
+  uint64_t calls = 0;      // calls whose INVITE lies in the range
+  RatePeak calls_per_second;
+  Concurrency concurrent_calls;
+};
+
+// Builds a TrafficSummary from per-second rows and per-second call counts,
+// fed in any order. Seconds without a row count as zero.
+class TrafficSummarizer {
+ public:
+  void AddSecond(const TrafficCounters& second);
+  void AddCalls(int64_t second, uint64_t calls);
+  // The summary so far; concurrent_calls is left for the caller.
+  TrafficSummary Summary() const;
+
+ private:
+  void Extend(int64_t second);
+  static void Peak(RatePeak* r, uint64_t value, int64_t second);
+
+  bool any_ = false;
+  TrafficSummary s_;
+};
+
+}  // namespace sipman::stats
+
+#endif  // SIPMAN_STATS_STATS_H_
