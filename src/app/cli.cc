@@ -63,6 +63,7 @@ constexpr char kUsage[] =
     "        --stats-second-hours N  per-second traffic rows kept, capture hours (168; 0 = all)\n"
     "        --log FILE         log there instead of standard error (SIGHUP reopens)\n"
     "        --stats-interval S status line every S seconds (default 1; 0 = off)\n"
+    "        --active-interval S  calls still up into table active_calls every S s (5; 0 = off)\n"
     "        --correlation-header NAME  as for analyze\n"
     "      Capturing needs root or: setcap cap_net_raw,cap_net_admin=eip build/sipman\n"
     "  sipman report [--db PATH] [--from T] [--to T] [--sensor NAME]\n"

@@ -51,6 +51,18 @@ void Correlator::OnSecond(const stats::TrafficCounters& second) {
   store_->AddTrafficSecond(second);
 }
 
+std::vector<calls::CallRecord> Correlator::OpenCalls(TimestampNs now) {
+  class Collector : public calls::RecordSink {
+   public:
+    void OnCall(const calls::CallRecord& record) override { records.push_back(record); }
+    void OnRegistration(const calls::RegistrationRecord&) override {}
+    std::vector<calls::CallRecord> records;
+  };
+  Collector collector;
+  tracker_.SnapshotOpenCalls(now, &collector);
+  return std::move(collector.records);
+}
+
 uint64_t Correlator::total_calls() const {
   uint64_t n = 0;
   for (uint64_t c : calls_by_state_) n += c;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "app/pipeline.h"
 #include "calls/calls.h"
@@ -54,6 +55,10 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
     tracker_.Finish(now);
     traffic_.Flush();
   }
+
+  // Copies of the calls still up at `now` (capture time), as in_progress
+  // records (CallTracker::SnapshotOpenCalls); nothing is emitted or stored.
+  std::vector<calls::CallRecord> OpenCalls(TimestampNs now);
 
   const stats::TrafficCounters& traffic_totals() const { return traffic_.totals(); }
   // Bytes and messages per second over the seconds closed so far (no calls).

@@ -185,6 +185,7 @@ class Daemon {
         if (packet.ts > last_ts_) last_ts_ = packet.ts;
         last_packet_wall_ = Clock::now();
         SampleDrops(last_packet_wall_, false);
+        MaybeSnapshotActive(last_packet_wall_);
         Publish();
         continue;
       }
@@ -196,12 +197,28 @@ class Daemon {
         last_advance = now;
         Publish();
       }
+      MaybeSnapshotActive(now);
     }
     pipeline.Finish();
     SampleDrops(Clock::now(), true);
     correlator_->Finish(VirtualNow(Clock::now()));
+    // Every call is in `calls` now (queued before this): none is still up.
+    store_->ReplaceActiveCalls(options_.sensor, {});
     Publish();
     gauges_.done.store(true, std::memory_order_release);
+  }
+
+  // Every --active-interval seconds, replaces this sensor's rows of
+  // active_calls with the calls still up. Worker thread only: the tracker is
+  // single-threaded.
+  void MaybeSnapshotActive(Clock::time_point now) {
+    if (options_.active_interval <= 0) return;
+    if (last_active_ != Clock::time_point{} &&
+        now - last_active_ < std::chrono::duration<double>(options_.active_interval)) {
+      return;
+    }
+    last_active_ = now;
+    store_->ReplaceActiveCalls(options_.sensor, correlator_->OpenCalls(VirtualNow(now)));
   }
 
   // About once a second (and at the end, `force`), adds the capture's new
@@ -347,6 +364,7 @@ class Daemon {
   TimestampNs last_ts_ = 0;
   Clock::time_point last_packet_wall_;
   Clock::time_point last_drop_sample_;
+  Clock::time_point last_active_;  // last active_calls snapshot
   uint64_t kernel_drops_seen_ = 0, interface_drops_seen_ = 0;
   WorkerGauges gauges_;
 

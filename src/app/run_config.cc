@@ -22,7 +22,8 @@ constexpr std::string_view kKeys[] = {
     "interfaces", "filter",      "pcap",          "pcap_speed",       "buffer_mb",
     "snaplen",    "promisc",     "immediate",     "timeout_ms",       "db",
     "sensor",     "correlation_header", "queue_mb", "queue_packets", "spill_dir",
-    "store_queue_rows", "log",   "stats_interval", "stats_second_hours"};
+    "store_queue_rows", "log",   "stats_interval", "stats_second_hours",
+    "active_interval"};
 
 // The 1-based line where `key = ...` is written, or 0. cpptoml keeps no
 // positions for values, so errors about a value find its line here.
@@ -174,6 +175,7 @@ Status ApplyKey(const std::string& key, cpptoml::base& v, const FileErrors& err,
   }
   if (key == "log") return GetString(v, err, key, &o->log_file);
   if (key == "stats_interval") return GetNumber(v, err, key, 0, &o->stats_interval);
+  if (key == "active_interval") return GetNumber(v, err, key, 0, &o->active_interval);
   if (key == "stats_second_hours") {
     return GetInt(v, err, key, 0, int64_t{1} << 20, &o->stats_second_hours);
   }
@@ -377,6 +379,10 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
     } else if (f.Is("--stats-interval", &v, &missing)) {
       if (missing || !ParseDouble(v, 0, &options->stats_interval)) {
         return need("--stats-interval", "seconds (0: no status lines)");
+      }
+    } else if (f.Is("--active-interval", &v, &missing)) {
+      if (missing || !ParseDouble(v, 0, &options->active_interval)) {
+        return need("--active-interval", "seconds (0: no active_calls snapshots)");
       }
     } else {
       return Status::Error("unknown option '" + std::string(arg) + "' for 'run'");

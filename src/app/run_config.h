@@ -45,6 +45,9 @@ struct RunOptions {
   // Operations.
   std::string log_file;          // --log; default standard error
   double stats_interval = 1.0;   // --stats-interval, seconds; 0 = no status lines
+  // --active-interval, seconds between snapshots of the calls still up into
+  // the store's active_calls table; 0 = none.
+  double active_interval = 5.0;
 };
 
 // Reads the TOML text of a configuration file into `options`. `path` names

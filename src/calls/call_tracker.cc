@@ -147,6 +147,7 @@ class CallTracker::Impl {
   void OnMessage(const SipEvent& ev);
   void AdvanceTime(TimestampNs now);
   void Finish(TimestampNs now);
+  void SnapshotOpenCalls(TimestampNs now, RecordSink* sink);
   const CallTrackerCounters& counters() {
     counters_.open_calls = calls_.size();
     counters_.open_registrations = regs_.size();
@@ -701,6 +702,16 @@ void CallTracker::Impl::Finish(TimestampNs now) {
   correlation_index_.clear();
 }
 
+void CallTracker::Impl::SnapshotOpenCalls(TimestampNs now, RecordSink* sink) {
+  calls_.ForEachInUse([&](uint32_t, const Call& c) {
+    if (c.finished || CallDeadline(c) <= now) return;
+    BuildRecord(c, EmitMode::kFinish, &record_);
+    record_.state = CallState::kInProgress;
+    record_.end_ts = 0;
+    sink->OnCall(record_);
+  });
+}
+
 void CallTracker::Impl::EmitCall(uint32_t slot, EmitMode mode) {
   Call& c = calls_[slot];
   BuildRecord(c, mode, &record_);
@@ -1024,6 +1035,9 @@ CallTracker::~CallTracker() = default;
 void CallTracker::OnMessage(const SipEvent& event) { impl_->OnMessage(event); }
 void CallTracker::AdvanceTime(TimestampNs now) { impl_->AdvanceTime(now); }
 void CallTracker::Finish(TimestampNs now) { impl_->Finish(now); }
+void CallTracker::SnapshotOpenCalls(TimestampNs now, RecordSink* sink) {
+  impl_->SnapshotOpenCalls(now, sink);
+}
 const CallTrackerCounters& CallTracker::counters() const { return impl_->counters(); }
 
 }  // namespace sipman::calls

@@ -250,6 +250,13 @@ class CallTracker {
   // in_progress; pending registrations as expired).
   void Finish(TimestampNs now);
 
+  // Emits to `sink` (not the tracker's own sink) one record per call that is
+  // open and not finished, as Finish would (state in_progress, end_ts 0),
+  // oldest first; calls whose timer is due at `now` (capture time) are left
+  // out, since the next AdvanceTime ends them. Changes nothing in the
+  // tracker: this is a view of the calls still up, for the live store.
+  void SnapshotOpenCalls(TimestampNs now, RecordSink* sink);
+
   const CallTrackerCounters& counters() const;
 
  private:

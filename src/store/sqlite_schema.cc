@@ -193,11 +193,71 @@ CREATE INDEX stats_minute_ts ON stats_minute(ts);
 CREATE INDEX stats_hour_ts ON stats_hour(ts);
 )sql";
 
+// Version 5: the calls still up, as the last snapshot of `sipman run` left
+// them. Same columns as calls, so a CallRecord is inserted by the same code;
+// no natural key, since each snapshot replaces its sensor's rows whole.
+constexpr const char kSchemaV5[] = R"sql(
+CREATE TABLE active_calls (
+  id INTEGER PRIMARY KEY,
+  sensor TEXT NOT NULL DEFAULT '',
+  call_id TEXT NOT NULL,
+  caller_user TEXT NOT NULL DEFAULT '',
+  caller_display TEXT NOT NULL DEFAULT '',
+  caller_domain TEXT NOT NULL DEFAULT '',
+  caller_tag TEXT NOT NULL DEFAULT '',
+  pai_user TEXT NOT NULL DEFAULT '',
+  callee_user TEXT NOT NULL DEFAULT '',
+  ruri_user TEXT NOT NULL DEFAULT '',
+  callee_domain TEXT NOT NULL DEFAULT '',
+  callee_tag TEXT NOT NULL DEFAULT '',
+  diversion_user TEXT NOT NULL DEFAULT '',
+  src_ip TEXT NOT NULL DEFAULT '',
+  src_port INTEGER NOT NULL DEFAULT 0,
+  dst_ip TEXT NOT NULL DEFAULT '',
+  dst_port INTEGER NOT NULL DEFAULT 0,
+  transport TEXT NOT NULL DEFAULT '',
+  invite_ts INTEGER NOT NULL DEFAULT 0,
+  first_provisional_ts INTEGER NOT NULL DEFAULT 0,
+  first_18x_ts INTEGER NOT NULL DEFAULT 0,
+  answer_ts INTEGER NOT NULL DEFAULT 0,
+  ack_ts INTEGER NOT NULL DEFAULT 0,
+  bye_ts INTEGER NOT NULL DEFAULT 0,
+  cancel_ts INTEGER NOT NULL DEFAULT 0,
+  final_ts INTEGER NOT NULL DEFAULT 0,
+  end_ts INTEGER NOT NULL DEFAULT 0,
+  duration_ms INTEGER NOT NULL DEFAULT 0,
+  connect_ms INTEGER NOT NULL DEFAULT 0,
+  post_dial_delay_ms INTEGER NOT NULL DEFAULT -1,
+  disconnect_delay_ms INTEGER NOT NULL DEFAULT -1,
+  final_status INTEGER NOT NULL DEFAULT 0,
+  final_reason TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL,
+  hangup_by TEXT NOT NULL DEFAULT '',
+  reason_protocol TEXT NOT NULL DEFAULT '',
+  reason_cause INTEGER NOT NULL DEFAULT 0,
+  reason_text TEXT NOT NULL DEFAULT '',
+  caller_media_types TEXT NOT NULL DEFAULT '',
+  caller_media TEXT NOT NULL DEFAULT '[]',
+  callee_media_types TEXT NOT NULL DEFAULT '',
+  callee_media TEXT NOT NULL DEFAULT '[]',
+  caller_user_agent TEXT NOT NULL DEFAULT '',
+  callee_user_agent TEXT NOT NULL DEFAULT '',
+  message_count INTEGER NOT NULL DEFAULT 0,
+  retransmissions INTEGER NOT NULL DEFAULT 0,
+  byte_count INTEGER NOT NULL DEFAULT 0,
+  auth_challenges INTEGER NOT NULL DEFAULT 0,
+  correlation_id TEXT NOT NULL DEFAULT '',
+  linked_call_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX active_calls_sensor ON active_calls(sensor, invite_ts);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "initial schema: calls, registrations, messages", kSchemaV1},
     {2, "messages deduplicated by (ts, key_hash)", kSchemaV2},
     {3, "traffic counters per second, minute and hour", kSchemaV3},
     {4, "calls_report: covering index for call analytics", kSchemaV4},
+    {5, "active_calls: snapshot of the calls still up", kSchemaV5},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

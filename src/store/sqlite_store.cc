@@ -231,6 +231,12 @@ Status SqliteStore::Init() {
       !(s = rollback_.Prepare(write_db_, "ROLLBACK", true)).ok() ||
       !(s = insert_call_.Prepare(write_db_, InsertSql("calls", kCallColumns, kCallColumnCount),
                                  true)).ok() ||
+      !(s = insert_active_call_.Prepare(
+            write_db_, InsertSql("active_calls", kCallColumns, kCallColumnCount), true))
+           .ok() ||
+      !(s = delete_active_calls_.Prepare(write_db_, "DELETE FROM active_calls WHERE sensor = ?",
+                                         true))
+           .ok() ||
       !(s = insert_registration_.Prepare(
             write_db_,
             InsertSql("registrations", kRegistrationColumns, kRegistrationColumnCount), true))
@@ -267,6 +273,8 @@ Status SqliteStore::Close() {
   commit_ = Statement();
   rollback_ = Statement();
   insert_call_ = Statement();
+  insert_active_call_ = Statement();
+  delete_active_calls_ = Statement();
   insert_registration_ = Statement();
   insert_message_ = Statement();
   select_message_key_ = Statement();
@@ -285,7 +293,21 @@ Status SqliteStore::Close() {
   return status;
 }
 
-void SqliteStore::AddCall(const calls::CallRecord& record) {
+void SqliteStore::AddCall(const calls::CallRecord& record) { queue_.Push(EncodeCall(record)); }
+
+void SqliteStore::ReplaceActiveCalls(std::string_view sensor,
+                                     std::vector<calls::CallRecord> records) {
+  ActiveSnapshot snapshot;
+  snapshot.sensor.assign(sensor.empty() ? std::string_view(options_.sensor) : sensor);
+  snapshot.rows.reserve(records.size());
+  for (calls::CallRecord& r : records) {
+    r.sensor = snapshot.sensor;
+    snapshot.rows.push_back(EncodeCall(r));
+  }
+  queue_.Push(std::move(snapshot));
+}
+
+CallRow SqliteStore::EncodeCall(const calls::CallRecord& record) const {
   CallRow row;
   row.record = record;
   char src_ip[46], dst_ip[46];
@@ -299,7 +321,7 @@ void SqliteStore::AddCall(const calls::CallRecord& record) {
   AppendMediaJson(record.callee_media, &row.texts);
   row.callee_media_size = static_cast<uint32_t>(row.texts.size() - before);
   if (row.record.sensor.empty()) row.record.sensor = options_.sensor;
-  queue_.Push(std::move(row));
+  return row;
 }
 
 void SqliteStore::AddRegistration(const calls::RegistrationRecord& record) {
@@ -359,7 +381,7 @@ Status SqliteStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
 
 Status SqliteStore::WriteRows(const RowBatch& batch, BatchResult* result) {
   for (const CallRow& r : batch.calls) {
-    Status s = InsertCall(r, result);
+    Status s = InsertCall(r, false, result);
     if (!s.ok()) return s;
   }
   for (const calls::RegistrationRecord& r : batch.registrations) {
@@ -370,7 +392,28 @@ Status SqliteStore::WriteRows(const RowBatch& batch, BatchResult* result) {
     Status s = InsertMessage(m, batch.TextsOf(m), result);
     if (!s.ok()) return s;
   }
-  return WriteTraffic(batch, result);
+  Status s = WriteTraffic(batch, result);
+  if (!s.ok()) return s;
+  for (const ActiveSnapshot& snapshot : batch.active_snapshots) {
+    s = ReplaceSnapshot(snapshot, result);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::ReplaceSnapshot(const ActiveSnapshot& snapshot, BatchResult* result) {
+  delete_active_calls_.BindText(1, snapshot.sensor);
+  if (delete_active_calls_.Step() != SQLITE_DONE) {
+    Status s = SqliteError(write_db_, "cannot delete from active_calls of database " + path_);
+    delete_active_calls_.Reset();
+    return s;
+  }
+  delete_active_calls_.Reset();
+  for (const CallRow& r : snapshot.rows) {
+    Status s = InsertCall(r, true, result);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 Status SqliteStore::StepInsert(Statement* insert, const char* table, uint64_t* inserted,
@@ -391,9 +434,9 @@ Status SqliteStore::StepInsert(Statement* insert, const char* table, uint64_t* i
   return Status::Ok();
 }
 
-Status SqliteStore::InsertCall(const CallRow& row, BatchResult* result) {
+Status SqliteStore::InsertCall(const CallRow& row, bool active, BatchResult* result) {
   const calls::CallRecord& r = row.record;
-  Statement& st = insert_call_;
+  Statement& st = active ? insert_active_call_ : insert_call_;
   int i = 1;
   st.BindText(i++, r.sensor);
   st.BindText(i++, row.src_ip());
@@ -407,6 +450,7 @@ Status SqliteStore::InsertCall(const CallRow& row, BatchResult* result) {
 #define SIPMAN_BIND_INT(field) st.BindInt(i++, static_cast<int64_t>(r.field));
   SIPMAN_CALL_INT_FIELDS(SIPMAN_BIND_INT)
 #undef SIPMAN_BIND_INT
+  if (active) return StepInsert(&st, "active_calls", &result->active_calls_inserted, result);
   return StepInsert(&st, "calls", &result->calls_inserted, result);
 }
 
@@ -697,10 +741,11 @@ Result<int64_t> SqliteStore::CountRows(std::string_view table) {
   const char* sql = nullptr;
   if (table == "calls") sql = "SELECT COUNT(*) FROM calls";
   if (table == "registrations") sql = "SELECT COUNT(*) FROM registrations";
+  if (table == "active_calls") sql = "SELECT COUNT(*) FROM active_calls";
   if (table == "messages") sql = "SELECT COUNT(*) FROM messages";
   if (sql == nullptr) {
     return Status::Error("no table '" + std::string(table) +
-                         "' to count; use calls, registrations or messages");
+                         "' to count; use calls, active_calls, registrations or messages");
   }
   std::lock_guard<std::mutex> lock(read_mu_);
   if (read_db_ == nullptr) return ClosedError();

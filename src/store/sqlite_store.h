@@ -28,6 +28,8 @@ class SqliteStore final : public Store, private BatchSink {
   void AddRegistration(const calls::RegistrationRecord& record) override;
   void AddMessage(const StoredMessage& message) override;
   void AddTrafficSecond(const stats::TrafficCounters& second) override;
+  void ReplaceActiveCalls(std::string_view sensor,
+                          std::vector<calls::CallRecord> records) override;
   Status Flush() override;
   Status Close() override;
   StoreCounters counters() const override;
@@ -46,7 +48,12 @@ class SqliteStore final : public Store, private BatchSink {
   Status Init();
   Status WriteBatch(const RowBatch& batch, BatchResult* result) override;
   Status WriteRows(const RowBatch& batch, BatchResult* result);
-  Status InsertCall(const CallRow& row, BatchResult* result);
+  // Encodes a record for InsertCall (store default sensor applied).
+  CallRow EncodeCall(const calls::CallRecord& record) const;
+  // Inserts into calls through insert_call_, or into active_calls through
+  // insert_active_call_ when `active`.
+  Status InsertCall(const CallRow& row, bool active, BatchResult* result);
+  Status ReplaceSnapshot(const ActiveSnapshot& snapshot, BatchResult* result);
   Status InsertRegistration(const calls::RegistrationRecord& r, BatchResult* result);
   Status InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,
                        BatchResult* result);
@@ -77,7 +84,8 @@ class SqliteStore final : public Store, private BatchSink {
   // Used by Init, then by the writer thread only.
   sqlite3* write_db_ = nullptr;
   Statement begin_, commit_, rollback_;
-  Statement insert_call_, insert_registration_, insert_message_, select_message_key_;
+  Statement insert_call_, insert_active_call_, delete_active_calls_;
+  Statement insert_registration_, insert_message_, select_message_key_;
   Statement upsert_traffic_[3], select_traffic_[3], delete_old_seconds_;
 
   std::mutex read_mu_;

@@ -200,6 +200,13 @@ class Store {
   // and hour rows are recomputed from the rows below them, so writing the
   // same capture again changes nothing.
   virtual void AddTrafficSecond(const stats::TrafficCounters& second) = 0;
+  // Replaces the rows of `sensor` (empty: StoreOptions::sensor) in
+  // active_calls, the snapshot of the calls still up, with `records`; an
+  // empty vector empties it. Queued like the rows above and applied in one
+  // transaction, so a reader sees the old snapshot or the new one, never a
+  // mix. Other sensors' rows stay.
+  virtual void ReplaceActiveCalls(std::string_view sensor,
+                                  std::vector<calls::CallRecord> records) = 0;
 
   // Waits until every row queued before this call is committed (or has
   // failed). Returns the error of any batch that failed since the previous
@@ -232,7 +239,8 @@ class Store {
   // calls.invite_ts and the calls' answer-to-end intervals. A range without
   // data gives a zero summary.
   virtual Result<stats::TrafficSummary> SummarizeTraffic(const TrafficQuery& query) = 0;
-  // Rows in "calls", "registrations" or "messages"; other names are refused.
+  // Rows in "calls", "active_calls", "registrations" or "messages"; other
+  // names are refused.
   virtual Result<int64_t> CountRows(std::string_view table) = 0;
 };
 

@@ -142,6 +142,16 @@ bool WriteQueue::Push(const stats::TrafficCounters& second) {
   return true;
 }
 
+bool WriteQueue::Push(ActiveSnapshot&& snapshot) {
+  std::unique_lock<std::mutex> lock(mu_);
+  bool waited;
+  RowBatch* batch = ReserveRow(lock, &waited);
+  if (batch == nullptr) return false;
+  batch->active_snapshots.push_back(std::move(snapshot));
+  RowAdded(waited);
+  return true;
+}
+
 void WriteQueue::Run() {
   pthread_setname_np(pthread_self(), "sipman-store");  // for top -H, perf and gdb
   std::unique_lock<std::mutex> lock(mu_);

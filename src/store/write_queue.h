@@ -72,6 +72,13 @@ struct CallRow {
   }
 };
 
+// A whole snapshot of one sensor's calls still up; it counts as one row of
+// its batch.
+struct ActiveSnapshot {
+  std::string sensor;
+  std::vector<CallRow> rows;
+};
+
 // Rows for one transaction. Order across the three tables does not matter
 // inside a transaction; batches are committed in the order they were filled.
 struct RowBatch {
@@ -80,9 +87,12 @@ struct RowBatch {
   std::vector<MessageRow> messages;
   std::string message_bytes;
   std::vector<stats::TrafficCounters> traffic_seconds;  // sensor: the store's
+  // Applied after the rows above, in the order they were queued.
+  std::vector<ActiveSnapshot> active_snapshots;
 
   size_t size() const {
-    return calls.size() + registrations.size() + messages.size() + traffic_seconds.size();
+    return calls.size() + registrations.size() + messages.size() + traffic_seconds.size() +
+           active_snapshots.size();
   }
   void clear() {
     calls.clear();
@@ -90,6 +100,7 @@ struct RowBatch {
     messages.clear();
     message_bytes.clear();
     traffic_seconds.clear();
+    active_snapshots.clear();
   }
   void AddMessage(const EncodedMessage& m);
 
@@ -110,6 +121,7 @@ struct BatchResult {
   uint64_t message_stored_bytes = 0;
   uint64_t messages_compressed = 0;
   uint64_t traffic_seconds_written = 0;
+  uint64_t active_calls_inserted = 0;
 };
 
 class BatchSink {
@@ -139,6 +151,7 @@ class WriteQueue {
   bool Push(calls::RegistrationRecord&& row);
   bool Push(const EncodedMessage& message);  // copied into the batch
   bool Push(const stats::TrafficCounters& second);
+  bool Push(ActiveSnapshot&& snapshot);
 
   Status Flush();
   Status Close();

@@ -54,6 +54,7 @@ TEST(RunConfig, FileSetsEverySetting) {
       "store_queue_rows = 5000\n"
       "log = \"/var/log/sipman.log\"\n"
       "stats_interval = 5\n"
+      "active_interval = 2.5\n"
       "stats_second_hours = 24\n"
       "pcap_speed = 2.5\n"
       "correlation_header = \"X-CID\"\n",
@@ -75,6 +76,7 @@ TEST(RunConfig, FileSetsEverySetting) {
   EXPECT_EQ(o.store_queue_rows, 5000u);
   EXPECT_EQ(o.log_file, "/var/log/sipman.log");
   EXPECT_DOUBLE_EQ(o.stats_interval, 5);
+  EXPECT_DOUBLE_EQ(o.active_interval, 2.5);
   EXPECT_EQ(o.stats_second_hours, 24);
   EXPECT_DOUBLE_EQ(o.pcap_speed, 2.5);
   EXPECT_EQ(o.correlation_header, "X-CID");
@@ -147,6 +149,18 @@ TEST(RunConfig, FlagsOverrideTheFileWhateverTheOrder) {
   EXPECT_TRUE(o.promisc);
   EXPECT_EQ(o.spill_dir, "flag.db.spill");
   EXPECT_EQ(o.filter, capture::kDefaultLiveFilter);
+}
+
+TEST(RunConfig, ActiveIntervalDefaultsToFiveAndZeroTurnsItOff) {
+  RunOptions o;
+  EXPECT_DOUBLE_EQ(o.active_interval, 5);
+  bool usage = false, help = false;
+  Args args{"-i", "lo", "--active-interval", "0"};
+  ASSERT_TRUE(ParseRunArgs(args.argc(), args.argv(), &o, &usage, &help).ok());
+  EXPECT_DOUBLE_EQ(o.active_interval, 0);
+  RunOptions bad;
+  Args negative{"-i", "lo", "--active-interval", "-1"};
+  EXPECT_FALSE(ParseRunArgs(negative.argc(), negative.argv(), &bad, &usage, &help).ok());
 }
 
 TEST(RunConfig, DefaultsDependOnOtherSettings) {

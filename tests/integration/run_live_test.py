@@ -9,7 +9,9 @@ network namespace of its own, as root).
    idle). Then calls still in flight (answered without BYE yet, and ringing
    without a final response) are started, sipman is stopped with SIGTERM,
    and the stored calls per state must equal SIPp's counts exactly, with the
-   in-flight calls stored as in_progress.
+   in-flight calls stored as in_progress. While they are up, the in-flight
+   calls are visible in table active_calls (snapshots every
+   --active-interval seconds), which is empty after the stop.
 2. Burst: `sipman run --pcap FILE --pcap-speed 0` with a packet queue of 64
    packets and a tiny store queue: packets spill to disk and every call is
    stored all the same, exactly as `sipman analyze` stores them.
@@ -82,6 +84,21 @@ def calls_by_state(db):
         con.close()
 
 
+def active_calls(db):
+    """(caller prefix, answered, state, end_ts) of every active_calls row, read-only."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    except sqlite3.OperationalError:
+        return None
+    try:
+        rows = con.execute("SELECT caller_user, answer_ts, state, end_ts, sensor FROM active_calls")
+        return sorted((u.split("-")[0], a > 0, s, e, sensor) for u, a, s, e, sensor in rows)
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        con.close()
+
+
 def derived_scenario(src, dst, replacements):
     with open(src) as f:
         text = f.read()
@@ -124,7 +141,8 @@ def live_test(ck, sipman, work, root):
     out_path = os.path.join(work, "sipman.out")
     with open(out_path, "w") as out:
         daemon = subprocess.Popen([sipman, "run", "-i", "lo", "--db", db, "--log", log_path,
-                                   "--stats-interval", "1", "--sensor", "live-test"],
+                                   "--stats-interval", "1", "--sensor", "live-test",
+                                   "--active-interval", "1"],
                                   stdout=out, stderr=subprocess.STDOUT)
     started = wait_for(log_path, r"capturing on lo", 10)
     ck.check("sipman run -i lo starts capturing", started and daemon.poll() is None,
@@ -202,6 +220,25 @@ def live_test(ck, sipman, work, root):
         time.sleep(3)  # every in-flight call has been answered or is ringing
         ck.check("sipman is still running before the stop", daemon.poll() is None)
 
+        # The calls still up are visible in the store while sipman runs.
+        want_active = sorted([("inflight", True, "in_progress", 0, "live-test")] * INFLIGHT
+                             + [("ringing", False, "in_progress", 0, "live-test")] * INFLIGHT)
+        deadline = time.time() + 15
+        active = None
+        while time.time() < deadline:
+            active = active_calls(db)
+            if active == want_active:
+                break
+            time.sleep(0.5)
+        ck.check("while sipman runs, answered calls not yet hung up (and ringing ones) are in "
+                 "active_calls as in_progress", active == want_active,
+                 f"expected {want_active}, got {active}")
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        stored_inflight = con.execute("SELECT call_id FROM calls WHERE caller_user LIKE 'inflight-%' "
+                                      "OR caller_user LIKE 'ringing-%'").fetchall()
+        con.close()
+        ck.check("and are not yet in calls", not stored_inflight, len(stored_inflight))
+
         os.kill(daemon.pid, signal.SIGTERM)
         try:
             rc = daemon.wait(timeout=60)
@@ -234,6 +271,11 @@ def live_test(ck, sipman, work, root):
                  in_progress)
         ck.check("every row carries the sensor name", all(r["sensor"] == "live-test" for r in rows),
                  {r["sensor"] for r in rows})
+        active = active_calls(db)
+        ck.check("after the stop, active_calls is empty and the answered in-flight calls are in calls",
+                 active == [] and sum(1 for r in rows if r["state"] == "in_progress"
+                                      and r["caller_user"].startswith("inflight-")
+                                      and r["answer_ts"] > 0) == INFLIGHT, active)
         con = sqlite3.connect(db)
         regs = con.execute("SELECT COUNT(*) FROM registrations WHERE result = 'success'").fetchone()[0]
         msgs = con.execute("SELECT COUNT(*) FROM messages").fetchone()[0]

@@ -66,7 +66,8 @@ TEST(Schema, FreshDatabaseGetsEveryMigrationAndWal) {
   EXPECT_EQ(db.Column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   std::vector<std::string> tables = db.Column(
       "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
-  EXPECT_EQ(tables, (std::vector<std::string>{"calls", "compression_dictionaries", "messages",
+  EXPECT_EQ(tables, (std::vector<std::string>{"active_calls", "calls",
+                                              "compression_dictionaries", "messages",
                                               "registrations", "schema_migrations", "stats_hour",
                                               "stats_minute", "stats_second"}));
 }
@@ -183,7 +184,8 @@ TEST(Schema, IndexesServeTheOperatorsSearches) {
   std::vector<std::string> indexes = db.Column(
       "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name");
   EXPECT_EQ(indexes, (std::vector<std::string>{
-                         "calls_call_id", "calls_callee_user", "calls_caller_user",
+                         "active_calls_sensor", "calls_call_id", "calls_callee_user",
+                         "calls_caller_user",
                          "calls_dst_ip", "calls_natural_key", "calls_report", "calls_src_ip", "calls_state",
                          "messages_call_id", "messages_key_hash", "registrations_aor",
                          "registrations_natural_key", "stats_hour_ts", "stats_minute_ts",
@@ -231,7 +233,8 @@ TEST(Schema, EveryColumnIsDocumented) {
   ASSERT_NE(OpenOrDie(path), nullptr);
   RawDb db(path);
   for (const char* table :
-       {"calls", "registrations", "messages", "schema_migrations", "compression_dictionaries"}) {
+       {"calls", "active_calls", "registrations", "messages", "schema_migrations",
+        "compression_dictionaries"}) {
     for (const std::string& column : Columns(&db, table)) {
       EXPECT_NE(doc.find("`" + column + "`"), std::string::npos)
           << table << "." << column << " is not documented in docs/SCHEMA.md";
