@@ -124,12 +124,9 @@ void TcpReassembler::ResetStream(Stream* s) {
   s->mid_line = true;
   s->mode = Mode::kSip;
   s->next_seq = 0;
-  s->pending_len = 0;
-  s->buf.clear();
+  ClearPartialMessages(s);
   s->held.clear();
   s->held_bytes = 0;
-  s->ws_message.clear();
-  s->ws_in_message = false;
   s->ws_compressed = false;
 }
 
@@ -202,14 +199,7 @@ void TcpReassembler::OnData(Flow* f, int dir, uint32_t seq, std::string_view dat
     while (!s.closed && SkipGap(f, dir)) {
     }
     if (s.closed) return;
-    ++counters_->tcp_gaps;
-    s.buf.clear();
-    s.pending_len = 0;
-    s.ws_message.clear();
-    s.ws_in_message = false;
-    s.resync = true;
-    s.mid_line = true;
-    s.next_seq = seq;
+    RestartAfterGap(&s, seq);
     rel = 0;
   }
   if (rel < 0) {
@@ -248,14 +238,7 @@ void TcpReassembler::Hold(Flow* f, int dir, uint32_t seq, std::string_view data,
   }
   if (s.buf.size() + s.held_bytes + data.size() > max) {
     // Too big to hold even alone: skip the gap before it and take it in order.
-    ++counters_->tcp_gaps;
-    s.buf.clear();
-    s.pending_len = 0;
-    s.ws_message.clear();
-    s.ws_in_message = false;
-    s.resync = true;
-    s.mid_line = true;
-    s.next_seq = seq;
+    RestartAfterGap(&s, seq);
     OnData(f, dir, seq, data, fin);
     return;
   }
@@ -293,14 +276,7 @@ bool TcpReassembler::DrainHeld(Flow* f, int dir) {
 bool TcpReassembler::SkipGap(Flow* f, int dir) {
   Stream& s = f->dir[dir];
   if (s.held.empty()) return false;
-  ++counters_->tcp_gaps;
-  s.buf.clear();
-  s.pending_len = 0;
-  s.ws_message.clear();
-  s.ws_in_message = false;
-  s.resync = true;
-  s.mid_line = true;
-  s.next_seq = s.held.front().seq;
+  RestartAfterGap(&s, s.held.front().seq);
   if (DrainHeld(f, dir)) Close(f, dir);
   return true;
 }
@@ -311,20 +287,26 @@ void TcpReassembler::Close(Flow* f, int dir) {
   s.closed = true;
   s.fin_wait = 0;
   while (!s.held.empty()) {
-    ++counters_->tcp_gaps;
-    s.buf.clear();
-    s.pending_len = 0;
-    s.ws_message.clear();
-    s.ws_in_message = false;
-    s.resync = true;
-    s.mid_line = true;
-    s.next_seq = s.held.front().seq;
+    RestartAfterGap(&s, s.held.front().seq);
     DrainHeld(f, dir);
   }
-  s.buf.clear();
-  s.pending_len = 0;
-  s.ws_message.clear();
-  s.ws_in_message = false;
+  ClearPartialMessages(&s);
+}
+
+void TcpReassembler::ClearPartialMessages(Stream* s) {
+  s->buf.clear();
+  s->pending_len = 0;
+  s->ws_message.clear();
+  s->ws_in_message = false;
+}
+
+void TcpReassembler::RestartAfterGap(Stream* s, uint32_t seq) {
+  ++counters_->tcp_gaps;
+  ClearPartialMessages(s);
+  // What follows the hole may start mid-message: look for a SIP start line.
+  s->resync = true;
+  s->mid_line = true;
+  s->next_seq = seq;
 }
 
 void TcpReassembler::Deliver(Flow* f, int dir, std::string_view data) {

@@ -111,6 +111,11 @@ class TcpReassembler {
   void Hold(Flow* f, int dir, uint32_t seq, std::string_view data, bool fin);
   bool DrainHeld(Flow* f, int dir);  // true when a held FIN was reached
   bool SkipGap(Flow* f, int dir);
+  // Drops the partial message (plain or WebSocket) held for a stream.
+  static void ClearPartialMessages(Stream* s);
+  // Counts a gap and continues the stream at `seq`, resynchronising on the
+  // next SIP start line.
+  void RestartAfterGap(Stream* s, uint32_t seq);
   void Close(Flow* f, int dir);
   void Deliver(Flow* f, int dir, std::string_view data);
   size_t Consume(Flow* f, int dir, std::string_view data);
