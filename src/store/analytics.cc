@@ -6,16 +6,71 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <unordered_map>
 #include <string_view>
 
+#include "store/call_rollups.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_util.h"
 
 namespace sipman::store {
 namespace {
 
+using internal::HourlySums;
+using internal::kNsPerDay;
+using internal::kNsPerHour;
+using internal::KeyKind;
 using internal::SqliteError;
 using internal::Statement;
+using internal::ValueKind;
+
+constexpr int64_t kNoUpperBound = std::numeric_limits<int64_t>::max();
+
+// A query range cut into whole units (hours or days), which the rollups
+// answer, and at most two edge ranges, which are read from calls.
+struct SplitRange {
+  int64_t first_unit = 0, end_unit = 0;  // whole units [first_unit, end_unit)
+  std::vector<std::pair<TimestampNs, TimestampNs>> edges;  // [from, to) each
+  bool has_units() const { return first_unit < end_unit; }
+};
+
+SplitRange Split(const AnalyticsQuery& q, int64_t unit_ns) {
+  // invite_ts is never negative, so a negative start means "from the beginning".
+  const int64_t from = std::max<int64_t>(q.from_ts, 0);
+  const int64_t to = q.to_ts == 0 ? kNoUpperBound : q.to_ts;
+  SplitRange split;
+  if (from >= to) return split;
+  int64_t first = from / unit_ns + (from % unit_ns != 0 ? 1 : 0);
+  int64_t end = to / unit_ns;
+  if (!q.use_rollups || first >= end) {
+    split.edges.emplace_back(from, to);
+    return split;
+  }
+  split.first_unit = first;
+  split.end_unit = end;
+  if (from < first * unit_ns) split.edges.emplace_back(from, first * unit_ns);
+  if (end * unit_ns < to) split.edges.emplace_back(end * unit_ns, to);
+  return split;
+}
+
+// " AND sensor = ?" when the query names a sensor.
+std::string SensorSql(const AnalyticsQuery& q, const char* column = "sensor") {
+  return q.sensor.empty() ? std::string() : std::string(" AND ") + column + " = ?";
+}
+
+// Binds (a, b[, sensor]) from parameter `first` on; returns the next index.
+int BindRange(Statement* st, int first, int64_t a, int64_t b, const AnalyticsQuery& q) {
+  st->BindInt(first, a);
+  st->BindInt(first + 1, b);
+  if (q.sensor.empty()) return first + 2;
+  st->BindText(first + 2, q.sensor);
+  return first + 3;
+}
+
+std::optional<double> Mean(int64_t sum, int64_t n, double scale = 1.0) {
+  if (n <= 0) return std::nullopt;
+  return static_cast<double>(sum) / scale / static_cast<double>(n);
+}
 
 // The range and sensor filter over `ts_column`, with its parameters bound by
 // Bind(): always parameters, never values pasted into the SQL.
@@ -47,20 +102,6 @@ std::optional<double> ColumnOptionalDouble(Statement& st, int column) {
   return sqlite3_column_double(st.get(), column);
 }
 
-// Nearest rank over (value, count) pairs in ascending value order.
-std::optional<int64_t> NearestRank(const std::vector<std::pair<int64_t, int64_t>>& values,
-                                   int64_t n, int percentile) {
-  if (n <= 0) return std::nullopt;
-  // ceil(p * n / 100) in integers; at least rank 1.
-  int64_t rank = std::max<int64_t>(1, (static_cast<int64_t>(percentile) * n + 99) / 100);
-  int64_t seen = 0;
-  for (const auto& [value, count] : values) {
-    seen += count;
-    if (seen >= rank) return value;
-  }
-  return values.empty() ? std::nullopt : std::optional<int64_t>(values.back().first);
-}
-
 void SortByCount(std::vector<KeyCount>* rows) {
   std::sort(rows->begin(), rows->end(), [](const KeyCount& a, const KeyCount& b) {
     return a.calls != b.calls ? a.calls > b.calls : a.key < b.key;
@@ -70,9 +111,8 @@ void SortByCount(std::vector<KeyCount>* rows) {
 }  // namespace
 
 const std::vector<int64_t>& DurationBucketBoundsMs() {
-  static const std::vector<int64_t> bounds = {0,         5000,      15000,      30000,
-                                              60000,     120000,    300000,     600000,
-                                              1800000,   3600000};
+  static const std::vector<int64_t> bounds(internal::kDurationBoundsMs.begin(),
+                                           internal::kDurationBoundsMs.end());
   return bounds;
 }
 
@@ -107,94 +147,210 @@ Result<std::unique_ptr<CallAnalytics>> CallAnalytics::Open(const std::string& ur
 
 CallAnalytics::~CallAnalytics() { sqlite3_close(db_); }
 
+
+// Runs `sql` once per range, binding the range (and sensor) first, then
+// `extra` binds; calls `row` for each result row.
+template <typename Row>
+static Status ForEachRow(sqlite3* db, const std::string& path, const std::string& sql,
+                         const std::vector<std::pair<int64_t, int64_t>>& ranges,
+                         const AnalyticsQuery& q, Row&& row) {
+  if (ranges.empty()) return Status::Ok();
+  Statement st;
+  Status s = st.Prepare(db, sql);
+  if (!s.ok()) return s;
+  for (const auto& [a, b] : ranges) {
+    st.Reset();
+    BindRange(&st, 1, a, b, q);
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) row(st);
+    if (rc != SQLITE_DONE) return SqliteError(db, "cannot read call analytics from " + path);
+  }
+  return Status::Ok();
+}
+
+static void ReadSums(Statement& st, int first, HourlySums* out) {
+  int c = first;
+  out->calls = st.ColumnInt(c++);
+  out->srd_ok_n = st.ColumnInt(c++);
+  out->srd_ok_ns = st.ColumnInt(c++);
+  out->srd_fail_n = st.ColumnInt(c++);
+  out->srd_fail_ns = st.ColumnInt(c++);
+  out->sdd_n = st.ColumnInt(c++);
+  out->sdd_ms = st.ColumnInt(c++);
+  out->connect_ms = st.ColumnInt(c++);
+  out->duration_ms = st.ColumnInt(c++);
+  out->pdd_n = st.ColumnInt(c++);
+  out->pdd_ms = st.ColumnInt(c++);
+  for (int64_t& h : out->histogram) h = st.ColumnInt(c++);
+}
+
+// Exact nearest-rank percentiles of durations (answered calls) or post-dial
+// delays. Without whole hours, every value of the range is read. Otherwise
+// the counts per bucket (rollup plus edges) locate the bucket of each rank,
+// and the value is read from that bucket's slice of a value-ordered partial
+// index: an exact answer that reads about 1/32 of an octave of values.
+static Status ReadDistribution(sqlite3* db_, const std::string& path_,
+                               const AnalyticsQuery& query, const SplitRange& hours, int kind,
+                               Distribution* d) {
+  const bool is_duration = kind == static_cast<int>(ValueKind::kDuration);
+  const char* column = is_duration ? "duration_ms" : "post_dial_delay_ms";
+  const std::string condition =
+      is_duration ? "state = 'answered'" : "post_dial_delay_ms >= 0";
+  std::map<int64_t, int64_t> counts;  // value (no whole hours) or bucket -> calls
+  const bool bucketed = hours.has_units();
+  if (bucketed) {
+    Status s = ForEachRow(db_, path_,
+                          "SELECT bucket, SUM(calls) FROM calls_values WHERE hour >= ? AND"
+                          " hour < ?" + SensorSql(query) + " AND kind = " +
+                              std::to_string(kind) + " GROUP BY bucket",
+                          {{hours.first_unit, hours.end_unit}}, query,
+                          [&](Statement& st) { counts[st.ColumnInt(0)] += st.ColumnInt(1); });
+    if (!s.ok()) return s;
+  }
+  // "+state": keeps SQLite on the covering calls_report index.
+  const std::string edge_condition =
+      is_duration ? "+state = 'answered'" : "post_dial_delay_ms >= 0";
+  Status s = ForEachRow(db_, path_,
+                        std::string("SELECT ") + column + ", COUNT(*) FROM calls WHERE" +
+                            " invite_ts >= ? AND invite_ts < ?" + SensorSql(query) + " AND " +
+                            edge_condition + " GROUP BY " + column,
+                        hours.edges, query, [&](Statement& st) {
+                          int64_t v = st.ColumnInt(0);
+                          counts[bucketed ? internal::ValueBucket(v) : v] += st.ColumnInt(1);
+                        });
+  if (!s.ok()) return s;
+
+  std::vector<std::pair<int64_t, int64_t>> sorted;
+  int64_t n = 0;
+  for (const auto& [v, c] : counts) {
+    if (c <= 0) continue;  // buckets emptied by deleted calls
+    sorted.emplace_back(v, c);
+    n += c;
+  }
+  d->count = n;
+  Statement exact;
+  if (bucketed) {
+    s = exact.Prepare(db_, std::string("SELECT ") + column + " FROM calls INDEXED BY " +
+                               (is_duration ? "calls_answered_duration"
+                                            : "calls_post_dial_delay") +
+                               " WHERE " + condition + " AND " + column + " >= ? AND " + column +
+                               " < ? AND invite_ts >= ? AND invite_ts < ?" + SensorSql(query) +
+                               " ORDER BY " + column + " LIMIT 1 OFFSET ?");
+    if (!s.ok()) return s;
+  }
+  const int64_t from = std::max<int64_t>(query.from_ts, 0);
+  const int64_t to = query.to_ts == 0 ? kNoUpperBound : query.to_ts;
+  Status lookup = Status::Ok();
+  auto percentile = [&](int p) -> std::optional<int64_t> {
+    if (n <= 0) return std::nullopt;
+    const int64_t rank = std::max<int64_t>(1, (static_cast<int64_t>(p) * n + 99) / 100);
+    int64_t seen = 0;
+    for (const auto& [v, c] : sorted) {
+      if (seen + c < rank) {
+        seen += c;
+        continue;
+      }
+      const int64_t end = internal::ValueBucketEnd(v);
+      if (!bucketed || end == v + 1) return v;
+      exact.Reset();
+      exact.BindInt(1, v);
+      exact.BindInt(2, end);
+      int next = BindRange(&exact, 3, from, to, query);
+      exact.BindInt(next, rank - seen - 1);
+      if (exact.Step() != SQLITE_ROW) {
+        lookup = SqliteError(db_, "cannot read a percentile from " + path_ +
+                                      " (calls and their rollups disagree; run"
+                                      " 'sqlite3 DB \"PRAGMA integrity_check\"')");
+        return std::nullopt;
+      }
+      return exact.ColumnInt(0);
+    }
+    return sorted.empty() ? std::nullopt : std::optional<int64_t>(sorted.back().first);
+  };
+  d->p50_ms = percentile(50);
+  d->p90_ms = percentile(90);
+  d->p95_ms = percentile(95);
+  d->p99_ms = percentile(99);
+  return lookup;
+}
+
 Result<CallSummary> CallAnalytics::Summary(const AnalyticsQuery& query) {
   CallSummary out;
-  RangeFilter calls_range(query, "invite_ts");
-  {
-    // One pass over the range for every count and mean.
-    std::string sql =
-        "SELECT COUNT(*),"
-        " TOTAL(final_status = 200),"
-        " TOTAL(final_status BETWEEN 200 AND 299),"
-        " TOTAL(final_status BETWEEN 300 AND 399),"
-        " TOTAL(final_status IN (200, 480, 486, 600, 603)),"
-        " TOTAL(final_status IN (408, 500, 503, 504)),"
-        " TOTAL(state = 'answered'),"
-        " TOTAL(final_status BETWEEN 200 AND 299 OR final_status IN (480, 486, 487, 600, 603)),"
-        // SRD of successful setups: INVITE to the first 18x before the 2xx, else to the 2xx.
-        " COUNT(CASE WHEN final_status BETWEEN 200 AND 299 AND answer_ts > 0 THEN 1 END),"
-        " AVG(CASE WHEN final_status BETWEEN 200 AND 299 AND answer_ts > 0 THEN"
-        "   ((CASE WHEN first_18x_ts > 0 AND first_18x_ts < answer_ts THEN first_18x_ts"
-        "     ELSE answer_ts END) - invite_ts) / 1e6 END),"
-        // SRD of failed setups: INVITE to the final 4xx-6xx.
-        " COUNT(CASE WHEN final_status BETWEEN 400 AND 699 AND final_ts > 0 THEN 1 END),"
-        " AVG(CASE WHEN final_status BETWEEN 400 AND 699 AND final_ts > 0 THEN"
-        "   (final_ts - invite_ts) / 1e6 END),"
-        " COUNT(CASE WHEN disconnect_delay_ms >= 0 THEN 1 END),"
-        " AVG(CASE WHEN disconnect_delay_ms >= 0 THEN disconnect_delay_ms END),"
-        " AVG(CASE WHEN state = 'answered' THEN connect_ms END),"
-        " AVG(CASE WHEN state = 'answered' THEN duration_ms END),"
-        " COUNT(CASE WHEN post_dial_delay_ms >= 0 THEN 1 END),"
-        " AVG(CASE WHEN post_dial_delay_ms >= 0 THEN post_dial_delay_ms END)"
-        " FROM calls" +
-        calls_range.sql;
-    Statement st;
-    Status s = st.Prepare(db_, sql);
+  const SplitRange hours = Split(query, kNsPerHour);
+
+  // Every count, sum and histogram bucket per (state, final_status): whole
+  // hours from calls_hourly, the edges from calls' covering index.
+  std::map<std::pair<std::string, int64_t>, HourlySums> groups;
+  auto add_group = [&](Statement& st) {
+    HourlySums sums;
+    ReadSums(st, 2, &sums);
+    if (sums.calls == 0) return;  // left by deleted calls
+    groups[{std::string(st.ColumnText(0)), st.ColumnInt(1)}].Add(sums);
+  };
+  if (hours.has_units()) {
+    std::string sql = "SELECT state, final_status";
+    for (const char* c : {"calls", "srd_ok_n", "srd_ok_ns", "srd_fail_n", "srd_fail_ns", "sdd_n",
+                          "sdd_ms", "connect_ms", "duration_ms", "pdd_n", "pdd_ms", "h0", "h1",
+                          "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9"}) {
+      sql += std::string(", SUM(") + c + ")";
+    }
+    sql += " FROM calls_hourly WHERE hour >= ? AND hour < ?" + SensorSql(query) +
+           " GROUP BY state, final_status";
+    Status s = ForEachRow(db_, path_, sql, {{hours.first_unit, hours.end_unit}}, query, add_group);
     if (!s.ok()) return s;
-    calls_range.Bind(&st);
-    if (st.Step() != SQLITE_ROW) return SqliteError(db_, "cannot summarise calls in " + path_);
-    auto count = [&](int c) { return static_cast<int64_t>(sqlite3_column_double(st.get(), c)); };
-    out.calls = st.ColumnInt(0);
-    out.invites_200 = count(1);
-    out.invites_2xx = count(2);
-    out.invites_3xx = count(3);
-    out.invites_effective = count(4);
-    out.invites_ineffective = count(5);
-    out.completed = count(6);
-    out.network_effective = count(7);
-    out.srd_successful.count = st.ColumnInt(8);
-    out.srd_successful.mean_ms = ColumnOptionalDouble(st, 9);
-    out.srd_failed.count = st.ColumnInt(10);
-    out.srd_failed.mean_ms = ColumnOptionalDouble(st, 11);
-    out.sdd.count = st.ColumnInt(12);
-    out.sdd.mean_ms = ColumnOptionalDouble(st, 13);
-    out.sdt.count = out.completed;
-    out.sdt.mean_ms = ColumnOptionalDouble(st, 14);
-    out.acd_ms = ColumnOptionalDouble(st, 15);
-    out.post_dial_delay.count = st.ColumnInt(16);
-    out.post_dial_delay.mean_ms = ColumnOptionalDouble(st, 17);
   }
+  Status s = ForEachRow(db_, path_,
+                        "SELECT r.state, r.final_status, " + internal::HourlySumsSelectSql() +
+                            " FROM calls AS r WHERE r.invite_ts >= ? AND r.invite_ts < ?" +
+                            SensorSql(query, "r.sensor") +
+                            // "+": stay on the covering calls_report index.
+                            " GROUP BY r.final_status, +r.state",
+                        hours.edges, query, add_group);
+  if (!s.ok()) return s;
+
+  HourlySums all, answered;
+  std::map<std::string, int64_t> states;
+  std::map<int64_t, std::pair<int64_t, int64_t>> statuses;  // calls, answered
+  for (const auto& [key, sums] : groups) {
+    const auto& [state, status] = key;
+    const int64_t n = sums.calls;
+    const bool is_answered = state == "answered";
+    all.Add(sums);
+    if (is_answered) answered.Add(sums);
+    states[state] += n;
+    statuses[status].first += n;
+    if (is_answered) statuses[status].second += n;
+    if (status == 200) out.invites_200 += n;
+    if (status >= 200 && status <= 299) out.invites_2xx += n;
+    if (status >= 300 && status <= 399) out.invites_3xx += n;
+    if (status == 200 || status == 480 || status == 486 || status == 600 || status == 603) {
+      out.invites_effective += n;
+    }
+    if (status == 408 || status == 500 || status == 503 || status == 504) {
+      out.invites_ineffective += n;
+    }
+    if ((status >= 200 && status <= 299) || status == 480 || status == 486 || status == 487 ||
+        status == 600 || status == 603) {
+      out.network_effective += n;
+    }
+  }
+  out.calls = all.calls;
+  out.completed = answered.calls;
+  out.srd_successful.count = all.srd_ok_n;
+  out.srd_successful.mean_ms = Mean(all.srd_ok_ns, all.srd_ok_n, 1e6);
+  out.srd_failed.count = all.srd_fail_n;
+  out.srd_failed.mean_ms = Mean(all.srd_fail_ns, all.srd_fail_n, 1e6);
+  out.sdd.count = all.sdd_n;
+  out.sdd.mean_ms = Mean(all.sdd_ms, all.sdd_n);
+  out.sdt.count = answered.calls;
+  out.sdt.mean_ms = Mean(answered.connect_ms, answered.calls);
+  out.acd_ms = Mean(answered.duration_ms, answered.calls);
   out.ser = Percent(out.invites_200, out.calls - out.invites_3xx);
   out.seer = Percent(out.invites_effective, out.calls - out.invites_3xx);
   out.isa = Percent(out.invites_ineffective, out.calls);
   out.scr = Percent(out.completed, out.calls);
   out.asr = Percent(out.invites_2xx, out.calls);
   out.ner = Percent(out.network_effective, out.calls);
-
-  auto group = [&](const std::string& sql, auto&& row) -> Status {
-    Statement st;
-    Status s = st.Prepare(db_, sql);
-    if (!s.ok()) return s;
-    calls_range.Bind(&st);
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) row(st);
-    if (rc != SQLITE_DONE) return SqliteError(db_, "cannot summarise calls in " + path_);
-    return Status::Ok();
-  };
-  // States and statuses in one pass over the covering index.
-  std::map<std::string, int64_t> states;
-  std::map<int64_t, std::pair<int64_t, int64_t>> statuses;  // calls, answered
-  Status s = group("SELECT state, final_status, COUNT(*) FROM calls" + calls_range.sql +
-                       " GROUP BY final_status, +state",
-                   [&](Statement& st) {
-                     std::string state(st.ColumnText(0));
-                     int64_t n = st.ColumnInt(2);
-                     states[state] += n;
-                     auto& status = statuses[st.ColumnInt(1)];
-                     status.first += n;
-                     if (state == "answered") status.second += n;
-                   });
-  if (!s.ok()) return s;
   for (const auto& [state, n] : states) {
     out.by_state.push_back({state, n, state == "answered" ? n : 0});
   }
@@ -203,45 +359,20 @@ Result<CallSummary> CallAnalytics::Summary(const AnalyticsQuery& query) {
   }
   SortByCount(&out.by_state);
   SortByCount(&out.by_status);
-
-  // Exact distributions: (value, count) in value order, walked once.
-  std::vector<std::pair<int64_t, int64_t>> values;
-  auto distribution = [&](const char* column, const char* condition, Distribution* d) -> Status {
-    values.clear();
-    Status st = group(std::string("SELECT ") + column + ", COUNT(*) FROM calls" + calls_range.sql +
-                          " AND " + condition + " GROUP BY " + column + " ORDER BY " + column,
-                      [&](Statement& row) { values.emplace_back(row.ColumnInt(0), row.ColumnInt(1)); });
-    if (!st.ok()) return st;
-    int64_t n = 0;
-    double sum = 0;
-    for (const auto& [v, c] : values) {
-      n += c;
-      sum += static_cast<double>(v) * static_cast<double>(c);
-    }
-    d->count = n;
-    d->mean_ms = n > 0 ? std::optional<double>(sum / static_cast<double>(n)) : std::nullopt;
-    d->p50_ms = NearestRank(values, n, 50);
-    d->p90_ms = NearestRank(values, n, 90);
-    d->p95_ms = NearestRank(values, n, 95);
-    d->p99_ms = NearestRank(values, n, 99);
-    return Status::Ok();
-  };
-  s = distribution("post_dial_delay_ms", "post_dial_delay_ms >= 0", &out.post_dial_delay);
-  if (!s.ok()) return s;
-  // "+state": the unary plus keeps SQLite on the covering calls_report index
-  // rather than calls_state, which would read every table row for duration_ms.
-  s = distribution("duration_ms", "+state = 'answered'", &out.duration);
-  if (!s.ok()) return s;
   const std::vector<int64_t>& bounds = DurationBucketBoundsMs();
   for (size_t i = 0; i < bounds.size(); ++i) {
     out.duration_histogram.push_back(
-        {bounds[i], i + 1 < bounds.size() ? bounds[i + 1] : -1, 0});
+        {bounds[i], i + 1 < bounds.size() ? bounds[i + 1] : -1, answered.histogram[i]});
   }
-  for (const auto& [v, c] : values) {  // still the durations
-    size_t i = static_cast<size_t>(std::upper_bound(bounds.begin(), bounds.end(), v) -
-                                   bounds.begin());
-    out.duration_histogram[i == 0 ? 0 : i - 1].calls += c;
-  }
+
+  s = ReadDistribution(db_, path_, query, hours, static_cast<int>(ValueKind::kPostDialDelay),
+                       &out.post_dial_delay);
+  if (!s.ok()) return s;
+  out.post_dial_delay.mean_ms = Mean(all.pdd_ms, all.pdd_n);
+  s = ReadDistribution(db_, path_, query, hours, static_cast<int>(ValueKind::kDuration),
+                       &out.duration);
+  if (!s.ok()) return s;
+  out.duration.mean_ms = Mean(answered.duration_ms, answered.calls);
 
   RangeFilter reg_range(query, "first_seen");
   Statement st;
@@ -264,97 +395,159 @@ Result<CallSummary> CallAnalytics::Summary(const AnalyticsQuery& query) {
   return out;
 }
 
-Result<std::vector<PeriodCount>> CallAnalytics::ByPeriod(const AnalyticsQuery& query,
-                                                         Period period) {
-  // Period start in ns; weeks are offset to start on Monday (1970-01-05).
-  const char* start_sql = nullptr;
+static int64_t PeriodStart(int64_t ts, Period period) {
   switch (period) {
     case Period::kHour:
-      start_sql = "(invite_ts / 3600000000000) * 3600000000000";
-      break;
+      return ts / kNsPerHour * kNsPerHour;
     case Period::kDay:
-      start_sql = "(invite_ts / 86400000000000) * 86400000000000";
-      break;
-    case Period::kWeek:
-      start_sql =
-          "((invite_ts - 345600000000000) / 604800000000000) * 604800000000000 + 345600000000000";
-      break;
+      return ts / kNsPerDay * kNsPerDay;
+    case Period::kWeek: {
+      // Weeks start on Monday; 1970-01-05 was one.
+      constexpr int64_t kMonday = 4 * kNsPerDay, kWeek = 7 * kNsPerDay;
+      return (ts - kMonday) / kWeek * kWeek + kMonday;
+    }
   }
-  RangeFilter range(query, "invite_ts");
-  std::string sql = std::string("SELECT ") + start_sql +
-                    " AS p, COUNT(*), TOTAL(state = 'answered'),"
-                    " TOTAL(CASE WHEN state = 'answered' THEN duration_ms END) FROM calls" +
-                    range.sql + " GROUP BY p ORDER BY p";
-  Statement st;
-  Status s = st.Prepare(db_, sql);
+  return ts;
+}
+
+Result<std::vector<PeriodCount>> CallAnalytics::ByPeriod(const AnalyticsQuery& query,
+                                                         Period period) {
+  const SplitRange hours = Split(query, kNsPerHour);
+  std::map<int64_t, PeriodCount> periods;
+  auto add = [&](int64_t ts, int64_t calls, int64_t answered, int64_t duration) {
+    if (calls == 0) return;
+    PeriodCount& p = periods[PeriodStart(ts, period)];
+    p.calls += calls;
+    p.answered += answered;
+    p.duration_ms_sum += duration;
+  };
+  if (hours.has_units()) {
+    Status s = ForEachRow(
+        db_, path_,
+        "SELECT hour, SUM(calls), SUM(CASE WHEN state = 'answered' THEN calls ELSE 0 END),"
+        " SUM(CASE WHEN state = 'answered' THEN duration_ms ELSE 0 END) FROM calls_hourly"
+        " WHERE hour >= ? AND hour < ?" + SensorSql(query) + " GROUP BY hour",
+        {{hours.first_unit, hours.end_unit}}, query, [&](Statement& st) {
+          add(st.ColumnInt(0) * kNsPerHour, st.ColumnInt(1), st.ColumnInt(2), st.ColumnInt(3));
+        });
+    if (!s.ok()) return s;
+  }
+  // Edges: per hour too, which every period is a whole number of.
+  Status s = ForEachRow(
+      db_, path_,
+      "SELECT invite_ts / " + std::to_string(kNsPerHour) +
+          " AS h, COUNT(*), SUM(state = 'answered'),"
+          " SUM(CASE WHEN state = 'answered' THEN duration_ms ELSE 0 END) FROM calls"
+          " WHERE invite_ts >= ? AND invite_ts < ?" + SensorSql(query) + " GROUP BY h",
+      hours.edges, query, [&](Statement& st) {
+        add(st.ColumnInt(0) * kNsPerHour, st.ColumnInt(1), st.ColumnInt(2), st.ColumnInt(3));
+      });
   if (!s.ok()) return s;
-  range.Bind(&st);
   std::vector<PeriodCount> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    rows.push_back({st.ColumnInt(0), st.ColumnInt(1),
-                    static_cast<int64_t>(sqlite3_column_double(st.get(), 2)),
-                    static_cast<int64_t>(sqlite3_column_double(st.get(), 3))});
+  for (auto& [start, p] : periods) {
+    p.start_ts = start;
+    rows.push_back(p);
   }
-  if (rc != SQLITE_DONE) return SqliteError(db_, "cannot count calls per period in " + path_);
   return rows;
 }
 
-Result<std::vector<KeyCount>> CallAnalytics::TopBy(const AnalyticsQuery& query,
-                                                   const char* column_sql) {
-  RangeFilter range(query, "invite_ts");
-  std::string sql = std::string("SELECT ") + column_sql +
-                    " AS k, COUNT(*) AS n, TOTAL(state = 'answered') FROM calls" + range.sql +
-                    " GROUP BY k ORDER BY n DESC, k LIMIT ?";
-  Statement st;
-  Status s = st.Prepare(db_, sql);
-  if (!s.ok()) return s;
-  int next = range.Bind(&st);
-  st.BindInt(next, static_cast<int64_t>(query.top_n));
-  std::vector<KeyCount> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    rows.push_back({std::string(st.ColumnText(0)), st.ColumnInt(1),
-                    static_cast<int64_t>(sqlite3_column_double(st.get(), 2))});
+// Top-N of a key kind: whole days from calls_daily_keys, the edges from
+// calls' covering index, added up in a hash map (faster here than SQLite's
+// GROUP BY, which sorts). Either-side users are caller + callee - self.
+Result<std::vector<KeyCount>> CallAnalytics::TopBy(const AnalyticsQuery& query, int kind) {
+  const SplitRange days = Split(query, kNsPerDay);
+  struct Counts {
+    int64_t calls = 0, answered = 0;
+  };
+  std::unordered_map<std::string, Counts> keys;
+  const bool either = kind < 0;
+  std::vector<int> kinds;
+  if (either) {
+    kinds = {static_cast<int>(KeyKind::kCaller), static_cast<int>(KeyKind::kCallee),
+             static_cast<int>(KeyKind::kSelf)};
+  } else {
+    kinds = {kind};
   }
-  if (rc != SQLITE_DONE) return SqliteError(db_, "cannot group calls in " + path_);
+  if (days.has_units()) {
+    for (int k : kinds) {
+      const int64_t sign = k == static_cast<int>(KeyKind::kSelf) ? -1 : 1;
+      Status s = ForEachRow(
+          db_, path_,
+          "SELECT key, calls, answered FROM calls_daily_keys WHERE day >= ? AND day < ?" +
+              SensorSql(query) + " AND kind = " + std::to_string(k),
+          {{days.first_unit, days.end_unit}}, query, [&](Statement& st) {
+            Counts& c = keys[std::string(st.ColumnText(0))];
+            c.calls += sign * st.ColumnInt(1);
+            c.answered += sign * st.ColumnInt(2);
+          });
+      if (!s.ok()) return s;
+    }
+  }
+  const char* column = nullptr;
+  switch (static_cast<KeyKind>(either ? 0 : kind)) {
+    case KeyKind::kCaller:
+    case KeyKind::kSelf:
+      column = "caller_user";
+      break;
+    case KeyKind::kCallee:
+      column = "callee_user";
+      break;
+    case KeyKind::kSourceIp:
+      column = "src_ip";
+      break;
+    case KeyKind::kUserAgent:
+      column = "caller_user_agent";
+      break;
+  }
+  Status s = ForEachRow(
+      db_, path_,
+      std::string("SELECT ") + column +
+          ", state = 'answered', callee_user FROM calls INDEXED BY calls_report"
+          " WHERE invite_ts >= ? AND invite_ts < ?" + SensorSql(query),
+      days.edges, query, [&](Statement& st) {
+        const int64_t answered = st.ColumnInt(1);
+        std::string_view key = st.ColumnText(0);
+        Counts& c = keys[std::string(key)];
+        c.calls += 1;
+        c.answered += answered;
+        if (either) {
+          std::string_view callee = st.ColumnText(2);
+          key = st.ColumnText(0);  // the previous view ended with the last column read
+          if (callee != key) {
+            Counts& e = keys[std::string(callee)];
+            e.calls += 1;
+            e.answered += answered;
+          }
+        }
+      });
+  if (!s.ok()) return s;
+  std::vector<KeyCount> rows;
+  rows.reserve(keys.size());
+  for (auto& [key, c] : keys) {
+    if (c.calls > 0) rows.push_back({key, c.calls, c.answered});
+  }
+  const size_t n = std::min(rows.size(), query.top_n);
+  std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n), rows.end(),
+                    [](const KeyCount& a, const KeyCount& b) {
+                      return a.calls != b.calls ? a.calls > b.calls : a.key < b.key;
+                    });
+  rows.resize(n);
   return rows;
 }
 
 Result<std::vector<KeyCount>> CallAnalytics::TopUsers(const AnalyticsQuery& query,
                                                       UserSide side) {
-  if (side == UserSide::kCaller) return TopBy(query, "caller_user");
-  if (side == UserSide::kCallee) return TopBy(query, "callee_user");
-  // Either side: a call counts for its caller and, when another user, for its callee.
-  RangeFilter range(query, "invite_ts");
-  std::string sql =
-      "SELECT k, COUNT(*) AS n, TOTAL(a) FROM ("
-      " SELECT caller_user AS k, state = 'answered' AS a FROM calls" + range.sql +
-      " UNION ALL SELECT callee_user, state = 'answered' FROM calls" + range.sql +
-      " AND callee_user <> caller_user)"
-      " GROUP BY k ORDER BY n DESC, k LIMIT ?";
-  Statement st;
-  Status s = st.Prepare(db_, sql);
-  if (!s.ok()) return s;
-  int next = range.Bind(&st);
-  next = range.Bind(&st, next);
-  st.BindInt(next, static_cast<int64_t>(query.top_n));
-  std::vector<KeyCount> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    rows.push_back({std::string(st.ColumnText(0)), st.ColumnInt(1),
-                    static_cast<int64_t>(sqlite3_column_double(st.get(), 2))});
-  }
-  if (rc != SQLITE_DONE) return SqliteError(db_, "cannot count calls per user in " + path_);
-  return rows;
+  if (side == UserSide::kCaller) return TopBy(query, static_cast<int>(KeyKind::kCaller));
+  if (side == UserSide::kCallee) return TopBy(query, static_cast<int>(KeyKind::kCallee));
+  return TopBy(query, -1);
 }
 
 Result<std::vector<KeyCount>> CallAnalytics::TopSourceIps(const AnalyticsQuery& query) {
-  return TopBy(query, "src_ip");
+  return TopBy(query, static_cast<int>(KeyKind::kSourceIp));
 }
 
 Result<std::vector<KeyCount>> CallAnalytics::TopUserAgents(const AnalyticsQuery& query) {
-  return TopBy(query, "caller_user_agent");
+  return TopBy(query, static_cast<int>(KeyKind::kUserAgent));
 }
 
 }  // namespace sipman::store

@@ -30,6 +30,10 @@ struct AnalyticsQuery {
   TimestampNs to_ts = 0;    // invite_ts < to_ts; 0: no upper bound
   std::string sensor;       // exact; empty: every sensor
   size_t top_n = 10;        // rows of the top-N lists
+  // Read the whole hours and days of the range from the rollups (schema
+  // version 6) and only its edges from the calls. false reads every call:
+  // the same answers, slower; tests compare the two.
+  bool use_rollups = true;
 };
 
 // Periods start at UTC boundaries; weeks start on Monday 00:00 UTC (ISO 8601).
@@ -120,7 +124,8 @@ class CallAnalytics {
 
  private:
   CallAnalytics(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  Result<std::vector<KeyCount>> TopBy(const AnalyticsQuery& query, const char* column_sql);
+  // Top-N of one calls_daily_keys kind (see call_rollups.h).
+  Result<std::vector<KeyCount>> TopBy(const AnalyticsQuery& query, int kind);
 
   sqlite3* db_;
   const std::string path_;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include "store/call_rollups.h"
 #include "store/record_codec.h"
 #include "store/sqlite_util.h"
 
@@ -252,12 +253,13 @@ CREATE TABLE active_calls (
 CREATE INDEX active_calls_sensor ON active_calls(sensor, invite_ts);
 )sql";
 
-constexpr Migration kMigrations[] = {
+const Migration kMigrations[] = {
     {1, "initial schema: calls, registrations, messages", kSchemaV1},
     {2, "messages deduplicated by (ts, key_hash)", kSchemaV2},
     {3, "traffic counters per second, minute and hour", kSchemaV3},
     {4, "calls_report: covering index for call analytics", kSchemaV4},
     {5, "active_calls: snapshot of the calls still up", kSchemaV5},
+    {6, "call rollups by hour and day, for reports over long ranges", CallRollupsMigrationSql()},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

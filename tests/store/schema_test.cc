@@ -66,7 +66,8 @@ TEST(Schema, FreshDatabaseGetsEveryMigrationAndWal) {
   EXPECT_EQ(db.Column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   std::vector<std::string> tables = db.Column(
       "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
-  EXPECT_EQ(tables, (std::vector<std::string>{"active_calls", "calls",
+  EXPECT_EQ(tables, (std::vector<std::string>{"active_calls", "calls", "calls_daily_keys",
+                                              "calls_hourly", "calls_values",
                                               "compression_dictionaries", "messages",
                                               "registrations", "schema_migrations", "stats_hour",
                                               "stats_minute", "stats_second"}));
@@ -184,9 +185,10 @@ TEST(Schema, IndexesServeTheOperatorsSearches) {
   std::vector<std::string> indexes = db.Column(
       "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name");
   EXPECT_EQ(indexes, (std::vector<std::string>{
-                         "active_calls_sensor", "calls_call_id", "calls_callee_user",
-                         "calls_caller_user",
-                         "calls_dst_ip", "calls_natural_key", "calls_report", "calls_src_ip", "calls_state",
+                         "active_calls_sensor", "calls_answered_duration", "calls_call_id",
+                         "calls_callee_user", "calls_caller_user", "calls_dst_ip",
+                         "calls_natural_key", "calls_post_dial_delay", "calls_report",
+                         "calls_src_ip", "calls_state",
                          "messages_call_id", "messages_key_hash", "registrations_aor",
                          "registrations_natural_key", "stats_hour_ts", "stats_minute_ts",
                          "stats_second_ts"}));
@@ -234,7 +236,7 @@ TEST(Schema, EveryColumnIsDocumented) {
   RawDb db(path);
   for (const char* table :
        {"calls", "active_calls", "registrations", "messages", "schema_migrations",
-        "compression_dictionaries"}) {
+        "compression_dictionaries", "calls_hourly", "calls_values", "calls_daily_keys"}) {
     for (const std::string& column : Columns(&db, table)) {
       EXPECT_NE(doc.find("`" + column + "`"), std::string::npos)
           << table << "." << column << " is not documented in docs/SCHEMA.md";

@@ -1,0 +1,72 @@
+// Private to store/: the call rollups behind `sipman report` over large
+// ranges (schema version 6).
+//
+// Three tables are kept in step with `calls` by triggers, so every way a row
+// enters or leaves `calls` (the store's writer, a bulk load, a manual DELETE)
+// updates them in the same transaction:
+//   calls_hourly      (hour, sensor, state, final_status) -> the call count
+//                     and every sum and count behind the summary's means,
+//                     ratios and duration histogram;
+//   calls_values      (kind, hour, sensor, bucket) -> calls, for the
+//                     durations and post-dial delays in log-spaced buckets,
+//                     which locate a percentile's bucket; the exact value is
+//                     then read from a value-ordered partial index;
+//   calls_daily_keys  (kind, day, sensor, key) -> calls, answered, for the
+//                     top callers, callees, source IPs and user agents.
+// A query over [from, to) reads the whole hours (days) inside it from the
+// rollups and only the partial hours (days) at its edges from `calls`.
+// Why and what it costs: docs/PERFORMANCE.md, "Reports".
+#ifndef SIPMAN_STORE_CALL_ROLLUPS_H_
+#define SIPMAN_STORE_CALL_ROLLUPS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace sipman::store::internal {
+
+constexpr int64_t kNsPerHour = 3600LL * 1000000000LL;
+constexpr int64_t kNsPerDay = 24 * kNsPerHour;
+
+// The duration histogram's lower bounds in ms (the last bucket is open).
+constexpr std::array<int64_t, 10> kDurationBoundsMs = {
+    0, 5000, 15000, 30000, 60000, 120000, 300000, 600000, 1800000, 3600000};
+
+// The per-(state, final_status) sums of calls_hourly, in its column order
+// after the key. The same expressions aggregate raw `calls` rows at the
+// edges of a range, so both paths add up identically.
+struct HourlySums {
+  int64_t calls = 0;
+  int64_t srd_ok_n = 0, srd_ok_ns = 0;      // successful session request delay
+  int64_t srd_fail_n = 0, srd_fail_ns = 0;  // failed session request delay
+  int64_t sdd_n = 0, sdd_ms = 0;            // session disconnect delay
+  int64_t connect_ms = 0, duration_ms = 0;  // summed over every call of the row
+  int64_t pdd_n = 0, pdd_ms = 0;            // post-dial delay
+  std::array<int64_t, kDurationBoundsMs.size()> histogram{};  // by duration_ms
+
+  void Add(const HourlySums& other);
+};
+constexpr int kHourlySumColumns = 11 + static_cast<int>(kDurationBoundsMs.size());
+
+// "SUM(expr) AS name, ..." over `calls AS r`, in HourlySums order.
+const std::string& HourlySumsSelectSql();
+
+// calls_values kinds, and calls_daily_keys kinds.
+enum class ValueKind : int { kDuration = 0, kPostDialDelay = 1 };
+enum class KeyKind : int { kCaller = 0, kCallee = 1, kSelf = 2, kSourceIp = 3, kUserAgent = 4 };
+
+// Log-spaced buckets: values below 64 have a bucket each; above, 32 buckets
+// per power of two (at most 1/32 = 3.1% wide). A bucket is named by its
+// lowest value.
+int64_t ValueBucket(int64_t value);
+int64_t ValueBucketEnd(int64_t bucket);  // one past the bucket's highest value
+// ValueBucket as an SQL expression over `column`.
+std::string ValueBucketSql(const std::string& column);
+
+// Migration 6: the rollup tables, their triggers, their partial indexes, a
+// wider calls_report, and the rollups of the rows already stored.
+const char* CallRollupsMigrationSql();
+
+}  // namespace sipman::store::internal
+
+#endif  // SIPMAN_STORE_CALL_ROLLUPS_H_
