@@ -187,15 +187,13 @@ static void ReadSums(Statement& st, int first, HourlySums* out) {
 // Exact nearest-rank percentiles of durations (answered calls) or post-dial
 // delays. Without whole hours, every value of the range is read. Otherwise
 // the counts per bucket (rollup plus edges) locate the bucket of each rank,
-// and the value is read from that bucket's slice of a value-ordered partial
-// index: an exact answer that reads about 1/32 of an octave of values.
+// and the value is read from that bucket's slice of a value-ordered index:
+// an exact answer that visits at most the bucket's distinct values.
 static Status ReadDistribution(sqlite3* db_, const std::string& path_,
                                const AnalyticsQuery& query, const SplitRange& hours, int kind,
                                Distribution* d) {
   const bool is_duration = kind == static_cast<int>(ValueKind::kDuration);
   const char* column = is_duration ? "duration_ms" : "post_dial_delay_ms";
-  const std::string condition =
-      is_duration ? "state = 'answered'" : "post_dial_delay_ms >= 0";
   std::map<int64_t, int64_t> counts;  // value (no whole hours) or bucket -> calls
   const bool bucketed = hours.has_units();
   if (bucketed) {
@@ -228,19 +226,50 @@ static Status ReadDistribution(sqlite3* db_, const std::string& path_,
     n += c;
   }
   d->count = n;
-  Statement exact;
+  // Inside a bucket, walk its distinct values in order with two index seeks
+  // each (the next value present; its calls in the range) until the rank is
+  // reached. This touches at most one entry per distinct value plus the
+  // entries in the range, never the bucket's entries outside the range,
+  // which for a short range over a long history would be most of them.
+  // (Not a partial index for the delays: with "post_dial_delay_ms >= 0" in
+  // the query, SQLite would seek from 0 rather than from the bucket.)
+  const std::string index =
+      std::string(" FROM calls INDEXED BY ") +
+      (is_duration ? "calls_answered_duration WHERE state = 'answered' AND "
+                   : "calls_post_dial_delay WHERE ");
+  Statement next_value, count_value;
   if (bucketed) {
-    s = exact.Prepare(db_, std::string("SELECT ") + column + " FROM calls INDEXED BY " +
-                               (is_duration ? "calls_answered_duration"
-                                            : "calls_post_dial_delay") +
-                               " WHERE " + condition + " AND " + column + " >= ? AND " + column +
-                               " < ? AND invite_ts >= ? AND invite_ts < ?" + SensorSql(query) +
-                               " ORDER BY " + column + " LIMIT 1 OFFSET ?");
+    s = next_value.Prepare(db_, std::string("SELECT ") + column + index + column + " >= ? AND " +
+                                    column + " < ? ORDER BY " + column + " LIMIT 1");
+    if (!s.ok()) return s;
+    s = count_value.Prepare(db_, "SELECT COUNT(*)" + index + column +
+                                     " = ? AND invite_ts >= ? AND invite_ts < ?" +
+                                     SensorSql(query));
     if (!s.ok()) return s;
   }
   const int64_t from = std::max<int64_t>(query.from_ts, 0);
   const int64_t to = query.to_ts == 0 ? kNoUpperBound : query.to_ts;
   Status lookup = Status::Ok();
+  auto value_of_rank = [&](int64_t lo, int64_t end, int64_t remaining) -> std::optional<int64_t> {
+    for (int64_t v = lo; v < end;) {
+      next_value.Reset();
+      next_value.BindInt(1, v);
+      next_value.BindInt(2, end);
+      if (next_value.Step() != SQLITE_ROW) break;
+      v = next_value.ColumnInt(0);
+      count_value.Reset();
+      count_value.BindInt(1, v);
+      BindRange(&count_value, 2, from, to, query);
+      if (count_value.Step() != SQLITE_ROW) break;
+      remaining -= count_value.ColumnInt(0);
+      if (remaining <= 0) return v;
+      ++v;
+    }
+    lookup = SqliteError(db_, "cannot read a percentile from " + path_ +
+                                  " (calls and their rollups disagree; run"
+                                  " 'sqlite3 DB \"PRAGMA integrity_check\"')");
+    return std::nullopt;
+  };
   auto percentile = [&](int p) -> std::optional<int64_t> {
     if (n <= 0) return std::nullopt;
     const int64_t rank = std::max<int64_t>(1, (static_cast<int64_t>(p) * n + 99) / 100);
@@ -252,18 +281,7 @@ static Status ReadDistribution(sqlite3* db_, const std::string& path_,
       }
       const int64_t end = internal::ValueBucketEnd(v);
       if (!bucketed || end == v + 1) return v;
-      exact.Reset();
-      exact.BindInt(1, v);
-      exact.BindInt(2, end);
-      int next = BindRange(&exact, 3, from, to, query);
-      exact.BindInt(next, rank - seen - 1);
-      if (exact.Step() != SQLITE_ROW) {
-        lookup = SqliteError(db_, "cannot read a percentile from " + path_ +
-                                      " (calls and their rollups disagree; run"
-                                      " 'sqlite3 DB \"PRAGMA integrity_check\"')");
-        return std::nullopt;
-      }
-      return exact.ColumnInt(0);
+      return value_of_rank(v, end, rank - seen);
     }
     return sorted.empty() ? std::nullopt : std::optional<int64_t>(sorted.back().first);
   };

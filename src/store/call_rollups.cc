@@ -1,5 +1,6 @@
 #include "store/call_rollups.h"
 
+#include <algorithm>
 #include <string_view>
 #include <vector>
 
@@ -69,6 +70,18 @@ std::string ForRow(std::string_view expression, std::string_view row) {
   return out;
 }
 
+// "ON CONFLICT DO UPDATE SET c = c + excluded.c, ..." over calls_hourly.
+std::string HourlyUpsertSql() {
+  std::string sql = " ON CONFLICT DO UPDATE SET ";
+  bool first = true;
+  for (const SumColumn& c : HourlyColumns()) {
+    if (!first) sql += ", ";
+    first = false;
+    sql += std::string(c.name) + " = " + c.name + " + excluded." + c.name;
+  }
+  return sql;
+}
+
 // The statements of one trigger: `row` is NEW (sign +1) or OLD (sign -1).
 std::string TriggerBody(std::string_view row, int sign) {
   const std::string s = sign > 0 ? "" : "-";
@@ -77,14 +90,7 @@ std::string TriggerBody(std::string_view row, int sign) {
                     std::to_string(kNsPerHour) + ", " + r + ".sensor, " + r + ".state, " + r +
                     ".final_status";
   for (const SumColumn& c : HourlyColumns()) sql += ", " + s + ForRow(c.expression, row);
-  sql += ")\n    ON CONFLICT DO UPDATE SET ";
-  bool first = true;
-  for (const SumColumn& c : HourlyColumns()) {
-    if (!first) sql += ", ";
-    first = false;
-    sql += std::string(c.name) + " = " + c.name + " + excluded." + c.name;
-  }
-  sql += ";\n";
+  sql += ")\n   " + HourlyUpsertSql() + ";\n";
   auto value = [&](ValueKind kind, const std::string& column, const std::string& condition) {
     sql += "  INSERT INTO calls_values SELECT " + std::to_string(static_cast<int>(kind)) + ", " +
            r + ".invite_ts / " + std::to_string(kNsPerHour) + ", " + r + ".sensor, " +
@@ -130,8 +136,7 @@ CREATE INDEX calls_report ON calls(invite_ts, state, final_status, duration_ms, 
   caller_user, callee_user, src_ip, caller_user_agent);
 CREATE INDEX calls_answered_duration ON calls(duration_ms, invite_ts, sensor)
   WHERE state = 'answered';
-CREATE INDEX calls_post_dial_delay ON calls(post_dial_delay_ms, invite_ts, sensor)
-  WHERE post_dial_delay_ms >= 0;
+CREATE INDEX calls_post_dial_delay ON calls(post_dial_delay_ms, invite_ts, sensor);
 )sql";
   // The rows already stored, aggregated once.
   sql += "INSERT INTO calls_hourly SELECT r.invite_ts / " + std::to_string(kNsPerHour) +
@@ -156,8 +161,6 @@ CREATE INDEX calls_post_dial_delay ON calls(post_dial_delay_ms, invite_ts, senso
   keys(KeyKind::kSelf, "caller_user", "r.caller_user = r.callee_user");
   keys(KeyKind::kSourceIp, "src_ip", "true");
   keys(KeyKind::kUserAgent, "caller_user_agent", "true");
-  sql += "CREATE TRIGGER calls_rollups_insert AFTER INSERT ON calls BEGIN\n" +
-         TriggerBody("NEW", +1) + "END;\n";
   sql += "CREATE TRIGGER calls_rollups_delete AFTER DELETE ON calls BEGIN\n" +
          TriggerBody("OLD", -1) + "END;\n";
   return sql;
@@ -212,6 +215,140 @@ std::string ValueBucketSql(const std::string& column) {
            column + " & " + std::to_string(-(int64_t{1} << (top - 5)));
   }
   return sql + " ELSE " + column + " END)";
+}
+
+Status CallRollupWriter::Prepare(sqlite3* db) {
+  std::string hourly = "INSERT INTO calls_hourly VALUES(?, ?, ?, ?";
+  for (size_t i = 0; i < HourlyColumns().size(); ++i) hourly += ", ?";
+  hourly += ')';
+  hourly += HourlyUpsertSql();
+  Status s = upsert_hourly_.Prepare(db, hourly, true);
+  if (s.ok()) {
+    s = upsert_value_.Prepare(db,
+                              "INSERT INTO calls_values VALUES(?, ?, ?, ?, ?)"
+                              " ON CONFLICT DO UPDATE SET calls = calls + excluded.calls",
+                              true);
+  }
+  if (s.ok()) {
+    s = upsert_key_.Prepare(db,
+                            "INSERT INTO calls_daily_keys VALUES(?, ?, ?, ?, ?, ?)"
+                            " ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,"
+                            " answered = answered + excluded.answered",
+                            true);
+  }
+  return s;
+}
+
+void CallRollupWriter::Finalize() {
+  upsert_hourly_ = Statement();
+  upsert_value_ = Statement();
+  upsert_key_ = Statement();
+}
+
+void CallRollupWriter::Add(const calls::CallRecord& r, std::string_view sensor,
+                           std::string_view src_ip) {
+  const std::string_view state = calls::CallStateName(r.state);
+  const bool answered = r.state == calls::CallState::kAnswered;
+  const int64_t status = r.final_status;
+  const int64_t hour = r.invite_ts / kNsPerHour;
+  HourlySums one;
+  one.calls = 1;
+  if (status >= 200 && status <= 299 && r.answer_ts > 0) {
+    one.srd_ok_n = 1;
+    one.srd_ok_ns = (r.first_18x_ts > 0 && r.first_18x_ts < r.answer_ts ? r.first_18x_ts
+                                                                        : r.answer_ts) -
+                    r.invite_ts;
+  }
+  if (status >= 400 && status <= 699 && r.final_ts > 0) {
+    one.srd_fail_n = 1;
+    one.srd_fail_ns = r.final_ts - r.invite_ts;
+  }
+  one.sdd_n = r.disconnect_delay_ms >= 0;
+  one.sdd_ms = std::max<int64_t>(r.disconnect_delay_ms, 0);
+  one.connect_ms = r.connect_ms;
+  one.duration_ms = r.duration_ms;
+  one.pdd_n = r.post_dial_delay_ms >= 0;
+  one.pdd_ms = std::max<int64_t>(r.post_dial_delay_ms, 0);
+  size_t bucket = 0;
+  while (bucket + 1 < kDurationBoundsMs.size() && r.duration_ms >= kDurationBoundsMs[bucket + 1]) {
+    ++bucket;
+  }
+  one.histogram[bucket] = 1;
+  hourly_[HourlyKey(hour, sensor, state, status)].Add(one);
+
+  if (answered) {
+    ++values_[ValueKey(static_cast<int>(ValueKind::kDuration), hour, sensor,
+                       ValueBucket(r.duration_ms))];
+  }
+  if (r.post_dial_delay_ms >= 0) {
+    ++values_[ValueKey(static_cast<int>(ValueKind::kPostDialDelay), hour, sensor,
+                       ValueBucket(r.post_dial_delay_ms))];
+  }
+  const int64_t day = r.invite_ts / kNsPerDay;
+  auto key = [&](KeyKind kind, std::string_view k) {
+    auto& c = keys_[KeyKey(static_cast<int>(kind), day, sensor, k)];
+    c.first += 1;
+    c.second += answered;
+  };
+  key(KeyKind::kCaller, r.caller_user);
+  key(KeyKind::kCallee, r.callee_user);
+  if (r.caller_user == r.callee_user) key(KeyKind::kSelf, r.caller_user);
+  key(KeyKind::kSourceIp, src_ip);
+  key(KeyKind::kUserAgent, r.caller_user_agent);
+}
+
+Status CallRollupWriter::Flush(sqlite3* db, const std::string& where) {
+  auto step = [&](Statement& st, const char* table) -> Status {
+    int rc = st.Step();
+    st.Reset();
+    if (rc != SQLITE_DONE) return SqliteError(db, std::string("cannot update ") + table + " of " + where);
+    return Status::Ok();
+  };
+  Status s;
+  for (const auto& [k, sums] : hourly_) {
+    const auto& [hour, sensor, state, status] = k;
+    int i = 1;
+    upsert_hourly_.BindInt(i++, hour);
+    upsert_hourly_.BindText(i++, sensor);
+    upsert_hourly_.BindText(i++, state);
+    upsert_hourly_.BindInt(i++, status);
+    for (int64_t v : {sums.calls, sums.srd_ok_n, sums.srd_ok_ns, sums.srd_fail_n, sums.srd_fail_ns,
+                      sums.sdd_n, sums.sdd_ms, sums.connect_ms, sums.duration_ms, sums.pdd_n,
+                      sums.pdd_ms}) {
+      upsert_hourly_.BindInt(i++, v);
+    }
+    for (int64_t v : sums.histogram) upsert_hourly_.BindInt(i++, v);
+    if (!(s = step(upsert_hourly_, "calls_hourly")).ok()) break;
+  }
+  for (const auto& [k, n] : values_) {
+    if (!s.ok()) break;
+    const auto& [kind, hour, sensor, bucket] = k;
+    upsert_value_.BindInt(1, kind);
+    upsert_value_.BindInt(2, hour);
+    upsert_value_.BindText(3, sensor);
+    upsert_value_.BindInt(4, bucket);
+    upsert_value_.BindInt(5, n);
+    s = step(upsert_value_, "calls_values");
+  }
+  for (const auto& [k, c] : keys_) {
+    if (!s.ok()) break;
+    const auto& [kind, day, sensor, key] = k;
+    upsert_key_.BindInt(1, kind);
+    upsert_key_.BindInt(2, day);
+    upsert_key_.BindText(3, sensor);
+    upsert_key_.BindText(4, key);
+    upsert_key_.BindInt(5, c.first);
+    upsert_key_.BindInt(6, c.second);
+    s = step(upsert_key_, "calls_daily_keys");
+  }
+  Discard();
+  return s;
+}
+
+void CallRollupWriter::Discard() {
+  hourly_.clear();
+  values_.clear();
+  keys_.clear();
 }
 
 const char* CallRollupsMigrationSql() {

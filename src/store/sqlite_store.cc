@@ -237,6 +237,7 @@ Status SqliteStore::Init() {
       !(s = delete_active_calls_.Prepare(write_db_, "DELETE FROM active_calls WHERE sensor = ?",
                                          true))
            .ok() ||
+      !(s = rollups_.Prepare(write_db_)).ok() ||
       !(s = insert_registration_.Prepare(
             write_db_,
             InsertSql("registrations", kRegistrationColumns, kRegistrationColumnCount), true))
@@ -275,6 +276,7 @@ Status SqliteStore::Close() {
   insert_call_ = Statement();
   insert_active_call_ = Statement();
   delete_active_calls_ = Statement();
+  rollups_.Finalize();
   insert_registration_ = Statement();
   insert_message_ = Statement();
   select_message_key_ = Statement();
@@ -372,6 +374,7 @@ Status SqliteStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
     s = SqliteError(write_db_, "cannot commit to database " + path_);
     commit_.Reset();
   }
+  rollups_.Discard();
   if (sqlite3_get_autocommit(write_db_) == 0) {
     rollback_.Step();
     rollback_.Reset();
@@ -381,9 +384,12 @@ Status SqliteStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
 
 Status SqliteStore::WriteRows(const RowBatch& batch, BatchResult* result) {
   for (const CallRow& r : batch.calls) {
+    const uint64_t before = result->calls_inserted;
     Status s = InsertCall(r, false, result);
     if (!s.ok()) return s;
+    if (result->calls_inserted != before) rollups_.Add(r.record, r.record.sensor, r.src_ip());
   }
+  if (Status s = rollups_.Flush(write_db_, "database " + path_); !s.ok()) return s;
   for (const calls::RegistrationRecord& r : batch.registrations) {
     Status s = InsertRegistration(r, result);
     if (!s.ok()) return s;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "store/call_rollups.h"
 #include "store/record_codec.h"
 #include "store/sqlite_util.h"
 #include "store/store.h"
@@ -85,6 +86,7 @@ class SqliteStore final : public Store, private BatchSink {
   sqlite3* write_db_ = nullptr;
   Statement begin_, commit_, rollback_;
   Statement insert_call_, insert_active_call_, delete_active_calls_;
+  internal::CallRollupWriter rollups_;  // of the calls inserted by the current batch
   Statement insert_registration_, insert_message_, select_message_key_;
   Statement upsert_traffic_[3], select_traffic_[3], delete_old_seconds_;
 
