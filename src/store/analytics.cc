@@ -6,7 +6,6 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <unordered_map>
 #include <string_view>
 
 #include "store/call_rollups.h"
@@ -469,43 +468,119 @@ Result<std::vector<PeriodCount>> CallAnalytics::ByPeriod(const AnalyticsQuery& q
   return rows;
 }
 
-// Top-N of a key kind: whole days from calls_daily_keys, the edges from
-// calls' covering index, added up in a hash map (faster here than SQLite's
-// GROUP BY, which sorts). Either-side users are caller + callee - self.
-Result<std::vector<KeyCount>> CallAnalytics::TopBy(const AnalyticsQuery& query, int kind) {
-  const SplitRange days = Split(query, kNsPerDay);
-  struct Counts {
+// Calls and answered calls per key, by open addressing over one arena of
+// key bytes: millions of rollup rows are added with no allocation per row
+// (std::unordered_map spent more time here than SQLite did reading them).
+class KeyCounter {
+ public:
+  KeyCounter() : slots_(size_t{1} << 14) {}
+
+  void Add(std::string_view key, int64_t calls, int64_t answered) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    const uint64_t hash = std::hash<std::string_view>{}(key);
+    Slot* slot = Find(hash, key);
+    if (slot->length == kEmpty) {
+      slot->hash = hash;
+      slot->offset = arena_.size();
+      slot->length = static_cast<uint32_t>(key.size());
+      arena_.append(key);
+      ++size_;
+    }
+    slot->calls += calls;
+    slot->answered += answered;
+  }
+
+  // The n keys with the most calls (ties by key), leaving out keys whose
+  // count is not positive (left by deleted calls).
+  std::vector<KeyCount> Top(size_t n) const {
+    std::vector<const Slot*> used;
+    used.reserve(size_);
+    for (const Slot& s : slots_) {
+      if (s.length != kEmpty && s.calls > 0) used.push_back(&s);
+    }
+    auto before = [&](const Slot* a, const Slot* b) {
+      return a->calls != b->calls ? a->calls > b->calls : KeyOf(*a) < KeyOf(*b);
+    };
+    n = std::min(n, used.size());
+    std::partial_sort(used.begin(), used.begin() + static_cast<std::ptrdiff_t>(n), used.end(),
+                      before);
+    std::vector<KeyCount> rows;
+    for (size_t i = 0; i < n; ++i) {
+      rows.push_back({std::string(KeyOf(*used[i])), used[i]->calls, used[i]->answered});
+    }
+    return rows;
+  }
+
+ private:
+  static constexpr uint32_t kEmpty = UINT32_MAX;
+  struct Slot {
+    uint64_t hash = 0;
+    uint64_t offset = 0;
+    uint32_t length = kEmpty;
     int64_t calls = 0, answered = 0;
   };
-  std::unordered_map<std::string, Counts> keys;
-  const bool either = kind < 0;
-  std::vector<int> kinds;
-  if (either) {
-    kinds = {static_cast<int>(KeyKind::kCaller), static_cast<int>(KeyKind::kCallee),
-             static_cast<int>(KeyKind::kSelf)};
-  } else {
-    kinds = {kind};
+
+  std::string_view KeyOf(const Slot& s) const {
+    return std::string_view(arena_).substr(s.offset, s.length);
   }
-  if (days.has_units()) {
-    for (int k : kinds) {
-      const int64_t sign = k == static_cast<int>(KeyKind::kSelf) ? -1 : 1;
-      Status s = ForEachRow(
-          db_, path_,
-          "SELECT key, calls, answered FROM calls_daily_keys WHERE day >= ? AND day < ?" +
-              SensorSql(query) + " AND kind = " + std::to_string(k),
-          {{days.first_unit, days.end_unit}}, query, [&](Statement& st) {
-            Counts& c = keys[std::string(st.ColumnText(0))];
-            c.calls += sign * st.ColumnInt(1);
-            c.answered += sign * st.ColumnInt(2);
-          });
-      if (!s.ok()) return s;
+  Slot* Find(uint64_t hash, std::string_view key) {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.length == kEmpty || (s.hash == hash && KeyOf(s) == key)) return &s;
     }
   }
-  const char* column = nullptr;
-  switch (static_cast<KeyKind>(either ? 0 : kind)) {
+  void Grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.length == kEmpty) continue;
+      size_t i = s.hash & mask;
+      while (slots_[i].length != kEmpty) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  std::string arena_;
+  size_t size_ = 0;
+};
+
+// Top-N of a key kind: whole weeks and days from calls_daily_keys (weeks
+// where a whole ISO week fits), the partial days at the edges from calls'
+// covering index.
+Result<std::vector<KeyCount>> CallAnalytics::TopBy(const AnalyticsQuery& query, int kind) {
+  const SplitRange days = Split(query, kNsPerDay);
+  KeyCounter keys;
+  std::vector<std::pair<int64_t, int64_t>> day_ranges, week_ranges;
+  if (days.has_units()) {
+    const int64_t first = days.first_unit, end = days.end_unit;
+    int64_t first_week = internal::WeekOfDay(first);
+    if (first_week < first) first_week += 7;
+    const int64_t end_week = internal::WeekOfDay(end);
+    if (first_week < end_week) {
+      week_ranges.emplace_back(first_week, end_week);
+      if (first < first_week) day_ranges.emplace_back(first, first_week);
+      if (end_week < end) day_ranges.emplace_back(end_week, end);
+    } else {
+      day_ranges.emplace_back(first, end);
+    }
+  }
+  for (int weekly : {0, internal::kWeekly}) {
+    Status s = ForEachRow(
+        db_, path_,
+        "SELECT key, calls, answered FROM calls_daily_keys WHERE day >= ? AND day < ?" +
+            SensorSql(query) + " AND kind = " + std::to_string(kind + weekly),
+        weekly ? week_ranges : day_ranges, query, [&](Statement& st) {
+          keys.Add(st.ColumnText(0), st.ColumnInt(1), st.ColumnInt(2));
+        });
+    if (!s.ok()) return s;
+  }
+  const char* column = "caller_user";
+  switch (static_cast<KeyKind>(kind)) {
     case KeyKind::kCaller:
-    case KeyKind::kSelf:
-      column = "caller_user";
+    case KeyKind::kUser:
       break;
     case KeyKind::kCallee:
       column = "callee_user";
@@ -517,6 +592,7 @@ Result<std::vector<KeyCount>> CallAnalytics::TopBy(const AnalyticsQuery& query, 
       column = "caller_user_agent";
       break;
   }
+  const bool either = kind == static_cast<int>(KeyKind::kUser);
   Status s = ForEachRow(
       db_, path_,
       std::string("SELECT ") + column +
@@ -524,40 +600,22 @@ Result<std::vector<KeyCount>> CallAnalytics::TopBy(const AnalyticsQuery& query, 
           " WHERE invite_ts >= ? AND invite_ts < ?" + SensorSql(query),
       days.edges, query, [&](Statement& st) {
         const int64_t answered = st.ColumnInt(1);
-        std::string_view key = st.ColumnText(0);
-        Counts& c = keys[std::string(key)];
-        c.calls += 1;
-        c.answered += answered;
+        keys.Add(st.ColumnText(0), 1, answered);
         if (either) {
           std::string_view callee = st.ColumnText(2);
-          key = st.ColumnText(0);  // the previous view ended with the last column read
-          if (callee != key) {
-            Counts& e = keys[std::string(callee)];
-            e.calls += 1;
-            e.answered += answered;
-          }
+          std::string callee_copy(callee);  // the next column read may move the text
+          if (callee_copy != st.ColumnText(0)) keys.Add(callee_copy, 1, answered);
         }
       });
   if (!s.ok()) return s;
-  std::vector<KeyCount> rows;
-  rows.reserve(keys.size());
-  for (auto& [key, c] : keys) {
-    if (c.calls > 0) rows.push_back({key, c.calls, c.answered});
-  }
-  const size_t n = std::min(rows.size(), query.top_n);
-  std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n), rows.end(),
-                    [](const KeyCount& a, const KeyCount& b) {
-                      return a.calls != b.calls ? a.calls > b.calls : a.key < b.key;
-                    });
-  rows.resize(n);
-  return rows;
+  return keys.Top(query.top_n);
 }
 
 Result<std::vector<KeyCount>> CallAnalytics::TopUsers(const AnalyticsQuery& query,
                                                       UserSide side) {
   if (side == UserSide::kCaller) return TopBy(query, static_cast<int>(KeyKind::kCaller));
   if (side == UserSide::kCallee) return TopBy(query, static_cast<int>(KeyKind::kCallee));
-  return TopBy(query, -1);
+  return TopBy(query, static_cast<int>(KeyKind::kUser));
 }
 
 Result<std::vector<KeyCount>> CallAnalytics::TopSourceIps(const AnalyticsQuery& query) {

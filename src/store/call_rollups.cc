@@ -70,6 +70,9 @@ std::string ForRow(std::string_view expression, std::string_view row) {
   return out;
 }
 
+// WeekOfDay over an SQL expression of the day number.
+std::string WeekOfDaySql(const std::string& day) { return "((" + day + ") - 4) / 7 * 7 + 4"; }
+
 // "ON CONFLICT DO UPDATE SET c = c + excluded.c, ..." over calls_hourly.
 std::string HourlyUpsertSql() {
   std::string sql = " ON CONFLICT DO UPDATE SET ";
@@ -100,16 +103,21 @@ std::string TriggerBody(std::string_view row, int sign) {
   value(ValueKind::kDuration, "duration_ms", "$.state = 'answered'");
   value(ValueKind::kPostDialDelay, "post_dial_delay_ms", "$.post_dial_delay_ms >= 0");
   auto key = [&](KeyKind kind, const std::string& column, const std::string& condition) {
-    sql += "  INSERT INTO calls_daily_keys SELECT " + std::to_string(static_cast<int>(kind)) +
-           ", " + r + ".invite_ts / " + std::to_string(kNsPerDay) + ", " + r + ".sensor, " + r +
-           "." + column + ", " + s + "1, " + s + "(" + r + ".state = 'answered') WHERE " +
-           ForRow(condition, row) +
-           "\n    ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,"
-           " answered = answered + excluded.answered;\n";
+    for (int weekly : {0, kWeekly}) {
+      const std::string day = r + ".invite_ts / " + std::to_string(kNsPerDay);
+      sql += "  INSERT INTO calls_daily_keys SELECT " +
+             std::to_string(static_cast<int>(kind) + weekly) + ", " +
+             (weekly ? WeekOfDaySql(day) : day) + ", " + r + ".sensor, " + r + "." + column +
+             ", " + s + "1, " + s + "(" + r + ".state = 'answered') WHERE " +
+             ForRow(condition, row) +
+             "\n    ON CONFLICT DO UPDATE SET calls = calls + excluded.calls,"
+             " answered = answered + excluded.answered;\n";
+    }
   };
   key(KeyKind::kCaller, "caller_user", "true");
   key(KeyKind::kCallee, "callee_user", "true");
-  key(KeyKind::kSelf, "caller_user", "$.caller_user = $.callee_user");
+  key(KeyKind::kUser, "caller_user", "true");
+  key(KeyKind::kUser, "callee_user", "$.callee_user <> $.caller_user");
   key(KeyKind::kSourceIp, "src_ip", "true");
   key(KeyKind::kUserAgent, "caller_user_agent", "true");
   return sql;
@@ -150,17 +158,26 @@ CREATE INDEX calls_post_dial_delay ON calls(post_dial_delay_ms, invite_ts, senso
   };
   values(ValueKind::kDuration, "duration_ms", "r.state = 'answered'");
   values(ValueKind::kPostDialDelay, "post_dial_delay_ms", "r.post_dial_delay_ms >= 0");
-  auto keys = [&](KeyKind kind, const char* column, const char* condition) {
-    sql += "INSERT INTO calls_daily_keys SELECT " + std::to_string(static_cast<int>(kind)) +
-           ", r.invite_ts / " + std::to_string(kNsPerDay) + ", r.sensor, r." + column +
-           ", COUNT(*), SUM(r.state = 'answered') FROM calls AS r WHERE " + condition +
-           " GROUP BY 1, 2, 3, 4;\n";
+  // Per day and per week; kUser adds both sides before grouping.
+  const std::string day = "r.invite_ts / " + std::to_string(kNsPerDay);
+  auto keys = [&](KeyKind kind, const std::string& select) {
+    for (int weekly : {0, kWeekly}) {
+      sql += "INSERT INTO calls_daily_keys SELECT " +
+             std::to_string(static_cast<int>(kind) + weekly) + ", " +
+             (weekly ? WeekOfDaySql("d") : std::string("d")) +
+             ", sensor, k, COUNT(*), SUM(a) FROM (" + select + ") GROUP BY 1, 2, 3, 4;\n";
+    }
   };
-  keys(KeyKind::kCaller, "caller_user", "true");
-  keys(KeyKind::kCallee, "callee_user", "true");
-  keys(KeyKind::kSelf, "caller_user", "r.caller_user = r.callee_user");
-  keys(KeyKind::kSourceIp, "src_ip", "true");
-  keys(KeyKind::kUserAgent, "caller_user_agent", "true");
+  auto side = [&](const char* column, const char* condition) {
+    return "SELECT " + day + " AS d, r.sensor AS sensor, r." + column +
+           " AS k, r.state = 'answered' AS a FROM calls AS r WHERE " + condition;
+  };
+  keys(KeyKind::kCaller, side("caller_user", "true"));
+  keys(KeyKind::kCallee, side("callee_user", "true"));
+  keys(KeyKind::kUser, side("caller_user", "true") + " UNION ALL " +
+                           side("callee_user", "r.callee_user <> r.caller_user"));
+  keys(KeyKind::kSourceIp, side("src_ip", "true"));
+  keys(KeyKind::kUserAgent, side("caller_user_agent", "true"));
   sql += "CREATE TRIGGER calls_rollups_delete AFTER DELETE ON calls BEGIN\n" +
          TriggerBody("OLD", -1) + "END;\n";
   return sql;
@@ -285,14 +302,19 @@ void CallRollupWriter::Add(const calls::CallRecord& r, std::string_view sensor,
                        ValueBucket(r.post_dial_delay_ms))];
   }
   const int64_t day = r.invite_ts / kNsPerDay;
+  const int64_t week = WeekOfDay(day);
   auto key = [&](KeyKind kind, std::string_view k) {
-    auto& c = keys_[KeyKey(static_cast<int>(kind), day, sensor, k)];
-    c.first += 1;
-    c.second += answered;
+    for (auto [code, when] : {std::pair{static_cast<int>(kind), day},
+                              std::pair{static_cast<int>(kind) + kWeekly, week}}) {
+      auto& c = keys_[KeyKey(code, when, sensor, k)];
+      c.first += 1;
+      c.second += answered;
+    }
   };
   key(KeyKind::kCaller, r.caller_user);
   key(KeyKind::kCallee, r.callee_user);
-  if (r.caller_user == r.callee_user) key(KeyKind::kSelf, r.caller_user);
+  key(KeyKind::kUser, r.caller_user);
+  if (r.callee_user != r.caller_user) key(KeyKind::kUser, r.callee_user);
   key(KeyKind::kSourceIp, src_ip);
   key(KeyKind::kUserAgent, r.caller_user_agent);
 }

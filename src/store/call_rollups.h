@@ -12,8 +12,9 @@
 //                     durations and post-dial delays in log-spaced buckets,
 //                     which locate a percentile's bucket; the exact value is
 //                     then read from a value-ordered partial index;
-//   calls_daily_keys  (kind, day, sensor, key) -> calls, answered, for the
-//                     top callers, callees, source IPs and user agents.
+//   calls_daily_keys  (kind, day, sensor, key) -> calls, answered, per day
+//                     and per week, for the top callers, callees, users,
+//                     source IPs and user agents.
 // A query over [from, to) reads the whole hours (days) inside it from the
 // rollups and only the partial hours (days) at its edges from `calls`.
 // Why and what it costs: docs/PERFORMANCE.md, "Reports".
@@ -61,7 +62,14 @@ const std::string& HourlySumsSelectSql();
 
 // calls_values kinds, and calls_daily_keys kinds.
 enum class ValueKind : int { kDuration = 0, kPostDialDelay = 1 };
-enum class KeyKind : int { kCaller = 0, kCallee = 1, kSelf = 2, kSourceIp = 3, kUserAgent = 4 };
+// calls_daily_keys kinds; kUser counts a call for its caller and, when
+// another user, for its callee. Rows of kind + kWeekly hold whole ISO weeks
+// (Monday to Sunday, UTC), with `day` the Monday's day number.
+enum class KeyKind : int { kCaller = 0, kCallee = 1, kUser = 2, kSourceIp = 3, kUserAgent = 4 };
+constexpr int kWeekly = 10;
+// The day number of the Monday starting the week of day `day` (1970-01-05,
+// day 4, was a Monday). Same expression in SQL: WeekOfDaySql.
+constexpr int64_t WeekOfDay(int64_t day) { return (day - 4) / 7 * 7 + 4; }
 
 // Log-spaced buckets: values below 64 have a bucket each; above, 32 buckets
 // per power of two (at most 1/32 = 3.1% wide). A bucket is named by its
