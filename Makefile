@@ -7,10 +7,15 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 # `make run` captures live on IFACE (default: the interface of the default
-# route, else any) into DB; `make run PCAP=file` replays a capture instead.
+# route, else any) into DB and serves the web GUI on LISTEN; `make run
+# PCAP=file` replays a capture instead. ADMIN_PASSWORD_FILE: the web admin's
+# password on a first start (else sipman prints a random one, once).
 PCAP       ?=
 IFACE      ?= $(or $(shell ip route show default 2>/dev/null | awk '{for (i = 1; i < NF; i++) if ($$i == "dev") { print $$(i+1); exit }}'),any)
 DB         ?= $(CURDIR)/sipman.db
+LISTEN     ?= 127.0.0.1:8080
+ADMIN_PASSWORD_FILE ?=
+RUN_WEB_FLAGS = --listen $(LISTEN) $(if $(ADMIN_PASSWORD_FILE),--admin-password-file $(ADMIN_PASSWORD_FILE))
 FUZZ_SECONDS ?= 600
 
 .PHONY: all bootstrap build run test unit-test integration-test asan-test bench fuzz fuzz-run clean
@@ -28,12 +33,19 @@ build: bootstrap $(BUILD)/build.ninja
 
 run: build
 ifneq ($(PCAP),)
-	@echo "sipman: replaying $(PCAP) into $(DB) (sqlite3 $(DB) 'select * from calls'); Ctrl-C stops"
-	$(BUILD)/sipman run --pcap $(PCAP) --db $(DB)
+	@echo "sipman: replaying $(PCAP) into $(DB); Ctrl-C stops"
 else
-	@echo "sipman: capturing SIP live on $(IFACE) (set IFACE=... to change); calls and messages go to $(DB)"
-	@echo "        (sqlite3 $(DB) 'select * from calls'); Ctrl-C stops and stores the calls still open"
-	$(BUILD)/sipman run -i $(IFACE) --db $(DB)
+	@echo "sipman: capturing SIP live on $(IFACE) (set IFACE=... to change); calls and messages go to $(DB);"
+	@echo "        Ctrl-C stops and stores the calls still open"
+endif
+	@echo "sipman: web GUI on http://$(LISTEN)/ (set LISTEN=ADDR:PORT to change), user admin."
+	@echo "        The first start prints admin's password below, once only: keep it. To reset it,"
+	@echo "        sqlite3 $(DB) 'DELETE FROM web_users' and make run again (a new one is printed,"
+	@echo "        or set ADMIN_PASSWORD_FILE=FILE to choose it)."
+ifneq ($(PCAP),)
+	$(BUILD)/sipman run --pcap $(PCAP) --db $(DB) $(RUN_WEB_FLAGS)
+else
+	$(BUILD)/sipman run -i $(IFACE) --db $(DB) $(RUN_WEB_FLAGS)
 endif
 
 # The whole suite: unit and integration tests on the optimised build, then

@@ -10,6 +10,7 @@
 #include "app/report_command.h"
 #include "app/run_command.h"
 #include "app/run_config.h"
+#include "app/serve_command.h"
 
 #ifndef SIPMAN_VERSION
 #define SIPMAN_VERSION "0.1.0"
@@ -35,13 +36,14 @@ constexpr char kUsage[] =
     "      rate. Running it again on the same files adds no duplicates.\n"
     "      --correlation-header X-CID links the legs of a B2BUA whose INVITEs\n"
     "      carry that header (correlation_id, linked_call_id columns).\n"
-    "  sipman run [-i IFACE]... [-f FILTER] [--pcap FILE [--pcap-speed X]]\n"
+    "  sipman run [-i IFACE]... [-f FILTER] [--pcap FILE [--pcap-speed X]] [--hep-listen PORT]\n"
     "             [--db PATH] [--sensor NAME] [--config FILE] [options]\n"
     "      Capture SIP live and store every call when it ends (and every\n"
     "      message) in the SQLite database PATH, until SIGINT or SIGTERM; then\n"
     "      drain every queue, store the calls still open as in_progress, and\n"
-    "      print a summary. Every setting, and the TOML file, is described in\n"
-    "      docs/CONFIG.md; flags override the file.\n"
+    "      print a summary. Meanwhile it serves the web GUI and the JSON API on\n"
+    "      http://127.0.0.1:8080/ (docs/UI.md, docs/API.md). Every setting, and\n"
+    "      the TOML file, is described in docs/CONFIG.md; flags override the file.\n"
     "        -i IFACE           capture on IFACE (repeatable; 'any' = all)\n"
     "        -f FILTER          BPF filter (default: udp or tcp or IPv4\n"
     "                           fragments or ip6 -- SIP on any port)\n"
@@ -65,7 +67,19 @@ constexpr char kUsage[] =
     "        --stats-interval S status line every S seconds (default 1; 0 = off)\n"
     "        --active-interval S  calls still up into table active_calls every S s (5; 0 = off)\n"
     "        --correlation-header NAME  as for analyze\n"
+    "        --hep-listen [ADDR:]PORT  also receive HEP v1/v2/v3 on UDP and TCP\n"
+    "                           (9060 is usual); alone, HEP is the only source\n"
+    "        --hep-auth KEY     HEP auth key: required of received packets, sent\n"
+    "        --hep-send [tcp:]HOST:PORT  forward every SIP message as HEPv3\n"
+    "        --hep-capture-id N capture agent id of sent HEP packets (default 1)\n"
+    "        --listen ADDR:PORT web GUI and API address (default 127.0.0.1:8080)\n"
+    "        --no-web           no web GUI\n"
+    "        --admin-password-file FILE  first start: password of web user admin\n"
+    "                           (else $SIPMAN_ADMIN_PASSWORD, else a random one\n"
+    "                           printed once)\n"
     "      Capturing needs root or: setcap cap_net_raw,cap_net_admin=eip build/sipman\n"
+    "  sipman serve [--db PATH] [--listen ADDR:PORT] [--admin-password-file FILE]\n"
+    "      Web GUI and JSON API over a stored database (see sipman serve --help).\n"
     "  sipman report [--db PATH] [--from T] [--to T] [--sensor NAME]\n"
     "                [--by hour|day|week|user|caller|callee|ip|agent] [--top N] [--json]\n"
     "      Call analytics over the calls whose INVITE time lies in [--from, --to):\n"
@@ -277,6 +291,7 @@ int Main(int argc, char** argv) {
   if (command == "analyze") return ParseAnalyze(argc - 2, argv + 2);
   if (command == "run") return ParseRun(argc - 2, argv + 2);
   if (command == "report") return ParseReport(argc - 2, argv + 2);
+  if (command == "serve") return RunServeCommand(argc - 2, argv + 2);
   return UsageError("unknown command '" + std::string(command) + "'");
 }
 

@@ -7,6 +7,12 @@ void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage
   // the old call gone, not be taken for a retransmission of it.
   tracker_.AdvanceTime(payload.ts);
   std::string_view raw = payload.data.substr(0, message.size);
+  if (!sensor_.empty() && !message.call_id.empty() &&
+      (message.cseq_method == "INVITE" || message.cseq_method == "REGISTER") &&
+      call_sensors_.find(message.call_id) == call_sensors_.end()) {
+    if (call_sensors_.size() >= kMaxCallSensors) call_sensors_.clear();
+    call_sensors_.emplace(std::string(message.call_id), sensor_);
+  }
   calls::SipEvent event;
   event.ts = payload.ts;
   event.src_ip = payload.src_ip;
@@ -17,11 +23,20 @@ void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage
   event.message = &message;
   event.raw = raw;
   event.frame_bytes = payload.frame_bytes;
-  tracker_.OnMessage(event);
+  if (live_ == nullptr) {
+    tracker_.OnMessage(event);
+  } else {
+    const uint64_t created = tracker_.counters().calls_created;
+    tracker_.OnMessage(event);
+    if (tracker_.counters().calls_created != created) {
+      live_->PublishCallStart(StartRecord(payload, message));
+    }
+  }
   traffic_.OnMessage(payload.ts, payload.frame_bytes, message);
   if (message.call_id.empty()) return;  // nothing to file it under; counted as malformed
 
   store::StoredMessage stored;
+  stored.sensor = sensor_;
   stored.call_id = message.call_id;
   stored.ts = payload.ts;
   stored.src_ip = payload.src_ip;
@@ -38,17 +53,71 @@ void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage
 
 void Correlator::OnCall(const calls::CallRecord& record) {
   ++calls_by_state_[static_cast<size_t>(record.state)];
+  if (record.sensor.empty() && !call_sensors_.empty()) {
+    auto it = call_sensors_.find(record.call_id);
+    if (it != call_sensors_.end()) {
+      calls::CallRecord with_sensor = record;
+      with_sensor.sensor = std::move(it->second);
+      call_sensors_.erase(it);
+      if (live_ != nullptr) live_->PublishCallEnd(with_sensor);
+      store_->AddCall(with_sensor);
+      return;
+    }
+  }
+  if (live_ != nullptr) live_->PublishCallEnd(record);
   store_->AddCall(record);
 }
 
 void Correlator::OnRegistration(const calls::RegistrationRecord& record) {
   ++registrations_by_result_[record.result];
+  if (record.sensor.empty() && !call_sensors_.empty()) {
+    // Kept, not erased: refreshes reuse the Call-ID.
+    auto it = call_sensors_.find(record.call_id);
+    if (it != call_sensors_.end()) {
+      calls::RegistrationRecord with_sensor = record;
+      with_sensor.sensor = it->second;
+      store_->AddRegistration(with_sensor);
+      return;
+    }
+  }
   store_->AddRegistration(record);
 }
 
 void Correlator::OnSecond(const stats::TrafficCounters& second) {
   summarizer_.AddSecond(second);
+  if (live_ != nullptr) live_->PublishTraffic(second);
   store_->AddTrafficSecond(second);
+}
+
+calls::CallRecord Correlator::StartRecord(const net::Payload& payload,
+                                          const sip::SipMessage& message) const {
+  calls::CallRecord r;
+  r.call_id.assign(message.call_id);
+  r.sensor = sensor_;
+  r.caller_user.assign(message.from.uri.user);
+  r.caller_display.assign(message.from.display_name);
+  r.caller_domain.assign(message.from.uri.host);
+  r.caller_tag.assign(message.from.tag);
+  r.callee_user.assign(message.to.uri.user);
+  r.callee_domain.assign(message.to.uri.host);
+  r.transport.assign(net::TransportName(payload.transport));
+  r.invite_ts = payload.ts;
+  r.state = calls::CallState::kInProgress;
+  if (message.is_request) {
+    r.ruri_user.assign(message.request_uri.user);
+    r.src_ip = payload.src_ip;
+    r.dst_ip = payload.dst_ip;
+    r.src_port = payload.src_port;
+    r.dst_port = payload.dst_port;
+  } else {
+    // A call first seen from a response (its INVITE was missed): the
+    // response travels from callee to caller.
+    r.src_ip = payload.dst_ip;
+    r.dst_ip = payload.src_ip;
+    r.src_port = payload.dst_port;
+    r.dst_port = payload.src_port;
+  }
+  return r;
 }
 
 std::vector<calls::CallRecord> Correlator::OpenCalls(TimestampNs now) {

@@ -1,7 +1,8 @@
 // Private to app: the stage after decoding, shared by `sipman analyze` and
 // `sipman run`: every parsed message goes to the call tracker, the traffic
 // counters and (with its raw bytes) to the store; every record the tracker
-// emits, and every closed second of traffic counters, goes to the store.
+// emits, and every closed second of traffic counters, goes to the store and,
+// under `sipman run`, to the web server's live feed.
 #ifndef SIPMAN_APP_CORRELATOR_H_
 #define SIPMAN_APP_CORRELATOR_H_
 
@@ -9,12 +10,15 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "app/pipeline.h"
 #include "calls/calls.h"
 #include "stats/stats.h"
 #include "store/store.h"
+#include "web/web.h"
 
 namespace sipman::app {
 
@@ -39,6 +43,19 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
   void OnRegistration(const calls::RegistrationRecord& record) override;
   void OnSecond(const stats::TrafficCounters& second) override;
 
+  // The sensor of the messages handed in from now on (a HEP capture
+  // agent's); empty means StoreOptions::sensor. Stored messages carry it;
+  // a call or registration takes the sensor of its first INVITE or REGISTER
+  // message. Traffic counters stay under StoreOptions::sensor.
+  void set_sensor(std::string_view sensor) { sensor_.assign(sensor); }
+
+  // Where call starts (a minimal record: Call-ID, caller and callee users,
+  // INVITE time and addresses), emitted call records and closed traffic
+  // seconds are published too; null (the default, `sipman analyze`)
+  // publishes nothing and costs one test per message. `live` must outlive
+  // the correlator's use; it is called on the correlator's thread.
+  void set_live(web::LiveFeed* live) { live_ = live; }
+
   // Runs the tracker's timers and closes traffic seconds at `now` (capture
   // time).
   void AdvanceTime(TimestampNs now) {
@@ -59,6 +76,8 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
   // Copies of the calls still up at `now` (capture time), as in_progress
   // records (CallTracker::SnapshotOpenCalls); nothing is emitted or stored.
   std::vector<calls::CallRecord> OpenCalls(TimestampNs now);
+  // How many calls OpenCalls(now) would return (CallTracker::CountOpenCalls).
+  uint64_t CountOpenCalls(TimestampNs now) { return tracker_.CountOpenCalls(now); }
 
   const stats::TrafficCounters& traffic_totals() const { return traffic_.totals(); }
   // Bytes and messages per second over the seconds closed so far (no calls).
@@ -73,6 +92,21 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
   uint64_t total_registrations() const;
 
  private:
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // Call-ID -> sensor, for calls and registrations whose messages came with
+  // a sensor (bounded: cleared when it reaches kMaxCallSensors).
+  static constexpr size_t kMaxCallSensors = 262144;
+  // The record PublishCallStart gets for a call the tracker has just
+  // created from `message`.
+  calls::CallRecord StartRecord(const net::Payload& payload, const sip::SipMessage& message) const;
+
+  std::string sensor_;
+  web::LiveFeed* live_ = nullptr;
+  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> call_sensors_;
+
   calls::CallTracker tracker_;
   store::Store* store_;
   std::array<uint64_t, kCallStates.size()> calls_by_state_ = {};

@@ -43,6 +43,18 @@ void PacketPipeline::OnPacket(const capture::Packet& packet) {
   handler_->OnPacketDone(packet.ts);
 }
 
+void PacketPipeline::OnTransportPayload(TimestampNs ts, net::Transport transport,
+                                        const IpAddress& src, uint16_t src_port,
+                                        const IpAddress& dst, uint16_t dst_port,
+                                        std::span<const uint8_t> data, uint32_t wire_len) {
+  if (totals_->packets == 0) totals_->first_ts = ts;
+  ++totals_->packets;
+  totals_->bytes += wire_len;
+  if (ts > totals_->last_ts) totals_->last_ts = ts;
+  decoder_->DecodeTransportPayload(ts, transport, src, src_port, dst, dst_port, data, wire_len);
+  handler_->OnPacketDone(ts);
+}
+
 void PacketPipeline::Finish() {
   decoder_->Finish();
   totals_->non_sip = decoder_->counters().non_sip;

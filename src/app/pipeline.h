@@ -52,6 +52,11 @@ class PacketPipeline {
 
   // Counts, decodes and parses one packet, then calls handler->OnPacketDone.
   void OnPacket(const capture::Packet& packet);
+  // Counts, decodes and parses a transport payload that arrived already
+  // split out of its packet (HEP), then calls handler->OnPacketDone.
+  void OnTransportPayload(TimestampNs ts, net::Transport transport, const IpAddress& src,
+                          uint16_t src_port, const IpAddress& dst, uint16_t dst_port,
+                          std::span<const uint8_t> data, uint32_t wire_len);
   // End of input: flushes the reassemblers and fills totals->non_sip.
   void Finish();
 

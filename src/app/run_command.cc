@@ -5,10 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -17,7 +21,10 @@
 #include "app/packet_queue.h"
 #include "app/pipeline.h"
 #include "capture/capture.h"
+#include "hep/hep.h"
+#include "stats/stats.h"
 #include "store/store.h"
+#include "web/web.h"
 
 namespace sipman::app {
 namespace {
@@ -36,7 +43,133 @@ struct WorkerGauges {
   std::atomic<uint64_t> messages{0};
   std::atomic<uint64_t> open_calls{0};
   std::atomic<uint64_t> calls{0};
+  // Calls up now (ringing or answered, not ended), counted about once a
+  // second while the web GUI runs.
+  std::atomic<uint64_t> calls_up{0};
   std::atomic<bool> done{false};
+};
+
+// What /metrics renders, copied by the worker about once a second: the web
+// server's threads never read the worker's own counters.
+class MetricsSnapshot {
+ public:
+  void Set(const stats::TrafficCounters& traffic, const Correlator& correlator,
+           uint64_t calls_up) {
+    std::lock_guard<std::mutex> lock(mu_);
+    traffic_ = traffic;
+    for (size_t i = 0; i < kCallStates.size(); ++i) calls_[i] = correlator.calls(kCallStates[i]);
+    open_calls_ = correlator.tracker_counters().open_calls;
+    calls_up_ = calls_up;
+  }
+
+  // Appends the Prometheus text of the last snapshot to *out.
+  void Render(std::string* out) {
+    stats::TrafficCounters traffic;
+    std::array<uint64_t, kCallStates.size()> by_state;
+    uint64_t open_calls, calls_up;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      traffic = traffic_;
+      by_state = calls_;
+      open_calls = open_calls_;
+      calls_up = calls_up_;
+    }
+    stats::RenderPrometheus(traffic, out);
+    out->append("# HELP sipman_calls_total Calls ended and stored, by final state.\n"
+                "# TYPE sipman_calls_total counter\n");
+    for (size_t i = 0; i < kCallStates.size(); ++i) {
+      out->append("sipman_calls_total{state=\"")
+          .append(calls::CallStateName(kCallStates[i]))
+          .append("\"} ")
+          .append(std::to_string(by_state[i]))
+          .append("\n");
+    }
+    out->append("# HELP sipman_concurrent_calls Calls up now: ringing, or answered and not "
+                "hung up.\n# TYPE sipman_concurrent_calls gauge\nsipman_concurrent_calls ")
+        .append(std::to_string(calls_up))
+        .append("\n# HELP sipman_open_calls Calls the tracker holds: up, or ended and waiting "
+                "for retransmissions before they are stored.\n"
+                "# TYPE sipman_open_calls gauge\nsipman_open_calls ")
+        .append(std::to_string(open_calls))
+        .append("\n");
+  }
+
+ private:
+  std::mutex mu_;
+  stats::TrafficCounters traffic_;                   // guarded by mu_
+  std::array<uint64_t, kCallStates.size()> calls_{};  // guarded by mu_
+  uint64_t open_calls_ = 0;                          // guarded by mu_
+  uint64_t calls_up_ = 0;                            // guarded by mu_
+};
+
+// "http://HOST:PORT/" for a --listen value and the port bound.
+std::string WebUrl(const std::string& listen, uint16_t port) {
+  size_t colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "localhost";
+  return "http://" + host + ":" + std::to_string(port) + "/";
+}
+
+// The HEP listener's sink, on the listener thread: the only producer of the
+// HEP queue. Each SIP packet is queued as a normalised HEPv3 packet
+// (uncompressed, no auth key) so that the worker decodes it again, and so
+// that spilled HEP packets read back from disk like any other.
+class HepIntake : public hep::HepSink {
+ public:
+  explicit HepIntake(PacketQueue* queue) : queue_(queue) { buffer_.reserve(65536); }
+
+  void OnHepPacket(const hep::HepPacket& packet, TimestampNs received_ns) override {
+    if (packet.payload_type != hep::kPayloadTypeSip || packet.payload.empty()) {
+      not_sip_.store(not_sip_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return;
+    }
+    hep::HepPacket normal = packet;
+    normal.auth_key = {};
+    normal.compressed = false;
+    if (normal.ts == 0) normal.ts = received_ns;  // HEPv1 carries no time
+    if (!hep::EncodeHep3(normal, &buffer_).ok()) return;  // cannot happen: it came in one
+    capture::Packet queued;
+    queued.ts = normal.ts;
+    queued.link = net::LinkType::kRaw;  // a label for the spill files only
+    queued.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buffer_.data()),
+                                           buffer_.size());
+    queued.wire_len = static_cast<uint32_t>(packet.payload.size());
+    queue_->Push(queued);
+  }
+  void OnIdle() override { queue_->ProducerTick(); }
+
+  uint64_t not_sip() const { return not_sip_.load(std::memory_order_relaxed); }
+
+ private:
+  PacketQueue* queue_;
+  std::string buffer_;
+  std::atomic<uint64_t> not_sip_{0};
+};
+
+// Forwards every SIP message as HEPv3 (--hep-send), then hands it on.
+// Worker thread only.
+class HepForwarder : public MessageHandler {
+ public:
+  HepForwarder(hep::HepSender* sender, MessageHandler* next) : sender_(sender), next_(next) {}
+
+  void OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) override {
+    hep::HepPacket p;
+    p.src_ip = payload.src_ip;
+    p.dst_ip = payload.dst_ip;
+    p.src_port = payload.src_port;
+    p.dst_port = payload.dst_port;
+    p.ts = payload.ts;
+    p.ip_protocol =
+        payload.transport == net::Transport::kUdp ? hep::kIpProtocolUdp : hep::kIpProtocolTcp;
+    p.payload = payload.data;
+    sender_->Send(p);
+    next_->OnSipMessage(payload, message);
+  }
+  void OnPacketDone(TimestampNs ts) override { next_->OnPacketDone(ts); }
+
+ private:
+  hep::HepSender* sender_;
+  MessageHandler* next_;
 };
 
 class Daemon {
@@ -53,7 +186,10 @@ class Daemon {
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-    if (!OpenSource()) return 1;
+    if (!options_.interfaces.empty() || !options_.pcap_files.empty()) {
+      if (!OpenSource()) return 1;
+    }
+    if (!OpenHepSender()) return 1;
     store::StoreOptions store_options;
     store_options.url = options_.db;
     store_options.sensor = options_.sensor;
@@ -65,19 +201,43 @@ class Daemon {
       return 1;
     }
     store_ = std::move(store.value());
+    if (!StartWeb()) {
+      (void)store_->Close();
+      return 1;
+    }
 
     PacketQueueOptions queue_options;
     queue_options.capacity_bytes = static_cast<size_t>(options_.queue_mb) << 20;
     queue_options.max_packets = options_.queue_packets;
     queue_options.spill_dir = options_.spill_dir;
     queue_options.snaplen = std::max(options_.snaplen, 262144);
-    queue_ = std::make_unique<PacketQueue>(queue_options);
+    if (source_) queue_ = std::make_unique<PacketQueue>(queue_options);
+    if (!options_.hep_listen.empty()) {
+      // A queue of its own (one producer per queue), spilling beside the other.
+      PacketQueueOptions hep_queue_options = queue_options;
+      hep_queue_options.spill_dir = options_.spill_dir + "/hep";
+      hep_queue_ = std::make_unique<PacketQueue>(hep_queue_options);
+      hep_intake_ = std::make_unique<HepIntake>(hep_queue_.get());
+      hep::HepListenerOptions listen;
+      listen.address = options_.hep_listen_host;
+      listen.port = options_.hep_listen_port;
+      listen.auth_key = options_.hep_auth;
+      hep_listener_ = std::make_unique<hep::HepListener>(listen, hep_intake_.get());
+    }
 
     calls::CallTrackerOptions tracker_options;
     tracker_options.correlation_header = options_.correlation_header;
     correlator_ = std::make_unique<Correlator>(tracker_options, store_.get());
+    if (web_) correlator_->set_live(web_->live());
+    handler_ = correlator_.get();
+    if (hep_sender_) {
+      forwarder_ = std::make_unique<HepForwarder>(hep_sender_.get(), correlator_.get());
+      handler_ = forwarder_.get();
+    }
 
-    if (options_.interfaces.empty()) {
+    if (!source_) {
+      // HEP is the only source.
+    } else if (options_.interfaces.empty()) {
       log_->Line("replaying %s at %s; calls go to %s (sensor %s); spill directory %s",
                  source_->Describe().c_str(), SpeedText().c_str(), options_.db.c_str(),
                  options_.sensor.c_str(), options_.spill_dir.c_str());
@@ -88,13 +248,34 @@ class Daemon {
                  options_.snaplen, options_.promisc ? ", promiscuous" : "", options_.db.c_str(),
                  options_.sensor.c_str(), options_.spill_dir.c_str());
     }
+    if (hep_listener_) {
+      Status s = hep_listener_->Start();
+      if (!s.ok()) {
+        log_->Line("%s", s.message().c_str());
+        if (web_) web_->Stop();
+        (void)store_->Close();
+        return 1;
+      }
+      log_->Line("receiving HEP on udp and tcp %s:%u%s; calls go to %s (sensor: each capture "
+                 "agent's node name, else hep-<capture id>)",
+                 options_.hep_listen_host.c_str(), hep_listener_->udp_port(),
+                 options_.hep_auth.empty() ? "" : " (auth key required)", options_.db.c_str());
+    }
+    if (hep_sender_) {
+      log_->Line("forwarding every SIP message as HEPv3 to %s (capture id %u, node name %s)",
+                 options_.hep_send.c_str(), options_.hep_capture_id, options_.sensor.c_str());
+    }
     started_ = Clock::now();
-    std::thread capture([this] { CaptureLoop(); });
+    std::thread capture;
+    if (source_) capture = std::thread([this] { CaptureLoop(); });
     std::thread worker([this] { WorkerLoop(); });
     MainLoop(signals);
-    capture.join();
+    if (capture.joinable()) capture.join();
     worker.join();
-    for (const std::string& e : queue_->TakeErrors()) log_->Line("spill: %s", e.c_str());
+    TakeQueueErrors();
+    if (hep_sender_) hep_sender_->Flush(1000);
+    // The server reads the store: it stops first.
+    if (web_) web_->Stop();
 
     Status closed = store_->Close();
     if (!closed.ok()) {
@@ -112,6 +293,110 @@ class Daemon {
     char text[32];
     std::snprintf(text, sizeof text, "%gx real time", options_.pcap_speed);
     return text;
+  }
+
+  // Starts the web GUI and API (unless --no-web) on the open store. The
+  // generated admin password of a first start goes to standard output.
+  bool StartWeb() {
+    if (!options_.web) return true;
+    web::WebServerOptions web_options;
+    web_options.listen = options_.listen;
+    web_options.db_path = options_.db;
+    if (!options_.admin_password_file.empty()) {
+      std::ifstream in(options_.admin_password_file);
+      if (!in) {
+        log_->Line("cannot read --admin-password-file %s", options_.admin_password_file.c_str());
+        return false;
+      }
+      std::getline(in, web_options.admin_password);
+      while (!web_options.admin_password.empty() && (web_options.admin_password.back() == '\r' ||
+                                                     web_options.admin_password.back() == ' ')) {
+        web_options.admin_password.pop_back();
+      }
+      if (web_options.admin_password.empty()) {
+        log_->Line("--admin-password-file %s holds no password",
+                   options_.admin_password_file.c_str());
+        return false;
+      }
+    } else if (const char* env = std::getenv("SIPMAN_ADMIN_PASSWORD"); env && *env) {
+      web_options.admin_password = env;
+    }
+    web_options.metrics = [this](std::string* out) { metrics_.Render(out); };
+    auto server = web::WebServer::Create(web_options, store_.get());
+    if (!server.ok()) {
+      log_->Line("web GUI: %s", server.status().message().c_str());
+      return false;
+    }
+    Status s = (*server)->Start();
+    if (!s.ok()) {
+      log_->Line("web GUI: %s; or start without the web GUI: --no-web", s.message().c_str());
+      return false;
+    }
+    web_ = std::move(server.value());
+    log_->Line("web GUI on %s (user admin; --listen changes the address, --no-web turns it off)",
+               WebUrl(options_.listen, web_->port()).c_str());
+    return true;
+  }
+
+  bool OpenHepSender() {
+    if (options_.hep_send.empty()) return true;
+    hep::HepSenderOptions send;
+    send.host = options_.hep_send_host;
+    send.port = options_.hep_send_port;
+    send.tcp = options_.hep_send_tcp;
+    send.capture_id = options_.hep_capture_id;
+    send.auth_key = options_.hep_auth;
+    send.node_name = options_.sensor;
+    auto sender = hep::HepSender::Open(send);
+    if (!sender.ok()) {
+      log_->Line("%s", sender.status().message().c_str());
+      return false;
+    }
+    hep_sender_ = std::move(sender.value());
+    return true;
+  }
+
+  void TakeQueueErrors() {
+    for (PacketQueue* q : {queue_.get(), hep_queue_.get()}) {
+      if (q == nullptr) continue;
+      for (const std::string& e : q->TakeErrors()) log_->Line("spill: %s", e.c_str());
+    }
+  }
+
+  // Stops the HEP listener and ends its queue; main thread, once.
+  void StopHep() {
+    if (!hep_listener_ || hep_stopped_) return;
+    hep_stopped_ = true;
+    hep_listener_->Stop();
+    // The listener thread has ended: this thread is the queue's producer now.
+    hep_queue_->CloseProducer();
+  }
+
+  // The sensor of a HEP capture agent: its node name, else hep-<id>.
+  void SetHepSensor(const hep::HepPacket& p) {
+    if (p.capture_id == sensor_capture_id_ && p.node_name == sensor_node_ && !hep_sensor_.empty()) {
+      correlator_->set_sensor(hep_sensor_);
+      return;
+    }
+    sensor_capture_id_ = p.capture_id;
+    sensor_node_.assign(p.node_name);
+    hep_sensor_ = p.node_name.empty() ? "hep-" + std::to_string(p.capture_id)
+                                      : std::string(p.node_name);
+    correlator_->set_sensor(hep_sensor_);
+  }
+
+  void OnHepQueued(PacketPipeline* pipeline, const capture::Packet& queued) {
+    hep::HepPacket p;
+    if (hep::DecodeHepPacket(queued.data, &p, nullptr) != hep::HepError::kOk) return;
+    SetHepSensor(p);
+    const net::Transport transport =
+        p.ip_protocol == hep::kIpProtocolTcp ? net::Transport::kTcp : net::Transport::kUdp;
+    pipeline->OnTransportPayload(
+        queued.ts, transport, p.src_ip, p.src_port, p.dst_ip, p.dst_port,
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(p.payload.data()),
+                                 p.payload.size()),
+        queued.wire_len);
+    correlator_->set_sensor({});
   }
 
   bool OpenSource() {
@@ -174,24 +459,64 @@ class Daemon {
     gauges_.calls.store(correlator_->total_calls(), std::memory_order_relaxed);
   }
 
+  void AfterPacket(TimestampNs ts) {
+    if (ts > last_ts_) last_ts_ = ts;
+    last_packet_wall_ = Clock::now();
+    SampleDrops(last_packet_wall_, false);
+    MaybeSnapshotActive(last_packet_wall_);
+    MaybeSnapshotMetrics(last_packet_wall_, false);
+    Publish();
+  }
+
+  // About once a second (and at the end, `force`), counts the calls up now
+  // (for the live stream's "concurrent" events) and copies the counters
+  // that /metrics shows. Worker thread only; nothing without the web GUI.
+  void MaybeSnapshotMetrics(Clock::time_point now, bool force) {
+    if (!web_) return;
+    if (!force && now - last_metrics_ < std::chrono::seconds(1)) return;
+    last_metrics_ = now;
+    const uint64_t up = force ? 0 : correlator_->CountOpenCalls(VirtualNow(now));
+    gauges_.calls_up.store(up, std::memory_order_relaxed);
+    metrics_.Set(correlator_->traffic_totals(), *correlator_, up);
+  }
+
   void WorkerLoop() {
-    PacketPipeline pipeline(correlator_.get(), &totals_);
-    capture::Packet packet;
+    PacketPipeline pipeline(handler_, &totals_);
+    capture::Packet packet, hep_packet;
     Clock::time_point last_advance = Clock::now();
-    for (;;) {
-      PacketQueue::PopResult r = queue_->Pop(&packet, kPollMs);
-      if (r == PacketQueue::PopResult::kPacket) {
-        pipeline.OnPacket(packet);
-        if (packet.ts > last_ts_) last_ts_ = packet.ts;
-        last_packet_wall_ = Clock::now();
-        SampleDrops(last_packet_wall_, false);
-        MaybeSnapshotActive(last_packet_wall_);
-        Publish();
-        continue;
+    bool capture_open = queue_ != nullptr;
+    bool hep_open = hep_queue_ != nullptr;
+    bool idle = false;
+    while (capture_open || hep_open) {
+      // With two queues, neither may block the other for long: each waits
+      // a little, and only after a round found nothing.
+      const int wait = capture_open && hep_open ? (idle ? kPollMs / 10 : 0) : kPollMs;
+      bool got = false;
+      if (capture_open) {
+        PacketQueue::PopResult r = queue_->Pop(&packet, wait);
+        if (r == PacketQueue::PopResult::kPacket) {
+          pipeline.OnPacket(packet);
+          AfterPacket(packet.ts);
+          got = true;
+        } else if (r == PacketQueue::PopResult::kEnd) {
+          capture_open = false;
+        }
       }
-      if (r == PacketQueue::PopResult::kEnd) break;
+      if (hep_open) {
+        PacketQueue::PopResult r = hep_queue_->Pop(&hep_packet, wait);
+        if (r == PacketQueue::PopResult::kPacket) {
+          OnHepQueued(&pipeline, hep_packet);
+          AfterPacket(hep_packet.ts);
+          got = true;
+        } else if (r == PacketQueue::PopResult::kEnd) {
+          hep_open = false;
+        }
+      }
+      idle = !got;
+      if (got) continue;
       Clock::time_point now = Clock::now();
       SampleDrops(now, false);
+      MaybeSnapshotMetrics(now, false);
       if (now - last_advance >= std::chrono::seconds(1)) {
         correlator_->AdvanceTime(VirtualNow(now));
         last_advance = now;
@@ -205,6 +530,7 @@ class Daemon {
     // Every call is in `calls` now (queued before this): none is still up.
     store_->ReplaceActiveCalls(options_.sensor, {});
     Publish();
+    MaybeSnapshotMetrics(Clock::now(), true);
     gauges_.done.store(true, std::memory_order_release);
   }
 
@@ -226,6 +552,7 @@ class Daemon {
   void SampleDrops(Clock::time_point now, bool force) {
     if (!force && now - last_drop_sample_ < std::chrono::seconds(1)) return;
     last_drop_sample_ = now;
+    if (!source_) return;
     capture::SourceStats s = source_->stats();
     uint64_t kernel = s.kernel_drops - std::min(s.kernel_drops, kernel_drops_seen_);
     uint64_t interface = s.interface_drops - std::min(s.interface_drops, interface_drops_seen_);
@@ -244,6 +571,7 @@ class Daemon {
   void MainLoop(const sigset_t& signals) {
     bool stopping = false;
     Clock::time_point next_status = Clock::now() + StatsPeriod();
+    Clock::time_point next_concurrent = Clock::now();
     while (!gauges_.done.load(std::memory_order_acquire)) {
       struct timespec wait = {0, kPollMs * 1000000L};
       siginfo_t info;
@@ -257,30 +585,72 @@ class Daemon {
         }
       } else if (sig == SIGINT || sig == SIGTERM) {
         if (!stopping) {
+          PacketQueueCounters q = QueueTotals();
           log_->Line("%s: stopping capture, draining %llu queued and %llu spilled packets",
-                     sig == SIGINT ? "SIGINT" : "SIGTERM", U(queue_->counters().queued),
-                     U(queue_->counters().spill_pending));
-          source_->Stop();
+                     sig == SIGINT ? "SIGINT" : "SIGTERM", U(q.queued), U(q.spill_pending));
+          if (source_) source_->Stop();
+          StopHep();
           stopping = true;
         } else {
           log_->Line("second %s while draining: exiting now; %llu queued and %llu spilled packets "
                      "are not stored", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                     U(queue_->counters().queued), U(queue_->counters().spill_pending));
+                     U(QueueTotals().queued), U(QueueTotals().spill_pending));
           std::_Exit(1);
         }
       }
-      if (!stopping && capture_done_.load(std::memory_order_acquire)) {
+      // A replay that ends stops the daemon, unless HEP keeps coming in.
+      if (!stopping && !hep_listener_ && capture_done_.load(std::memory_order_acquire)) {
         log_->Line("capture ended: draining %llu queued and %llu spilled packets",
-                   U(queue_->counters().queued), U(queue_->counters().spill_pending));
+                   U(QueueTotals().queued), U(QueueTotals().spill_pending));
         stopping = true;
       }
-      for (const std::string& e : queue_->TakeErrors()) log_->Line("spill: %s", e.c_str());
+      TakeQueueErrors();
       Clock::time_point now = Clock::now();
+      if (web_ && now >= next_concurrent) {
+        web_->live()->PublishConcurrent(gauges_.calls_up.load(std::memory_order_relaxed));
+        next_concurrent = now + std::chrono::seconds(1);
+      }
       if (options_.stats_interval > 0 && now >= next_status) {
         LogStatus(now);
         next_status = now + StatsPeriod();
       }
     }
+  }
+
+  // Both queues' counters, summed.
+  PacketQueueCounters QueueTotals() const {
+    PacketQueueCounters t;
+    for (const PacketQueue* q : {queue_.get(), hep_queue_.get()}) {
+      if (q == nullptr) continue;
+      PacketQueueCounters c = q->counters();
+      t.queued += c.queued;
+      t.spill_pending += c.spill_pending;
+      t.spilled += c.spilled;
+      t.spilled_bytes += c.spilled_bytes;
+      t.spill_segments += c.spill_segments;
+      t.spill_lost += c.spill_lost;
+      t.max_queued = std::max(t.max_queued, c.max_queued);
+    }
+    return t;
+  }
+
+  capture::SourceStats SourceTotals() const {
+    capture::SourceStats s = source_ ? source_->stats() : capture::SourceStats{};
+    if (hep_listener_) {
+      hep::HepListenerCounters h = hep_listener_->counters();
+      s.packets += h.received;
+      s.bytes += h.bytes;
+    }
+    return s;
+  }
+
+  std::string Describe() const {
+    std::string d = source_ ? source_->Describe() : "";
+    if (hep_listener_) {
+      if (!d.empty()) d += " + ";
+      d += "HEP " + options_.hep_listen_host + ":" + std::to_string(options_.hep_listen_port);
+    }
+    return d;
   }
 
   Clock::duration StatsPeriod() const {
@@ -293,9 +663,9 @@ class Daemon {
     if (last_status_ == Clock::time_point{}) {
       seconds = std::chrono::duration<double>(now - started_).count();
     }
-    capture::SourceStats s = source_->stats();
+    capture::SourceStats s = SourceTotals();
     uint64_t messages = gauges_.messages.load(std::memory_order_relaxed);
-    PacketQueueCounters q = queue_->counters();
+    PacketQueueCounters q = QueueTotals();
     auto rate = [&](uint64_t now_value, uint64_t before) {
       return seconds > 0 ? static_cast<double>(now_value - before) / seconds : 0.0;
     };
@@ -313,17 +683,34 @@ class Daemon {
 
   void PrintSummary() {
     double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
-    capture::SourceStats s = source_->stats();
-    PacketQueueCounters q = queue_->counters();
+    capture::SourceStats s = SourceTotals();
+    PacketQueueCounters q = QueueTotals();
     store::StoreCounters st = store_->counters();
     const calls::CallTrackerCounters& c = correlator_->tracker_counters();
-    std::printf("sipman run: %s, %.3f s\n", source_->Describe().c_str(), elapsed);
+    std::printf("sipman run: %s, %.3f s\n", Describe().c_str(), elapsed);
     std::printf("packets: %llu  bytes: %llu  kernel drops: %llu  interface drops: %llu\n",
                 U(totals_.packets), U(totals_.bytes), U(s.kernel_drops), U(s.interface_drops));
     std::printf("queue: max %llu packets  spilled: %llu packets (%llu bytes, %llu files)  "
                 "lost to spill errors: %llu\n",
                 U(q.max_queued), U(q.spilled), U(q.spilled_bytes), U(q.spill_segments),
                 U(q.spill_lost));
+    if (hep_listener_) {
+      hep::HepListenerCounters h = hep_listener_->counters();
+      std::printf("hep received: %llu  decoded: %llu  not SIP: %llu  rejected: %llu",
+                  U(h.received), U(h.decoded), U(hep_intake_->not_sip()), U(h.rejected));
+      for (size_t i = 1; i < static_cast<size_t>(hep::HepError::kCount); ++i) {
+        if (h.rejected_by_reason[i] == 0) continue;
+        std::printf(" %s=%llu", std::string(hep::HepErrorName(static_cast<hep::HepError>(i))).c_str(),
+                    U(h.rejected_by_reason[i]));
+      }
+      std::printf("  tcp connections: %llu (refused %llu, stream errors %llu)\n",
+                  U(h.tcp_accepted), U(h.tcp_refused), U(h.tcp_stream_errors));
+    }
+    if (hep_sender_) {
+      const hep::HepSenderCounters& h = hep_sender_->counters();
+      std::printf("hep sent: %llu packets (%llu bytes) to %s  dropped: %llu  errors: %llu\n",
+                  U(h.sent), U(h.bytes), options_.hep_send.c_str(), U(h.dropped), U(h.errors));
+    }
     std::printf("messages: %llu  malformed: %llu  retransmissions: %llu  orphans: %llu\n",
                 U(totals_.messages), U(totals_.malformed), U(c.retransmissions),
                 U(c.orphan_requests + c.orphan_responses));
@@ -355,6 +742,21 @@ class Daemon {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<PacketQueue> queue_;
   std::unique_ptr<Correlator> correlator_;
+  MessageHandler* handler_ = nullptr;  // the correlator, or the forwarder in front of it
+  // HEP (each optional).
+  std::unique_ptr<hep::HepSender> hep_sender_;
+  std::unique_ptr<HepForwarder> forwarder_;
+  std::unique_ptr<PacketQueue> hep_queue_;
+  std::unique_ptr<HepIntake> hep_intake_;
+  std::unique_ptr<hep::HepListener> hep_listener_;
+  bool hep_stopped_ = false;
+  // The web GUI (null with --no-web); started after the store opens and
+  // stopped before it closes.
+  std::unique_ptr<web::WebServer> web_;
+  MetricsSnapshot metrics_;
+  // Worker: the sensor of the last HEP agent seen.
+  uint32_t sensor_capture_id_ = 0;
+  std::string sensor_node_, hep_sensor_;
   std::atomic<bool> capture_done_{false};
   std::atomic<bool> failed_{false};
   Clock::time_point started_;
@@ -365,6 +767,7 @@ class Daemon {
   Clock::time_point last_packet_wall_;
   Clock::time_point last_drop_sample_;
   Clock::time_point last_active_;  // last active_calls snapshot
+  Clock::time_point last_metrics_;  // last MetricsSnapshot::Set
   uint64_t kernel_drops_seen_ = 0, interface_drops_seen_ = 0;
   WorkerGauges gauges_;
 

@@ -13,6 +13,7 @@
 #include <cpptoml.h>
 
 #include "capture/capture.h"
+#include "hep/hep.h"
 
 namespace sipman::app {
 namespace {
@@ -23,7 +24,8 @@ constexpr std::string_view kKeys[] = {
     "snaplen",    "promisc",     "immediate",     "timeout_ms",       "db",
     "sensor",     "correlation_header", "queue_mb", "queue_packets", "spill_dir",
     "store_queue_rows", "log",   "stats_interval", "stats_second_hours",
-    "active_interval"};
+    "active_interval", "hep_listen", "hep_auth", "hep_send", "hep_capture_id",
+    "web",        "listen",      "admin_password_file"};
 
 // The 1-based line where `key = ...` is written, or 0. cpptoml keeps no
 // positions for values, so errors about a value find its line here.
@@ -179,6 +181,32 @@ Status ApplyKey(const std::string& key, cpptoml::base& v, const FileErrors& err,
   if (key == "stats_second_hours") {
     return GetInt(v, err, key, 0, int64_t{1} << 20, &o->stats_second_hours);
   }
+  if (key == "hep_listen") {
+    // A bare port is natural in TOML too: hep_listen = 9060.
+    if (v.as<int64_t>()) {
+      s = GetInt(v, err, key, 1, 65535, &n);
+      o->hep_listen = std::to_string(n);
+      return s;
+    }
+    return GetString(v, err, key, &o->hep_listen);
+  }
+  if (key == "hep_auth") return GetString(v, err, key, &o->hep_auth);
+  if (key == "hep_send") return GetString(v, err, key, &o->hep_send);
+  if (key == "hep_capture_id") {
+    s = GetInt(v, err, key, 0, 0xffffffffLL, &n);
+    o->hep_capture_id = static_cast<uint32_t>(n);
+    return s;
+  }
+  if (key == "web") return GetBool(v, err, key, &o->web);
+  if (key == "listen") {
+    s = GetString(v, err, key, &o->listen);
+    if (s.ok() && o->listen.empty()) {
+      return err.At(key, "'listen' must be ADDR:PORT, e.g. listen = \"127.0.0.1:8080\" "
+                         "(web = false turns the web GUI off)");
+    }
+    return s;
+  }
+  if (key == "admin_password_file") return GetString(v, err, key, &o->admin_password_file);
   std::string known;
   for (std::string_view k : kKeys) known += (known.empty() ? "" : ", ") + std::string(k);
   return err.At(key, "unknown setting '" + key + "' (known: " + known + ")");
@@ -384,6 +412,32 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
       if (missing || !ParseDouble(v, 0, &options->active_interval)) {
         return need("--active-interval", "seconds (0: no active_calls snapshots)");
       }
+    } else if (f.Is("--hep-listen", &v, &missing)) {
+      if (missing || v.empty()) return need("--hep-listen", "[ADDR:]PORT, e.g. 9060 or 127.0.0.1:9060");
+      options->hep_listen = v;
+    } else if (f.Is("--hep-auth", &v, &missing)) {
+      if (missing || v.empty()) return need("--hep-auth", "a shared key");
+      options->hep_auth = v;
+    } else if (f.Is("--hep-send", &v, &missing)) {
+      if (missing || v.empty()) return need("--hep-send", "[udp:|tcp:]HOST:PORT, e.g. homer:9060");
+      options->hep_send = v;
+    } else if (f.Is("--hep-capture-id", &v, &missing)) {
+      if (missing || !ParseInt(v, 0, 0xffffffffLL, &n)) {
+        return need("--hep-capture-id", "a number from 0 to 4294967295");
+      }
+      options->hep_capture_id = static_cast<uint32_t>(n);
+    } else if (arg == "--no-web") {
+      options->web = false;
+    } else if (arg == "--web") {
+      options->web = true;
+    } else if (f.Is("--listen", &v, &missing)) {
+      if (missing || v.empty()) {
+        return need("--listen", "ADDR:PORT for the web GUI, e.g. 127.0.0.1:8080 or :8080");
+      }
+      options->listen = v;
+    } else if (f.Is("--admin-password-file", &v, &missing)) {
+      if (missing || v.empty()) return need("--admin-password-file", "a file holding a password");
+      options->admin_password_file = v;
     } else {
       return Status::Error("unknown option '" + std::string(arg) + "' for 'run'");
     }
@@ -393,10 +447,33 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
   if (!interfaces.empty() && pcaps.empty()) options->pcap_files.clear();
   if (!pcaps.empty() && interfaces.empty()) options->interfaces.clear();
 
-  if (options->interfaces.empty() && options->pcap_files.empty()) {
+  if (options->interfaces.empty() && options->pcap_files.empty() && options->hep_listen.empty()) {
     return Status::Error(
         "run: nothing to capture from: name an interface (-i eth0, -i any) or a capture to "
         "replay (--pcap FILE)");
+  }
+  if (!options->hep_listen.empty()) {
+    Status s = hep::ParseHostPort(options->hep_listen, hep::kDefaultPort,
+                                  &options->hep_listen_host, &options->hep_listen_port);
+    if (!s.ok()) return Status::Error("--hep-listen: " + s.message());
+    if (options->hep_listen_host.empty()) options->hep_listen_host = "0.0.0.0";
+  }
+  if (!options->hep_send.empty()) {
+    std::string_view target = options->hep_send;
+    options->hep_send_tcp = false;
+    if (target.starts_with("tcp:")) {
+      options->hep_send_tcp = true;
+      target.remove_prefix(4);
+    } else if (target.starts_with("udp:")) {
+      target.remove_prefix(4);
+    }
+    Status s = hep::ParseHostPort(target, hep::kDefaultPort, &options->hep_send_host,
+                                  &options->hep_send_port);
+    if (!s.ok()) return Status::Error("--hep-send: " + s.message());
+    if (options->hep_send_host.empty() || options->hep_send_port == 0) {
+      return Status::Error("--hep-send: '" + options->hep_send +
+                           "' needs a host and a port, e.g. 127.0.0.1:9060");
+    }
   }
   if (!options->interfaces.empty() && !options->pcap_files.empty()) {
     return Status::Error("run: give either interfaces (-i) or capture files (--pcap), not both");

@@ -28,6 +28,26 @@ struct RunOptions {
   bool immediate = false;               // --immediate
   int timeout_ms = 100;                 // --timeout-ms
 
+  // HEP (docs/HEP.md): a listener whose messages join the captured ones
+  // (it may be the only source), and a sender that forwards every SIP
+  // message as HEPv3.
+  std::string hep_listen;          // --hep-listen [ADDR:]PORT; "" = none
+  std::string hep_listen_host;     // from hep_listen; default 0.0.0.0
+  uint16_t hep_listen_port = 0;
+  std::string hep_auth;            // --hep-auth KEY: required of received packets, sent
+  std::string hep_send;            // --hep-send [udp:|tcp:]HOST:PORT; "" = none
+  std::string hep_send_host;       // from hep_send
+  uint16_t hep_send_port = 0;
+  bool hep_send_tcp = false;
+  uint32_t hep_capture_id = 1;     // --hep-capture-id: capture agent id of sent packets
+
+  // The web GUI and API (docs/UI.md, docs/API.md), served while capturing.
+  bool web = true;                         // --no-web (--web)
+  std::string listen = "127.0.0.1:8080";   // --listen ADDR:PORT
+  // --admin-password-file: first start only, the password of web user
+  // `admin` (else $SIPMAN_ADMIN_PASSWORD, else a random one printed once).
+  std::string admin_password_file;
+
   // Store.
   std::string db = "sipman.db";  // --db
   std::string sensor;            // --sensor; default the host name

@@ -148,6 +148,7 @@ class CallTracker::Impl {
   void AdvanceTime(TimestampNs now);
   void Finish(TimestampNs now);
   void SnapshotOpenCalls(TimestampNs now, RecordSink* sink);
+  uint64_t CountOpenCalls(TimestampNs now);
   const CallTrackerCounters& counters() {
     counters_.open_calls = calls_.size();
     counters_.open_registrations = regs_.size();
@@ -712,6 +713,14 @@ void CallTracker::Impl::SnapshotOpenCalls(TimestampNs now, RecordSink* sink) {
   });
 }
 
+uint64_t CallTracker::Impl::CountOpenCalls(TimestampNs now) {
+  uint64_t n = 0;
+  calls_.ForEachInUse([&](uint32_t, const Call& c) {
+    if (!c.finished && CallDeadline(c) > now) ++n;
+  });
+  return n;
+}
+
 void CallTracker::Impl::EmitCall(uint32_t slot, EmitMode mode) {
   Call& c = calls_[slot];
   BuildRecord(c, mode, &record_);
@@ -1038,6 +1047,7 @@ void CallTracker::Finish(TimestampNs now) { impl_->Finish(now); }
 void CallTracker::SnapshotOpenCalls(TimestampNs now, RecordSink* sink) {
   impl_->SnapshotOpenCalls(now, sink);
 }
+uint64_t CallTracker::CountOpenCalls(TimestampNs now) { return impl_->CountOpenCalls(now); }
 const CallTrackerCounters& CallTracker::counters() const { return impl_->counters(); }
 
 }  // namespace sipman::calls

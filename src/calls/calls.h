@@ -256,6 +256,9 @@ class CallTracker {
   // out, since the next AdvanceTime ends them. Changes nothing in the
   // tracker: this is a view of the calls still up, for the live store.
   void SnapshotOpenCalls(TimestampNs now, RecordSink* sink);
+  // How many records SnapshotOpenCalls(now, ...) would emit: the calls up
+  // now (ringing, or answered and not hung up), without building records.
+  uint64_t CountOpenCalls(TimestampNs now);
 
   const CallTrackerCounters& counters() const;
 

@@ -253,6 +253,23 @@ CREATE TABLE active_calls (
 CREATE INDEX active_calls_sensor ON active_calls(sensor, invite_ts);
 )sql";
 
+// Version 7: the web API's call search (src/store/call_search.cc). Each
+// single-column search index gains invite_ts, so that a search by caller or
+// callee prefix or by IP checks the time range and the time order inside the
+// index, without reading rows, and an equality key is walked in time order.
+// They replace the version 1 indexes rather than adding to them: a stored
+// call still updates the same number of indexes.
+constexpr const char kSchemaV7[] = R"sql(
+DROP INDEX calls_caller_user;
+DROP INDEX calls_callee_user;
+DROP INDEX calls_src_ip;
+DROP INDEX calls_dst_ip;
+CREATE INDEX calls_caller_invite ON calls(caller_user, invite_ts);
+CREATE INDEX calls_callee_invite ON calls(callee_user, invite_ts);
+CREATE INDEX calls_src_ip_invite ON calls(src_ip, invite_ts);
+CREATE INDEX calls_dst_ip_invite ON calls(dst_ip, invite_ts);
+)sql";
+
 const Migration kMigrations[] = {
     {1, "initial schema: calls, registrations, messages", kSchemaV1},
     {2, "messages deduplicated by (ts, key_hash)", kSchemaV2},
@@ -260,6 +277,7 @@ const Migration kMigrations[] = {
     {4, "calls_report: covering index for call analytics", kSchemaV4},
     {5, "active_calls: snapshot of the calls still up", kSchemaV5},
     {6, "call rollups by hour and day, for reports over long ranges", CallRollupsMigrationSql()},
+    {7, "call search indexes carry invite_ts (web API)", kSchemaV7},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace sipman::store {
@@ -15,8 +16,7 @@ RegistrationCursor RegistrationCursor::After(const calls::RegistrationRecord& la
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::string_view url = options.url;
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return Status::Error("cannot open " + options.url +
-                         ": PostgreSQL support is not built yet; use a SQLite path");
+    return internal::PostgresStore::Open(options, options.url);
   }
   if (url.starts_with("sqlite:")) url.remove_prefix(7);
   if (url.empty()) {

@@ -3,7 +3,7 @@
 // answers the operator's searches over them.
 //
 // Store is an interface with one backend per database (Envoy-style): SQLite
-// now, PostgreSQL later. Open() picks the backend from the URL.
+// and PostgreSQL. Open() picks the backend from the URL.
 //
 // Writing never blocks the pipeline on the disk: Add* encodes the row on the
 // caller's thread (IP text, media JSON, zstd), copies it into a bounded
@@ -40,8 +40,8 @@
 namespace sipman::store {
 
 struct StoreOptions {
-  // "sipman.db", any file path, or "sqlite:PATH". "postgresql://..." is
-  // recognised but not built yet and fails with an explanation.
+  // "sipman.db", any file path, or "sqlite:PATH"; or a PostgreSQL URI,
+  // "postgresql://user@host:port/db" (libpq's syntax, "postgres://" too).
   std::string url = "sipman.db";
   // Rows waiting for the writer at most; Add* waits beyond this (see above).
   size_t max_queued_rows = 200000;
@@ -67,6 +67,17 @@ struct StoreOptions {
   int cache_mb = 128;
   // How long a query or the writer waits for a lock held by another process.
   int busy_timeout_ms = 5000;
+
+  // PostgreSQL only. Day partitions of calls, registrations and messages
+  // whose day ended more than this many days before the newest day written
+  // (capture time) are dropped; 0 keeps every partition.
+  int partition_retention_days = 0;
+  // PostgreSQL only. While the server is unreachable the writer retries its
+  // batch after 100 ms, doubling up to this.
+  int reconnect_max_backoff_ms = 5000;
+  // PostgreSQL only. How long Close (and Flush during Close) keeps retrying
+  // an unreachable server before it reports the waiting rows as failed.
+  int close_timeout_ms = 30000;
 };
 
 // One SIP message of a call, as handed to AddMessage.

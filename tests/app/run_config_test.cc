@@ -176,6 +176,59 @@ TEST(RunConfig, DefaultsDependOnOtherSettings) {
   EXPECT_EQ(o.sensor, host);
 }
 
+TEST(RunConfig, WebGuiIsOnByDefaultOnLoopback8080) {
+  RunOptions o;
+  bool usage = false, help = false;
+  Args args{"-i", "lo"};
+  ASSERT_TRUE(ParseRunArgs(args.argc(), args.argv(), &o, &usage, &help).ok());
+  EXPECT_TRUE(o.web);
+  EXPECT_EQ(o.listen, "127.0.0.1:8080");
+  EXPECT_EQ(o.admin_password_file, "");
+}
+
+TEST(RunConfig, WebSettingsFromFileAndFlags) {
+  std::string path = WriteConfig(
+      "interfaces = \"lo\"\nweb = false\nlisten = \"0.0.0.0:9000\"\n"
+      "admin_password_file = \"/etc/sipman/admin\"\n");
+  RunOptions from_file;
+  bool usage = false, help = false;
+  Args file_only{"--config", path};
+  Status s = ParseRunArgs(file_only.argc(), file_only.argv(), &from_file, &usage, &help);
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_FALSE(from_file.web);
+  EXPECT_EQ(from_file.listen, "0.0.0.0:9000");
+  EXPECT_EQ(from_file.admin_password_file, "/etc/sipman/admin");
+
+  RunOptions o;
+  Args args{"--config", path, "--web", "--listen=127.0.0.1:0", "--admin-password-file", "pw"};
+  s = ParseRunArgs(args.argc(), args.argv(), &o, &usage, &help);
+  unlink(path.c_str());
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_TRUE(o.web);
+  EXPECT_EQ(o.listen, "127.0.0.1:0");
+  EXPECT_EQ(o.admin_password_file, "pw");
+
+  RunOptions off;
+  Args no_web{"-i", "lo", "--no-web"};
+  ASSERT_TRUE(ParseRunArgs(no_web.argc(), no_web.argv(), &off, &usage, &help).ok());
+  EXPECT_FALSE(off.web);
+}
+
+TEST(RunConfig, WebSettingErrors) {
+  RunOptions o;
+  EXPECT_EQ(ParseRunConfigText("web = \"no\"\n", "f.toml", &o).message(),
+            "f.toml:1: 'web' must be true or false");
+  EXPECT_EQ(ParseRunConfigText("listen = 8080\n", "f.toml", &o).message(),
+            "f.toml:1: 'listen' must be a string in quotes, e.g. listen = \"...\"");
+  EXPECT_FALSE(ParseRunConfigText("no_web = true\n", "f.toml", &o).ok());
+  bool usage = false, help = false;
+  Args missing{"-i", "lo", "--listen"};
+  Status s = ParseRunArgs(missing.argc(), missing.argv(), &o, &usage, &help);
+  EXPECT_TRUE(usage);
+  EXPECT_EQ(s.message(),
+            "--listen needs ADDR:PORT for the web GUI, e.g. 127.0.0.1:8080 or :8080");
+}
+
 TEST(RunConfig, BadFileErrorIsNotAUsageError) {
   std::string path = WriteConfig("snaplen = \"x\"\n");
   RunOptions o;

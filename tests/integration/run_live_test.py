@@ -140,7 +140,7 @@ def live_test(ck, sipman, work, root):
     log_path = os.path.join(work, "sipman.log")
     out_path = os.path.join(work, "sipman.out")
     with open(out_path, "w") as out:
-        daemon = subprocess.Popen([sipman, "run", "-i", "lo", "--db", db, "--log", log_path,
+        daemon = subprocess.Popen([sipman, "run", "--no-web", "-i", "lo", "--db", db, "--log", log_path,
                                    "--stats-interval", "1", "--sensor", "live-test",
                                    "--active-interval", "1"],
                                   stdout=out, stderr=subprocess.STDOUT)
@@ -303,7 +303,7 @@ def burst_test(ck, sipman, work, root):
         return
     db = os.path.join(work, "burst.db")
     spill = os.path.join(work, "spill")
-    proc = subprocess.run([sipman, "run", "--pcap", pcap, "--pcap-speed", "0", "--db", db,
+    proc = subprocess.run([sipman, "run", "--no-web", "--pcap", pcap, "--pcap-speed", "0", "--db", db,
                            "--queue-packets", "64", "--store-queue-rows", "16",
                            "--spill-dir", spill, "--stats-interval", "0"],
                           capture_output=True, text=True, timeout=300)

@@ -59,7 +59,7 @@ link_up || { echo "FAIL: the veth pair $veth_uas-$veth_uac did not come up"; exi
 # SIPMan on the UAS host's interface. `ip netns exec` execs the command, so $!
 # is sipman's own PID.
 db=$work/live.db sensor=netns-test
-ip netns exec "$ns_uas" "$sipman" run -i "$veth_uas" --db "$db" --sensor "$sensor" >"$work/sipman.out" 2>"$work/sipman.err" &
+ip netns exec "$ns_uas" "$sipman" run --no-web -i "$veth_uas" --db "$db" --sensor "$sensor" >"$work/sipman.out" 2>"$work/sipman.err" &
 sipman_pid=$!; pids+=($sipman_pid)
 # Ready once it has logged its first line (it logs a status line every
 # second); bounded.

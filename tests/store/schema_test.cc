@@ -186,9 +186,9 @@ TEST(Schema, IndexesServeTheOperatorsSearches) {
       "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name");
   EXPECT_EQ(indexes, (std::vector<std::string>{
                          "active_calls_sensor", "calls_answered_duration", "calls_call_id",
-                         "calls_callee_user", "calls_caller_user", "calls_dst_ip",
+                         "calls_callee_invite", "calls_caller_invite", "calls_dst_ip_invite",
                          "calls_natural_key", "calls_post_dial_delay", "calls_report",
-                         "calls_src_ip", "calls_state",
+                         "calls_src_ip_invite", "calls_state",
                          "messages_call_id", "messages_key_hash", "registrations_aor",
                          "registrations_natural_key", "stats_hour_ts", "stats_minute_ts",
                          "stats_second_ts"}));

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "calls/calls.h"
+#include "postgres_server.h"
 #include "store/store.h"
 
 namespace sipman::store::testing {
@@ -33,6 +34,53 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The backends a test that uses only the Store interface runs against.
+enum class Backend { kSqlite, kPostgres };
+
+inline std::string BackendName(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::kSqlite ? "SQLite" : "PostgreSQL";
+}
+
+// A test fixture parameterised over the backends. Url(name) names a fresh
+// database of the test's backend: a file in a temporary directory, or a
+// database on the shared PostgreSQL test server (the same name gives the same
+// database within one test). PostgreSQL tests are skipped, with the reason,
+// when no server can be started.
+class BackendTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kPostgres) {
+      std::string why;
+      postgres_ = PostgresServer::Shared(&why);
+      if (postgres_ == nullptr) GTEST_SKIP() << "PostgreSQL tests skipped: " << why;
+    }
+  }
+
+  std::string Url(const std::string& name) {
+    if (GetParam() == Backend::kSqlite) return dir_.File(name);
+    // One database per test and name: test and name, folded to [a-z0-9_].
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string raw = std::string(info->test_suite_name()) + "_" + info->name() + "_" + name;
+    std::string db = "t";
+    for (char c : raw) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      db += (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ? c : '_';
+    }
+    // PostgreSQL names hold 63 bytes: keep the end, which differs.
+    if (db.size() > 63) db = "t" + db.substr(db.size() - 62);
+    return postgres_->Url(db);
+  }
+
+  TempDir dir_;
+  PostgresServer* postgres_ = nullptr;
+};
+
+#define SIPMAN_INSTANTIATE_BACKENDS(fixture)                                              \
+  INSTANTIATE_TEST_SUITE_P(Backends, fixture,                                             \
+                           ::testing::Values(::sipman::store::testing::Backend::kSqlite,  \
+                                             ::sipman::store::testing::Backend::kPostgres), \
+                           ::sipman::store::testing::BackendName)
 
 inline IpAddress Ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
   uint8_t bytes[4] = {a, b, c, d};

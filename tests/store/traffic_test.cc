@@ -7,7 +7,6 @@
 namespace sipman::store {
 namespace {
 
-using testing::TempDir;
 
 // Deterministic, varied counters for second `ts`.
 stats::TrafficCounters Second(int64_t ts) {
@@ -45,9 +44,12 @@ stats::TrafficCounters Sum(const std::vector<stats::TrafficCounters>& rows, int6
 
 constexpr int64_t kHour = 1700000000 / 3600 * 3600;  // an hour boundary
 
-TEST(Traffic, SecondsSumToMinutesSumToHours) {
-  TempDir dir;
-  auto store = Open(dir.File("t.db"));
+// Traffic tests over both backends (see BackendTest).
+class Traffic : public testing::BackendTest {};
+SIPMAN_INSTANTIATE_BACKENDS(Traffic);
+
+TEST_P(Traffic, SecondsSumToMinutesSumToHours) {
+  auto store = Open(Url("t.db"));
   ASSERT_NE(store, nullptr);
   for (int64_t s = kHour + 50; s < kHour + 200; ++s) store->AddTrafficSecond(Second(s));
   ASSERT_TRUE(store->Flush().ok());
@@ -77,15 +79,14 @@ TEST(Traffic, SecondsSumToMinutesSumToHours) {
   EXPECT_EQ((*hours)[0], Sum(*minutes, kHour));
 }
 
-TEST(Traffic, WritingTheSameSecondsAgainDoesNotDoubleCount) {
-  TempDir dir;
+TEST_P(Traffic, WritingTheSameSecondsAgainDoesNotDoubleCount) {
   for (int run = 0; run < 2; ++run) {
-    auto store = Open(dir.File("t.db"));
+    auto store = Open(Url("t.db"));
     ASSERT_NE(store, nullptr);
     for (int64_t s = kHour + 3590; s < kHour + 3610; ++s) store->AddTrafficSecond(Second(s));
     ASSERT_TRUE(store->Close().ok());
   }
-  auto store = Open(dir.File("t.db"));
+  auto store = Open(Url("t.db"));
   TrafficQuery q;
   auto seconds = store->TrafficRows(q);
   ASSERT_TRUE(seconds.ok());
@@ -99,15 +100,14 @@ TEST(Traffic, WritingTheSameSecondsAgainDoesNotDoubleCount) {
   EXPECT_EQ(both, Sum(*seconds, (*hours)[0].ts));
 }
 
-TEST(Traffic, SensorsAreKeptApartAndSummedWhenUnnamed) {
-  TempDir dir;
+TEST_P(Traffic, SensorsAreKeptApartAndSummedWhenUnnamed) {
   const std::string sensors[] = {"a", "b"};
   for (const std::string& sensor : sensors) {
-    auto store = Open(dir.File("t.db"), sensor);
+    auto store = Open(Url("t.db"), sensor);
     store->AddTrafficSecond(Second(kHour + 1));
     ASSERT_TRUE(store->Close().ok());
   }
-  auto store = Open(dir.File("t.db"));
+  auto store = Open(Url("t.db"));
   TrafficQuery q;
   auto all = store->TrafficRows(q);
   ASSERT_TRUE(all.ok());
@@ -120,9 +120,8 @@ TEST(Traffic, SensorsAreKeptApartAndSummedWhenUnnamed) {
   EXPECT_EQ((*a)[0], Second(kHour + 1));
 }
 
-TEST(Traffic, SummaryAveragesPeaksCallsAndConcurrency) {
-  TempDir dir;
-  auto store = Open(dir.File("t.db"));
+TEST_P(Traffic, SummaryAveragesPeaksCallsAndConcurrency) {
+  auto store = Open(Url("t.db"));
   // Seconds 0..9 of the hour: traffic in 0, 2 and 9 only.
   for (int64_t s : {0, 2, 9}) store->AddTrafficSecond(Second(kHour + s));
   const TimestampNs base = kHour * kNsPerSecond;
@@ -166,9 +165,8 @@ TEST(Traffic, SummaryAveragesPeaksCallsAndConcurrency) {
   EXPECT_DOUBLE_EQ(s->concurrent_calls.average, (4.0 + 1.0) / 10);
 }
 
-TEST(Traffic, EmptyAndFutureRangesGiveZeros) {
-  TempDir dir;
-  auto store = Open(dir.File("t.db"));
+TEST_P(Traffic, EmptyAndFutureRangesGiveZeros) {
+  auto store = Open(Url("t.db"));
   TrafficQuery q;
   auto empty = store->SummarizeTraffic(q);
   ASSERT_TRUE(empty.ok()) << empty.status().message();
@@ -198,10 +196,9 @@ TEST(Traffic, EmptyAndFutureRangesGiveZeros) {
   EXPECT_EQ(inverted->span_seconds, 0);
 }
 
-TEST(Traffic, OldSecondsAreDeletedAfterTheRetention) {
-  TempDir dir;
+TEST_P(Traffic, OldSecondsAreDeletedAfterTheRetention) {
   StoreOptions options;
-  options.url = dir.File("t.db");
+  options.url = Url("t.db");
   options.stats_second_retention_s = 600;
   auto store = Store::Open(options);
   ASSERT_TRUE(store.ok());

@@ -1,0 +1,131 @@
+#include "app/serve_command.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "store/store.h"
+#include "web/web.h"
+
+namespace sipman::app {
+
+const char kServeUsage[] =
+    "  sipman serve [--db PATH] [--listen ADDR:PORT] [--admin-password-file FILE]\n"
+    "      Serve the web GUI and the JSON API (docs/API.md) over a stored database\n"
+    "      (default sipman.db) on 127.0.0.1:8080 until SIGINT/SIGTERM. On first\n"
+    "      start it creates web user 'admin' with the password from FILE, else\n"
+    "      from $SIPMAN_ADMIN_PASSWORD, else a random one printed once.\n";
+
+namespace {
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "sipman serve: %s\nUsage:\n%s", message.c_str(), kServeUsage);
+  return 2;
+}
+
+}  // namespace
+
+int RunServeCommand(int argc, char** argv) {
+  web::WebServerOptions options;
+  std::string password_file;
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kServeUsage, stdout);
+      return 0;
+    }
+    std::string* target = nullptr;
+    if (arg == "--db") {
+      target = &options.db_path;
+    } else if (arg == "--listen") {
+      target = &options.listen;
+    } else if (arg == "--admin-password-file") {
+      target = &password_file;
+    } else {
+      return Usage("unknown argument '" + std::string(arg) + "'");
+    }
+    if (i + 1 >= argc) return Usage(std::string(arg) + " needs a value");
+    *target = argv[++i];
+  }
+  std::string path = options.db_path;
+  if (std::string_view(path).starts_with("sqlite:")) path = path.substr(7);
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    std::fprintf(stderr,
+                 "sipman serve: database %s does not exist (fill one with 'sipman analyze --db "
+                 "%s FILE.pcap' or 'sipman run --db %s')\n",
+                 path.c_str(), path.c_str(), path.c_str());
+    return 1;
+  }
+  if (!password_file.empty()) {
+    std::ifstream in(password_file);
+    if (!in) {
+      std::fprintf(stderr, "sipman serve: cannot read --admin-password-file %s\n",
+                   password_file.c_str());
+      return 1;
+    }
+    std::getline(in, options.admin_password);
+    while (!options.admin_password.empty() && (options.admin_password.back() == '\r' ||
+                                               options.admin_password.back() == ' ')) {
+      options.admin_password.pop_back();
+    }
+    if (options.admin_password.empty()) {
+      std::fprintf(stderr, "sipman serve: %s holds no password\n", password_file.c_str());
+      return 1;
+    }
+  } else if (const char* env = std::getenv("SIPMAN_ADMIN_PASSWORD"); env && *env) {
+    options.admin_password = env;
+  }
+  options.live_from_database = true;
+
+  // Every thread started from here inherits the blocked signals; this
+  // thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  store::StoreOptions store_options;
+  store_options.url = options.db_path;
+  Result<std::unique_ptr<store::Store>> store = store::Store::Open(store_options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "sipman serve: %s\n", store.status().message().c_str());
+    return 1;
+  }
+  Result<std::unique_ptr<web::WebServer>> server = web::WebServer::Create(options, store->get());
+  if (!server.ok()) {
+    std::fprintf(stderr, "sipman serve: %s\n", server.status().message().c_str());
+    return 1;
+  }
+  Status s = (*server)->Start();
+  if (!s.ok()) {
+    std::fprintf(stderr, "sipman serve: %s\n", s.message().c_str());
+    return 1;
+  }
+  std::string shown = options.listen;
+  size_t colon = shown.rfind(':');
+  std::string host = colon == std::string::npos ? "" : shown.substr(0, colon);
+  if (host.empty()) host = "localhost";
+  std::printf("sipman: serving http://%s:%u/ (database %s); stop with Ctrl-C\n", host.c_str(),
+              static_cast<unsigned>((*server)->port()), path.c_str());
+  std::fflush(stdout);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  (*server)->Stop();
+  s = (*store)->Close();
+  if (!s.ok()) {
+    std::fprintf(stderr, "sipman serve: %s\n", s.message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace sipman::app

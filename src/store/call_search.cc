@@ -1,0 +1,536 @@
+#include "store/call_search.h"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+#include "store/record_codec.h"
+#include "store/sqlite_schema.h"
+#include "store/sqlite_util.h"
+
+namespace sipman::store {
+namespace {
+
+using internal::Statement;
+
+// Column order read by ReadCall; id first.
+constexpr const char kCallSelect[] =
+    "SELECT id, sensor, src_ip, dst_ip, state, caller_media, callee_media, call_id, "
+    "caller_user, caller_display, caller_domain, caller_tag, pai_user, callee_user, ruri_user, "
+    "callee_domain, callee_tag, diversion_user, transport, final_reason, hangup_by, "
+    "reason_protocol, reason_text, caller_media_types, callee_media_types, caller_user_agent, "
+    "callee_user_agent, correlation_id, linked_call_id, src_port, dst_port, invite_ts, "
+    "first_provisional_ts, first_18x_ts, answer_ts, ack_ts, bye_ts, cancel_ts, final_ts, end_ts, "
+    "duration_ms, connect_ms, post_dial_delay_ms, disconnect_delay_ms, final_status, "
+    "reason_cause, message_count, retransmissions, byte_count, auth_challenges FROM calls";
+
+constexpr const char kRegistrationColumns[] =
+    "id, sensor, src_ip, call_id, aor, contact, user_agent, result, src_port, expires, "
+    "status_code, challenges, request_delay_ms, first_seen, last_seen";
+
+struct Param {
+  bool is_text = false;
+  int64_t number = 0;
+  std::string text;
+};
+
+// WHERE conditions (fixed SQL text) and their bound values.
+class Where {
+ public:
+  void Add(const char* condition) {
+    sql_ += sql_.empty() ? " WHERE " : " AND ";
+    sql_ += condition;
+  }
+  void AddRaw(const std::string& condition) { Add(condition.c_str()); }
+  void Int(int64_t v) { params_.push_back(Param{false, v, {}}); }
+  void Text(std::string v) { params_.push_back(Param{true, 0, std::move(v)}); }
+  // No UTF-8 text holds a 0xFF byte, so prefix + "\xff" bounds every extension.
+  void Prefix(const char* column, const std::string& prefix) {
+    AddRaw(std::string("(") + column + " >= ? AND " + column + " < ?)");
+    Text(prefix);
+    Text(prefix + "\xff");
+  }
+  const std::string& sql() const { return sql_; }
+  // Binds the values from parameter `first` on; returns the next parameter's number.
+  int Bind(Statement* st, int first = 1) const {
+    int i = first;
+    for (const Param& p : params_) {
+      if (p.is_text) {
+        st->BindText(i++, p.text);
+      } else {
+        st->BindInt(i++, p.number);
+      }
+    }
+    return i;
+  }
+
+ private:
+  std::string sql_;
+  std::vector<Param> params_;
+};
+
+bool NormalizeIp(const std::string& text, std::string* out) {
+  IpAddress ip;
+  if (text.empty() || !internal::ParseIp(text, &ip)) return false;
+  char buffer[46];
+  out->assign(buffer, internal::FormatIp(ip, buffer));
+  return true;
+}
+
+// "?, ?, ?" for n values.
+std::string Placeholders(size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += i == 0 ? "?" : ", ?";
+  return s;
+}
+
+Status ReadCall(const Statement& st, const std::string& path, CallRow* row) {
+  calls::CallRecord& r = row->record;
+  int i = 0;
+  row->id = st.ColumnInt(i++);
+  r.sensor = st.ColumnText(i++);
+  std::string_view src_ip = st.ColumnText(i++);
+  std::string_view dst_ip = st.ColumnText(i++);
+  if (!internal::ParseIp(src_ip, &r.src_ip) || !internal::ParseIp(dst_ip, &r.dst_ip)) {
+    return Status::Error("call " + std::to_string(row->id) + " in " + path +
+                         " has an unreadable IP address");
+  }
+  std::string_view state = st.ColumnText(i++);
+  if (!internal::ParseCallState(state, &r.state)) {
+    return Status::Error("call " + std::to_string(row->id) + " in " + path +
+                         " has an unknown state '" + std::string(state) + "'");
+  }
+  if (!internal::ParseMediaJson(st.ColumnText(i++), &r.caller_media) ||
+      !internal::ParseMediaJson(st.ColumnText(i++), &r.callee_media)) {
+    return Status::Error("call " + std::to_string(row->id) + " in " + path +
+                         " has unreadable media JSON");
+  }
+  for (std::string* text :
+       {&r.call_id, &r.caller_user, &r.caller_display, &r.caller_domain, &r.caller_tag,
+        &r.pai_user, &r.callee_user, &r.ruri_user, &r.callee_domain, &r.callee_tag,
+        &r.diversion_user, &r.transport, &r.final_reason, &r.hangup_by, &r.reason_protocol,
+        &r.reason_text, &r.caller_media_types, &r.callee_media_types, &r.caller_user_agent,
+        &r.callee_user_agent, &r.correlation_id, &r.linked_call_id}) {
+    *text = st.ColumnText(i++);
+  }
+  r.src_port = static_cast<uint16_t>(st.ColumnInt(i++));
+  r.dst_port = static_cast<uint16_t>(st.ColumnInt(i++));
+  for (TimestampNs* ts : {&r.invite_ts, &r.first_provisional_ts, &r.first_18x_ts, &r.answer_ts,
+                          &r.ack_ts, &r.bye_ts, &r.cancel_ts, &r.final_ts, &r.end_ts}) {
+    *ts = st.ColumnInt(i++);
+  }
+  r.duration_ms = st.ColumnInt(i++);
+  r.connect_ms = st.ColumnInt(i++);
+  r.post_dial_delay_ms = st.ColumnInt(i++);
+  r.disconnect_delay_ms = st.ColumnInt(i++);
+  r.final_status = static_cast<int>(st.ColumnInt(i++));
+  r.reason_cause = static_cast<int>(st.ColumnInt(i++));
+  r.message_count = static_cast<uint32_t>(st.ColumnInt(i++));
+  r.retransmissions = static_cast<uint32_t>(st.ColumnInt(i++));
+  r.byte_count = static_cast<uint64_t>(st.ColumnInt(i++));
+  r.auth_challenges = static_cast<uint32_t>(st.ColumnInt(i++));
+  return Status::Ok();
+}
+
+Status ReadRegistration(const Statement& st, const std::string& path, RegistrationRow* row) {
+  calls::RegistrationRecord& r = row->record;
+  row->id = st.ColumnInt(0);
+  r.sensor = st.ColumnText(1);
+  if (!internal::ParseIp(st.ColumnText(2), &r.src_ip)) {
+    return Status::Error("registration " + std::to_string(row->id) + " in " + path +
+                         " has an unreadable IP address");
+  }
+  r.call_id = st.ColumnText(3);
+  r.aor = st.ColumnText(4);
+  r.contact = st.ColumnText(5);
+  r.user_agent = st.ColumnText(6);
+  r.result = st.ColumnText(7);
+  r.src_port = static_cast<uint16_t>(st.ColumnInt(8));
+  r.expires = st.ColumnInt(9);
+  r.status_code = static_cast<int>(st.ColumnInt(10));
+  r.challenges = static_cast<uint32_t>(st.ColumnInt(11));
+  r.request_delay_ms = st.ColumnInt(12);
+  r.first_seen = st.ColumnInt(13);
+  r.last_seen = st.ColumnInt(14);
+  return Status::Ok();
+}
+
+Status CheckLimit(size_t limit) {
+  if (limit < 1 || limit > kMaxSearchLimit) {
+    return Status::Error("limit must be between 1 and " + std::to_string(kMaxSearchLimit));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CallSearch>> CallSearch::Open(const std::string& url) {
+  std::string path = url;
+  if (std::string_view(path).starts_with("sqlite:")) path = path.substr(7);
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = "cannot open database " + path + ": " +
+                          (db ? sqlite3_errmsg(db) : "out of memory") +
+                          " (does it exist? 'sipman analyze --db " + path + " FILE' creates it)";
+    sqlite3_close(db);
+    return Status::Error(message);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  Result<int> migrated = internal::MigrateSqlite(db, path);
+  if (!migrated.ok()) {
+    sqlite3_close(db);
+    return migrated.status();
+  }
+  Status s = internal::Exec(db, "PRAGMA query_only = ON;");
+  if (!s.ok()) {
+    sqlite3_close(db);
+    return s;
+  }
+  return std::unique_ptr<CallSearch>(new CallSearch(db, path));
+}
+
+CallSearch::~CallSearch() { sqlite3_close(db_); }
+
+Result<int64_t> CallSearch::CountUpTo(const char* index, const std::string& where,
+                                      const std::string& first, const std::string& second,
+                                      TimestampNs from_ts, TimestampNs to_ts, int64_t cap) {
+  std::string sql = std::string("SELECT COUNT(*) FROM (SELECT 1 FROM calls INDEXED BY ") + index +
+                    " WHERE " + where;
+  if (from_ts != 0) sql += " AND invite_ts >= ?";
+  if (to_ts != 0) sql += " AND invite_ts < ?";
+  sql += " LIMIT ?)";
+  Statement st;
+  Status s = st.Prepare(db_, sql);
+  if (!s.ok()) return s;
+  int i = 1;
+  st.BindText(i++, first);
+  if (!second.empty()) st.BindText(i++, second);
+  if (from_ts != 0) st.BindInt(i++, from_ts);
+  if (to_ts != 0) st.BindInt(i++, to_ts);
+  st.BindInt(i, cap);
+  if (st.Step() != SQLITE_ROW) return internal::SqliteError(db_, "cannot search calls in " + path_);
+  return st.ColumnInt(0);
+}
+
+Result<CallPage> CallSearch::FindCalls(const CallSearchQuery& q) {
+  Status s = CheckLimit(q.limit);
+  if (!s.ok()) return s;
+  bool by_duration = q.sort == CallSort::kDurationAsc || q.sort == CallSort::kDurationDesc;
+  bool descending = q.sort == CallSort::kInviteDesc || q.sort == CallSort::kDurationDesc;
+  // Sorted by time, the cursor narrows the range itself: one bound on each
+  // side, so that the index seeks to the cursor (with a second upper bound
+  // SQLite would seek to only one of the two, and each page would rescan
+  // the pages before it).
+  TimestampNs from_ts = q.from_ts, to_ts = q.to_ts;
+  if (q.after && !by_duration) {
+    if (descending && q.after->key < INT64_MAX && (to_ts == 0 || q.after->key + 1 < to_ts)) {
+      to_ts = q.after->key + 1;
+    } else if (!descending && q.after->key > from_ts) {
+      from_ts = q.after->key;
+    }
+  }
+  // Every filter but the IP, which each plan places itself.
+  Where w;
+  if (from_ts != 0) {
+    w.Add("invite_ts >= ?");
+    w.Int(from_ts);
+  }
+  if (to_ts != 0) {
+    w.Add("invite_ts < ?");
+    w.Int(to_ts);
+  }
+  if (!q.caller.empty()) w.Prefix("caller_user", q.caller);
+  if (!q.caller_contains.empty()) {
+    w.Add("instr(caller_user, ?) > 0");
+    w.Text(q.caller_contains);
+  }
+  if (!q.callee.empty()) w.Prefix("callee_user", q.callee);
+  if (!q.callee_contains.empty()) {
+    w.Add("instr(callee_user, ?) > 0");
+    w.Text(q.callee_contains);
+  }
+  if (!q.call_id.empty()) {
+    w.Add("call_id = ?");
+    w.Text(q.call_id);
+  }
+  std::string ip;
+  if (!q.ip.empty() && !NormalizeIp(q.ip, &ip)) {
+    return Status::Error("ip: not an IPv4 or IPv6 address");
+  }
+  if (!q.states.empty()) {
+    for (const std::string& state : q.states) {
+      calls::CallState parsed;
+      if (!internal::ParseCallState(state, &parsed)) {
+        return Status::Error("state: unknown state (answered, busy, cancelled, no_answer, "
+                             "failed, in_progress, timed_out)");
+      }
+      w.Text(state);
+    }
+    // "= ?", not "IN (?)": SQLite walks calls_state in time order only for
+    // an equality.
+    w.AddRaw(q.states.size() == 1 ? "state = ?"
+                                   : "state IN (" + Placeholders(q.states.size()) + ")");
+  }
+  if (!q.statuses.empty()) {
+    for (int status : q.statuses) w.Int(status);
+    w.AddRaw("final_status IN (" + Placeholders(q.statuses.size()) + ")");
+  }
+  if (q.min_duration_ms) {
+    w.Add("duration_ms >= ?");
+    w.Int(*q.min_duration_ms);
+  }
+  if (q.max_duration_ms) {
+    w.Add("duration_ms <= ?");
+    w.Int(*q.max_duration_ms);
+  }
+  if (!q.sensor.empty()) {
+    w.Add("sensor = ?");
+    w.Text(q.sensor);
+  }
+  const char* key = by_duration ? "duration_ms" : "invite_ts";
+  if (q.after) {
+    if (by_duration) {
+      // Lets an index on duration_ms seek to the cursor; the row value
+      // alone would not.
+      w.AddRaw(descending ? "duration_ms <= ?" : "duration_ms >= ?");
+      w.Int(q.after->key);
+    }
+    w.AddRaw(std::string("(") + key + ", id) " + (descending ? "<" : ">") + " (?, ?)");
+    w.Int(q.after->key);
+    w.Int(q.after->id);
+  }
+  const std::string order = std::string(" ORDER BY ") + key +
+                            (descending ? " DESC, id DESC" : ", id");
+
+  // The plan (see the header): a small key index when the filters have one
+  // that matches fewer than kKeyIndexLimit entries, else a walk in sort order.
+  enum class Plan { kCallId, kCaller, kCallee, kIp, kState, kTimeWalk, kPlanner };
+  Plan plan = Plan::kPlanner;
+  int64_t smallest = kKeyIndexLimit;
+  if (!q.call_id.empty()) {
+    plan = Plan::kCallId;
+  } else {
+    auto consider = [&](Plan candidate, Result<int64_t> n) -> Status {
+      if (!n.ok()) return n.status();
+      if (*n < smallest) {
+        smallest = *n;
+        plan = candidate;
+      }
+      return Status::Ok();
+    };
+    // A prefix is counted without the time range: the count then reads at
+    // most kKeyIndexLimit entries, and so does the search it chooses. Each
+    // count stops at the smallest so far.
+    const char* prefix = "caller_user >= ? AND caller_user < ?";
+    if (!q.caller.empty()) {
+      s = consider(Plan::kCaller,
+                   CountUpTo("calls_caller_invite", prefix, q.caller, q.caller + "\xff", 0, 0,
+                             smallest));
+      if (!s.ok()) return s;
+    }
+    if (!q.callee.empty()) {
+      s = consider(Plan::kCallee, CountUpTo("calls_callee_invite",
+                                            "callee_user >= ? AND callee_user < ?", q.callee,
+                                            q.callee + "\xff", 0, 0, smallest));
+      if (!s.ok()) return s;
+    }
+    if (!ip.empty() && !by_duration && plan == Plan::kPlanner) {
+      // Each address index walked in time order: no count needed.
+      plan = Plan::kIp;
+    } else if (!ip.empty() && by_duration) {
+      Result<int64_t> src = CountUpTo("calls_src_ip_invite", "src_ip = ?", ip, "", q.from_ts,
+                                      q.to_ts, smallest);
+      if (!src.ok()) return src.status();
+      Result<int64_t> dst = CountUpTo("calls_dst_ip_invite", "dst_ip = ?", ip, "", q.from_ts,
+                                      q.to_ts, smallest);
+      if (!dst.ok()) return dst.status();
+      s = consider(Plan::kIp, *src + *dst);
+      if (!s.ok()) return s;
+    }
+    if (plan == Plan::kPlanner && !by_duration) {
+      bool key_filter = !q.caller.empty() || !q.callee.empty() || !ip.empty();
+      plan = q.states.size() == 1 && !key_filter ? Plan::kState : Plan::kTimeWalk;
+    }
+  }
+
+  std::string inner;
+  const std::string ip_or = "(src_ip = ? OR dst_ip = ?)";
+  if (plan == Plan::kIp) {
+    // Each address column through its own index, each side's first page
+    // (walked in time order when sorted by time, without reading rows for the
+    // range and the cursor), then the first page of both; UNION drops a call
+    // whose source and destination are both ip.
+    std::string rest = w.sql().empty() ? "" : " AND " + w.sql().substr(7);
+    auto side = [&](const char* index, const char* column) {
+      return std::string("SELECT * FROM (SELECT id, ") + key + " FROM calls INDEXED BY " +
+             index + " WHERE " + column + " = ?" + rest + order + " LIMIT ?)";
+    };
+    inner = "SELECT id FROM (" + side("calls_src_ip_invite", "src_ip") + " UNION " +
+            side("calls_dst_ip_invite", "dst_ip") + ")" + order + " LIMIT ?";
+  } else {
+    const char* index = plan == Plan::kCallId     ? " INDEXED BY calls_call_id"
+                        : plan == Plan::kCaller   ? " INDEXED BY calls_caller_invite"
+                        : plan == Plan::kCallee   ? " INDEXED BY calls_callee_invite"
+                        : plan == Plan::kState    ? " INDEXED BY calls_state"
+                        : plan == Plan::kTimeWalk ? " INDEXED BY calls_report"
+                                                  : "";
+    std::string where = w.sql();
+    if (!ip.empty()) where += (where.empty() ? " WHERE " : " AND ") + ip_or;
+    inner = std::string("SELECT id FROM calls") + index + where + order + " LIMIT ?";
+  }
+  // The plan picks the page's ids; only their rows are read.
+  std::string sql = std::string(kCallSelect) + " WHERE id IN (" + inner + ")" + order;
+  Statement st;
+  s = st.Prepare(db_, sql);
+  if (!s.ok()) return s;
+  int next_param = 1;
+  const int64_t rows_wanted = static_cast<int64_t>(q.limit) + 1;
+  if (plan == Plan::kIp) {
+    for (int side = 0; side < 2; ++side) {
+      st.BindText(next_param++, ip);
+      next_param = w.Bind(&st, next_param);
+      st.BindInt(next_param++, rows_wanted);
+    }
+  } else {
+    next_param = w.Bind(&st, next_param);
+    if (!ip.empty()) {
+      st.BindText(next_param++, ip);
+      st.BindText(next_param++, ip);
+    }
+  }
+  st.BindInt(next_param, rows_wanted);
+  last_plan_ = plan == Plan::kCallId     ? "calls_call_id"
+               : plan == Plan::kCaller   ? "calls_caller_invite"
+               : plan == Plan::kCallee   ? "calls_callee_invite"
+               : plan == Plan::kIp       ? "calls_src_ip_invite+calls_dst_ip_invite"
+               : plan == Plan::kState    ? "calls_state"
+               : plan == Plan::kTimeWalk ? "calls_report"
+                                         : "sqlite";
+  CallPage page;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    if (page.rows.size() == q.limit) {
+      const CallRow& last = page.rows.back();
+      page.next = SearchCursor{by_duration ? last.record.duration_ms : last.record.invite_ts,
+                               last.id};
+      break;
+    }
+    CallRow row;
+    s = ReadCall(st, path_, &row);
+    if (!s.ok()) return s;
+    page.rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return internal::SqliteError(db_, "cannot search calls in " + path_);
+  }
+  return page;
+}
+
+Result<std::optional<CallRow>> CallSearch::GetCall(int64_t id) {
+  Statement st;
+  Status s = st.Prepare(db_, std::string(kCallSelect) + " WHERE id = ?");
+  if (!s.ok()) return s;
+  st.BindInt(1, id);
+  int rc = st.Step();
+  if (rc == SQLITE_DONE) return std::optional<CallRow>();
+  if (rc != SQLITE_ROW) return internal::SqliteError(db_, "cannot read call in " + path_);
+  CallRow row;
+  s = ReadCall(st, path_, &row);
+  if (!s.ok()) return s;
+  return std::optional<CallRow>(std::move(row));
+}
+
+Result<RegistrationPage> CallSearch::FindRegistrations(const RegistrationSearchQuery& q) {
+  Status s = CheckLimit(q.limit);
+  if (!s.ok()) return s;
+  Where w;
+  if (q.from_ts != 0) {
+    w.Add("first_seen >= ?");
+    w.Int(q.from_ts);
+  }
+  if (q.to_ts != 0) {
+    w.Add("first_seen < ?");
+    w.Int(q.to_ts);
+  }
+  if (!q.user.empty()) w.Prefix("aor", q.user);
+  if (!q.ip.empty()) {
+    std::string ip;
+    if (!NormalizeIp(q.ip, &ip)) return Status::Error("ip: not an IPv4 or IPv6 address");
+    w.Add("src_ip = ?");
+    w.Text(ip);
+  }
+  if (!q.result.empty()) {
+    if (q.result != "success" && q.result != "unregistered" && q.result != "failed" &&
+        q.result != "expired") {
+      return Status::Error("state: unknown result (success, unregistered, failed, expired)");
+    }
+    w.Add("result = ?");
+    w.Text(q.result);
+  }
+  if (!q.sensor.empty()) {
+    w.Add("sensor = ?");
+    w.Text(q.sensor);
+  }
+  if (q.after) {
+    w.Add("(first_seen, id) < (?, ?)");
+    w.Int(q.after->key);
+    w.Int(q.after->id);
+  }
+  std::string sql = std::string("SELECT ") + kRegistrationColumns + " FROM registrations" +
+                    w.sql() + " ORDER BY first_seen DESC, id DESC LIMIT ?";
+  Statement st;
+  s = st.Prepare(db_, sql);
+  if (!s.ok()) return s;
+  st.BindInt(w.Bind(&st), static_cast<int64_t>(q.limit) + 1);
+  RegistrationPage page;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    if (page.rows.size() == q.limit) {
+      page.next = SearchCursor{page.rows.back().record.first_seen, page.rows.back().id};
+      break;
+    }
+    RegistrationRow row;
+    s = ReadRegistration(st, path_, &row);
+    if (!s.ok()) return s;
+    page.rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return internal::SqliteError(db_, "cannot search registrations in " + path_);
+  }
+  return page;
+}
+
+Result<std::vector<RegistrationRow>> CallSearch::CurrentRegistrations(TimestampNs now_ts,
+                                                                      size_t limit) {
+  Status s = CheckLimit(limit);
+  if (!s.ok()) return s;
+  std::string sql =
+      std::string("WITH latest AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY aor, contact, "
+                  "sensor ORDER BY first_seen DESC, id DESC) AS rn FROM registrations) SELECT ") +
+      kRegistrationColumns +
+      " FROM latest WHERE rn = 1 AND result = 'success' AND expires > 0 AND "
+      "last_seen + expires * 1000000000 > COALESCE(NULLIF(?, 0), "
+      "(SELECT MAX(last_seen) FROM registrations)) ORDER BY first_seen DESC, id DESC LIMIT ?";
+  Statement st;
+  s = st.Prepare(db_, sql);
+  if (!s.ok()) return s;
+  st.BindInt(1, now_ts);
+  st.BindInt(2, static_cast<int64_t>(limit));
+  std::vector<RegistrationRow> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    RegistrationRow row;
+    s = ReadRegistration(st, path_, &row);
+    if (!s.ok()) return s;
+    rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) {
+    return internal::SqliteError(db_, "cannot read current registrations in " + path_);
+  }
+  return rows;
+}
+
+}  // namespace sipman::store

@@ -1,0 +1,155 @@
+// Read queries of the web API over a SQLite database: call search with many
+// filters, any of four sort orders and keyset (cursor) pagination; one call
+// by row id; registration search and the registrations currently bound.
+//
+// Paging is keyset on (sort key, id): a page ends with the sort key and row
+// id of its last row, and the next page starts strictly after that pair, so
+// rows inserted meanwhile never shift or repeat a page. The order is total
+// because ids are unique.
+//
+// Every value is bound as an SQL parameter; the SQL text holds fixed
+// conditions only.
+//
+// A call search picks its index itself (INDEXED BY), since SQLite's planner
+// cannot tell a prefix that matches one caller from one that matches a
+// million (docs/PERFORMANCE.md, "Web API"). With a Call-ID: its index. Else,
+// when a caller or callee prefix (or, sorted by duration, the IP address)
+// matches fewer than kKeyIndexLimit calls (counted on its index, stopping at
+// the limit), the smallest of those key indexes: it carries invite_ts, so the
+// range and the sort are checked without reading rows. Else a walk in sort
+// order: with an IP, of its two address indexes (ip, invite_ts); with one
+// state and no key filter, of calls_state; else of calls_report, which holds
+// most filtered columns, so rows are read only for matches. Then the walk's
+// cost is bounded by about limit * total calls / kKeyIndexLimit entries when
+// the matches are spread over time. Sorts by duration without a small key
+// are left to SQLite. Either way the plan yields only the page's row ids, and
+// only those rows are read.
+//
+// Thread safety: one CallSearch per thread (it owns one connection).
+#ifndef SIPMAN_STORE_CALL_SEARCH_H_
+#define SIPMAN_STORE_CALL_SEARCH_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/time.h"
+#include "calls/calls.h"
+
+struct sqlite3;
+
+namespace sipman::store {
+
+enum class CallSort { kInviteAsc, kInviteDesc, kDurationAsc, kDurationDesc };
+
+// The position after which a page continues: the last row's sort key
+// (invite_ts or duration_ms, by the query's sort) and id.
+struct SearchCursor {
+  int64_t key = 0;
+  int64_t id = 0;
+};
+
+// Filters of a call search; empty fields do not filter.
+struct CallSearchQuery {
+  TimestampNs from_ts = 0;  // invite_ts >= from_ts
+  TimestampNs to_ts = 0;    // invite_ts < to_ts; 0: no upper bound
+  std::string caller;           // prefix of caller_user
+  std::string caller_contains;  // substring of caller_user
+  std::string callee;           // prefix of callee_user
+  std::string callee_contains;  // substring of callee_user
+  std::string call_id;          // exact
+  std::string ip;               // src_ip or dst_ip; must parse as an IP address
+  std::vector<std::string> states;  // any of these state names
+  std::vector<int> statuses;        // any of these final_status values
+  std::optional<int64_t> min_duration_ms;  // duration_ms >= this
+  std::optional<int64_t> max_duration_ms;  // duration_ms <= this
+  std::string sensor;           // exact
+  CallSort sort = CallSort::kInviteDesc;
+  size_t limit = 50;            // rows per page, 1..kMaxSearchLimit
+  std::optional<SearchCursor> after;
+};
+
+constexpr size_t kMaxSearchLimit = 500;
+// From this many matching calls on, a key index (caller, callee, IP) is not
+// used for a search sorted by time: walking the time order finds a page
+// sooner. Reading and sorting n key entries costs about 1.5 us each; a walk
+// over N calls for matches that are n of them reads about limit * N / n
+// entries at 0.3 us: the two meet near n = 10,000 for N = 10,000,000.
+constexpr int64_t kKeyIndexLimit = 10000;
+
+struct CallRow {
+  int64_t id = 0;
+  calls::CallRecord record;
+};
+
+struct CallPage {
+  std::vector<CallRow> rows;
+  std::optional<SearchCursor> next;  // set when more rows follow
+};
+
+struct RegistrationSearchQuery {
+  TimestampNs from_ts = 0;  // first_seen >= from_ts
+  TimestampNs to_ts = 0;    // first_seen < to_ts; 0: no upper bound
+  std::string user;         // prefix of aor ("alice" matches "alice@example.com")
+  std::string ip;           // src_ip; must parse as an IP address
+  std::string result;       // "success", "unregistered", "failed", "expired"
+  std::string sensor;
+  size_t limit = 50;        // newest first (first_seen descending, then id)
+  std::optional<SearchCursor> after;  // key: first_seen
+};
+
+struct RegistrationRow {
+  int64_t id = 0;
+  calls::RegistrationRecord record;
+};
+
+struct RegistrationPage {
+  std::vector<RegistrationRow> rows;
+  std::optional<SearchCursor> next;
+};
+
+class CallSearch {
+ public:
+  // Opens the SQLite database at `path` ("sqlite:PATH" accepted), which must
+  // exist and be SIPMan's; the schema is brought up to date first.
+  static Result<std::unique_ptr<CallSearch>> Open(const std::string& path);
+  ~CallSearch();
+  CallSearch(const CallSearch&) = delete;
+  CallSearch& operator=(const CallSearch&) = delete;
+
+  // Fails with a message naming the filter for an unreadable IP address or
+  // state name, or an out-of-range limit.
+  Result<CallPage> FindCalls(const CallSearchQuery& query);
+  // The call with this row id; nullopt when there is none.
+  Result<std::optional<CallRow>> GetCall(int64_t id);
+  // The index the last FindCalls chose ("calls_caller_invite", ...,
+  // "sqlite" when left to SQLite); for tests and benchmarks.
+  const std::string& last_plan() const { return last_plan_; }
+  Result<RegistrationPage> FindRegistrations(const RegistrationSearchQuery& query);
+  // Bindings in force at `now_ts` (0: the newest last_seen in the table, so
+  // a stored capture shows what was bound when it ended): for each (aor,
+  // contact, sensor) its newest attempt, when that succeeded and
+  // last_seen + expires has not passed. Newest first, at most `limit`.
+  Result<std::vector<RegistrationRow>> CurrentRegistrations(TimestampNs now_ts, size_t limit);
+
+ private:
+  CallSearch(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+
+  // How many entries of `index` match `where` (one or two text parameters,
+  // then invite_ts in [from_ts, to_ts) when those are not 0), counting at
+  // most `cap`: the count reads at most cap entries.
+  Result<int64_t> CountUpTo(const char* index, const std::string& where,
+                            const std::string& first, const std::string& second,
+                            TimestampNs from_ts, TimestampNs to_ts, int64_t cap);
+
+  sqlite3* db_;
+  const std::string path_;
+  std::string last_plan_;
+};
+
+}  // namespace sipman::store
+
+#endif  // SIPMAN_STORE_CALL_SEARCH_H_

@@ -1,0 +1,27 @@
+// Private to web/: the UI files embedded into the binary. The table is
+// generated at build time by scripts/embed-assets from ui/dist (or a
+// placeholder page when the UI is not built).
+#ifndef SIPMAN_WEB_ASSETS_H_
+#define SIPMAN_WEB_ASSETS_H_
+
+#include <cstddef>
+#include <string_view>
+
+namespace sipman::web {
+
+struct EmbeddedAsset {
+  const char* path;          // "/index.html", "/assets/index-1a2b.js"
+  const char* content_type;  // "text/javascript; charset=utf-8"
+  const char* data;
+  size_t size;
+};
+
+extern const EmbeddedAsset kEmbeddedAssets[];
+extern const size_t kEmbeddedAssetCount;
+
+// The asset at this (decoded) path, or nullptr.
+const EmbeddedAsset* FindAsset(std::string_view path);
+
+}  // namespace sipman::web
+
+#endif  // SIPMAN_WEB_ASSETS_H_

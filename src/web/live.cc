@@ -1,0 +1,254 @@
+#include "web/live.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "store/store.h"
+#include "web/api_util.h"
+#include "web/json.h"
+
+namespace sipman::web {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t WallNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::string TrafficEventJson(const stats::TrafficCounters& c) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Field("ts", c.ts * kNsPerSecond);
+  w.Field("time", FormatIsoTime(c.ts * kNsPerSecond));
+  w.Field("packets", c.packets).Field("bytes", c.frame_bytes).Field("sip_bytes", c.sip_bytes);
+  w.Field("messages", c.messages).Field("requests", c.requests).Field("responses", c.responses);
+  w.Key("methods").BeginObject();
+  for (size_t i = 0; i < stats::kMethodCount; ++i) w.Field(stats::kMethodNames[i], c.methods[i]);
+  w.EndObject();
+  w.Key("classes").BeginObject();
+  for (size_t i = 0; i < stats::kClassCount; ++i) {
+    w.Field(std::to_string(i + 1) + "xx", c.classes[i]);
+  }
+  w.EndObject();
+  w.Field("kernel_drops", c.kernel_drops).Field("interface_drops", c.interface_drops);
+  w.EndObject();
+  return w.Take();
+}
+
+std::string CallEventJson(std::string_view event, const calls::CallRecord& r) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Field("event", event);
+  w.Key("call").BeginObject();
+  w.Field("call_id", r.call_id).Field("sensor", r.sensor);
+  w.Field("caller_user", r.caller_user).Field("callee_user", r.callee_user);
+  w.Field("src_ip", r.src_ip.ToString()).Field("dst_ip", r.dst_ip.ToString());
+  w.Field("invite_ts", r.invite_ts).Field("invite_time", FormatIsoTime(r.invite_ts));
+  w.Field("answer_ts", r.answer_ts).Field("end_ts", r.end_ts);
+  w.Field("duration_ms", r.duration_ms).Field("final_status", r.final_status);
+  w.Field("state", calls::CallStateName(r.state));
+  w.EndObject();
+  w.EndObject();
+  return w.Take();
+}
+
+LiveHub::LiveHub(size_t client_buffer_bytes, store::Store* store, bool poll_database)
+    : client_buffer_bytes_(client_buffer_bytes), store_(store), poll_database_(poll_database) {}
+
+LiveHub::~LiveHub() { Stop(); }
+
+void LiveHub::Start() {
+  if (pipe2(wake_fds_, O_NONBLOCK | O_CLOEXEC) != 0) {
+    wake_fds_[0] = wake_fds_[1] = -1;
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+void LiveHub::Stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  Wake();
+  thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& c : clients_) close(c->fd);
+  clients_.clear();
+  if (wake_fds_[0] >= 0) close(wake_fds_[0]);
+  if (wake_fds_[1] >= 0) close(wake_fds_[1]);
+  wake_fds_[0] = wake_fds_[1] = -1;
+}
+
+void LiveHub::Wake() {
+  if (wake_fds_[1] >= 0) {
+    char b = 1;
+    ssize_t n = write(wake_fds_[1], &b, 1);
+    (void)n;
+  }
+}
+
+void LiveHub::AddClient(int fd, std::string initial) {
+  auto client = std::make_unique<Client>();
+  client->fd = fd;
+  client->buffer = std::move(initial);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) {
+      close(fd);
+      return;
+    }
+    clients_.push_back(std::move(client));
+  }
+  Wake();
+}
+
+size_t LiveHub::client_count() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return clients_.size();
+}
+
+void LiveHub::Broadcast(std::string_view event, std::string_view json) {
+  std::string message;
+  message.reserve(json.size() + event.size() + 16);
+  message += "event: ";
+  message += event;
+  message += "\ndata: ";
+  message += json;
+  message += "\n\n";
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& c : clients_) {
+      if (c->dead) continue;
+      if (c->buffer.size() + message.size() > client_buffer_bytes_) {
+        c->dead = true;  // too slow: the Run thread closes it
+        ++dropped_;
+        continue;
+      }
+      c->buffer += message;
+    }
+  }
+  Wake();
+}
+
+// With no client connected, publishing formats nothing and wakes no one:
+// `sipman run` publishes every call while nobody may be watching.
+void LiveHub::PublishTraffic(const stats::TrafficCounters& second) {
+  if (client_count() == 0) return;
+  Broadcast("traffic", TrafficEventJson(second));
+}
+void LiveHub::PublishCallStart(const calls::CallRecord& call) {
+  if (client_count() == 0) return;
+  Broadcast("call", CallEventJson("start", call));
+}
+void LiveHub::PublishCallEnd(const calls::CallRecord& call) {
+  if (client_count() == 0) return;
+  Broadcast("call", CallEventJson("end", call));
+}
+void LiveHub::PublishConcurrent(uint64_t calls) {
+  if (client_count() == 0) return;
+  JsonWriter w;
+  w.BeginObject().Field("ts", WallNs()).Field("calls", calls).EndObject();
+  Broadcast("concurrent", w.str());
+}
+
+void LiveHub::PollDatabase() {
+  if (store_ == nullptr) return;
+  store::TrafficQuery q;
+  q.resolution = store::TrafficResolution::kSecond;
+  if (last_db_second_ < 0) {
+    // Start from the newest second already stored: only new rows are sent.
+    q.from_ts = 0;
+    Result<stats::TrafficSummary> s = store_->SummarizeTraffic(q);
+    last_db_second_ = s.ok() ? s->last_second : 0;
+    return;
+  }
+  q.from_ts = (last_db_second_ + 1) * kNsPerSecond;
+  Result<std::vector<stats::TrafficCounters>> rows = store_->TrafficRows(q);
+  if (rows.ok()) {
+    for (const stats::TrafficCounters& row : *rows) {
+      PublishTraffic(row);
+      if (row.ts > last_db_second_) last_db_second_ = row.ts;
+    }
+  }
+  Result<int64_t> active = store_->CountRows("active_calls");
+  if (active.ok()) PublishConcurrent(static_cast<uint64_t>(*active));
+}
+
+void LiveHub::Run() {
+  int64_t next_tick = NowMs() + 1000;
+  std::vector<pollfd> fds;
+  std::vector<Client*> polled;
+  while (!stop_) {
+    int64_t now = NowMs();
+    if (now >= next_tick) {
+      next_tick = now + 1000;
+      if (poll_database_) PollDatabase();
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& c : clients_) {
+        if (c->buffer.empty() && !c->dead) c->buffer = ": heartbeat\n\n";
+      }
+    }
+    fds.clear();
+    polled.clear();
+    fds.push_back(pollfd{wake_fds_[0], POLLIN, 0});
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Write what can be written now; drop the dead.
+      for (size_t i = 0; i < clients_.size();) {
+        Client* c = clients_[i].get();
+        while (!c->dead && !c->buffer.empty()) {
+          ssize_t n = send(c->fd, c->buffer.data(), c->buffer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+          if (n > 0) {
+            c->buffer.erase(0, static_cast<size_t>(n));
+          } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            break;
+          } else {
+            c->dead = true;
+          }
+        }
+        if (c->dead) {
+          close(c->fd);
+          clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(i));
+          continue;
+        }
+        short events = POLLIN;
+        if (!c->buffer.empty()) events |= POLLOUT;
+        fds.push_back(pollfd{c->fd, events, 0});
+        polled.push_back(c);
+        ++i;
+      }
+    }
+    int timeout = static_cast<int>(std::max<int64_t>(0, next_tick - NowMs()));
+    int n = poll(fds.data(), fds.size(), timeout);
+    if (n <= 0) continue;
+    if (fds[0].revents & POLLIN) {
+      char drain[64];
+      while (read(wake_fds_[0], drain, sizeof(drain)) > 0) {
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) {
+        // A client sends nothing on an event stream: data or EOF means it is gone.
+        char junk[256];
+        ssize_t r = recv(fds[i].fd, junk, sizeof(junk), MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) polled[i - 1]->dead = true;
+        if (fds[i].revents & (POLLERR | POLLHUP)) polled[i - 1]->dead = true;
+      }
+    }
+  }
+}
+
+}  // namespace sipman::web

@@ -1,0 +1,73 @@
+// Private to web/: LiveHub, the LiveFeed behind GET /api/v1/live. It owns the
+// sockets of the Server-Sent Events clients and one thread that writes their
+// buffered events, sends a heartbeat comment every second and, when asked,
+// polls the database for new traffic seconds (`sipman serve`).
+#ifndef SIPMAN_WEB_LIVE_H_
+#define SIPMAN_WEB_LIVE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "web/web.h"
+
+namespace sipman::web {
+
+// The JSON of one event, shared by the feed and its tests.
+std::string TrafficEventJson(const stats::TrafficCounters& second);
+std::string CallEventJson(std::string_view event, const calls::CallRecord& call);
+
+class LiveHub : public LiveFeed {
+ public:
+  // `store` may be null; with `poll_database` set it is read once a second.
+  LiveHub(size_t client_buffer_bytes, store::Store* store, bool poll_database);
+  ~LiveHub() override;
+
+  void Start();
+  void Stop();
+
+  // Takes over `fd` (non-blocking, the response head already queued in
+  // `initial`): the hub writes and closes it from now on.
+  void AddClient(int fd, std::string initial);
+  size_t client_count();
+  uint64_t dropped_clients() const { return dropped_.load(); }
+
+  void PublishTraffic(const stats::TrafficCounters& second) override;
+  void PublishCallStart(const calls::CallRecord& call) override;
+  void PublishCallEnd(const calls::CallRecord& call) override;
+  void PublishConcurrent(uint64_t calls) override;
+
+  // Appends "event: NAME\ndata: JSON\n\n" to every client.
+  void Broadcast(std::string_view event, std::string_view json);
+
+ private:
+  struct Client {
+    int fd = -1;
+    std::string buffer;  // bytes not yet written
+    bool dead = false;
+  };
+  void Run();
+  void PollDatabase();
+  void Wake();
+
+  const size_t client_buffer_bytes_;
+  store::Store* store_;
+  const bool poll_database_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Client>> clients_;  // guarded by mu_
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> dropped_{0};
+  int wake_fds_[2] = {-1, -1};
+  std::thread thread_;
+  int64_t last_db_second_ = -1;  // newest stats_second row sent (Run thread only)
+};
+
+}  // namespace sipman::web
+
+#endif  // SIPMAN_WEB_LIVE_H_

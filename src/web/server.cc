@@ -1,0 +1,454 @@
+// The HTTP/1.1 server behind WebServer: one I/O thread owns the listening
+// socket and every idle or partly received connection (non-blocking, poll);
+// a complete request is handed to one of a small fixed pool of worker
+// threads, which answers it and hands the connection back. So slow or idle
+// clients cost a file descriptor, never a worker.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "web/api.h"
+#include "web/auth.h"
+#include "web/http.h"
+#include "web/live.h"
+#include "web/web.h"
+
+namespace sipman::web {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Connection {
+  int fd = -1;
+  std::string in;           // received, not yet answered
+  std::string peer_ip;
+  int64_t last_activity_ms = 0;
+  int64_t request_start_ms = 0;  // first byte of the pending request (0: none)
+};
+
+// Splits "ADDR:PORT", "[V6]:PORT" or ":PORT".
+bool SplitListen(const std::string& listen, std::string* host, std::string* port) {
+  if (!listen.empty() && listen.front() == '[') {
+    size_t close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return false;
+    }
+    *host = listen.substr(1, close - 1);
+    *port = listen.substr(close + 2);
+  } else {
+    size_t colon = listen.rfind(':');
+    if (colon == std::string::npos) return false;
+    *host = listen.substr(0, colon);
+    *port = listen.substr(colon + 1);
+    if (host->find(':') != std::string::npos) return false;  // bare IPv6 needs brackets
+  }
+  if (port->empty()) return false;
+  for (char c : *port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return port->size() <= 5 && std::stoi(*port) <= 65535;
+}
+
+// Writes all of `data`, waiting at most `timeout_ms` for the socket overall.
+bool WriteAll(int fd, std::string_view data, int timeout_ms) {
+  int64_t deadline = NowMs() + timeout_ms;
+  while (!data.empty()) {
+    ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      int64_t left = deadline - NowMs();
+      if (left <= 0) return false;
+      pollfd p{fd, POLLOUT, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+      continue;
+    }
+    return false;
+  }
+  return true;
+}
+
+class HttpServer : public WebServer {
+ public:
+  HttpServer(const WebServerOptions& options, store::Store* store, std::unique_ptr<Auth> auth)
+      : options_(options),
+        auth_(std::move(auth)),
+        live_(options_.live_client_buffer_bytes, store, options_.live_from_database),
+        api_(options_, store, auth_.get(), &live_) {}
+  ~HttpServer() override { Stop(); }
+
+  Status Start() override;
+  void Stop() override;
+  uint16_t port() const override { return port_; }
+  LiveFeed* live() override { return &live_; }
+
+ private:
+  void IoLoop();
+  void WorkerLoop();
+  void Serve(std::unique_ptr<Connection> conn, WorkerContext* context);
+  void ReturnToIo(std::unique_ptr<Connection> conn);
+  void Dispatch(std::unique_ptr<Connection> conn);
+  void Wake();
+  // Parses what `conn` holds: true when a whole request (or an error) is there.
+  bool RequestReady(const Connection& conn) const;
+
+  WebServerOptions options_;
+  std::unique_ptr<Auth> auth_;
+  LiveHub live_;
+  Api api_;
+  HttpLimits limits_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  int wake_fds_[2] = {-1, -1};
+  std::atomic<bool> stop_{false};
+  std::thread io_thread_;
+  std::vector<std::thread> workers_;
+  std::atomic<size_t> open_connections_{0};
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::deque<std::unique_ptr<Connection>> work_;       // ready requests, guarded by mu_
+  std::vector<std::unique_ptr<Connection>> returned_;  // back to the I/O thread, guarded by mu_
+};
+
+Status HttpServer::Start() {
+  std::string host, port;
+  if (!SplitListen(options_.listen, &host, &port)) {
+    return Status::Error("--listen " + options_.listen +
+                         ": expected ADDR:PORT, [IPv6]:PORT or :PORT (e.g. 127.0.0.1:8080)");
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* result = nullptr;
+  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &result);
+  if (rc != 0) {
+    return Status::Error("--listen " + options_.listen + ": " + gai_strerror(rc));
+  }
+  std::string error;
+  // Prefer IPv6 for an empty host (dual-stack), else take the first that binds.
+  for (addrinfo* ai = result; ai != nullptr && listen_fd_ < 0; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6 && host.empty()) {
+      int zero = 0;
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    }
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+      error = std::strerror(errno);
+      close(fd);
+      continue;
+    }
+    listen_fd_ = fd;
+  }
+  freeaddrinfo(result);
+  if (listen_fd_ < 0) {
+    return Status::Error("cannot listen on " + options_.listen + ": " + error +
+                         (error.find("in use") != std::string::npos
+                              ? " (another program uses the port: pick another with --listen)"
+                              : ""));
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+  port_ = ntohs(bound.ss_family == AF_INET6
+                    ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                    : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  if (pipe2(wake_fds_, O_NONBLOCK | O_CLOEXEC) != 0) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+    return Status::Error(std::string("cannot create a pipe: ") + std::strerror(errno));
+  }
+  live_.Start();
+  size_t n = options_.worker_threads == 0 ? 1 : options_.worker_threads;
+  for (size_t i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  io_thread_ = std::thread([this] { IoLoop(); });
+  return Status::Ok();
+}
+
+void HttpServer::Stop() {
+  if (stop_.exchange(true)) return;
+  Wake();
+  work_cv_.notify_all();
+  if (io_thread_.joinable()) io_thread_.join();
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
+  live_.Stop();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& c : work_) close(c->fd);
+  for (auto& c : returned_) close(c->fd);
+  work_.clear();
+  returned_.clear();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  for (int& fd : wake_fds_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+  listen_fd_ = -1;
+}
+
+void HttpServer::Wake() {
+  if (wake_fds_[1] >= 0) {
+    char b = 1;
+    ssize_t n = write(wake_fds_[1], &b, 1);
+    (void)n;
+  }
+}
+
+bool HttpServer::RequestReady(const Connection& conn) const {
+  if (conn.in.empty()) return false;
+  HttpRequest request;
+  HttpParseResult r = ParseHttpRequest(conn.in, limits_, &request);
+  return r.status != HttpParseStatus::kIncomplete;
+}
+
+void HttpServer::Dispatch(std::unique_ptr<Connection> conn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    work_.push_back(std::move(conn));
+  }
+  work_cv_.notify_one();
+}
+
+void HttpServer::ReturnToIo(std::unique_ptr<Connection> conn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    returned_.push_back(std::move(conn));
+  }
+  Wake();
+}
+
+void HttpServer::IoLoop() {
+  std::list<std::unique_ptr<Connection>> idle;
+  std::vector<pollfd> fds;
+  std::vector<std::list<std::unique_ptr<Connection>>::iterator> polled;
+  char buffer[kReadChunk];
+  auto close_conn = [this](Connection* c) {
+    close(c->fd);
+    --open_connections_;
+  };
+  while (!stop_) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& c : returned_) idle.push_back(std::move(c));
+      returned_.clear();
+    }
+    int64_t now = NowMs();
+    // Timeouts, and pipelined requests already complete.
+    for (auto it = idle.begin(); it != idle.end();) {
+      Connection* c = it->get();
+      if (RequestReady(*c)) {
+        Dispatch(std::move(*it));
+        it = idle.erase(it);
+        continue;
+      }
+      bool partial = !c->in.empty();
+      if (partial && c->request_start_ms == 0) c->request_start_ms = now;
+      if (partial && now - c->request_start_ms > options_.request_timeout_ms) {
+        HttpResponse r;
+        r.status = 408;
+        r.content_type = "text/plain; charset=utf-8";
+        r.body = "request not received in time\n";
+        std::string out = SerializeResponseHead(r, false) + r.body;
+        ssize_t n = send(c->fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+        close_conn(c);
+        it = idle.erase(it);
+        continue;
+      }
+      if (!partial && now - c->last_activity_ms > options_.idle_timeout_ms) {
+        close_conn(c);
+        it = idle.erase(it);
+        continue;
+      }
+      ++it;
+    }
+    fds.clear();
+    polled.clear();
+    fds.push_back(pollfd{wake_fds_[0], POLLIN, 0});
+    fds.push_back(pollfd{listen_fd_, POLLIN, 0});
+    for (auto it = idle.begin(); it != idle.end(); ++it) {
+      fds.push_back(pollfd{(*it)->fd, POLLIN, 0});
+      polled.push_back(it);
+    }
+    int n = poll(fds.data(), fds.size(), 250);
+    if (n < 0 && errno != EINTR) break;
+    if (n <= 0) continue;
+    if (fds[0].revents & POLLIN) {
+      char drain[64];
+      while (read(wake_fds_[0], drain, sizeof(drain)) > 0) {
+      }
+    }
+    now = NowMs();
+    for (size_t i = 2; i < fds.size(); ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+      auto it = polled[i - 2];
+      Connection* c = it->get();
+      bool closed = false;
+      for (;;) {
+        ssize_t r = recv(c->fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+        if (r > 0) {
+          if (c->in.empty()) c->request_start_ms = now;
+          c->in.append(buffer, static_cast<size_t>(r));
+          c->last_activity_ms = now;
+          // The parser refuses anything larger than the limits; no more is needed.
+          if (c->in.size() > limits_.max_body + limits_.max_header_bytes +
+                                 limits_.max_request_line + 16) {
+            break;
+          }
+          if (static_cast<size_t>(r) < sizeof(buffer)) break;
+          continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (r < 0 && errno == EINTR) continue;
+        closed = true;  // EOF or error
+        break;
+      }
+      if (closed && !RequestReady(*c)) {
+        close_conn(c);
+        idle.erase(it);
+        continue;
+      }
+      if (RequestReady(*c)) {
+        Dispatch(std::move(*it));
+        idle.erase(it);
+      }
+    }
+    if (fds[1].revents & POLLIN) {
+      for (;;) {
+        sockaddr_storage peer{};
+        socklen_t len = sizeof(peer);
+        int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) break;
+        if (open_connections_ >= options_.max_connections) {
+          static const char kBusy[] =
+              "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+              "Content-Length: 20\r\nConnection: close\r\n\r\ntoo many connections";
+          ssize_t w = send(fd, kBusy, sizeof(kBusy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+          (void)w;
+          close(fd);
+          continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        auto conn = std::make_unique<Connection>();
+        conn->fd = fd;
+        conn->last_activity_ms = now;
+        char text[INET6_ADDRSTRLEN] = "";
+        if (peer.ss_family == AF_INET) {
+          inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof(text));
+        } else if (peer.ss_family == AF_INET6) {
+          inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, text,
+                    sizeof(text));
+        }
+        conn->peer_ip = text;
+        ++open_connections_;
+        idle.push_back(std::move(conn));
+      }
+    }
+  }
+  for (auto& c : idle) close_conn(c.get());
+}
+
+void HttpServer::WorkerLoop() {
+  WorkerContext context;
+  api_.InitWorker(&context);
+  for (;;) {
+    std::unique_ptr<Connection> conn;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [this] { return stop_ || !work_.empty(); });
+      if (stop_) return;
+      conn = std::move(work_.front());
+      work_.pop_front();
+    }
+    Serve(std::move(conn), &context);
+  }
+}
+
+void HttpServer::Serve(std::unique_ptr<Connection> conn, WorkerContext* context) {
+  HttpRequest request;
+  HttpParseResult parsed = ParseHttpRequest(conn->in, limits_, &request);
+  HttpResponse response;
+  bool keep_alive = false;
+  if (parsed.status == HttpParseStatus::kError) {
+    response.status = parsed.error_status;
+    response.content_type = "text/plain; charset=utf-8";
+    response.body = std::string(parsed.error) + "\n";
+  } else {
+    keep_alive = request.keep_alive;
+    ClientInfo client{conn->peer_ip};
+    api_.Handle(request, client, context, &response);
+    if (response.close) keep_alive = false;
+  }
+  if (response.event_stream) {
+    std::string head =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+        "Connection: keep-alive\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n"
+        "\r\nretry: 3000\n\n";
+    int fd = conn->fd;
+    conn->fd = -1;
+    --open_connections_;
+    live_.AddClient(fd, std::move(head));
+    return;
+  }
+  std::string out = SerializeResponseHead(response, keep_alive);
+  if (request.method != "HEAD" || parsed.status == HttpParseStatus::kError) out += response.body;
+  bool written = WriteAll(conn->fd, out, options_.request_timeout_ms);
+  if (!written || !keep_alive || stop_) {
+    close(conn->fd);
+    --open_connections_;
+    return;
+  }
+  conn->in.erase(0, request.size);
+  conn->request_start_ms = 0;
+  conn->last_activity_ms = NowMs();
+  ReturnToIo(std::move(conn));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<WebServer>> WebServer::Create(const WebServerOptions& options,
+                                                     store::Store* store) {
+  Auth::Options auth_options;
+  auth_options.db_path = options.db_path;
+  auth_options.admin_password = options.admin_password;
+  auth_options.announce = options.announce;
+  auth_options.opslimit = options.pwhash_opslimit;
+  auth_options.memlimit = options.pwhash_memlimit;
+  Result<std::unique_ptr<Auth>> auth = Auth::Open(auth_options);
+  if (!auth.ok()) return auth.status();
+  return std::unique_ptr<WebServer>(new HttpServer(options, store, std::move(*auth)));
+}
+
+}  // namespace sipman::web

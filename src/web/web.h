@@ -1,0 +1,91 @@
+// The web module's public face: WebServer serves SIPMan's JSON API
+// (docs/API.md), the Server-Sent Events live stream, /metrics, /healthz and
+// the embedded browser UI over HTTP/1.1, reading the store; LiveFeed is how
+// the capture pipeline pushes live events to the stream's clients.
+//
+// The server never reaches into the pipeline: it reads the database and
+// whatever is published to its LiveFeed.
+#ifndef SIPMAN_WEB_WEB_H_
+#define SIPMAN_WEB_WEB_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "calls/calls.h"
+#include "stats/stats.h"
+
+namespace sipman::store {
+class Store;
+}
+
+namespace sipman::web {
+
+// Receives live events and fans them out to the connected SSE clients.
+// Publishing formats the event once and appends it to each client's bounded
+// buffer; it never waits on a socket. A client whose buffer is full (it
+// reads too slowly) is disconnected.
+// Thread safety: Publish* may be called from any thread.
+class LiveFeed {
+ public:
+  virtual ~LiveFeed() = default;
+  // One closed second of traffic counters (event "traffic").
+  virtual void PublishTraffic(const stats::TrafficCounters& second) = 0;
+  // A call began (first INVITE seen) or ended (its record is final)
+  // (event "call").
+  virtual void PublishCallStart(const calls::CallRecord& call) = 0;
+  virtual void PublishCallEnd(const calls::CallRecord& call) = 0;
+  // Calls up now (event "concurrent").
+  virtual void PublishConcurrent(uint64_t calls) = 0;
+};
+
+struct WebServerOptions {
+  // "ADDR:PORT", "[IPv6]:PORT" or ":PORT" (all addresses); port 0 picks a
+  // free one (see WebServer::port()).
+  std::string listen = "127.0.0.1:8080";
+  // The SIPMan SQLite database to read; it also holds the web users.
+  std::string db_path = "sipman.db";
+  // First start only: the password of user `admin`; empty prints a random one.
+  std::string admin_password;
+  std::FILE* announce = stdout;  // where the generated password is printed
+  size_t worker_threads = 2;
+  int request_timeout_ms = 10000;  // a request must arrive whole within this
+  int idle_timeout_ms = 60000;     // keep-alive connections idle this long are closed
+  size_t max_connections = 512;
+  size_t live_client_buffer_bytes = 256 * 1024;
+  // `sipman serve`: no pipeline publishes, so the live stream polls the
+  // database for new stats_second rows and sends them as "traffic" events.
+  bool live_from_database = false;
+  // Renders the /metrics body (Prometheus text). Unset: the totals of
+  // stats_hour rows in the database.
+  std::function<void(std::string*)> metrics;
+  // Argon2id cost (0: libsodium's interactive limits). Tests lower them.
+  unsigned long long pwhash_opslimit = 0;
+  size_t pwhash_memlimit = 0;
+};
+
+class WebServer {
+ public:
+  // `store` (not owned; must outlive the server) serves message and
+  // traffic reads; searches open their own connections to options.db_path.
+  static Result<std::unique_ptr<WebServer>> Create(const WebServerOptions& options,
+                                                   store::Store* store);
+  virtual ~WebServer() = default;
+
+  // Binds and starts the threads. Fails with the reason (address in use, ...).
+  virtual Status Start() = 0;
+  // Closes the listening socket and every connection, joins the threads.
+  // Idempotent.
+  virtual void Stop() = 0;
+  // The bound port (after Start).
+  virtual uint16_t port() const = 0;
+  // The feed the pipeline publishes to; valid as long as the server.
+  virtual LiveFeed* live() = 0;
+};
+
+}  // namespace sipman::web
+
+#endif  // SIPMAN_WEB_WEB_H_

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Kamailio's siptrace (HEPv3) into `sipman run --hep-listen` (run by
+hep_kamailio_test.sh inside a network namespace of its own, as root).
+
+Phases, one UAS on 127.0.0.1:5071 each (the proxy relays there): answered
+calls, busy (486) calls, cancelled calls. SIPp's -trace_stat counts the
+successful calls. Kamailio sends each message of both legs (UAC-proxy and
+proxy-UAS, same Call-ID) as HEP with capture id 1001; sipman must store one
+call per SIPp call, in the right state, with sensor hep-1001, and reject
+nothing. A second `sipman run -i lo` captures the same traffic with libpcap
+and must store the same calls.
+
+usage: hep_kamailio_test.py SIPMAN WORKDIR SHARED_TOOLS
+"""
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import analyze_lib as lib  # noqa: E402
+
+CALLS = 10
+RATE = 10
+# state, uas scenario, uac scenario
+PHASES = [("answered", "uas-answer", "uac-answer-audio"),
+          ("busy", "uas-reject-486", "uac-reject-486"),
+          ("cancelled", "uas-cancel", "uac-cancel")]
+
+
+def wait_for(path, pattern, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(path, errors="replace") as f:
+                if re.search(pattern, f.read()):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def successful_calls(stat_csv):
+    try:
+        with open(stat_csv) as f:
+            rows = [line.rstrip("\n").split(";") for line in f if line.strip()]
+    except OSError:
+        return 0
+    if len(rows) < 2:
+        return 0
+    return int(rows[-1][rows[0].index("SuccessfulCall(C)")])
+
+
+def calls(db):
+    con = sqlite3.connect(db, timeout=10)
+    try:
+        by_state = dict(con.execute("SELECT state, COUNT(*) FROM calls GROUP BY state").fetchall())
+        sensors = dict(con.execute("SELECT sensor, COUNT(*) FROM calls GROUP BY sensor").fetchall())
+        ids = sorted(r[0] for r in con.execute("SELECT call_id || ' ' || state FROM calls"))
+        messages = con.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+        msg_sensors = dict(con.execute("SELECT sensor, COUNT(*) FROM messages GROUP BY sensor"))
+        return by_state, sensors, ids, messages, msg_sensors
+    finally:
+        con.close()
+
+
+def stop(proc, sig=signal.SIGTERM, timeout=30):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main():
+    sipman, work, tools = sys.argv[1:4]
+    sc = os.path.join(tools, "scenarios")
+    ck = lib.Checks()
+    hep_db, live_db = os.path.join(work, "hep.db"), os.path.join(work, "live.db")
+    hep_log, live_log = os.path.join(work, "hep.log"), os.path.join(work, "live.log")
+    hep_out = open(os.path.join(work, "hep.out"), "w")
+    live_out = open(os.path.join(work, "live.out"), "w")
+    procs = []
+    hep = subprocess.Popen([sipman, "run", "--no-web", "--hep-listen", "127.0.0.1:9060", "--db", hep_db,
+                            "--log", hep_log, "--stats-interval", "0"],
+                           stdout=hep_out, stderr=subprocess.STDOUT)
+    live = subprocess.Popen([sipman, "run", "--no-web", "-i", "lo", "-f", "port 5060 or port 5071",
+                             "--db", live_db, "--log", live_log, "--stats-interval", "0",
+                             "--sensor", "live"], stdout=live_out, stderr=subprocess.STDOUT)
+    procs += [hep, live]
+    kam_log = open(os.path.join(work, "kamailio.log"), "w")
+    kam = None
+    try:
+        ok = wait_for(hep_log, r"receiving HEP", 10) and wait_for(live_log, r"capturing on lo", 10)
+        ck.check("sipman run --hep-listen 127.0.0.1:9060 and sipman run -i lo start", ok,
+                 open(hep_log).read() if os.path.exists(hep_log) else "no log")
+        if not ok:
+            return ck.finish()
+        kam = subprocess.Popen(["kamailio", "-f", os.path.join(tools, "kamailio", "kamailio.cfg"),
+                                "-DD", "-E", "-Y", work, "-w", work],
+                               stdout=kam_log, stderr=subprocess.STDOUT)
+        procs.append(kam)
+        started = wait_for(os.path.join(work, "kamailio.log"), r"(?i)init_tcp|ready|children", 10)
+        time.sleep(1.5)
+        ck.check("kamailio starts as a proxy on 127.0.0.1:5060", kam.poll() is None and started,
+                 open(os.path.join(work, "kamailio.log")).read()[-3000:])
+        if kam.poll() is not None:
+            return ck.finish()
+        want = {}
+        for state, uas_sc, uac_sc in PHASES:
+            log = open(os.path.join(work, f"{state}.uas.log"), "w")
+            uas = subprocess.Popen(["sipp", "-sf", os.path.join(sc, uas_sc + ".xml"), "-i",
+                                    "127.0.0.1", "-p", "5071", "-nostdin", "-timeout", "120s"],
+                                   stdout=log, stderr=subprocess.STDOUT)
+            procs.append(uas)
+            time.sleep(0.5)
+            stat = os.path.join(work, f"{state}.stat.csv")
+            log = open(os.path.join(work, f"{state}.uac.log"), "w")
+            uac = subprocess.Popen(["sipp", "127.0.0.1:5060", "-sf", os.path.join(sc, uac_sc + ".xml"),
+                                    "-i", "127.0.0.1", "-p", "5081", "-m", str(CALLS), "-r", str(RATE),
+                                    "-nostdin", "-timeout", "120s", "-trace_stat", "-stf", stat,
+                                    "-fd", "1"], stdout=log, stderr=subprocess.STDOUT)
+            procs.append(uac)
+            try:
+                uac.wait(timeout=150)
+            except subprocess.TimeoutExpired:
+                uac.kill()
+            want[state] = successful_calls(stat)
+            stop(uas, signal.SIGKILL)
+            time.sleep(0.5)
+        ck.check(f"SIPp completed every call through Kamailio ({CALLS} per state)",
+                 all(v == CALLS for v in want.values()), want)
+        time.sleep(2)  # the last HEP datagrams and ACKs
+    finally:
+        if kam is not None:
+            stop(kam)
+        stop(hep)
+        stop(live)
+        for p in procs:
+            stop(p, signal.SIGKILL, 5)
+    hep_text = open(os.path.join(work, "hep.out")).read()
+    print(hep_text)
+    ck.check("sipman (HEP) exits 0", hep.returncode == 0, hep_text + open(hep_log).read())
+    m = re.search(r"hep received: (\d+)  decoded: (\d+)  not SIP: (\d+)  rejected: (\d+)", hep_text)
+    ck.check("HEP packets received from Kamailio, every one decoded, none rejected",
+             m is not None and int(m.group(1)) > 0 and m.group(1) == m.group(2)
+             and m.group(4) == "0", m.group(0) if m else hep_text)
+    h_states, h_sensors, h_ids, h_msgs, h_msg_sensors = calls(hep_db)
+    l_states, _, l_ids, l_msgs, _ = calls(live_db)
+    print(f"SIPp {want}; HEP calls {h_states}, {h_msgs} messages; live calls {l_states}, "
+          f"{l_msgs} messages")
+    ck.check("calls stored from HEP per state equal SIPp's counts",
+             all(h_states.get(s, 0) == n for s, n in want.items())
+             and sum(h_states.values()) == sum(want.values()),
+             f"HEP {h_states} SIPp {want}")
+    ck.check("every call and message from HEP has the agent's sensor (hep-1001)",
+             list(h_sensors) == ["hep-1001"] and list(h_msg_sensors) == ["hep-1001"],
+             f"calls {h_sensors} messages {h_msg_sensors}")
+    ck.check("calls stored from HEP equal those stored by live capture (Call-ID and state)",
+             h_ids == l_ids, f"HEP only: {sorted(set(h_ids) - set(l_ids))[:5]} "
+                             f"live only: {sorted(set(l_ids) - set(h_ids))[:5]}")
+    ck.check("as many messages from HEP as captured live (both legs)", h_msgs == l_msgs,
+             f"HEP {h_msgs} live {l_msgs}")
+    return ck.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+// Call detail (#/calls/{id}): the ladder diagram of the call's messages,
+// the raw text of the selected message, the SDP media per side, every CDR
+// field, and the call's pcap (GET /api/v1/calls/{id}/pcap).
+import { ApiError, apiGet, CallDetail, Cdr, SipMessage } from '../api';
+import { clear, fmtDateTime, fmtDuration, fmtMs, fmtTimeMs, h, maybeJson, s, stateBadge,
+  toMs } from '../util';
+
+const LEFT = 184;       // room for the time and delta column
+const ROW_H = 34;
+const TOP = 56;         // room for the host labels
+
+export function messageLabel(m: SipMessage): string {
+  const status = Number(m.status ?? 0);
+  if (!status) return m.method || '?';
+  let reason = m.reason ?? '';
+  const first = m.first_line ?? (m.raw ? m.raw.split(/\r?\n/, 1)[0] : '');
+  if (!reason && first) {
+    const mm = /^SIP\/2\.0\s+\d{3}\s*(.*)$/.exec(first);
+    if (mm) reason = mm[1];
+  }
+  return `${status} ${reason}`.trim();
+}
+
+function arrowClass(m: SipMessage): string {
+  const st = Number(m.status ?? 0);
+  if (!st) return 'req';
+  return `r${Math.floor(st / 100)}xx`;
+}
+
+function hostOf(ip: string, port: number | string | undefined): string {
+  const p = port === undefined || port === null || port === '' ? '' : String(port);
+  const a = ip.includes(':') ? `[${ip}]` : ip;
+  return p ? `${a}:${p}` : a;
+}
+
+// Draws the sequence diagram; calls onSelect with the message index when an
+// arrow is clicked or activated with Enter/Space.
+function ladder(msgs: SipMessage[], call: Cdr, onSelect: (i: number) => void): SVGElement {
+  const hosts: string[] = [];
+  const addHost = (x: string) => { if (!hosts.includes(x)) hosts.push(x); };
+  // The caller's side first, so that the INVITE runs left to right.
+  if (call.src_ip) addHost(hostOf(call.src_ip, call.src_port));
+  if (call.dst_ip) addHost(hostOf(call.dst_ip, call.dst_port));
+  for (const m of msgs) { addHost(hostOf(m.src_ip, m.src_port)); addHost(hostOf(m.dst_ip, m.dst_port)); }
+  const used = new Set(msgs.flatMap((m) => [hostOf(m.src_ip, m.src_port), hostOf(m.dst_ip, m.dst_port)]));
+  const cols = msgs.length ? hosts.filter((x) => used.has(x)) : hosts;
+  const COL_W = cols.length <= 3 ? 230 : 170;  // distance between two host lines
+  const X = (host: string) => LEFT + COL_W / 2 + cols.indexOf(host) * COL_W;
+  const width = LEFT + cols.length * COL_W + 20;
+  const height = TOP + msgs.length * ROW_H + 24;
+  const svg = s('svg', { class: 'ladder', width, height, role: 'list',
+    'aria-label': `call flow: ${msgs.length} messages between ${cols.length} hosts` });
+  svg.append(s('defs', {}, ['req', 'r1xx', 'r2xx', 'r3xx', 'r4xx', 'r5xx', 'r6xx'].map((c) =>
+    s('marker', { id: `ah-${c}`, viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 8,
+      markerHeight: 8, orient: 'auto-start-reverse', class: `mk ${c}` },
+    s('path', { d: 'M0,0 L10,5 L0,10 z' })))));
+  svg.append(s('text', { x: 8, y: TOP - 14, class: 'col-head' }, 'time'),
+    s('text', { x: LEFT - 10, y: TOP - 14, class: 'col-head', 'text-anchor': 'end' }, 'Δ previous'));
+  cols.forEach((host) => {
+    const x = X(host);
+    const role = host === hostOf(call.src_ip, call.src_port) ? 'caller'
+      : host === hostOf(call.dst_ip, call.dst_port) ? 'callee' : '';
+    svg.append(s('rect', { x: x - COL_W / 2 + 8, y: 6, width: COL_W - 16, height: role ? 36 : 26,
+      rx: 4, class: 'host-box' }));
+    svg.append(s('text', { x, y: 22, 'text-anchor': 'middle', class: 'host' }, host));
+    if (role) svg.append(s('text', { x, y: 36, 'text-anchor': 'middle', class: 'host-role' }, role));
+    svg.append(s('line', { x1: x, x2: x, y1: role ? 42 : 32, y2: height - 8, class: 'lifeline' }));
+  });
+  let prev = 0;
+  msgs.forEach((m, i) => {
+    const y = TOP + i * ROW_H + ROW_H / 2;
+    const t = toMs(m.ts);
+    const delta = i === 0 ? '' : `+${fmtMs(t - prev)}`;
+    prev = t;
+    const x1 = X(hostOf(m.src_ip, m.src_port)), x2 = X(hostOf(m.dst_ip, m.dst_port));
+    const cls = arrowClass(m);
+    const label = messageLabel(m);
+    const g = s('g', { class: `arrow ${cls}`, tabindex: 0, role: 'listitem', 'data-index': i,
+      'aria-label': `${i + 1}: ${label} from ${hostOf(m.src_ip, m.src_port)} to ${hostOf(m.dst_ip, m.dst_port)}, ${fmtTimeMs(t)}` });
+    g.append(s('rect', { x: 0, y: y - ROW_H / 2, width, height: ROW_H, class: 'row-hit' }));
+    g.append(s('text', { x: 8, y: y + 4, class: 'time' }, fmtTimeMs(t)));
+    g.append(s('text', { x: LEFT - 10, y: y + 4, class: 'delta', 'text-anchor': 'end' }, delta));
+    if (x1 === x2) {
+      g.append(s('path', { d: `M${x1},${y - 6} h28 v12 h-26`, class: 'line', fill: 'none',
+        'marker-end': `url(#ah-${cls})` }));
+      g.append(s('text', { x: x1 + 34, y: y + 4, class: 'label' }, label));
+    } else {
+      const dir = x2 > x1 ? 1 : -1;
+      g.append(s('line', { x1, y1: y + 4, x2: x2 - dir * 2, y2: y + 4, class: 'line',
+        'marker-end': `url(#ah-${cls})` }));
+      const tx = (x1 + x2) / 2;
+      g.append(s('text', { x: tx, y: y - 2, 'text-anchor': 'middle', class: 'label' },
+        label + (m.transport && m.transport !== 'udp' ? ` (${m.transport})` : '')));
+    }
+    const select = () => onSelect(i);
+    g.addEventListener('click', select);
+    g.addEventListener('keydown', (e) => {
+      const k = (e as KeyboardEvent).key;
+      if (k === 'Enter' || k === ' ') { e.preventDefault(); select(); }
+      if (k === 'ArrowDown' || k === 'ArrowUp') {
+        e.preventDefault();
+        const n = svg.querySelector<SVGGElement>(`g.arrow[data-index="${i + (k === 'ArrowDown' ? 1 : -1)}"]`);
+        n?.focus();
+      }
+    });
+    svg.append(g);
+  });
+  return svg;
+}
+
+interface SdpEntry {
+  message_index?: number;
+  side?: string;
+  media?: { type?: string; address?: string; port?: number; direction?: string; formats?: string;
+    codecs?: { name?: string; clock_rate?: number }[] | string }[];
+}
+
+interface Media { type?: string; address?: string; port?: number; codecs?: string; [k: string]: unknown }
+
+function mediaTable(title: string, v: unknown): HTMLElement {
+  const list = (maybeJson(v) ?? []) as Media[];
+  const rows = Array.isArray(list) ? list : [];
+  return h('div', { class: 'media-side' }, h('h3', {}, title),
+    rows.length ? h('table', { class: 'data compact' },
+      h('thead', {}, h('tr', {}, ['Type', 'Address', 'Port', 'Codecs'].map((x) => h('th', { scope: 'col' }, x)))),
+      h('tbody', {}, rows.map((m) => h('tr', {}, h('td', {}, m.type ?? '–'),
+        h('td', { class: 'mono' }, m.address ?? '–'),
+        h('td', { class: 'num' }, m.port === 0 ? '0 (disabled)' : String(m.port ?? '–')),
+        h('td', {}, m.codecs ? String(m.codecs).split(',').join(', ') : '–')))))
+      : h('p', { class: 'muted' }, 'No SDP.'));
+}
+
+const CDR_LABELS: [string, string][] = [
+  ['call_id', 'Call-ID'], ['state', 'State'], ['final_status', 'Final status'],
+  ['caller_user', 'Caller'], ['caller_display', 'Caller name'], ['caller_domain', 'Caller domain'],
+  ['pai_user', 'P-Asserted-Identity'], ['callee_user', 'Callee'], ['ruri_user', 'Request-URI user'],
+  ['callee_domain', 'Callee domain'], ['diversion_user', 'Diversion'],
+  ['src_ip', 'Source'], ['dst_ip', 'Destination'], ['transport', 'Transport'],
+  ['invite_ts', 'INVITE'], ['first_18x_ts', 'First 18x'], ['answer_ts', 'Answered'],
+  ['end_ts', 'Ended'], ['duration_ms', 'Duration'], ['post_dial_delay_ms', 'Post-dial delay'],
+  ['disconnect_delay_ms', 'Disconnect delay'], ['hangup_by', 'Hung up by'],
+  ['reason_text', 'Reason'], ['caller_user_agent', 'Caller agent'],
+  ['callee_user_agent', 'Callee agent'], ['message_count', 'Messages'],
+  ['retransmissions', 'Retransmissions'], ['byte_count', 'Bytes'],
+  ['auth_challenges', 'Auth challenges'], ['sensor', 'Sensor'], ['linked_call_id', 'Other leg'],
+];
+
+function cdrValue(c: Cdr, k: string): string | null {
+  const v = c[k];
+  if (k.endsWith('_ts')) return toMs(v) ? `${fmtDateTime(toMs(v))}.${String(Math.floor(toMs(v) % 1000)).padStart(3, '0')}` : null;
+  if (k === 'duration_ms') return c.state === 'answered' ? fmtDuration(v) : null;
+  if (k.endsWith('_delay_ms')) return Number(v) >= 0 ? fmtMs(v) : null;
+  if (k === 'final_status') return v ? `${v} ${c.final_reason ?? ''}` : null;
+  if (k === 'src_ip' || k === 'dst_ip') {
+    const port = c[k.replace('_ip', '_port')];
+    return v ? hostOf(String(v), port as number) : null;
+  }
+  if (k === 'reason_text') {
+    const parts = [c.reason_protocol, c.reason_cause ? `cause ${c.reason_cause}` : '', v].filter(Boolean);
+    return parts.length ? parts.join(' ') : null;
+  }
+  if (v === null || v === undefined || v === '') return null;
+  return String(v);
+}
+
+export function renderCall(root: HTMLElement, _q: URLSearchParams, id?: string): () => void {
+  const ctl = new AbortController();
+  const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  root.append(
+    h('div', { class: 'page-head' },
+      h('a', { href: sessionStorage.getItem('sipman-calls-hash') || '#/calls', class: 'back' }, '← Calls'),
+      h('h1', {}, `Call ${id ?? ''}`)),
+    body);
+
+  apiGet<CallDetail>(`calls/${encodeURIComponent(id ?? '')}`, {}, ctl.signal).then((d) => {
+    const call = d.call;
+    const msgs = [...(d.messages ?? [])].sort((a, b) => toMs(a.ts) - toMs(b.ts));
+    clear(body);
+    const head = root.querySelector('h1')!;
+    head.textContent = `${call.caller_user || '?'} → ${call.callee_user || '?'}`;
+    head.append(' ', stateBadge(call.state));
+
+    const raw = h('pre', { class: 'raw', id: 'raw', tabindex: 0 }, 'Select a message in the diagram to see its text.');
+    const rawHead = h('div', { class: 'raw-head' }, 'Message');
+    const svg = ladder(msgs, call, (i) => {
+      svg.querySelector('g.arrow.selected')?.classList.remove('selected');
+      svg.querySelector(`g.arrow[data-index="${i}"]`)?.classList.add('selected');
+      const m = msgs[i];
+      rawHead.textContent = `${i + 1}/${msgs.length} · ${messageLabel(m)} · ` +
+        `${hostOf(m.src_ip, m.src_port)} → ${hostOf(m.dst_ip, m.dst_port)} · ${fmtTimeMs(toMs(m.ts))}`;
+      raw.textContent = m.raw ?? '(raw text not stored)';
+    });
+
+    const pcapHref = `/api/v1/calls/${encodeURIComponent(String(call.id ?? id))}/pcap`;
+    const summary = h('div', { class: 'summary-line' },
+      h('span', {}, fmtDateTime(toMs(call.invite_ts))),
+      h('span', {}, call.final_status ? `${call.final_status} ${call.final_reason ?? ''}` : 'no final response'),
+      call.state === 'answered' ? h('span', {}, `duration ${fmtDuration(call.duration_ms)}`) : null,
+      h('span', {}, `${msgs.length} messages`),
+      h('span', { class: 'spacer' }),
+      h('a', { class: 'button primary', id: 'download-pcap', href: pcapHref,
+        download: `call-${call.id ?? id}.pcap` }, '⤓ Download pcap'));
+
+    const dl = h('dl', { class: 'cdr' });
+    for (const [k, label] of CDR_LABELS) {
+      const v = cdrValue(call, k);
+      if (v === null) continue;
+      dl.append(h('dt', {}, label), h('dd', { class: k.endsWith('_id') || k.endsWith('_ip') ? 'mono' : '' },
+        k === 'state' ? stateBadge(v) : v));
+    }
+    const all = h('details', { class: 'all-fields' }, h('summary', {}, 'All fields (raw values)'),
+      h('table', { class: 'data compact' }, h('tbody', {}, Object.entries(call).map(([k, v]) =>
+        h('tr', {}, h('th', { scope: 'row', class: 'mono' }, k),
+          h('td', { class: 'mono wrap' }, typeof v === 'object' ? JSON.stringify(v) : String(v)))))));
+
+    const sdpList = (Array.isArray(d.sdp) ? d.sdp : []) as SdpEntry[];
+    const sdpExtra = sdpList.length ? h('div', {}, h('h3', {}, `SDP in the messages (${sdpList.length})`),
+      h('table', { class: 'data compact', id: 'sdp-table' },
+        h('thead', {}, h('tr', {}, ['Msg', 'Side', 'Media', 'Address', 'Port', 'Direction', 'Codecs']
+          .map((x) => h('th', { scope: 'col' }, x)))),
+        h('tbody', {}, sdpList.flatMap((e) => (Array.isArray(e.media) ? e.media : []).map((md, k) =>
+          h('tr', {},
+            h('td', {}, k === 0 && e.message_index !== undefined ? h('a', { href: '#', onclick: (ev: Event) => {
+              ev.preventDefault();
+              const g = svg.querySelector<SVGGElement>(`g.arrow[data-index="${e.message_index}"]`);
+              g?.dispatchEvent(new MouseEvent('click'));
+              g?.focus();
+            } }, `#${Number(e.message_index) + 1} ${messageLabel(msgs[Number(e.message_index)] ?? {} as SipMessage)}`) : ''),
+            h('td', {}, k === 0 ? String(e.side ?? '') : ''),
+            h('td', {}, md.type ?? '–'), h('td', { class: 'mono' }, md.address || '–'),
+            h('td', { class: 'num' }, String(md.port ?? '–')), h('td', {}, md.direction ?? ''),
+            h('td', {}, Array.isArray(md.codecs)
+              ? md.codecs.map((c) => `${c.name}/${c.clock_rate}`).join(', ') || (md.formats ?? '')
+              : String(md.codecs ?? md.formats ?? '')))))))) : null;
+
+    body.append(summary,
+      h('div', { class: `call-grid${svg.querySelectorAll('text.host').length >= 4 ? ' wide' : ''}` },
+        h('section', { class: 'card ladder-card' }, h('h2', {}, 'Call flow'),
+          msgs.length ? h('div', { class: 'ladder-wrap' }, svg)
+            : h('p', { class: 'muted' }, 'No messages stored for this call.'),
+          h('p', { class: 'hint muted' }, 'Click a message, or Tab to it and press Enter, to see its text. ↑/↓ move between messages.')),
+        h('aside', { class: 'card raw-card', 'aria-label': 'raw message' }, rawHead, raw)),
+      h('div', { class: 'grid2' },
+        h('section', { class: 'card' }, h('h2', {}, 'Call record'), dl, all),
+        h('section', { class: 'card' }, h('h2', {}, 'Media (SDP)'),
+          h('div', { class: 'media' },
+            mediaTable(`Caller (${call.caller_user || call.src_ip})`, call.caller_media),
+            mediaTable(`Callee (${call.callee_user || call.dst_ip})`, call.callee_media)),
+          sdpExtra)));
+  }).catch((err: ApiError) => {
+    if ((err as Error).name === 'AbortError') return;
+    clear(body);
+    body.append(h('p', { class: 'error' }, err.status === 404 ? `There is no call ${id}.`
+      : `Could not load the call: ${err.message}`));
+  });
+  return () => ctl.abort();
+}
