@@ -25,8 +25,8 @@ import time
 
 T0 = 1793491200  # 2026-11-01T00:00:00Z
 
-# Turns a fresh database back into version 5: undoes migration 7 (web search indexes) when
-# the schema has it, then migration 6 (see tests/store/rollups_test.cc, which does the same).
+# Turn a fresh database back into version 5, newest migration first (UNDO below; see
+# tests/store/rollups_test.cc, which does the same).
 V7_UNDO = """
 DROP INDEX IF EXISTS calls_caller_invite; DROP INDEX IF EXISTS calls_callee_invite;
 DROP INDEX IF EXISTS calls_src_ip_invite; DROP INDEX IF EXISTS calls_dst_ip_invite;
@@ -44,6 +44,13 @@ CREATE INDEX calls_report ON calls(invite_ts, state, final_status, duration_ms, 
   post_dial_delay_ms, disconnect_delay_ms, first_18x_ts, answer_ts, final_ts, sensor);
 DELETE FROM schema_migrations WHERE version = 6;
 """
+
+# Version 8 (traffic counters per direction) only adds columns to the stats tables.
+V8_UNDO = "".join(f"ALTER TABLE {t} DROP COLUMN {c};\n"
+                  for t in ("stats_second", "stats_minute", "stats_hour")
+                  for c in ("in_messages", "out_messages", "in_sip_bytes", "out_sip_bytes")
+                  ) + "DELETE FROM schema_migrations WHERE version = 8;\n"
+UNDO = {6: V6_UNDO, 7: V7_UNDO, 8: V8_UNDO}
 
 SENSOR = "bench"
 
@@ -156,9 +163,11 @@ def fill(sipman, db, calls, days, message_every=0, log=print):
     con.execute("PRAGMA synchronous = OFF")
     con.execute("PRAGMA cache_size = -1048576")
     version = con.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
-    if version >= 7:
-        con.executescript(V7_UNDO)
-    con.executescript(V6_UNDO)
+    if version > max(UNDO):
+        raise SystemExit(f"filldb: sipman's schema is version {version}; add the undo of "
+                         f"migrations {max(UNDO) + 1}..{version} to bench/filldb.py UNDO")
+    for v in range(version, 5, -1):
+        con.executescript(UNDO[v])
     indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
                           "tbl_name = 'calls' AND sql IS NOT NULL").fetchall()
     started = time.perf_counter()

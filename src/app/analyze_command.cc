@@ -40,6 +40,13 @@ void PrintTrafficText(const stats::TrafficSummary& s) {
   std::printf("  messages/s  average %.2f  peak %llu at %s\n", s.messages.average,
               static_cast<unsigned long long>(s.messages.peak),
               SecondText(s.messages.peak_second).c_str());
+  if (s.totals.in_messages != 0 || s.totals.out_messages != 0) {
+    std::printf("  direction   in %llu messages (%llu SIP bytes), out %llu (%llu)\n",
+                static_cast<unsigned long long>(s.totals.in_messages),
+                static_cast<unsigned long long>(s.totals.in_sip_bytes),
+                static_cast<unsigned long long>(s.totals.out_messages),
+                static_cast<unsigned long long>(s.totals.out_sip_bytes));
+  }
 }
 
 void AppendRate(OutputBuffer* out, const char* name, const stats::RatePeak& r) {
@@ -60,6 +67,14 @@ void AppendTrafficJson(OutputBuffer* out, const stats::TrafficSummary& s) {
                 static_cast<unsigned long long>(s.totals.sip_bytes),
                 static_cast<long long>(s.first_second), static_cast<long long>(s.last_second),
                 static_cast<long long>(s.span_seconds));
+  out->Append(buf);
+  std::snprintf(buf, sizeof buf,
+                ",\"in_messages\":%llu,\"out_messages\":%llu,\"in_sip_bytes\":%llu,"
+                "\"out_sip_bytes\":%llu",
+                static_cast<unsigned long long>(s.totals.in_messages),
+                static_cast<unsigned long long>(s.totals.out_messages),
+                static_cast<unsigned long long>(s.totals.in_sip_bytes),
+                static_cast<unsigned long long>(s.totals.out_sip_bytes));
   out->Append(buf);
   AppendRate(out, "bytes_per_second", s.frame_bytes);
   AppendRate(out, "messages_per_second", s.messages);
@@ -159,6 +174,7 @@ int RunAnalyze(const AnalyzeOptions& options) {
   calls::CallTrackerOptions tracker_options;
   tracker_options.correlation_header = options.correlation_header;
   Correlator analyzer(tracker_options, store->get());
+  analyzer.set_local_nets(options.local_nets);
   auto totals = RunFilePipeline(options.files, &analyzer);
   if (!totals.ok()) {
     std::fprintf(stderr, "sipman analyze: %s\n", totals.status().message().c_str());

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "stats/stats.h"
+
 namespace sipman::app {
 
 struct AnalyzeOptions {
@@ -14,6 +16,8 @@ struct AnalyzeOptions {
   bool json = false;
   // B2BUA leg correlation: the header whose value links two legs (X-CID style).
   std::string correlation_header;
+  // --local-net: the sensor's own networks, for the in/out traffic counters.
+  stats::LocalNets local_nets;
 };
 
 // Decodes the files, correlates calls and registrations, stores them with

@@ -28,7 +28,7 @@ constexpr char kUsage[] =
     "      and print one line per message, in capture order. FILE - reads\n"
     "      standard input (e.g. tcpdump -w - | sipman messages -).\n"
     "  sipman analyze [--db PATH] [--sensor NAME] [--json]\n"
-    "                 [--correlation-header NAME] FILE...\n"
+    "                 [--correlation-header NAME] [--local-net CIDR[,CIDR...]] FILE...\n"
     "      Decode the FILEs, correlate SIP into calls and registrations, store\n"
     "      one call detail record per call (and every message) in the SQLite\n"
     "      database PATH (default sipman.db), and print a summary: calls per\n"
@@ -36,6 +36,8 @@ constexpr char kUsage[] =
     "      rate. Running it again on the same files adds no duplicates.\n"
     "      --correlation-header X-CID links the legs of a B2BUA whose INVITEs\n"
     "      carry that header (correlation_id, linked_call_id columns).\n"
+    "      --local-net 10.0.0.0/8,2001:db8::/32 names the sensor's own networks\n"
+    "      (repeatable): messages crossing their border count as in or out.\n"
     "  sipman run [-i IFACE]... [-f FILTER] [--pcap FILE [--pcap-speed X]] [--hep-listen PORT]\n"
     "             [--db PATH] [--sensor NAME] [--config FILE] [options]\n"
     "      Capture SIP live and store every call when it ends (and every\n"
@@ -67,6 +69,7 @@ constexpr char kUsage[] =
     "        --stats-interval S status line every S seconds (default 1; 0 = off)\n"
     "        --active-interval S  calls still up into table active_calls every S s (5; 0 = off)\n"
     "        --correlation-header NAME  as for analyze\n"
+    "        --local-net CIDR[,CIDR...]  as for analyze (in/out traffic counters)\n"
     "        --hep-listen [ADDR:]PORT  also receive HEP v1/v2/v3 on UDP and TCP\n"
     "                           (9060 is usual); alone, HEP is the only source\n"
     "        --hep-auth KEY     HEP auth key: required of received packets, sent\n"
@@ -180,6 +183,14 @@ int ParseAnalyze(int argc, char** argv) {
       if (!value("--correlation-header", &options.correlation_header)) {
         return UsageError("--correlation-header needs a header name, e.g. X-CID");
       }
+    } else if (arg == "--local-net" || arg.starts_with("--local-net=")) {
+      std::string list;
+      if (!value("--local-net", &list)) {
+        return UsageError("--local-net needs the sensor's own networks, e.g. "
+                          "10.0.0.0/8,2001:db8::/32");
+      }
+      Status s = options.local_nets.AddList(list);
+      if (!s.ok()) return UsageError("--local-net: " + s.message());
     } else if (arg == "--json") {
       options.json = true;
     } else if (arg == "-h" || arg == "--help") {

@@ -32,7 +32,8 @@ void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage
       live_->PublishCallStart(StartRecord(payload, message));
     }
   }
-  traffic_.OnMessage(payload.ts, payload.frame_bytes, message);
+  traffic_.OnMessage(payload.ts, payload.frame_bytes, message,
+                     stats::DirectionOf(local_nets_, payload.src_ip, payload.dst_ip));
   if (message.call_id.empty()) return;  // nothing to file it under; counted as malformed
 
   store::StoredMessage stored;

@@ -49,6 +49,11 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
   // message. Traffic counters stay under StoreOptions::sensor.
   void set_sensor(std::string_view sensor) { sensor_.assign(sensor); }
 
+  // The sensor's own networks: each message counts as in, out or neither
+  // in the traffic counters (stats::DirectionOf). Empty (the default): no
+  // message has a direction.
+  void set_local_nets(const stats::LocalNets& local_nets) { local_nets_ = local_nets; }
+
   // Where call starts (a minimal record: Call-ID, caller and callee users,
   // INVITE time and addresses), emitted call records and closed traffic
   // seconds are published too; null (the default, `sipman analyze`)
@@ -104,6 +109,7 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
   calls::CallRecord StartRecord(const net::Payload& payload, const sip::SipMessage& message) const;
 
   std::string sensor_;
+  stats::LocalNets local_nets_;
   web::LiveFeed* live_ = nullptr;
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> call_sensors_;
 

@@ -228,6 +228,7 @@ class Daemon {
     calls::CallTrackerOptions tracker_options;
     tracker_options.correlation_header = options_.correlation_header;
     correlator_ = std::make_unique<Correlator>(tracker_options, store_.get());
+    correlator_->set_local_nets(options_.local_nets);
     if (web_) correlator_->set_live(web_->live());
     handler_ = correlator_.get();
     if (hep_sender_) {

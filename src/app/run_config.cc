@@ -25,7 +25,7 @@ constexpr std::string_view kKeys[] = {
     "sensor",     "correlation_header", "queue_mb", "queue_packets", "spill_dir",
     "store_queue_rows", "log",   "stats_interval", "stats_second_hours",
     "active_interval", "hep_listen", "hep_auth", "hep_send", "hep_capture_id",
-    "web",        "listen",      "admin_password_file"};
+    "web",        "listen",      "admin_password_file", "local_net"};
 
 // The 1-based line where `key = ...` is written, or 0. cpptoml keeps no
 // positions for values, so errors about a value find its line here.
@@ -159,6 +159,19 @@ Status ApplyKey(const std::string& key, cpptoml::base& v, const FileErrors& err,
   if (key == "db") return GetString(v, err, key, &o->db);
   if (key == "sensor") return GetString(v, err, key, &o->sensor);
   if (key == "correlation_header") return GetString(v, err, key, &o->correlation_header);
+  if (key == "local_net") {
+    const char* example = "e.g. local_net = [\"10.0.0.0/8\", \"2001:db8::/32\"]";
+    if (!GetStringList(v, err, key, &o->local_net).ok()) {
+      return err.At(key, std::string("'local_net' must be a string or a list of strings, ") +
+                             example);
+    }
+    stats::LocalNets check;
+    for (const std::string& item : o->local_net) {
+      s = check.AddList(item);
+      if (!s.ok()) return err.At(key, "'local_net': " + s.message());
+    }
+    return Status::Ok();
+  }
   if (key == "queue_mb") {
     s = GetInt(v, err, key, 1, 65536, &n);
     o->queue_mb = static_cast<int>(n);
@@ -331,7 +344,7 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
       *usage = true;
     }
   }
-  std::vector<std::string> interfaces, pcaps;
+  std::vector<std::string> interfaces, pcaps, local_net;
   for (Flags f(argc, argv); !f.Done(); f.Advance()) {
     std::string v;
     bool missing = false;
@@ -368,6 +381,11 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
     } else if (f.Is("--correlation-header", &v, &missing)) {
       if (missing || v.empty()) return need("--correlation-header", "a header name, e.g. X-CID");
       options->correlation_header = v;
+    } else if (f.Is("--local-net", &v, &missing)) {
+      if (missing || v.empty()) {
+        return need("--local-net", "the sensor's own networks, e.g. 10.0.0.0/8,2001:db8::/32");
+      }
+      local_net.push_back(v);
     } else if (f.Is("--buffer-mb", &v, &missing)) {
       if (missing || !ParseInt(v, 1, 4096, &n)) return need("--buffer-mb", "MiB from 1 to 4096");
       options->buffer_mb = static_cast<int>(n);
@@ -444,6 +462,12 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
   }
   if (!interfaces.empty()) options->interfaces = interfaces;
   if (!pcaps.empty()) options->pcap_files = pcaps;
+  if (!local_net.empty()) options->local_net = local_net;
+  options->local_nets = stats::LocalNets();
+  for (const std::string& item : options->local_net) {
+    Status s = options->local_nets.AddList(item);
+    if (!s.ok()) return Status::Error("--local-net: " + s.message());
+  }
   if (!interfaces.empty() && pcaps.empty()) options->pcap_files.clear();
   if (!pcaps.empty() && interfaces.empty()) options->interfaces.clear();
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "stats/stats.h"
 
 namespace sipman::app {
 
@@ -52,6 +53,11 @@ struct RunOptions {
   std::string db = "sipman.db";  // --db
   std::string sensor;            // --sensor; default the host name
   std::string correlation_header;
+  // --local-net CIDR[,CIDR...] (repeatable), TOML local_net = "..." or a
+  // list: the sensor's own networks, for the in/out traffic counters. Flags
+  // replace the file's list; local_nets is parsed from local_net.
+  std::vector<std::string> local_net;
+  stats::LocalNets local_nets;
 
   // Queue between capture and the worker, and its spill.
   int queue_mb = 64;          // --queue-mb

@@ -37,6 +37,17 @@ void RenderPrometheus(const TrafficCounters& t, std::string* out) {
   }
   Sample(out, "sipman_sip_messages_total", "method=\"response\"", t.responses);
 
+  Header(out, "sipman_sip_messages_in_total",
+         "SIP messages to a local address from a non-local one (--local-net).");
+  Sample(out, "sipman_sip_messages_in_total", "", t.in_messages);
+  Header(out, "sipman_sip_messages_out_total",
+         "SIP messages from a local address to a non-local one (--local-net).");
+  Sample(out, "sipman_sip_messages_out_total", "", t.out_messages);
+  Header(out, "sipman_sip_bytes_in_total", "Bytes of the SIP messages counted as in.");
+  Sample(out, "sipman_sip_bytes_in_total", "", t.in_sip_bytes);
+  Header(out, "sipman_sip_bytes_out_total", "Bytes of the SIP messages counted as out.");
+  Sample(out, "sipman_sip_bytes_out_total", "", t.out_sip_bytes);
+
   Header(out, "sipman_sip_responses_total", "SIP responses, by status class.");
   for (size_t i = 0; i < kClassCount; ++i) {
     labels.assign("class=\"").append(1, static_cast<char>('1' + i)).append("xx\"");

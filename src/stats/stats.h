@@ -6,10 +6,11 @@
 // counters"). In short: a frame that carries (or completes) at least one SIP
 // message counts once in `packets` and `frame_bytes`, in the second of its
 // capture time; every SIP message counts once in `messages`, `sip_bytes` and
-// its method or response class and code.
+// its method or response class and code. Where the sensor knows its own
+// networks (LocalNets), a message also counts as incoming or outgoing.
 //
 // Counting is allocation-free: methods and response classes are fixed
-// arrays, status codes a small flat map.
+// arrays, status codes a small flat map, local networks a fixed array.
 #ifndef SIPMAN_STATS_STATS_H_
 #define SIPMAN_STATS_STATS_H_
 
@@ -19,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/ip_address.h"
+#include "base/status.h"
 #include "base/time.h"
 #include "sip/sip.h"
 
@@ -65,6 +68,51 @@ class CodeCounts {
   size_t size_ = 0;
 };
 
+// An IPv4 or IPv6 network: the addresses whose first `length` bits equal
+// those of `address` (whose remaining bits are zero).
+struct IpPrefix {
+  IpAddress address;
+  uint8_t length = 0;  // 0..32 for IPv4, 0..128 for IPv6
+
+  bool Contains(const IpAddress& ip) const;
+};
+
+// Parses "ADDR/LEN" or a bare address (a host prefix, /32 or /128). Host
+// bits set beyond the length are cleared: 10.1.2.3/8 is 10.0.0.0/8.
+Result<IpPrefix> ParseIpPrefix(std::string_view text);
+
+// The sensor's own networks: a small fixed list of prefixes, checked per
+// message without allocation.
+class LocalNets {
+ public:
+  static constexpr size_t kMaxPrefixes = 32;
+
+  // Parses a comma-separated list of prefixes ("10.0.0.0/8,2001:db8::/32";
+  // spaces around items allowed) and adds them. The error names the item;
+  // the caller adds the flag or key it came from.
+  Status AddList(std::string_view list);
+  Status Add(const IpPrefix& prefix);
+
+  bool Contains(const IpAddress& ip) const;
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  const IpPrefix* begin() const { return prefixes_.data(); }
+  const IpPrefix* end() const { return prefixes_.data() + size_; }
+
+ private:
+  std::array<IpPrefix, kMaxPrefixes> prefixes_{};
+  size_t size_ = 0;
+};
+
+// Which way a message crossed the sensor's border (docs/METRICS.md).
+enum class Direction : uint8_t {
+  kNone = 0,  // both ends local, neither, or no local networks known
+  kIn,        // destination local, source not
+  kOut,       // source local, destination not
+};
+
+Direction DirectionOf(const LocalNets& local, const IpAddress& src, const IpAddress& dst);
+
 // The counters of one period (a second, a minute, an hour, or a whole run).
 struct TrafficCounters {
   int64_t ts = 0;           // start of the period, Unix seconds
@@ -81,6 +129,11 @@ struct TrafficCounters {
   // ps_drop) and by the interface (ps_ifdrop). `sipman run` only.
   uint64_t kernel_drops = 0;
   uint64_t interface_drops = 0;
+  // Messages and their SIP bytes by Direction (kNone counts in neither).
+  uint64_t in_messages = 0;
+  uint64_t out_messages = 0;
+  uint64_t in_sip_bytes = 0;
+  uint64_t out_sip_bytes = 0;
 
   // Adds every counter of `other` (not ts).
   void AddAll(const TrafficCounters& other);
@@ -115,8 +168,10 @@ class TrafficStats {
 
   // Counts one SIP message. `frame_bytes` is the wire length of the frame
   // that carried or completed it; the frame counts once however many
-  // messages it completes (until the next OnFrameDone).
-  void OnMessage(TimestampNs ts, uint32_t frame_bytes, const sip::SipMessage& message);
+  // messages it completes (until the next OnFrameDone). `direction` is the
+  // message's DirectionOf its addresses.
+  void OnMessage(TimestampNs ts, uint32_t frame_bytes, const sip::SipMessage& message,
+                 Direction direction = Direction::kNone);
   // Marks the end of one captured frame.
   void OnFrameDone() { frame_counted_ = false; }
   // Adds packets lost by the capture to the newest open second (or, before

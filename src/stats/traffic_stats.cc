@@ -82,6 +82,10 @@ void TrafficCounters::AddAll(const TrafficCounters& o) {
   codes.AddAll(o.codes);
   kernel_drops += o.kernel_drops;
   interface_drops += o.interface_drops;
+  in_messages += o.in_messages;
+  out_messages += o.out_messages;
+  in_sip_bytes += o.in_sip_bytes;
+  out_sip_bytes += o.out_sip_bytes;
 }
 
 bool TrafficCounters::operator==(const TrafficCounters& o) const {
@@ -89,7 +93,9 @@ bool TrafficCounters::operator==(const TrafficCounters& o) const {
          sip_bytes == o.sip_bytes && messages == o.messages && requests == o.requests &&
          responses == o.responses && methods == o.methods && classes == o.classes &&
          codes == o.codes && kernel_drops == o.kernel_drops &&
-         interface_drops == o.interface_drops;
+         interface_drops == o.interface_drops && in_messages == o.in_messages &&
+         out_messages == o.out_messages && in_sip_bytes == o.in_sip_bytes &&
+         out_sip_bytes == o.out_sip_bytes;
 }
 
 void AppendCodesJson(const CodeCounts& codes, std::string* out) {
@@ -170,7 +176,7 @@ void TrafficStats::CloseBefore(int64_t second) {
 }
 
 void TrafficStats::OnMessage(TimestampNs ts, uint32_t frame_bytes,
-                             const sip::SipMessage& message) {
+                             const sip::SipMessage& message, Direction direction) {
   int64_t second = SecondOfTs(ts);
   if (!any_) {
     any_ = true;
@@ -189,6 +195,13 @@ void TrafficStats::OnMessage(TimestampNs ts, uint32_t frame_bytes,
     }
     c->sip_bytes += message.size;
     ++c->messages;
+    if (direction == Direction::kIn) {
+      ++c->in_messages;
+      c->in_sip_bytes += message.size;
+    } else if (direction == Direction::kOut) {
+      ++c->out_messages;
+      c->out_sip_bytes += message.size;
+    }
     if (message.is_request) {
       ++c->requests;
       ++c->methods[MethodIndex(message.method)];

@@ -146,8 +146,15 @@ CREATE INDEX calls_answered_duration ON calls(duration_ms, invite_ts, sensor)
   WHERE state = 'answered';
 CREATE INDEX calls_post_dial_delay ON calls(post_dial_delay_ms, invite_ts, sensor);
 )sql";
-  // The rows already stored, aggregated once.
-  sql += "INSERT INTO calls_hourly SELECT r.invite_ts / " + std::to_string(kNsPerHour) +
+  sql += CallRollupsBackfillSql();
+  sql += "CREATE TRIGGER calls_rollups_delete AFTER DELETE ON calls BEGIN\n" +
+         TriggerBody("OLD", -1) + "END;\n";
+  return sql;
+}
+
+// The rollups of every row of calls, aggregated in SQL.
+std::string BuildBackfillSql() {
+  std::string sql = "INSERT INTO calls_hourly SELECT r.invite_ts / " + std::to_string(kNsPerHour) +
          ", r.sensor, r.state, r.final_status, " + HourlySumsSelectSql() +
          " FROM calls AS r GROUP BY 1, 2, 3, 4;\n";
   auto values = [&](ValueKind kind, const char* column, const char* condition) {
@@ -178,8 +185,6 @@ CREATE INDEX calls_post_dial_delay ON calls(post_dial_delay_ms, invite_ts, senso
                            side("callee_user", "r.callee_user <> r.caller_user"));
   keys(KeyKind::kSourceIp, side("src_ip", "true"));
   keys(KeyKind::kUserAgent, side("caller_user_agent", "true"));
-  sql += "CREATE TRIGGER calls_rollups_delete AFTER DELETE ON calls BEGIN\n" +
-         TriggerBody("OLD", -1) + "END;\n";
   return sql;
 }
 
@@ -371,6 +376,11 @@ void CallRollupWriter::Discard() {
   hourly_.clear();
   values_.clear();
   keys_.clear();
+}
+
+const std::string& CallRollupsBackfillSql() {
+  static const std::string sql = BuildBackfillSql();
+  return sql;
 }
 
 const char* CallRollupsMigrationSql() {

@@ -107,6 +107,10 @@ class CallRollupWriter {
   Statement upsert_hourly_, upsert_value_, upsert_key_;
 };
 
+// The statements that fill empty rollup tables from every row of calls (part
+// of migration 6; tests and repairs run them alone).
+const std::string& CallRollupsBackfillSql();
+
 // Migration 6: the rollup tables, the delete trigger, their partial indexes, a
 // wider calls_report, and the rollups of the rows already stored.
 const char* CallRollupsMigrationSql();

@@ -215,6 +215,24 @@ Result<int64_t> CallSearch::CountUpTo(const char* index, const std::string& wher
   return st.ColumnInt(0);
 }
 
+Result<CallSearch::PrefixCount> CallSearch::CountPrefix(const char* index, const char* column,
+                                                        const std::string& prefix,
+                                                        TimestampNs from_ts, TimestampNs to_ts) {
+  std::string sql = std::string("SELECT COUNT(*), TOTAL(invite_ts >= ? AND invite_ts < ?) FROM "
+                                "(SELECT invite_ts FROM calls INDEXED BY ") +
+                    index + " WHERE " + column + " >= ? AND " + column + " < ? LIMIT ?)";
+  Statement st;
+  Status s = st.Prepare(db_, sql);
+  if (!s.ok()) return s;
+  st.BindInt(1, from_ts);
+  st.BindInt(2, to_ts == 0 ? INT64_MAX : to_ts);
+  st.BindText(3, prefix);
+  st.BindText(4, prefix + "\xff");
+  st.BindInt(5, kKeyScanLimit);
+  if (st.Step() != SQLITE_ROW) return internal::SqliteError(db_, "cannot search calls in " + path_);
+  return PrefixCount{st.ColumnInt(0), st.ColumnInt(1)};
+}
+
 Result<CallPage> CallSearch::FindCalls(const CallSearchQuery& q) {
   Status s = CheckLimit(q.limit);
   if (!s.ok()) return s;
@@ -305,8 +323,9 @@ Result<CallPage> CallSearch::FindCalls(const CallSearchQuery& q) {
   const std::string order = std::string(" ORDER BY ") + key +
                             (descending ? " DESC, id DESC" : ", id");
 
-  // The plan (see the header): a small key index when the filters have one
-  // that matches fewer than kKeyIndexLimit entries, else a walk in sort order.
+  // The plan (see the header): a key index when the filters have one that
+  // matches fewer than kKeyIndexLimit calls in the range, else a walk in
+  // sort order.
   enum class Plan { kCallId, kCaller, kCallee, kIp, kState, kTimeWalk, kPlanner };
   Plan plan = Plan::kPlanner;
   int64_t smallest = kKeyIndexLimit;
@@ -321,20 +340,22 @@ Result<CallPage> CallSearch::FindCalls(const CallSearchQuery& q) {
       }
       return Status::Ok();
     };
-    // A prefix is counted without the time range: the count then reads at
-    // most kKeyIndexLimit entries, and so does the search it chooses. Each
-    // count stops at the smallest so far.
-    const char* prefix = "caller_user >= ? AND caller_user < ?";
+    // A prefix's index is read up to kKeyScanLimit entries, counting those
+    // in the time range: the key plan costs that scan plus a sort of the
+    // ones in range.
+    auto prefix = [&](Plan candidate, const char* index, const char* column,
+                      const std::string& value) -> Status {
+      Result<PrefixCount> n = CountPrefix(index, column, value, from_ts, to_ts);
+      if (!n.ok()) return n.status();
+      if (n->scanned >= kKeyScanLimit) return Status::Ok();
+      return consider(candidate, n->in_range);
+    };
     if (!q.caller.empty()) {
-      s = consider(Plan::kCaller,
-                   CountUpTo("calls_caller_invite", prefix, q.caller, q.caller + "\xff", 0, 0,
-                             smallest));
+      s = prefix(Plan::kCaller, "calls_caller_invite", "caller_user", q.caller);
       if (!s.ok()) return s;
     }
     if (!q.callee.empty()) {
-      s = consider(Plan::kCallee, CountUpTo("calls_callee_invite",
-                                            "callee_user >= ? AND callee_user < ?", q.callee,
-                                            q.callee + "\xff", 0, 0, smallest));
+      s = prefix(Plan::kCallee, "calls_callee_invite", "callee_user", q.callee);
       if (!s.ok()) return s;
     }
     if (!ip.empty() && !by_duration && plan == Plan::kPlanner) {

@@ -13,10 +13,11 @@
 // A call search picks its index itself (INDEXED BY), since SQLite's planner
 // cannot tell a prefix that matches one caller from one that matches a
 // million (docs/PERFORMANCE.md, "Web API"). With a Call-ID: its index. Else,
-// when a caller or callee prefix (or, sorted by duration, the IP address)
-// matches fewer than kKeyIndexLimit calls (counted on its index, stopping at
-// the limit), the smallest of those key indexes: it carries invite_ts, so the
-// range and the sort are checked without reading rows. Else a walk in sort
+// when a caller or callee prefix (fewer than kKeyScanLimit calls, counted on
+// its index) or, sorted by duration, the IP address matches fewer than
+// kKeyIndexLimit calls in the range, the smallest of those key indexes: it
+// carries invite_ts, so the range and the sort are checked without reading
+// rows. Else a walk in sort
 // order: with an IP, of its two address indexes (ip, invite_ts); with one
 // state and no key filter, of calls_state; else of calls_report, which holds
 // most filtered columns, so rows are read only for matches. Then the walk's
@@ -73,12 +74,19 @@ struct CallSearchQuery {
 };
 
 constexpr size_t kMaxSearchLimit = 500;
-// From this many matching calls on, a key index (caller, callee, IP) is not
-// used for a search sorted by time: walking the time order finds a page
-// sooner. Reading and sorting n key entries costs about 1.5 us each; a walk
-// over N calls for matches that are n of them reads about limit * N / n
-// entries at 0.3 us: the two meet near n = 10,000 for N = 10,000,000.
+// From this many matching calls in the range on, a key index (caller,
+// callee, IP) is not used for a search sorted by time: walking the time
+// order finds a page sooner. Sorting n matches costs about 1.5 us each; a
+// walk over N calls for matches that are n of them reads about
+// limit * N / n entries at 0.3 us: the two meet near n = 10,000 for
+// N = 10,000,000.
 constexpr int64_t kKeyIndexLimit = 10000;
+// A prefix with this many calls or more (at any time) is walked in time
+// order: its matches are at least 0.3% of 10,000,000 calls, so a page is
+// found within about 17,000 entries when they are spread over time. Below
+// it, the prefix's index entries (narrow, 0.1-0.25 us each) are read to
+// count the matches in the range.
+constexpr int64_t kKeyScanLimit = 30000;
 
 struct CallRow {
   int64_t id = 0;
@@ -144,6 +152,16 @@ class CallSearch {
   Result<int64_t> CountUpTo(const char* index, const std::string& where,
                             const std::string& first, const std::string& second,
                             TimestampNs from_ts, TimestampNs to_ts, int64_t cap);
+
+  struct PrefixCount {
+    int64_t scanned = 0;   // entries with the prefix, at most kKeyScanLimit
+    int64_t in_range = 0;  // of those, with invite_ts in [from_ts, to_ts)
+  };
+  // Reads the entries of `index` whose `column` starts with `prefix`, at
+  // most kKeyScanLimit (to_ts 0: no upper bound).
+  Result<PrefixCount> CountPrefix(const char* index, const char* column,
+                                  const std::string& prefix, TimestampNs from_ts,
+                                  TimestampNs to_ts);
 
   sqlite3* db_;
   const std::string path_;

@@ -160,6 +160,16 @@ CREATE TABLE compression_dictionaries (
 #undef SIPMAN_PG_CALL_COLUMNS
 #undef SIPMAN_PG_TRAFFIC_TABLE
 
+// Version 2: traffic counters per direction (SQLite's version 8).
+#define SIPMAN_PG_DIRECTION_COLUMNS(name)                                     \
+  "ALTER TABLE " name " ADD COLUMN in_messages BIGINT NOT NULL DEFAULT 0,\n" \
+  "  ADD COLUMN out_messages BIGINT NOT NULL DEFAULT 0,\n"                   \
+  "  ADD COLUMN in_sip_bytes BIGINT NOT NULL DEFAULT 0,\n"                   \
+  "  ADD COLUMN out_sip_bytes BIGINT NOT NULL DEFAULT 0;\n"
+constexpr const char kSchemaV2[] = SIPMAN_PG_DIRECTION_COLUMNS("stats_second")
+    SIPMAN_PG_DIRECTION_COLUMNS("stats_minute") SIPMAN_PG_DIRECTION_COLUMNS("stats_hour");
+#undef SIPMAN_PG_DIRECTION_COLUMNS
+
 struct PgMigration {
   int version;
   const char* description;
@@ -169,6 +179,7 @@ struct PgMigration {
 const PgMigration kMigrations[] = {
     {1, "calls, registrations and messages partitioned by day; traffic; active calls",
      kSchemaV1},
+    {2, "traffic counters per direction (in/out of the local networks)", kSchemaV2},
 };
 
 constexpr const char kCreateMigrationsTable[] = R"sql(

@@ -53,7 +53,8 @@ std::string TrafficColumns() {
     for (char ch : m) c += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
   }
   for (size_t i = 1; i <= stats::kClassCount; ++i) c += ", r" + std::to_string(i) + "xx";
-  c += ", kernel_drops, interface_drops, codes";
+  c += ", kernel_drops, interface_drops, in_messages, out_messages, in_sip_bytes, out_sip_bytes";
+  c += ", codes";
   return c;
 }
 
@@ -285,6 +286,10 @@ bool AddTrafficRow(const PgResult& res, int row, stats::TrafficCounters* c) {
   for (uint64_t& r : t.classes) r = u();
   t.kernel_drops = u();
   t.interface_drops = u();
+  t.in_messages = u();
+  t.out_messages = u();
+  t.in_sip_bytes = u();
+  t.out_sip_bytes = u();
   if (!stats::ParseCodesJson(res.Text(row, i), &t.codes)) return false;
   c->AddAll(t);
   return true;
@@ -831,6 +836,10 @@ Status PostgresStore::UpsertTraffic(int t, const stats::TrafficCounters& c) {
   for (uint64_t r : c.classes) add(r);
   add(c.kernel_drops);
   add(c.interface_drops);
+  add(c.in_messages);
+  add(c.out_messages);
+  add(c.in_sip_bytes);
+  add(c.out_sip_bytes);
   std::string codes;
   stats::AppendCodesJson(c.codes, &codes);
   params.push_back(std::move(codes));

@@ -270,6 +270,23 @@ CREATE INDEX calls_src_ip_invite ON calls(src_ip, invite_ts);
 CREATE INDEX calls_dst_ip_invite ON calls(dst_ip, invite_ts);
 )sql";
 
+// Version 8: traffic counters per direction, where the sensor knows its own
+// networks (--local-net; stats::Direction). Existing rows read as 0.
+constexpr const char kSchemaV8[] = R"sql(
+ALTER TABLE stats_second ADD COLUMN in_messages INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_second ADD COLUMN out_messages INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_second ADD COLUMN in_sip_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_second ADD COLUMN out_sip_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_minute ADD COLUMN in_messages INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_minute ADD COLUMN out_messages INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_minute ADD COLUMN in_sip_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_minute ADD COLUMN out_sip_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_hour ADD COLUMN in_messages INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_hour ADD COLUMN out_messages INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_hour ADD COLUMN in_sip_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_hour ADD COLUMN out_sip_bytes INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 const Migration kMigrations[] = {
     {1, "initial schema: calls, registrations, messages", kSchemaV1},
     {2, "messages deduplicated by (ts, key_hash)", kSchemaV2},
@@ -278,6 +295,7 @@ const Migration kMigrations[] = {
     {5, "active_calls: snapshot of the calls still up", kSchemaV5},
     {6, "call rollups by hour and day, for reports over long ranges", CallRollupsMigrationSql()},
     {7, "call search indexes carry invite_ts (web API)", kSchemaV7},
+    {8, "traffic counters per direction (in/out of the local networks)", kSchemaV8},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

@@ -18,7 +18,7 @@ constexpr int64_t kPeriodSeconds[3] = {1, 60, 3600};
 constexpr int64_t kMinRetentionSeconds = 2 * 60;
 // Integer columns after sensor and ts, then codes.
 constexpr int kTrafficIntColumns = 6 + static_cast<int>(stats::kMethodCount) +
-                                   static_cast<int>(stats::kClassCount) + 2;
+                                   static_cast<int>(stats::kClassCount) + 2 + 4;
 
 std::string TrafficColumns() {
   std::string c = "packets, frame_bytes, sip_bytes, messages, requests, responses";
@@ -27,7 +27,8 @@ std::string TrafficColumns() {
     for (char ch : m) c += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
   }
   for (size_t i = 1; i <= stats::kClassCount; ++i) c += ", r" + std::to_string(i) + "xx";
-  c += ", kernel_drops, interface_drops, codes";
+  c += ", kernel_drops, interface_drops, in_messages, out_messages, in_sip_bytes, out_sip_bytes";
+  c += ", codes";
   return c;
 }
 
@@ -55,6 +56,10 @@ void BindCounters(Statement* st, int first, const stats::TrafficCounters& c, std
   for (uint64_t r : c.classes) st->BindInt(i++, I(r));
   st->BindInt(i++, I(c.kernel_drops));
   st->BindInt(i++, I(c.interface_drops));
+  st->BindInt(i++, I(c.in_messages));
+  st->BindInt(i++, I(c.out_messages));
+  st->BindInt(i++, I(c.in_sip_bytes));
+  st->BindInt(i++, I(c.out_sip_bytes));
   codes->clear();
   stats::AppendCodesJson(c.codes, codes);
   st->BindText(i, *codes);
@@ -75,6 +80,10 @@ bool AddRow(const Statement& st, stats::TrafficCounters* c) {
   for (uint64_t& r : row.classes) r = u();
   row.kernel_drops = u();
   row.interface_drops = u();
+  row.in_messages = u();
+  row.out_messages = u();
+  row.in_sip_bytes = u();
+  row.out_sip_bytes = u();
   if (!stats::ParseCodesJson(st.ColumnText(i), &row.codes)) return false;
   c->AddAll(row);
   return true;

@@ -167,7 +167,13 @@ def main():
                              f"live only: {sorted(set(l_ids) - set(h_ids))[:5]}")
     ck.check("as many messages from HEP as captured live (both legs)", h_msgs == l_msgs,
              f"HEP {h_msgs} live {l_msgs}")
-    return ck.finish()
+    rc = ck.finish()
+    if rc and any(v != CALLS for v in want.values()):
+        # SIPp itself failed a call (under CPU load its strict scenarios can
+        # see a retransmission out of order): SIPp is then no oracle for this
+        # run. The wrapper runs the test once more; a second such run fails.
+        return 3
+    return rc
 
 
 if __name__ == "__main__":

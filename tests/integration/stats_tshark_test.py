@@ -9,6 +9,12 @@ messages); grouped by integer capture second, they must equal the
 stats_second rows exactly. Both sides count a frame once, in the second of
 its own time, for every SIP message it completes (docs/METRICS.md).
 
+Direction: the captures named in LOCAL_NETS are analysed again with
+`--local-net NET`; stats_second's in_messages and out_messages must equal,
+per second, the messages of the frames tshark shows with
+`sip && ip.dst==NET && !(ip.src==NET)` and `sip && ip.src==NET &&
+!(ip.dst==NET)` (ipv6.src/ipv6.dst for IPv6 networks).
+
 usage: stats_tshark_test.py SIPMAN WORKDIR CAPTURE...
 """
 import collections
@@ -31,9 +37,20 @@ def empty_row():
     return {f: 0 for f in FIELDS}
 
 
-def tshark_seconds(pcap):
+# Capture -> the --local-net values its direction counters are checked with:
+# one side's address, a network holding both ends of some messages (they
+# count in neither direction), an IPv6 network.
+LOCAL_NETS = {
+    "pcapng-multi-if.pcapng": ["198.51.100.80", "198.51.100.0/24"],
+    "tcp-segmentation.pcap": ["192.0.2.60"],
+    "ipv6-fragments.pcap": ["2001:db8:1::/48"],
+    "sngrep__aaa.pcap": ["192.168.1.2"],
+}
+
+
+def tshark_seconds(pcap, display_filter="sip"):
     out = subprocess.run(
-        ["tshark", "-r", pcap, "-o", "tcp.reassemble_out_of_order:TRUE", "-Y", "sip",
+        ["tshark", "-r", pcap, "-o", "tcp.reassemble_out_of_order:TRUE", "-Y", display_filter,
          "-T", "fields", "-E", "occurrence=a",
          "-E", "aggregator=,", "-e", "frame.time_epoch", "-e", "frame.len", "-e", "sip.Method",
          "-e", "sip.Status-Code"],
@@ -143,11 +160,55 @@ def check_capture(ck, sipman, work, pcap):
              proc.returncode == 0 and before == after, proc.stderr)
 
 
+def check_direction(ck, sipman, work, pcap, net):
+    label = f"{os.path.basename(pcap)} --local-net {net}"
+    db = os.path.join(work, os.path.basename(pcap) + ".dir.db")
+    if os.path.exists(db):
+        os.remove(db)
+    proc, summary = lib.run_analyze(sipman, db, [pcap], "--local-net", net)
+    if not ck.check(f"{label}: sipman analyze exits 0", summary is not None, proc.stderr):
+        return
+    ip = "ipv6" if ":" in net else "ip"
+    want = {}
+    for direction, to, frm in (("in", "dst", "src"), ("out", "src", "dst")):
+        rows, _ = tshark_seconds(
+            pcap, f"sip && {ip}.{to}=={net} && !({ip}.{frm}=={net})")
+        want[direction] = {ts: r["messages"] for ts, r in rows.items() if r["messages"]}
+    con = sqlite3.connect(db)
+    got = {"in": {}, "out": {}}
+    over = {}
+    for ts, n_in, n_out, n in con.execute(
+            "SELECT ts, in_messages, out_messages, messages FROM stats_second ORDER BY ts"):
+        if n_in:
+            got["in"][ts] = n_in
+        if n_out:
+            got["out"][ts] = n_out
+        if n_in + n_out > n:
+            over[ts] = (n_in, n_out, n)
+    con.close()
+    ck.check(f"{label}: in + out <= messages in every second", not over,
+             f"second: (in, out, messages): {dict(list(over.items())[:5])}")
+    for direction in ("in", "out"):
+        w, g = want[direction], got[direction]
+        diff = {ts: (w.get(ts), g.get(ts)) for ts in set(w) | set(g) if w.get(ts) != g.get(ts)}
+        ck.check(f"{label}: {sum(w.values())} '{direction}' messages in {len(w)} seconds equal "
+                 f"tshark's per second", not diff,
+                 f"second: (tshark, sipman): {dict(list(diff.items())[:5])}")
+    ck.check(f"{label}: some messages have a direction",
+             sum(want["in"].values()) + sum(want["out"].values()) > 0, "none")
+    t = summary.get("traffic", {})
+    ck.check(f"{label}: analyze's traffic totals carry the direction counters",
+             t.get("in_messages") == sum(want["in"].values()) and
+             t.get("out_messages") == sum(want["out"].values()), f"sipman says {t}")
+
+
 def main():
     sipman, work, captures = sys.argv[1], sys.argv[2], sys.argv[3:]
     ck = lib.Checks()
     for pcap in captures:
         check_capture(ck, sipman, work, pcap)
+        for net in LOCAL_NETS.get(os.path.basename(pcap), []):
+            check_direction(ck, sipman, work, pcap, net)
     return ck.finish()
 
 

@@ -130,6 +130,102 @@ TEST(CodeCounts, JsonRoundTrip) {
   EXPECT_FALSE(ParseCodesJson("", &back));
 }
 
+IpAddress Ip(const char* text) {
+  Result<IpPrefix> p = ParseIpPrefix(text);
+  EXPECT_TRUE(p.ok()) << text;
+  return p.ok() ? p->address : IpAddress();
+}
+
+TEST(LocalNets, ParsesPrefixes) {
+  Result<IpPrefix> p = ParseIpPrefix("10.1.2.3/8");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->length, 8);
+  EXPECT_EQ(p->address.ToString(), "10.0.0.0");
+  p = ParseIpPrefix(" 2001:db8::1 ");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->length, 128);
+  p = ParseIpPrefix("2001:db8:ffff::/33");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->address.ToString(), "2001:db8:8000::");
+  for (const char* bad : {"", "10.0.0.0/33", "2001:db8::/129", "10.0.0.0/", "10.0.0/8",
+                          "10.0.0.0/8x", "host/8", "10.0.0.0/-1"}) {
+    EXPECT_FALSE(ParseIpPrefix(bad).ok()) << bad;
+  }
+  LocalNets nets;
+  EXPECT_TRUE(nets.AddList("10.0.0.0/8, 192.168.1.0/24,2001:db8::/32").ok());
+  EXPECT_EQ(nets.size(), 3u);
+  Status s = LocalNets().AddList("10.0.0.0/8,,");
+  EXPECT_FALSE(s.ok());
+  s = LocalNets().AddList("10.0.0.0/8,bogus");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("'bogus'"), std::string::npos) << s.message();
+  EXPECT_FALSE(LocalNets().AddList("").ok());
+  std::string many;
+  for (size_t i = 0; i <= LocalNets::kMaxPrefixes; ++i) many += "10.0.0." + std::to_string(i) + ",";
+  many.pop_back();
+  EXPECT_FALSE(LocalNets().AddList(many).ok());
+}
+
+TEST(LocalNets, DirectionV4) {
+  LocalNets nets;
+  ASSERT_TRUE(nets.AddList("10.0.0.0/8,192.168.1.7").ok());
+  EXPECT_EQ(DirectionOf(nets, Ip("8.8.8.8"), Ip("10.3.4.5")), Direction::kIn);
+  EXPECT_EQ(DirectionOf(nets, Ip("192.168.1.7"), Ip("8.8.8.8")), Direction::kOut);
+  EXPECT_EQ(DirectionOf(nets, Ip("192.168.1.8"), Ip("8.8.8.8")), Direction::kNone);  // neither
+  EXPECT_EQ(DirectionOf(nets, Ip("10.0.0.1"), Ip("192.168.1.7")), Direction::kNone);  // both
+  EXPECT_EQ(DirectionOf(nets, Ip("11.0.0.1"), Ip("9.255.255.255")), Direction::kNone);
+}
+
+TEST(LocalNets, DirectionV6AndMixedFamilies) {
+  LocalNets nets;
+  ASSERT_TRUE(nets.AddList("2001:db8::/32,0.0.0.0/0").ok());
+  EXPECT_EQ(DirectionOf(nets, Ip("2001:db9::1"), Ip("2001:db8:1::5")), Direction::kIn);
+  EXPECT_EQ(DirectionOf(nets, Ip("2001:db8::5"), Ip("fe80::1")), Direction::kOut);
+  EXPECT_EQ(DirectionOf(nets, Ip("2001:db8::5"), Ip("2001:db8::6")), Direction::kNone);
+  EXPECT_EQ(DirectionOf(nets, Ip("::1"), Ip("fe80::1")), Direction::kNone);
+  // 0.0.0.0/0 holds every IPv4 address and no IPv6 one.
+  EXPECT_EQ(DirectionOf(nets, Ip("::ffff:1.2.3.4"), Ip("1.2.3.4")), Direction::kIn);
+  EXPECT_EQ(DirectionOf(nets, Ip("1.2.3.4"), Ip("5.6.7.8")), Direction::kNone);
+}
+
+TEST(LocalNets, NoSettingMeansNoDirection) {
+  LocalNets nets;
+  EXPECT_EQ(DirectionOf(nets, Ip("10.0.0.1"), Ip("8.8.8.8")), Direction::kNone);
+  EXPECT_EQ(DirectionOf(nets, IpAddress(), IpAddress()), Direction::kNone);
+}
+
+TEST(TrafficStats, CountsDirections) {
+  Collect sink;
+  TrafficStats stats(&sink);
+  std::string invite = Request("INVITE"), ok = Response(200), bye = Request("BYE");
+  sip::SipMessage m;
+  ASSERT_EQ(sip::ParseSipMessage(invite, sip::ParseOptions{}, &m), sip::ParseStatus::kComplete);
+  stats.OnMessage(5 * kNsPerSecond, 600, m, Direction::kIn);
+  stats.OnFrameDone();
+  sip::SipMessage r;
+  ASSERT_EQ(sip::ParseSipMessage(ok, sip::ParseOptions{}, &r), sip::ParseStatus::kComplete);
+  stats.OnMessage(5 * kNsPerSecond + 9, 400, r, Direction::kOut);
+  stats.OnFrameDone();
+  sip::SipMessage b;
+  ASSERT_EQ(sip::ParseSipMessage(bye, sip::ParseOptions{}, &b), sip::ParseStatus::kComplete);
+  stats.OnMessage(6 * kNsPerSecond, 400, b, Direction::kNone);
+  stats.OnFrameDone();
+  stats.Flush();
+  ASSERT_EQ(sink.seconds.size(), 2u);
+  EXPECT_EQ(sink.seconds[0].in_messages, 1u);
+  EXPECT_EQ(sink.seconds[0].in_sip_bytes, invite.size());
+  EXPECT_EQ(sink.seconds[0].out_messages, 1u);
+  EXPECT_EQ(sink.seconds[0].out_sip_bytes, ok.size());
+  EXPECT_EQ(sink.seconds[1].in_messages + sink.seconds[1].out_messages, 0u);
+  EXPECT_EQ(sink.seconds[1].messages, 1u);
+  EXPECT_EQ(stats.totals().in_messages, 1u);
+  EXPECT_EQ(stats.totals().out_messages, 1u);
+  TrafficCounters sum = sink.seconds[0];
+  sum.AddAll(sink.seconds[0]);
+  EXPECT_EQ(sum.in_sip_bytes, 2 * invite.size());
+  EXPECT_FALSE(sum == sink.seconds[0]);
+}
+
 TEST(Prometheus, RendersExactText) {
   TrafficCounters t;
   t.packets = 3;
@@ -145,6 +241,10 @@ TEST(Prometheus, RendersExactText) {
   t.codes.Add(486);
   t.codes.Add(200);
   t.kernel_drops = 5;
+  t.in_messages = 3;
+  t.out_messages = 1;
+  t.in_sip_bytes = 700;
+  t.out_sip_bytes = 300;
   std::string out;
   RenderPrometheus(t, &out);
   const char* expected =
@@ -175,6 +275,20 @@ TEST(Prometheus, RendersExactText) {
       "sipman_sip_messages_total{method=\"UPDATE\"} 0\n"
       "sipman_sip_messages_total{method=\"OTHER\"} 0\n"
       "sipman_sip_messages_total{method=\"response\"} 2\n"
+      "# HELP sipman_sip_messages_in_total SIP messages to a local address from a non-local "
+      "one (--local-net).\n"
+      "# TYPE sipman_sip_messages_in_total counter\n"
+      "sipman_sip_messages_in_total 3\n"
+      "# HELP sipman_sip_messages_out_total SIP messages from a local address to a non-local "
+      "one (--local-net).\n"
+      "# TYPE sipman_sip_messages_out_total counter\n"
+      "sipman_sip_messages_out_total 1\n"
+      "# HELP sipman_sip_bytes_in_total Bytes of the SIP messages counted as in.\n"
+      "# TYPE sipman_sip_bytes_in_total counter\n"
+      "sipman_sip_bytes_in_total 700\n"
+      "# HELP sipman_sip_bytes_out_total Bytes of the SIP messages counted as out.\n"
+      "# TYPE sipman_sip_bytes_out_total counter\n"
+      "sipman_sip_bytes_out_total 300\n"
       "# HELP sipman_sip_responses_total SIP responses, by status class.\n"
       "# TYPE sipman_sip_responses_total counter\n"
       "sipman_sip_responses_total{class=\"1xx\"} 0\n"

@@ -177,6 +177,54 @@ TEST(Schema, ColumnsAreTheRecordFields) {
   EXPECT_EQ(Columns(&db, "messages"), message_fields);
 }
 
+// Migration 8 adds the direction counters to every traffic table; rows
+// written before it read them as 0.
+TEST(Schema, Version7TrafficRowsGainDirectionColumnsAsZero) {
+  TempDir dir;
+  std::string path = dir.File("v7.db");
+  ASSERT_NE(OpenOrDie(path), nullptr);
+  const char* direction_columns[] = {"in_messages", "out_messages", "in_sip_bytes",
+                                     "out_sip_bytes"};
+  {
+    // Back to version 7's layout, with one traffic row in each table.
+    RawDb db(path);
+    for (const char* table : {"stats_second", "stats_minute", "stats_hour"}) {
+      for (const char* column : direction_columns) {
+        db.Exec(std::string("ALTER TABLE ") + table + " DROP COLUMN " + column);
+      }
+      db.Exec(std::string("INSERT INTO ") + table +
+              "(sensor, ts, packets, messages) VALUES('s', 3600, 2, 3)");
+    }
+    db.Exec("DELETE FROM schema_migrations WHERE version = 8");
+  }
+  StoreOptions options;
+  options.url = path;
+  options.sensor = "s";
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  for (auto r : {TrafficResolution::kSecond, TrafficResolution::kMinute,
+                 TrafficResolution::kHour}) {
+    TrafficQuery q;
+    q.resolution = r;
+    auto rows = (*store)->TrafficRows(q);
+    ASSERT_TRUE(rows.ok()) << rows.status().message();
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ((*rows)[0].messages, 3u);
+    EXPECT_EQ((*rows)[0].in_messages + (*rows)[0].out_messages, 0u);
+    EXPECT_EQ((*rows)[0].in_sip_bytes + (*rows)[0].out_sip_bytes, 0u);
+  }
+  ASSERT_TRUE((*store)->Close().ok());
+  RawDb db(path);
+  for (const char* table : {"stats_second", "stats_minute", "stats_hour"}) {
+    std::set<std::string> columns = Columns(&db, table);
+    for (const char* column : direction_columns) {
+      EXPECT_EQ(columns.count(column), 1u) << table << "." << column;
+    }
+  }
+  EXPECT_EQ(db.Column("SELECT MAX(version) FROM schema_migrations"),
+            std::vector<std::string>{std::to_string(internal::LatestSqliteSchemaVersion())});
+}
+
 TEST(Schema, IndexesServeTheOperatorsSearches) {
   TempDir dir;
   std::string path = dir.File("indexes.db");

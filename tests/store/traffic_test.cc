@@ -23,6 +23,10 @@ stats::TrafficCounters Second(int64_t ts) {
   c.classes[1] = k;
   c.codes.Add(ts % 3 == 0 ? 200 : 486, k);
   c.kernel_drops = static_cast<uint64_t>(ts % 5 == 0);
+  c.in_messages = k;
+  c.out_messages = static_cast<uint64_t>(ts % 2);
+  c.in_sip_bytes = 300 * k;
+  c.out_sip_bytes = 100 * static_cast<uint64_t>(ts % 2) + static_cast<uint64_t>(ts % 11);
   return c;
 }
 
@@ -194,6 +198,43 @@ TEST_P(Traffic, EmptyAndFutureRangesGiveZeros) {
   auto inverted = store->SummarizeTraffic(q);
   ASSERT_TRUE(inverted.ok());
   EXPECT_EQ(inverted->span_seconds, 0);
+}
+
+TEST_P(Traffic, DirectionCountersRoundTripAndRollUp) {
+  auto store = Open(Url("t.db"));
+  ASSERT_NE(store, nullptr);
+  stats::TrafficCounters a = Second(kHour + 10), b = Second(kHour + 70);
+  a.in_messages = 7;
+  a.out_messages = 11;
+  a.in_sip_bytes = 7000;
+  a.out_sip_bytes = (uint64_t{1} << 40) + 3;  // beyond 32 bits
+  b.in_messages = 0;
+  b.out_messages = 5;
+  b.in_sip_bytes = 0;
+  b.out_sip_bytes = 2500;
+  store->AddTrafficSecond(a);
+  store->AddTrafficSecond(b);
+  ASSERT_TRUE(store->Flush().ok());
+  auto seconds = store->TrafficRows(TrafficQuery{});
+  ASSERT_TRUE(seconds.ok()) << seconds.status().message();
+  ASSERT_EQ(seconds->size(), 2u);
+  EXPECT_EQ((*seconds)[0].in_messages, 7u);
+  EXPECT_EQ((*seconds)[0].out_messages, 11u);
+  EXPECT_EQ((*seconds)[0].in_sip_bytes, 7000u);
+  EXPECT_EQ((*seconds)[0].out_sip_bytes, (uint64_t{1} << 40) + 3);
+  EXPECT_EQ((*seconds)[1], b);
+  TrafficQuery q;
+  q.resolution = TrafficResolution::kHour;
+  auto hours = store->TrafficRows(q);
+  ASSERT_TRUE(hours.ok());
+  ASSERT_EQ(hours->size(), 1u);
+  EXPECT_EQ((*hours)[0].in_messages, 7u);
+  EXPECT_EQ((*hours)[0].out_messages, 16u);
+  EXPECT_EQ((*hours)[0].out_sip_bytes, (uint64_t{1} << 40) + 2503);
+  auto summary = store->SummarizeTraffic(TrafficQuery{});
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->totals.in_sip_bytes, 7000u);
+  EXPECT_EQ(summary->totals.out_messages, 16u);
 }
 
 TEST_P(Traffic, OldSecondsAreDeletedAfterTheRetention) {
