@@ -52,7 +52,7 @@ constexpr char kUsage[] =
     "        --pcap FILE        replay FILE as if live instead (repeatable)\n"
     "        --pcap-speed X     replay speed: 1 real time (default), 0 as fast\n"
     "                           as possible\n"
-    "        --db PATH          database (default sipman.db)\n"
+    "        --db PATH          database (default sipman.db), or postgresql://USER@HOST/DB\n"
     "        --sensor NAME      sensor name stored in every row (default: host name)\n"
     "        --config FILE      read settings from a TOML file first\n"
     "        --buffer-mb N      kernel capture ring per interface (default 32)\n"

@@ -102,7 +102,13 @@ Status HepListener::Impl::Bind(const SocketAddress& address, uint16_t port) {
     // No SO_REUSEADDR: for UDP it would let a second listener share the port.
     if (udp_fd_ < 0) return Errno("cannot open a UDP socket for HEP on " + where);
     int rcvbuf = options_.udp_receive_buffer_bytes;
-    if (rcvbuf > 0) setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    // SO_RCVBUFFORCE (root or CAP_NET_ADMIN) goes past net.core.rmem_max,
+    // which caps SO_RCVBUF at a few MiB: too little for a burst of HEP at
+    // 100k+ packets/s while the worker is busy (bench/hep-rate).
+    if (rcvbuf > 0 &&
+        setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0) {
+      setsockopt(udp_fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    }
     SocketAddress a = address.WithPort(port);
     if (bind(udp_fd_, a.addr(), a.length) != 0) {
       return Errno("cannot listen for HEP on udp:" + where);
