@@ -274,10 +274,13 @@ class CountingSink : public HepSink {
   std::atomic<uint64_t> bytes_{0};
 };
 
-// What the kernel makes of the listener's SO_RCVBUF request.
+// What the kernel makes of the listener's request, made the listener's
+// way: SO_RCVBUFFORCE when permitted, else SO_RCVBUF (capped by rmem_max).
 int EffectiveReceiveBuffer(int requested) {
   const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &requested, sizeof(requested));
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &requested, sizeof(requested)) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &requested, sizeof(requested));
+  }
   int got = 0;
   socklen_t len = sizeof(got);
   getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len);
@@ -316,9 +319,9 @@ int Listen(int argc, char** argv) {
   to.sin_family = AF_INET;
   to.sin_port = htons(listener.udp_port());
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::printf("HepListener udp 127.0.0.1:%u, SO_RCVBUF requested %d, effective %d "
-              "(net.core.rmem_max %d caps the request; the kernel reports twice the granted "
-              "size)\n",
+  std::printf("HepListener udp 127.0.0.1:%u, receive buffer requested %d, effective %d "
+              "(the kernel reports twice the granted size; net.core.rmem_max %d caps it "
+              "unless SO_RCVBUFFORCE is permitted)\n",
               listener.udp_port(), options.udp_receive_buffer_bytes,
               EffectiveReceiveBuffer(options.udp_receive_buffer_bytes), RmemMax());
   std::printf("CPU per packet: the sender thread (with the kernel's loopback delivery, which "
