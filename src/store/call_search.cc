@@ -226,8 +226,10 @@ Result<CallSearch::PrefixCount> CallSearch::CountPrefix(const char* index, const
   if (!s.ok()) return s;
   st.BindInt(1, from_ts);
   st.BindInt(2, to_ts == 0 ? INT64_MAX : to_ts);
+  // Bound text is not copied (Statement::BindText): it must outlive Step.
+  const std::string prefix_end = prefix + "\xff";
   st.BindText(3, prefix);
-  st.BindText(4, prefix + "\xff");
+  st.BindText(4, prefix_end);
   st.BindInt(5, kKeyScanLimit);
   if (st.Step() != SQLITE_ROW) return internal::SqliteError(db_, "cannot search calls in " + path_);
   return PrefixCount{st.ColumnInt(0), st.ColumnInt(1)};

@@ -28,7 +28,7 @@ IpAddress Ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
   return IpAddress::V4(bytes);
 }
 
-calls::CallRecord MakeCall(int i) {
+calls::CallRecord MakeCall(int64_t i) {
   calls::CallRecord r;
   r.sensor = "s";
   r.call_id = "c" + std::to_string(i);
