@@ -84,6 +84,14 @@ void Correlator::OnRegistration(const calls::RegistrationRecord& record) {
   store_->AddRegistration(record);
 }
 
+void Correlator::PublishOpenSeconds(TimestampNs now) {
+  if (live_ == nullptr) return;
+  int64_t current = now / kNsPerSecond - (now % kNsPerSecond < 0 ? 1 : 0);
+  traffic_.ForEachOpenSecond(current, [this](const stats::TrafficCounters& second) {
+    live_->PublishOpenTraffic(second);
+  });
+}
+
 void Correlator::OnSecond(const stats::TrafficCounters& second) {
   summarizer_.AddSecond(second);
   if (live_ != nullptr) live_->PublishTraffic(second);

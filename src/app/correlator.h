@@ -67,6 +67,9 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
     tracker_.AdvanceTime(now);
     traffic_.AdvanceTime(now);
   }
+  // Publishes the still-open traffic seconds before `now`'s second (capture
+  // time) to the live feed, as not yet final; nothing without one.
+  void PublishOpenSeconds(TimestampNs now);
   // Counts packets the capture lost, in the second of `now`.
   void AddDrops(TimestampNs now, uint64_t kernel_drops, uint64_t interface_drops) {
     traffic_.AddDrops(now, kernel_drops, interface_drops);

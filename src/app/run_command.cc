@@ -479,6 +479,9 @@ class Daemon {
     const uint64_t up = force ? 0 : correlator_->CountOpenCalls(VirtualNow(now));
     gauges_.calls_up.store(up, std::memory_order_relaxed);
     metrics_.Set(correlator_->traffic_totals(), *correlator_, up);
+    // The dashboard sees each second about a second after it ends, not
+    // kOpenSeconds later; the final counts follow when it closes.
+    if (!force) correlator_->PublishOpenSeconds(VirtualNow(now));
   }
 
   void WorkerLoop() {

@@ -181,6 +181,18 @@ class TrafficStats {
   void AdvanceTime(TimestampNs now);
   // Closes every open second.
   void Flush();
+  // Calls fn(counters) for each still-open second before `before` (a
+  // second number), oldest first: the counts so far, for live views that
+  // cannot wait kOpenSeconds for a second's final counts.
+  template <typename Fn>
+  void ForEachOpenSecond(int64_t before, Fn&& fn) const {
+    if (newest_ == INT64_MIN) return;
+    int64_t from = newest_ < INT64_MIN + kOpenSeconds ? INT64_MIN + 1 : newest_ - kOpenSeconds + 1;
+    for (int64_t s = from; s <= newest_ && s < before; ++s) {
+      size_t slot = static_cast<size_t>(((s % kOpenSeconds) + kOpenSeconds) % kOpenSeconds);
+      if (open_[slot] && seconds_[slot].ts == s) fn(seconds_[slot]);
+    }
+  }
 
   // Everything counted so far (ts: the first second seen).
   const TrafficCounters& totals() const { return totals_; }

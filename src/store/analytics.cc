@@ -116,32 +116,15 @@ const std::vector<int64_t>& DurationBucketBoundsMs() {
 }
 
 Result<std::unique_ptr<CallAnalytics>> CallAnalytics::Open(const std::string& url) {
-  std::string path = url;
-  if (std::string_view(path).starts_with("sqlite:")) path = path.substr(7);
   if (std::string_view(url).starts_with("postgresql:")) {
     return Status::Error("reports from PostgreSQL are not built yet; use a SQLite database");
   }
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = "cannot open database " + path + ": " +
-                          (db ? sqlite3_errmsg(db) : "out of memory") +
-                          " (does it exist? 'sipman analyze --db " + path + " FILE' creates it)";
-    sqlite3_close(db);
-    return Status::Error(message);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  Result<int> migrated = internal::MigrateSqlite(db, path);
-  if (!migrated.ok()) {
-    sqlite3_close(db);
-    return migrated.status();
-  }
-  Status s = internal::Exec(db, "PRAGMA query_only = ON; PRAGMA cache_size = -262144;");
-  if (!s.ok()) {
-    sqlite3_close(db);
-    return s;
-  }
-  return std::unique_ptr<CallAnalytics>(new CallAnalytics(db, path));
+  // A 256 MiB page cache: a report over a long range reads the rollups and
+  // the edges' index slices, and re-reads them for each figure.
+  std::string path;
+  Result<sqlite3*> db = internal::OpenSqliteReader(url, " PRAGMA cache_size = -262144;", &path);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<CallAnalytics>(new CallAnalytics(*db, path));
 }
 
 CallAnalytics::~CallAnalytics() { sqlite3_close(db_); }

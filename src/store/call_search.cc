@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "store/record_codec.h"
+#include "store/sqlite_rows.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_util.h"
 
@@ -15,20 +16,15 @@ namespace {
 
 using internal::Statement;
 
-// Column order read by ReadCall; id first.
-constexpr const char kCallSelect[] =
-    "SELECT id, sensor, src_ip, dst_ip, state, caller_media, callee_media, call_id, "
-    "caller_user, caller_display, caller_domain, caller_tag, pai_user, callee_user, ruri_user, "
-    "callee_domain, callee_tag, diversion_user, transport, final_reason, hangup_by, "
-    "reason_protocol, reason_text, caller_media_types, callee_media_types, caller_user_agent, "
-    "callee_user_agent, correlation_id, linked_call_id, src_port, dst_port, invite_ts, "
-    "first_provisional_ts, first_18x_ts, answer_ts, ack_ts, bye_ts, cancel_ts, final_ts, end_ts, "
-    "duration_ms, connect_ms, post_dial_delay_ms, disconnect_delay_ms, final_status, "
-    "reason_cause, message_count, retransmissions, byte_count, auth_challenges FROM calls";
-
-constexpr const char kRegistrationColumns[] =
-    "id, sensor, src_ip, call_id, aor, contact, user_agent, result, src_port, expires, "
-    "status_code, challenges, request_delay_ms, first_seen, last_seen";
+// The row id, then every column of the record (sqlite_rows.h).
+const std::string& CallSelect() {
+  static const std::string sql = std::string("SELECT id, ") + internal::kCallColumns + " FROM calls";
+  return sql;
+}
+const std::string& RegistrationColumns() {
+  static const std::string columns = std::string("id, ") + internal::kRegistrationColumns;
+  return columns;
+}
 
 struct Param {
   bool is_text = false;
@@ -87,74 +83,15 @@ std::string Placeholders(size_t n) {
 }
 
 Status ReadCall(const Statement& st, const std::string& path, CallRow* row) {
-  calls::CallRecord& r = row->record;
-  int i = 0;
-  row->id = st.ColumnInt(i++);
-  r.sensor = st.ColumnText(i++);
-  std::string_view src_ip = st.ColumnText(i++);
-  std::string_view dst_ip = st.ColumnText(i++);
-  if (!internal::ParseIp(src_ip, &r.src_ip) || !internal::ParseIp(dst_ip, &r.dst_ip)) {
-    return Status::Error("call " + std::to_string(row->id) + " in " + path +
-                         " has an unreadable IP address");
-  }
-  std::string_view state = st.ColumnText(i++);
-  if (!internal::ParseCallState(state, &r.state)) {
-    return Status::Error("call " + std::to_string(row->id) + " in " + path +
-                         " has an unknown state '" + std::string(state) + "'");
-  }
-  if (!internal::ParseMediaJson(st.ColumnText(i++), &r.caller_media) ||
-      !internal::ParseMediaJson(st.ColumnText(i++), &r.callee_media)) {
-    return Status::Error("call " + std::to_string(row->id) + " in " + path +
-                         " has unreadable media JSON");
-  }
-  for (std::string* text :
-       {&r.call_id, &r.caller_user, &r.caller_display, &r.caller_domain, &r.caller_tag,
-        &r.pai_user, &r.callee_user, &r.ruri_user, &r.callee_domain, &r.callee_tag,
-        &r.diversion_user, &r.transport, &r.final_reason, &r.hangup_by, &r.reason_protocol,
-        &r.reason_text, &r.caller_media_types, &r.callee_media_types, &r.caller_user_agent,
-        &r.callee_user_agent, &r.correlation_id, &r.linked_call_id}) {
-    *text = st.ColumnText(i++);
-  }
-  r.src_port = static_cast<uint16_t>(st.ColumnInt(i++));
-  r.dst_port = static_cast<uint16_t>(st.ColumnInt(i++));
-  for (TimestampNs* ts : {&r.invite_ts, &r.first_provisional_ts, &r.first_18x_ts, &r.answer_ts,
-                          &r.ack_ts, &r.bye_ts, &r.cancel_ts, &r.final_ts, &r.end_ts}) {
-    *ts = st.ColumnInt(i++);
-  }
-  r.duration_ms = st.ColumnInt(i++);
-  r.connect_ms = st.ColumnInt(i++);
-  r.post_dial_delay_ms = st.ColumnInt(i++);
-  r.disconnect_delay_ms = st.ColumnInt(i++);
-  r.final_status = static_cast<int>(st.ColumnInt(i++));
-  r.reason_cause = static_cast<int>(st.ColumnInt(i++));
-  r.message_count = static_cast<uint32_t>(st.ColumnInt(i++));
-  r.retransmissions = static_cast<uint32_t>(st.ColumnInt(i++));
-  r.byte_count = static_cast<uint64_t>(st.ColumnInt(i++));
-  r.auth_challenges = static_cast<uint32_t>(st.ColumnInt(i++));
-  return Status::Ok();
+  row->id = st.ColumnInt(0);
+  return internal::ReadCallColumns(
+      st, 1, "call " + std::to_string(row->id) + " in " + path, &row->record);
 }
 
 Status ReadRegistration(const Statement& st, const std::string& path, RegistrationRow* row) {
-  calls::RegistrationRecord& r = row->record;
   row->id = st.ColumnInt(0);
-  r.sensor = st.ColumnText(1);
-  if (!internal::ParseIp(st.ColumnText(2), &r.src_ip)) {
-    return Status::Error("registration " + std::to_string(row->id) + " in " + path +
-                         " has an unreadable IP address");
-  }
-  r.call_id = st.ColumnText(3);
-  r.aor = st.ColumnText(4);
-  r.contact = st.ColumnText(5);
-  r.user_agent = st.ColumnText(6);
-  r.result = st.ColumnText(7);
-  r.src_port = static_cast<uint16_t>(st.ColumnInt(8));
-  r.expires = st.ColumnInt(9);
-  r.status_code = static_cast<int>(st.ColumnInt(10));
-  r.challenges = static_cast<uint32_t>(st.ColumnInt(11));
-  r.request_delay_ms = st.ColumnInt(12);
-  r.first_seen = st.ColumnInt(13);
-  r.last_seen = st.ColumnInt(14);
-  return Status::Ok();
+  return internal::ReadRegistrationColumns(
+      st, 1, "registration " + std::to_string(row->id) + " in " + path, &row->record);
 }
 
 Status CheckLimit(size_t limit) {
@@ -167,29 +104,10 @@ Status CheckLimit(size_t limit) {
 }  // namespace
 
 Result<std::unique_ptr<CallSearch>> CallSearch::Open(const std::string& url) {
-  std::string path = url;
-  if (std::string_view(path).starts_with("sqlite:")) path = path.substr(7);
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = "cannot open database " + path + ": " +
-                          (db ? sqlite3_errmsg(db) : "out of memory") +
-                          " (does it exist? 'sipman analyze --db " + path + " FILE' creates it)";
-    sqlite3_close(db);
-    return Status::Error(message);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  Result<int> migrated = internal::MigrateSqlite(db, path);
-  if (!migrated.ok()) {
-    sqlite3_close(db);
-    return migrated.status();
-  }
-  Status s = internal::Exec(db, "PRAGMA query_only = ON;");
-  if (!s.ok()) {
-    sqlite3_close(db);
-    return s;
-  }
-  return std::unique_ptr<CallSearch>(new CallSearch(db, path));
+  std::string path;
+  Result<sqlite3*> db = internal::OpenSqliteReader(url, "", &path);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<CallSearch>(new CallSearch(*db, path));
 }
 
 CallSearch::~CallSearch() { sqlite3_close(db_); }
@@ -405,7 +323,7 @@ Result<CallPage> CallSearch::FindCalls(const CallSearchQuery& q) {
     inner = std::string("SELECT id FROM calls") + index + where + order + " LIMIT ?";
   }
   // The plan picks the page's ids; only their rows are read.
-  std::string sql = std::string(kCallSelect) + " WHERE id IN (" + inner + ")" + order;
+  std::string sql = CallSelect() + " WHERE id IN (" + inner + ")" + order;
   Statement st;
   s = st.Prepare(db_, sql);
   if (!s.ok()) return s;
@@ -454,7 +372,7 @@ Result<CallPage> CallSearch::FindCalls(const CallSearchQuery& q) {
 
 Result<std::optional<CallRow>> CallSearch::GetCall(int64_t id) {
   Statement st;
-  Status s = st.Prepare(db_, std::string(kCallSelect) + " WHERE id = ?");
+  Status s = st.Prepare(db_, CallSelect() + " WHERE id = ?");
   if (!s.ok()) return s;
   st.BindInt(1, id);
   int rc = st.Step();
@@ -502,7 +420,7 @@ Result<RegistrationPage> CallSearch::FindRegistrations(const RegistrationSearchQ
     w.Int(q.after->key);
     w.Int(q.after->id);
   }
-  std::string sql = std::string("SELECT ") + kRegistrationColumns + " FROM registrations" +
+  std::string sql = std::string("SELECT ") + RegistrationColumns() + " FROM registrations" +
                     w.sql() + " ORDER BY first_seen DESC, id DESC LIMIT ?";
   Statement st;
   s = st.Prepare(db_, sql);
@@ -533,7 +451,7 @@ Result<std::vector<RegistrationRow>> CallSearch::CurrentRegistrations(TimestampN
   std::string sql =
       std::string("WITH latest AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY aor, contact, "
                   "sensor ORDER BY first_seen DESC, id DESC) AS rn FROM registrations) SELECT ") +
-      kRegistrationColumns +
+      RegistrationColumns() +
       " FROM latest WHERE rn = 1 AND result = 'success' AND expires > 0 AND "
       "last_seen + expires * 1000000000 > COALESCE(NULLIF(?, 0), "
       "(SELECT MAX(last_seen) FROM registrations)) ORDER BY first_seen DESC, id DESC LIMIT ?";

@@ -421,4 +421,34 @@ Result<int> MigrateSqlite(sqlite3* db, std::string_view db_name) {
   return applied;
 }
 
+Result<sqlite3*> OpenSqliteReader(const std::string& url, std::string_view pragmas,
+                                  std::string* path) {
+  *path = std::string_view(url).starts_with("sqlite:") ? url.substr(7) : url;
+  sqlite3* db = nullptr;
+  // READWRITE, not READONLY: an older database is migrated first.
+  int rc = sqlite3_open_v2(path->c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = "cannot open database " + *path + ": " +
+                          (db ? sqlite3_errmsg(db) : "out of memory") +
+                          " (does it exist? 'sipman analyze --db " + *path + " FILE' creates it)";
+    sqlite3_close(db);
+    return Status::Error(message);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  Result<int> migrated = MigrateSqlite(db, *path);
+  if (!migrated.ok()) {
+    sqlite3_close(db);
+    return migrated.status();
+  }
+  std::string sql = "PRAGMA query_only = ON;";
+  sql.append(pragmas);
+  Status s = Exec(db, sql.c_str());
+  if (!s.ok()) {
+    sqlite3_close(db);
+    return s;
+  }
+  return db;
+}
+
 }  // namespace sipman::store::internal

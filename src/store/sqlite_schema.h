@@ -35,6 +35,14 @@ Result<int> SqliteSchemaVersion(sqlite3* db);
 // newer SIPMan is refused, untouched. `db_name` appears in error messages.
 Result<int> MigrateSqlite(sqlite3* db, std::string_view db_name);
 
+// Opens an existing SIPMan database for the read paths (reports, web
+// searches): `url` is a file name or "sqlite:PATH". Brings the schema up to
+// date, then makes the connection read-only (query_only) and runs
+// `pragmas` (may be empty). Sets *path to the file name, for messages.
+// The caller closes the handle with sqlite3_close.
+Result<sqlite3*> OpenSqliteReader(const std::string& url, std::string_view pragmas,
+                                  std::string* path);
+
 }  // namespace sipman::store::internal
 
 #endif  // SIPMAN_STORE_SQLITE_SCHEMA_H_

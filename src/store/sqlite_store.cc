@@ -5,41 +5,11 @@
 #include <mutex>
 #include <utility>
 
+#include "store/sqlite_rows.h"
 #include "store/sqlite_schema.h"
 
 namespace sipman::store::internal {
 namespace {
-
-// calls columns that hold a CallRecord field of the same name as is. The
-// others (sensor, src_ip, dst_ip, state, caller_media, callee_media) are
-// converted; kCallColumns lists those first.
-#define SIPMAN_CALL_TEXT_FIELDS(X)                                                          \
-  X(call_id) X(caller_user) X(caller_display) X(caller_domain) X(caller_tag) X(pai_user)    \
-  X(callee_user) X(ruri_user) X(callee_domain) X(callee_tag) X(diversion_user) X(transport) \
-  X(final_reason) X(hangup_by) X(reason_protocol) X(reason_text) X(caller_media_types)      \
-  X(callee_media_types) X(caller_user_agent) X(callee_user_agent) X(correlation_id)         \
-  X(linked_call_id)
-#define SIPMAN_CALL_INT_FIELDS(X)                                                           \
-  X(src_port) X(dst_port) X(invite_ts) X(first_provisional_ts) X(first_18x_ts) X(answer_ts) \
-  X(ack_ts) X(bye_ts) X(cancel_ts) X(final_ts) X(end_ts) X(duration_ms) X(connect_ms)       \
-  X(post_dial_delay_ms) X(disconnect_delay_ms) X(final_status) X(reason_cause)              \
-  X(message_count) X(retransmissions) X(byte_count) X(auth_challenges)
-
-#define SIPMAN_COLUMN_NAME(field) ", " #field
-constexpr const char kCallColumns[] =
-    "sensor, src_ip, dst_ip, state, caller_media, callee_media"
-    SIPMAN_CALL_TEXT_FIELDS(SIPMAN_COLUMN_NAME) SIPMAN_CALL_INT_FIELDS(SIPMAN_COLUMN_NAME);
-#undef SIPMAN_COLUMN_NAME
-
-#define SIPMAN_COUNT(field) +1
-constexpr int kCallColumnCount =
-    6 SIPMAN_CALL_TEXT_FIELDS(SIPMAN_COUNT) SIPMAN_CALL_INT_FIELDS(SIPMAN_COUNT);
-#undef SIPMAN_COUNT
-
-constexpr const char kRegistrationColumns[] =
-    "sensor, src_ip, call_id, aor, contact, user_agent, result, src_port, expires, "
-    "status_code, challenges, request_delay_ms, first_seen, last_seen";
-constexpr int kRegistrationColumnCount = 14;
 
 constexpr const char kMessageColumns[] =
     "sensor, call_id, ts, src_ip, src_port, dst_ip, dst_port, transport, method, status, cseq, "
@@ -593,29 +563,8 @@ Result<std::vector<calls::CallRecord>> SqliteStore::FindCalls(const CallQuery& q
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
     calls::CallRecord r;
-    int i = 0;
-    r.sensor = st.ColumnText(i++);
-    std::string_view src_ip = st.ColumnText(i++);
-    std::string_view dst_ip = st.ColumnText(i++);
-    if (!ParseIp(src_ip, &r.src_ip) || !ParseIp(dst_ip, &r.dst_ip)) {
-      return Status::Error("calls row in " + path_ + " has an unreadable IP address '" +
-                           std::string(src_ip) + "' / '" + std::string(dst_ip) + "'");
-    }
-    std::string_view state = st.ColumnText(i++);
-    if (!ParseCallState(state, &r.state)) {
-      return Status::Error("calls row in " + path_ + " has an unknown state '" +
-                           std::string(state) + "' (written by a newer sipman?)");
-    }
-    if (!ParseMediaJson(st.ColumnText(i++), &r.caller_media) ||
-        !ParseMediaJson(st.ColumnText(i++), &r.callee_media)) {
-      return Status::Error("calls row in " + path_ + " has unreadable media JSON");
-    }
-#define SIPMAN_READ_TEXT(field) r.field = st.ColumnText(i++);
-    SIPMAN_CALL_TEXT_FIELDS(SIPMAN_READ_TEXT)
-#undef SIPMAN_READ_TEXT
-#define SIPMAN_READ_INT(field) r.field = static_cast<decltype(r.field)>(st.ColumnInt(i++));
-    SIPMAN_CALL_INT_FIELDS(SIPMAN_READ_INT)
-#undef SIPMAN_READ_INT
+    s = ReadCallColumns(st, 0, "calls row in " + path_, &r);
+    if (!s.ok()) return s;
     records.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot search calls in " + path_);
@@ -670,23 +619,8 @@ Result<std::vector<calls::RegistrationRecord>> SqliteStore::FindRegistrations(
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
     calls::RegistrationRecord r;
-    r.sensor = st.ColumnText(0);
-    if (!ParseIp(st.ColumnText(1), &r.src_ip)) {
-      return Status::Error("registrations row in " + path_ + " has an unreadable IP address '" +
-                           std::string(st.ColumnText(1)) + "'");
-    }
-    r.call_id = st.ColumnText(2);
-    r.aor = st.ColumnText(3);
-    r.contact = st.ColumnText(4);
-    r.user_agent = st.ColumnText(5);
-    r.result = st.ColumnText(6);
-    r.src_port = static_cast<uint16_t>(st.ColumnInt(7));
-    r.expires = st.ColumnInt(8);
-    r.status_code = static_cast<int>(st.ColumnInt(9));
-    r.challenges = static_cast<uint32_t>(st.ColumnInt(10));
-    r.request_delay_ms = st.ColumnInt(11);
-    r.first_seen = st.ColumnInt(12);
-    r.last_seen = st.ColumnInt(13);
+    s = ReadRegistrationColumns(st, 0, "registrations row in " + path_, &r);
+    if (!s.ok()) return s;
     records.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot search registrations in " + path_);

@@ -29,10 +29,10 @@ int64_t WallNs() {
 
 }  // namespace
 
-std::string TrafficEventJson(const stats::TrafficCounters& c) {
+std::string TrafficEventJson(const stats::TrafficCounters& c, bool final) {
   JsonWriter w;
   w.BeginObject();
-  w.Field("ts", c.ts * kNsPerSecond);
+  w.Field("ts", c.ts * kNsPerSecond).Field("final", final);
   w.Field("time", FormatIsoTime(c.ts * kNsPerSecond));
   w.Field("packets", c.packets).Field("bytes", c.frame_bytes).Field("sip_bytes", c.sip_bytes);
   w.Field("messages", c.messages).Field("requests", c.requests).Field("responses", c.responses);
@@ -92,6 +92,7 @@ void LiveHub::Stop() {
 }
 
 void LiveHub::Wake() {
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
   if (wake_fds_[1] >= 0) {
     char b = 1;
     ssize_t n = write(wake_fds_[1], &b, 1);
@@ -147,6 +148,10 @@ void LiveHub::Broadcast(std::string_view event, std::string_view json) {
 void LiveHub::PublishTraffic(const stats::TrafficCounters& second) {
   if (client_count() == 0) return;
   Broadcast("traffic", TrafficEventJson(second));
+}
+void LiveHub::PublishOpenTraffic(const stats::TrafficCounters& second) {
+  if (client_count() == 0) return;
+  Broadcast("traffic", TrafficEventJson(second, /*final=*/false));
 }
 void LiveHub::PublishCallStart(const calls::CallRecord& call) {
   if (client_count() == 0) return;
@@ -234,6 +239,9 @@ void LiveHub::Run() {
     int n = poll(fds.data(), fds.size(), timeout);
     if (n <= 0) continue;
     if (fds[0].revents & POLLIN) {
+      // Cleared before draining: a Wake() after this point writes again,
+      // and whatever it published is sent in this pass or the next.
+      wake_pending_.store(false, std::memory_order_release);
       char drain[64];
       while (read(wake_fds_[0], drain, sizeof(drain)) > 0) {
       }

@@ -20,7 +20,7 @@
 namespace sipman::web {
 
 // The JSON of one event, shared by the feed and its tests.
-std::string TrafficEventJson(const stats::TrafficCounters& second);
+std::string TrafficEventJson(const stats::TrafficCounters& second, bool final = true);
 std::string CallEventJson(std::string_view event, const calls::CallRecord& call);
 
 class LiveHub : public LiveFeed {
@@ -39,6 +39,7 @@ class LiveHub : public LiveFeed {
   uint64_t dropped_clients() const { return dropped_.load(); }
 
   void PublishTraffic(const stats::TrafficCounters& second) override;
+  void PublishOpenTraffic(const stats::TrafficCounters& second) override;
   void PublishCallStart(const calls::CallRecord& call) override;
   void PublishCallEnd(const calls::CallRecord& call) override;
   void PublishConcurrent(uint64_t calls) override;
@@ -64,6 +65,10 @@ class LiveHub : public LiveFeed {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> dropped_{0};
   int wake_fds_[2] = {-1, -1};
+  // Set while a wake-up byte is in the pipe and not yet drained: at tens of
+  // thousands of events a second, one write per event costs more than the
+  // events, so publishers write only when the Run thread is not already due.
+  std::atomic<bool> wake_pending_{false};
   std::thread thread_;
   int64_t last_db_second_ = -1;  // newest stats_second row sent (Run thread only)
 };

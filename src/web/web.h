@@ -32,8 +32,13 @@ namespace sipman::web {
 class LiveFeed {
  public:
   virtual ~LiveFeed() = default;
-  // One closed second of traffic counters (event "traffic").
+  // One closed second of traffic counters (event "traffic", "final": true).
   virtual void PublishTraffic(const stats::TrafficCounters& second) = 0;
+  // A second whose counts are not final yet: seconds stay open a few
+  // seconds for late messages (stats::TrafficStats::kOpenSeconds), and a
+  // dashboard should not lag that much. Event "traffic" with "final": false;
+  // the same second is sent again, final, when it closes.
+  virtual void PublishOpenTraffic(const stats::TrafficCounters& second) = 0;
   // A call began (first INVITE seen) or ended (its record is final)
   // (event "call").
   virtual void PublishCallStart(const calls::CallRecord& call) = 0;

@@ -25,11 +25,14 @@ constexpr TimestampNs kT0 = 1795600800LL * kNsPerSecond;  // 2026-11-25T10:00:00
 class FakeLiveFeed : public web::LiveFeed {
  public:
   void PublishTraffic(const stats::TrafficCounters& second) override { traffic.push_back(second); }
+  void PublishOpenTraffic(const stats::TrafficCounters& second) override {
+    open_traffic.push_back(second);
+  }
   void PublishCallStart(const calls::CallRecord& call) override { starts.push_back(call); }
   void PublishCallEnd(const calls::CallRecord& call) override { ends.push_back(call); }
   void PublishConcurrent(uint64_t calls) override { concurrent.push_back(calls); }
 
-  std::vector<stats::TrafficCounters> traffic;
+  std::vector<stats::TrafficCounters> traffic, open_traffic;
   std::vector<calls::CallRecord> starts, ends;
   std::vector<uint64_t> concurrent;
 };
@@ -155,6 +158,36 @@ TEST_F(CorrelatorLiveTest, PublishesCallStartEndAndTrafficSeconds) {
   EXPECT_EQ(feed.ends[0].caller_user, "alice");
   EXPECT_EQ(feed.starts.size(), 1u);
   EXPECT_TRUE(feed.concurrent.empty()) << "concurrent calls are the daemon's, not the correlator's";
+}
+
+// A dashboard must not wait kOpenSeconds for a second: the seconds that
+// have ended by `now` are published as they stand, the current one is not,
+// and each is published again, final, when it closes.
+TEST_F(CorrelatorLiveTest, PublishesOpenSecondsBeforeTheCurrentOne) {
+  FakeLiveFeed feed;
+  correlator_->set_live(&feed);
+  AnsweredCall("call-5@test", kT0);  // messages in seconds 0, 1 and 5
+
+  correlator_->PublishOpenSeconds(kT0 + 5 * kNsPerSecond + 500 * kNsPerMs);
+  ASSERT_EQ(feed.open_traffic.size(), 2u) << "seconds 0 and 1; second 5 is still running";
+  EXPECT_TRUE(feed.traffic.empty()) << "nothing closed yet";
+  EXPECT_EQ(feed.open_traffic[0].ts, kT0 / kNsPerSecond);
+  EXPECT_EQ(feed.open_traffic[0].messages, 3u) << "INVITE twice, 180";
+  EXPECT_EQ(feed.open_traffic[1].ts, kT0 / kNsPerSecond + 1);
+  EXPECT_EQ(feed.open_traffic[1].messages, 2u) << "200, ACK";
+
+  feed.open_traffic.clear();
+  correlator_->PublishOpenSeconds(kT0 + 6 * kNsPerSecond);
+  ASSERT_EQ(feed.open_traffic.size(), 3u);
+  EXPECT_EQ(feed.open_traffic[2].ts, kT0 / kNsPerSecond + 5);
+  EXPECT_EQ(feed.open_traffic[2].messages, 2u) << "BYE, 200";
+
+  correlator_->AdvanceTime(kT0 + 20 * kNsPerSecond);
+  ASSERT_EQ(feed.traffic.size(), 3u) << "each second again, final";
+  EXPECT_EQ(feed.traffic[0].messages, 3u);
+  feed.open_traffic.clear();
+  correlator_->PublishOpenSeconds(kT0 + 21 * kNsPerSecond);
+  EXPECT_TRUE(feed.open_traffic.empty()) << "closed seconds are not open";
 }
 
 TEST_F(CorrelatorLiveTest, OpenCallSnapshotsAreNotPublishedAsEnds) {

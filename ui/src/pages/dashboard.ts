@@ -101,8 +101,8 @@ export function renderDashboard(root: HTMLElement): () => void {
       dropsChart.el));
 
   // The second `s`, created when new. The newest second sets the clock skew
-  // (capture time minus wall time: the stream's seconds come once closed,
-  // and a replayed capture has its own times), unless it comes from stored
+  // (capture time minus wall time: the stream's seconds come a little after
+  // they end, and a replayed capture has its own times), unless it comes from stored
   // data within the wall-clock window: traffic that stopped a minute ago
   // must not be drawn as if it were now.
   const sec = (s: number, fromStream = true) => {
@@ -175,10 +175,13 @@ export function renderDashboard(root: HTMLElement): () => void {
   }
 
   function draw(): void {
-    // The server sends a second once it has closed it, so the seconds after
-    // the newest one received are not known yet, not zero: the window ends
-    // at the newest second while they keep coming, and moves on over empty
-    // seconds only when none came for a few seconds (the traffic stopped).
+    // `sipman run` sends each second about a second after it ends, marked
+    // "final": false, and again with its final counts when it closes
+    // (kOpenSeconds later); `sipman serve` sends stored, closed seconds
+    // only. So the seconds after the newest one received are not known yet,
+    // not zero: the window ends at the newest second while they keep coming,
+    // and moves on over empty seconds only when none came for a few seconds
+    // (the traffic stopped).
     const end = lastSec ? Math.max(lastSec, Math.floor(Date.now() / 1000) + clockSkew - 2) :
       Math.floor(Date.now() / 1000);
     const start = end - WINDOW_S + 1;
