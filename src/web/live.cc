@@ -239,12 +239,16 @@ void LiveHub::Run() {
     int n = poll(fds.data(), fds.size(), timeout);
     if (n <= 0) continue;
     if (fds[0].revents & POLLIN) {
-      // Cleared before draining: a Wake() after this point writes again,
-      // and whatever it published is sent in this pass or the next.
-      wake_pending_.store(false, std::memory_order_release);
       char drain[64];
       while (read(wake_fds_[0], drain, sizeof(drain)) > 0) {
       }
+      // Cleared after draining, never before: a publisher that found the
+      // flag set until here wrote no byte, and what it published is sent
+      // by the next pass, which follows; one that comes later writes a
+      // byte again. (Cleared first, a byte written in between would be
+      // drained and leave the flag set with the pipe empty: every later
+      // wake-up lost.)
+      wake_pending_.store(false, std::memory_order_release);
     }
     std::lock_guard<std::mutex> lock(mu_);
     for (size_t i = 1; i < fds.size(); ++i) {
