@@ -11,9 +11,12 @@ import ctypes
 import ctypes.util
 import json
 import os
+import re
+import signal
 import sqlite3
 import struct
 import subprocess
+import time
 
 
 class Checks:
@@ -38,6 +41,46 @@ class Checks:
     def finish(self):
         print(f"{self.passed} passed, {len(self.failed)} failed")
         return 1 if self.failed else 0
+
+
+# Helpers of the tests that start daemons and SIPp (run_live_test,
+# hep_kamailio_test, hep_sngrep_test).
+
+def wait_for(path, pattern, timeout):
+    """True once the file at `path` matches `pattern`; False after `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with open(path, errors="replace") as f:
+                if re.search(pattern, f.read()):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def stop(proc, sig=signal.SIGTERM, timeout=10):
+    """Ends `proc` (a Popen) by its PID: `sig`, then SIGKILL after `timeout` s."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def successful_calls(stat_csv):
+    """SuccessfulCall(C) from the last row of SIPp's statistics file."""
+    try:
+        with open(stat_csv) as f:
+            rows = [line.rstrip("\n").split(";") for line in f if line.strip()]
+    except OSError:
+        return 0
+    if len(rows) < 2:
+        return 0
+    return int(rows[-1][rows[0].index("SuccessfulCall(C)")])
 
 
 def run_analyze(sipman, db, files, *extra, timeout=600):

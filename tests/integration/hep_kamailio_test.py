@@ -31,30 +31,6 @@ PHASES = [("answered", "uas-answer", "uac-answer-audio"),
           ("cancelled", "uas-cancel", "uac-cancel")]
 
 
-def wait_for(path, pattern, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with open(path, errors="replace") as f:
-                if re.search(pattern, f.read()):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
-def successful_calls(stat_csv):
-    try:
-        with open(stat_csv) as f:
-            rows = [line.rstrip("\n").split(";") for line in f if line.strip()]
-    except OSError:
-        return 0
-    if len(rows) < 2:
-        return 0
-    return int(rows[-1][rows[0].index("SuccessfulCall(C)")])
-
-
 def calls(db):
     con = sqlite3.connect(db, timeout=10)
     try:
@@ -66,16 +42,6 @@ def calls(db):
         return by_state, sensors, ids, messages, msg_sensors
     finally:
         con.close()
-
-
-def stop(proc, sig=signal.SIGTERM, timeout=30):
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main():
@@ -97,7 +63,7 @@ def main():
     kam_log = open(os.path.join(work, "kamailio.log"), "w")
     kam = None
     try:
-        ok = wait_for(hep_log, r"receiving HEP", 10) and wait_for(live_log, r"capturing on lo", 10)
+        ok = lib.wait_for(hep_log, r"receiving HEP", 10) and lib.wait_for(live_log, r"capturing on lo", 10)
         ck.check("sipman run --hep-listen 127.0.0.1:9060 and sipman run -i lo start", ok,
                  open(hep_log).read() if os.path.exists(hep_log) else "no log")
         if not ok:
@@ -106,7 +72,7 @@ def main():
                                 "-DD", "-E", "-Y", work, "-w", work],
                                stdout=kam_log, stderr=subprocess.STDOUT)
         procs.append(kam)
-        started = wait_for(os.path.join(work, "kamailio.log"), r"(?i)init_tcp|ready|children", 10)
+        started = lib.wait_for(os.path.join(work, "kamailio.log"), r"(?i)init_tcp|ready|children", 10)
         time.sleep(1.5)
         ck.check("kamailio starts as a proxy on 127.0.0.1:5060", kam.poll() is None and started,
                  open(os.path.join(work, "kamailio.log")).read()[-3000:])
@@ -131,19 +97,19 @@ def main():
                 uac.wait(timeout=150)
             except subprocess.TimeoutExpired:
                 uac.kill()
-            want[state] = successful_calls(stat)
-            stop(uas, signal.SIGKILL)
+            want[state] = lib.successful_calls(stat)
+            lib.stop(uas, signal.SIGKILL)
             time.sleep(0.5)
         ck.check(f"SIPp completed every call through Kamailio ({CALLS} per state)",
                  all(v == CALLS for v in want.values()), want)
         time.sleep(2)  # the last HEP datagrams and ACKs
     finally:
         if kam is not None:
-            stop(kam)
-        stop(hep)
-        stop(live)
+            lib.stop(kam, timeout=30)
+        lib.stop(hep, timeout=30)
+        lib.stop(live, timeout=30)
         for p in procs:
-            stop(p, signal.SIGKILL, 5)
+            lib.stop(p, signal.SIGKILL, 5)
     hep_text = open(os.path.join(work, "hep.out")).read()
     print(hep_text)
     ck.check("sipman (HEP) exits 0", hep.returncode == 0, hep_text + open(hep_log).read())

@@ -64,16 +64,6 @@ def free_udp_port():
     return port
 
 
-def stop(proc, sig=signal.SIGTERM, timeout=10):
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def one_capture(ck, sipman, work, pcap):
     label = os.path.basename(pcap)
     base = os.path.join(work, label)
@@ -95,7 +85,7 @@ def one_capture(ck, sipman, work, pcap):
                  run.returncode == 0 and m is not None, run.stdout + run.stderr)
         time.sleep(1.0)  # the last datagrams reach sngrep
     finally:
-        stop(sngrep)
+        lib.stop(sngrep)
     want = sip_messages(pcap)
     got = sip_messages(out_pcap) if os.path.exists(out_pcap) else []
     if m:

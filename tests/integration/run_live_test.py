@@ -62,18 +62,6 @@ def sipp_uac(scenario, port, lport, calls, stat, log):
                             stdout=log, stderr=subprocess.STDOUT)
 
 
-def successful_calls(stat_csv):
-    """SuccessfulCall(C) from the last row of SIPp's statistics file."""
-    try:
-        with open(stat_csv) as f:
-            rows = [line.rstrip("\n").split(";") for line in f if line.strip()]
-    except OSError:
-        return 0
-    if len(rows) < 2:
-        return 0
-    return int(rows[-1][rows[0].index("SuccessfulCall(C)")])
-
-
 def calls_by_state(db):
     con = sqlite3.connect(db, timeout=10)
     try:
@@ -110,19 +98,6 @@ def derived_scenario(src, dst, replacements):
     return dst
 
 
-def wait_for(path, pattern, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with open(path, errors="replace") as f:
-                if re.search(pattern, f.read()):
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
 def summary_numbers(text):
     """The final summary of sipman run as a dict of the numbers it names."""
     out = {}
@@ -144,7 +119,7 @@ def live_test(ck, sipman, work, root):
                                    "--stats-interval", "1", "--sensor", "live-test",
                                    "--active-interval", "1"],
                                   stdout=out, stderr=subprocess.STDOUT)
-    started = wait_for(log_path, r"capturing on lo", 10)
+    started = lib.wait_for(log_path, r"capturing on lo", 10)
     ck.check("sipman run -i lo starts capturing", started and daemon.poll() is None,
              open(log_path).read() if os.path.exists(log_path) else "no log")
     if not started:
@@ -188,7 +163,7 @@ def live_test(ck, sipman, work, root):
                 p.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 p.kill()
-        ok = {name: successful_calls(stat) for name, _, stat in uacs}
+        ok = {name: lib.successful_calls(stat) for name, _, stat in uacs}
         ck.check("SIPp completed every requested call and registration",
                  all(v == CALLS for v in ok.values()), ok)
         want = {
