@@ -1,15 +1,22 @@
-// End-to-end test of the SIPMan web UI in headless Chromium (playwright-core).
+// End-to-end test of the SIPMan web UI in a headless browser: Debian's
+// Chromium through playwright-core, or Debian's Firefox ESR through
+// puppeteer-core over WebDriver BiDi (--browser chromium|firefox). Both come
+// pinned from ui/node_modules. The Firefox side is puppeteer because
+// playwright-core 1.65's BiDi Firefox sends emulation.setMediaFeaturesOverride
+// on every new context, which Firefox ESR 153 rejects ("unknown command").
 //
 // With --sipman BIN: fills a fresh database with `BIN analyze` from --pcap,
 // starts `BIN serve` on a free port with a random admin password
 // (SIPMAN_ADMIN_PASSWORD), and stops it by PID at the end. With --url URL
 // (and --user/--password) it drives a server that is already running.
 //
-// Steps: wrong password refused, log in, dashboard charts, search a call by
-// caller, open it, the ladder has one arrow per message of the API, a
-// message's raw text, the pcap download starts with a pcap magic,
-// registrations, statistics. A screenshot of each page goes to --artifacts
-// (default /tmp/sipman-e2e-artifacts). Exit 0: pass; 1: fail.
+// Steps: wrong password refused, log in (Tab from the user name to the
+// password), dashboard charts, paging and sorting, search a call by caller
+// (Tab into the field, Enter submits), open it, the ladder has one arrow per
+// message of the API, a message's raw text, the pcap download starts with a
+// pcap magic, registrations, statistics. A screenshot of each page goes to
+// --artifacts (default /tmp/sipman-e2e-artifacts). Exit 0: pass; 1: fail;
+// 2: bad arguments.
 //
 // Live (SIPMAN_E2E_EXPECT_LIVE=1, against `sipman run` capturing traffic):
 // the dashboard's counters and charts must grow from the live stream, the
@@ -25,7 +32,6 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 
 const require = createRequire(new URL('../../ui/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
 
 function parseArgs(argv) {
   const a = {};
@@ -38,6 +44,12 @@ function parseArgs(argv) {
 const args = parseArgs(process.argv.slice(2));
 const artifacts = args.artifacts ?? process.env.SIPMAN_E2E_ARTIFACTS ?? '/tmp/sipman-e2e-artifacts';
 const chromiumPath = args.chromium ?? process.env.CHROMIUM ?? '/usr/bin/chromium';
+const firefoxPath = args.firefox ?? process.env.FIREFOX ?? '/usr/bin/firefox-esr';
+const browserName = args.browser ?? 'chromium';
+if (browserName !== 'chromium' && browserName !== 'firefox') {
+  console.log(`FAIL --browser ${browserName}: use chromium or firefox`);
+  process.exit(2);
+}
 fs.mkdirSync(artifacts, { recursive: true });
 
 let failures = 0;
@@ -105,22 +117,119 @@ function stopServer() {
 }
 
 const PCAP_MAGICS = ['a1b2c3d4', 'd4c3b2a1', 'a1b23c4d', '4d3cb2a1'];
+const VIEWPORT = { width: 1366, height: 768 };
+const TIMEOUT_MS = 15000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function run() {
-  if (!baseUrl) await startServer();
+// The few browser actions the test needs, over either library. Reads of
+// the page go through evaluate() (the same DOM code in both browsers); typing,
+// clicks and keys go through each library's real input events.
+async function openChromium() {
+  const { chromium } = require('playwright-core');
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  const context = await browser.newContext({ viewport: VIEWPORT, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  return {
+    page,
+    version: browser.version(),
+    close: () => browser.close(),
+    waitFor: (sel) => page.waitForSelector(sel),
+    waitFn: (fn, arg, timeout = TIMEOUT_MS) => page.waitForFunction(fn, arg, { timeout }),
+    fill: (sel, value) => page.fill(sel, value),
+    click: (sel) => page.click(sel),
+    clickText: (sel, text) => page.click(`${sel} >> text=${text}`),
+    // The pcap link through Chromium's download machinery, saved to `file`.
+    download: async (sel, file) => {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(sel)]);
+      await download.saveAs(file);
+    },
+  };
+}
+
+async function openFirefox() {
+  const puppeteer = require('puppeteer-core');
+  // puppeteer-core has no download events over BiDi: Firefox saves
+  // downloads into this folder without asking (its own preferences), and
+  // download() waits for the finished file there.
+  const downloads = fs.mkdtempSync(path.join(os.tmpdir(), 'sipman-e2e-dl-'));
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: firefoxPath,
+    headless: true,
+    defaultViewport: VIEWPORT,
+    extraPrefsFirefox: {
+      'browser.download.dir': downloads,
+      'browser.download.folderList': 2,
+      'browser.download.useDownloadDir': true,
+      'browser.download.always_ask_before_handling_new_types': false,
+      'browser.download.start_downloads_in_tmp_dir': false,
+      'browser.download.alwaysOpenPanel': false,
+    },
+  }).catch((e) => {
+    fs.rmSync(downloads, { recursive: true, force: true });
+    throw new Error(`cannot start Firefox ${firefoxPath} over WebDriver BiDi: ${e.message}`);
+  });
+  const page = await browser.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  const waitFor = (sel) => page.waitForSelector(sel, { visible: true });
+  return {
+    page,
+    version: await browser.version(),
+    close: async () => {
+      await browser.close();
+      fs.rmSync(downloads, { recursive: true, force: true });
+    },
+    waitFor,
+    waitFn: (fn, arg, timeout = TIMEOUT_MS) => page.waitForFunction(fn, { timeout }, arg),
+    fill: async (sel, value) => {
+      await waitFor(sel);
+      await page.$eval(sel, (el) => { el.value = ''; });
+      await page.type(sel, value);
+    },
+    click: async (sel) => { await waitFor(sel); await page.click(sel); },
+    clickText: async (sel, text) => {
+      const s = `${sel}::-p-text(${text})`;
+      await waitFor(s);
+      await page.click(s);
+    },
+    download: async (sel, file) => {
+      await waitFor(sel);
+      const name = await page.$eval(sel, (a) => a.getAttribute('download'));
+      await page.click(sel);
+      const end = Date.now() + TIMEOUT_MS;
+      const done = path.join(downloads, name);
+      // Firefox writes NAME.part and renames it to NAME when complete.
+      while (Date.now() < end && !(fs.existsSync(done) && !fs.existsSync(`${done}.part`))) await sleep(200);
+      if (!fs.existsSync(done)) {
+        throw new Error(`Firefox saved no ${name} in ${downloads} within ${TIMEOUT_MS} ms ` +
+          `(found: ${fs.readdirSync(downloads).join(', ') || 'nothing'})`);
+      }
+      fs.copyFileSync(done, file);
+    },
+  };
+}
+
+async function run() {
+  if (!baseUrl) await startServer();
+  const b = browserName === 'firefox' ? await openFirefox() : await openChromium();
+  const { page } = b;
+  console.log(`     browser ${browserName} ${b.version}`);
   const errors = [];
+  let loggedIn = false;
+  // Before the login the dashboard's live stream (an EventSource on
+  // /api/v1/live) is refused with 401: Chromium logs "401 (Unauthorized)" on
+  // the console, Firefox reports "can't establish a connection to the server
+  // at .../api/v1/live" as a script error. Both are expected then.
+  const expected = (t) => /401|Unauthorized/.test(t) ||
+    (!loggedIn && /establish a connection to the server at \S+\/api\/v1\/live/.test(t));
   try {
-    const context = await browser.newContext({ viewport: { width: 1366, height: 768 },
-      acceptDownloads: true });
-    const page = await context.newPage();
-    page.setDefaultTimeout(15000);
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => { if (m.type() === 'error' && !/401|Unauthorized/.test(m.text())) errors.push(m.text()); });
+    page.on('pageerror', (e) => { if (!expected(String(e))) errors.push(String(e)); });
+    page.on('console', (m) => { if (m.type() === 'error' && !expected(m.text())) errors.push(m.text()); });
     const shot = async (name, fullPage = false) => {
       const f = path.join(artifacts, `${name}.png`);
       await page.screenshot({ path: f, fullPage });
@@ -130,26 +239,40 @@ async function run() {
       const r = await fetch(u, { credentials: 'same-origin' });
       return { status: r.status, body: r.ok ? await r.json() : null };
     }, p);
+    // DOM reads, identical in both browsers.
+    const text = (sel) => page.evaluate((s) => document.querySelector(s)?.textContent ?? null, sel);
+    const texts = (sel) => page.evaluate((s) => [...document.querySelectorAll(s)].map((e) => e.textContent ?? ''), sel);
+    const count = (sel) => page.evaluate((s) => document.querySelectorAll(s).length, sel);
+    const attr = (sel, name) => page.evaluate(([s, n]) => document.querySelector(s)?.getAttribute(n) ?? null, [sel, name]);
+    const focusNth = (sel, n) => page.evaluate(([s, i]) => document.querySelectorAll(s)[i]?.focus(), [sel, n]);
+    const focused = () => page.evaluate(() => document.activeElement?.id ?? '');
 
     // Login: an unauthenticated visit lands on the login page.
     await page.goto(`${baseUrl}/#/dashboard`);
-    await page.waitForSelector('form.login-box');
+    await b.waitFor('form.login-box');
     check(page.url().includes('#/login'), 'unauthenticated visit goes to the login page');
-    await page.fill('#username', user);
-    await page.fill('#password', `${password}-wrong`);
-    await page.press('#password', 'Enter');
-    await page.waitForFunction(() => document.querySelector('.login-box .error')?.textContent !== '');
-    const msg = await page.textContent('.login-box .error');
+    await b.fill('#username', user);
+    await b.fill('#password', `${password}-wrong`);
+    await page.keyboard.press('Enter');
+    await b.waitFn(() => document.querySelector('.login-box .error')?.textContent !== '');
+    const msg = await text('.login-box .error');
     check(/wrong user name or password/i.test(msg ?? ''), `wrong password refused ("${msg}")`);
     await shot('01-login');
-    await page.fill('#password', password);
-    await page.press('#password', 'Enter');
-    await page.waitForSelector('.kpis .kpi');
+    // The second try by keyboard only: Tab from the user name to the
+    // password, type it, Enter.
+    await b.fill('#password', '');
+    await b.click('#username');
+    await page.keyboard.press('Tab');
+    check(await focused() === 'password', 'Tab moves from the user name to the password');
+    await page.keyboard.type(password);
+    await page.keyboard.press('Enter');
+    await b.waitFor('.kpis .kpi');
+    loggedIn = true;
 
     // Dashboard.
     check(page.url().includes('#/dashboard'), 'login returns to the dashboard');
-    await page.waitForSelector('figure.chart svg');
-    const charts = await page.locator('figure.chart').count();
+    await b.waitFor('figure.chart svg');
+    const charts = await count('figure.chart');
     check(charts >= 5, `dashboard shows ${charts} charts`);
     const live = process.env.SIPMAN_E2E_EXPECT_LIVE === '1';
     const kpi = (label) => page.evaluate((l) => {
@@ -160,14 +283,14 @@ async function run() {
       }
       return null;
     }, label);
-    const kpiAbove = (label, min, timeout) => page.waitForFunction(([l, m]) => {
+    const kpiAbove = (label, min, timeout) => b.waitFn(([l, m]) => {
       for (const k of document.querySelectorAll('.kpis .kpi')) {
         if (k.querySelector('.kpi-label')?.textContent === l) {
           return Number((k.querySelector('.kpi-value')?.textContent ?? '').replace(/,/g, '')) > m;
         }
       }
       return false;
-    }, [label, min], { timeout }).then(() => true, () => false);
+    }, [label, min], timeout).then(() => true, () => false);
     if (live) {
       // Traffic seconds reach the stream once closed (8 s of capture time
       // after they end): wait for the first, then see the counters grow.
@@ -178,15 +301,15 @@ async function run() {
         `the dashboard's messages grow while traffic flows (${m1} -> ${await kpi('messages in 5 min')})`);
       check(await kpiAbove('concurrent calls', 0, 10000),
         `concurrent calls from the live stream (${await kpi('concurrent calls')})`);
-      const starts = await page.locator('#last-calls .badge.ev-start').count();
+      const starts = await count('#last-calls .badge.ev-start');
       check(starts > 0, `live call starts appear in Last calls (${starts})`);
     }
-    const before = await page.locator('figure.chart').first().locator('polyline').first()
-      .getAttribute('points').catch(() => null);
-    await page.waitForTimeout(3000);
-    const after = await page.locator('figure.chart').first().locator('polyline').first()
-      .getAttribute('points').catch(() => null);
-    const status = (await page.textContent('.live-status')) ?? '';
+    const firstLine = () => page.evaluate(() =>
+      document.querySelector('figure.chart')?.querySelector('polyline')?.getAttribute('points') ?? null);
+    const before = await firstLine();
+    await sleep(3000);
+    const after = await firstLine();
+    const status = (await text('.live-status')) ?? '';
     console.log(`     live status: ${status.trim()}; charts ${before === after ? 'unchanged' : 'updated'}`);
     if (live) {
       check(before !== after && after !== null, 'dashboard charts update from the live stream');
@@ -202,7 +325,7 @@ async function run() {
         const r = await api(`/api/v1/calls?limit=${Math.min(want + 10, 1000)}`);
         have = r.body?.calls.length ?? 0;
         if (have >= want) break;
-        await page.waitForTimeout(2000);
+        await sleep(2000);
       }
       check(have >= want, `${have} of ${want} calls stored while the server runs`);
     }
@@ -211,47 +334,50 @@ async function run() {
     const first = await api('/api/v1/calls?limit=1&sort=invite_ts');
     check(first.status === 200 && first.body.calls.length > 0, 'the API lists calls');
     const caller = first.body.calls[0].caller_user;
-    await page.click('nav a[href="#/calls"]');
-    await page.waitForSelector('#calls-table tbody tr');
+    await b.click('nav a[href="#/calls"]');
+    await b.waitFor('#calls-table tbody tr');
     // Paging over the server's cursors, and sorting, on the unfiltered list.
+    const rowSel = '#calls-table tbody tr[data-id]';
+    const firstId = () => attr(rowSel, 'data-id');
     const small = await api('/api/v1/calls?limit=25');
     if (small.body && small.body.next_cursor) {
       await page.goto(`${baseUrl}/#/calls?limit=25`);
-      await page.waitForSelector('#calls-table tbody tr[data-id]');
-      const p1 = await page.locator('#calls-table tbody tr[data-id]').first().getAttribute('data-id');
-      const firstId = () => page.evaluate(() =>
-        document.querySelector('#calls-table tbody tr[data-id]')?.getAttribute('data-id') ?? null);
-      const settled = () => page.waitForFunction(() => !document.querySelector('#next').disabled ||
+      await b.waitFor(rowSel);
+      const p1 = await firstId();
+      await b.click('#next');
+      await b.waitFn(() => !document.querySelector('#next').disabled ||
         !document.querySelector('#prev').disabled || document.querySelector('#calls-table td.error'));
-      await page.click('#next');
-      await settled();
       const p2 = await firstId();
-      const err = await page.textContent('#calls-table td.error').catch(() => null);
+      const err = await text('#calls-table td.error');
       let back = null;
       if (!err) {
-        await page.click('#prev');
-        await page.waitForFunction(() => document.querySelector('#prev').disabled &&
+        await b.click('#prev');
+        await b.waitFn(() => document.querySelector('#prev').disabled &&
           document.querySelector('#calls-table tbody tr[data-id]'));
         back = await firstId();
       }
       check(!err && p2 !== null && p2 !== p1 && back === p1,
         `Next and Previous page through the calls${err ? ` (${err})` : ''}`);
     }
-    await page.click('#calls-table th button.sort >> text=Duration');
-    await page.waitForFunction(() => location.hash.includes('sort=-duration_ms'));
-    await page.waitForSelector('#calls-table tbody tr[data-id]');
+    await b.clickText('#calls-table th button.sort', 'Duration');
+    await b.waitFn(() => location.hash.includes('sort=-duration_ms'));
+    await b.waitFor(rowSel);
     const longest = await api('/api/v1/calls?limit=1&sort=-duration_ms');
-    const firstId = await page.locator('#calls-table tbody tr[data-id]').first().getAttribute('data-id');
-    const firstCall = await api(`/api/v1/calls/${firstId}`);
+    const firstCall = await api(`/api/v1/calls/${await firstId()}`);
     check(firstCall.body?.call.duration_ms === longest.body?.calls[0]?.duration_ms,
       'sorting by duration puts the longest call first');
-    await page.click('nav a[href="#/calls"]');
-    await page.waitForSelector('#calls-table tbody tr[data-id]');
-    await page.fill('#f-caller', caller);
-    await page.press('#f-caller', 'Enter');
-    await page.waitForFunction((c) => location.hash.includes(`caller=${encodeURIComponent(c)}`), caller);
-    await page.waitForSelector('#calls-table tbody tr[data-id]');
-    const callers = await page.locator('#calls-table tbody tr[data-id] td:nth-child(2)').allTextContents();
+    await b.click('nav a[href="#/calls"]');
+    await b.waitFor(rowSel);
+    // By keyboard: Tab from the match-mode selector into the caller field,
+    // type, Enter submits the search form.
+    await focusNth('#f-caller_mode', 0);
+    await page.keyboard.press('Tab');
+    check(await focused() === 'f-caller', 'Tab reaches the caller search field');
+    await page.keyboard.type(caller);
+    await page.keyboard.press('Enter');
+    await b.waitFn((c) => location.hash.includes(`caller=${encodeURIComponent(c)}`), caller);
+    await b.waitFor(rowSel);
+    const callers = await texts(`${rowSel} td:nth-child(2)`);
     check(callers.length > 0 && callers.every((t) => t.startsWith(caller)),
       `search by caller "${caller}" shows ${callers.length} calls, all of that caller`);
     const apiHits = await api(`/api/v1/calls?caller=${encodeURIComponent(caller)}&limit=50`);
@@ -260,64 +386,63 @@ async function run() {
     await shot('03-calls');
 
     // Open the first result with the keyboard.
-    const row = page.locator('#calls-table tbody tr[data-id]').first();
-    const id = await row.getAttribute('data-id');
-    await row.focus();
+    const id = await firstId();
+    await focusNth(rowSel, 0);
     await page.keyboard.press('Enter');
-    await page.waitForSelector('svg.ladder');
+    await b.waitFor('svg.ladder');
     check(page.url().endsWith(`#/calls/${id}`), `Enter opens call ${id}`);
     const detail = await api(`/api/v1/calls/${id}`);
-    const arrows = await page.locator('svg.ladder g.arrow').count();
+    const arrows = await count('svg.ladder g.arrow');
     check(detail.body && arrows === detail.body.messages.length && arrows > 0,
       `ladder has ${arrows} arrows for ${detail.body?.messages.length} messages`);
-    await page.locator('svg.ladder g.arrow').first().click();
-    const raw = (await page.textContent('#raw')) ?? '';
+    await b.click('svg.ladder g.arrow');
+    const raw = (await text('#raw')) ?? '';
     check(/^(INVITE|[A-Z]+ sip:|SIP\/2\.0)/.test(raw), 'clicking an arrow shows the raw message');
-    await page.locator('svg.ladder g.arrow').nth(Math.min(1, arrows - 1)).focus();
+    await focusNth('svg.ladder g.arrow', Math.min(1, arrows - 1));
     await page.keyboard.press('Enter');
-    const raw2 = (await page.textContent('#raw')) ?? '';
+    const raw2 = (await text('#raw')) ?? '';
     check(arrows < 2 || raw2 !== raw, 'Enter on an arrow shows its message');
     await shot('04-call', true);
 
-    // The pcap download.
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-pcap')]);
+    // The pcap download, through the browser's own download of the link.
     const file = path.join(artifacts, `call-${id}.pcap`);
-    await download.saveAs(file);
+    fs.rmSync(file, { force: true });
+    await b.download('#download-pcap', file);
     const head = fs.readFileSync(file).subarray(0, 4).toString('hex');
     check(PCAP_MAGICS.includes(head), `downloaded pcap ${file} starts with a pcap magic (${head})`);
 
     // Registrations.
-    await page.click('nav a[href="#/registrations"]');
-    await page.waitForSelector('#reg-history tbody tr');
+    await b.click('nav a[href="#/registrations"]');
+    await b.waitFor('#reg-history tbody tr');
     check(true, 'registrations page loads');
     await shot('05-registrations', true);
 
     // Statistics over all stored data.
     await page.goto(`${baseUrl}/#/stats?range=all`);
-    await page.waitForSelector('#periods svg');
-    await page.waitForSelector('#ratios svg');
-    await page.waitForSelector('#traffic svg');
-    await page.waitForSelector('#top tbody tr');
-    const calls = await page.textContent('.kpis .kpi:first-child .kpi-value');
+    await b.waitFor('#periods svg');
+    await b.waitFor('#ratios svg');
+    await b.waitFor('#traffic svg');
+    await b.waitFor('#top tbody tr');
+    const calls = await text('.kpis .kpi:first-child .kpi-value');
     check(Number((calls ?? '0').replace(/,/g, '')) > 0, `statistics count ${calls} calls`);
     await shot('06-statistics', true);
-    await page.click('button[data-range="day"]');
-    await page.waitForSelector('button[data-range="day"].on');
-    await page.waitForSelector('.kpis .kpi, .notice');
-    await page.waitForFunction(() => !document.querySelector('.stats-body .loading'));
+    await b.click('button[data-range="day"]');
+    await b.waitFor('button[data-range="day"].on');
+    await b.waitFor('.kpis .kpi, .notice');
+    await b.waitFn(() => !document.querySelector('.stats-body .loading'));
     await shot('07-statistics-day');
 
     if (live) {
       // Back on the dashboard: the stored calls, and those that ended.
-      await page.click('nav a[href="#/dashboard"]');
-      await page.waitForSelector('figure.chart svg');
-      await page.waitForTimeout(2500);
+      await b.click('nav a[href="#/dashboard"]');
+      await b.waitFor('figure.chart svg');
+      await sleep(2500);
       await shot('08-dashboard-after');
     }
 
     check(errors.length === 0, `no script errors in the page${errors.length ? `: ${errors.join('; ')}` : ''}`);
   } finally {
-    await browser.close();
+    await b.close();
   }
 }
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end test of the web UI: tests/e2e/ui_e2e.mjs drives Debian's
-# Chromium (playwright-core from ui/node_modules).
-#  1. Stored: against `sipman serve` on a database filled by `sipman analyze`.
+# Chromium (playwright-core from ui/node_modules) and Firefox ESR
+# (puppeteer-core over WebDriver BiDi, also from ui/node_modules).
+#  1. Stored: against `sipman serve` on a database filled by `sipman analyze`,
+#     in Chromium, then the same checks again in Firefox (that part alone is
+#     skipped, with a message, without /usr/bin/firefox-esr).
 #  2. Live (root, SIPp): in a network namespace this test creates, `sipman
 #     run -i lo` captures SIPp calls and registrations on the namespace's
 #     loopback and serves the GUI there; node and Chromium run in the same
@@ -9,8 +12,9 @@
 #     dashboard must update from the live stream while the calls flow, and
 #     the usual checks (search, ladder, pcap, statistics) run on what the
 #     daemon stored.
-# Screenshots of every page go to e2e-artifacts/ (phase 1) and
-# e2e-artifacts/live/ (phase 2) beside the binary, with the server logs.
+# Screenshots of every page go to e2e-artifacts/ (phase 1, Chromium),
+# e2e-artifacts/firefox/ (phase 1, Firefox) and e2e-artifacts/live/ (phase 2)
+# beside the binary, with the server logs.
 # Usage: web_e2e_test.sh path/to/sipman. Exit 77 (skipped) when node,
 # Chromium or the npm packages are missing; the live phase alone is skipped
 # (with a message) without root or SIPp.
@@ -18,6 +22,7 @@ set -u
 bin=${1:?usage: web_e2e_test.sh path/to/sipman}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 chromium=${CHROMIUM:-/usr/bin/chromium}
+firefox=${FIREFOX:-/usr/bin/firefox-esr}
 case "$bin" in /*) ;; *) bin=$PWD/$bin;; esac
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -38,6 +43,22 @@ echo "artifacts (screenshots, server log, downloaded pcap): $artifacts"
 timeout 600 node "$root/tests/e2e/ui_e2e.mjs" --sipman "$bin" --pcap "$pcap" \
   --artifacts "$artifacts" --chromium "$chromium"
 stored_rc=$?
+
+echo "== phase 1 again in Firefox: the same checks on a fresh server and database"
+firefox_rc=0
+if [ ! -x "$firefox" ]; then
+  echo "SKIP Firefox part of phase 1: no Firefox at $firefox (scripts/bootstrap installs firefox-esr; FIREFOX=PATH for another)"
+elif [ ! -d "$root/ui/node_modules/puppeteer-core" ]; then
+  echo "SKIP Firefox part of phase 1: ui/node_modules/puppeteer-core is missing: run scripts/bootstrap (npm ci in ui/)"
+else
+  rm -rf "$artifacts/firefox"
+  mkdir -p "$artifacts/firefox"
+  echo "firefox artifacts: $artifacts/firefox"
+  timeout 600 node "$root/tests/e2e/ui_e2e.mjs" --browser firefox --firefox "$firefox" \
+    --sipman "$bin" --pcap "$pcap" --artifacts "$artifacts/firefox"
+  firefox_rc=$?
+fi
+[ $firefox_rc = 0 ] || stored_rc=1
 
 echo "== phase 2: sipman run capturing SIPp traffic live, GUI in the same network namespace"
 live_skip=""
@@ -173,5 +194,5 @@ else
 fi
 echo "live artifacts: $live_artifacts"
 [ $stored_rc = 0 ] && [ $live_rc = 0 ] && echo "web e2e: both phases passed" && exit 0
-echo "web e2e: phase 1 (stored) rc=$stored_rc, phase 2 (live) rc=$live_rc"
+echo "web e2e: phase 1 (stored; Firefox rc=$firefox_rc) rc=$stored_rc, phase 2 (live) rc=$live_rc"
 exit 1
