@@ -102,12 +102,14 @@ class MetricsSnapshot {
   uint64_t calls_up_ = 0;                            // guarded by mu_
 };
 
-// "http://HOST:PORT/" for a --listen value and the port bound.
-std::string WebUrl(const std::string& listen, uint16_t port) {
+// "http://HOST:PORT/" (or https://) for a --listen value and the port bound.
+std::string WebUrl(const std::string& listen, uint16_t port, bool https) {
   size_t colon = listen.rfind(':');
   std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
   if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "localhost";
-  return "http://" + host + ":" + std::to_string(port) + "/";
+  std::string url = https ? "https://" : "http://";
+  url.append(host).append(":").append(std::to_string(port)).append("/");
+  return url;
 }
 
 // The HEP listener's sink, on the listener thread: the only producer of the
@@ -303,6 +305,8 @@ class Daemon {
     web::WebServerOptions web_options;
     web_options.listen = options_.listen;
     web_options.db_path = options_.db;
+    web_options.tls_cert_file = options_.tls_cert_file;
+    web_options.tls_key_file = options_.tls_key_file;
     if (!options_.admin_password_file.empty()) {
       std::ifstream in(options_.admin_password_file);
       if (!in) {
@@ -335,7 +339,7 @@ class Daemon {
     }
     web_ = std::move(server.value());
     log_->Line("web GUI on %s (user admin; --listen changes the address, --no-web turns it off)",
-               WebUrl(options_.listen, web_->port()).c_str());
+               WebUrl(options_.listen, web_->port(), !options_.tls_cert_file.empty()).c_str());
     return true;
   }
 

@@ -25,7 +25,7 @@ constexpr std::string_view kKeys[] = {
     "sensor",     "correlation_header", "queue_mb", "queue_packets", "spill_dir",
     "store_queue_rows", "log",   "stats_interval", "stats_second_hours",
     "active_interval", "hep_listen", "hep_auth", "hep_send", "hep_capture_id",
-    "web",        "listen",      "admin_password_file", "local_net"};
+    "web",        "listen",      "admin_password_file", "tls_cert", "tls_key", "local_net"};
 
 // The 1-based line where `key = ...` is written, or 0. cpptoml keeps no
 // positions for values, so errors about a value find its line here.
@@ -220,6 +220,8 @@ Status ApplyKey(const std::string& key, cpptoml::base& v, const FileErrors& err,
     return s;
   }
   if (key == "admin_password_file") return GetString(v, err, key, &o->admin_password_file);
+  if (key == "tls_cert") return GetString(v, err, key, &o->tls_cert_file);
+  if (key == "tls_key") return GetString(v, err, key, &o->tls_key_file);
   std::string known;
   for (std::string_view k : kKeys) known += (known.empty() ? "" : ", ") + std::string(k);
   return err.At(key, "unknown setting '" + key + "' (known: " + known + ")");
@@ -456,6 +458,12 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
     } else if (f.Is("--admin-password-file", &v, &missing)) {
       if (missing || v.empty()) return need("--admin-password-file", "a file holding a password");
       options->admin_password_file = v;
+    } else if (f.Is("--tls-cert", &v, &missing)) {
+      if (missing || v.empty()) return need("--tls-cert", "a PEM certificate file (with --tls-key)");
+      options->tls_cert_file = v;
+    } else if (f.Is("--tls-key", &v, &missing)) {
+      if (missing || v.empty()) return need("--tls-key", "a PEM private key file (with --tls-cert)");
+      options->tls_key_file = v;
     } else {
       return Status::Error("unknown option '" + std::string(arg) + "' for 'run'");
     }

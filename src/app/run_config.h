@@ -48,6 +48,10 @@ struct RunOptions {
   // --admin-password-file: first start only, the password of web user
   // `admin` (else $SIPMAN_ADMIN_PASSWORD, else a random one printed once).
   std::string admin_password_file;
+  // --tls-cert FILE --tls-key FILE (TOML tls_cert, tls_key): serve HTTPS
+  // with this PEM certificate chain and PEM private key; both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 
   // Store.
   std::string db = "sipman.db";  // --db

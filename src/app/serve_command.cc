@@ -17,11 +17,20 @@
 namespace sipman::app {
 
 const char kServeUsage[] =
-    "  sipman serve [--db PATH] [--listen ADDR:PORT] [--admin-password-file FILE]\n"
+    "  sipman serve [--db PATH|URL] [--users-db FILE] [--listen ADDR:PORT]\n"
+    "               [--admin-password-file FILE] [--tls-cert CERT --tls-key KEY]\n"
     "      Serve the web GUI and the JSON API (docs/API.md) over a stored database\n"
     "      (default sipman.db) on 127.0.0.1:8080 until SIGINT/SIGTERM. On first\n"
     "      start it creates web user 'admin' with the password from FILE, else\n"
-    "      from $SIPMAN_ADMIN_PASSWORD, else a random one printed once.\n";
+    "      from $SIPMAN_ADMIN_PASSWORD, else a random one printed once.\n"
+    "      --db postgresql://USER@HOST:PORT/DB serves the central PostgreSQL store:\n"
+    "      the calls and statistics of every sensor (filter with ?sensor=). The\n"
+    "      web users are then kept in the local SQLite file --users-db (default\n"
+    "      sipman-web-users.db in the working directory); with a SQLite --db they\n"
+    "      are in that file unless --users-db names another.\n"
+    "      With --tls-cert and --tls-key (PEM certificate chain and unencrypted\n"
+    "      PEM private key) it serves HTTPS only (TLS 1.2 or newer) and marks the\n"
+    "      session cookie Secure.\n";
 
 namespace {
 
@@ -44,10 +53,16 @@ int RunServeCommand(int argc, char** argv) {
     std::string* target = nullptr;
     if (arg == "--db") {
       target = &options.db_path;
+    } else if (arg == "--users-db") {
+      target = &options.users_db_path;
     } else if (arg == "--listen") {
       target = &options.listen;
     } else if (arg == "--admin-password-file") {
       target = &password_file;
+    } else if (arg == "--tls-cert") {
+      target = &options.tls_cert_file;
+    } else if (arg == "--tls-key") {
+      target = &options.tls_key_file;
     } else {
       return Usage("unknown argument '" + std::string(arg) + "'");
     }
@@ -55,9 +70,20 @@ int RunServeCommand(int argc, char** argv) {
     *target = argv[++i];
   }
   std::string path = options.db_path;
+  const bool postgres =
+      path.starts_with("postgresql://") || path.starts_with("postgres://");
+  if (postgres) {
+    if (options.users_db_path.empty()) options.users_db_path = "sipman-web-users.db";
+    // Shown without its password.
+    size_t scheme = path.find("://") + 3, at = path.find('@', scheme);
+    size_t colon = path.find(':', scheme), slash = path.find('/', scheme);
+    if (at != std::string::npos && colon < at && (slash == std::string::npos || at < slash)) {
+      path = path.substr(0, colon + 1) + "***" + path.substr(at);
+    }
+  }
   if (std::string_view(path).starts_with("sqlite:")) path = path.substr(7);
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
+  if (!postgres && stat(path.c_str(), &st) != 0) {
     std::fprintf(stderr,
                  "sipman serve: database %s does not exist (fill one with 'sipman analyze --db "
                  "%s FILE.pcap' or 'sipman run --db %s')\n",
@@ -114,7 +140,8 @@ int RunServeCommand(int argc, char** argv) {
   size_t colon = shown.rfind(':');
   std::string host = colon == std::string::npos ? "" : shown.substr(0, colon);
   if (host.empty()) host = "localhost";
-  std::printf("sipman: serving http://%s:%u/ (database %s); stop with Ctrl-C\n", host.c_str(),
+  std::printf("sipman: serving %s://%s:%u/ (database %s); stop with Ctrl-C\n",
+              options.tls_cert_file.empty() ? "http" : "https", host.c_str(),
               static_cast<unsigned>((*server)->port()), path.c_str());
   std::fflush(stdout);
   int signal_number = 0;

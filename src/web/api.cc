@@ -39,6 +39,12 @@ enum Route {
 };
 
 constexpr const char kSessionCookie[] = "sipman_session";
+
+// Over HTTPS the browser must never send the session cookie in the clear.
+const char* CookieSecure(const WebServerOptions& options) {
+  return options.tls_cert_file.empty() ? "" : "; Secure";
+}
+
 constexpr size_t kMaxParamValue = 256;
 // Messages of another call with the same Call-ID are left out of a call's
 // messages when they lie this far outside its [invite_ts, end_ts].
@@ -563,7 +569,8 @@ void Api::Dispatch(int route, Call& c) {
         return SetJsonError(resp, 401, "wrong user name or password");
       }
       resp->AddHeader("Set-Cookie", std::string(kSessionCookie) + "=" + out.session +
-                                        "; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200");
+                                        "; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200" +
+                                        CookieSecure(options_));
       JsonWriter w;
       w.BeginObject().Field("user", (*body)["username"]).EndObject();
       return SetJson(resp, w);
@@ -572,7 +579,8 @@ void Api::Dispatch(int route, Call& c) {
       if (!params.Check({}, &error)) return bad(error);
       if (c.by_session) auth_->Logout(CookieValue(c.req.Header("Cookie"), kSessionCookie));
       resp->AddHeader("Set-Cookie", std::string(kSessionCookie) +
-                                        "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+                                        "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0" +
+                                        CookieSecure(options_));
       JsonWriter w;
       w.BeginObject().Field("ok", true).EndObject();
       return SetJson(resp, w);

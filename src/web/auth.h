@@ -1,7 +1,9 @@
 // Private to web/: users, sessions, API tokens and the failed-login limiter.
 //
-// Users and API tokens live in two tables of the SIPMan database that this
-// code creates itself (CREATE TABLE IF NOT EXISTS; docs/API.md):
+// Users and API tokens live in two tables of a SQLite file (the SIPMan
+// database itself, or with a PostgreSQL store the file of `sipman serve
+// --users-db`) that this code creates itself (CREATE TABLE IF NOT EXISTS;
+// docs/API.md):
 //   web_users(id, username UNIQUE, password_hash, created_ns)
 //   web_tokens(id, username, name, token_hash UNIQUE, created_ns)
 // Passwords are stored as libsodium crypto_pwhash_str strings (Argon2id);

@@ -3,12 +3,20 @@
 // a complete request is handed to one of a small fixed pool of worker
 // threads, which answers it and hands the connection back. So slow or idle
 // clients cost a file descriptor, never a worker.
+//
+// With a certificate and key the same loop speaks HTTPS: the I/O thread
+// drives each TLS handshake and read as far as the socket allows, polling
+// for whichever of readable or writable OpenSSL waits for. A live (SSE)
+// client over TLS is handed to LiveHub as one end of a socket pair; the I/O
+// thread relays the other end into the TLS connection.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +36,7 @@
 #include "web/auth.h"
 #include "web/http.h"
 #include "web/live.h"
+#include "web/tls.h"
 #include "web/web.h"
 
 namespace sipman::web {
@@ -43,6 +52,11 @@ int64_t NowMs() {
 
 struct Connection {
   int fd = -1;
+  SslPtr ssl;                   // HTTPS only
+  bool handshake_done = true;   // HTTPS: false until the TLS handshake completes
+  bool want_write = false;      // HTTPS: OpenSSL waits for the socket to be writable
+  int relay_fd = -1;            // HTTPS live client: our end of the pair LiveHub writes
+  std::string relay_out;        // HTTPS live client: taken from relay_fd, not yet sent
   std::string in;           // received, not yet answered
   std::string peer_ip;
   int64_t last_activity_ms = 0;
@@ -72,8 +86,50 @@ bool SplitListen(const std::string& listen, std::string* host, std::string* port
   return port->size() <= 5 && std::stoi(*port) <= 65535;
 }
 
+// OpenSSL writes with write(2), which raises SIGPIPE on a closed
+// connection; the server's own threads take EPIPE instead.
+void BlockSigpipe() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+// Sends close_notify (HTTPS) and closes the socket.
+void CloseSocket(Connection* c) {
+  if (c->ssl) {
+    TlsShutdown(c->ssl.get());
+    c->ssl.reset();
+  }
+  if (c->relay_fd >= 0) close(c->relay_fd);
+  c->relay_fd = -1;
+  close(c->fd);
+  c->fd = -1;
+}
+
+// Writes all of `data` over TLS, waiting at most `timeout_ms` overall.
+bool WriteAllTls(SSL* ssl, int fd, std::string_view data, int timeout_ms) {
+  int64_t deadline = NowMs() + timeout_ms;
+  while (!data.empty()) {
+    size_t n = 0;
+    TlsStatus s = TlsWrite(ssl, data, &n);
+    if (s == TlsStatus::kOk) {
+      data.remove_prefix(n);
+      continue;
+    }
+    if (s == TlsStatus::kClosed) return false;
+    int64_t left = deadline - NowMs();
+    if (left <= 0) return false;
+    pollfd p{fd, static_cast<short>(s == TlsStatus::kWantRead ? POLLIN : POLLOUT), 0};
+    if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) return false;
+  }
+  return true;
+}
+
 // Writes all of `data`, waiting at most `timeout_ms` for the socket overall.
-bool WriteAll(int fd, std::string_view data, int timeout_ms) {
+bool WriteAll(const Connection& conn, std::string_view data, int timeout_ms) {
+  if (conn.ssl) return WriteAllTls(conn.ssl.get(), conn.fd, data, timeout_ms);
+  int fd = conn.fd;
   int64_t deadline = NowMs() + timeout_ms;
   while (!data.empty()) {
     ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -96,9 +152,11 @@ bool WriteAll(int fd, std::string_view data, int timeout_ms) {
 
 class HttpServer : public WebServer {
  public:
-  HttpServer(const WebServerOptions& options, store::Store* store, std::unique_ptr<Auth> auth)
+  HttpServer(const WebServerOptions& options, store::Store* store, std::unique_ptr<Auth> auth,
+             std::unique_ptr<TlsContext> tls)
       : options_(options),
         auth_(std::move(auth)),
+        tls_(std::move(tls)),
         live_(options_.live_client_buffer_bytes, store, options_.live_from_database),
         api_(options_, store, auth_.get(), &live_) {}
   ~HttpServer() override { Stop(); }
@@ -117,9 +175,20 @@ class HttpServer : public WebServer {
   void Wake();
   // Parses what `conn` holds: true when a whole request (or an error) is there.
   bool RequestReady(const Connection& conn) const;
+  // HTTPS: advances the handshake, then reads what the socket holds into
+  // conn->in. False when the connection is closed or failed.
+  bool ReadTls(Connection* conn, char* buffer, int64_t now) const;
+  // HTTPS live client: moves bytes from LiveHub's pair into the TLS
+  // connection. False when either side is gone.
+  bool Relay(Connection* conn, short client_events, short pair_events, char* buffer) const;
+  // Reading past this many bytes is pointless: the parser refuses the request.
+  size_t MaxBuffered() const {
+    return limits_.max_body + limits_.max_header_bytes + limits_.max_request_line + 16;
+  }
 
   WebServerOptions options_;
   std::unique_ptr<Auth> auth_;
+  std::unique_ptr<TlsContext> tls_;  // null: plain HTTP
   LiveHub live_;
   Api api_;
   HttpLimits limits_;
@@ -204,8 +273,13 @@ void HttpServer::Stop() {
   workers_.clear();
   live_.Stop();
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& c : work_) close(c->fd);
-  for (auto& c : returned_) close(c->fd);
+  // No close_notify from this thread (it may not block SIGPIPE).
+  auto close_quietly = [](Connection* c) {
+    c->ssl.reset();
+    CloseSocket(c);
+  };
+  for (auto& c : work_) close_quietly(c.get());
+  for (auto& c : returned_) close_quietly(c.get());
   work_.clear();
   returned_.clear();
   if (listen_fd_ >= 0) close(listen_fd_);
@@ -247,19 +321,116 @@ void HttpServer::ReturnToIo(std::unique_ptr<Connection> conn) {
   Wake();
 }
 
+bool HttpServer::ReadTls(Connection* c, char* buffer, int64_t now) const {
+  c->want_write = false;
+  if (!c->handshake_done) {
+    bool plain_http = false;
+    TlsStatus s = TlsHandshake(c->ssl.get(), &plain_http);
+    if (s == TlsStatus::kWantRead) return true;
+    if (s == TlsStatus::kWantWrite) {
+      c->want_write = true;
+      return true;
+    }
+    if (s == TlsStatus::kClosed) {
+      if (plain_http) {
+        // Say so in the client's own language rather than just hanging up.
+        static const char kHttps[] =
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 45\r\n"
+            "Connection: close\r\n\r\nthis port serves HTTPS: use an https:// URL\r\n";
+        ssize_t n = send(c->fd, kHttps, sizeof(kHttps) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+      }
+      c->ssl.reset();  // no close_notify on a failed handshake
+      return false;
+    }
+    c->handshake_done = true;
+    c->request_start_ms = 0;  // the request's own timer starts with its first byte
+    c->last_activity_ms = now;
+  }
+  // Read until OpenSSL waits for the socket: bytes it has decrypted but not
+  // returned would not wake poll().
+  for (;;) {
+    size_t got = 0;
+    TlsStatus s = TlsRead(c->ssl.get(), buffer, kReadChunk, &got);
+    if (s == TlsStatus::kOk) {
+      if (c->in.empty()) c->request_start_ms = now;
+      c->in.append(buffer, got);
+      c->last_activity_ms = now;
+      if (c->in.size() > MaxBuffered()) return true;  // refused whatever follows
+      continue;
+    }
+    if (s == TlsStatus::kWantRead) return true;
+    if (s == TlsStatus::kWantWrite) {
+      c->want_write = true;
+      return true;
+    }
+    return false;
+  }
+}
+
+bool HttpServer::Relay(Connection* c, short client_events, short pair_events,
+                       char* buffer) const {
+  if (client_events != 0) {
+    // An event stream client sends nothing but close_notify (or a reset);
+    // anything else is read and dropped.
+    c->want_write = false;
+    for (;;) {
+      size_t got = 0;
+      TlsStatus s = TlsRead(c->ssl.get(), buffer, kReadChunk, &got);
+      if (s == TlsStatus::kOk) continue;
+      if (s == TlsStatus::kWantRead) break;
+      if (s == TlsStatus::kWantWrite) {
+        c->want_write = true;
+        break;
+      }
+      return false;
+    }
+  }
+  if (c->relay_out.empty() && (pair_events & (POLLIN | POLLHUP | POLLERR))) {
+    ssize_t n = read(c->relay_fd, buffer, kReadChunk);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      return false;  // LiveHub closed the client (server stopping, or it read too slowly)
+    }
+    if (n > 0) c->relay_out.assign(buffer, static_cast<size_t>(n));
+  } else if (pair_events & (POLLHUP | POLLERR)) {
+    return false;
+  }
+  while (!c->relay_out.empty()) {
+    size_t written = 0;
+    TlsStatus s = TlsWrite(c->ssl.get(), c->relay_out, &written);
+    if (s == TlsStatus::kOk) {
+      c->relay_out.erase(0, written);
+      continue;
+    }
+    if (s == TlsStatus::kClosed) return false;
+    c->want_write = c->want_write || s == TlsStatus::kWantWrite;
+    break;
+  }
+  return true;
+}
+
 void HttpServer::IoLoop() {
+  if (tls_) BlockSigpipe();
   std::list<std::unique_ptr<Connection>> idle;
+  std::list<std::unique_ptr<Connection>> relays;  // HTTPS live clients
   std::vector<pollfd> fds;
   std::vector<std::list<std::unique_ptr<Connection>>::iterator> polled;
+  std::vector<std::list<std::unique_ptr<Connection>>::iterator> polled_relays;
   char buffer[kReadChunk];
   auto close_conn = [this](Connection* c) {
-    close(c->fd);
+    CloseSocket(c);
     --open_connections_;
   };
   while (!stop_) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (auto& c : returned_) idle.push_back(std::move(c));
+      for (auto& c : returned_) {
+        if (c->relay_fd >= 0) {
+          relays.push_back(std::move(c));
+        } else {
+          idle.push_back(std::move(c));
+        }
+      }
       returned_.clear();
     }
     int64_t now = NowMs();
@@ -271,16 +442,25 @@ void HttpServer::IoLoop() {
         it = idle.erase(it);
         continue;
       }
-      bool partial = !c->in.empty();
+      bool partial = !c->in.empty() || !c->handshake_done;
       if (partial && c->request_start_ms == 0) c->request_start_ms = now;
       if (partial && now - c->request_start_ms > options_.request_timeout_ms) {
-        HttpResponse r;
-        r.status = 408;
-        r.content_type = "text/plain; charset=utf-8";
-        r.body = "request not received in time\n";
-        std::string out = SerializeResponseHead(r, false) + r.body;
-        ssize_t n = send(c->fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)n;
+        if (c->handshake_done) {
+          HttpResponse r;
+          r.status = 408;
+          r.content_type = "text/plain; charset=utf-8";
+          r.body = "request not received in time\n";
+          std::string out = SerializeResponseHead(r, false) + r.body;
+          if (c->ssl) {
+            size_t n = 0;
+            TlsWrite(c->ssl.get(), out, &n);
+          } else {
+            ssize_t n = send(c->fd, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)n;
+          }
+        } else {
+          c->ssl.reset();  // a handshake that stalls gets no close_notify
+        }
         close_conn(c);
         it = idle.erase(it);
         continue;
@@ -294,11 +474,21 @@ void HttpServer::IoLoop() {
     }
     fds.clear();
     polled.clear();
+    polled_relays.clear();
     fds.push_back(pollfd{wake_fds_[0], POLLIN, 0});
     fds.push_back(pollfd{listen_fd_, POLLIN, 0});
     for (auto it = idle.begin(); it != idle.end(); ++it) {
-      fds.push_back(pollfd{(*it)->fd, POLLIN, 0});
+      fds.push_back(pollfd{(*it)->fd, static_cast<short>((*it)->want_write ? POLLOUT : POLLIN), 0});
       polled.push_back(it);
+    }
+    const size_t first_relay = fds.size();
+    for (auto it = relays.begin(); it != relays.end(); ++it) {
+      Connection* r = it->get();
+      fds.push_back(pollfd{r->fd, static_cast<short>(POLLIN | (r->want_write ? POLLOUT : 0)), 0});
+      // Take more from LiveHub only when the last is sent: a slow client
+      // backs up into LiveHub's bounded buffer, which drops it.
+      fds.push_back(pollfd{r->relay_fd, static_cast<short>(r->relay_out.empty() ? POLLIN : 0), 0});
+      polled_relays.push_back(it);
     }
     int n = poll(fds.data(), fds.size(), 250);
     if (n < 0 && errno != EINTR) break;
@@ -309,29 +499,40 @@ void HttpServer::IoLoop() {
       }
     }
     now = NowMs();
-    for (size_t i = 2; i < fds.size(); ++i) {
-      if (!(fds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+    for (size_t i = 0; i < polled_relays.size(); ++i) {
+      short client = fds[first_relay + 2 * i].revents;
+      short pair = fds[first_relay + 2 * i + 1].revents;
+      if (client == 0 && pair == 0) continue;
+      auto it = polled_relays[i];
+      if (!Relay(it->get(), client, pair, buffer)) {
+        CloseSocket(it->get());
+        relays.erase(it);
+      }
+    }
+    for (size_t i = 2; i < first_relay; ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLOUT | POLLERR | POLLHUP))) continue;
       auto it = polled[i - 2];
       Connection* c = it->get();
       bool closed = false;
-      for (;;) {
-        ssize_t r = recv(c->fd, buffer, sizeof(buffer), MSG_DONTWAIT);
-        if (r > 0) {
-          if (c->in.empty()) c->request_start_ms = now;
-          c->in.append(buffer, static_cast<size_t>(r));
-          c->last_activity_ms = now;
-          // The parser refuses anything larger than the limits; no more is needed.
-          if (c->in.size() > limits_.max_body + limits_.max_header_bytes +
-                                 limits_.max_request_line + 16) {
-            break;
+      if (c->ssl) {
+        closed = !ReadTls(c, buffer, now);
+      } else {
+        for (;;) {
+          ssize_t r = recv(c->fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+          if (r > 0) {
+            if (c->in.empty()) c->request_start_ms = now;
+            c->in.append(buffer, static_cast<size_t>(r));
+            c->last_activity_ms = now;
+            // The parser refuses anything larger than the limits; no more is needed.
+            if (c->in.size() > MaxBuffered()) break;
+            if (static_cast<size_t>(r) < sizeof(buffer)) break;
+            continue;
           }
-          if (static_cast<size_t>(r) < sizeof(buffer)) break;
-          continue;
+          if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+          if (r < 0 && errno == EINTR) continue;
+          closed = true;  // EOF or error
+          break;
         }
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        if (r < 0 && errno == EINTR) continue;
-        closed = true;  // EOF or error
-        break;
       }
       if (closed && !RequestReady(*c)) {
         close_conn(c);
@@ -354,8 +555,10 @@ void HttpServer::IoLoop() {
           static const char kBusy[] =
               "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
               "Content-Length: 20\r\nConnection: close\r\n\r\ntoo many connections";
-          ssize_t w = send(fd, kBusy, sizeof(kBusy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-          (void)w;
+          if (!tls_) {  // a TLS client could not read it
+            ssize_t w = send(fd, kBusy, sizeof(kBusy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)w;
+          }
           close(fd);
           continue;
         }
@@ -364,6 +567,15 @@ void HttpServer::IoLoop() {
         auto conn = std::make_unique<Connection>();
         conn->fd = fd;
         conn->last_activity_ms = now;
+        if (tls_) {
+          conn->ssl = tls_->NewConnection(fd);
+          if (!conn->ssl) {
+            close(fd);
+            continue;
+          }
+          conn->handshake_done = false;
+          conn->request_start_ms = now;  // the handshake must end within the request timeout
+        }
         char text[INET6_ADDRSTRLEN] = "";
         if (peer.ss_family == AF_INET) {
           inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof(text));
@@ -378,9 +590,11 @@ void HttpServer::IoLoop() {
     }
   }
   for (auto& c : idle) close_conn(c.get());
+  for (auto& c : relays) CloseSocket(c.get());
 }
 
 void HttpServer::WorkerLoop() {
+  if (tls_) BlockSigpipe();
   WorkerContext context;
   api_.InitWorker(&context);
   for (;;) {
@@ -416,20 +630,35 @@ void HttpServer::Serve(std::unique_ptr<Connection> conn, WorkerContext* context)
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
         "Connection: keep-alive\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n"
         "\r\nretry: 3000\n\n";
-    int fd = conn->fd;
-    conn->fd = -1;
     --open_connections_;
-    live_.AddClient(fd, std::move(head));
+    if (!conn->ssl) {
+      int fd = conn->fd;
+      conn->fd = -1;
+      live_.AddClient(fd, std::move(head));
+      return;
+    }
+    // LiveHub writes plain bytes to a socket; the I/O thread encrypts them.
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+      CloseSocket(conn.get());
+      return;
+    }
+    live_.AddClient(pair[0], std::move(head));
+    conn->relay_fd = pair[1];
+    conn->want_write = false;
+    ReturnToIo(std::move(conn));
     return;
   }
   std::string out = SerializeResponseHead(response, keep_alive);
   if (request.method != "HEAD" || parsed.status == HttpParseStatus::kError) out += response.body;
-  bool written = WriteAll(conn->fd, out, options_.request_timeout_ms);
+  bool written = WriteAll(*conn, out, options_.request_timeout_ms);
   if (!written || !keep_alive || stop_) {
-    close(conn->fd);
+    if (!written) conn->ssl.reset();  // the peer is gone or stuck: no close_notify
+    CloseSocket(conn.get());
     --open_connections_;
     return;
   }
+  conn->want_write = false;
   conn->in.erase(0, request.size);
   conn->request_start_ms = 0;
   conn->last_activity_ms = NowMs();
@@ -441,14 +670,22 @@ void HttpServer::Serve(std::unique_ptr<Connection> conn, WorkerContext* context)
 Result<std::unique_ptr<WebServer>> WebServer::Create(const WebServerOptions& options,
                                                      store::Store* store) {
   Auth::Options auth_options;
-  auth_options.db_path = options.db_path;
+  auth_options.db_path = options.users_db_path.empty() ? options.db_path : options.users_db_path;
   auth_options.admin_password = options.admin_password;
   auth_options.announce = options.announce;
   auth_options.opslimit = options.pwhash_opslimit;
   auth_options.memlimit = options.pwhash_memlimit;
+  std::unique_ptr<TlsContext> tls;
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    Result<std::unique_ptr<TlsContext>> loaded =
+        TlsContext::Load(options.tls_cert_file, options.tls_key_file);
+    if (!loaded.ok()) return loaded.status();
+    tls = std::move(*loaded);
+  }
   Result<std::unique_ptr<Auth>> auth = Auth::Open(auth_options);
   if (!auth.ok()) return auth.status();
-  return std::unique_ptr<WebServer>(new HttpServer(options, store, std::move(*auth)));
+  return std::unique_ptr<WebServer>(
+      new HttpServer(options, store, std::move(*auth), std::move(tls)));
 }
 
 }  // namespace sipman::web

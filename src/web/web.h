@@ -1,7 +1,8 @@
 // The web module's public face: WebServer serves SIPMan's JSON API
 // (docs/API.md), the Server-Sent Events live stream, /metrics, /healthz and
-// the embedded browser UI over HTTP/1.1, reading the store; LiveFeed is how
-// the capture pipeline pushes live events to the stream's clients.
+// the embedded browser UI over HTTP/1.1 (or HTTPS), reading the store;
+// LiveFeed is how the capture pipeline pushes live events to the stream's
+// clients.
 //
 // The server never reaches into the pipeline: it reads the database and
 // whatever is published to its LiveFeed.
@@ -51,8 +52,19 @@ struct WebServerOptions {
   // "ADDR:PORT", "[IPv6]:PORT" or ":PORT" (all addresses); port 0 picks a
   // free one (see WebServer::port()).
   std::string listen = "127.0.0.1:8080";
-  // The SIPMan SQLite database to read; it also holds the web users.
+  // HTTPS: the server's certificate (PEM, with any intermediates after it)
+  // and its unencrypted private key (PEM). Both or neither; neither serves
+  // plain HTTP. Create() fails when a file is missing, unreadable, not PEM or
+  // the key does not match the certificate. With HTTPS the session cookie
+  // is also marked Secure.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // The SIPMan database to read: a SQLite file, or a PostgreSQL URL
+  // ("postgresql://...") whose calls come from every sensor.
   std::string db_path = "sipman.db";
+  // The SQLite file of the web users and API tokens. Empty: db_path itself,
+  // which must then be SQLite (Create fails for a PostgreSQL db_path).
+  std::string users_db_path;
   // First start only: the password of user `admin`; empty prints a random one.
   std::string admin_password;
   std::FILE* announce = stdout;  // where the generated password is printed
