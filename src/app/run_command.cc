@@ -197,6 +197,8 @@ class Daemon {
     store_options.sensor = options_.sensor;
     store_options.max_queued_rows = options_.store_queue_rows;
     store_options.stats_second_retention_s = options_.stats_second_hours * 3600;
+    // PostgreSQL's batches spill beside the packets while the server is away.
+    store_options.spill_dir = options_.spill_dir + "/store";
     auto store = store::Store::Open(store_options);
     if (!store.ok()) {
       log_->Line("%s", store.status().message().c_str());
@@ -684,6 +686,12 @@ class Daemon {
                U(gauges_.open_calls.load(std::memory_order_relaxed)),
                U(store_->counters().calls_written), U(q.queued), U(q.spilled), U(q.spill_pending),
                U(s.kernel_drops), U(s.interface_drops));
+    store::StoreCounters st = store_->counters();
+    if (st.spill_segments > 0) {
+      log_->Line("status: database unreachable or catching up: %llu store segments (%llu bytes) "
+                 "spilled to disk wait to be written",
+                 U(st.spill_segments), U(st.spill_bytes));
+    }
     status_packets_ = s.packets;
     status_messages_ = messages;
     last_status_ = now;
@@ -741,6 +749,12 @@ class Daemon {
                 "(%llu already there)\n",
                 options_.db.c_str(), options_.sensor.c_str(), U(st.calls_written),
                 U(st.registrations_written), U(st.messages_written), U(st.duplicates_ignored));
+    if (st.spilled_rows > 0 || st.spill_segments > 0 || st.spill_bad_segments > 0) {
+      std::printf("store spill: %llu rows spilled while the database was unreachable; "
+                  "%llu segments (%llu bytes) still on disk; %llu unreadable (set aside as .bad)\n",
+                  U(st.spilled_rows), U(st.spill_segments), U(st.spill_bytes),
+                  U(st.spill_bad_segments));
+    }
     std::fflush(stdout);
   }
 

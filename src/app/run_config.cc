@@ -512,7 +512,13 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
   }
   if (!options->filter_set) options->filter = capture::kDefaultLiveFilter;
   if (options->sensor.empty()) options->sensor = HostName();
-  if (options->spill_dir.empty()) options->spill_dir = options->db + ".spill";
+  if (options->spill_dir.empty()) {
+    // A PostgreSQL URL is no file name: spill beside the working directory
+    // (/var/lib/sipman under packaging/sipman.service).
+    const bool postgres = options->db.starts_with("postgresql://") ||
+                          options->db.starts_with("postgres://");
+    options->spill_dir = postgres ? std::string("sipman-postgresql.spill") : options->db + ".spill";
+  }
   *usage = false;
   return Status::Ok();
 }

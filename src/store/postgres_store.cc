@@ -1,11 +1,18 @@
 #include "store/postgres_store.h"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <climits>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <thread>
 #include <utility>
 
@@ -271,6 +278,220 @@ void AppendCallRow(const CallRow& row, std::string* out) {
   out->push_back('\n');
 }
 
+// Appends a registrations row in kRegistrationColumns order.
+void AppendRegistrationRow(const calls::RegistrationRecord& r, std::string* out) {
+  char src_ip[46];
+  AppendCopyText(r.sensor, out);
+  out->push_back('\t');
+  AppendCopyText(std::string_view(src_ip, FormatIp(r.src_ip, src_ip)), out);
+  for (const std::string* text : {&r.call_id, &r.aor, &r.contact, &r.user_agent, &r.result}) {
+    out->push_back('\t');
+    AppendCopyText(*text, out);
+  }
+  for (int64_t v : {int64_t{r.src_port}, int64_t{r.expires}, int64_t{r.status_code},
+                    int64_t{r.challenges}, int64_t{r.request_delay_ms}, int64_t{r.first_seen},
+                    int64_t{r.last_seen}}) {
+    out->push_back('\t');
+    AppendCopyInt(v, out);
+  }
+  out->push_back('\n');
+}
+
+// Appends a messages row in kMessageColumns order.
+void AppendMessageRow(const RowBatch& batch, const MessageRow& m, std::string* out) {
+  RowBatch::MessageTexts t = batch.TextsOf(m);
+  AppendCopyText(t.sensor, out);
+  out->push_back('\t');
+  AppendCopyText(t.call_id, out);
+  out->push_back('\t');
+  AppendCopyInt(m.ts, out);
+  out->push_back('\t');
+  AppendCopyText(t.src_ip, out);
+  out->push_back('\t');
+  AppendCopyInt(m.src_port, out);
+  out->push_back('\t');
+  AppendCopyText(t.dst_ip, out);
+  out->push_back('\t');
+  AppendCopyInt(m.dst_port, out);
+  out->push_back('\t');
+  AppendCopyText(t.transport, out);
+  out->push_back('\t');
+  AppendCopyText(t.method, out);
+  out->push_back('\t');
+  AppendCopyInt(m.status, out);
+  out->push_back('\t');
+  AppendCopyInt(m.cseq, out);
+  out->push_back('\t');
+  AppendCopyInt(m.raw_size, out);
+  out->push_back('\t');
+  AppendCopyInt(m.compression, out);
+  out->push_back('\t');
+  AppendCopyBytea(t.stored, out);
+  out->push_back('\n');
+}
+
+// Calls f on each counter of `c` in TrafficColumns() order (codes excluded).
+template <typename Counters, typename F>
+void VisitCounters(Counters& c, F f) {
+  f(c.packets);
+  f(c.frame_bytes);
+  f(c.sip_bytes);
+  f(c.messages);
+  f(c.requests);
+  f(c.responses);
+  for (auto& m : c.methods) f(m);
+  for (auto& r : c.classes) f(r);
+  f(c.kernel_drops);
+  f(c.interface_drops);
+  f(c.in_messages);
+  f(c.out_messages);
+  f(c.in_sip_bytes);
+  f(c.out_sip_bytes);
+}
+
+// ---- spill segment files ----
+
+constexpr int64_t kReplayBudgetMs = 1000;  // per writer turn, so the queue keeps draining
+constexpr char kSegmentSuffix[] = ".pgspill";
+constexpr std::string_view kSegmentMagic = "sipman-pg-spill 1\n";
+
+uint64_t Fnv1a64(std::string_view bytes) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string ErrnoText() { return std::strerror(errno); }
+
+// Writes `data` to `path` so that `path` either does not exist or holds all
+// of it, also after a crash: a ".tmp" name first, fsync, rename, fsync of
+// the directory.
+Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Error("cannot create " + tmp + ": " + ErrnoText());
+  auto fail = [&](const char* what) {
+    std::string message = std::string("cannot ") + what + " " + tmp + ": " + ErrnoText() +
+                          " (is the disk full?)";
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::Error(message);
+  };
+  for (size_t at = 0; at < data.size();) {
+    ssize_t n = ::write(fd, data.data() + at, data.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail("write");
+    at += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) return fail("fsync");
+  if (::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return Status::Error("cannot close " + tmp + ": " + ErrnoText());
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string message = "cannot rename " + tmp + " to " + path + ": " + ErrnoText();
+    ::unlink(tmp.c_str());
+    return Status::Error(message);
+  }
+  std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);  // the rename itself; a failure here loses nothing yet
+    ::close(dir_fd);
+  }
+  return Status::Ok();
+}
+
+Status ReadWholeFile(const std::string& path, std::string* out, bool* missing) {
+  *missing = false;
+  out->clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *missing = errno == ENOENT;
+    return Status::Error("cannot open " + path + ": " + ErrnoText());
+  }
+  char buffer[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string message = "cannot read " + path + ": " + ErrnoText();
+      ::close(fd);
+      return Status::Error(message);
+    }
+    if (n == 0) break;
+    out->append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return Status::Ok();
+}
+
+void AppendSection(std::string_view name, uint64_t rows, std::string_view payload,
+                   const std::vector<int64_t>& extra, std::string* out) {
+  out->append(name);
+  out->push_back(' ');
+  AppendCopyInt(static_cast<int64_t>(rows), out);
+  out->push_back(' ');
+  AppendCopyInt(static_cast<int64_t>(payload.size()), out);
+  for (int64_t v : extra) {
+    out->push_back(' ');
+    AppendCopyInt(v, out);
+  }
+  out->push_back('\n');
+  out->append(payload);
+}
+
+// Reads the section header at *at: "NAME N N ...\n". Numbers into *numbers.
+bool ReadSectionHeader(std::string_view bytes, size_t* at, std::string_view* name,
+                       std::vector<int64_t>* numbers) {
+  size_t end = bytes.find('\n', *at);
+  if (end == std::string_view::npos) return false;
+  std::string_view line = bytes.substr(*at, end - *at);
+  *at = end + 1;
+  size_t space = line.find(' ');
+  *name = line.substr(0, space);
+  numbers->clear();
+  while (space != std::string_view::npos) {
+    line.remove_prefix(space + 1);
+    space = line.find(' ');
+    std::string_view field = line.substr(0, space);
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+    if (ec != std::errc() || ptr != field.data() + field.size()) return false;
+    numbers->push_back(v);
+  }
+  return true;
+}
+
+// Parses one traffic line: ts, the counters, the codes JSON.
+bool ParseTrafficLine(std::string_view line, stats::TrafficCounters* c) {
+  *c = stats::TrafficCounters{};
+  bool ok = true;
+  auto next = [&]() -> std::string_view {
+    size_t tab = line.find('\t');
+    if (tab == std::string_view::npos) {
+      ok = false;
+      return {};
+    }
+    std::string_view field = line.substr(0, tab);
+    line.remove_prefix(tab + 1);
+    return field;
+  };
+  std::string_view ts = next();
+  auto [p, ec] = std::from_chars(ts.data(), ts.data() + ts.size(), c->ts);
+  ok = ok && ec == std::errc() && p == ts.data() + ts.size();
+  VisitCounters(*c, [&](uint64_t& v) {
+    std::string_view field = next();
+    auto [ptr, e] = std::from_chars(field.data(), field.data() + field.size(), v);
+    ok = ok && e == std::errc() && ptr == field.data() + field.size();
+  });
+  return ok && stats::ParseCodesJson(line, &c->codes);
+}
+
+
 // Adds a traffic row (columns: ts, then TrafficColumns()) to *c.
 bool AddTrafficRow(const PgResult& res, int row, stats::TrafficCounters* c) {
   stats::TrafficCounters t;
@@ -298,6 +519,201 @@ bool AddTrafficRow(const PgResult& res, int row, stats::TrafficCounters* c) {
 Status ClosedError() { return Status::Error("the store is closed; open it again to query it"); }
 
 }  // namespace
+
+// ---- CopyBatch and spill segments ----
+
+void CopyBatch::clear() {
+  calls.clear();
+  registrations.clear();
+  messages.clear();
+  call_rows = registration_rows = message_rows = 0;
+  for (std::set<int64_t>& d : days) d.clear();
+  traffic_sensor.clear();
+  traffic_seconds.clear();
+  snapshots.clear();
+  source_rows = 0;
+}
+
+void FormatBatch(const RowBatch& batch, std::string_view traffic_sensor, CopyBatch* out) {
+  out->clear();
+  for (const CallRow& row : batch.calls) {
+    AppendCallRow(row, &out->calls);
+    out->days[0].insert(DayOf(row.record.invite_ts));
+  }
+  out->call_rows = batch.calls.size();
+  for (const calls::RegistrationRecord& r : batch.registrations) {
+    AppendRegistrationRow(r, &out->registrations);
+    out->days[1].insert(DayOf(r.first_seen));
+  }
+  out->registration_rows = batch.registrations.size();
+  for (const MessageRow& m : batch.messages) {
+    AppendMessageRow(batch, m, &out->messages);
+    out->days[2].insert(DayOf(m.ts));
+  }
+  out->message_rows = batch.messages.size();
+  out->traffic_sensor.assign(traffic_sensor);
+  out->traffic_seconds = batch.traffic_seconds;
+  for (const ActiveSnapshot& snapshot : batch.active_snapshots) {
+    CopyBatch::Snapshot* target = nullptr;
+    for (CopyBatch::Snapshot& s : out->snapshots) {
+      if (s.sensor == snapshot.sensor) target = &s;
+    }
+    if (target == nullptr) {
+      out->snapshots.emplace_back();
+      target = &out->snapshots.back();
+      target->sensor = snapshot.sensor;
+    }
+    target->copy.clear();
+    for (const CallRow& row : snapshot.rows) AppendCallRow(row, &target->copy);
+    target->rows = snapshot.rows.size();
+  }
+  out->source_rows = batch.size();
+}
+
+void EncodeSpillSegment(const CopyBatch& batch, std::string* out) {
+  out->clear();
+  out->append(kSegmentMagic);
+  auto days = [](const std::set<int64_t>& d) { return std::vector<int64_t>(d.begin(), d.end()); };
+  AppendSection("calls", batch.call_rows, batch.calls, days(batch.days[0]), out);
+  AppendSection("registrations", batch.registration_rows, batch.registrations,
+                days(batch.days[1]), out);
+  AppendSection("messages", batch.message_rows, batch.messages, days(batch.days[2]), out);
+  std::string traffic = batch.traffic_sensor;
+  for (const stats::TrafficCounters& c : batch.traffic_seconds) {
+    AppendCopyInt(c.ts, &traffic);
+    VisitCounters(c, [&](uint64_t v) {
+      traffic.push_back('\t');
+      traffic.append(std::to_string(v));
+    });
+    traffic.push_back('\t');
+    stats::AppendCodesJson(c.codes, &traffic);
+    traffic.push_back('\n');
+  }
+  AppendSection("traffic", batch.traffic_seconds.size(), traffic,
+                {static_cast<int64_t>(batch.traffic_sensor.size())}, out);
+  for (const CopyBatch::Snapshot& s : batch.snapshots) {
+    std::string payload = s.sensor;
+    payload += s.copy;
+    AppendSection("active", s.rows, payload, {static_cast<int64_t>(s.sensor.size())}, out);
+  }
+  out->append("rows ");
+  AppendCopyInt(static_cast<int64_t>(batch.source_rows), out);
+  out->push_back('\n');
+  char end[32];
+  std::snprintf(end, sizeof(end), "end %016llx\n",
+                static_cast<unsigned long long>(Fnv1a64(*out)));
+  out->append(end);
+}
+
+Status DecodeSpillSegment(std::string_view bytes, CopyBatch* out) {
+  out->clear();
+  if (!bytes.starts_with(kSegmentMagic)) {
+    return Status::Error("not a spill segment of this sipman version (bad first line)");
+  }
+  // The checksum line ends the file; anything short of it is truncated.
+  if (bytes.size() < kSegmentMagic.size() + 22 || bytes.back() != '\n') {
+    return Status::Error("truncated: no checksum line at the end");
+  }
+  size_t end_line = bytes.rfind("\nend ", bytes.size() - 2);
+  if (end_line == std::string_view::npos || bytes.size() - end_line != 22) {
+    return Status::Error("truncated: no checksum line at the end");
+  }
+  std::string_view body = bytes.substr(0, end_line + 1);
+  char expected[17];
+  std::snprintf(expected, sizeof(expected), "%016llx",
+                static_cast<unsigned long long>(Fnv1a64(body)));
+  if (bytes.substr(end_line + 5, 16) != expected) {
+    return Status::Error("checksum mismatch: the file was changed or damaged");
+  }
+  size_t at = kSegmentMagic.size();
+  std::string_view name;
+  std::vector<int64_t> n;
+  auto payload = [&](size_t size, std::string_view* p) {
+    if (size > body.size() - at) return false;
+    *p = body.substr(at, size);
+    at += size;
+    return true;
+  };
+  const Status bad = Status::Error("malformed section");
+  while (at < body.size()) {
+    if (!ReadSectionHeader(body, &at, &name, &n)) return bad;
+    if (name == "rows" && n.size() == 1) {
+      out->source_rows = static_cast<uint64_t>(n[0]);
+      continue;
+    }
+    if (n.size() < 2 || n[0] < 0 || n[1] < 0) return bad;
+    std::string_view p;
+    if (!payload(static_cast<size_t>(n[1]), &p)) return bad;
+    const uint64_t rows = static_cast<uint64_t>(n[0]);
+    int table = name == "calls" ? 0 : name == "registrations" ? 1 : name == "messages" ? 2 : -1;
+    if (table >= 0) {
+      out->days[table].insert(n.begin() + 2, n.end());
+      std::string& copy = table == 0 ? out->calls : table == 1 ? out->registrations : out->messages;
+      uint64_t& count = table == 0   ? out->call_rows
+                        : table == 1 ? out->registration_rows
+                                     : out->message_rows;
+      copy.assign(p);
+      count = rows;
+    } else if ((name == "traffic" || name == "active") && n.size() == 3 &&
+               static_cast<size_t>(n[2]) <= p.size()) {
+      std::string_view sensor = p.substr(0, static_cast<size_t>(n[2]));
+      p.remove_prefix(sensor.size());
+      if (name == "active") {
+        out->snapshots.push_back({std::string(sensor), std::string(p), rows});
+        continue;
+      }
+      out->traffic_sensor.assign(sensor);
+      while (!p.empty()) {
+        size_t nl = p.find('\n');
+        if (nl == std::string_view::npos) return bad;
+        stats::TrafficCounters c;
+        if (!ParseTrafficLine(p.substr(0, nl), &c)) {
+          return Status::Error("unreadable traffic second");
+        }
+        out->traffic_seconds.push_back(c);
+        p.remove_prefix(nl + 1);
+      }
+      if (out->traffic_seconds.size() != rows) return bad;
+    } else {
+      return Status::Error("unknown section '" + std::string(name) + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+std::string SpillSubdirectory(const std::string& url, std::string_view sensor) {
+  std::string id = url;
+  size_t scheme = id.find("://");
+  if (scheme != std::string::npos) id.erase(0, scheme + 3);
+  id = id.substr(0, id.find('?'));  // connection options do not change the database
+  // Neither does the password; and it must not appear in a file name.
+  size_t at = id.find('@');
+  if (at != std::string::npos && at < id.find('/')) {
+    size_t colon = id.find(':');
+    if (colon < at) id.erase(colon, at - colon);
+  }
+  auto readable = [](std::string_view text, size_t max) {
+    std::string out;
+    for (char c : text.substr(0, max)) {
+      bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '-';
+      out.push_back(plain ? c : '_');
+    }
+    return out;
+  };
+  std::string key = readable(id, 80);
+  key += "-";
+  key += sensor.empty() ? std::string("default") : readable(sensor, 40);
+  // The readable part may fold different names together; the hash does not.
+  std::string exact = id;
+  exact.push_back('\0');
+  exact.append(sensor);
+  char hash[20];
+  std::snprintf(hash, sizeof(hash), "-%08llx",
+                static_cast<unsigned long long>(Fnv1a64(exact) & 0xffffffffull));
+  key += hash;
+  return key;
+}
 
 // ---- PgResult, PgConnection, sanitising ----
 
@@ -494,7 +910,8 @@ Status PostgresStore::Init() {
   s = read_conn_.Connect(url_);
   if (!s.ok()) return Status::Error("cannot open a read connection to " + where_ + ": " +
                                     s.message());
-  return Status::Ok();
+  // Segments a previous run spilled: the writer replays them first.
+  return OpenSpillDirectory();
 }
 
 Status PostgresStore::ConnectWriter() {
@@ -512,7 +929,10 @@ Status PostgresStore::ConnectWriter() {
   sql += std::string("CREATE TEMP TABLE IF NOT EXISTS stage_messages ON COMMIT DELETE ROWS AS "
                      "SELECT ") + kMessageColumns + " FROM messages WITH NO DATA;";
   Status s = write_conn_.Exec(sql);
-  if (!s.ok()) return Status::Error("cannot prepare writing to " + where_ + ": " + s.message());
+  if (!s.ok()) {
+    write_conn_.Disconnect();  // e.g. a server still starting up: connect again later
+    return Status::Error("cannot prepare writing to " + where_ + ": " + s.message());
+  }
   for (std::set<int64_t>& known : known_partitions_) known.clear();
   return Status::Ok();
 }
@@ -523,7 +943,38 @@ Status PostgresStore::Close() {
   closed_ = true;
   close_deadline_ns_ = SteadyNowNs() + int64_t{options_.close_timeout_ms} * 1000000;
   closing_ = true;
+  {
+    std::lock_guard<std::mutex> lock(spill_mu_);
+    stop_flush_waits_ = true;
+  }
+  spill_cv_.notify_all();
   Status status = queue_.Close();
+  // The writer has stopped: write what it spilled if the server answers now
+  // (within close_timeout_ms). Otherwise the segments stay on disk for the
+  // next Open: no reason to wait for the server.
+  next_connect_ns_ = 0;
+  while (!backlog_.empty() && !GiveUp()) {
+    ReplayBacklog(close_deadline_ns_.load());
+    if (!write_conn_.connected()) break;
+  }
+  if (status.ok()) status = TakeSpillError();
+  if (!backlog_.empty() && status.ok()) {
+    std::lock_guard<std::mutex> lock(spill_mu_);
+    status = Status::Error(
+        std::to_string(spill_counters_.spill_segments) + " spill segment(s) (" +
+        std::to_string(spill_counters_.spill_bytes) + " bytes) of rows not yet in " + where_ +
+        " are kept in " + spill_path_ +
+        "; they are written when sipman opens this database again with the same sensor and "
+        "spill directory");
+  }
+  if (spill_lock_fd_ >= 0) {
+    if (backlog_.empty()) {  // each only when empty (no *.bad, no other database's)
+      ::rmdir(spill_path_.c_str());
+      ::rmdir(options_.spill_dir.c_str());
+    }
+    ::close(spill_lock_fd_);
+    spill_lock_fd_ = -1;
+  }
   write_conn_.Disconnect();
   std::lock_guard<std::mutex> lock(read_mu_);
   read_conn_.Disconnect();
@@ -594,33 +1045,101 @@ void PostgresStore::ReplaceActiveCalls(std::string_view sensor,
   queue_.Push(std::move(snapshot));
 }
 
-Status PostgresStore::Flush() { return queue_.Flush(); }
+Status PostgresStore::Flush() {
+  Status status = queue_.Flush();
+  {
+    // Rows spilled to disk are not stored yet: wait for the writer to replay
+    // them (as a batch waited for the server before spilling existed).
+    std::unique_lock<std::mutex> lock(spill_mu_);
+    spill_cv_.wait(lock, [this] { return spill_counters_.spill_segments == 0 || stop_flush_waits_; });
+  }
+  Status spill = TakeSpillError();
+  return status.ok() ? spill : status;
+}
 
 StoreCounters PostgresStore::counters() const {
   StoreCounters c;
   queue_.GetCounters(&c);
+  std::lock_guard<std::mutex> lock(spill_mu_);
+  const StoreCounters& s = spill_counters_;
+  c.batches += replayed_batches_;
+  c.calls_written += s.calls_written;
+  c.registrations_written += s.registrations_written;
+  c.messages_written += s.messages_written;
+  c.duplicates_ignored += s.duplicates_ignored;
+  c.rows_failed += s.rows_failed;
+  c.message_raw_bytes += s.message_raw_bytes;
+  c.message_stored_bytes += s.message_stored_bytes;
+  c.messages_compressed += s.messages_compressed;
+  c.traffic_seconds_written += s.traffic_seconds_written;
+  c.spilled_rows = s.spilled_rows;
+  c.spill_segments = s.spill_segments;
+  c.spill_bytes = s.spill_bytes;
+  c.spill_bad_segments = s.spill_bad_segments;
   return c;
 }
 
+bool PostgresStore::EnsureConnected(Status* why) {
+  if (write_conn_.connected()) return true;
+  const int64_t now = SteadyNowNs();
+  if (now < next_connect_ns_) {
+    *why = Status::Error(where_ + " is unreachable; the writer tries again in " +
+                         std::to_string((next_connect_ns_ - now) / 1000000) + " ms");
+    return false;
+  }
+  Status s = ConnectWriter();
+  if (s.ok()) {
+    connect_backoff_ms_ = kFirstBackoffMs;
+    return true;
+  }
+  *why = s;
+  next_connect_ns_ = SteadyNowNs() + connect_backoff_ms_ * 1000000;
+  connect_backoff_ms_ =
+      std::min<int64_t>(connect_backoff_ms_ * 2, std::max(options_.reconnect_max_backoff_ms, 1));
+  return false;
+}
+
 Status PostgresStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
-  int64_t backoff_ms = kFirstBackoffMs;
+  FormatBatch(batch, options_.sensor, &batch_copy_);
+  for (;;) {
+    // Rows spilled earlier go first, so the database sees batches in order.
+    if (!backlog_.empty()) ReplayBacklog(SteadyNowNs() + kReplayBudgetMs * 1000000);
+    Status why;
+    if (backlog_.empty() && EnsureConnected(&why)) {
+      bool outage = false;
+      why = LoadBatch(batch_copy_, result, &outage);
+      if (why.ok() || !outage) return why;
+    } else if (!backlog_.empty() && why.ok()) {
+      why = Status::Error("older rows spilled to " + spill_path_ + " are not written yet");
+    }
+    // The server is unreachable, or spilled rows wait: spill behind them.
+    if (Spill(batch_copy_)) {
+      *result = BatchResult{};
+      result->spilled = true;
+      return Status::Ok();
+    }
+    if (GiveUp()) {
+      std::string message = where_ + " stayed unreachable until the store closed: " +
+                            why.message();
+      if (!last_spill_error_.empty()) message += "; not spilled: " + last_spill_error_;
+      return Status::Error(message);
+    }
+    // No room to spill: wait for the server, as the queue's producers will.
+    const int64_t wait_ms = (next_connect_ns_ - SteadyNowNs()) / 1000000;
+    Backoff(std::max<int64_t>(wait_ms, 20));
+  }
+}
+
+void PostgresStore::Idle() {
+  if (!backlog_.empty()) ReplayBacklog(SteadyNowNs() + kReplayBudgetMs * 1000000);
+}
+
+Status PostgresStore::LoadBatch(const CopyBatch& batch, BatchResult* result, bool* outage) {
+  *outage = false;
   bool partitions_retried = false;
   for (;;) {
-    if (!write_conn_.connected()) {
-      Status s = ConnectWriter();
-      if (!s.ok()) {
-        if (GiveUp()) {
-          return Status::Error(where_ + " stayed unreachable until the store closed: " +
-                               s.message());
-        }
-        Backoff(backoff_ms);
-        backoff_ms = std::min<int64_t>(backoff_ms * 2, std::max(options_.reconnect_max_backoff_ms,
-                                                                1));
-        continue;
-      }
-    }
     BatchResult partial;
-    Status s = TryWriteBatch(batch, &partial);
+    Status s = TryLoadBatch(batch, &partial);
     if (s.ok()) {
       *result = partial;
       return s;
@@ -638,22 +1157,29 @@ Status PostgresStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
     }
     if (!write_conn_.last_error_retryable() && write_conn_.connected()) return s;
     write_conn_.Disconnect();
-    if (GiveUp()) return s;
-    Backoff(backoff_ms);
-    backoff_ms =
-        std::min<int64_t>(backoff_ms * 2, std::max(options_.reconnect_max_backoff_ms, 1));
+    *outage = true;
+    return s;
   }
 }
 
-Status PostgresStore::TryWriteBatch(const RowBatch& batch, BatchResult* result) {
-  Status s = EnsurePartitions(batch);
-  if (!s.ok()) return s;
+Status PostgresStore::TryLoadBatch(const CopyBatch& batch, BatchResult* result) {
+  Status s = EnsurePartitions(batch.days);
+  if (!s.ok()) return Status::Error("cannot write to " + where_ + ": " + s.message());
   s = write_conn_.Exec("BEGIN");
-  if (s.ok()) s = WriteCalls(batch, result);
-  if (s.ok()) s = WriteRegistrations(batch, result);
-  if (s.ok()) s = WriteMessages(batch, result);
-  if (s.ok()) s = WriteTraffic(batch, result);
-  for (const ActiveSnapshot& snapshot : batch.active_snapshots) {
+  uint64_t inserted = 0;
+  if (s.ok() && batch.call_rows > 0) {
+    s = LoadStaged("calls", kCallColumns, batch.calls, &inserted);
+    result->calls_inserted += inserted;
+    result->duplicates += batch.call_rows - std::min(inserted, batch.call_rows);
+  }
+  if (s.ok() && batch.registration_rows > 0) {
+    s = LoadStaged("registrations", kRegistrationColumns, batch.registrations, &inserted);
+    result->registrations_inserted += inserted;
+    result->duplicates += batch.registration_rows - std::min(inserted, batch.registration_rows);
+  }
+  if (s.ok()) s = LoadMessages(batch, result);
+  if (s.ok()) s = WriteTraffic(batch.traffic_sensor, batch.traffic_seconds, result);
+  for (const CopyBatch::Snapshot& snapshot : batch.snapshots) {
     if (s.ok()) s = ReplaceSnapshot(snapshot, result);
   }
   if (s.ok()) s = write_conn_.Exec("COMMIT");
@@ -661,13 +1187,7 @@ Status PostgresStore::TryWriteBatch(const RowBatch& batch, BatchResult* result) 
   return s;
 }
 
-Status PostgresStore::EnsurePartitions(const RowBatch& batch) {
-  std::set<int64_t> wanted[3];
-  for (const CallRow& r : batch.calls) wanted[0].insert(DayOf(r.record.invite_ts));
-  for (const calls::RegistrationRecord& r : batch.registrations) {
-    wanted[1].insert(DayOf(r.first_seen));
-  }
-  for (const MessageRow& m : batch.messages) wanted[2].insert(DayOf(m.ts));
+Status PostgresStore::EnsurePartitions(const std::set<int64_t> (&wanted)[3]) {
   int64_t newest = newest_day_;
   for (int t = 0; t < 3; ++t) {
     if (!wanted[t].empty()) newest = std::max(newest, *wanted[t].rbegin());
@@ -700,95 +1220,26 @@ Status PostgresStore::EnsurePartitions(const RowBatch& batch) {
   return Status::Ok();
 }
 
-Status PostgresStore::WriteCalls(const RowBatch& batch, BatchResult* result) {
-  if (batch.calls.empty()) return Status::Ok();
-  copy_buffer_.clear();
-  for (const CallRow& row : batch.calls) AppendCallRow(row, &copy_buffer_);
-  Status s = write_conn_.Copy(std::string("COPY stage_calls(") + kCallColumns + ") FROM STDIN",
-                              copy_buffer_);
+Status PostgresStore::LoadStaged(const char* table, const char* columns, const std::string& copy,
+                                 uint64_t* inserted) {
+  *inserted = 0;
+  Status s = write_conn_.Copy(std::string("COPY stage_") + table + "(" + columns +
+                                  ") FROM STDIN",
+                              copy);
   if (!s.ok()) return s;
-  Result<PgResult> inserted = write_conn_.Query(
-      std::string("INSERT INTO calls(") + kCallColumns + ") SELECT " + kCallColumns +
-      " FROM stage_calls ON CONFLICT DO NOTHING");
-  if (!inserted.ok()) return inserted.status();
-  const uint64_t n = static_cast<uint64_t>(inserted->affected_rows());
-  result->calls_inserted += n;
-  result->duplicates += batch.calls.size() - n;
+  Result<PgResult> r = write_conn_.Query(std::string("INSERT INTO ") + table + "(" + columns +
+                                         ") SELECT " + columns + " FROM stage_" + table +
+                                         " ON CONFLICT DO NOTHING");
+  if (!r.ok()) return r.status();
+  *inserted = static_cast<uint64_t>(r->affected_rows());
   return Status::Ok();
 }
 
-Status PostgresStore::WriteRegistrations(const RowBatch& batch, BatchResult* result) {
-  if (batch.registrations.empty()) return Status::Ok();
-  copy_buffer_.clear();
-  std::string& out = copy_buffer_;
-  for (const calls::RegistrationRecord& r : batch.registrations) {
-    char src_ip[46];
-    AppendCopyText(r.sensor, &out);
-    out.push_back('\t');
-    AppendCopyText(std::string_view(src_ip, FormatIp(r.src_ip, src_ip)), &out);
-    for (const std::string* text : {&r.call_id, &r.aor, &r.contact, &r.user_agent, &r.result}) {
-      out.push_back('\t');
-      AppendCopyText(*text, &out);
-    }
-    for (int64_t v : {int64_t{r.src_port}, int64_t{r.expires}, int64_t{r.status_code},
-                      int64_t{r.challenges}, int64_t{r.request_delay_ms}, int64_t{r.first_seen},
-                      int64_t{r.last_seen}}) {
-      out.push_back('\t');
-      AppendCopyInt(v, &out);
-    }
-    out.push_back('\n');
-  }
-  Status s = write_conn_.Copy(
-      std::string("COPY stage_registrations(") + kRegistrationColumns + ") FROM STDIN", out);
-  if (!s.ok()) return s;
-  Result<PgResult> inserted = write_conn_.Query(
-      std::string("INSERT INTO registrations(") + kRegistrationColumns + ") SELECT " +
-      kRegistrationColumns + " FROM stage_registrations ON CONFLICT DO NOTHING");
-  if (!inserted.ok()) return inserted.status();
-  const uint64_t n = static_cast<uint64_t>(inserted->affected_rows());
-  result->registrations_inserted += n;
-  result->duplicates += batch.registrations.size() - n;
-  return Status::Ok();
-}
-
-Status PostgresStore::WriteMessages(const RowBatch& batch, BatchResult* result) {
-  if (batch.messages.empty()) return Status::Ok();
-  copy_buffer_.clear();
-  std::string& out = copy_buffer_;
-  for (const MessageRow& m : batch.messages) {
-    RowBatch::MessageTexts t = batch.TextsOf(m);
-    AppendCopyText(t.sensor, &out);
-    out.push_back('\t');
-    AppendCopyText(t.call_id, &out);
-    out.push_back('\t');
-    AppendCopyInt(m.ts, &out);
-    out.push_back('\t');
-    AppendCopyText(t.src_ip, &out);
-    out.push_back('\t');
-    AppendCopyInt(m.src_port, &out);
-    out.push_back('\t');
-    AppendCopyText(t.dst_ip, &out);
-    out.push_back('\t');
-    AppendCopyInt(m.dst_port, &out);
-    out.push_back('\t');
-    AppendCopyText(t.transport, &out);
-    out.push_back('\t');
-    AppendCopyText(t.method, &out);
-    out.push_back('\t');
-    AppendCopyInt(m.status, &out);
-    out.push_back('\t');
-    AppendCopyInt(m.cseq, &out);
-    out.push_back('\t');
-    AppendCopyInt(m.raw_size, &out);
-    out.push_back('\t');
-    AppendCopyInt(m.compression, &out);
-    out.push_back('\t');
-    AppendCopyBytea(t.stored, &out);
-    out.push_back('\n');
-  }
+Status PostgresStore::LoadMessages(const CopyBatch& batch, BatchResult* result) {
+  if (batch.message_rows == 0) return Status::Ok();
   Status s = write_conn_.Copy(std::string("COPY stage_messages(") + kMessageColumns +
                                   ") FROM STDIN",
-                              out);
+                              batch.messages);
   if (!s.ok()) return s;
   Result<PgResult> inserted = write_conn_.Query(
       std::string("WITH ins AS (INSERT INTO messages(") + kMessageColumns + ") SELECT " +
@@ -799,47 +1250,32 @@ Status PostgresStore::WriteMessages(const RowBatch& batch, BatchResult* result) 
   if (!inserted.ok()) return inserted.status();
   const uint64_t n = static_cast<uint64_t>(inserted->Int(0, 0));
   result->messages_inserted += n;
-  result->duplicates += batch.messages.size() - n;
+  result->duplicates += batch.message_rows - std::min(n, batch.message_rows);
   result->message_raw_bytes += static_cast<uint64_t>(inserted->Int(0, 1));
   result->message_stored_bytes += static_cast<uint64_t>(inserted->Int(0, 2));
   result->messages_compressed += static_cast<uint64_t>(inserted->Int(0, 3));
   return Status::Ok();
 }
 
-Status PostgresStore::ReplaceSnapshot(const ActiveSnapshot& snapshot, BatchResult* result) {
+Status PostgresStore::ReplaceSnapshot(const CopyBatch::Snapshot& snapshot, BatchResult* result) {
   Result<PgResult> deleted =
       write_conn_.Query("DELETE FROM active_calls WHERE sensor = $1", {snapshot.sensor});
   if (!deleted.ok()) return deleted.status();
-  if (snapshot.rows.empty()) return Status::Ok();
-  copy_buffer_.clear();
-  for (const CallRow& row : snapshot.rows) AppendCallRow(row, &copy_buffer_);
+  if (snapshot.rows == 0) return Status::Ok();
   Status s = write_conn_.Copy(std::string("COPY active_calls(") + kCallColumns + ") FROM STDIN",
-                              copy_buffer_);
+                              snapshot.copy);
   if (!s.ok()) return s;
-  result->active_calls_inserted += snapshot.rows.size();
+  result->active_calls_inserted += snapshot.rows;
   return Status::Ok();
 }
 
-Status PostgresStore::UpsertTraffic(int t, const stats::TrafficCounters& c) {
+Status PostgresStore::UpsertTraffic(const std::string& sensor, int t,
+                                    const stats::TrafficCounters& c) {
   static const std::string columns = TrafficColumns();
   std::vector<std::string> params;
-  params.push_back(options_.sensor);
+  params.push_back(sensor);
   params.push_back(std::to_string(c.ts));
-  auto add = [&](uint64_t v) { params.push_back(std::to_string(static_cast<int64_t>(v))); };
-  add(c.packets);
-  add(c.frame_bytes);
-  add(c.sip_bytes);
-  add(c.messages);
-  add(c.requests);
-  add(c.responses);
-  for (uint64_t m : c.methods) add(m);
-  for (uint64_t r : c.classes) add(r);
-  add(c.kernel_drops);
-  add(c.interface_drops);
-  add(c.in_messages);
-  add(c.out_messages);
-  add(c.in_sip_bytes);
-  add(c.out_sip_bytes);
+  VisitCounters(c, [&](uint64_t v) { params.push_back(std::to_string(static_cast<int64_t>(v))); });
   std::string codes;
   stats::AppendCodesJson(c.codes, &codes);
   params.push_back(std::move(codes));
@@ -865,12 +1301,12 @@ Status PostgresStore::UpsertTraffic(int t, const stats::TrafficCounters& c) {
   return r.ok() ? Status::Ok() : r.status();
 }
 
-Status PostgresStore::RollUp(int t, int64_t ts) {
+Status PostgresStore::RollUp(const std::string& sensor, int t, int64_t ts) {
   static const std::string columns = TrafficColumns();
   Result<PgResult> rows = write_conn_.Query(
       std::string("SELECT ts, ") + columns + " FROM " + kTrafficTables[t - 1] +
           " WHERE sensor = $1 AND ts >= $2 AND ts < $3",
-      {options_.sensor, std::to_string(ts), std::to_string(ts + kPeriodSeconds[t])});
+      {sensor, std::to_string(ts), std::to_string(ts + kPeriodSeconds[t])});
   if (!rows.ok()) return rows.status();
   stats::TrafficCounters sum;
   sum.ts = ts;
@@ -880,15 +1316,17 @@ Status PostgresStore::RollUp(int t, int64_t ts) {
                            " has an unreadable codes column");
     }
   }
-  return UpsertTraffic(t, sum);
+  return UpsertTraffic(sensor, t, sum);
 }
 
-Status PostgresStore::WriteTraffic(const RowBatch& batch, BatchResult* result) {
-  if (batch.traffic_seconds.empty()) return Status::Ok();
+Status PostgresStore::WriteTraffic(const std::string& sensor,
+                                   const std::vector<stats::TrafficCounters>& seconds,
+                                   BatchResult* result) {
+  if (seconds.empty()) return Status::Ok();
   std::vector<int64_t> minutes;
   int64_t newest = INT64_MIN;
-  for (const stats::TrafficCounters& c : batch.traffic_seconds) {
-    Status s = UpsertTraffic(0, c);
+  for (const stats::TrafficCounters& c : seconds) {
+    Status s = UpsertTraffic(sensor, 0, c);
     if (!s.ok()) return s;
     ++result->traffic_seconds_written;
     minutes.push_back(FloorDiv(c.ts, 60) * 60);
@@ -898,23 +1336,208 @@ Status PostgresStore::WriteTraffic(const RowBatch& batch, BatchResult* result) {
   minutes.erase(std::unique(minutes.begin(), minutes.end()), minutes.end());
   std::vector<int64_t> hours;
   for (int64_t m : minutes) {
-    Status s = RollUp(1, m);
+    Status s = RollUp(sensor, 1, m);
     if (!s.ok()) return s;
     hours.push_back(FloorDiv(m, 3600) * 3600);
   }
   hours.erase(std::unique(hours.begin(), hours.end()), hours.end());
   for (int64_t h : hours) {
-    Status s = RollUp(2, h);
+    Status s = RollUp(sensor, 2, h);
     if (!s.ok()) return s;
   }
   if (options_.stats_second_retention_s > 0) {
     int64_t keep = std::max(options_.stats_second_retention_s, kMinRetentionSeconds);
     Result<PgResult> r =
         write_conn_.Query("DELETE FROM stats_second WHERE sensor = $1 AND ts < $2",
-                          {options_.sensor, std::to_string(newest - keep)});
+                          {sensor, std::to_string(newest - keep)});
     if (!r.ok()) return r.status();
   }
   return Status::Ok();
+}
+
+// ---- spilling ----
+
+Status PostgresStore::OpenSpillDirectory() {
+  if (options_.spill_dir.empty() || options_.max_spill_bytes == 0) return Status::Ok();
+  spill_path_ = options_.spill_dir + "/" + SpillSubdirectory(url_, options_.sensor);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(spill_path_, ec)) return Status::Ok();
+  if (!LockSpillDirectory()) return Status::Ok();  // another store's: spilling is off
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(spill_path_, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.ends_with(".tmp")) {
+      // Half written by a process that stopped: its batch was never
+      // handed over as spilled, and must not be replayed.
+      std::error_code ignored;
+      std::filesystem::remove(entry.path(), ignored);
+    } else if (name.starts_with("seg-") && name.ends_with(kSegmentSuffix)) {
+      names.push_back(std::move(name));
+    }
+  }
+  if (ec) {
+    return Status::Error("cannot read the spill directory " + spill_path_ + ": " + ec.message() +
+                         " (fix its permissions, or set another spill directory)");
+  }
+  std::sort(names.begin(), names.end());  // zero-padded numbers: oldest first
+  std::lock_guard<std::mutex> lock(spill_mu_);
+  for (const std::string& name : names) {
+    SpillSegment segment;
+    segment.path = spill_path_ + "/" + name;
+    segment.bytes = std::filesystem::file_size(segment.path, ec);
+    if (ec) segment.bytes = 0;
+    next_segment_ = std::max<uint64_t>(next_segment_, ParseInt(name.substr(4)) + 1);
+    ++spill_counters_.spill_segments;
+    spill_counters_.spill_bytes += segment.bytes;
+    backlog_.push_back(std::move(segment));
+  }
+  return Status::Ok();
+}
+
+bool PostgresStore::Spill(const CopyBatch& batch) {
+  if (spill_path_.empty()) {
+    last_spill_error_ = "spilling is off";
+    return false;
+  }
+  EncodeSpillSegment(batch, &segment_buffer_);
+  {
+    std::lock_guard<std::mutex> lock(spill_mu_);
+    if (spill_counters_.spill_bytes + segment_buffer_.size() > options_.max_spill_bytes) {
+      last_spill_error_ = "the spill directory " + spill_path_ + " holds max_spill_bytes (" +
+                          std::to_string(options_.max_spill_bytes) + " bytes) already";
+      return false;
+    }
+  }
+  if (spill_lock_fd_ < 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(spill_path_, ec);
+    if (ec) {
+      last_spill_error_ = "cannot create the spill directory " + spill_path_ + ": " +
+                          ec.message() + " (fix its permissions or set another spill directory)";
+      return false;
+    }
+    if (!LockSpillDirectory()) return false;
+  }
+  char name[40];
+  std::snprintf(name, sizeof(name), "/seg-%020llu", static_cast<unsigned long long>(next_segment_));
+  SpillSegment segment;
+  segment.path = spill_path_ + name + kSegmentSuffix;
+  segment.bytes = segment_buffer_.size();
+  Status s = WriteFileAtomically(segment.path, segment_buffer_);
+  if (!s.ok()) {
+    last_spill_error_ = s.message();
+    return false;
+  }
+  ++next_segment_;
+  backlog_.push_back(std::move(segment));
+  std::lock_guard<std::mutex> lock(spill_mu_);
+  spill_counters_.spilled_rows += batch.source_rows;
+  ++spill_counters_.spill_segments;
+  spill_counters_.spill_bytes += segment_buffer_.size();
+  return true;
+}
+
+bool PostgresStore::LockSpillDirectory() {
+  int fd = ::open(spill_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    last_spill_error_ = "cannot open the spill directory " + spill_path_ + ": " + ErrnoText();
+    return false;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    // Two live stores must not number segments in one directory.
+    spill_path_.clear();
+    last_spill_error_ = "spilling is off: another sipman process (same database, sensor and "
+                        "spill directory) holds the spill directory";
+    return false;
+  }
+  spill_lock_fd_ = fd;
+  return true;
+}
+
+void PostgresStore::ReplayBacklog(int64_t deadline_ns) {
+  while (!backlog_.empty()) {
+    Status why;
+    if (!EnsureConnected(&why)) return;
+    const SpillSegment& segment = backlog_.front();
+    bool missing = false;
+    Status s = ReadWholeFile(segment.path, &segment_buffer_, &missing);
+    if (missing) {
+      // Gone: written by another store on the same directory. Nothing to do.
+      std::lock_guard<std::mutex> lock(spill_mu_);
+      --spill_counters_.spill_segments;
+      spill_counters_.spill_bytes -= std::min(segment.bytes, spill_counters_.spill_bytes);
+      backlog_.pop_front();
+      spill_cv_.notify_all();
+      continue;
+    }
+    if (s.ok()) s = DecodeSpillSegment(segment_buffer_, &replay_copy_);
+    if (!s.ok()) {
+      SetAsideSegment("is unreadable (" + s.message() + ")", 0);
+      continue;
+    }
+    BatchResult result;
+    bool outage = false;
+    s = LoadBatch(replay_copy_, &result, &outage);
+    if (!s.ok()) {
+      if (outage) return;  // kept; tried again when the server answers
+      SetAsideSegment("was refused by the database (" + s.message() + ")",
+                      replay_copy_.source_rows);
+      continue;
+    }
+    // Deleted only now: a crash before this line replays the segment again,
+    // and the natural keys make that a no-op.
+    ::unlink(segment.path.c_str());
+    {
+      std::lock_guard<std::mutex> lock(spill_mu_);
+      StoreCounters& c = spill_counters_;
+      ++replayed_batches_;
+      c.calls_written += result.calls_inserted;
+      c.registrations_written += result.registrations_inserted;
+      c.messages_written += result.messages_inserted;
+      c.duplicates_ignored += result.duplicates;
+      c.message_raw_bytes += result.message_raw_bytes;
+      c.message_stored_bytes += result.message_stored_bytes;
+      c.messages_compressed += result.messages_compressed;
+      c.traffic_seconds_written += result.traffic_seconds_written;
+      --c.spill_segments;
+      c.spill_bytes -= std::min(segment.bytes, c.spill_bytes);
+      backlog_.pop_front();
+      spill_cv_.notify_all();
+    }
+    if (SteadyNowNs() >= deadline_ns) return;
+  }
+}
+
+void PostgresStore::SetAsideSegment(const std::string& why, uint64_t rows) {
+  const SpillSegment segment = backlog_.front();
+  const std::string bad = segment.path + ".bad";
+  std::string message = "spill segment " + segment.path + " " + why;
+  if (::rename(segment.path.c_str(), bad.c_str()) == 0) {
+    message += "; moved aside to " + bad +
+               " and its rows are not stored (inspect it, then delete it)";
+  } else {
+    message += "; it could not be moved aside (" + std::string(std::strerror(errno)) +
+               ") and was dropped from the backlog; its rows are not stored";
+  }
+  std::lock_guard<std::mutex> lock(spill_mu_);
+  ++spill_errors_;
+  spill_error_ = std::move(message);
+  ++spill_counters_.spill_bad_segments;
+  spill_counters_.rows_failed += rows;
+  --spill_counters_.spill_segments;
+  spill_counters_.spill_bytes -= std::min(segment.bytes, spill_counters_.spill_bytes);
+  backlog_.pop_front();
+  spill_cv_.notify_all();
+}
+
+Status PostgresStore::TakeSpillError() {
+  std::lock_guard<std::mutex> lock(spill_mu_);
+  if (spill_errors_ == spill_errors_reported_) return Status::Ok();
+  const uint64_t n = spill_errors_ - spill_errors_reported_;
+  spill_errors_reported_ = spill_errors_;
+  return Status::Error(std::to_string(n) + " spill segment(s) could not be written to " + where_ +
+                       "; last: " + spill_error_);
 }
 
 // ---- reads ----

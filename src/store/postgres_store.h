@@ -8,17 +8,43 @@
 // first_seen and ts; the writer creates the partitions a batch needs before
 // writing it, and drops partitions older than the retention.
 //
-// Outages: when the connection is lost, the writer keeps its batch and
-// retries it with exponential backoff until the database answers again;
-// meanwhile rows wait in the bounded queue and, when it is full, Add* waits
-// (nothing is dropped; spilling to disk is not built yet). A batch retried
-// after a commit whose answer was lost is deduplicated by the natural keys,
-// so every row is stored once.
+// Outages: when a batch fails because the connection is lost (not for a data
+// error), the writer writes the batch's COPY text to a spill segment on local
+// disk (StoreOptions::spill_dir) and takes the next batch, so the queue keeps
+// draining and Add* does not wait. While segments wait, later batches are
+// spilled behind them, so the database sees batches in the order they were
+// queued. When the server answers again (or at the next Open), the writer
+// replays the segments oldest first, each in one transaction, and deletes
+// each only after its commit. When the segments reach max_spill_bytes (or
+// the directory cannot be written) the writer retries its batch with
+// exponential backoff instead, and Add* waits once the queue is full.
+// A batch or segment written again after a commit whose answer was lost (or
+// before its segment was deleted) is deduplicated by the natural keys, so
+// every row is stored once.
+//
+// Spill segment format (one file per batch, "seg-<20-digit number>.pgspill",
+// written to a ".tmp" name, fsynced, then renamed, so a crash never leaves a
+// half segment under the final name):
+//   sipman-pg-spill 1\n
+//   calls ROWS BYTES DAY...\n          BYTES of COPY text for stage_calls
+//   registrations ROWS BYTES DAY...\n  BYTES of COPY text for stage_registrations
+//   messages ROWS BYTES DAY...\n       BYTES of COPY text for stage_messages
+//   traffic ROWS BYTES SENSOR_BYTES\n  the sensor, then one line per second
+//   active ROWS BYTES SENSOR_BYTES\n   (0 or more) the sensor, then COPY text
+//   rows N\n                           rows of the queue batch it came from
+//   end FNV1A64-HEX\n                  checksum of every byte before "end"
+// DAY is a day partition the table's rows need (DayOf). A traffic line is
+// ts, the counters in TrafficColumns order and the codes JSON, tab-separated.
+// The segments live in a subdirectory per database and sensor
+// (SpillSubdirectory), locked (flock) by the one live store that uses it; a
+// second store of the same database and sensor does not spill.
 #ifndef SIPMAN_STORE_POSTGRES_STORE_H_
 #define SIPMAN_STORE_POSTGRES_STORE_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -125,6 +151,44 @@ Status CreatePartitions(PgConnection* conn, const PartitionedTable& table,
 // `oldest_kept_day`. Returns how many it dropped.
 Result<int> DropPartitionsBefore(PgConnection* conn, int64_t oldest_kept_day);
 
+// A batch in the form the server takes it: the COPY text of each table, the
+// traffic seconds and the active-call snapshots. The writer formats each
+// queue batch into one (FormatBatch) and loads it (PostgresStore::LoadBatch);
+// a spill segment holds one encoded (EncodeSpillSegment) and is loaded by the
+// same LoadBatch when replayed (DecodeSpillSegment).
+struct CopyBatch {
+  // COPY text, in kCallColumns, kRegistrationColumns, kMessageColumns order.
+  std::string calls, registrations, messages;
+  uint64_t call_rows = 0, registration_rows = 0, message_rows = 0;
+  // The day partitions each partitioned table (kPartitionedTables order) needs.
+  std::set<int64_t> days[3];
+  std::string traffic_sensor;  // the stats_* rows' sensor
+  std::vector<stats::TrafficCounters> traffic_seconds;
+  // The newest snapshot of each sensor in the batch: replacing a sensor's
+  // rows with each snapshot in turn leaves the newest one.
+  struct Snapshot {
+    std::string sensor;
+    std::string copy;  // COPY text for active_calls
+    uint64_t rows = 0;
+  };
+  std::vector<Snapshot> snapshots;
+  uint64_t source_rows = 0;  // RowBatch::size() of the batch it came from
+
+  void clear();
+};
+
+// Formats `batch` (traffic under `traffic_sensor`) into *out.
+void FormatBatch(const RowBatch& batch, std::string_view traffic_sensor, CopyBatch* out);
+// The spill segment of `batch` (format above) into *out.
+void EncodeSpillSegment(const CopyBatch& batch, std::string* out);
+// Reads a spill segment back; an error says what is wrong with it (truncated,
+// checksum mismatch, unknown section).
+Status DecodeSpillSegment(std::string_view bytes, CopyBatch* out);
+// The subdirectory of StoreOptions::spill_dir for one database and sensor:
+// segments must only be replayed into the database and under the sensor they
+// were meant for. Readable (host, port, database, sensor) plus a hash.
+std::string SpillSubdirectory(const std::string& url, std::string_view sensor);
+
 class PostgresStore final : public Store, private BatchSink {
  public:
   // `url` is a libpq connection URI (postgresql://user@host:port/db?...).
@@ -157,16 +221,46 @@ class PostgresStore final : public Store, private BatchSink {
   // Connects the writer and prepares its session (staging tables).
   Status ConnectWriter();
   Status WriteBatch(const RowBatch& batch, BatchResult* result) override;
-  // One attempt at the whole batch in one transaction.
-  Status TryWriteBatch(const RowBatch& batch, BatchResult* result);
-  Status EnsurePartitions(const RowBatch& batch);
-  Status WriteCalls(const RowBatch& batch, BatchResult* result);
-  Status WriteRegistrations(const RowBatch& batch, BatchResult* result);
-  Status WriteMessages(const RowBatch& batch, BatchResult* result);
-  Status WriteTraffic(const RowBatch& batch, BatchResult* result);
-  Status UpsertTraffic(int table_index, const stats::TrafficCounters& c);
-  Status RollUp(int table_index, int64_t ts);
-  Status ReplaceSnapshot(const ActiveSnapshot& snapshot, BatchResult* result);
+  void Idle() override;
+  // Connects the writer unless connected or a failed attempt was too recent
+  // (backoff). False, with the reason in *why, when not connected.
+  bool EnsureConnected(Status* why);
+  // One attempt at `batch` in one transaction (once more when a partition
+  // this writer believed in was dropped by another process). On failure,
+  // *outage says whether the connection was lost (worth retrying) rather
+  // than the data refused.
+  Status LoadBatch(const CopyBatch& batch, BatchResult* result, bool* outage);
+  Status TryLoadBatch(const CopyBatch& batch, BatchResult* result);
+  Status EnsurePartitions(const std::set<int64_t> (&wanted)[3]);
+  // COPY `copy` into the staging table of `table` and move the new rows on;
+  // *inserted: how many were new.
+  Status LoadStaged(const char* table, const char* columns, const std::string& copy,
+                    uint64_t* inserted);
+  Status LoadMessages(const CopyBatch& batch, BatchResult* result);
+  Status WriteTraffic(const std::string& sensor,
+                      const std::vector<stats::TrafficCounters>& seconds, BatchResult* result);
+  Status UpsertTraffic(const std::string& sensor, int table_index, const stats::TrafficCounters& c);
+  Status RollUp(const std::string& sensor, int table_index, int64_t ts);
+  Status ReplaceSnapshot(const CopyBatch::Snapshot& snapshot, BatchResult* result);
+
+  // Spilling (writer thread; Close's thread once the writer stopped).
+  // Finds the segments a previous run left (deleting half-written ".tmp" ones).
+  Status OpenSpillDirectory();
+  // Writes `batch` as the newest segment. False (and why in
+  // last_spill_error_) when spilling is off, full or failing.
+  bool Spill(const CopyBatch& batch);
+  // Takes the spill directory's lock (flock) for this store's life. False
+  // when another live store holds it: spilling is then off for this one.
+  bool LockSpillDirectory();
+  // Writes segments to the database, oldest first, until none is left, the
+  // connection is lost, or the steady clock passes `deadline_ns` (checked
+  // after each segment).
+  void ReplayBacklog(int64_t deadline_ns);
+  // Renames the oldest segment to "*.bad" and reports `why` through Flush;
+  // `rows` (when known) count as failed.
+  void SetAsideSegment(const std::string& why, uint64_t rows);
+  // Error of the segments set aside since the last call, or Ok.
+  Status TakeSpillError();
   CallRow EncodeCall(const calls::CallRecord& record) const;
   // Sleeps up to `ms`, less when Close gives up waiting for the database.
   void Backoff(int64_t ms);
@@ -183,7 +277,32 @@ class PostgresStore final : public Store, private BatchSink {
   PgConnection write_conn_;
   std::set<int64_t> known_partitions_[3];  // days known to exist, per partitioned table
   int64_t newest_day_ = INT64_MIN;         // newest day written (retention)
-  std::string copy_buffer_;
+  CopyBatch batch_copy_;   // the queue batch being written
+  CopyBatch replay_copy_;  // the segment being replayed
+  std::string segment_buffer_;
+  // Writer reconnection backoff, shared by writes and replays.
+  int64_t next_connect_ns_ = 0;  // steady clock
+  int64_t connect_backoff_ms_ = 100;
+
+  struct SpillSegment {
+    std::string path;
+    uint64_t bytes = 0;
+  };
+  std::string spill_path_;  // this database's and sensor's directory; empty: no spilling
+  int spill_lock_fd_ = -1;  // the directory, locked once it exists
+  std::deque<SpillSegment> backlog_;  // segments on disk, oldest first
+  uint64_t next_segment_ = 1;
+  std::string last_spill_error_;  // why the last Spill returned false
+
+  // Shared with counters(), Flush and Close.
+  mutable std::mutex spill_mu_;
+  std::condition_variable spill_cv_;  // the backlog shrank, or Close began
+  StoreCounters spill_counters_;      // spill fields, plus replayed rows' results; guarded
+  uint64_t replayed_batches_ = 0;     // guarded by spill_mu_
+  uint64_t spill_errors_ = 0;         // segments set aside; guarded by spill_mu_
+  uint64_t spill_errors_reported_ = 0;  // guarded by spill_mu_
+  std::string spill_error_;           // the last one; guarded by spill_mu_
+  bool stop_flush_waits_ = false;     // guarded by spill_mu_
 
   std::mutex read_mu_;
   PgConnection read_conn_;  // guarded by read_mu_

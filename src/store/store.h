@@ -10,9 +10,11 @@
 // in-memory queue, and one background writer thread drains it in batched
 // transactions, doing nothing but SQLite's own work. So a producer thread and
 // the writer share the encoding and storing work on two cores.
-// Backpressure policy (current): when max_queued_rows rows are waiting, Add*
-// waits until the writer has taken a batch, so nothing is ever dropped. A
-// later issue adds spill-to-disk instead of waiting.
+// Backpressure policy: when max_queued_rows rows are waiting, Add* waits
+// until the writer has taken a batch, so nothing is ever dropped. The
+// PostgreSQL backend's writer does not stall on an unreachable server: it
+// spills each batch to a segment file on local disk (spill_dir) and writes
+// the segments when the server is back, so the queue keeps draining.
 //
 // Rows are deduplicated by a natural key (see docs/SCHEMA.md), so feeding the
 // same capture twice into one database stores every record once.
@@ -76,8 +78,21 @@ struct StoreOptions {
   // batch after 100 ms, doubling up to this.
   int reconnect_max_backoff_ms = 5000;
   // PostgreSQL only. How long Close (and Flush during Close) keeps retrying
-  // an unreachable server before it reports the waiting rows as failed.
+  // an unreachable server before it reports the waiting rows as failed, when
+  // they cannot be spilled; and how long Close spends writing spilled rows
+  // to a server that answers (the rest stay on disk for the next Open).
   int close_timeout_ms = 30000;
+  // PostgreSQL only. While the server is unreachable, each batch is written
+  // to a segment file below this directory (in a subdirectory per database
+  // and sensor, created when first needed) instead of waiting, and the
+  // segments are written to the database, oldest first, when it answers
+  // again, also by the next Open after a restart. Relative to the working
+  // directory. Empty disables spilling.
+  std::string spill_dir = "sipman-pg-spill";
+  // PostgreSQL only. Bytes of spill segments at most; beyond it the writer
+  // waits for the server (and Add* for the queue) as without spilling.
+  // 0 disables spilling.
+  uint64_t max_spill_bytes = uint64_t{1} << 30;
 };
 
 // One SIP message of a call, as handed to AddMessage.
@@ -190,6 +205,14 @@ struct StoreCounters {
   uint64_t message_stored_bytes = 0;
   uint64_t messages_compressed = 0;  // stored with compression 1 or 2
   uint64_t traffic_seconds_written = 0;  // stats_second rows written (replaced or new)
+  // PostgreSQL only: rows spilled to disk while the server was unreachable
+  // (each is counted as written above once its segment is replayed), the
+  // segments and bytes waiting on disk now (gauges), and segments found
+  // unreadable and set aside as "*.bad" (their rows are not stored).
+  uint64_t spilled_rows = 0;
+  uint64_t spill_segments = 0;
+  uint64_t spill_bytes = 0;
+  uint64_t spill_bad_segments = 0;
 };
 
 class Store {

@@ -165,6 +165,9 @@ void WriteQueue::Run() {
       // A producer waiting for room always finds rows queued, so an empty
       // queue while closing means every accepted row is written.
       if (closing_) break;
+      lock.unlock();
+      sink_->Idle();
+      lock.lock();
       continue;
     }
     RowBatch batch = std::move(batches_.front());
@@ -182,7 +185,7 @@ void WriteQueue::Run() {
     if (spare_.size() < max_spare_) spare_.push_back(std::move(batch));
     finished_total_ += rows;
     if (status.ok()) {
-      ++counters_.batches;
+      if (!result.spilled) ++counters_.batches;
       counters_.calls_written += result.calls_inserted;
       counters_.registrations_written += result.registrations_inserted;
       counters_.messages_written += result.messages_inserted;

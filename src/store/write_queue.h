@@ -122,6 +122,9 @@ struct BatchResult {
   uint64_t messages_compressed = 0;
   uint64_t traffic_seconds_written = 0;
   uint64_t active_calls_inserted = 0;
+  // The batch was set aside (spilled to disk) rather than committed; the
+  // backend counts its rows when it writes them later.
+  bool spilled = false;
 };
 
 class BatchSink {
@@ -130,6 +133,10 @@ class BatchSink {
   // Writes `batch` in one transaction, from the writer thread only. On error
   // nothing of the batch is committed.
   virtual Status WriteBatch(const RowBatch& batch, BatchResult* result) = 0;
+  // Called from the writer thread about every kMaxLatency while no batch
+  // waits: a backend can do deferred work here (PostgreSQL replays spilled
+  // batches).
+  virtual void Idle() {}
 };
 
 class WriteQueue {
