@@ -8,7 +8,9 @@
 #include <map>
 #include <string_view>
 
+#include "store/analytics_internal.h"
 #include "store/call_rollups.h"
+#include "store/postgres_reads.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_util.h"
 
@@ -115,20 +117,42 @@ const std::vector<int64_t>& DurationBucketBoundsMs() {
   return bounds;
 }
 
+namespace {
+
+// The SQLite implementation: rollups for the whole hours and days of a
+// range, the calls' covering indexes for its edges.
+class SqliteCallAnalytics final : public CallAnalytics {
+ public:
+  SqliteCallAnalytics(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  ~SqliteCallAnalytics() override { sqlite3_close(db_); }
+
+  Result<CallSummary> Summary(const AnalyticsQuery& query) override;
+  Result<std::vector<PeriodCount>> ByPeriod(const AnalyticsQuery& query, Period period) override;
+  Result<std::vector<KeyCount>> TopUsers(const AnalyticsQuery& query, UserSide side) override;
+  Result<std::vector<KeyCount>> TopSourceIps(const AnalyticsQuery& query) override;
+  Result<std::vector<KeyCount>> TopUserAgents(const AnalyticsQuery& query) override;
+
+ private:
+  // Top-N of one calls_daily_keys kind (see call_rollups.h).
+  Result<std::vector<KeyCount>> TopBy(const AnalyticsQuery& query, int kind);
+
+  sqlite3* db_;
+  const std::string path_;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<CallAnalytics>> CallAnalytics::Open(const std::string& url) {
-  if (std::string_view(url).starts_with("postgresql:")) {
-    return Status::Error("reports from PostgreSQL are not built yet; use a SQLite database");
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return internal::OpenPostgresCallAnalytics(url);
   }
   // A 256 MiB page cache: a report over a long range reads the rollups and
   // the edges' index slices, and re-reads them for each figure.
   std::string path;
   Result<sqlite3*> db = internal::OpenSqliteReader(url, " PRAGMA cache_size = -262144;", &path);
   if (!db.ok()) return db.status();
-  return std::unique_ptr<CallAnalytics>(new CallAnalytics(*db, path));
+  return std::unique_ptr<CallAnalytics>(new SqliteCallAnalytics(*db, path));
 }
-
-CallAnalytics::~CallAnalytics() { sqlite3_close(db_); }
-
 
 // Runs `sql` once per range, binding the range (and sensor) first, then
 // `extra` binds; calls `row` for each result row.
@@ -274,13 +298,74 @@ static Status ReadDistribution(sqlite3* db_, const std::string& path_,
   return lookup;
 }
 
-Result<CallSummary> CallAnalytics::Summary(const AnalyticsQuery& query) {
+void internal::SummarizeCallGroups(const CallGroupSums& groups, CallSummary* out) {
+  HourlySums all, answered;
+  std::map<std::string, int64_t> states;
+  std::map<int64_t, std::pair<int64_t, int64_t>> statuses;  // calls, answered
+  for (const auto& [key, sums] : groups) {
+    const auto& [state, status] = key;
+    const int64_t n = sums.calls;
+    const bool is_answered = state == "answered";
+    all.Add(sums);
+    if (is_answered) answered.Add(sums);
+    states[state] += n;
+    statuses[status].first += n;
+    if (is_answered) statuses[status].second += n;
+    if (status == 200) out->invites_200 += n;
+    if (status >= 200 && status <= 299) out->invites_2xx += n;
+    if (status >= 300 && status <= 399) out->invites_3xx += n;
+    if (status == 200 || status == 480 || status == 486 || status == 600 || status == 603) {
+      out->invites_effective += n;
+    }
+    if (status == 408 || status == 500 || status == 503 || status == 504) {
+      out->invites_ineffective += n;
+    }
+    if ((status >= 200 && status <= 299) || status == 480 || status == 486 || status == 487 ||
+        status == 600 || status == 603) {
+      out->network_effective += n;
+    }
+  }
+  out->calls = all.calls;
+  out->completed = answered.calls;
+  out->srd_successful.count = all.srd_ok_n;
+  out->srd_successful.mean_ms = Mean(all.srd_ok_ns, all.srd_ok_n, 1e6);
+  out->srd_failed.count = all.srd_fail_n;
+  out->srd_failed.mean_ms = Mean(all.srd_fail_ns, all.srd_fail_n, 1e6);
+  out->sdd.count = all.sdd_n;
+  out->sdd.mean_ms = Mean(all.sdd_ms, all.sdd_n);
+  out->sdt.count = answered.calls;
+  out->sdt.mean_ms = Mean(answered.connect_ms, answered.calls);
+  out->acd_ms = Mean(answered.duration_ms, answered.calls);
+  out->ser = Percent(out->invites_200, out->calls - out->invites_3xx);
+  out->seer = Percent(out->invites_effective, out->calls - out->invites_3xx);
+  out->isa = Percent(out->invites_ineffective, out->calls);
+  out->scr = Percent(out->completed, out->calls);
+  out->asr = Percent(out->invites_2xx, out->calls);
+  out->ner = Percent(out->network_effective, out->calls);
+  for (const auto& [state, n] : states) {
+    out->by_state.push_back({state, n, state == "answered" ? n : 0});
+  }
+  for (const auto& [status, n] : statuses) {
+    out->by_status.push_back({std::to_string(status), n.first, n.second});
+  }
+  SortByCount(&out->by_state);
+  SortByCount(&out->by_status);
+  const std::vector<int64_t>& bounds = DurationBucketBoundsMs();
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    out->duration_histogram.push_back(
+        {bounds[i], i + 1 < bounds.size() ? bounds[i + 1] : -1, answered.histogram[i]});
+  }
+  out->post_dial_delay.mean_ms = Mean(all.pdd_ms, all.pdd_n);
+  out->duration.mean_ms = Mean(answered.duration_ms, answered.calls);
+}
+
+Result<CallSummary> SqliteCallAnalytics::Summary(const AnalyticsQuery& query) {
   CallSummary out;
   const SplitRange hours = Split(query, kNsPerHour);
 
   // Every count, sum and histogram bucket per (state, final_status): whole
   // hours from calls_hourly, the edges from calls' covering index.
-  std::map<std::pair<std::string, int64_t>, HourlySums> groups;
+  internal::CallGroupSums groups;
   auto add_group = [&](Statement& st) {
     HourlySums sums;
     ReadSums(st, 2, &sums);
@@ -308,71 +393,14 @@ Result<CallSummary> CallAnalytics::Summary(const AnalyticsQuery& query) {
                         hours.edges, query, add_group);
   if (!s.ok()) return s;
 
-  HourlySums all, answered;
-  std::map<std::string, int64_t> states;
-  std::map<int64_t, std::pair<int64_t, int64_t>> statuses;  // calls, answered
-  for (const auto& [key, sums] : groups) {
-    const auto& [state, status] = key;
-    const int64_t n = sums.calls;
-    const bool is_answered = state == "answered";
-    all.Add(sums);
-    if (is_answered) answered.Add(sums);
-    states[state] += n;
-    statuses[status].first += n;
-    if (is_answered) statuses[status].second += n;
-    if (status == 200) out.invites_200 += n;
-    if (status >= 200 && status <= 299) out.invites_2xx += n;
-    if (status >= 300 && status <= 399) out.invites_3xx += n;
-    if (status == 200 || status == 480 || status == 486 || status == 600 || status == 603) {
-      out.invites_effective += n;
-    }
-    if (status == 408 || status == 500 || status == 503 || status == 504) {
-      out.invites_ineffective += n;
-    }
-    if ((status >= 200 && status <= 299) || status == 480 || status == 486 || status == 487 ||
-        status == 600 || status == 603) {
-      out.network_effective += n;
-    }
-  }
-  out.calls = all.calls;
-  out.completed = answered.calls;
-  out.srd_successful.count = all.srd_ok_n;
-  out.srd_successful.mean_ms = Mean(all.srd_ok_ns, all.srd_ok_n, 1e6);
-  out.srd_failed.count = all.srd_fail_n;
-  out.srd_failed.mean_ms = Mean(all.srd_fail_ns, all.srd_fail_n, 1e6);
-  out.sdd.count = all.sdd_n;
-  out.sdd.mean_ms = Mean(all.sdd_ms, all.sdd_n);
-  out.sdt.count = answered.calls;
-  out.sdt.mean_ms = Mean(answered.connect_ms, answered.calls);
-  out.acd_ms = Mean(answered.duration_ms, answered.calls);
-  out.ser = Percent(out.invites_200, out.calls - out.invites_3xx);
-  out.seer = Percent(out.invites_effective, out.calls - out.invites_3xx);
-  out.isa = Percent(out.invites_ineffective, out.calls);
-  out.scr = Percent(out.completed, out.calls);
-  out.asr = Percent(out.invites_2xx, out.calls);
-  out.ner = Percent(out.network_effective, out.calls);
-  for (const auto& [state, n] : states) {
-    out.by_state.push_back({state, n, state == "answered" ? n : 0});
-  }
-  for (const auto& [status, n] : statuses) {
-    out.by_status.push_back({std::to_string(status), n.first, n.second});
-  }
-  SortByCount(&out.by_state);
-  SortByCount(&out.by_status);
-  const std::vector<int64_t>& bounds = DurationBucketBoundsMs();
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    out.duration_histogram.push_back(
-        {bounds[i], i + 1 < bounds.size() ? bounds[i + 1] : -1, answered.histogram[i]});
-  }
+  internal::SummarizeCallGroups(groups, &out);
 
   s = ReadDistribution(db_, path_, query, hours, static_cast<int>(ValueKind::kPostDialDelay),
                        &out.post_dial_delay);
   if (!s.ok()) return s;
-  out.post_dial_delay.mean_ms = Mean(all.pdd_ms, all.pdd_n);
   s = ReadDistribution(db_, path_, query, hours, static_cast<int>(ValueKind::kDuration),
                        &out.duration);
   if (!s.ok()) return s;
-  out.duration.mean_ms = Mean(answered.duration_ms, answered.calls);
 
   RangeFilter reg_range(query, "first_seen");
   Statement st;
@@ -395,7 +423,7 @@ Result<CallSummary> CallAnalytics::Summary(const AnalyticsQuery& query) {
   return out;
 }
 
-static int64_t PeriodStart(int64_t ts, Period period) {
+int64_t internal::PeriodStart(int64_t ts, Period period) {
   switch (period) {
     case Period::kHour:
       return ts / kNsPerHour * kNsPerHour;
@@ -410,13 +438,13 @@ static int64_t PeriodStart(int64_t ts, Period period) {
   return ts;
 }
 
-Result<std::vector<PeriodCount>> CallAnalytics::ByPeriod(const AnalyticsQuery& query,
-                                                         Period period) {
+Result<std::vector<PeriodCount>> SqliteCallAnalytics::ByPeriod(const AnalyticsQuery& query,
+                                                               Period period) {
   const SplitRange hours = Split(query, kNsPerHour);
   std::map<int64_t, PeriodCount> periods;
   auto add = [&](int64_t ts, int64_t calls, int64_t answered, int64_t duration) {
     if (calls == 0) return;
-    PeriodCount& p = periods[PeriodStart(ts, period)];
+    PeriodCount& p = periods[internal::PeriodStart(ts, period)];
     p.calls += calls;
     p.answered += answered;
     p.duration_ms_sum += duration;
@@ -533,7 +561,8 @@ class KeyCounter {
 // Top-N of a key kind: whole weeks and days from calls_daily_keys (weeks
 // where a whole ISO week fits), the partial days at the edges from calls'
 // covering index.
-Result<std::vector<KeyCount>> CallAnalytics::TopBy(const AnalyticsQuery& query, int kind) {
+Result<std::vector<KeyCount>> SqliteCallAnalytics::TopBy(const AnalyticsQuery& query,
+                                                         int kind) {
   const SplitRange days = Split(query, kNsPerDay);
   KeyCounter keys;
   std::vector<std::pair<int64_t, int64_t>> day_ranges, week_ranges;
@@ -594,18 +623,20 @@ Result<std::vector<KeyCount>> CallAnalytics::TopBy(const AnalyticsQuery& query, 
   return keys.Top(query.top_n);
 }
 
-Result<std::vector<KeyCount>> CallAnalytics::TopUsers(const AnalyticsQuery& query,
-                                                      UserSide side) {
+Result<std::vector<KeyCount>> SqliteCallAnalytics::TopUsers(const AnalyticsQuery& query,
+                                                            UserSide side) {
   if (side == UserSide::kCaller) return TopBy(query, static_cast<int>(KeyKind::kCaller));
   if (side == UserSide::kCallee) return TopBy(query, static_cast<int>(KeyKind::kCallee));
   return TopBy(query, static_cast<int>(KeyKind::kUser));
 }
 
-Result<std::vector<KeyCount>> CallAnalytics::TopSourceIps(const AnalyticsQuery& query) {
+Result<std::vector<KeyCount>> SqliteCallAnalytics::TopSourceIps(
+    const AnalyticsQuery& query) {
   return TopBy(query, static_cast<int>(KeyKind::kSourceIp));
 }
 
-Result<std::vector<KeyCount>> CallAnalytics::TopUserAgents(const AnalyticsQuery& query) {
+Result<std::vector<KeyCount>> SqliteCallAnalytics::TopUserAgents(
+    const AnalyticsQuery& query) {
   return TopBy(query, static_cast<int>(KeyKind::kUserAgent));
 }
 

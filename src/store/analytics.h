@@ -21,8 +21,6 @@
 #include "base/status.h"
 #include "base/time.h"
 
-struct sqlite3;
-
 namespace sipman::store {
 
 struct AnalyticsQuery {
@@ -32,7 +30,8 @@ struct AnalyticsQuery {
   size_t top_n = 10;        // rows of the top-N lists
   // Read the whole hours and days of the range from the rollups (schema
   // version 6) and only its edges from the calls. false reads every call:
-  // the same answers, slower; tests compare the two.
+  // the same answers, slower; tests compare the two. PostgreSQL has no
+  // rollups and always reads the calls.
   bool use_rollups = true;
 };
 
@@ -103,32 +102,33 @@ struct CallSummary {
   Distribution rrd;
 };
 
+// Over SQLite (analytics.cc: rollups plus the range's edges) or PostgreSQL
+// (postgres_analytics.cc: aggregates over the calls table); the same figures
+// from either.
 class CallAnalytics {
  public:
-  // Opens the SQLite database at `path` (a file name or "sqlite:PATH"),
-  // which must exist, bringing its schema up to date first (the report
+  // Opens the database at `url`: "postgresql://..." or "postgres://..." (a
+  // libpq URI), else a SQLite file (a file name or "sqlite:PATH"), which must
+  // exist; the schema is brought up to date first (on SQLite the report
   // indexes of schema version 4 are created on first use).
-  static Result<std::unique_ptr<CallAnalytics>> Open(const std::string& path);
-  ~CallAnalytics();
+  static Result<std::unique_ptr<CallAnalytics>> Open(const std::string& url);
+  virtual ~CallAnalytics() = default;
   CallAnalytics(const CallAnalytics&) = delete;
   CallAnalytics& operator=(const CallAnalytics&) = delete;
 
-  Result<CallSummary> Summary(const AnalyticsQuery& query);
+  virtual Result<CallSummary> Summary(const AnalyticsQuery& query) = 0;
   // Calls per period, in time order; periods without calls are left out.
-  Result<std::vector<PeriodCount>> ByPeriod(const AnalyticsQuery& query, Period period);
-  // The top_n users by calls (ties by name).
-  Result<std::vector<KeyCount>> TopUsers(const AnalyticsQuery& query, UserSide side);
+  virtual Result<std::vector<PeriodCount>> ByPeriod(const AnalyticsQuery& query,
+                                                    Period period) = 0;
+  // The top_n users by calls (ties by name, in byte order).
+  virtual Result<std::vector<KeyCount>> TopUsers(const AnalyticsQuery& query,
+                                                 UserSide side) = 0;
   // The top_n signalling source IPs, and caller user agents, by calls.
-  Result<std::vector<KeyCount>> TopSourceIps(const AnalyticsQuery& query);
-  Result<std::vector<KeyCount>> TopUserAgents(const AnalyticsQuery& query);
+  virtual Result<std::vector<KeyCount>> TopSourceIps(const AnalyticsQuery& query) = 0;
+  virtual Result<std::vector<KeyCount>> TopUserAgents(const AnalyticsQuery& query) = 0;
 
- private:
-  CallAnalytics(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  // Top-N of one calls_daily_keys kind (see call_rollups.h).
-  Result<std::vector<KeyCount>> TopBy(const AnalyticsQuery& query, int kind);
-
-  sqlite3* db_;
-  const std::string path_;
+ protected:
+  CallAnalytics() = default;
 };
 
 // The buckets of CallSummary::duration_histogram, in ms: 0, 5 s, 15 s,

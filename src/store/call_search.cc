@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 
+#include "store/postgres_reads.h"
 #include "store/record_codec.h"
 #include "store/sqlite_rows.h"
 #include "store/sqlite_schema.h"
@@ -101,20 +102,57 @@ Status CheckLimit(size_t limit) {
   return Status::Ok();
 }
 
+// The SQLite implementation: see call_search.h for its plans.
+class SqliteCallSearch final : public CallSearch {
+ public:
+  SqliteCallSearch(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  ~SqliteCallSearch() override { sqlite3_close(db_); }
+
+  Result<CallPage> FindCalls(const CallSearchQuery& query) override;
+  Result<std::optional<CallRow>> GetCall(int64_t id) override;
+  const std::string& last_plan() const override { return last_plan_; }
+  Result<RegistrationPage> FindRegistrations(const RegistrationSearchQuery& query) override;
+  Result<std::vector<RegistrationRow>> CurrentRegistrations(TimestampNs now_ts,
+                                                            size_t limit) override;
+
+ private:
+  // How many entries of `index` match `where` (one or two text parameters,
+  // then invite_ts in [from_ts, to_ts) when those are not 0), counting at
+  // most `cap`: the count reads at most cap entries.
+  Result<int64_t> CountUpTo(const char* index, const std::string& where,
+                            const std::string& first, const std::string& second,
+                            TimestampNs from_ts, TimestampNs to_ts, int64_t cap);
+
+  struct PrefixCount {
+    int64_t scanned = 0;   // entries with the prefix, at most kKeyScanLimit
+    int64_t in_range = 0;  // of those, with invite_ts in [from_ts, to_ts)
+  };
+  // Reads the entries of `index` whose `column` starts with `prefix`, at
+  // most kKeyScanLimit (to_ts 0: no upper bound).
+  Result<PrefixCount> CountPrefix(const char* index, const char* column,
+                                  const std::string& prefix, TimestampNs from_ts,
+                                  TimestampNs to_ts);
+
+  sqlite3* db_;
+  const std::string path_;
+  std::string last_plan_;
+};
+
 }  // namespace
 
 Result<std::unique_ptr<CallSearch>> CallSearch::Open(const std::string& url) {
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return internal::OpenPostgresCallSearch(url);
+  }
   std::string path;
   Result<sqlite3*> db = internal::OpenSqliteReader(url, "", &path);
   if (!db.ok()) return db.status();
-  return std::unique_ptr<CallSearch>(new CallSearch(*db, path));
+  return std::unique_ptr<CallSearch>(new SqliteCallSearch(*db, path));
 }
 
-CallSearch::~CallSearch() { sqlite3_close(db_); }
-
-Result<int64_t> CallSearch::CountUpTo(const char* index, const std::string& where,
-                                      const std::string& first, const std::string& second,
-                                      TimestampNs from_ts, TimestampNs to_ts, int64_t cap) {
+Result<int64_t> SqliteCallSearch::CountUpTo(const char* index, const std::string& where,
+                                            const std::string& first, const std::string& second,
+                                            TimestampNs from_ts, TimestampNs to_ts, int64_t cap) {
   std::string sql = std::string("SELECT COUNT(*) FROM (SELECT 1 FROM calls INDEXED BY ") + index +
                     " WHERE " + where;
   if (from_ts != 0) sql += " AND invite_ts >= ?";
@@ -133,9 +171,9 @@ Result<int64_t> CallSearch::CountUpTo(const char* index, const std::string& wher
   return st.ColumnInt(0);
 }
 
-Result<CallSearch::PrefixCount> CallSearch::CountPrefix(const char* index, const char* column,
-                                                        const std::string& prefix,
-                                                        TimestampNs from_ts, TimestampNs to_ts) {
+Result<SqliteCallSearch::PrefixCount> SqliteCallSearch::CountPrefix(
+    const char* index, const char* column, const std::string& prefix, TimestampNs from_ts,
+    TimestampNs to_ts) {
   std::string sql = std::string("SELECT COUNT(*), TOTAL(invite_ts >= ? AND invite_ts < ?) FROM "
                                 "(SELECT invite_ts FROM calls INDEXED BY ") +
                     index + " WHERE " + column + " >= ? AND " + column + " < ? LIMIT ?)";
@@ -153,7 +191,7 @@ Result<CallSearch::PrefixCount> CallSearch::CountPrefix(const char* index, const
   return PrefixCount{st.ColumnInt(0), st.ColumnInt(1)};
 }
 
-Result<CallPage> CallSearch::FindCalls(const CallSearchQuery& q) {
+Result<CallPage> SqliteCallSearch::FindCalls(const CallSearchQuery& q) {
   Status s = CheckLimit(q.limit);
   if (!s.ok()) return s;
   bool by_duration = q.sort == CallSort::kDurationAsc || q.sort == CallSort::kDurationDesc;
@@ -370,7 +408,7 @@ Result<CallPage> CallSearch::FindCalls(const CallSearchQuery& q) {
   return page;
 }
 
-Result<std::optional<CallRow>> CallSearch::GetCall(int64_t id) {
+Result<std::optional<CallRow>> SqliteCallSearch::GetCall(int64_t id) {
   Statement st;
   Status s = st.Prepare(db_, CallSelect() + " WHERE id = ?");
   if (!s.ok()) return s;
@@ -384,7 +422,8 @@ Result<std::optional<CallRow>> CallSearch::GetCall(int64_t id) {
   return std::optional<CallRow>(std::move(row));
 }
 
-Result<RegistrationPage> CallSearch::FindRegistrations(const RegistrationSearchQuery& q) {
+Result<RegistrationPage> SqliteCallSearch::FindRegistrations(
+    const RegistrationSearchQuery& q) {
   Status s = CheckLimit(q.limit);
   if (!s.ok()) return s;
   Where w;
@@ -444,8 +483,8 @@ Result<RegistrationPage> CallSearch::FindRegistrations(const RegistrationSearchQ
   return page;
 }
 
-Result<std::vector<RegistrationRow>> CallSearch::CurrentRegistrations(TimestampNs now_ts,
-                                                                      size_t limit) {
+Result<std::vector<RegistrationRow>> SqliteCallSearch::CurrentRegistrations(
+    TimestampNs now_ts, size_t limit) {
   Status s = CheckLimit(limit);
   if (!s.ok()) return s;
   std::string sql =

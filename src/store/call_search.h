@@ -1,6 +1,7 @@
-// Read queries of the web API over a SQLite database: call search with many
-// filters, any of four sort orders and keyset (cursor) pagination; one call
-// by row id; registration search and the registrations currently bound.
+// Read queries of the web API over a SQLite or PostgreSQL database: call
+// search with many filters, any of four sort orders and keyset (cursor)
+// pagination; one call by row id; registration search and the registrations
+// currently bound.
 //
 // Paging is keyset on (sort key, id): a page ends with the sort key and row
 // id of its last row, and the next page starts strictly after that pair, so
@@ -10,7 +11,7 @@
 // Every value is bound as an SQL parameter; the SQL text holds fixed
 // conditions only.
 //
-// A call search picks its index itself (INDEXED BY), since SQLite's planner
+// On SQLite a call search picks its index itself (INDEXED BY), since SQLite's planner
 // cannot tell a prefix that matches one caller from one that matches a
 // million (docs/PERFORMANCE.md, "Web API"). With a Call-ID: its index. Else,
 // when a caller or callee prefix (fewer than kKeyScanLimit calls, counted on
@@ -26,6 +27,12 @@
 // are left to SQLite. Either way the plan yields only the page's row ids, and
 // only those rows are read.
 //
+// On PostgreSQL the same filters, sorts and keyset paging are plain SQL
+// over the partitioned calls and registrations tables (id is their
+// BIGSERIAL), and PostgreSQL's planner picks the indexes. Ids are each
+// database's own: rows with equal sort keys may be ordered differently from
+// SQLite's, never the rest.
+//
 // Thread safety: one CallSearch per thread (it owns one connection).
 #ifndef SIPMAN_STORE_CALL_SEARCH_H_
 #define SIPMAN_STORE_CALL_SEARCH_H_
@@ -39,8 +46,6 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "calls/calls.h"
-
-struct sqlite3;
 
 namespace sipman::store {
 
@@ -119,53 +124,37 @@ struct RegistrationPage {
   std::optional<SearchCursor> next;
 };
 
+// The web API's searches, over SQLite (call_search.cc) or PostgreSQL
+// (postgres_search.cc): the same answers from either, row for row.
 class CallSearch {
  public:
-  // Opens the SQLite database at `path` ("sqlite:PATH" accepted), which must
-  // exist and be SIPMan's; the schema is brought up to date first.
-  static Result<std::unique_ptr<CallSearch>> Open(const std::string& path);
-  ~CallSearch();
+  // Opens the database at `url`: "postgresql://..." or "postgres://..." (a
+  // libpq URI), else a SQLite file ("sqlite:PATH" accepted), which must
+  // exist and be SIPMan's. The schema is brought up to date first.
+  static Result<std::unique_ptr<CallSearch>> Open(const std::string& url);
+  virtual ~CallSearch() = default;
   CallSearch(const CallSearch&) = delete;
   CallSearch& operator=(const CallSearch&) = delete;
 
   // Fails with a message naming the filter for an unreadable IP address or
   // state name, or an out-of-range limit.
-  Result<CallPage> FindCalls(const CallSearchQuery& query);
+  virtual Result<CallPage> FindCalls(const CallSearchQuery& query) = 0;
   // The call with this row id; nullopt when there is none.
-  Result<std::optional<CallRow>> GetCall(int64_t id);
+  virtual Result<std::optional<CallRow>> GetCall(int64_t id) = 0;
   // The index the last FindCalls chose ("calls_caller_invite", ...,
-  // "sqlite" when left to SQLite); for tests and benchmarks.
-  const std::string& last_plan() const { return last_plan_; }
-  Result<RegistrationPage> FindRegistrations(const RegistrationSearchQuery& query);
+  // "sqlite" when left to SQLite; "postgresql" on PostgreSQL, whose planner
+  // chooses); for tests and benchmarks.
+  virtual const std::string& last_plan() const = 0;
+  virtual Result<RegistrationPage> FindRegistrations(const RegistrationSearchQuery& query) = 0;
   // Bindings in force at `now_ts` (0: the newest last_seen in the table, so
   // a stored capture shows what was bound when it ended): for each (aor,
   // contact, sensor) its newest attempt, when that succeeded and
   // last_seen + expires has not passed. Newest first, at most `limit`.
-  Result<std::vector<RegistrationRow>> CurrentRegistrations(TimestampNs now_ts, size_t limit);
+  virtual Result<std::vector<RegistrationRow>> CurrentRegistrations(TimestampNs now_ts,
+                                                                    size_t limit) = 0;
 
- private:
-  CallSearch(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-
-  // How many entries of `index` match `where` (one or two text parameters,
-  // then invite_ts in [from_ts, to_ts) when those are not 0), counting at
-  // most `cap`: the count reads at most cap entries.
-  Result<int64_t> CountUpTo(const char* index, const std::string& where,
-                            const std::string& first, const std::string& second,
-                            TimestampNs from_ts, TimestampNs to_ts, int64_t cap);
-
-  struct PrefixCount {
-    int64_t scanned = 0;   // entries with the prefix, at most kKeyScanLimit
-    int64_t in_range = 0;  // of those, with invite_ts in [from_ts, to_ts)
-  };
-  // Reads the entries of `index` whose `column` starts with `prefix`, at
-  // most kKeyScanLimit (to_ts 0: no upper bound).
-  Result<PrefixCount> CountPrefix(const char* index, const char* column,
-                                  const std::string& prefix, TimestampNs from_ts,
-                                  TimestampNs to_ts);
-
-  sqlite3* db_;
-  const std::string path_;
-  std::string last_plan_;
+ protected:
+  CallSearch() = default;
 };
 
 }  // namespace sipman::store

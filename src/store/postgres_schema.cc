@@ -170,6 +170,10 @@ constexpr const char kSchemaV2[] = SIPMAN_PG_DIRECTION_COLUMNS("stats_second")
     SIPMAN_PG_DIRECTION_COLUMNS("stats_minute") SIPMAN_PG_DIRECTION_COLUMNS("stats_hour");
 #undef SIPMAN_PG_DIRECTION_COLUMNS
 
+// Version 3: the web API reads one call by its id (GET /api/v1/calls/{id});
+// without an index that is a scan of every partition.
+constexpr const char kSchemaV3[] = "CREATE INDEX calls_id ON calls(id);\n";
+
 struct PgMigration {
   int version;
   const char* description;
@@ -180,6 +184,7 @@ const PgMigration kMigrations[] = {
     {1, "calls, registrations and messages partitioned by day; traffic; active calls",
      kSchemaV1},
     {2, "traffic counters per direction (in/out of the local networks)", kSchemaV2},
+    {3, "an index on calls(id) for the web API's call detail", kSchemaV3},
 };
 
 constexpr const char kCreateMigrationsTable[] = R"sql(

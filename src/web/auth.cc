@@ -109,9 +109,10 @@ std::string TokenHash(std::string_view token) {
 Result<std::unique_ptr<Auth>> Auth::Open(const Options& options) {
   if (sodium_init() < 0) return Status::Error("cannot initialise libsodium");
   std::string path = options.db_path;
+  // PostgreSQL holds the calls, not the web users: those stay in a local
+  // SQLite file (docs/API.md).
   if (path.starts_with("postgresql://") || path.starts_with("postgres://")) {
-    return Status::Error("web users are kept in a local SQLite file, not in PostgreSQL: name one "
-                         "(sipman serve --users-db FILE)");
+    path = kDefaultUsersDb;
   }
   if (std::string_view(path).starts_with("sqlite:")) path = path.substr(7);
   sqlite3* db = nullptr;

@@ -61,9 +61,15 @@ std::string RandomToken();
 // Hex BLAKE2b-256 of a token: what is stored and looked up.
 std::string TokenHash(std::string_view token);
 
+// Where the web users go when the SIPMan database is PostgreSQL and no
+// other file is named: in the working directory.
+inline constexpr const char kDefaultUsersDb[] = "sipman-web-users.db";
+
 class Auth {
  public:
   struct Options {
+    // A SQLite file ("sqlite:PATH" accepted); a PostgreSQL URL means
+    // kDefaultUsersDb.
     std::string db_path;
     // Password of the first user `admin`, used only when no user exists.
     // Empty: a random one is generated and written to `announce`.

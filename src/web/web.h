@@ -63,7 +63,8 @@ struct WebServerOptions {
   // ("postgresql://...") whose calls come from every sensor.
   std::string db_path = "sipman.db";
   // The SQLite file of the web users and API tokens. Empty: db_path itself,
-  // which must then be SQLite (Create fails for a PostgreSQL db_path).
+  // or for a PostgreSQL db_path "sipman-web-users.db" in the working
+  // directory.
   std::string users_db_path;
   // First start only: the password of user `admin`; empty prints a random one.
   std::string admin_password;
