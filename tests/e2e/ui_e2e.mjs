@@ -339,6 +339,28 @@ async function run() {
     // Paging over the server's cursors, and sorting, on the unfiltered list.
     const rowSel = '#calls-table tbody tr[data-id]';
     const firstId = () => attr(rowSel, 'data-id');
+    // A central store (--expect-sensors A,B): the list shows every sensor's
+    // calls, each row names its sensor, and the sensor filter keeps one.
+    for (const sensor of (args['expect-sensors'] ?? '').split(',').filter(Boolean)) {
+      const want = await api(`/api/v1/calls?sensor=${encodeURIComponent(sensor)}&limit=500`);
+      await page.goto(`${baseUrl}/#/calls?sensor=${encodeURIComponent(sensor)}&limit=500`);
+      await b.waitFn((s) => location.hash.includes(`sensor=${s}`), encodeURIComponent(sensor));
+      await b.waitFor(rowSel);
+      const shown = await texts(`${rowSel} td.sensor`);
+      check(want.status === 200 && shown.length === want.body.calls.length && shown.length > 0 &&
+        shown.every((t) => t === sensor),
+      `sensor filter ${sensor}: ${shown.length} rows, all of sensor ${sensor} (API: ${want.body?.calls.length})`);
+      await shot(`03-calls-sensor-${sensor}`);
+    }
+    if (args['expect-sensors']) {
+      await page.goto(`${baseUrl}/#/calls?limit=500`);
+      await b.waitFor(rowSel);
+      const seen = new Set(await texts(`${rowSel} td.sensor`));
+      check(args['expect-sensors'].split(',').every((s) => seen.has(s)),
+        `the unfiltered call list shows every sensor (${[...seen].join(', ')})`);
+      await page.goto(`${baseUrl}/#/calls`);
+      await b.waitFor(rowSel);
+    }
     const small = await api('/api/v1/calls?limit=25');
     if (small.body && small.body.next_cursor) {
       await page.goto(`${baseUrl}/#/calls?limit=25`);

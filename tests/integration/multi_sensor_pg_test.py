@@ -111,6 +111,28 @@ def by_state(rows):
     return dict(collections.Counter(r["state"] for r in rows))
 
 
+def browser_check(ck, sipman, root, port, sensors):
+    """The GUI over the central store: tests/e2e/ui_e2e.mjs in Chromium drives
+    the serve (login, dashboard, calls, a call's ladder and pcap, statistics)
+    and checks that the call list names both sensors and filters by each."""
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not (os.path.exists(chromium) and os.path.isdir(
+            os.path.join(root, "ui", "node_modules", "playwright-core"))):
+        print("SKIP browser part: Chromium or ui/node_modules missing (scripts/bootstrap)")
+        return
+    artifacts = os.path.join(os.path.dirname(os.path.abspath(sipman)), "e2e-artifacts",
+                             "multi-sensor")
+    os.makedirs(artifacts, exist_ok=True)
+    r = subprocess.run(["node", os.path.join(root, "tests", "e2e", "ui_e2e.mjs"),
+                        "--url", f"http://127.0.0.1:{port}", "--password", PASSWORD,
+                        "--artifacts", artifacts, "--chromium", chromium,
+                        "--expect-sensors", ",".join(sensors)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    print(r.stdout[-4000:])
+    ck.check(f"the web GUI over PostgreSQL shows both sensors' calls (screenshots in {artifacts})",
+             r.returncode == 0, r.stdout[-3000:])
+
+
 def main():
     sipman, work, pg_url, root = sys.argv[1:5]
     sc = os.path.join(root, "tests", "scenarios")
@@ -202,6 +224,7 @@ def main():
         ck.check("edge-b's calls in the central store equal those its agent stored locally",
                  local == central, f"agent only {sorted(set(local) - set(central))[:5]}, "
                                    f"central only {sorted(set(central) - set(local))[:5]}")
+        browser_check(ck, sipman, root, port, list(want))
     finally:
         lib.stop(serve, signal.SIGTERM, 15)
     return ck.finish()

@@ -130,7 +130,8 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
         h('table', { class: 'data', id: 'calls-table' },
           h('thead', {}, h('tr', {}, sortHeader('Start', 'invite_ts'), plain('Caller'),
             plain('Callee'), plain('From IP'), plain('To IP'), plain('State'), plain('Status'),
-            sortHeader('Duration', 'duration_ms'), plain('Msgs', 'num'), plain('Call-ID'))),
+            sortHeader('Duration', 'duration_ms'), plain('Msgs', 'num'), plain('Call-ID'),
+            plain('Sensor'))),
           tbody))));
 
   function row(c: Cdr): HTMLElement {
@@ -147,7 +148,9 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     h('td', {}, c.final_status ? `${c.final_status} ${c.final_reason ?? ''}` : '–'),
     h('td', { class: 'num' }, c.state === 'answered' ? fmtDuration(c.duration_ms) : '–'),
     h('td', { class: 'num' }, c.message_count !== undefined ? String(c.message_count) : '–'),
-    h('td', { class: 'mono ellipsis', title: c.call_id }, c.call_id));
+    h('td', { class: 'mono ellipsis', title: c.call_id }, c.call_id),
+    // Which capture point saw it: a central store holds many.
+    h('td', { class: 'sensor' }, c.sensor || '–'));
     return tr;
   }
 
@@ -164,7 +167,7 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
       next = (d as { next_cursor?: string | null }).next_cursor ?? null;
       clear(tbody);
       if (!calls.length) {
-        tbody.append(h('tr', {}, h('td', { colspan: 10, class: 'muted empty-row' },
+        tbody.append(h('tr', {}, h('td', { colspan: 11, class: 'muted empty-row' },
           'No calls match these filters.')));
       }
       for (const c of calls) tbody.append(row(c));
@@ -178,7 +181,7 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
       if ((err as Error).name === 'AbortError') return;
       info.textContent = '';
       clear(tbody);
-      tbody.append(h('tr', {}, h('td', { colspan: 10, class: 'error' }, `Search failed: ${err.message}`)));
+      tbody.append(h('tr', {}, h('td', { colspan: 11, class: 'error' }, `Search failed: ${err.message}`)));
     });
   }
 
