@@ -3,6 +3,11 @@
 #                                  a free port of 127.0.0.1; PREFIX (e.g.
 #                                  `ip netns exec NS`) runs it elsewhere.
 #                                  Sets PG_URL (database sipman, user sipman).
+#                                  Also exports PG_CTL (a shell-quoted pg_ctl
+#                                  command line for this server, run as its
+#                                  owner) and PG_START_ARGS (pg_ctl's arguments
+#                                  that start it again), for tests that stop
+#                                  and restart the server themselves.
 #   pg_stop                        stops it (safe to call twice, or unstarted).
 # As root the server runs as the postgres user (initdb refuses root). The
 # caller's `skip` function is called when no server binaries are found.
@@ -40,9 +45,13 @@ pg_start() {
     --no-sync --no-instructions >"$work/initdb.log" 2>&1 ||
     { cat "$work/initdb.log"; echo "FAIL: initdb"; exit 1; }
   pg_started=1
-  "${pg_prefix[@]}" "${pg_as[@]}" "$pgbin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
-    -t 60 -o "-p $port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null ||
+  local start_args=(-l "$pg_dir/server.log" -w -t 60
+                    -o "-p $port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off" start)
+  "${pg_prefix[@]}" "${pg_as[@]}" "$pgbin/pg_ctl" -D "$pg_dir/data" "${start_args[@]}" >/dev/null ||
     { cat "$pg_dir/server.log"; echo "FAIL: pg_ctl start"; exit 1; }
+  PG_CTL=$(printf '%q ' "${pg_prefix[@]}" "${pg_as[@]}" "$pgbin/pg_ctl" -D "$pg_dir/data")
+  PG_START_ARGS=$(printf '%q ' "${start_args[@]}")
+  export PG_CTL PG_START_ARGS
   "${pg_prefix[@]}" "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U sipman sipman
   PG_URL="postgresql://sipman@127.0.0.1:$port/sipman"
 }
