@@ -77,6 +77,10 @@ struct MediaStream {
 struct CallRecord {
   std::string call_id;
   std::string sensor;  // left empty here; the app fills it
+  // Central PostgreSQL store only: the other sensors that saw this same
+  // call, comma-separated ("edge-b,edge-c"); the row keeps the view of the
+  // sensor that stored it first. Empty elsewhere.
+  std::string also_seen_by;
 
   // Caller: the INVITE's From (and P-Asserted-Identity).
   std::string caller_user, caller_display, caller_domain, caller_tag, pai_user;

@@ -24,12 +24,16 @@
 namespace sipman::store::internal {
 namespace {
 
-// The range of a query over `ts_column`, and its sensor.
+// The range of a query over `ts_column` (calls: invite_ts; registrations:
+// first_seen), and its sensor. A call counts for every sensor that saw it.
 std::string RangeSql(const AnalyticsQuery& q, const char* ts_column, int64_t from, int64_t to,
                      PgParams* p) {
   std::string sql = std::string(" WHERE ") + ts_column + " >= " + p->Int(from) + " AND " +
                     ts_column + " < " + p->Int(to);
-  if (!q.sensor.empty()) sql += " AND sensor = " + p->Text(q.sensor);
+  if (!q.sensor.empty()) {
+    const bool calls = std::string_view(ts_column) == "invite_ts";
+    sql += " AND " + (calls ? CallOfSensorSql(p->Text(q.sensor)) : "sensor = " + p->Text(q.sensor));
+  }
   return sql;
 }
 

@@ -174,6 +174,11 @@ constexpr const char kSchemaV2[] = SIPMAN_PG_DIRECTION_COLUMNS("stats_second")
 // without an index that is a scan of every partition.
 constexpr const char kSchemaV3[] = "CREATE INDEX calls_id ON calls(id);\n";
 
+// Version 4: a call seen by several sensors is one row; also_seen_by names
+// the sensors other than the row's own (PostgresStore::LoadStaged).
+constexpr const char kSchemaV4[] =
+    "ALTER TABLE calls ADD COLUMN also_seen_by text COLLATE \"C\" NOT NULL DEFAULT '';\n";
+
 struct PgMigration {
   int version;
   const char* description;
@@ -185,6 +190,7 @@ const PgMigration kMigrations[] = {
      kSchemaV1},
     {2, "traffic counters per direction (in/out of the local networks)", kSchemaV2},
     {3, "an index on calls(id) for the web API's call detail", kSchemaV3},
+    {4, "calls.also_seen_by: the other sensors that saw a call", kSchemaV4},
 };
 
 constexpr const char kCreateMigrationsTable[] = R"sql(

@@ -18,7 +18,8 @@ namespace {
 // The row id, then every column of the record, in the order ReadCall reads
 // them (the column names are SQLite's: the PostgreSQL schema copies them).
 const std::string& CallSelect() {
-  static const std::string sql = std::string("SELECT id, ") + kCallColumns + " FROM calls";
+  static const std::string sql =
+      std::string("SELECT id, ") + kCallColumns + ", also_seen_by FROM calls";
   return sql;
 }
 const std::string& RegistrationSelect() {
@@ -55,7 +56,8 @@ class Conditions {
   std::string sql_;
 };
 
-// Reads the call of result row `row` (id, then kCallColumns).
+// Reads the call of result row `row` (id, then kCallColumns, then
+// also_seen_by).
 Status ReadCall(const PgResult& res, int row, const std::string& where, store::CallRow* out) {
   out->id = res.Int(row, 0);
   calls::CallRecord& r = out->record;
@@ -83,6 +85,7 @@ Status ReadCall(const PgResult& res, int row, const std::string& where, store::C
 #define SIPMAN_READ_INT(field) r.field = static_cast<decltype(r.field)>(res.Int(row, i++));
   SIPMAN_CALL_INT_FIELDS(SIPMAN_READ_INT)
 #undef SIPMAN_READ_INT
+  r.also_seen_by = res.Text(row, i++);
   return Status::Ok();
 }
 
@@ -175,7 +178,7 @@ Result<CallPage> PostgresCallSearch::FindCalls(const CallSearchQuery& q) {
   }
   if (q.min_duration_ms) w.Add("duration_ms >= " + p.Int(*q.min_duration_ms));
   if (q.max_duration_ms) w.Add("duration_ms <= " + p.Int(*q.max_duration_ms));
-  if (!q.sensor.empty()) w.Add("sensor = " + p.Text(q.sensor));
+  if (!q.sensor.empty()) w.Add(CallOfSensorSql(p.Text(q.sensor)));
   const std::string key = by_duration ? "duration_ms" : "invite_ts";
   if (q.after) {
     // The bound on the key alone lets an index on it seek to the cursor;

@@ -236,7 +236,7 @@ void AddCallFilters(const CallQuery& q, Where* w) {
     w->Add("(src_ip = " + p + " OR dst_ip = " + p + ")");
   }
   if (!q.state.empty()) w->Add("state = " + w->P(q.state));
-  if (!q.sensor.empty()) w->Add("sensor = " + w->P(q.sensor));
+  if (!q.sensor.empty()) w->Add(CallOfSensorSql(w->P(q.sensor)));
 }
 
 int64_t LimitOf(size_t limit) {
@@ -923,7 +923,8 @@ Status PostgresStore::ConnectWriter() {
   // ON CONFLICT DO NOTHING moves the new rows on; the commit empties them.
   std::string sql;
   sql += std::string("CREATE TEMP TABLE IF NOT EXISTS stage_calls ON COMMIT DELETE ROWS AS "
-                     "SELECT ") + kCallColumns + " FROM calls WITH NO DATA;";
+                     "SELECT ") + kCallColumns + ", also_seen_by FROM calls WITH NO DATA;"
+         "ALTER TABLE stage_calls ALTER COLUMN also_seen_by SET DEFAULT '';";
   sql += std::string("CREATE TEMP TABLE IF NOT EXISTS stage_registrations ON COMMIT DELETE ROWS "
                      "AS SELECT ") + kRegistrationColumns + " FROM registrations WITH NO DATA;";
   sql += std::string("CREATE TEMP TABLE IF NOT EXISTS stage_messages ON COMMIT DELETE ROWS AS "
@@ -1220,6 +1221,66 @@ Status PostgresStore::EnsurePartitions(const std::set<int64_t> (&wanted)[3]) {
   return Status::Ok();
 }
 
+namespace {
+
+// A call seen by several sensors (a proxy's HEP and a SPAN port, two
+// capture points on its path) is one call: the first sensor's row keeps it
+// and also_seen_by names the others. Two rows are the same call when their
+// Call-IDs are equal and their INVITEs at most kSameCallWindowNs apart
+// (Timer B: no new call reuses a Call-ID that soon).
+constexpr int64_t kSameCallWindowNs = 32'000'000'000;
+
+// Staged calls of another sensor than a stored call's (same Call-ID, INVITE
+// within the window) are folded into that call and left out of the insert.
+const std::string& MergeIntoStoredCallsSql() {
+  static const std::string sql = [] {
+    const std::string w = std::to_string(kSameCallWindowNs);
+    return "WITH pair AS (SELECT DISTINCT ON (s.ctid) s.ctid AS sid, c.id AS cid,"
+           " c.invite_ts AS cts, c.sensor AS csensor, string_to_array(s.sensor || CASE WHEN"
+           " s.also_seen_by <> '' THEN ',' || s.also_seen_by ELSE '' END, ',') AS seen"
+           " FROM stage_calls s JOIN calls c ON c.call_id = s.call_id AND c.sensor <> s.sensor"
+           " AND c.invite_ts BETWEEN s.invite_ts - " + w + " AND s.invite_ts + " + w +
+           " ORDER BY s.ctid, abs(c.invite_ts - s.invite_ts), c.id),"
+           " agg AS (SELECT cid, cts, csensor, array_agg(x) AS seen FROM pair, unnest(seen) AS x"
+           " GROUP BY cid, cts, csensor),"
+           " upd AS (UPDATE calls c SET also_seen_by = array_to_string(ARRAY(SELECT DISTINCT x"
+           " FROM unnest(string_to_array(NULLIF(c.also_seen_by, ''), ',') || a.seen) AS x"
+           " WHERE x <> a.csensor ORDER BY x), ',') FROM agg a"
+           " WHERE c.id = a.cid AND c.invite_ts = a.cts RETURNING c.id)"
+           " DELETE FROM stage_calls s USING pair p WHERE s.ctid = p.sid";
+  }();
+  return sql;
+}
+
+// Then staged calls of one call from several sensors: the earliest INVITE
+// (then the lowest sensor name) keeps it, the others fold into it.
+const std::string& MergeStagedCallsSql() {
+  static const std::string sql = [] {
+    const std::string w = std::to_string(kSameCallWindowNs);
+    return "WITH multi AS (SELECT call_id FROM stage_calls GROUP BY call_id"
+           " HAVING COUNT(DISTINCT sensor) > 1),"
+           " cand AS (SELECT s.ctid AS sid, s.call_id, s.sensor, s.invite_ts, s.also_seen_by"
+           " FROM stage_calls s JOIN multi USING (call_id)),"
+           " pair AS (SELECT DISTINCT ON (d.sid) d.sid, k.sid AS kid, k.sensor AS ksensor,"
+           " string_to_array(d.sensor || CASE WHEN d.also_seen_by <> '' THEN ',' ||"
+           " d.also_seen_by ELSE '' END, ',') AS seen FROM cand d JOIN cand k"
+           " ON k.call_id = d.call_id AND k.sensor <> d.sensor"
+           " AND abs(k.invite_ts - d.invite_ts) <= " + w +
+           " AND (k.invite_ts, k.sensor) < (d.invite_ts, d.sensor)"
+           " ORDER BY d.sid, k.invite_ts, k.sensor),"
+           " agg AS (SELECT kid, ksensor, array_agg(x) AS seen FROM pair, unnest(seen) AS x"
+           " GROUP BY kid, ksensor),"
+           " upd AS (UPDATE stage_calls s SET also_seen_by = array_to_string(ARRAY(SELECT"
+           " DISTINCT x FROM unnest(string_to_array(NULLIF(s.also_seen_by, ''), ',') || a.seen)"
+           " AS x WHERE x <> a.ksensor ORDER BY x), ',') FROM agg a WHERE s.ctid = a.kid"
+           " RETURNING s.ctid)"
+           " DELETE FROM stage_calls s USING pair p WHERE s.ctid = p.sid";
+  }();
+  return sql;
+}
+
+}  // namespace
+
 Status PostgresStore::LoadStaged(const char* table, const char* columns, const std::string& copy,
                                  uint64_t* inserted) {
   *inserted = 0;
@@ -1227,9 +1288,19 @@ Status PostgresStore::LoadStaged(const char* table, const char* columns, const s
                                   ") FROM STDIN",
                               copy);
   if (!s.ok()) return s;
-  Result<PgResult> r = write_conn_.Query(std::string("INSERT INTO ") + table + "(" + columns +
-                                         ") SELECT " + columns + " FROM stage_" + table +
-                                         " ON CONFLICT DO NOTHING");
+  std::string insert_columns = columns;
+  if (std::string_view(table) == "calls") {
+    // One writer at a time merges, so two sensors' writers cannot both miss
+    // each other's row of the same call.
+    s = write_conn_.Exec("SELECT pg_advisory_xact_lock(5350691)");
+    if (s.ok()) s = write_conn_.Exec(MergeIntoStoredCallsSql());
+    if (s.ok()) s = write_conn_.Exec(MergeStagedCallsSql());
+    if (!s.ok()) return s;
+    insert_columns += ", also_seen_by";
+  }
+  Result<PgResult> r = write_conn_.Query(std::string("INSERT INTO ") + table + "(" +
+                                         insert_columns + ") SELECT " + insert_columns +
+                                         " FROM stage_" + table + " ON CONFLICT DO NOTHING");
   if (!r.ok()) return r.status();
   *inserted = static_cast<uint64_t>(r->affected_rows());
   return Status::Ok();
@@ -1580,8 +1651,8 @@ Result<std::vector<calls::CallRecord>> PostgresStore::FindCalls(const CallQuery&
               where.P(query.after->end_ts) + ")");
   }
   std::string limit = where.P(LimitOf(query.limit));
-  auto res = Read(std::string("SELECT ") + kCallColumns + " FROM calls" + where.sql() +
-                      " ORDER BY invite_ts, call_id, sensor, end_ts LIMIT " + limit,
+  auto res = Read(std::string("SELECT ") + kCallColumns + ", also_seen_by FROM calls" +
+                      where.sql() + " ORDER BY invite_ts, call_id, sensor, end_ts LIMIT " + limit,
                   where.params());
   if (!res.ok()) return res.status();
   std::vector<calls::CallRecord> records;
@@ -1611,6 +1682,7 @@ Result<std::vector<calls::CallRecord>> PostgresStore::FindCalls(const CallQuery&
 #define SIPMAN_READ_INT(field) r.field = static_cast<decltype(r.field)>(res->Int(row, i++));
     SIPMAN_PG_CALL_INT_FIELDS(SIPMAN_READ_INT)
 #undef SIPMAN_READ_INT
+    r.also_seen_by = res->Text(row, i++);
     records.push_back(std::move(r));
   }
   return records;

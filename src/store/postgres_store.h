@@ -86,6 +86,15 @@ class PgResult {
 
 // One connection to the server, with the few operations the store needs.
 // Not thread-safe: each user (the writer, the readers) has its own.
+// The condition that a calls row belongs to the sensor whose name is the
+// parameter `placeholder` ("$3"): the sensor that stored it, or one of the
+// others that saw the same call (also_seen_by, comma-separated; see
+// PostgresStore's merge of a call seen by several sensors).
+inline std::string CallOfSensorSql(const std::string& placeholder) {
+  return "(sensor = " + placeholder + " OR (also_seen_by <> '' AND position(',' || " +
+         placeholder + " || ',' IN ',' || also_seen_by || ',') > 0))";
+}
+
 class PgConnection {
  public:
   PgConnection() = default;

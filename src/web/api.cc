@@ -154,6 +154,7 @@ void WriteCall(JsonWriter& w, const store::CallRow& row) {
   const calls::CallRecord& r = row.record;
   w.BeginObject();
   w.Field("id", row.id).Field("call_id", r.call_id).Field("sensor", r.sensor);
+  w.Field("also_seen_by", r.also_seen_by);
   w.Field("caller_user", r.caller_user).Field("caller_display", r.caller_display);
   w.Field("caller_domain", r.caller_domain).Field("caller_tag", r.caller_tag);
   w.Field("pai_user", r.pai_user).Field("callee_user", r.callee_user);

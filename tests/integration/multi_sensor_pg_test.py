@@ -12,9 +12,13 @@ a PostgreSQL server it started there).
   which writes into the same PostgreSQL; the agent's node name becomes the
   calls' sensor.
 
+- SIPp pair C (answered calls on port 7071) passes both capture points:
+  each of its calls must be ONE call in the central store, naming both
+  sensors (its row's sensor and also_seen_by).
+
 Then `sipman serve --db postgresql://...` must list, per sensor, exactly
-SIPp's calls of that side in the right states (SIPp's -trace_stat is the
-oracle), both together without a sensor filter, the same per-sensor counts
+SIPp's calls that sensor saw, in the right states (SIPp's -trace_stat is the
+oracle), every call once without a sensor filter, the same per-sensor counts
 in the statistics, and edge-b's calls must equal those its agent stored
 locally (Call-ID and state). Every process is ended by its PID.
 
@@ -40,7 +44,10 @@ SIDES = {
                ("busy", "uas-reject-486", 5072, "uac-reject-486", 5082, 5)],
     "edge-b": [("answered", "uas-answer-audio", 6071, "uac-answer-audio", 6081, 6),
                ("cancelled", "uas-cancel", 6072, "uac-cancel", 6082, 4)],
+    "both": [("answered", "uas-answer-video", 7071, "uac-answer-video", 7081, 5)],
 }
+FILTERS = {"core-a": "port 5071 or port 5072 or port 7071",
+           "edge-b": "port 6071 or port 6072 or port 7071"}
 
 
 def sipp(args, log):
@@ -138,13 +145,13 @@ def main():
     sc = os.path.join(root, "tests", "scenarios")
     ck = lib.Checks()
     agent_db = os.path.join(work, "edge-b-agent.db")
-    core, core_log = daemon(sipman, work, "core-a", ["-i", "lo", "-f", "port 5071 or port 5072",
+    core, core_log = daemon(sipman, work, "core-a", ["-i", "lo", "-f", FILTERS["core-a"],
                                                      "--sensor", "core-a", "--db", pg_url])
     collector, col_log = daemon(sipman, work, "collector", ["--hep-listen", "127.0.0.1:9060",
                                                             "--sensor", "collector",
                                                             "--db", pg_url])
     agent, agent_log = daemon(sipman, work, "edge-b-agent",
-                              ["-i", "lo", "-f", "port 6071 or port 6072", "--sensor", "edge-b",
+                              ["-i", "lo", "-f", FILTERS["edge-b"], "--sensor", "edge-b",
                                "--hep-send", "127.0.0.1:9060", "--db", agent_db])
     daemons = [("edge-b-agent", agent), ("collector", collector), ("core-a", core)]
     want = {}
@@ -168,6 +175,10 @@ def main():
             time.sleep(1)
     if not want:
         return ck.finish()
+    both = want.pop("both", {})
+    seen = {s: {k: v + (both.get(k, 0)) for k, v in list(states.items()) +
+                [(k, 0) for k in both if k not in states]} for s, states in want.items()}
+    total = sum(sum(v.values()) for v in want.values()) + sum(both.values())
 
     port = free_port()
     log = open(os.path.join(work, "serve.log"), "w")
@@ -199,13 +210,20 @@ def main():
 
         every = page_all(client, "/api/v1/calls")
         sensors = dict(collections.Counter(r["sensor"] for r in every))
-        print(f"SIPp {want}; serve lists {len(every)} calls, per sensor {sensors}")
-        ck.check("the call list without a filter shows both sensors' calls, and only theirs",
-                 sensors == {s: sum(v.values()) for s, v in want.items()},
-                 f"listed {sensors}, SIPp {want}")
-        for sensor, states in want.items():
+        print(f"SIPp {want}, seen by both {both}; serve lists {len(every)} calls, "
+              f"per row sensor {sensors}")
+        ck.check("the call list without a filter shows every call once",
+                 len(every) == total and set(sensors) <= set(want),
+                 f"listed {len(every)} ({sensors}), SIPp {total}")
+        named = sorted({r["sensor"], r.get("also_seen_by", "")} == {"core-a", "edge-b"}
+                       for r in every if r.get("also_seen_by"))
+        ck.check(f"each of the {sum(both.values())} calls both sensors saw is one row naming both",
+                 len(named) == sum(both.values()) and all(named),
+                 [(r["call_id"], r["sensor"], r.get("also_seen_by")) for r in every
+                  if r.get("also_seen_by")][:10])
+        for sensor, states in seen.items():
             rows = page_all(client, f"/api/v1/calls?sensor={sensor}")
-            ck.check(f"calls of sensor {sensor} per state equal SIPp's counts of that side",
+            ck.check(f"calls sensor {sensor} saw, per state, equal SIPp's counts of its traffic",
                      by_state(rows) == states, f"listed {by_state(rows)}, SIPp {states}")
             summary = client.get_json(f"/api/v1/stats/summary?sensor={sensor}") or {}
             got = {r["key"]: r["calls"] for r in summary.get("by_state", [])}
@@ -213,14 +231,14 @@ def main():
                      summary.get("calls") == sum(states.values()) and got == states,
                      f"summary calls {summary.get('calls')} by_state {got}, SIPp {states}")
         summary = client.get_json("/api/v1/stats/summary") or {}
-        ck.check("statistics over every sensor count both sides' calls",
-                 summary.get("calls") == sum(sum(v.values()) for v in want.values()),
-                 f"{summary.get('calls')}")
+        ck.check("statistics over every sensor count each call once",
+                 summary.get("calls") == total, f"{summary.get('calls')}, SIPp {total}")
 
         con = sqlite3.connect(agent_db)
         local = sorted(f"{cid} {st}" for cid, st in con.execute("SELECT call_id, state FROM calls"))
         con.close()
-        central = sorted(f"{r['call_id']} {r['state']}" for r in every if r["sensor"] == "edge-b")
+        central = sorted(f"{r['call_id']} {r['state']}" for r in every
+                         if "edge-b" in (r["sensor"], *r.get("also_seen_by", "").split(",")))
         ck.check("edge-b's calls in the central store equal those its agent stored locally",
                  local == central, f"agent only {sorted(set(local) - set(central))[:5]}, "
                                    f"central only {sorted(set(central) - set(local))[:5]}")

@@ -520,7 +520,8 @@ TEST_P(PostgresTest, ActiveCallSnapshotsReplaceTheSensorsRowsOnly) {
   EXPECT_EQ(Count(store.get(), "active_calls"), 1);
 }
 
-// Two stores (two sensors) write into one database at once.
+// Two stores (two sensors) write into one database at once; each sees the
+// same 2,000 calls: one row per call, naming both sensors.
 TEST_P(PostgresTest, TwoSensorsShareOneDatabase) {
   StoreOptions a_options, b_options;
   a_options.sensor = "a";
@@ -544,12 +545,76 @@ TEST_P(PostgresTest, TwoSensorsShareOneDatabase) {
   ta.join();
   ASSERT_TRUE(a->Flush().ok());
   ASSERT_TRUE(b->Flush().ok());
+  for (const char* sensor : {"a", "b"}) {
+    CallQuery q;
+    q.sensor = sensor;
+    auto counts = a->CountCallsByState(q);
+    ASSERT_TRUE(counts.ok()) << counts.status().message();
+    EXPECT_EQ((*counts)["answered"], 2000) << "sensor " << sensor << " saw every call";
+  }
+  EXPECT_EQ(Count(a.get(), "calls"), 2000) << "a call seen by two sensors is one call";
+  CallQuery all;
+  all.limit = 5000;
+  auto rows = a->FindCalls(all);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  for (const calls::CallRecord& r : *rows) {
+    std::set<std::string> seen = {r.sensor, r.also_seen_by};
+    ASSERT_EQ(seen, (std::set<std::string>{"a", "b"})) << r.call_id;
+  }
+}
+
+// The same call from several sensors in one batch, and again later: one
+// row, the earliest INVITE's sensor keeping it, the others named once; the
+// same Call-ID a minute later is another call.
+TEST_P(PostgresTest, OneCallSeenBySeveralSensorsIsOneRow) {
+  auto store = Open("merge");
+  ASSERT_NE(store, nullptr);
+  auto seen_by = [](const char* sensor, TimestampNs t) {
+    calls::CallRecord r = FullCall("merge-1", t);
+    r.sensor = sensor;
+    return r;
+  };
+  store->AddCall(seen_by("proxy-2", kT0 + 5 * kNsPerMs));
+  store->AddCall(seen_by("proxy-1", kT0));  // earliest INVITE: keeps the call
+  store->AddCall(seen_by("span", kT0 + 2 * kNsPerMs));
+  store->AddCall(seen_by("span", kT0 + 60 * kNsPerSecond));  // a new call, one minute on
+  {
+    Status flushed = store->Flush();
+    ASSERT_TRUE(flushed.ok()) << flushed.message();
+  }
+  // Later batches: a sensor already named, one more sensor, and a retry.
+  store->AddCall(seen_by("span", kT0 + 2 * kNsPerMs));
+  store->AddCall(seen_by("hep-9", kT0 + 40 * kNsPerMs));
+  store->AddCall(seen_by("proxy-1", kT0));
+  {
+    Status flushed = store->Flush();
+    ASSERT_TRUE(flushed.ok()) << flushed.message();
+  }
+
   CallQuery q;
-  q.sensor = "a";
-  auto counts = a->CountCallsByState(q);
-  ASSERT_TRUE(counts.ok()) << counts.status().message();
-  EXPECT_EQ((*counts)["answered"], 2000);
-  EXPECT_EQ(Count(a.get(), "calls"), 4000) << "the same call seen by two sensors: one row each";
+  q.call_id = "merge-1";
+  auto rows = store->FindCalls(q);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 2u) << "one call seen four times, and the later call";
+  EXPECT_EQ((*rows)[0].sensor, "proxy-1");
+  EXPECT_EQ((*rows)[0].invite_ts, kT0);
+  EXPECT_EQ((*rows)[0].also_seen_by, "hep-9,proxy-2,span");
+  EXPECT_EQ((*rows)[1].sensor, "span");
+  EXPECT_EQ((*rows)[1].also_seen_by, "");
+  for (const char* sensor : {"proxy-1", "proxy-2", "hep-9"}) {
+    q.sensor = sensor;
+    auto mine = store->FindCalls(q);
+    ASSERT_TRUE(mine.ok());
+    EXPECT_EQ(mine->size(), 1u) << sensor;
+  }
+  q.sensor = "span";
+  auto span = store->FindCalls(q);
+  ASSERT_TRUE(span.ok());
+  EXPECT_EQ(span->size(), 2u) << "span saw both calls";
+  q.sensor = "pro";
+  auto none = store->FindCalls(q);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->size(), 0u) << "a sensor name matches whole names only";
 }
 
 }  // namespace

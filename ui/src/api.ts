@@ -80,6 +80,7 @@ export interface Cdr {
   id: number;
   call_id: string;
   sensor?: string;
+  also_seen_by?: string;
   caller_user: string;
   caller_display?: string;
   caller_domain?: string;

@@ -142,7 +142,8 @@ const CDR_LABELS: [string, string][] = [
   ['reason_text', 'Reason'], ['caller_user_agent', 'Caller agent'],
   ['callee_user_agent', 'Callee agent'], ['message_count', 'Messages'],
   ['retransmissions', 'Retransmissions'], ['byte_count', 'Bytes'],
-  ['auth_challenges', 'Auth challenges'], ['sensor', 'Sensor'], ['linked_call_id', 'Other leg'],
+  ['auth_challenges', 'Auth challenges'], ['sensor', 'Sensor'], ['also_seen_by', 'Also seen by'],
+  ['linked_call_id', 'Other leg'],
 ];
 
 function cdrValue(c: Cdr, k: string): string | null {

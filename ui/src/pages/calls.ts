@@ -149,8 +149,10 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     h('td', { class: 'num' }, c.state === 'answered' ? fmtDuration(c.duration_ms) : '–'),
     h('td', { class: 'num' }, c.message_count !== undefined ? String(c.message_count) : '–'),
     h('td', { class: 'mono ellipsis', title: c.call_id }, c.call_id),
-    // Which capture point saw it: a central store holds many.
-    h('td', { class: 'sensor' }, c.sensor || '–'));
+    // Which capture points saw it: a central store holds many, and a call
+    // seen by several is one row (also_seen_by names the others).
+    h('td', { class: 'sensor', 'data-sensors': [c.sensor, c.also_seen_by].filter(Boolean).join(',') },
+      c.sensor || '–', c.also_seen_by ? h('div', { class: 'sub' }, `+ ${c.also_seen_by}`) : null));
     return tr;
   }
 
