@@ -251,7 +251,11 @@ TEST_P(StoreTest, SameCallIdOnAnotherDayIsAnotherCall) {
   other_sensor.sensor = "edge-2";
   store->AddCall(other_sensor);
   ASSERT_TRUE(store->Flush().ok());
-  EXPECT_EQ(Count(store.get(), "calls"), 3);
+  // The central PostgreSQL store keeps one call seen by two sensors as one
+  // row (postgres_test.cc, OneCallSeenBySeveralSensorsIsOneRow); SQLite,
+  // one sensor's own file, keeps a row per sensor.
+  const bool merges_sensors = GetParam() == testing::Backend::kPostgres;
+  EXPECT_EQ(Count(store.get(), "calls"), merges_sensors ? 2 : 3);
 }
 
 class StoreQueryTest : public testing::BackendTest {
