@@ -27,46 +27,7 @@ const std::string& RegistrationColumns() {
   return columns;
 }
 
-struct Param {
-  bool is_text = false;
-  int64_t number = 0;
-  std::string text;
-};
-
-// WHERE conditions (fixed SQL text) and their bound values.
-class Where {
- public:
-  void Add(const char* condition) {
-    sql_ += sql_.empty() ? " WHERE " : " AND ";
-    sql_ += condition;
-  }
-  void AddRaw(const std::string& condition) { Add(condition.c_str()); }
-  void Int(int64_t v) { params_.push_back(Param{false, v, {}}); }
-  void Text(std::string v) { params_.push_back(Param{true, 0, std::move(v)}); }
-  // No UTF-8 text holds a 0xFF byte, so prefix + "\xff" bounds every extension.
-  void Prefix(const char* column, const std::string& prefix) {
-    AddRaw(std::string("(") + column + " >= ? AND " + column + " < ?)");
-    Text(prefix);
-    Text(prefix + "\xff");
-  }
-  const std::string& sql() const { return sql_; }
-  // Binds the values from parameter `first` on; returns the next parameter's number.
-  int Bind(Statement* st, int first = 1) const {
-    int i = first;
-    for (const Param& p : params_) {
-      if (p.is_text) {
-        st->BindText(i++, p.text);
-      } else {
-        st->BindInt(i++, p.number);
-      }
-    }
-    return i;
-  }
-
- private:
-  std::string sql_;
-  std::vector<Param> params_;
-};
+using Where = internal::SqlWhere;
 
 bool NormalizeIp(const std::string& text, std::string* out) {
   IpAddress ip;
@@ -247,12 +208,12 @@ Result<CallPage> SqliteCallSearch::FindCalls(const CallSearchQuery& q) {
     }
     // "= ?", not "IN (?)": SQLite walks calls_state in time order only for
     // an equality.
-    w.AddRaw(q.states.size() == 1 ? "state = ?"
+    w.Add(q.states.size() == 1 ? "state = ?"
                                    : "state IN (" + Placeholders(q.states.size()) + ")");
   }
   if (!q.statuses.empty()) {
     for (int status : q.statuses) w.Int(status);
-    w.AddRaw("final_status IN (" + Placeholders(q.statuses.size()) + ")");
+    w.Add("final_status IN (" + Placeholders(q.statuses.size()) + ")");
   }
   if (q.min_duration_ms) {
     w.Add("duration_ms >= ?");
@@ -271,10 +232,10 @@ Result<CallPage> SqliteCallSearch::FindCalls(const CallSearchQuery& q) {
     if (by_duration) {
       // Lets an index on duration_ms seek to the cursor; the row value
       // alone would not.
-      w.AddRaw(descending ? "duration_ms <= ?" : "duration_ms >= ?");
+      w.Add(descending ? "duration_ms <= ?" : "duration_ms >= ?");
       w.Int(q.after->key);
     }
-    w.AddRaw(std::string("(") + key + ", id) " + (descending ? "<" : ">") + " (?, ?)");
+    w.Add(std::string("(") + key + ", id) " + (descending ? "<" : ">") + " (?, ?)");
     w.Int(q.after->key);
     w.Int(q.after->id);
   }

@@ -31,44 +31,7 @@ std::string InsertSql(const char* table, const char* columns, int count) {
   return sql;
 }
 
-// One bound value of a search.
-struct Param {
-  bool is_text = false;
-  int64_t number = 0;
-  std::string text;
-};
-
-// Collects WHERE conditions and their parameters. Values only ever travel as
-// parameters; the SQL text holds fixed conditions only.
-class Where {
- public:
-  void Add(const char* condition) { sql_ += sql_.empty() ? " WHERE " : " AND "; sql_ += condition; }
-  void Int(int64_t v) { params_.push_back(Param{false, v, {}}); }
-  void Text(std::string v) { params_.push_back(Param{true, 0, std::move(v)}); }
-  // `column` starts with `prefix`: a range, so the column's index serves it.
-  // No UTF-8 text has a 0xFF byte, so prefix + "\xff" bounds every extension.
-  void Prefix(const char* ge_condition_with_lt, const std::string& prefix) {
-    Add(ge_condition_with_lt);
-    Text(prefix);
-    Text(prefix + "\xff");
-  }
-  const std::string& sql() const { return sql_; }
-  void Bind(Statement* stmt, int first = 1) const {
-    int i = first;
-    for (const Param& p : params_) {
-      if (p.is_text) {
-        stmt->BindText(i++, p.text);
-      } else {
-        stmt->BindInt(i++, p.number);
-      }
-    }
-  }
-  int size() const { return static_cast<int>(params_.size()); }
-
- private:
-  std::string sql_;
-  std::vector<Param> params_;
-};
+using Where = SqlWhere;
 
 // The textual form the store writes for an IP filter; other text is kept
 // (it then matches nothing).
@@ -88,8 +51,8 @@ void AddCallFilters(const CallQuery& q, Where* w) {
     w->Add("invite_ts < ?");
     w->Int(q.to_ts);
   }
-  if (!q.caller.empty()) w->Prefix("caller_user >= ? AND caller_user < ?", q.caller);
-  if (!q.callee.empty()) w->Prefix("callee_user >= ? AND callee_user < ?", q.callee);
+  if (!q.caller.empty()) w->Prefix("caller_user", q.caller);
+  if (!q.callee.empty()) w->Prefix("callee_user", q.callee);
   if (!q.call_id.empty()) {
     w->Add("call_id = ?");
     w->Text(q.call_id);
@@ -582,7 +545,7 @@ Result<std::vector<calls::RegistrationRecord>> SqliteStore::FindRegistrations(
     where.Add("first_seen < ?");
     where.Int(q.to_ts);
   }
-  if (!q.aor.empty()) where.Prefix("aor >= ? AND aor < ?", q.aor);
+  if (!q.aor.empty()) where.Prefix("aor", q.aor);
   if (!q.call_id.empty()) {
     where.Add("call_id = ?");
     where.Text(q.call_id);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -51,6 +52,53 @@ class Statement {
 
  private:
   sqlite3_stmt* stmt_ = nullptr;
+};
+
+// A WHERE clause under construction: conditions of fixed SQL text, and the
+// values of their "?" parameters in order. Values only ever travel as
+// parameters. LIFETIME: Bind() binds text without copying it, so the
+// SqlWhere must outlive the statement's steps.
+class SqlWhere {
+ public:
+  void Add(std::string_view condition) {
+    sql_ += sql_.empty() ? " WHERE " : " AND ";
+    sql_ += condition;
+  }
+  void Int(int64_t value) { params_.push_back(Param{false, value, {}}); }
+  void Text(std::string value) { params_.push_back(Param{true, 0, std::move(value)}); }
+  // `column` starts with `prefix`, as a range its index serves. No UTF-8
+  // text holds a 0xFF byte, so prefix + "\xff" bounds every extension.
+  void Prefix(std::string_view column, const std::string& prefix) {
+    std::string condition = "(";
+    condition.append(column).append(" >= ? AND ").append(column).append(" < ?)");
+    Add(condition);
+    Text(prefix);
+    Text(prefix + "\xff");
+  }
+  // " WHERE a AND b", or "" without conditions.
+  const std::string& sql() const { return sql_; }
+  int size() const { return static_cast<int>(params_.size()); }
+  // Binds the values from parameter `first` on; returns the next number.
+  int Bind(Statement* st, int first = 1) const {
+    int i = first;
+    for (const Param& p : params_) {
+      if (p.is_text) {
+        st->BindText(i++, p.text);
+      } else {
+        st->BindInt(i++, p.number);
+      }
+    }
+    return i;
+  }
+
+ private:
+  struct Param {
+    bool is_text = false;
+    int64_t number = 0;
+    std::string text;
+  };
+  std::string sql_;
+  std::vector<Param> params_;
 };
 
 // Runs SQL without results (several statements allowed).
