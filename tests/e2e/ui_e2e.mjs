@@ -368,19 +368,25 @@ async function run() {
     }
     const small = await api('/api/v1/calls?limit=25');
     if (small.body && small.body.next_cursor) {
+      // The pager's status line names the page and its rows only once they
+      // are in: waiting on "Page 1: calls 1–25" (not on any row) keeps the
+      // previous render (limit 50, its own Next enabled) from being taken
+      // for this one.
+      const pageShown = (n) => b.waitFn((want) => {
+        const t = document.querySelector('.pager [role=status]')?.textContent ?? '';
+        return t.startsWith(want) || document.querySelector('#calls-table td.error');
+      }, `Page ${n}: calls ${(n - 1) * 25 + 1}\u2013`);
       await page.goto(`${baseUrl}/#/calls?limit=25`);
-      await b.waitFor(rowSel);
+      await pageShown(1);
       const p1 = await firstId();
       await b.click('#next');
-      await b.waitFn(() => !document.querySelector('#next').disabled ||
-        !document.querySelector('#prev').disabled || document.querySelector('#calls-table td.error'));
+      await pageShown(2);
       const p2 = await firstId();
       const err = await text('#calls-table td.error');
       let back = null;
       if (!err) {
         await b.click('#prev');
-        await b.waitFn(() => document.querySelector('#prev').disabled &&
-          document.querySelector('#calls-table tbody tr[data-id]'));
+        await pageShown(1);
         back = await firstId();
       }
       check(!err && p2 !== null && p2 !== p1 && back === p1,

@@ -18,6 +18,13 @@ import struct
 import subprocess
 import time
 
+# tshark's SIP over TCP on other ports than 5060 rests on a heuristic that runs
+# only when no dissector claims the connection's ports by number. A SIPp
+# caller's ephemeral port can be one that tshark assigns to another protocol
+# (44321 is PCP's), and that call's messages then vanish from tshark's view.
+# SIPp and Kamailio in these tests use ports 5060-5099: decode those as SIP.
+TSHARK_SIP_PORTS = ["-d", "tcp.port==5060-5099,sip"]
+
 
 class Checks:
     """Counts passed and failed checks; prints one line per check."""
@@ -153,7 +160,7 @@ def tshark_messages(path):
     without a body; "?" when ambiguous)."""
     out = subprocess.run(
         ["tshark", "-r", path, "-Y", "sip", "-T", "json", "--no-duplicate-keys",
-         "-o", "tcp.reassemble_out_of_order:TRUE", "-J", "frame sip sdp"],
+         "-o", "tcp.reassemble_out_of_order:TRUE", "-J", "frame sip sdp"] + TSHARK_SIP_PORTS,
         check=True, capture_output=True, text=True).stdout
     frames = json.loads(out) if out.strip() else []
     result = []

@@ -16,6 +16,8 @@ import json
 import subprocess
 import sys
 
+from analyze_lib import TSHARK_SIP_PORTS
+
 # file name -> {(frame number): reason}. tshark's view of these frames is
 # wrong; the test drops tshark's entries for them and checks that sipman's
 # extra or missing lines are exactly the ones explained here.
@@ -44,7 +46,7 @@ def tshark_messages(path):
          # Without this tshark 4.0 drops messages whose segments arrive out of
          # order (tests/fixtures/pcaps/tcp-out-of-order.pcap).
          "-o", "tcp.reassemble_out_of_order:TRUE",
-         "-J", "frame ip ipv6 udp tcp websocket sip"],
+         "-J", "frame ip ipv6 udp tcp websocket sip"] + TSHARK_SIP_PORTS,
         check=True, capture_output=True, text=True).stdout
     frames = json.loads(out) if out.strip() else []
     result = []

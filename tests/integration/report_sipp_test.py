@@ -25,7 +25,8 @@ HOUR_NS, DAY_NS = 3600 * 10**9, 86400 * 10**9
 
 def tshark_sip(pcap):
     out = subprocess.run(["tshark", "-r", pcap, "-Y", "sip", "-T", "fields", "-E", "separator=\t",
-                          "-E", "occurrence=f"] + sum([["-e", f] for f in FIELDS], []),
+                          "-E", "occurrence=f"] + sum([["-e", f] for f in FIELDS], [])
+                         + lib.TSHARK_SIP_PORTS,
                          check=True, capture_output=True, text=True).stdout
     msgs = []
     for line in out.splitlines():

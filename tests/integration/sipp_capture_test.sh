@@ -29,7 +29,7 @@ for transport in udp tcp; do
 done
 
 # The captures must really contain what this test is about.
-reassembled=$(tshark -r "$work/sipp-tcp.pcap" -Y 'sip && tcp.reassembled.length' -T fields -e frame.number 2>/dev/null | wc -l)
+reassembled=$(tshark -r "$work/sipp-tcp.pcap" -d tcp.port==5060-5099,sip -Y 'sip && tcp.reassembled.length' -T fields -e frame.number 2>/dev/null | wc -l)
 frags=$(tshark -r "$work/sipp-udp.pcap" -Y 'ip.flags.mf == 1' -T fields -e frame.number 2>/dev/null | wc -l)
 echo "tcp: $reassembled SIP messages reassembled from several segments; udp: $frags SIP datagrams rebuilt from IP fragments"
 [ "$reassembled" -gt 0 ] || { echo "FAIL: no TCP message spanned segments; the MTU trick did not work"; exit 1; }

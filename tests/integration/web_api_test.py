@@ -16,6 +16,9 @@ import sys
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from analyze_lib import TSHARK_SIP_PORTS  # noqa: E402
+
 PASSWORD = "web-test-Password-1"
 failures = []
 
@@ -181,7 +184,8 @@ def page_all(client, path, params, key, limit):
 
 def tshark_calls(pcap):
     out = subprocess.run(["tshark", "-r", pcap, "-Y", "sip", "-T", "fields", "-E", "separator=\t",
-                          "-e", "sip.Call-ID", "-e", "sip.Method", "-e", "sip.Status-Code"],
+                          "-e", "sip.Call-ID", "-e", "sip.Method", "-e", "sip.Status-Code"]
+                         + TSHARK_SIP_PORTS,
                          check=True, capture_output=True, text=True).stdout
     return [line.split("\t") for line in out.splitlines()]
 
