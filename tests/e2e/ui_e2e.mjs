@@ -339,13 +339,18 @@ async function run() {
     // Paging over the server's cursors, and sorting, on the unfiltered list.
     const rowSel = '#calls-table tbody tr[data-id]';
     const firstId = () => attr(rowSel, 'data-id');
+    // The table's data-shows names the search (URL hash) and page its rows
+    // answer: waiting on it, not on any row, keeps the previous search's
+    // rows, still on screen for a moment, from being read as this one's.
+    const tableShows = (n = 1) => b.waitFn((want) =>
+      document.querySelector('#calls-table')?.getAttribute('data-shows') === `${location.hash} page ${want}`, n);
     // A central store (--expect-sensors A,B): the list shows every sensor's
     // calls, each row names its sensor, and the sensor filter keeps one.
     for (const sensor of (args['expect-sensors'] ?? '').split(',').filter(Boolean)) {
       const want = await api(`/api/v1/calls?sensor=${encodeURIComponent(sensor)}&limit=500`);
       await page.goto(`${baseUrl}/#/calls?sensor=${encodeURIComponent(sensor)}&limit=500`);
       await b.waitFn((s) => location.hash.includes(`sensor=${s}`), encodeURIComponent(sensor));
-      await b.waitFor(rowSel);
+      await tableShows();
       // data-sensors: the row's sensor, then those that also saw the call.
       const sensorsOf = () => page.evaluate((s) => [...document.querySelectorAll(s)]
         .map((e) => (e.getAttribute('data-sensors') ?? '').split(',')), `${rowSel} td.sensor`);
@@ -357,36 +362,28 @@ async function run() {
     }
     if (args['expect-sensors']) {
       await page.goto(`${baseUrl}/#/calls?limit=500`);
-      await b.waitFor(rowSel);
+      await tableShows();
       const seen = new Set((await page.evaluate((s) => [...document.querySelectorAll(s)]
         .map((e) => e.getAttribute('data-sensors') ?? ''), `${rowSel} td.sensor`))
         .flatMap((t) => t.split(',')));
       check(args['expect-sensors'].split(',').every((s) => seen.has(s)),
         `the unfiltered call list shows every sensor (${[...seen].join(', ')})`);
       await page.goto(`${baseUrl}/#/calls`);
-      await b.waitFor(rowSel);
+      await tableShows();
     }
     const small = await api('/api/v1/calls?limit=25');
     if (small.body && small.body.next_cursor) {
-      // The pager's status line names the page and its rows only once they
-      // are in: waiting on "Page 1: calls 1–25" (not on any row) keeps the
-      // previous render (limit 50, its own Next enabled) from being taken
-      // for this one.
-      const pageShown = (n) => b.waitFn((want) => {
-        const t = document.querySelector('.pager [role=status]')?.textContent ?? '';
-        return t.startsWith(want) || document.querySelector('#calls-table td.error');
-      }, `Page ${n}: calls ${(n - 1) * 25 + 1}\u2013`);
       await page.goto(`${baseUrl}/#/calls?limit=25`);
-      await pageShown(1);
+      await tableShows(1);
       const p1 = await firstId();
       await b.click('#next');
-      await pageShown(2);
+      await tableShows(2);
       const p2 = await firstId();
       const err = await text('#calls-table td.error');
       let back = null;
       if (!err) {
         await b.click('#prev');
-        await pageShown(1);
+        await tableShows(1);
         back = await firstId();
       }
       check(!err && p2 !== null && p2 !== p1 && back === p1,
@@ -394,13 +391,14 @@ async function run() {
     }
     await b.clickText('#calls-table th button.sort', 'Duration');
     await b.waitFn(() => location.hash.includes('sort=-duration_ms'));
-    await b.waitFor(rowSel);
+    await tableShows();
     const longest = await api('/api/v1/calls?limit=1&sort=-duration_ms');
     const firstCall = await api(`/api/v1/calls/${await firstId()}`);
     check(firstCall.body?.call.duration_ms === longest.body?.calls[0]?.duration_ms,
       'sorting by duration puts the longest call first');
     await b.click('nav a[href="#/calls"]');
-    await b.waitFor(rowSel);
+    await b.waitFn(() => !location.hash.includes('sort='));
+    await tableShows();
     // By keyboard: Tab from the match-mode selector into the caller field,
     // type, Enter submits the search form.
     await focusNth('#f-caller_mode', 0);
@@ -409,7 +407,7 @@ async function run() {
     await page.keyboard.type(caller);
     await page.keyboard.press('Enter');
     await b.waitFn((c) => location.hash.includes(`caller=${encodeURIComponent(c)}`), caller);
-    await b.waitFor(rowSel);
+    await tableShows();
     const callers = await texts(`${rowSel} td:nth-child(2)`);
     check(callers.length > 0 && callers.every((t) => t.startsWith(caller)),
       `search by caller "${caller}" shows ${callers.length} calls, all of that caller`);

@@ -9,6 +9,7 @@ import { asArray, clear, fmtDateTime, fmtDuration, fromLocalInput, h, stateBadge
 
 export function renderCalls(root: HTMLElement, query: URLSearchParams): () => void {
   const q = (k: string) => query.get(k) ?? '';
+  const shownHash = location.hash;
   sessionStorage.setItem('sipman-calls-hash', location.hash || '#/calls');
   const input = (name: string, label: string, attrs: Record<string, string> = {}) => {
     const el = h('input', { id: `f-${name}`, name, value: q(name), ...attrs });
@@ -109,6 +110,7 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     load();
   } }, 'Next →');
   const tbody = h('tbody');
+  const table = h('table', { class: 'data', id: 'calls-table' });
 
   const sortHeader = (label: string, key: string) => {
     const active = sort === key || sort === `-${key}`;
@@ -127,12 +129,13 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     h('div', { class: 'card' },
       h('div', { class: 'pager' }, info, h('span', { class: 'spacer' }), prevBtn, nextBtn),
       h('div', { class: 'table-wrap' },
-        h('table', { class: 'data', id: 'calls-table' },
-          h('thead', {}, h('tr', {}, sortHeader('Start', 'invite_ts'), plain('Caller'),
-            plain('Callee'), plain('From IP'), plain('To IP'), plain('State'), plain('Status'),
-            sortHeader('Duration', 'duration_ms'), plain('Msgs', 'num'), plain('Call-ID'),
-            plain('Sensor'))),
-          tbody))));
+        table)));
+  table.append(
+    h('thead', {}, h('tr', {}, sortHeader('Start', 'invite_ts'), plain('Caller'),
+      plain('Callee'), plain('From IP'), plain('To IP'), plain('State'), plain('Status'),
+      sortHeader('Duration', 'duration_ms'), plain('Msgs', 'num'), plain('Call-ID'),
+      plain('Sensor'))),
+    tbody);
 
   function row(c: Cdr): HTMLElement {
     const href = `#/calls/${encodeURIComponent(String(c.id))}`;
@@ -160,6 +163,10 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     ctl?.abort();
     ctl = new AbortController();
     info.textContent = 'Loading…';
+    // data-shows names the search (URL hash) and page whose rows the table
+    // holds, so that scripts and tests can tell a finished search from the
+    // previous one's rows still on screen.
+    delete table.dataset.shows;
     prevBtn.disabled = true;
     nextBtn.disabled = true;
     const cur = cursors[page];
@@ -179,11 +186,13 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
         : page ? `Page ${page + 1}: no more calls` : '';
       prevBtn.disabled = page === 0;
       nextBtn.disabled = !next;
+      table.dataset.shows = `${shownHash} page ${page + 1}`;
     }).catch((err: ApiError) => {
       if ((err as Error).name === 'AbortError') return;
       info.textContent = '';
       clear(tbody);
       tbody.append(h('tr', {}, h('td', { colspan: 11, class: 'error' }, `Search failed: ${err.message}`)));
+      table.dataset.shows = `${shownHash} page ${page + 1}`;
     });
   }
 
