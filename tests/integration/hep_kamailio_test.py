@@ -10,7 +10,12 @@ call per SIPp call, in the right state, with sensor hep-1001, and reject
 nothing. A second `sipman run -i lo` captures the same traffic with libpcap
 and must store the same calls.
 
-usage: hep_kamailio_test.py SIPMAN WORKDIR SHARED_TOOLS
+With TRANSPORT tcp the callers reach Kamailio over TCP (a connection per
+call, SIPp -t tn; Kamailio relays to the UAS over UDP as before) and Kamailio
+sends its HEP to sipman over TCP: the shared configuration with HEP_DEST's
+URI given ";transport=tcp", written into WORKDIR.
+
+usage: hep_kamailio_test.py SIPMAN WORKDIR SHARED_TOOLS [udp|tcp]
 """
 import os
 import re
@@ -44,10 +49,36 @@ def calls(db):
         con.close()
 
 
+def kamailio_config(tools, work, transport):
+    """The shared Kamailio configuration; for tcp, a copy in WORKDIR whose
+    siptrace sends HEP over TCP."""
+    shared = os.path.join(tools, "kamailio", "kamailio.cfg")
+    if transport == "udp":
+        return shared
+    text = open(shared).read()
+    udp_dest = '#!substdef "!HEP_DEST!sip:127.0.0.1:9060!g"'
+    if udp_dest not in text:
+        raise SystemExit(f"{shared} no longer has the line {udp_dest}: update this test")
+    path = os.path.join(work, "kamailio-hep-tcp.cfg")
+    with open(path, "w") as f:
+        f.write(text.replace(udp_dest, '#!substdef "!HEP_DEST!sip:127.0.0.1:9060;transport=tcp!g"'))
+    return path
+
+
+def transports(db):
+    con = sqlite3.connect(db, timeout=10)
+    try:
+        return dict(con.execute("SELECT transport, COUNT(*) FROM messages GROUP BY transport"))
+    finally:
+        con.close()
+
+
 def main():
     sipman, work, tools = sys.argv[1:4]
+    transport = sys.argv[4] if len(sys.argv) > 4 else "udp"
     sc = os.path.join(tools, "scenarios")
     ck = lib.Checks()
+    print(f"== SIP from the callers and HEP to sipman over {transport}")
     hep_db, live_db = os.path.join(work, "hep.db"), os.path.join(work, "live.db")
     hep_log, live_log = os.path.join(work, "hep.log"), os.path.join(work, "live.log")
     hep_out = open(os.path.join(work, "hep.out"), "w")
@@ -68,7 +99,7 @@ def main():
                  open(hep_log).read() if os.path.exists(hep_log) else "no log")
         if not ok:
             return ck.finish()
-        kam = subprocess.Popen(["kamailio", "-f", os.path.join(tools, "kamailio", "kamailio.cfg"),
+        kam = subprocess.Popen(["kamailio", "-f", kamailio_config(tools, work, transport),
                                 "-DD", "-E", "-Y", work, "-w", work],
                                stdout=kam_log, stderr=subprocess.STDOUT)
         procs.append(kam)
@@ -88,10 +119,13 @@ def main():
             time.sleep(0.5)
             stat = os.path.join(work, f"{state}.stat.csv")
             log = open(os.path.join(work, f"{state}.uac.log"), "w")
+            # -max_socket: SIPp's default (50,000) exceeds the open-files
+            # limit, and with -t tn SIPp then refuses to start.
+            tcp = ["-t", "tn", "-max_socket", "200"] if transport == "tcp" else []
             uac = subprocess.Popen(["sipp", "127.0.0.1:5060", "-sf", os.path.join(sc, uac_sc + ".xml"),
                                     "-i", "127.0.0.1", "-p", "5081", "-m", str(CALLS), "-r", str(RATE),
                                     "-nostdin", "-timeout", "120s", "-trace_stat", "-stf", stat,
-                                    "-fd", "1"], stdout=log, stderr=subprocess.STDOUT)
+                                    "-fd", "1"] + tcp, stdout=log, stderr=subprocess.STDOUT)
             procs.append(uac)
             try:
                 uac.wait(timeout=150)
@@ -117,6 +151,11 @@ def main():
     ck.check("HEP packets received from Kamailio, every one decoded, none rejected",
              m is not None and int(m.group(1)) > 0 and m.group(1) == m.group(2)
              and m.group(4) == "0", m.group(0) if m else hep_text)
+    conns = re.search(r"tcp connections: (\d+) \(refused (\d+), stream errors (\d+)\)", hep_text)
+    if transport == "tcp":
+        ck.check("Kamailio's HEP arrived over TCP, without a stream error",
+                 conns is not None and int(conns.group(1)) >= 1 and conns.group(3) == "0",
+                 conns.group(0) if conns else hep_text)
     h_states, h_sensors, h_ids, h_msgs, h_msg_sensors = calls(hep_db)
     l_states, _, l_ids, l_msgs, _ = calls(live_db)
     print(f"SIPp {want}; HEP calls {h_states}, {h_msgs} messages; live calls {l_states}, "
@@ -133,6 +172,9 @@ def main():
                              f"live only: {sorted(set(l_ids) - set(h_ids))[:5]}")
     ck.check("as many messages from HEP as captured live (both legs)", h_msgs == l_msgs,
              f"HEP {h_msgs} live {l_msgs}")
+    h_tr, l_tr = transports(hep_db), transports(live_db)
+    ck.check(f"messages per SIP transport equal from HEP and live capture ({h_tr})",
+             h_tr == l_tr and (transport != "tcp" or h_tr.get("tcp", 0) > 0), f"HEP {h_tr} live {l_tr}")
     rc = ck.finish()
     if rc and any(v != CALLS for v in want.values()):
         # SIPp itself failed a call (under CPU load its strict scenarios can

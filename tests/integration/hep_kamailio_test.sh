@@ -5,7 +5,9 @@
 # `sipman run -i lo` captures the same traffic with libpcap. The calls stored
 # from HEP, per state, must equal SIPp's counts and what the live capture
 # stored. Runs in a network namespace of its own (fixed ports, loopback
-# only). Checks are in hep_kamailio_test.py; it prints "N passed, M failed".
+# only). Then again with SIP from the callers over TCP and Kamailio's HEP to
+# sipman over TCP. Checks are in hep_kamailio_test.py; it prints "N passed,
+# M failed".
 set -euo pipefail
 sipman=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,14 +28,19 @@ ip netns add "$ns"
 ip netns exec "$ns" ip link set lo up
 # Exit 3: SIPp failed one of its own calls, so its counts are no oracle for
 # that run; try once more in fresh directories, then fail.
-for attempt in 1 2; do
-  mkdir -p "$work/$attempt"
-  rc=0
-  ip netns exec "$ns" timeout 600 python3 "$root/tests/integration/hep_kamailio_test.py" \
-    "$sipman" "$work/$attempt" "$tools" || rc=$?
-  [ $rc = 3 ] || exit $rc
-  echo "SIPp failed one of its own calls (attempt $attempt); see its logs above"
-  ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
-  sleep 1
-done
-exit 1
+run() {  # TRANSPORT
+  local attempt rc
+  for attempt in 1 2; do
+    mkdir -p "$work/$1-$attempt"
+    rc=0
+    ip netns exec "$ns" timeout 600 python3 "$root/tests/integration/hep_kamailio_test.py" \
+      "$sipman" "$work/$1-$attempt" "$tools" "$1" || rc=$?
+    [ $rc = 3 ] || return $rc
+    echo "SIPp failed one of its own calls (attempt $attempt); see its logs above"
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+    sleep 1
+  done
+  return 1
+}
+run udp
+run tcp
