@@ -16,6 +16,8 @@
 #include <thread>
 #include <utility>
 
+#include "store/traffic_tables.h"
+
 namespace sipman::store::internal {
 namespace {
 
@@ -48,30 +50,8 @@ constexpr const char kMessageColumns[] =
     "sensor, call_id, ts, src_ip, src_port, dst_ip, dst_port, transport, method, status, cseq, "
     "size, compression, raw";
 
-constexpr const char* kTrafficTables[3] = {"stats_second", "stats_minute", "stats_hour"};
-constexpr int64_t kPeriodSeconds[3] = {1, 60, 3600};
-constexpr int64_t kMinRetentionSeconds = 2 * 60;  // as SQLite's: a minute sees all its seconds
 constexpr int64_t kFirstBackoffMs = 100;
 
-std::string TrafficColumns() {
-  std::string c = "packets, frame_bytes, sip_bytes, messages, requests, responses";
-  for (std::string_view m : stats::kMethodNames) {
-    c += ", m_";
-    for (char ch : m) c += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-  }
-  for (size_t i = 1; i <= stats::kClassCount; ++i) c += ", r" + std::to_string(i) + "xx";
-  c += ", kernel_drops, interface_drops, in_messages, out_messages, in_sip_bytes, out_sip_bytes";
-  c += ", codes";
-  return c;
-}
-
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if (a % b != 0 && (a < 0) != (b < 0)) --q;
-  return q;
-}
-
-int64_t CeilDiv(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
 
 int64_t ParseInt(std::string_view text) {
   int64_t v = 0;
@@ -330,25 +310,6 @@ void AppendMessageRow(const RowBatch& batch, const MessageRow& m, std::string* o
   out->push_back('\n');
 }
 
-// Calls f on each counter of `c` in TrafficColumns() order (codes excluded).
-template <typename Counters, typename F>
-void VisitCounters(Counters& c, F f) {
-  f(c.packets);
-  f(c.frame_bytes);
-  f(c.sip_bytes);
-  f(c.messages);
-  f(c.requests);
-  f(c.responses);
-  for (auto& m : c.methods) f(m);
-  for (auto& r : c.classes) f(r);
-  f(c.kernel_drops);
-  f(c.interface_drops);
-  f(c.in_messages);
-  f(c.out_messages);
-  f(c.in_sip_bytes);
-  f(c.out_sip_bytes);
-}
-
 // ---- spill segment files ----
 
 constexpr int64_t kReplayBudgetMs = 1000;  // per writer turn, so the queue keeps draining
@@ -496,21 +457,7 @@ bool ParseTrafficLine(std::string_view line, stats::TrafficCounters* c) {
 bool AddTrafficRow(const PgResult& res, int row, stats::TrafficCounters* c) {
   stats::TrafficCounters t;
   int i = 1;
-  auto u = [&] { return static_cast<uint64_t>(res.Int(row, i++)); };
-  t.packets = u();
-  t.frame_bytes = u();
-  t.sip_bytes = u();
-  t.messages = u();
-  t.requests = u();
-  t.responses = u();
-  for (uint64_t& m : t.methods) m = u();
-  for (uint64_t& r : t.classes) r = u();
-  t.kernel_drops = u();
-  t.interface_drops = u();
-  t.in_messages = u();
-  t.out_messages = u();
-  t.in_sip_bytes = u();
-  t.out_sip_bytes = u();
+  VisitCounters(t, [&](uint64_t& v) { v = static_cast<uint64_t>(res.Int(row, i++)); });
   if (!stats::ParseCodesJson(res.Text(row, i), &t.codes)) return false;
   c->AddAll(t);
   return true;
@@ -1372,50 +1319,40 @@ Status PostgresStore::UpsertTraffic(const std::string& sensor, int t,
   return r.ok() ? Status::Ok() : r.status();
 }
 
-Status PostgresStore::RollUp(const std::string& sensor, int t, int64_t ts) {
+Status PostgresStore::SumPeriod(const std::string& sensor, int t, int64_t ts,
+                                stats::TrafficCounters* sum) {
   static const std::string columns = TrafficColumns();
   Result<PgResult> rows = write_conn_.Query(
       std::string("SELECT ts, ") + columns + " FROM " + kTrafficTables[t - 1] +
           " WHERE sensor = $1 AND ts >= $2 AND ts < $3",
       {sensor, std::to_string(ts), std::to_string(ts + kPeriodSeconds[t])});
   if (!rows.ok()) return rows.status();
-  stats::TrafficCounters sum;
-  sum.ts = ts;
   for (int r = 0; r < rows->rows(); ++r) {
-    if (!AddTrafficRow(*rows, r, &sum)) {
+    if (!AddTrafficRow(*rows, r, sum)) {
       return Status::Error(std::string(kTrafficTables[t - 1]) + " of " + where_ +
                            " has an unreadable codes column");
     }
   }
-  return UpsertTraffic(sensor, t, sum);
+  return Status::Ok();
 }
 
 Status PostgresStore::WriteTraffic(const std::string& sensor,
                                    const std::vector<stats::TrafficCounters>& seconds,
                                    BatchResult* result) {
   if (seconds.empty()) return Status::Ok();
-  std::vector<int64_t> minutes;
   int64_t newest = INT64_MIN;
-  for (const stats::TrafficCounters& c : seconds) {
-    Status s = UpsertTraffic(sensor, 0, c);
-    if (!s.ok()) return s;
-    ++result->traffic_seconds_written;
-    minutes.push_back(FloorDiv(c.ts, 60) * 60);
-    newest = std::max(newest, c.ts);
-  }
-  std::sort(minutes.begin(), minutes.end());
-  minutes.erase(std::unique(minutes.begin(), minutes.end()), minutes.end());
-  std::vector<int64_t> hours;
-  for (int64_t m : minutes) {
-    Status s = RollUp(sensor, 1, m);
-    if (!s.ok()) return s;
-    hours.push_back(FloorDiv(m, 3600) * 3600);
-  }
-  hours.erase(std::unique(hours.begin(), hours.end()), hours.end());
-  for (int64_t h : hours) {
-    Status s = RollUp(sensor, 2, h);
-    if (!s.ok()) return s;
-  }
+  Status s = WriteTrafficRollups(
+      seconds,
+      [&](int t, const stats::TrafficCounters& c) {
+        Status u = UpsertTraffic(sensor, t, c);
+        if (u.ok() && t == 0) ++result->traffic_seconds_written;
+        return u;
+      },
+      [&](int t, int64_t start, stats::TrafficCounters* sum) {
+        return SumPeriod(sensor, t, start, sum);
+      },
+      &newest);
+  if (!s.ok()) return s;
   if (options_.stats_second_retention_s > 0) {
     int64_t keep = std::max(options_.stats_second_retention_s, kMinRetentionSeconds);
     Result<PgResult> r =
@@ -1847,26 +1784,11 @@ Result<stats::TrafficSummary> PostgresStore::SummarizeTraffic(const TrafficQuery
                         "end_ts > $2 AND answer_ts > 0 AND end_ts > answer_ts" + filter,
                         params);
   if (!intervals.ok()) return intervals.status();
-  std::vector<std::pair<int64_t, int>> events;
-  double busy_ns = 0;
+  ConcurrentCalls concurrent(span_from, span_to);
   for (int r = 0; r < intervals->rows(); ++r) {
-    int64_t start = std::max(intervals->Int(r, 0), span_from);
-    int64_t end = std::min(intervals->Int(r, 1), span_to);
-    if (end <= start) continue;
-    events.emplace_back(start, +1);
-    events.emplace_back(end, -1);
-    busy_ns += static_cast<double>(end - start);
+    concurrent.AddCall(intervals->Int(r, 0), intervals->Int(r, 1));
   }
-  std::sort(events.begin(), events.end());
-  int64_t now = 0;
-  for (const auto& [ts, delta] : events) {
-    now += delta;
-    if (now > static_cast<int64_t>(summary.concurrent_calls.peak)) {
-      summary.concurrent_calls.peak = static_cast<uint64_t>(now);
-      summary.concurrent_calls.peak_ts = ts;
-    }
-  }
-  summary.concurrent_calls.average = busy_ns / static_cast<double>(span_to - span_from);
+  concurrent.Finish(&summary);
   return summary;
 }
 

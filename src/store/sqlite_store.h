@@ -72,9 +72,9 @@ class SqliteStore final : public Store, private BatchSink {
   Status WriteTraffic(const RowBatch& batch, BatchResult* result);
   // Replaces the row of `table_index` (0 second, 1 minute, 2 hour).
   Status UpsertTraffic(int table_index, const stats::TrafficCounters& c);
-  // Recomputes the row of `table_index` (1 or 2) at `ts` from the rows of
-  // the table below it.
-  Status RollUp(int table_index, int64_t ts);
+  // Adds the rows of the table below `table_index` (1 or 2) in the period
+  // starting at `ts` to *sum.
+  Status SumPeriod(int table_index, int64_t ts, stats::TrafficCounters* sum);
   std::string_view SensorOr(const std::string& sensor) const {
     return sensor.empty() ? std::string_view(options_.sensor) : std::string_view(sensor);
   }

@@ -7,38 +7,14 @@
 #include <vector>
 
 #include "store/sqlite_store.h"
+#include "store/traffic_tables.h"
 
 namespace sipman::store::internal {
 namespace {
 
-constexpr const char* kTrafficTables[3] = {"stats_second", "stats_minute", "stats_hour"};
-constexpr int64_t kPeriodSeconds[3] = {1, 60, 3600};
-// Seconds are kept at least this long whatever the setting, so that a
-// minute is always recomputed from all of its seconds.
-constexpr int64_t kMinRetentionSeconds = 2 * 60;
 // Integer columns after sensor and ts, then codes.
 constexpr int kTrafficIntColumns = 6 + static_cast<int>(stats::kMethodCount) +
                                    static_cast<int>(stats::kClassCount) + 2 + 4;
-
-std::string TrafficColumns() {
-  std::string c = "packets, frame_bytes, sip_bytes, messages, requests, responses";
-  for (std::string_view m : stats::kMethodNames) {
-    c += ", m_";
-    for (char ch : m) c += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-  }
-  for (size_t i = 1; i <= stats::kClassCount; ++i) c += ", r" + std::to_string(i) + "xx";
-  c += ", kernel_drops, interface_drops, in_messages, out_messages, in_sip_bytes, out_sip_bytes";
-  c += ", codes";
-  return c;
-}
-
-int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if (a % b != 0 && (a < 0) != (b < 0)) --q;
-  return q;
-}
-
-int64_t CeilDiv(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
 
 int64_t I(uint64_t v) { return static_cast<int64_t>(v); }
 
@@ -46,20 +22,7 @@ int64_t I(uint64_t v) { return static_cast<int64_t>(v); }
 // text until the statement has run.
 void BindCounters(Statement* st, int first, const stats::TrafficCounters& c, std::string* codes) {
   int i = first;
-  st->BindInt(i++, I(c.packets));
-  st->BindInt(i++, I(c.frame_bytes));
-  st->BindInt(i++, I(c.sip_bytes));
-  st->BindInt(i++, I(c.messages));
-  st->BindInt(i++, I(c.requests));
-  st->BindInt(i++, I(c.responses));
-  for (uint64_t m : c.methods) st->BindInt(i++, I(m));
-  for (uint64_t r : c.classes) st->BindInt(i++, I(r));
-  st->BindInt(i++, I(c.kernel_drops));
-  st->BindInt(i++, I(c.interface_drops));
-  st->BindInt(i++, I(c.in_messages));
-  st->BindInt(i++, I(c.out_messages));
-  st->BindInt(i++, I(c.in_sip_bytes));
-  st->BindInt(i++, I(c.out_sip_bytes));
+  VisitCounters(c, [&](uint64_t v) { st->BindInt(i++, I(v)); });
   codes->clear();
   stats::AppendCodesJson(c.codes, codes);
   st->BindText(i, *codes);
@@ -69,21 +32,7 @@ void BindCounters(Statement* st, int first, const stats::TrafficCounters& c, std
 bool AddRow(const Statement& st, stats::TrafficCounters* c) {
   stats::TrafficCounters row;
   int i = 1;
-  auto u = [&] { return static_cast<uint64_t>(st.ColumnInt(i++)); };
-  row.packets = u();
-  row.frame_bytes = u();
-  row.sip_bytes = u();
-  row.messages = u();
-  row.requests = u();
-  row.responses = u();
-  for (uint64_t& m : row.methods) m = u();
-  for (uint64_t& r : row.classes) r = u();
-  row.kernel_drops = u();
-  row.interface_drops = u();
-  row.in_messages = u();
-  row.out_messages = u();
-  row.in_sip_bytes = u();
-  row.out_sip_bytes = u();
+  VisitCounters(row, [&](uint64_t& v) { v = static_cast<uint64_t>(st.ColumnInt(i++)); });
   if (!stats::ParseCodesJson(st.ColumnText(i), &row.codes)) return false;
   c->AddAll(row);
   return true;
@@ -136,16 +85,14 @@ Status SqliteStore::UpsertTraffic(int t, const stats::TrafficCounters& c) {
   return Status::Ok();
 }
 
-Status SqliteStore::RollUp(int t, int64_t ts) {
+Status SqliteStore::SumPeriod(int t, int64_t ts, stats::TrafficCounters* sum) {
   Statement& st = select_traffic_[t - 1];
   st.BindText(1, options_.sensor);
   st.BindInt(2, ts);
   st.BindInt(3, ts + kPeriodSeconds[t]);
-  stats::TrafficCounters sum;
-  sum.ts = ts;
   int rc;
   bool readable = true;
-  while ((rc = st.Step()) == SQLITE_ROW) readable = AddRow(st, &sum) && readable;
+  while ((rc = st.Step()) == SQLITE_ROW) readable = AddRow(st, sum) && readable;
   st.Reset();
   if (rc != SQLITE_DONE) {
     return SqliteError(write_db_, std::string("cannot read ") + kTrafficTables[t - 1] +
@@ -155,33 +102,22 @@ Status SqliteStore::RollUp(int t, int64_t ts) {
     return Status::Error(std::string(kTrafficTables[t - 1]) + " of database " + path_ +
                          " has an unreadable codes column");
   }
-  return UpsertTraffic(t, sum);
+  return Status::Ok();
 }
 
 Status SqliteStore::WriteTraffic(const RowBatch& batch, BatchResult* result) {
   if (batch.traffic_seconds.empty()) return Status::Ok();
-  std::vector<int64_t> minutes;
   int64_t newest = INT64_MIN;
-  for (const stats::TrafficCounters& c : batch.traffic_seconds) {
-    Status s = UpsertTraffic(0, c);
-    if (!s.ok()) return s;
-    ++result->traffic_seconds_written;
-    minutes.push_back(FloorDiv(c.ts, 60) * 60);
-    newest = std::max(newest, c.ts);
-  }
-  std::sort(minutes.begin(), minutes.end());
-  minutes.erase(std::unique(minutes.begin(), minutes.end()), minutes.end());
-  std::vector<int64_t> hours;
-  for (int64_t m : minutes) {
-    Status s = RollUp(1, m);
-    if (!s.ok()) return s;
-    hours.push_back(FloorDiv(m, 3600) * 3600);
-  }
-  hours.erase(std::unique(hours.begin(), hours.end()), hours.end());
-  for (int64_t h : hours) {
-    Status s = RollUp(2, h);
-    if (!s.ok()) return s;
-  }
+  Status s = WriteTrafficRollups(
+      batch.traffic_seconds,
+      [&](int t, const stats::TrafficCounters& c) {
+        Status u = UpsertTraffic(t, c);
+        if (u.ok() && t == 0) ++result->traffic_seconds_written;
+        return u;
+      },
+      [&](int t, int64_t start, stats::TrafficCounters* sum) { return SumPeriod(t, start, sum); },
+      &newest);
+  if (!s.ok()) return s;
   if (options_.stats_second_retention_s > 0) {
     int64_t keep = std::max(options_.stats_second_retention_s, kMinRetentionSeconds);
     delete_old_seconds_.BindText(1, options_.sensor);
@@ -278,30 +214,11 @@ Result<stats::TrafficSummary> SqliteStore::SummarizeTraffic(const TrafficQuery& 
   st.BindInt(1, span_to);
   st.BindInt(2, span_from);
   if (!q.sensor.empty()) st.BindText(3, q.sensor);
-  std::vector<std::pair<int64_t, int>> events;  // (time, +1 start / -1 end)
-  double busy_ns = 0;
+  ConcurrentCalls concurrent(span_from, span_to);
   int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    int64_t start = std::max(st.ColumnInt(0), span_from);
-    int64_t end = std::min(st.ColumnInt(1), span_to);
-    if (end <= start) continue;
-    events.emplace_back(start, +1);
-    events.emplace_back(end, -1);
-    busy_ns += static_cast<double>(end - start);
-  }
+  while ((rc = st.Step()) == SQLITE_ROW) concurrent.AddCall(st.ColumnInt(0), st.ColumnInt(1));
   if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot read calls of " + path_);
-  // Ends sort before starts at one instant: a call ending as another
-  // begins does not overlap it.
-  std::sort(events.begin(), events.end());
-  int64_t now = 0;
-  for (const auto& [ts, delta] : events) {
-    now += delta;
-    if (now > static_cast<int64_t>(summary.concurrent_calls.peak)) {
-      summary.concurrent_calls.peak = static_cast<uint64_t>(now);
-      summary.concurrent_calls.peak_ts = ts;
-    }
-  }
-  summary.concurrent_calls.average = busy_ns / static_cast<double>(span_to - span_from);
+  concurrent.Finish(&summary);
   return summary;
 }
 

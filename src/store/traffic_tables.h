@@ -1,0 +1,106 @@
+// Private to store/: the traffic counter tables (stats_second, stats_minute,
+// stats_hour; docs/SCHEMA.md) as both backends write and read them. The
+// arithmetic lives here once; sqlite_traffic.cc and postgres_store.cc keep
+// only their statements.
+#ifndef SIPMAN_STORE_TRAFFIC_TABLES_H_
+#define SIPMAN_STORE_TRAFFIC_TABLES_H_
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "stats/stats.h"
+
+namespace sipman::store::internal {
+
+inline constexpr const char* kTrafficTables[3] = {"stats_second", "stats_minute", "stats_hour"};
+inline constexpr int64_t kPeriodSeconds[3] = {1, 60, 3600};
+// Seconds are kept at least this long whatever the setting, so that a
+// minute is always recomputed from all of its seconds.
+inline constexpr int64_t kMinRetentionSeconds = 2 * 60;
+
+// The counter columns after sensor and ts, in table order, codes last.
+std::string TrafficColumns();
+
+// Calls f on each integer counter of `c` in TrafficColumns() order (codes
+// excluded). Counters may be const (writing) or not (reading).
+template <typename Counters, typename F>
+void VisitCounters(Counters& c, F f) {
+  f(c.packets);
+  f(c.frame_bytes);
+  f(c.sip_bytes);
+  f(c.messages);
+  f(c.requests);
+  f(c.responses);
+  for (auto& m : c.methods) f(m);
+  for (auto& r : c.classes) f(r);
+  f(c.kernel_drops);
+  f(c.interface_drops);
+  f(c.in_messages);
+  f(c.out_messages);
+  f(c.in_sip_bytes);
+  f(c.out_sip_bytes);
+}
+
+int64_t FloorDiv(int64_t a, int64_t b);
+inline int64_t CeilDiv(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
+
+// Writes a batch of traffic seconds and brings the coarser tables up to
+// date: each second is upserted, then every minute a second falls in is
+// recomputed from its seconds, then every hour such a minute falls in from
+// its minutes (recomputing, not adding, keeps a re-sent second from counting
+// twice). The backend supplies
+//   upsert(table, counters)            -> Status: replace the row of
+//                                         counters.ts in kTrafficTables[table];
+//   sum(table, start, &counters)       -> Status: add up the rows of
+//                                         kTrafficTables[table - 1] in the
+//                                         period [start, start + kPeriodSeconds[table]).
+// *newest is the newest second written (unchanged for an empty batch).
+template <typename Upsert, typename Sum>
+Status WriteTrafficRollups(const std::vector<stats::TrafficCounters>& seconds, Upsert upsert,
+                           Sum sum, int64_t* newest) {
+  std::vector<int64_t> starts[3];
+  for (const stats::TrafficCounters& c : seconds) {
+    Status s = upsert(0, c);
+    if (!s.ok()) return s;
+    starts[1].push_back(FloorDiv(c.ts, kPeriodSeconds[1]) * kPeriodSeconds[1]);
+    *newest = std::max(*newest, c.ts);
+  }
+  for (int t = 1; t < 3; ++t) {
+    std::sort(starts[t].begin(), starts[t].end());
+    starts[t].erase(std::unique(starts[t].begin(), starts[t].end()), starts[t].end());
+    for (int64_t start : starts[t]) {
+      stats::TrafficCounters total;
+      total.ts = start;
+      Status s = sum(t, start, &total);
+      if (!s.ok()) return s;
+      s = upsert(t, total);
+      if (!s.ok()) return s;
+      if (t + 1 < 3) starts[t + 1].push_back(FloorDiv(start, kPeriodSeconds[t + 1]) * kPeriodSeconds[t + 1]);
+    }
+  }
+  return Status::Ok();
+}
+
+// Concurrent calls over a span of a traffic summary: established calls,
+// each over [answer_ts, end_ts) clipped to [from, to).
+class ConcurrentCalls {
+ public:
+  ConcurrentCalls(int64_t from, int64_t to) : from_(from), to_(to) {}
+  void AddCall(int64_t answer_ts, int64_t end_ts);
+  // Sets summary->concurrent_calls: the peak, when it was first reached, and
+  // the average over the span.
+  void Finish(stats::TrafficSummary* summary);
+
+ private:
+  int64_t from_, to_;
+  std::vector<std::pair<int64_t, int>> events_;  // (time, +1 start / -1 end)
+  double busy_ns_ = 0;
+};
+
+}  // namespace sipman::store::internal
+
+#endif  // SIPMAN_STORE_TRAFFIC_TABLES_H_
