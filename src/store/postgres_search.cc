@@ -61,59 +61,17 @@ class Conditions {
 // also_seen_by).
 Status ReadCall(const PgResult& res, int row, const std::string& where, store::CallRow* out) {
   out->id = res.Int(row, 0);
-  calls::CallRecord& r = out->record;
-  int i = 1;
-  const std::string name = "calls row " + std::to_string(out->id) + " in " + where;
-  r.sensor = res.Text(row, i++);
-  std::string_view src_ip = res.Text(row, i++);
-  std::string_view dst_ip = res.Text(row, i++);
-  if (!ParseIp(src_ip, &r.src_ip) || !ParseIp(dst_ip, &r.dst_ip)) {
-    return Status::Error(name + " has an unreadable IP address '" + std::string(src_ip) +
-                         "' / '" + std::string(dst_ip) + "'");
-  }
-  std::string_view state = res.Text(row, i++);
-  if (!ParseCallState(state, &r.state)) {
-    return Status::Error(name + " has an unknown state '" + std::string(state) +
-                         "' (written by a newer sipman?)");
-  }
-  if (!ParseMediaJson(res.Text(row, i++), &r.caller_media) ||
-      !ParseMediaJson(res.Text(row, i++), &r.callee_media)) {
-    return Status::Error(name + " has unreadable media JSON");
-  }
-#define SIPMAN_READ_TEXT(field) r.field = res.Text(row, i++);
-  SIPMAN_CALL_TEXT_FIELDS(SIPMAN_READ_TEXT)
-#undef SIPMAN_READ_TEXT
-#define SIPMAN_READ_INT(field) r.field = static_cast<decltype(r.field)>(res.Int(row, i++));
-  SIPMAN_CALL_INT_FIELDS(SIPMAN_READ_INT)
-#undef SIPMAN_READ_INT
-  r.also_seen_by = res.Text(row, i++);
-  return Status::Ok();
+  return ReadPgCall(res, row, 1, "calls row " + std::to_string(out->id) + " in " + where,
+                    &out->record);
 }
 
 // Reads the registration of result row `row` (id, then kRegistrationColumns).
 Status ReadRegistration(const PgResult& res, int row, const std::string& where,
                         RegistrationRow* out) {
   out->id = res.Int(row, 0);
-  calls::RegistrationRecord& r = out->record;
-  r.sensor = res.Text(row, 1);
-  if (!ParseIp(res.Text(row, 2), &r.src_ip)) {
-    return Status::Error("registrations row " + std::to_string(out->id) + " in " + where +
-                         " has an unreadable IP address '" + std::string(res.Text(row, 2)) +
-                         "'");
-  }
-  r.call_id = res.Text(row, 3);
-  r.aor = res.Text(row, 4);
-  r.contact = res.Text(row, 5);
-  r.user_agent = res.Text(row, 6);
-  r.result = res.Text(row, 7);
-  r.src_port = static_cast<uint16_t>(res.Int(row, 8));
-  r.expires = res.Int(row, 9);
-  r.status_code = static_cast<int>(res.Int(row, 10));
-  r.challenges = static_cast<uint32_t>(res.Int(row, 11));
-  r.request_delay_ms = res.Int(row, 12);
-  r.first_seen = res.Int(row, 13);
-  r.last_seen = res.Int(row, 14);
-  return Status::Ok();
+  return ReadPgRegistration(res, row, 1,
+                            "registrations row " + std::to_string(out->id) + " in " + where,
+                            &out->record);
 }
 
 class PostgresCallSearch final : public CallSearch {

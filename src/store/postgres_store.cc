@@ -16,35 +16,11 @@
 #include <thread>
 #include <utility>
 
+#include "store/sqlite_rows.h"  // the calls and registrations column lists, shared
 #include "store/traffic_tables.h"
 
 namespace sipman::store::internal {
 namespace {
-
-// The calls columns that hold a CallRecord field of the same name as is; the
-// others (sensor, src_ip, dst_ip, state, caller_media, callee_media) are
-// converted and come first in kCallColumns. Same lists as SQLite's.
-#define SIPMAN_PG_CALL_TEXT_FIELDS(X)                                                       \
-  X(call_id) X(caller_user) X(caller_display) X(caller_domain) X(caller_tag) X(pai_user)    \
-  X(callee_user) X(ruri_user) X(callee_domain) X(callee_tag) X(diversion_user) X(transport) \
-  X(final_reason) X(hangup_by) X(reason_protocol) X(reason_text) X(caller_media_types)      \
-  X(callee_media_types) X(caller_user_agent) X(callee_user_agent) X(correlation_id)         \
-  X(linked_call_id)
-#define SIPMAN_PG_CALL_INT_FIELDS(X)                                                        \
-  X(src_port) X(dst_port) X(invite_ts) X(first_provisional_ts) X(first_18x_ts) X(answer_ts) \
-  X(ack_ts) X(bye_ts) X(cancel_ts) X(final_ts) X(end_ts) X(duration_ms) X(connect_ms)       \
-  X(post_dial_delay_ms) X(disconnect_delay_ms) X(final_status) X(reason_cause)              \
-  X(message_count) X(retransmissions) X(byte_count) X(auth_challenges)
-
-#define SIPMAN_COLUMN_NAME(field) ", " #field
-constexpr const char kCallColumns[] =
-    "sensor, src_ip, dst_ip, state, caller_media, callee_media"
-    SIPMAN_PG_CALL_TEXT_FIELDS(SIPMAN_COLUMN_NAME) SIPMAN_PG_CALL_INT_FIELDS(SIPMAN_COLUMN_NAME);
-#undef SIPMAN_COLUMN_NAME
-
-constexpr const char kRegistrationColumns[] =
-    "sensor, src_ip, call_id, aor, contact, user_agent, result, src_port, expires, "
-    "status_code, challenges, request_delay_ms, first_seen, last_seen";
 
 constexpr const char kMessageColumns[] =
     "sensor, call_id, ts, src_ip, src_port, dst_ip, dst_port, transport, method, status, cseq, "
@@ -250,10 +226,10 @@ void AppendCallRow(const CallRow& row, std::string* out) {
   out->push_back('\t');
   AppendCopyText(row.callee_media(), out);
 #define SIPMAN_APPEND_TEXT(field) out->push_back('\t'); AppendCopyText(r.field, out);
-  SIPMAN_PG_CALL_TEXT_FIELDS(SIPMAN_APPEND_TEXT)
+  SIPMAN_CALL_TEXT_FIELDS(SIPMAN_APPEND_TEXT)
 #undef SIPMAN_APPEND_TEXT
 #define SIPMAN_APPEND_INT(field) out->push_back('\t'); AppendCopyInt(static_cast<int64_t>(r.field), out);
-  SIPMAN_PG_CALL_INT_FIELDS(SIPMAN_APPEND_INT)
+  SIPMAN_CALL_INT_FIELDS(SIPMAN_APPEND_INT)
 #undef SIPMAN_APPEND_INT
   out->push_back('\n');
 }
@@ -660,6 +636,58 @@ std::string SpillSubdirectory(const std::string& url, std::string_view sensor) {
                 static_cast<unsigned long long>(Fnv1a64(exact) & 0xffffffffull));
   key += hash;
   return key;
+}
+
+Status ReadPgCall(const PgResult& res, int row, int first, const std::string& name,
+                  calls::CallRecord* out) {
+  calls::CallRecord& r = *out;
+  int i = first;
+  r.sensor = res.Text(row, i++);
+  std::string_view src_ip = res.Text(row, i++);
+  std::string_view dst_ip = res.Text(row, i++);
+  if (!ParseIp(src_ip, &r.src_ip) || !ParseIp(dst_ip, &r.dst_ip)) {
+    return Status::Error(name + " has an unreadable IP address '" + std::string(src_ip) +
+                         "' / '" + std::string(dst_ip) + "'");
+  }
+  std::string_view state = res.Text(row, i++);
+  if (!ParseCallState(state, &r.state)) {
+    return Status::Error(name + " has an unknown state '" + std::string(state) +
+                         "' (written by a newer sipman?)");
+  }
+  if (!ParseMediaJson(res.Text(row, i++), &r.caller_media) ||
+      !ParseMediaJson(res.Text(row, i++), &r.callee_media)) {
+    return Status::Error(name + " has unreadable media JSON");
+  }
+#define SIPMAN_READ_TEXT(field) r.field = res.Text(row, i++);
+  SIPMAN_CALL_TEXT_FIELDS(SIPMAN_READ_TEXT)
+#undef SIPMAN_READ_TEXT
+#define SIPMAN_READ_INT(field) r.field = static_cast<decltype(r.field)>(res.Int(row, i++));
+  SIPMAN_CALL_INT_FIELDS(SIPMAN_READ_INT)
+#undef SIPMAN_READ_INT
+  r.also_seen_by = res.Text(row, i++);
+  return Status::Ok();
+}
+
+Status ReadPgRegistration(const PgResult& res, int row, int first, const std::string& name,
+                          calls::RegistrationRecord* out) {
+  calls::RegistrationRecord& r = *out;
+  int i = first;
+  r.sensor = res.Text(row, i++);
+  std::string_view src_ip = res.Text(row, i++);
+  if (!ParseIp(src_ip, &r.src_ip)) {
+    return Status::Error(name + " has an unreadable IP address '" + std::string(src_ip) + "'");
+  }
+  for (std::string* text : {&r.call_id, &r.aor, &r.contact, &r.user_agent, &r.result}) {
+    *text = res.Text(row, i++);
+  }
+  r.src_port = static_cast<uint16_t>(res.Int(row, i++));
+  r.expires = res.Int(row, i++);
+  r.status_code = static_cast<int>(res.Int(row, i++));
+  r.challenges = static_cast<uint32_t>(res.Int(row, i++));
+  r.request_delay_ms = res.Int(row, i++);
+  r.first_seen = res.Int(row, i++);
+  r.last_seen = res.Int(row, i++);
+  return Status::Ok();
 }
 
 // ---- PgResult, PgConnection, sanitising ----
@@ -1596,30 +1624,8 @@ Result<std::vector<calls::CallRecord>> PostgresStore::FindCalls(const CallQuery&
   records.reserve(static_cast<size_t>(res->rows()));
   for (int row = 0; row < res->rows(); ++row) {
     calls::CallRecord r;
-    int i = 0;
-    r.sensor = res->Text(row, i++);
-    std::string_view src_ip = res->Text(row, i++);
-    std::string_view dst_ip = res->Text(row, i++);
-    if (!ParseIp(src_ip, &r.src_ip) || !ParseIp(dst_ip, &r.dst_ip)) {
-      return Status::Error("calls row in " + where_ + " has an unreadable IP address '" +
-                           std::string(src_ip) + "' / '" + std::string(dst_ip) + "'");
-    }
-    std::string_view state = res->Text(row, i++);
-    if (!ParseCallState(state, &r.state)) {
-      return Status::Error("calls row in " + where_ + " has an unknown state '" +
-                           std::string(state) + "' (written by a newer sipman?)");
-    }
-    if (!ParseMediaJson(res->Text(row, i++), &r.caller_media) ||
-        !ParseMediaJson(res->Text(row, i++), &r.callee_media)) {
-      return Status::Error("calls row in " + where_ + " has unreadable media JSON");
-    }
-#define SIPMAN_READ_TEXT(field) r.field = res->Text(row, i++);
-    SIPMAN_PG_CALL_TEXT_FIELDS(SIPMAN_READ_TEXT)
-#undef SIPMAN_READ_TEXT
-#define SIPMAN_READ_INT(field) r.field = static_cast<decltype(r.field)>(res->Int(row, i++));
-    SIPMAN_PG_CALL_INT_FIELDS(SIPMAN_READ_INT)
-#undef SIPMAN_READ_INT
-    r.also_seen_by = res->Text(row, i++);
+    Status s = ReadPgCall(*res, row, 0, "calls row in " + where_, &r);
+    if (!s.ok()) return s;
     records.push_back(std::move(r));
   }
   return records;
@@ -1647,23 +1653,8 @@ Result<std::vector<calls::RegistrationRecord>> PostgresStore::FindRegistrations(
   std::vector<calls::RegistrationRecord> records;
   for (int row = 0; row < res->rows(); ++row) {
     calls::RegistrationRecord r;
-    r.sensor = res->Text(row, 0);
-    if (!ParseIp(res->Text(row, 1), &r.src_ip)) {
-      return Status::Error("registrations row in " + where_ + " has an unreadable IP address '" +
-                           std::string(res->Text(row, 1)) + "'");
-    }
-    r.call_id = res->Text(row, 2);
-    r.aor = res->Text(row, 3);
-    r.contact = res->Text(row, 4);
-    r.user_agent = res->Text(row, 5);
-    r.result = res->Text(row, 6);
-    r.src_port = static_cast<uint16_t>(res->Int(row, 7));
-    r.expires = res->Int(row, 8);
-    r.status_code = static_cast<int>(res->Int(row, 9));
-    r.challenges = static_cast<uint32_t>(res->Int(row, 10));
-    r.request_delay_ms = res->Int(row, 11);
-    r.first_seen = res->Int(row, 12);
-    r.last_seen = res->Int(row, 13);
+    Status s = ReadPgRegistration(*res, row, 0, "registrations row in " + where_, &r);
+    if (!s.ok()) return s;
     records.push_back(std::move(r));
   }
   return records;

@@ -84,6 +84,15 @@ class PgResult {
   pg_result* result_ = nullptr;
 };
 
+// Reads a call from result row `row`: kCallColumns (sqlite_rows.h) from
+// column `first` on, then also_seen_by. `name` names the row in errors
+// ("calls row 12 in PostgreSQL database postgresql://...").
+Status ReadPgCall(const PgResult& res, int row, int first, const std::string& name,
+                  calls::CallRecord* out);
+// Reads a registration: kRegistrationColumns from column `first` on.
+Status ReadPgRegistration(const PgResult& res, int row, int first, const std::string& name,
+                          calls::RegistrationRecord* out);
+
 // One connection to the server, with the few operations the store needs.
 // Not thread-safe: each user (the writer, the readers) has its own.
 // The condition that a calls row belongs to the sensor whose name is the
