@@ -130,12 +130,13 @@ if grep -q "password" "$live_artifacts/run.out"; then
   echo "FAIL a password was printed although SIPMAN_ADMIN_PASSWORD was set"; stored_rc=1
 fi
 
-# Traffic for about 15 s: answered calls of 3 s (so that some are up at
+# Traffic for about 25 s (the browser may start late on a loaded machine):
+# answered calls of 3 s (so that some are up at
 # any time), busy calls and registrations.
 sc="$root/tests/scenarios"
 sed 's/<pause milliseconds="200"\/>/<pause milliseconds="3000"\/>/' "$sc/uac-answer-audio.xml" \
   >"$work/uac-answer-3s.xml"
-answered=60 busy=10 regs=5
+answered=100 busy=10 regs=5
 sipp_log="$live_artifacts/sipp.log"
 sipp_uas() { ip netns exec "$ns" sipp -sf "$sc/$1.xml" -i 127.0.0.1 -p "$2" -t u1 -nostdin -timeout 120s \
   >>"$sipp_log" 2>&1 & pids+=($!); }
@@ -150,7 +151,7 @@ sipp_uac 5062 "$sc/uac-reject-486.xml" 5072 $busy 1
 sipp_uac 5064 "$sc/uac-register.xml" 5074 $regs 1
 sleep 2
 
-echo "SIPp sends $answered answered calls, $busy busy calls and $regs registrations for ~15 s"
+echo "SIPp sends $answered answered calls, $busy busy calls and $regs registrations for ~25 s"
 SIPMAN_E2E_EXPECT_LIVE=1 nsx timeout 400 node "$root/tests/e2e/ui_e2e.mjs" --url "$url" \
   --user admin --password "$password" --expect-calls $((answered + busy)) \
   --artifacts "$live_artifacts" --chromium "$chromium"

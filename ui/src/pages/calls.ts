@@ -42,7 +42,13 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
   const [fSensor, sensorField] = input('sensor', 'Sensor');
   const fLimit = h('select', { id: 'f-limit', name: 'limit' },
     ['25', '50', '100', '200'].map((v) => h('option', { value: v }, v)));
-  fLimit.value = q('limit') || '50';
+  // A limit from an edited or bookmarked URL that the list does not offer
+  // (e.g. 500) gets an option of its own, so the select never shows blank.
+  const urlLimit = String(Number(q('limit')) || 50);
+  if (![...fLimit.options].some((o) => o.value === urlLimit)) {
+    fLimit.append(h('option', { value: urlLimit }, urlLimit));
+  }
+  fLimit.value = urlLimit;
   const sort = q('sort') || '-invite_ts';
 
   const form = h('form', { class: 'filters card', role: 'search', onsubmit: (e: Event) => {

@@ -161,7 +161,10 @@ export function renderDashboard(root: HTMLElement): () => void {
         location.hash = call.id !== undefined ? `#/calls/${call.id}`
           : `#/calls?call_id=${encodeURIComponent(call.call_id)}`;
       };
+      // data-source: 'live' for the stream's events, 'stored' for calls read
+      // from the API when the page opened.
       callsBody.append(h('tr', { class: 'clickable', tabindex: 0, onclick: open,
+        'data-source': call.id !== undefined ? 'stored' : 'live',
         onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter') open(); } },
       h('td', { class: 'nowrap' }, new Date(at).toDateString() === new Date().toDateString()
         ? fmtTimeMs(at) : fmtDateTime(at)),
