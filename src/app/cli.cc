@@ -82,6 +82,7 @@ constexpr char kUsage[] =
     "                           printed once)\n"
     "        --tls-cert CERT --tls-key KEY  serve the web GUI over HTTPS with this\n"
     "                           PEM certificate chain and PEM private key\n"
+    "                           (SIGHUP reads them again: a renewed certificate)\n"
     "      Capturing needs root or: setcap cap_net_raw,cap_net_admin=eip build/sipman\n"
     "  sipman serve [--db PATH|URL] [--users-db FILE] [--listen ADDR:PORT]\n"
     "               [--admin-password-file FILE] [--tls-cert CERT --tls-key KEY]\n"

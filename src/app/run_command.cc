@@ -593,6 +593,14 @@ class Daemon {
         } else {
           log_->Line("SIGHUP: %s", s.message().c_str());
         }
+        if (web_ && !options_.tls_cert_file.empty()) {
+          s = web_->ReloadTls();
+          if (s.ok()) {
+            log_->Line("SIGHUP: TLS certificate %s reloaded", options_.tls_cert_file.c_str());
+          } else {
+            log_->Line("SIGHUP: %s", s.message().c_str());
+          }
+        }
       } else if (sig == SIGINT || sig == SIGTERM) {
         if (!stopping) {
           PacketQueueCounters q = QueueTotals();

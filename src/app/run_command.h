@@ -8,8 +8,9 @@
 //            (Add* blocks when the store's own queue is full, so a slow
 //            database backs up into the packet queue and then the spill)
 //   store    the store's writer thread (batched transactions)
-//   main     signals (SIGINT/SIGTERM stop, SIGHUP reopens the log) and a
-//            status line every --stats-interval seconds
+//   main     signals (SIGINT/SIGTERM stop; SIGHUP reopens the log and
+//            reloads the TLS certificate) and a status line every
+//            --stats-interval seconds
 // A stop drains everything: capture ends, the worker reads the ring and the
 // spill to the end, the tracker's Finish stores every open call (as
 // in_progress or timed_out), and the store is closed before the summary.

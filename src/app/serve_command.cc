@@ -30,7 +30,8 @@ const char kServeUsage[] =
     "      are in that file unless --users-db names another.\n"
     "      With --tls-cert and --tls-key (PEM certificate chain and unencrypted\n"
     "      PEM private key) it serves HTTPS only (TLS 1.2 or newer) and marks the\n"
-    "      session cookie Secure.\n";
+    "      session cookie Secure; SIGHUP reads both files again (a renewed\n"
+    "      certificate).\n";
 
 namespace {
 
@@ -117,6 +118,7 @@ int RunServeCommand(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   store::StoreOptions store_options;
@@ -144,8 +146,19 @@ int RunServeCommand(int argc, char** argv) {
               options.tls_cert_file.empty() ? "http" : "https", host.c_str(),
               static_cast<unsigned>((*server)->port()), path.c_str());
   std::fflush(stdout);
+  // SIGHUP reloads a renewed TLS certificate; SIGINT and SIGTERM stop.
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    if (options.tls_cert_file.empty()) continue;
+    s = (*server)->ReloadTls();
+    if (s.ok()) {
+      std::printf("sipman serve: SIGHUP: TLS certificate %s reloaded\n",
+                  options.tls_cert_file.c_str());
+    } else {
+      std::printf("sipman serve: SIGHUP: %s\n", s.message().c_str());
+    }
+    std::fflush(stdout);
+  }
   (*server)->Stop();
   s = (*store)->Close();
   if (!s.ok()) {

@@ -156,6 +156,7 @@ class HttpServer : public WebServer {
              std::unique_ptr<TlsContext> tls)
       : options_(options),
         auth_(std::move(auth)),
+        https_(tls != nullptr),
         tls_(std::move(tls)),
         live_(options_.live_client_buffer_bytes, store, options_.live_from_database),
         api_(options_, store, auth_.get(), &live_) {}
@@ -165,6 +166,7 @@ class HttpServer : public WebServer {
   void Stop() override;
   uint16_t port() const override { return port_; }
   LiveFeed* live() override { return &live_; }
+  Status ReloadTls() override;
 
  private:
   void IoLoop();
@@ -188,7 +190,13 @@ class HttpServer : public WebServer {
 
   WebServerOptions options_;
   std::unique_ptr<Auth> auth_;
-  std::unique_ptr<TlsContext> tls_;  // null: plain HTTP
+  const bool https_;
+  // The certificate and key new connections get; replaced by ReloadTls()
+  // from the signal thread while the I/O thread accepts, hence the mutex.
+  // An SSL object holds its own reference to its context, so replacing
+  // this leaves open connections working.
+  std::mutex tls_mu_;
+  std::shared_ptr<const TlsContext> tls_;  // null: plain HTTP
   LiveHub live_;
   Api api_;
   HttpLimits limits_;
@@ -410,7 +418,7 @@ bool HttpServer::Relay(Connection* c, short client_events, short pair_events,
 }
 
 void HttpServer::IoLoop() {
-  if (tls_) BlockSigpipe();
+  if (https_) BlockSigpipe();
   std::list<std::unique_ptr<Connection>> idle;
   std::list<std::unique_ptr<Connection>> relays;  // HTTPS live clients
   std::vector<pollfd> fds;
@@ -555,7 +563,7 @@ void HttpServer::IoLoop() {
           static const char kBusy[] =
               "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
               "Content-Length: 20\r\nConnection: close\r\n\r\ntoo many connections";
-          if (!tls_) {  // a TLS client could not read it
+          if (!https_) {  // a TLS client could not read it
             ssize_t w = send(fd, kBusy, sizeof(kBusy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)w;
           }
@@ -567,8 +575,13 @@ void HttpServer::IoLoop() {
         auto conn = std::make_unique<Connection>();
         conn->fd = fd;
         conn->last_activity_ms = now;
-        if (tls_) {
-          conn->ssl = tls_->NewConnection(fd);
+        if (https_) {
+          std::shared_ptr<const TlsContext> tls;
+          {
+            std::lock_guard<std::mutex> lock(tls_mu_);
+            tls = tls_;
+          }
+          conn->ssl = tls->NewConnection(fd);
           if (!conn->ssl) {
             close(fd);
             continue;
@@ -594,7 +607,7 @@ void HttpServer::IoLoop() {
 }
 
 void HttpServer::WorkerLoop() {
-  if (tls_) BlockSigpipe();
+  if (https_) BlockSigpipe();
   WorkerContext context;
   api_.InitWorker(&context);
   for (;;) {
@@ -663,6 +676,19 @@ void HttpServer::Serve(std::unique_ptr<Connection> conn, WorkerContext* context)
   conn->request_start_ms = 0;
   conn->last_activity_ms = NowMs();
   ReturnToIo(std::move(conn));
+}
+
+Status HttpServer::ReloadTls() {
+  if (!https_) return Status::Ok();
+  Result<std::unique_ptr<TlsContext>> loaded =
+      TlsContext::Load(options_.tls_cert_file, options_.tls_key_file);
+  if (!loaded.ok()) {
+    return Status::Error(loaded.status().message() + " (still serving the previous certificate)");
+  }
+  std::shared_ptr<const TlsContext> fresh = std::move(*loaded);
+  std::lock_guard<std::mutex> lock(tls_mu_);
+  tls_.swap(fresh);
+  return Status::Ok();  // `fresh` holds the old pair now: freed with its last holder
 }
 
 }  // namespace

@@ -102,6 +102,11 @@ class WebServer {
   virtual uint16_t port() const = 0;
   // The feed the pipeline publishes to; valid as long as the server.
   virtual LiveFeed* live() = 0;
+  // HTTPS: reads the certificate and key files again (a renewed
+  // certificate, on SIGHUP). New connections use the new pair; open ones
+  // keep theirs. On error the server goes on with the pair it had, and the
+  // error names the file. Without TLS there is nothing to do: Ok.
+  virtual Status ReloadTls() = 0;
 };
 
 }  // namespace sipman::web

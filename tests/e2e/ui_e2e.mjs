@@ -232,7 +232,9 @@ async function run() {
     page.on('console', (m) => { if (m.type() === 'error' && !expected(m.text())) errors.push(m.text()); });
     const shot = async (name, fullPage = false) => {
       const f = path.join(artifacts, `${name}.png`);
-      await page.screenshot({ path: f, fullPage });
+      // A page redrawn every second on a loaded machine can take Chromium
+      // longer than the usual wait to capture: screenshots get a minute.
+      await page.screenshot({ path: f, fullPage, timeout: 4 * TIMEOUT_MS });
       console.log(`     screenshot ${f}`);
     };
     const api = (p) => page.evaluate(async (u) => {

@@ -5,7 +5,9 @@
 # HTTP server's answer on the same database, the live stream, a plain HTTP
 # request to the TLS port (refused; the server keeps serving), TLS 1.1
 # refused, bad certificate or key files refused at start with the file
-# named; then `sipman run` with the same flags. Every server is killed by PID.
+# named, a renewed certificate reloaded on SIGHUP (and bad renewed files
+# refused while the certificate in use stays); then `sipman run` with the
+# same flags. Every server is killed by PID.
 set -euo pipefail
 sipman=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -110,8 +112,11 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 port=$(free_port)
+# The HTTPS server reads copies, which the SIGHUP checks below replace.
+mkdir "$work/served"
+cp "$work/cert.pem" "$work/key.pem" "$work/served/"
 "$sipman" serve --db "$db" --listen "127.0.0.1:$port" --admin-password-file "$work/password" \
-  --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" >"$work/tls.log" 2>&1 &
+  --tls-cert "$work/served/cert.pem" --tls-key "$work/served/key.pem" >"$work/tls.log" 2>&1 &
 tls_pid=$!
 pids+=($tls_pid)
 check "/healthz answers over HTTPS" wait_https "$port"
@@ -228,6 +233,90 @@ check "HTTPS still answers after plain HTTP and garbage" wait_https "$port"
 check "the HTTPS server is still running" kill -0 "$tls_pid"
 grep -qi "sanitizer\|terminate\|abort" "$work/tls.log" && fail "the HTTPS server log shows a crash" || true
 
+# A renewed certificate: SIGHUP makes new connections get it, while a
+# connection opened before keeps working.
+fingerprint() {  # fingerprint PORT: SHA-256 of the certificate the server shows
+  openssl s_client -connect "127.0.0.1:$1" </dev/null 2>/dev/null |
+    openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2
+}
+cert_fingerprint() { openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2; }
+# wait_log FILE TEXT COUNT: up to 10 s for COUNT lines with TEXT.
+wait_log() {
+  for _ in $(seq 100); do
+    [ "$(grep -cF -- "$2" "$1" || true)" -ge "$3" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+python3 - "$port" "$work/cert.pem" "$work/held" <<'EOF' &
+import os, socket, ssl, sys, time
+port, cafile, flag = sys.argv[1:]
+context = ssl.create_default_context(cafile=cafile)
+s = context.wrap_socket(socket.create_connection(("127.0.0.1", int(port)), timeout=30),
+                        server_hostname="127.0.0.1")
+def healthz():
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            return "closed"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n")
+                  if l.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        chunk = s.recv(4096)
+        if not chunk:
+            return "closed"
+        body += chunk
+    return body.decode().strip() if head.startswith(b"HTTP/1.1 200") else head.decode()
+open(flag + ".opened", "w").write(healthz())
+for _ in range(300):  # until the certificate is renewed, at most 30 s
+    if os.path.exists(flag + ".go"):
+        break
+    time.sleep(0.1)
+open(flag + ".result", "w").write(healthz())
+EOF
+held_pid=$!
+pids+=($held_pid)
+for _ in $(seq 100); do [ -s "$work/held.opened" ] && break; sleep 0.1; done
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/key2.pem" -out "$work/cert2.pem" 2>/dev/null
+check "the server shows the first certificate" \
+  [ "$(fingerprint "$port")" = "$(cert_fingerprint "$work/cert.pem")" ]
+cp "$work/cert2.pem" "$work/served/cert.pem"
+cp "$work/key2.pem" "$work/served/key.pem"
+kill -HUP "$tls_pid"
+check "SIGHUP: serve says it reloaded the certificate" \
+  wait_log "$work/tls.log" "SIGHUP: TLS certificate $work/served/cert.pem reloaded" 1
+check "new connections get the renewed certificate" \
+  [ "$(fingerprint "$port")" = "$(cert_fingerprint "$work/cert2.pem")" ]
+check "curl trusting only the renewed certificate gets /healthz" \
+  bash -c '[ "$(curl -s --max-time 5 --cacert "$1" "https://127.0.0.1:$2/healthz")" = ok ]' _ \
+  "$work/cert2.pem" "$port"
+touch "$work/held.go"
+wait "$held_pid" || true
+check "a connection opened before the reload still answers ($(cat "$work/held.result" 2>/dev/null))" \
+  [ "$(cat "$work/held.result" 2>/dev/null)" = ok ]
+# Bad renewed files: the reload is refused with the reason, and the
+# certificate in use stays.
+cp "$work/other-key.pem" "$work/served/key.pem"
+kill -HUP "$tls_pid"
+check "SIGHUP with a mismatched key: refused, the files named" \
+  wait_log "$work/tls.log" "does not match the certificate in --tls-cert $work/served/cert.pem" 1
+check "... the server says it keeps the previous certificate" \
+  grep -q "still serving the previous certificate" "$work/tls.log"
+check "... new connections still get the renewed certificate" \
+  [ "$(fingerprint "$port")" = "$(cert_fingerprint "$work/cert2.pem")" ]
+rm "$work/served/cert.pem"
+kill -HUP "$tls_pid"
+check "SIGHUP with the certificate missing: refused" \
+  wait_log "$work/tls.log" "still serving the previous certificate" 2
+check "... and HTTPS still answers" \
+  bash -c '[ "$(curl -s --max-time 5 --cacert "$1" "https://127.0.0.1:$2/healthz")" = ok ]' _ \
+  "$work/cert2.pem" "$port"
+
 kill "$tls_pid"
 rc=0
 for _ in $(seq 150); do kill -0 "$tls_pid" 2>/dev/null || break; sleep 0.1; done
@@ -265,6 +354,9 @@ check "sipman run answers /healthz over HTTPS" wait_https "$run_port"
 check "sipman run logs an https:// URL" grep -q "https://127.0.0.1:$run_port/" "$work/run.log"
 headers=$(login https "$run_port" "$work/run.jar")
 check "sipman run's login cookie is Secure" grep -qi '^set-cookie:.*; Secure' <<<"$headers"
+kill -HUP "$run_pid"
+check "SIGHUP: sipman run logs that it reloaded the certificate" \
+  wait_log "$work/run.log" "SIGHUP: TLS certificate $work/cert.pem reloaded" 1
 kill "$run_pid"
 rc=0
 wait "$run_pid" || rc=$?
