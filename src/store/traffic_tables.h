@@ -79,7 +79,9 @@ Status WriteTrafficRollups(const std::vector<stats::TrafficCounters>& seconds, U
       if (!s.ok()) return s;
       s = upsert(t, total);
       if (!s.ok()) return s;
-      if (t + 1 < 3) starts[t + 1].push_back(FloorDiv(start, kPeriodSeconds[t + 1]) * kPeriodSeconds[t + 1]);
+      if (t + 1 < 3) {
+        starts[t + 1].push_back(FloorDiv(start, kPeriodSeconds[t + 1]) * kPeriodSeconds[t + 1]);
+      }
     }
   }
   return Status::Ok();
