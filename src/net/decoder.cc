@@ -1,10 +1,9 @@
-// Decoder: link layer -> IP -> UDP | TCP reassembly, and the glue between
-// the private pieces (ip_reassembly, tcp_reassembly, sip_framing).
+// Decoder: link layer -> IP -> UDP | TCP reassembly | SCTP, and the glue
+// between the private pieces (ip_reassembly, tcp_reassembly, sctp, tunnels,
+// sip_framing).
 #include <cstring>
 
-#include "net/ip_reassembly.h"
-#include "net/net.h"
-#include "net/tcp_reassembly.h"
+#include "net/decoder_impl.h"
 
 namespace sipman::net {
 namespace {
@@ -15,8 +14,15 @@ constexpr int kMaxIpv6ExtensionHeaders = 16;
 
 constexpr uint16_t kEtherIpv4 = 0x0800;
 constexpr uint16_t kEtherIpv6 = 0x86dd;
+constexpr uint16_t kEtherMplsUnicast = 0x8847;
+constexpr uint16_t kEtherMplsMulticast = 0x8848;
+constexpr uint16_t kEtherPppoeSession = 0x8864;
+constexpr uint8_t kProtoIpv4InIp = 4;
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
+constexpr uint8_t kProtoIpv6InIp = 41;
+constexpr uint8_t kProtoGre = 47;
+constexpr uint8_t kProtoSctp = 132;
 
 inline uint32_t LoadLe32(const uint8_t* p) {
   return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
@@ -33,43 +39,19 @@ inline bool IsBsdInet6(uint32_t family) { return family == 24 || family == 28 ||
 
 }  // namespace
 
-class Decoder::Impl {
- public:
-  Impl(const DecoderOptions& options, PayloadSink* sink)
-      : sink_(sink), fragments_(options, &counters_), tcp_(options, sink, &counters_) {}
+Decoder::Impl::Impl(const DecoderOptions& options, PayloadSink* sink)
+    : sink_(sink),
+      options_(options),
+      fragments_(options, &counters_),
+      tcp_(options, sink, this, &counters_),
+      sctp_(options, sink, &counters_) {}
 
-  void DecodeFrame(TimestampNs ts, LinkType link, std::span<const uint8_t> frame,
-                   uint32_t wire_len);
-  void DecodeTransportPayload(TimestampNs ts, Transport transport, const IpAddress& src,
-                              uint16_t src_port, const IpAddress& dst, uint16_t dst_port,
-                              std::span<const uint8_t> data, uint32_t wire_len);
-  void Finish() {
-    tcp_.Finish();
-    fragments_.Finish();
-  }
-  const DecoderCounters& counters() const { return counters_; }
-
- private:
-  void DecodeEthertype(uint16_t type, const uint8_t* p, size_t n);
-  void DecodeByVersion(const uint8_t* p, size_t n);
-  void DecodeIpv4(const uint8_t* p, size_t n);
-  void DecodeIpv6(const uint8_t* p, size_t n);
-  void DecodeIpv6Payload(const IpAddress& src, const IpAddress& dst, uint8_t next,
-                         const uint8_t* p, size_t n, bool reassembled);
-  void DecodeTransport(uint8_t protocol, const IpAddress& src, const IpAddress& dst,
-                       const uint8_t* p, size_t n);
-  void DecodeUdp(const IpAddress& src, const IpAddress& dst, const uint8_t* p, size_t n);
-  void DecodeTcp(const IpAddress& src, const IpAddress& dst, const uint8_t* p, size_t n);
-  void EmitDatagram(const IpAddress& src, uint16_t src_port, const IpAddress& dst,
-                    uint16_t dst_port, Transport transport, std::string_view data);
-
-  PayloadSink* sink_;
-  DecoderCounters counters_;
-  IpReassembler fragments_;
-  TcpReassembler tcp_;
-  TimestampNs ts_ = 0;      // of the frame being decoded
-  uint32_t wire_len_ = 0;
-};
+void Decoder::Impl::Finish() {
+  tcp_.Finish();
+  DecodeQueuedHepFrames();
+  sctp_.Finish();
+  fragments_.Finish();
+}
 
 void Decoder::Impl::DecodeFrame(TimestampNs ts, LinkType link, std::span<const uint8_t> frame,
                                 uint32_t wire_len) {
@@ -77,14 +59,13 @@ void Decoder::Impl::DecodeFrame(TimestampNs ts, LinkType link, std::span<const u
   counters_.frame_bytes += wire_len;
   ts_ = ts;
   wire_len_ = wire_len;
+  depth_ = 0;
   const uint8_t* p = frame.data();
   const size_t n = frame.size();
   switch (link) {
-    case LinkType::kEthernet: {
-      if (n < 14) break;
-      DecodeEthertype(LoadBe16(p + 12), p + 14, n - 14);
+    case LinkType::kEthernet:
+      DecodeEthernet(p, n);
       return;
-    }
     case LinkType::kLinuxSll: {
       if (n < 16) break;
       DecodeEthertype(LoadBe16(p + 14), p + 16, n - 16);
@@ -131,6 +112,14 @@ void Decoder::Impl::DecodeFrame(TimestampNs ts, LinkType link, std::span<const u
   ++counters_.truncated;
 }
 
+void Decoder::Impl::DecodeEthernet(const uint8_t* p, size_t n) {
+  if (n < 14) {
+    ++counters_.truncated;
+    return;
+  }
+  DecodeEthertype(LoadBe16(p + 12), p + 14, n - 14);
+}
+
 void Decoder::Impl::DecodeEthertype(uint16_t type, const uint8_t* p, size_t n) {
   for (int depth = 0; IsVlanTpid(type); ++depth) {
     if (depth == kMaxVlanDepth) {
@@ -152,22 +141,12 @@ void Decoder::Impl::DecodeEthertype(uint16_t type, const uint8_t* p, size_t n) {
     case kEtherIpv6:
       DecodeIpv6(p, n);
       return;
-    case 0x8847:
-    case 0x8848:  // MPLS: labels until bottom of stack, then IP by version
-      for (int depth = 0; depth < kMaxMplsDepth; ++depth) {
-        if (n < 4) {
-          ++counters_.truncated;
-          return;
-        }
-        const bool bottom = (p[2] & 1) != 0;
-        p += 4;
-        n -= 4;
-        if (bottom) {
-          DecodeByVersion(p, n);
-          return;
-        }
-      }
-      ++counters_.unsupported_link;
+    case kEtherMplsUnicast:
+    case kEtherMplsMulticast:
+      DecodeMpls(p, n);
+      return;
+    case kEtherPppoeSession:
+      DecodePppoe(p, n);
       return;
     default:
       // Includes 802.3 frames, whose "type" is a length (< 0x0600).
@@ -309,10 +288,26 @@ void Decoder::Impl::DecodeIpv6Payload(const IpAddress& src, const IpAddress& dst
 
 void Decoder::Impl::DecodeTransport(uint8_t protocol, const IpAddress& src, const IpAddress& dst,
                                     const uint8_t* p, size_t n) {
-  if (protocol == kProtoUdp) {
-    DecodeUdp(src, dst, p, n);
-  } else if (protocol == kProtoTcp) {
-    DecodeTcp(src, dst, p, n);
+  switch (protocol) {
+    case kProtoUdp:
+      DecodeUdp(src, dst, p, n);
+      return;
+    case kProtoTcp:
+      DecodeTcp(src, dst, p, n);
+      if (!hep_queue_.empty()) DecodeQueuedHepFrames();
+      return;
+    case kProtoSctp:
+      sctp_.OnPacket(ts_, wire_len_, src, dst, p, n);
+      return;
+    case kProtoIpv4InIp:
+    case kProtoIpv6InIp:
+      DecodeIpInIp(protocol, p, n);
+      return;
+    case kProtoGre:
+      DecodeGre(p, n);
+      return;
+    default:
+      return;
   }
 }
 
@@ -329,8 +324,31 @@ void Decoder::Impl::DecodeUdp(const IpAddress& src, const IpAddress& dst, const 
     return;
   }
   ++counters_.udp_datagrams;
-  EmitDatagram(src, LoadBe16(p), dst, LoadBe16(p + 2), Transport::kUdp,
-               std::string_view(reinterpret_cast<const char*>(p + 8), length - 8));
+  const uint16_t src_port = LoadBe16(p);
+  const uint16_t dst_port = LoadBe16(p + 2);
+  const std::string_view data(reinterpret_cast<const char*>(p + 8), length - 8);
+  // Tunnels announce themselves by destination port; a payload that fails
+  // the tunnel's own checks is taken as a plain datagram.
+  // SIP on a tunnel's port is SIP (a tunnel header never starts with a
+  // method or "SIP/2.0").
+  switch (LooksLikeSip(data) ? 0 : dst_port) {
+    case kPortVxlan:
+      if (DecodeVxlan(p + 8, length - 8)) return;
+      break;
+    case kPortGeneve:
+      if (DecodeGeneve(p + 8, length - 8)) return;
+      break;
+    case kPortGtpu:
+      if (DecodeGtpu(p + 8, length - 8)) return;
+      break;
+    default:
+      break;
+  }
+  if ((data.size() >= 4 && std::memcmp(data.data(), "HEP3", 4) == 0) ||
+      IsHepPort(dst_port) || IsHepPort(src_port)) {
+    if (DecodeHepDatagram(src_port, dst_port, data)) return;
+  }
+  EmitDatagram(src, src_port, dst, dst_port, Transport::kUdp, data);
 }
 
 void Decoder::Impl::DecodeTcp(const IpAddress& src, const IpAddress& dst, const uint8_t* p,
@@ -385,6 +403,7 @@ void Decoder::Impl::DecodeTransportPayload(TimestampNs ts, Transport transport,
                                            std::span<const uint8_t> data, uint32_t wire_len) {
   ts_ = ts;
   wire_len_ = wire_len;
+  depth_ = 0;
   const std::string_view bytes(reinterpret_cast<const char*>(data.data()), data.size());
   if (transport == Transport::kTcp) {
     TcpSegment seg;
@@ -397,6 +416,7 @@ void Decoder::Impl::DecodeTransportPayload(TimestampNs ts, Transport transport,
     seg.has_seq = false;
     seg.data = bytes;
     tcp_.OnSegment(seg);
+    if (!hep_queue_.empty()) DecodeQueuedHepFrames();
     return;
   }
   if (transport == Transport::kUdp) ++counters_.udp_datagrams;

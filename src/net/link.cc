@@ -26,6 +26,7 @@ std::string_view TransportName(Transport t) {
     case Transport::kUdp: return "udp";
     case Transport::kTcp: return "tcp";
     case Transport::kWebSocket: return "ws";
+    case Transport::kSctp: return "sctp";
   }
   return "?";
 }

@@ -2,9 +2,17 @@
 // message candidates with their addressing.
 //
 // Frame -> link layer (Ethernet, 802.1Q/QinQ, Linux SLL/SLL2, raw IP, BSD
-// null/loopback) -> IPv4/IPv6 (extension headers, fragment reassembly) ->
-// UDP datagram | TCP stream reassembly with SIP framing | WebSocket frames
-// -> PayloadSink::OnPayload, one call per SIP message.
+// null/loopback, PPPoE, MPLS) -> IPv4/IPv6 (extension headers, fragment
+// reassembly) -> UDP datagram | TCP stream reassembly with SIP framing |
+// WebSocket frames | SCTP DATA chunks -> PayloadSink::OnPayload, one call per
+// SIP message.
+//
+// Mirrored traffic arrives inside tunnels: GRE (with PPP, transparent
+// Ethernet bridging, ERSPAN I/II/III), IP-in-IP, VXLAN, Geneve, GTP-U, nested
+// in any order up to kMaxEncapsulations; a message is reported with its
+// innermost addresses. HEP packets inside a capture (UDP or TCP, on
+// DecoderOptions::hep_ports, or any UDP port for "HEP3") are unwrapped into
+// the SIP they carry, with the HEP header's addresses, ports and time.
 #ifndef SIPMAN_NET_NET_H_
 #define SIPMAN_NET_NET_H_
 
@@ -34,8 +42,8 @@ enum class LinkType : int {
 // SIPMan cannot decode it.
 bool LinkTypeFromDlt(int dlt, LinkType* out);
 
-enum class Transport : uint8_t { kUdp, kTcp, kWebSocket };
-// "udp", "tcp", "ws".
+enum class Transport : uint8_t { kUdp, kTcp, kWebSocket, kSctp };
+// "udp", "tcp", "ws", "sctp".
 std::string_view TransportName(Transport t);
 
 // One SIP message candidate.
@@ -71,26 +79,63 @@ struct DecoderOptions {
   size_t max_tcp_streams = 65536;
   size_t max_tcp_stream_bytes = 1 << 20;
   int64_t tcp_idle_timeout_ns = 300 * kNsPerSecond;
+  // SCTP: user messages being reassembled from fragments at once, and the
+  // most bytes one message may have.
+  size_t max_sctp_partial_messages = 1024;
+  size_t max_sctp_message_bytes = 1 << 20;
+  // UDP and TCP ports whose payloads are decoded as HEP (v1, v2, v3). A UDP
+  // payload starting "HEP3" is HEP on any port. Unused slots are 0.
+  static constexpr size_t kMaxHepPorts = 8;
+  uint16_t hep_ports[kMaxHepPorts] = {9060};
 };
 
-// What the decoder saw. Every frame is counted once in `frames` and at most
-// once in one of the skip counters.
+// Tunnels nested deeper than this are counted (tunnel_too_deep) and dropped:
+// a bound against crafted loops of headers.
+constexpr int kMaxEncapsulations = 8;
+
+// What the decoder saw, declared once: X(field, "name", what it counts).
+// Every frame is counted once in `frames` and at most once in one of the
+// skip counters (unsupported_link, truncated, tunnel_errors, tunnel_too_deep).
+#define SIPMAN_DECODER_COUNTERS(X)                                                        \
+  X(frames, "frames", "frames decoded")                                                   \
+  X(frame_bytes, "frame_bytes", "wire bytes of those frames")                             \
+  X(unsupported_link, "unsupported_link", "link type or ethertype not carrying IP")       \
+  X(truncated, "truncated", "a header cut short (snaplen or garbage)")                    \
+  X(ip_fragments, "ip_fragments", "IP fragments seen")                                    \
+  X(ip_reassembled, "ip_reassembled", "datagrams rebuilt from fragments")                 \
+  X(ip_fragments_dropped, "ip_fragments_dropped", "fragments timed out or over the bounds") \
+  X(udp_datagrams, "udp_datagrams", "UDP datagrams")                                      \
+  X(tcp_segments, "tcp_segments", "TCP segments")                                         \
+  X(tcp_retransmitted_bytes, "tcp_retransmitted_bytes", "already-seen TCP bytes, dropped") \
+  X(tcp_gaps, "tcp_gaps", "TCP holes skipped to resynchronise")                           \
+  X(tcp_streams_evicted, "tcp_streams_evicted", "TCP streams forgotten (idle or bounds)")  \
+  X(websocket_frames, "websocket_frames", "WebSocket frames")                             \
+  X(gre, "gre", "GRE headers (all versions and payloads)")                                \
+  X(erspan, "erspan", "ERSPAN type I, II and III headers")                                \
+  X(vxlan, "vxlan", "VXLAN headers (UDP 4789)")                                           \
+  X(geneve, "geneve", "Geneve headers (UDP 6081)")                                        \
+  X(ip_in_ip, "ip_in_ip", "IPv4 or IPv6 headers inside IPv4 or IPv6")                     \
+  X(pppoe, "pppoe", "PPPoE session headers")                                              \
+  X(ppp, "ppp", "PPP headers (PPPoE, GRE)")                                               \
+  X(mpls, "mpls", "MPLS label stacks")                                                    \
+  X(gtpu, "gtpu", "GTP-U T-PDUs (UDP 2152)")                                              \
+  X(tunnel_errors, "tunnel_errors", "tunnel headers malformed, truncated or unsupported")  \
+  X(tunnel_too_deep, "tunnel_too_deep", "frames nested deeper than kMaxEncapsulations")   \
+  X(sctp_packets, "sctp_packets", "SCTP packets")                                         \
+  X(sctp_data_chunks, "sctp_data_chunks", "SCTP DATA chunks")                             \
+  X(sctp_reassembled, "sctp_reassembled", "SCTP user messages rebuilt from fragments")    \
+  X(sctp_errors, "sctp_errors", "SCTP chunks malformed, or fragments dropped")            \
+  X(hep_packets, "hep_packets", "HEP packets unwrapped from the capture")                 \
+  X(hep_errors, "hep_errors", "HEP packets in the capture that could not be decoded")     \
+  X(tls_connections, "tls_connections", "TCP connections carrying TLS (SIPS, unreadable)") \
+  X(tls_bytes, "tls_bytes", "TCP payload bytes of those connections")                     \
+  X(non_sip, "non_sip", "transport payloads that were not SIP")                           \
+  X(sip_payloads, "sip_payloads", "SIP message candidates handed on (OnPayload calls)")
+
 struct DecoderCounters {
-  uint64_t frames = 0;
-  uint64_t frame_bytes = 0;
-  uint64_t unsupported_link = 0;  // link type or ethertype not IP
-  uint64_t truncated = 0;         // a header cut short (snaplen or garbage)
-  uint64_t ip_fragments = 0;      // fragments seen
-  uint64_t ip_reassembled = 0;    // datagrams rebuilt from fragments
-  uint64_t ip_fragments_dropped = 0;  // timed out or over the bounds
-  uint64_t udp_datagrams = 0;
-  uint64_t tcp_segments = 0;
-  uint64_t tcp_retransmitted_bytes = 0;  // already-seen bytes, dropped
-  uint64_t tcp_gaps = 0;                 // holes skipped to resynchronise
-  uint64_t tcp_streams_evicted = 0;
-  uint64_t websocket_frames = 0;
-  uint64_t non_sip = 0;           // transport payloads that were not SIP
-  uint64_t sip_payloads = 0;      // OnPayload calls
+#define SIPMAN_DECLARE_COUNTER(field, name, help) uint64_t field = 0;
+  SIPMAN_DECODER_COUNTERS(SIPMAN_DECLARE_COUNTER)
+#undef SIPMAN_DECLARE_COUNTER
 };
 
 // Decodes frames of any supported link type. Not thread-safe; one per

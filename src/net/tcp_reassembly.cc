@@ -19,6 +19,17 @@ constexpr int64_t kMinSeqWindow = 1 << 16;
 // Segments of a flow after a FIN that arrived beyond a hole before the hole
 // is skipped.
 constexpr uint8_t kFinWaitSegments = 4;
+constexpr size_t kHep3HeaderBytes = 6;  // "HEP3" + u16 total length
+
+bool StartsWithHep3(std::string_view d) { return d.size() >= 4 && d.substr(0, 4) == "HEP3"; }
+
+// A TLS record header (RFC 8446 §5.1): content type change_cipher_spec,
+// alert, handshake or application_data, then legacy version 3.0 to 3.4.
+bool LooksLikeTlsRecord(std::string_view d) {
+  if (d.size() < 3) return false;
+  const auto type = static_cast<uint8_t>(d[0]);
+  return type >= 20 && type <= 23 && d[1] == 3 && static_cast<uint8_t>(d[2]) <= 4;
+}
 
 inline int64_t SeqDiff(uint32_t a, uint32_t b) {
   return static_cast<int32_t>(a - b);
@@ -40,8 +51,8 @@ size_t TcpReassembler::FlowKeyHash::operator()(const FlowKey& k) const {
 }
 
 TcpReassembler::TcpReassembler(const DecoderOptions& options, PayloadSink* sink,
-                               DecoderCounters* counters)
-    : options_(options), sink_(sink), counters_(counters) {}
+                               HepStreamSink* hep_sink, DecoderCounters* counters)
+    : options_(options), sink_(sink), hep_sink_(hep_sink), counters_(counters) {}
 
 TcpReassembler::~TcpReassembler() = default;
 
@@ -69,6 +80,10 @@ TcpReassembler::Flow* TcpReassembler::FindOrCreate(const TcpSegment& seg, int* d
   }
   Flow* f = &flows_.try_emplace(key).first->second;
   f->key = key;
+  for (uint16_t port : options_.hep_ports) {
+    if (port != 0 && (port == key.a_port || port == key.b_port)) f->hep_port = true;
+  }
+
   f->older = newest_;
   f->newer = nullptr;
   if (newest_) newest_->newer = f; else oldest_ = f;
@@ -134,11 +149,14 @@ void TcpReassembler::OnSegment(const TcpSegment& seg) {
   ++counters_->tcp_segments;
   now_ = seg.ts;
   now_wire_len_ = seg.wire_len;
-  ExpireIdle(seg.ts);
+  // A HEP agent's clock may differ from the capture's: flows age by the
+  // capture's, or one would evict the others.
+  const TimestampNs clock = seg.clock_ts != 0 ? seg.clock_ts : seg.ts;
+  ExpireIdle(clock);
   int dir = 0;
   Flow* f = FindOrCreate(seg, &dir);
   if (f == nullptr) return;
-  Touch(f, seg.ts);
+  Touch(f, clock);
   Stream& s = f->dir[dir];
   s.last_wire_len = seg.wire_len;
 
@@ -359,6 +377,18 @@ size_t TcpReassembler::Consume(Flow* f, int dir, std::string_view d) {
   size_t pos = 0;
   while (pos < d.size()) {
     const std::string_view rest = d.substr(pos);
+    if (s.mode == Mode::kSip && DetectStreamMode(f, dir, rest)) continue;
+    if (s.mode == Mode::kTls) {
+      counters_->tls_bytes += rest.size();
+      pos = d.size();
+      break;
+    }
+    if (s.mode == Mode::kHep) {
+      bool stop = false;
+      pos += ConsumeHep(f, dir, rest, &stop);
+      if (stop) break;
+      continue;
+    }
     if (s.mode == Mode::kWebSocket) {
       bool stop = false;
       pos += ConsumeWebSocket(f, dir, rest, &stop);
@@ -484,6 +514,71 @@ size_t TcpReassembler::ConsumeWebSocket(Flow* f, int dir, std::string_view d, bo
   s.ws_message.clear();
   s.ws_in_message = false;
   return static_cast<size_t>(total);
+}
+
+bool TcpReassembler::DetectStreamMode(Flow* f, int dir, std::string_view d) {
+  Stream& s = f->dir[dir];
+  if (StartsWithHep3(d)) {
+    s.mode = Mode::kHep;
+    s.resync = false;
+    return true;
+  }
+  if (s.resync && f->hep_port) {
+    // Mid-stream on a HEP port: the SIP text inside a HEP payload must not be
+    // taken for a message of this connection; find the next frame instead.
+    const size_t at = d.find("HEP3");
+    s.mode = Mode::kHep;
+    s.resync = at == std::string_view::npos;
+    return true;
+  }
+  // SIP text never starts with the control characters 20-23, so a record
+  // header at a message boundary is TLS whatever the port (5061 or other).
+  if (!LooksLikeTlsRecord(d)) return false;
+  s.mode = Mode::kTls;
+  s.resync = false;
+  if (!f->tls_counted) {
+    f->tls_counted = true;
+    ++counters_->tls_connections;
+  }
+  return true;
+}
+
+size_t TcpReassembler::ConsumeHep(Flow* f, int dir, std::string_view d, bool* stop) {
+  Stream& s = f->dir[dir];
+  *stop = true;
+  if (s.resync) {
+    // Lost the frame boundaries (a gap): skip to the next "HEP3".
+    const size_t at = d.find("HEP3");
+    if (at == std::string_view::npos) {
+      // Keep a tail that may be the start of a split magic.
+      return d.size() > 3 ? d.size() - 3 : 0;
+    }
+    s.resync = false;
+    *stop = false;
+    return at;
+  }
+  if (!StartsWithHep3(d)) {
+    if (d.size() < 4 && std::string_view("HEP3").substr(0, d.size()) == d) return 0;
+    ++counters_->hep_errors;
+    s.resync = true;
+    *stop = false;
+    return 1;
+  }
+  if (d.size() < kHep3HeaderBytes) return 0;
+  const size_t total = LoadBe16(reinterpret_cast<const uint8_t*>(d.data()) + 4);
+  if (total < kHep3HeaderBytes) {
+    ++counters_->hep_errors;
+    s.resync = true;
+    *stop = false;
+    return 4;
+  }
+  if (d.size() < total) {
+    s.pending_len = total;
+    return 0;
+  }
+  *stop = false;
+  hep_sink_->OnHepFrame(d.substr(0, total));
+  return total;
 }
 
 void TcpReassembler::Emit(Flow* f, int dir, Transport transport, std::string_view message) {

@@ -7,7 +7,10 @@
 // never fills is skipped and the stream resynchronises on the next line that
 // looks like a SIP start line. A flow whose client sends an HTTP GET with
 // "Upgrade: websocket" carries WebSocket frames after the handshake (RFC
-// 7118); each complete text or binary message is one payload.
+// 7118); each complete text or binary message is one payload. A stream
+// that starts with "HEP3" (or resynchronises on it, on a HEP port) carries
+// HEPv3 frames, handed whole to a HepStreamSink. A stream that starts with a
+// TLS record (SIPS on 5061, or TLS on any port) is counted, not read.
 //
 // A message that lies entirely in the current segment with nothing buffered
 // is emitted as a view into the segment; otherwise it is a view into the
@@ -28,7 +31,8 @@
 namespace sipman::net {
 
 struct TcpSegment {
-  TimestampNs ts = 0;
+  TimestampNs ts = 0;        // the time messages completed by it are reported with
+  TimestampNs clock_ts = 0;  // capture time for idle expiry, when not `ts` (HEP)
   uint32_t wire_len = 0;
   IpAddress src, dst;
   uint16_t src_port = 0, dst_port = 0;
@@ -38,9 +42,18 @@ struct TcpSegment {
   std::string_view data;
 };
 
+// Receives the HEPv3 frames found in TCP streams. `frame` is valid only
+// during the call.
+class HepStreamSink {
+ public:
+  virtual ~HepStreamSink() = default;
+  virtual void OnHepFrame(std::string_view frame) = 0;
+};
+
 class TcpReassembler {
  public:
-  TcpReassembler(const DecoderOptions& options, PayloadSink* sink, DecoderCounters* counters);
+  TcpReassembler(const DecoderOptions& options, PayloadSink* sink, HepStreamSink* hep_sink,
+                 DecoderCounters* counters);
   ~TcpReassembler();
   TcpReassembler(const TcpReassembler&) = delete;
   TcpReassembler& operator=(const TcpReassembler&) = delete;
@@ -59,7 +72,7 @@ class TcpReassembler {
     bool fin = false;
     std::string data;
   };
-  enum class Mode : uint8_t { kSip, kWebSocket };
+  enum class Mode : uint8_t { kSip, kWebSocket, kHep, kTls };
   struct Stream {
     bool seq_known = false;
     bool syn_seen = false;
@@ -96,6 +109,8 @@ class TcpReassembler {
     FlowKey key;
     Stream dir[2];  // dir[0]: a -> b
     bool websocket_requested = false;
+    bool hep_port = false;      // either port is one of DecoderOptions::hep_ports
+    bool tls_counted = false;   // counted in tls_connections
     TimestampNs last_ts = 0;
     Flow* older = nullptr;
     Flow* newer = nullptr;
@@ -120,12 +135,17 @@ class TcpReassembler {
   void Deliver(Flow* f, int dir, std::string_view data);
   size_t Consume(Flow* f, int dir, std::string_view data);
   size_t ConsumeWebSocket(Flow* f, int dir, std::string_view data, bool* stop);
+  size_t ConsumeHep(Flow* f, int dir, std::string_view data, bool* stop);
+  // Switches a stream at a message boundary to kHep or kTls when its bytes
+  // (or its ports) say so; true when the mode changed.
+  bool DetectStreamMode(Flow* f, int dir, std::string_view data);
   size_t Resync(std::string_view data, bool mid_line, bool* found);
   void Emit(Flow* f, int dir, Transport transport, std::string_view message);
   void ResetStream(Stream* s);
 
   DecoderOptions options_;
   PayloadSink* sink_;
+  HepStreamSink* hep_sink_;
   DecoderCounters* counters_;
   std::unordered_map<FlowKey, Flow, FlowKeyHash> flows_;
   Flow* oldest_ = nullptr;  // least recently active

@@ -272,12 +272,27 @@ TEST_F(TcpTest, MaxStreamsEvictsTheOldest) {
 
 TEST_F(TcpTest, NonSipStreamIsCountedAndNeverEmits) {
   Open(0);
-  std::string tls = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
-  tls.append(300, '\x9c');
-  Client(1, kAck, tls);
-  Client(1 + static_cast<uint32_t>(tls.size()), kAck, tls);
+  std::string binary = "\x9c\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+  binary.append(300, '\x9c');
+  Client(1, kAck, binary);
+  Client(1 + static_cast<uint32_t>(binary.size()), kAck, binary);
   EXPECT_TRUE(sink_.got.empty());
   EXPECT_GE(counters().non_sip, 1u);
+  EXPECT_EQ(counters().tls_connections, 0u);
+}
+
+TEST_F(TcpTest, TlsStreamIsCountedOnceWithItsBytesAndNeverParsed) {
+  Open(0);
+  // A ClientHello record header, then an application-data record that
+  // happens to hold SIP-looking text: TLS is counted, never read.
+  std::string hello = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+  hello.append(300, '\x9c');
+  const std::string data = "\x17\x03\x03\x00\x30" + a_;
+  Client(1, kAck, hello);
+  Client(1 + static_cast<uint32_t>(hello.size()), kAck, data);
+  EXPECT_TRUE(sink_.got.empty());
+  EXPECT_EQ(counters().tls_connections, 1u);
+  EXPECT_EQ(counters().tls_bytes, hello.size() + data.size());
 }
 
 TEST_F(TcpTest, ContentLengthOverTheBoundIsResynchronised) {
