@@ -114,6 +114,20 @@ uint32_t Fingerprint(const sip::SipMessage& m) {
   return h.value();
 }
 
+uint32_t Hash(std::string_view s) {
+  Fnv h;
+  h.Add(s);
+  return h.value();
+}
+
+// A branch from an RFC 3261 client starts with the magic cookie (section
+// 8.1.1.7) and is unique per transaction; an older one may not be.
+bool IsRfc3261Branch(std::string_view branch) {
+  return branch.size() > 7 && branch.substr(0, 7) == "z9hG4bK";
+}
+
+bool IsChallenge(int status) { return status == 401 || status == 407; }
+
 bool Contains(const uint32_t* values, size_t n, uint32_t v) {
   for (size_t i = 0; i < n; ++i) {
     if (values[i] == v) return true;
@@ -167,6 +181,9 @@ class CallTracker::Impl {
   void OnInviteResponse(Call& c, const SipEvent& ev, bool retransmission);
   void FillFromInvite(uint32_t slot, Call& c, const SipEvent& ev);
   bool IsInitialInviteResponse(const Call& c, const sip::SipMessage& m) const;
+  bool AwaitsAuthRetry(const Call& c) const;
+  bool IsAuthRetry(const Call& c, const sip::SipMessage& m) const;
+  bool StartsNewCall(const Call& c, const SipEvent& ev, Method method) const;
   Side SenderSide(const Call& c, const SipEvent& ev) const;
   void SetCallee(Call& c, const sip::SipMessage& m, uint8_t rank);
   void SetReason(Call& c, const sip::SipMessage& m);
@@ -231,6 +248,10 @@ void CallTracker::Impl::OnMessage(const SipEvent& ev) {
   const auto it = calls_by_id_.find(m->call_id);
   if (it != calls_by_id_.end()) {
     slot = it->second;
+    if (StartsNewCall(calls_[slot], ev, method)) {
+      EmitCall(slot, EmitMode::kTimer);
+      slot = CreateCall(m->call_id);
+    }
   } else {
     if (!MayStartCall(*m, method)) return;
     slot = CreateCall(m->call_id);
@@ -257,6 +278,17 @@ bool CallTracker::Impl::MayStartCall(const sip::SipMessage& m, Method method) {
     ++counters_.non_call_messages;
   }
   return false;
+}
+
+// A call ended by a 401/407 challenge is held for its retry past the linger
+// time (kAuthRetryWindow); then only the retry answering the challenge
+// belongs to it, and another INVITE with its Call-ID starts a new call.
+bool CallTracker::Impl::StartsNewCall(const Call& c, const SipEvent& ev, Method method) const {
+  const sip::SipMessage& m = *ev.message;
+  if (!m.is_request || method != Method::kInvite || !m.to.tag.empty()) return false;
+  if (!AwaitsAuthRetry(c) || ev.ts < SaturatingAdd(c.finished_at, options_.linger)) return false;
+  if (Contains(c.initial_cseqs, c.initial_count, m.cseq_number)) return false;  // a late copy
+  return !IsAuthRetry(c, m);
 }
 
 const std::string* CallTracker::Impl::InsertKey(IndexMap* map, std::string_view key,
@@ -329,6 +361,7 @@ void CallTracker::Impl::OnCallRequest(uint32_t slot, Call& c, const SipEvent& ev
           c.reinvite_next = static_cast<uint8_t>((c.reinvite_next + 1) % Call::kCSeqSlots);
           if (c.reinvite_count < Call::kCSeqSlots) ++c.reinvite_count;
         }
+        if (IsRfc3261Branch(m.via_branch)) c.reinvite_branches.SeenOrAdd(Hash(m.via_branch));
         if (!retransmission) UpdateMedia(c, sender, ev);
       }
       break;
@@ -407,6 +440,12 @@ void CallTracker::Impl::OnInitialInvite(uint32_t slot, Call& c, const SipEvent& 
       c.initial_cseqs[Call::kCSeqSlots - 1] = m.cseq_number;
     }
   }
+  if (IsRfc3261Branch(m.via_branch)) c.initial_branches.SeenOrAdd(Hash(m.via_branch));
+  if (!c.invite_seen || m.cseq_number > c.max_initial_cseq) {
+    c.attempt_ts = ev.ts;
+  } else if (m.cseq_number == c.max_initial_cseq) {
+    KeepEarliest(&c.attempt_ts, ev.ts);
+  }
   c.max_initial_cseq = std::max(c.max_initial_cseq, m.cseq_number);
   if (!c.invite_seen) FillFromInvite(slot, c, ev);
   c.invite_seen = true;
@@ -454,8 +493,19 @@ void CallTracker::Impl::FillFromInvite(uint32_t slot, Call& c, const SipEvent& e
 }
 
 bool CallTracker::Impl::IsInitialInviteResponse(const Call& c, const sip::SipMessage& m) const {
-  // A response whose From is not the caller answers the callee's re-INVITE.
-  if (c.caller_tag.length != 0 && !m.from.tag.empty() && m.from.tag != c.text.Get(c.caller_tag)) {
+  // A response belongs to the client transaction whose request had the same
+  // top Via branch and CSeq method (RFC 3261 section 17.1.3); the From tag
+  // plays no part, so a callee that answers with another From tag
+  // (breaking section 8.2.6.2) still answers the INVITE.
+  if (IsRfc3261Branch(m.via_branch)) {
+    const uint32_t branch = Hash(m.via_branch);
+    if (c.initial_branches.Contains(branch)) return true;
+    if (c.reinvite_branches.Contains(branch)) return false;
+  }
+  // The request was not seen (or has no RFC 3261 branch): CSeq and
+  // direction decide. A response addressed to the caller's tag (To) answers
+  // a request the callee sent: its re-INVITE.
+  if (c.caller_tag.length != 0 && !m.to.tag.empty() && m.to.tag == c.text.Get(c.caller_tag)) {
     return false;
   }
   if (Contains(c.initial_cseqs, c.initial_count, m.cseq_number)) return true;
@@ -495,6 +545,10 @@ void CallTracker::Impl::OnInviteResponse(Call& c, const SipEvent& ev, bool retra
   }
   if (status < 200) {
     KeepEarliest(&c.first_provisional_ts, ev.ts);
+    if (!c.provisional_seen || m.cseq_number > c.provisional_cseq) {
+      c.provisional_cseq = m.cseq_number;
+    }
+    c.provisional_seen = true;
     if (status >= 180 && status <= 189) KeepEarliest(&c.first_18x_ts, ev.ts);
     // A 100 without To-tag comes from the next hop, not from the callee.
     if (!c.answered && !m.to.tag.empty()) SetCallee(c, m, 1);
@@ -520,7 +574,17 @@ void CallTracker::Impl::OnInviteResponse(Call& c, const SipEvent& ev, bool retra
     if (!retransmission && m.to.tag == c.text.Get(c.callee_tag)) UpdateMedia(c, sender, ev);
     return;
   }
-  if ((status == 401 || status == 407) && !retransmission) ++c.auth_challenges;
+  if (IsChallenge(status) && !retransmission) {
+    ++c.auth_challenges;
+    for (size_t i = 0; i < m.header_count && i < sip::SipMessage::kMaxHeaders; ++i) {
+      const sip::Header& h = m.headers[i];
+      if (h.id != sip::HeaderId::kWwwAuthenticate && h.id != sip::HeaderId::kProxyAuthenticate) {
+        continue;
+      }
+      const std::string_view nonce = DigestNonce(h.value);
+      if (!nonce.empty()) c.challenge_nonces.SeenOrAdd(Hash(nonce));
+    }
+  }
   // Failures after an answer come from other forks; failures of an attempt
   // that a later INVITE (auth retry) superseded do not end the call.
   if (c.answered || m.cseq_number < c.max_initial_cseq) return;
@@ -537,6 +601,30 @@ void CallTracker::Impl::OnInviteResponse(Call& c, const SipEvent& ev, bool retra
     c.finished = true;
     c.finished_at = ev.ts;
   }
+}
+
+bool CallTracker::Impl::AwaitsAuthRetry(const Call& c) const {
+  return c.finished && IsChallenge(c.final_status) && !c.answered && !c.bye_seen &&
+         !c.cancel_seen;
+}
+
+// The retry of a challenged INVITE (RFC 3261 sections 8.1.3.5 and 22.2): same
+// Call-ID and From tag, a higher CSeq, and credentials (Authorization for a
+// 401, Proxy-Authorization for a 407) answering the challenge's nonce, or
+// any credentials when the challenge's nonce was not read.
+bool CallTracker::Impl::IsAuthRetry(const Call& c, const sip::SipMessage& m) const {
+  if (c.caller_tag.length != 0 && m.from.tag != c.text.Get(c.caller_tag)) return false;
+  if (m.cseq_number <= c.max_initial_cseq) return false;
+  for (size_t i = 0; i < m.header_count && i < sip::SipMessage::kMaxHeaders; ++i) {
+    const sip::Header& h = m.headers[i];
+    if (h.id != sip::HeaderId::kAuthorization && h.id != sip::HeaderId::kProxyAuthorization) {
+      continue;
+    }
+    if (c.challenge_nonces.empty() || c.challenge_nonces.Contains(Hash(DigestNonce(h.value)))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Side CallTracker::Impl::SenderSide(const Call& c, const SipEvent& ev) const {
@@ -637,7 +725,11 @@ void CallTracker::Impl::Correlate(uint32_t slot, Call& c, std::string_view value
 }
 
 TimestampNs CallTracker::Impl::CallDeadline(const Call& c) const {
-  if (c.finished) return SaturatingAdd(c.finished_at, options_.linger);
+  if (c.finished) {
+    TimestampNs hold = options_.linger;
+    if (AwaitsAuthRetry(c)) hold = std::max(hold, kAuthRetryWindow);
+    return SaturatingAdd(c.finished_at, hold);
+  }
   if (c.answered) {
     TimestampNs t = SaturatingAdd(c.answer_ts, options_.call_max_duration);
     if (options_.idle_timeout > 0) {
@@ -646,7 +738,15 @@ TimestampNs CallTracker::Impl::CallDeadline(const Call& c) const {
     return t;
   }
   if (c.cancel_seen) return SaturatingAdd(std::max(c.cancel_ts, c.last_seen), options_.linger);
-  return SaturatingAdd(c.invite_ts != 0 ? c.invite_ts : c.first_seen, options_.invite_timeout);
+  // Unanswered and not ended: the latest attempt waits for Timer B until a
+  // provisional response moves it to Proceeding (RFC 3261 section
+  // 17.1.1.2), then for Timer C. A call created by a provisional response
+  // (its INVITE unseen) is Proceeding.
+  const TimestampNs start = c.attempt_ts != 0 ? c.attempt_ts : c.first_seen;
+  const bool proceeding =
+      !c.invite_seen || (c.provisional_seen && c.provisional_cseq >= c.max_initial_cseq);
+  return SaturatingAdd(start,
+                       proceeding ? options_.invite_timeout : options_.invite_response_timeout);
 }
 
 void CallTracker::Impl::ScheduleCall(uint32_t slot) {

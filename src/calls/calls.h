@@ -44,9 +44,12 @@ struct SipEvent {
 //   kAnswered   2xx to the INVITE and a BYE.
 //   kBusy       final 486 or 600.
 //   kCancelled  CANCEL seen (or 487, or a BYE on an early dialog) without an answer.
-//   kNoAnswer   final 408 or 480, or no final response before the call
-//               ended or expired.
-//   kFailed     any other final 3xx-6xx (3xx redirects included).
+//   kNoAnswer   final 408 or 480; or no final response before the call
+//               expired: no response at all within invite_response_timeout
+//               (Timer B), or a provisional but no final response within
+//               invite_timeout (Timer C).
+//   kFailed     any other final 3xx-6xx (3xx redirects included); a 401/407
+//               challenge whose retry did not come within kAuthRetryWindow.
 //   kInProgress still up when Finish() was called: answered without BYE, or
 //               still waiting for a final response.
 //   kTimedOut   answered, but no BYE before call_max_duration or idle_timeout;
@@ -183,6 +186,18 @@ class RecordSink {
   virtual void OnRegistration(const RegistrationRecord& record) = 0;
 };
 
+// How long a call whose INVITE was challenged (401/407) waits for the
+// caller's retry with credentials before it is emitted as failed. The retry
+// belongs to the call however late it comes (RFC 3261 sections 22.2 and
+// 8.1.3.5: same Call-ID and From tag, next CSeq, credentials answering the
+// challenge's nonce), and the RFC sets no limit: a phone that asks its user
+// for the password retries when the user has typed it, and the server takes
+// the retry as long as its nonce is valid, typically minutes (Kamailio's
+// nonce_expire defaults to 300 s). Ten minutes covers both; a retry later
+// than that starts a new call. A challenged call is held that long instead
+// of the linger time; the open-call cap still bounds how many are held.
+constexpr TimestampNs kAuthRetryWindow = 10 * 60 * kNsPerSecond;
+
 struct CallTrackerOptions {
   // Open calls kept at most; past it the oldest (by creation) is emitted:
   // with its final state when it had finished (lingering), else as timed_out.
@@ -190,7 +205,13 @@ struct CallTrackerOptions {
   // Open registration attempts kept at most; past it the oldest is emitted
   // as expired.
   size_t max_open_registrations = 100000;
-  // No final response this long after the INVITE: no_answer.
+  // No response at all this long after the INVITE: no_answer. RFC 3261
+  // Timer B (64*T1, section 17.1.1.2): the caller's INVITE transaction
+  // gives up then. Counted from the latest attempt (an auth retry is one).
+  TimestampNs invite_response_timeout = 32 * kNsPerSecond;
+  // A provisional response but no final response this long after the
+  // INVITE: no_answer. RFC 3261 Timer C (section 16.6 step 11: more than
+  // 3 minutes), which bounds a proxied INVITE that rings unanswered.
   TimestampNs invite_timeout = 180 * kNsPerSecond;
   // Answered, no BYE this long after the answer: timed_out.
   TimestampNs call_max_duration = 4 * 3600 * kNsPerSecond;
@@ -198,8 +219,9 @@ struct CallTrackerOptions {
   TimestampNs idle_timeout = 2 * 3600 * kNsPerSecond;
   // A finished call (BYE, final failure, CANCEL) stays this long to absorb
   // retransmissions and late ACK / 200-for-BYE before it is emitted (64*T1,
-  // RFC 3261 timer H/J-like). A completed registration is also remembered
-  // this long, so its retransmissions are not counted as orphans.
+  // RFC 3261 timer H/J-like); one ended by a 401/407 challenge stays
+  // kAuthRetryWindow. A completed registration is also remembered this
+  // long, so its retransmissions are not counted as orphans.
   TimestampNs linger = 32 * kNsPerSecond;
   // A registration attempt without a final response this long: expired.
   TimestampNs register_timeout = 32 * kNsPerSecond;

@@ -183,6 +183,29 @@ bool ParseReason(std::string_view header_value, ReasonValue* out) {
   return have;
 }
 
+std::string_view DigestNonce(std::string_view header_value) {
+  std::string_view v = Trim(header_value);
+  // The auth-scheme token comes first, then comma-separated name=value pairs.
+  size_t start = 0;
+  while (start < v.size() && !IsBlank(v[start])) ++start;
+  while (start <= v.size()) {
+    size_t end = FindUnquotedComma(v, start);
+    if (end == std::string_view::npos) end = v.size();
+    const std::string_view item = v.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq != std::string_view::npos && EqualsIgnoreCase(Trim(item.substr(0, eq)), "nonce")) {
+      std::string_view value = Trim(item.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      return value;
+    }
+    if (end >= v.size()) break;
+    start = end + 1;
+  }
+  return {};
+}
+
 std::string_view FormatCodecs(const sip::SdpMedia& media, char* buffer, size_t buffer_size) {
   size_t pos = 0;
   bool first = true;

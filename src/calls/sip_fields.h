@@ -41,6 +41,12 @@ bool ParseReason(std::string_view header_value, ReasonValue* out);
 // out whole.
 std::string_view FormatCodecs(const sip::SdpMedia& media, char* buffer, size_t buffer_size);
 
+// The nonce of a Digest challenge (WWW-Authenticate, Proxy-Authenticate) or
+// of credentials (Authorization, Proxy-Authorization), RFC 3261 section 25.1:
+// `Digest realm="a", nonce="xyz", ...` gives `xyz` (without quotes). Empty
+// when the value has no nonce parameter (cnonce is not a nonce).
+std::string_view DigestNonce(std::string_view header_value);
+
 // "user@host" of a URI into `buffer` ("host" when there is no user).
 std::string_view FormatAor(const sip::SipUri& uri, char* buffer, size_t buffer_size);
 

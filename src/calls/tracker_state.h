@@ -82,15 +82,23 @@ class TextArena {
   std::string bytes_;
 };
 
-// A small ring of message fingerprints that recognises retransmissions.
+// A small ring of 32-bit hashes: message fingerprints that recognise
+// retransmissions, Via branches, nonces. When full, a new hash replaces the
+// oldest.
 template <size_t N>
 class FingerprintRing {
  public:
-  // True when `fp` was seen; otherwise remembers it.
-  bool SeenOrAdd(uint32_t fp) {
+  bool Contains(uint32_t fp) const {
     for (size_t i = 0; i < count_; ++i) {
       if (fps_[i] == fp) return true;
     }
+    return false;
+  }
+  bool empty() const { return count_ == 0; }
+
+  // True when `fp` was seen; otherwise remembers it.
+  bool SeenOrAdd(uint32_t fp) {
+    if (Contains(fp)) return true;
     fps_[next_] = fp;
     next_ = static_cast<uint8_t>((next_ + 1) % N);
     if (count_ < N) ++count_;
@@ -153,6 +161,23 @@ struct Call : Slot {
   uint8_t initial_count = 0, reinvite_next = 0, reinvite_count = 0;
   uint32_t max_initial_cseq = 0;
   uint32_t answer_cseq = 0, ack_cseq = 0;
+  // Highest CSeq of an initial INVITE that got a provisional response: the
+  // latest attempt is past Timer B (RFC 3261 section 17.1.1.2) when it is
+  // not below max_initial_cseq.
+  uint32_t provisional_cseq = 0;
+  bool provisional_seen = false;
+  // Earliest capture time of the INVITE with max_initial_cseq: the start of
+  // the latest attempt (an auth retry may come minutes after the first).
+  TimestampNs attempt_ts = 0;
+
+  // Hashes of the top Via branches of the INVITEs seen, to match responses
+  // to their client transaction (RFC 3261 section 17.1.3): the initial
+  // INVITEs (every copy, e.g. both sides of a proxy) and the re-INVITEs of
+  // either side.
+  FingerprintRing<4> initial_branches, reinvite_branches;
+  // Hashes of the Digest nonces of the 401/407 challenges to the INVITE: a
+  // retry after the linger time must answer one of them (section 22.2).
+  FingerprintRing<4> challenge_nonces;
 
   uint32_t message_count = 0, retransmissions = 0, auth_challenges = 0;
   uint64_t byte_count = 0;

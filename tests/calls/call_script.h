@@ -166,6 +166,12 @@ class TrackerHarness {
     }
   }
 
+  // As the app does: runs the timers due at `ts` first, then feeds.
+  void FeedAfterTimers(const std::string& text, TimestampNs ts, From from) {
+    tracker_->AdvanceTime(ts);
+    Feed(text, ts, from);
+  }
+
   void FeedFrom(const std::string& text, TimestampNs ts, IpAddress src, uint16_t src_port,
                 IpAddress dst, uint16_t dst_port) {
     auto message = std::make_unique<sip::SipMessage>();

@@ -17,6 +17,8 @@ using test::Sdp;
 using test::TrackerHarness;
 
 constexpr TimestampNs kLinger = 32 * kNsPerSecond;
+constexpr TimestampNs kTimerB = 32 * kNsPerSecond;
+constexpr TimestampNs kTimerC = 180 * kNsPerSecond;
 
 // INVITE (SDP) / 100 / 180 / 200 (SDP) / ACK, then BYE by `bye_from` at
 // 12010 ms and its 200 at 12030 ms.
@@ -277,11 +279,162 @@ TEST(CallTracker, ChallengeWithoutRetryEndsAsFailed) {
   CallScript s("auth-given-up@atlanta");
   h.Feed(s.Invite(), AtMs(0), From::kCaller);
   h.Feed(s.Response(401, "Unauthorized", "reg-tag"), AtMs(20), From::kCallee);
-  h.tracker().AdvanceTime(AtMs(20) + kLinger);
+  h.tracker().AdvanceTime(AtMs(20) + kAuthRetryWindow);
   const CallRecord& r = h.OnlyCall();
   EXPECT_EQ(r.state, CallState::kFailed);
   EXPECT_EQ(r.final_status, 401);
   EXPECT_EQ(r.auth_challenges, 1u);
+}
+
+// The challenge of sngrep's aaa.pcap (Call-ID 85216695-42dcdb1d@192.168.1.2):
+// INVITE CSeq 1 (retransmitted), 407 with a Proxy-Authenticate nonce, ACK.
+void FeedProxyChallenge(TrackerHarness& h, const CallScript& s) {
+  h.FeedAfterTimers(s.Invite(1, "z9hG4bK-a1", Sdp("10.0.0.1", 4000)), AtMs(0), From::kCaller);
+  h.FeedAfterTimers(s.Invite(1, "z9hG4bK-a1", Sdp("10.0.0.1", 4000)), AtMs(500), From::kCaller);
+  h.FeedAfterTimers(s.Response(407, "authentication required", "proxy-tag", 1, "INVITE",
+                               "z9hG4bK-a1", "",
+                               "Proxy-Authenticate: Digest realm=\"atlanta.example\","
+                               "nonce=\"1701b4767d49c4\",opaque=\"1701a1\",stale=false,"
+                               "algorithm=MD5\r\n"),
+                    AtMs(1650), From::kCallee);
+  h.FeedAfterTimers(s.InDialog("ACK", From::kCaller, "proxy-tag", 1, "z9hG4bK-a1"), AtMs(1720),
+                    From::kCaller);
+}
+
+// Credentials answering the challenge of FeedProxyChallenge (or, with
+// another `nonce`, some other challenge).
+std::string ProxyCredentials(const std::string& nonce = "1701b4767d49c4") {
+  return "Proxy-Authorization: Digest username=\"alice\",realm=\"atlanta.example\","
+         "uri=\"sip:bob@biloxi.example\",nonce=\"" + nonce + "\",opaque=\"1701a1\","
+         "nc=\"00000001\",response=\"8258d3744c08b75f7af46cd0f1762510\"\r\n";
+}
+
+TEST(CallTracker, AuthRetryLaterThanTheLingerTimeIsTheSameCall) {
+  // RFC 3261 sections 22.2 and 8.1.3.5: the retry keeps Call-ID and From tag,
+  // takes the next CSeq and carries the credentials; nothing bounds how late
+  // it comes. Here 32.5 s after the 407, as in aaa.pcap, then a 403.
+  TrackerHarness h;
+  CallScript s("auth-late@atlanta");
+  FeedProxyChallenge(h, s);
+  const TimestampNs retry = AtMs(1650) + kLinger + 500 * kNsPerMs;
+  h.FeedAfterTimers(s.Invite(2, "z9hG4bK-a2", Sdp("10.0.0.1", 4000), ProxyCredentials()), retry,
+                    From::kCaller);
+  h.FeedAfterTimers(s.Response(403, "Wrong password or domain", "proxy-tag2", 2, "INVITE",
+                               "z9hG4bK-a2"),
+                    retry + 200 * kNsPerMs, From::kCallee);
+  h.FeedAfterTimers(s.InDialog("ACK", From::kCaller, "proxy-tag2", 2, "z9hG4bK-a2"),
+                    retry + 260 * kNsPerMs, From::kCaller);
+  EXPECT_TRUE(h.sink.calls.empty()) << "the challenged call was emitted before its retry came";
+  h.tracker().Finish(retry + 260 * kNsPerMs + kLinger);
+
+  EXPECT_EQ(h.counters().calls_created, 1u);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.call_id, "auth-late@atlanta");
+  EXPECT_EQ(r.state, CallState::kFailed);
+  EXPECT_EQ(r.final_status, 403);
+  EXPECT_EQ(r.auth_challenges, 1u);
+  EXPECT_EQ(r.invite_ts, AtMs(0));
+  EXPECT_EQ(r.final_ts, retry + 200 * kNsPerMs);
+  EXPECT_EQ(r.end_ts, retry + 200 * kNsPerMs);
+  EXPECT_EQ(r.message_count, 7u);
+  EXPECT_EQ(r.retransmissions, 1u);
+}
+
+TEST(CallTracker, AuthRetryMinutesLaterIsAnsweredInTheSameCall) {
+  TrackerHarness h;
+  CallScript s("auth-minutes@atlanta");
+  FeedProxyChallenge(h, s);
+  const TimestampNs retry = AtMs(1650) + 9 * 60 * kNsPerSecond;  // the user typed a password
+  auto at = [retry](int64_t ms) { return retry + ms * kNsPerMs; };
+  h.FeedAfterTimers(s.Invite(2, "z9hG4bK-a2", "", ProxyCredentials()), at(0), From::kCaller);
+  h.FeedAfterTimers(s.Response(180, "Ringing", "bob-tag", 2, "INVITE", "z9hG4bK-a2"), at(100),
+                    From::kCallee);
+  h.FeedAfterTimers(s.Response(200, "OK", "bob-tag", 2, "INVITE", "z9hG4bK-a2"), at(3000),
+                    From::kCallee);
+  h.FeedAfterTimers(s.Ack("bob-tag", 2, "z9hG4bK-ack2"), at(3010), From::kCaller);
+  h.FeedAfterTimers(s.Bye(From::kCaller, "bob-tag", 3), at(63010), From::kCaller);
+  h.tracker().AdvanceTime(at(63010) + kLinger);
+
+  EXPECT_EQ(h.counters().calls_created, 1u);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kAnswered);
+  EXPECT_EQ(r.final_status, 200);
+  EXPECT_EQ(r.auth_challenges, 1u);
+  EXPECT_EQ(r.invite_ts, AtMs(0));
+  EXPECT_EQ(r.answer_ts, at(3000));
+  EXPECT_EQ(r.ack_ts, at(3010));
+  EXPECT_EQ(r.duration_ms, 60000);
+  EXPECT_EQ(r.callee_tag, "bob-tag");
+}
+
+TEST(CallTracker, ChallengedCallWaitsForItsRetryUntilTheAuthRetryWindowEnds) {
+  TrackerHarness h;
+  CallScript s("auth-abandoned@atlanta");
+  FeedProxyChallenge(h, s);
+  h.tracker().AdvanceTime(AtMs(1720) + kLinger);
+  EXPECT_TRUE(h.sink.calls.empty()) << "emitted before its retry could come";
+  h.tracker().AdvanceTime(AtMs(1650) + kAuthRetryWindow - 1);
+  EXPECT_TRUE(h.sink.calls.empty());
+  EXPECT_EQ(h.tracker().CountOpenCalls(AtMs(1650) + kAuthRetryWindow - 1), 0u)
+      << "a challenged call waiting for its retry is not a call that is up";
+  h.tracker().AdvanceTime(AtMs(1650) + kAuthRetryWindow);
+  {
+    const CallRecord& r = h.OnlyCall();
+    EXPECT_EQ(r.state, CallState::kFailed);
+    EXPECT_EQ(r.final_status, 407);
+    EXPECT_EQ(r.end_ts, AtMs(1650));
+  }
+  // A retry later than the window is a call of its own.
+  h.FeedAfterTimers(s.Invite(2, "z9hG4bK-a2", "", ProxyCredentials()),
+                    AtMs(1650) + kAuthRetryWindow + kNsPerSecond, From::kCaller);
+  h.tracker().Finish(AtMs(1650) + kAuthRetryWindow + 2 * kNsPerSecond);
+  EXPECT_EQ(h.counters().calls_created, 2u);
+  ASSERT_EQ(h.sink.calls.size(), 2u);
+  EXPECT_EQ(h.sink.calls[1].invite_ts, AtMs(1650) + kAuthRetryWindow + kNsPerSecond);
+}
+
+TEST(CallTracker, InviteWithoutCredentialsAfterTheLingerTimeIsANewCall) {
+  TrackerHarness h;
+  CallScript s("auth-reused@atlanta");
+  FeedProxyChallenge(h, s);
+  const TimestampNs later = AtMs(1650) + kLinger + kNsPerSecond;
+  h.FeedAfterTimers(s.Invite(2, "z9hG4bK-b2"), later, From::kCaller);
+  ASSERT_EQ(h.sink.calls.size(), 1u) << "the challenged call ends when a new one takes its Call-ID";
+  EXPECT_EQ(h.sink.calls[0].final_status, 407);
+  EXPECT_EQ(h.sink.calls[0].state, CallState::kFailed);
+  h.tracker().Finish(later + kNsPerSecond);
+  EXPECT_EQ(h.counters().calls_created, 2u);
+  ASSERT_EQ(h.sink.calls.size(), 2u);
+  EXPECT_EQ(h.sink.calls[1].invite_ts, later);
+  EXPECT_EQ(h.sink.calls[1].auth_challenges, 0u);
+}
+
+TEST(CallTracker, CredentialsForAnotherNonceAfterTheLingerTimeAreANewCall) {
+  TrackerHarness h;
+  CallScript s("auth-other-nonce@atlanta");
+  FeedProxyChallenge(h, s);
+  const TimestampNs later = AtMs(1650) + kLinger + kNsPerSecond;
+  h.FeedAfterTimers(s.Invite(2, "z9hG4bK-c2", "", ProxyCredentials("99aa00")), later,
+                    From::kCaller);
+  h.tracker().Finish(later + kNsPerSecond);
+  EXPECT_EQ(h.counters().calls_created, 2u);
+  ASSERT_EQ(h.sink.calls.size(), 2u);
+  EXPECT_EQ(h.sink.calls[0].final_status, 407);
+}
+
+TEST(CallTracker, AuthRetryWithinTheLingerTimeNeedsNoNonceMatch) {
+  // Within the linger time any later INVITE of the caller continues the call
+  // (a retry after a redirect carries no credentials at all).
+  TrackerHarness h;
+  CallScript s("auth-quick@atlanta");
+  FeedProxyChallenge(h, s);
+  h.FeedAfterTimers(s.Invite(2, "z9hG4bK-d2", "", ProxyCredentials("stale-nonce")), AtMs(2000),
+                    From::kCaller);
+  h.FeedAfterTimers(s.Response(200, "OK", "bob-tag", 2, "INVITE", "z9hG4bK-d2"), AtMs(3000),
+                    From::kCallee);
+  h.tracker().Finish(AtMs(4000));
+  EXPECT_EQ(h.counters().calls_created, 1u);
+  EXPECT_EQ(h.OnlyCall().final_status, 200);
 }
 
 TEST(CallTracker, ForkedCallKeepsTheAnsweredBranchTag) {
@@ -380,6 +533,62 @@ TEST(CallTracker, CalleeReInviteWithTheSameCSeqNumberIsNotTheAnswer) {
   EXPECT_EQ(r.duration_ms, 4000);
   ASSERT_EQ(r.callee_media.size(), 1u);
   EXPECT_EQ(r.callee_media[0].port, 6200);
+}
+
+TEST(CallTracker, AnswerWithAChangedFromTagMatchesItsInviteByViaBranch) {
+  // snort3_demo digium.pcap: Zoiper answers Asterisk's INVITE with its own
+  // From tag (breaking RFC 3261 section 8.2.6.2). Transaction matching uses
+  // the top Via branch and the CSeq method (section 17.1.3), not the From tag.
+  TrackerHarness h;
+  CallScript s("from-tag-changed@atlanta");
+  CallScript callee(s.call_id(), "as5d701719");  // the callee's responses carry this From tag
+  h.Feed(s.Invite(102, "z9hG4bK259f991c", Sdp("10.0.0.1", 4000)), AtMs(0), From::kCaller);
+  h.Feed(callee.Response(180, "Ringing", "1a44dd19", 102, "INVITE", "z9hG4bK259f991c"), AtMs(5),
+         From::kCallee);
+  h.Feed(callee.Response(200, "OK", "1a44dd19", 102, "INVITE", "z9hG4bK259f991c",
+                         Sdp("10.0.0.2", 6000)),
+         AtMs(7), From::kCallee);
+  h.Feed(s.Ack("1a44dd19", 102, "z9hG4bK52cd700e"), AtMs(8), From::kCaller);
+  h.Feed(s.Bye(From::kCaller, "1a44dd19", 103), AtMs(20008), From::kCaller);
+  h.Feed(callee.Response(200, "OK", "1a44dd19", 103, "BYE", "z9hG4bK-bye1"), AtMs(20010),
+         From::kCallee);
+  h.tracker().AdvanceTime(AtMs(20008) + kLinger);
+
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kAnswered) << CallStateName(r.state);
+  EXPECT_EQ(r.final_status, 200);
+  EXPECT_EQ(r.final_reason, "OK");
+  EXPECT_EQ(r.first_18x_ts, AtMs(5));
+  EXPECT_EQ(r.answer_ts, AtMs(7));
+  EXPECT_EQ(r.ack_ts, AtMs(8));
+  EXPECT_EQ(r.duration_ms, 20000);
+  EXPECT_EQ(r.post_dial_delay_ms, 5);
+  EXPECT_EQ(r.hangup_by, "caller");
+  EXPECT_EQ(r.caller_tag, "alice-tag");
+  EXPECT_EQ(r.callee_tag, "1a44dd19");
+  ASSERT_EQ(r.callee_media.size(), 1u);
+  EXPECT_EQ(r.callee_media[0].port, 6000);
+}
+
+TEST(CallTracker, AnswerWithAChangedFromTagGivesTheFinalStatusWithoutAnAck) {
+  // The capture itself: INVITE, 100, 180 and 200 with a changed From tag,
+  // then only the caller's re-INVITE on its own branch.
+  TrackerHarness h;
+  CallScript s("from-tag-changed-2@atlanta");
+  CallScript callee(s.call_id(), "as5d701719");
+  h.Feed(s.Invite(102, "z9hG4bK259f991c"), AtMs(0), From::kCaller);
+  h.Feed(callee.Response(200, "OK", "1a44dd19", 102, "INVITE", "z9hG4bK259f991c"), AtMs(7),
+         From::kCallee);
+  h.Feed(s.Invite(103, "z9hG4bK25c438a7", Sdp("10.0.0.1", 4010), "", "1a44dd19"), AtMs(12),
+         From::kCaller);
+  h.Feed(callee.Response(200, "OK", "1a44dd19", 103, "INVITE", "z9hG4bK25c438a7"), AtMs(14),
+         From::kCallee);
+  h.tracker().Finish(AtMs(100));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kInProgress);
+  EXPECT_EQ(r.final_status, 200);
+  EXPECT_EQ(r.answer_ts, AtMs(7)) << "the 200 of the re-INVITE is not the answer";
+  EXPECT_EQ(r.final_ts, AtMs(7));
 }
 
 TEST(CallTracker, RetransmittedInviteIsCountedAndDoesNotResetTimes) {
@@ -615,6 +824,90 @@ TEST(CallTracker, UnansweredCallExpiresAsNoAnswerAfterInviteTimeout) {
   EXPECT_EQ(r.final_status, 0);
   EXPECT_EQ(r.end_ts, AtMs(100));
   EXPECT_EQ(h.counters().open_calls, 0u);
+}
+
+TEST(CallTracker, InviteWithoutAnyResponseEndsAsNoAnswerAfterTimerB) {
+  // RFC 3261 section 17.1.1.2: without any response, the client transaction
+  // gives up when Timer B (64*T1 = 32 s) fires; UDP retransmits meanwhile
+  // (Timer A: 0.5 s, doubling).
+  TrackerHarness h;
+  CallScript s("no-response@atlanta");
+  for (int64_t ms : {0, 500, 1500, 3500, 7500, 15500, 31500}) {
+    h.FeedAfterTimers(s.Invite(), AtMs(ms), From::kCaller);
+  }
+  h.tracker().AdvanceTime(AtMs(0) + kTimerB - 1);
+  EXPECT_TRUE(h.sink.calls.empty());
+  EXPECT_EQ(h.tracker().CountOpenCalls(AtMs(0) + kTimerB - 1), 1u);
+  EXPECT_EQ(h.tracker().CountOpenCalls(AtMs(0) + kTimerB), 0u);
+  h.tracker().AdvanceTime(AtMs(0) + kTimerB);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kNoAnswer) << CallStateName(r.state);
+  EXPECT_EQ(r.final_status, 0);
+  EXPECT_EQ(r.invite_ts, AtMs(0));
+  EXPECT_EQ(r.end_ts, AtMs(31500)) << "the last message seen";
+  EXPECT_EQ(r.duration_ms, 0);
+  EXPECT_EQ(r.connect_ms, 0);
+  EXPECT_EQ(r.post_dial_delay_ms, -1);
+  EXPECT_EQ(r.retransmissions, 6u);
+}
+
+TEST(CallTracker, InviteWithoutAnyResponseIsInProgressWhenTheCaptureEndsFirst) {
+  // Timers run on capture time: a capture that ends 20 s after the INVITE
+  // has not seen Timer B fire.
+  TrackerHarness h;
+  CallScript s("no-response-yet@atlanta");
+  h.FeedAfterTimers(s.Invite(), AtMs(0), From::kCaller);
+  h.tracker().Finish(AtMs(20000));
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kInProgress);
+  EXPECT_EQ(r.end_ts, 0);
+}
+
+TEST(CallTracker, ProvisionalResponseKeepsTheCallUpUntilTimerC) {
+  // A 100 Trying moves the transaction to Proceeding, where Timer B no
+  // longer applies; a proxy's Timer C (> 3 min) bounds the wait instead.
+  TrackerHarness h;
+  CallScript s("trying-only@atlanta");
+  h.FeedAfterTimers(s.Invite(), AtMs(0), From::kCaller);
+  h.FeedAfterTimers(s.Response(100, "Trying", ""), AtMs(40), From::kCallee);
+  h.tracker().AdvanceTime(AtMs(0) + kTimerB);
+  EXPECT_TRUE(h.sink.calls.empty());
+  h.tracker().AdvanceTime(AtMs(0) + kTimerC - 1);
+  EXPECT_TRUE(h.sink.calls.empty());
+  h.tracker().AdvanceTime(AtMs(0) + kTimerC);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kNoAnswer);
+  EXPECT_EQ(r.final_status, 0);
+  EXPECT_EQ(r.end_ts, AtMs(40));
+}
+
+TEST(CallTracker, AuthRetryWithoutAnyResponseEndsByTimerBOfTheRetry) {
+  // Each attempt is its own client transaction: Timer B runs from the
+  // retry, and the provisional response of the first attempt does not count.
+  TrackerHarness h;
+  CallScript s("auth-retry-unanswered@atlanta");
+  h.FeedAfterTimers(s.Invite(1, "z9hG4bK-a1"), AtMs(0), From::kCaller);
+  h.FeedAfterTimers(s.Response(100, "Trying", "", 1, "INVITE", "z9hG4bK-a1"), AtMs(10),
+                    From::kCallee);
+  h.FeedAfterTimers(s.Response(401, "Unauthorized", "srv-tag", 1, "INVITE", "z9hG4bK-a1", "",
+                               "WWW-Authenticate: Digest realm=\"atlanta.example\", "
+                               "nonce=\"abc123\"\r\n"),
+                    AtMs(20), From::kCallee);
+  const TimestampNs retry = AtMs(20) + 5 * 60 * kNsPerSecond;
+  h.FeedAfterTimers(s.Invite(2, "z9hG4bK-a2", "",
+                             "Authorization: Digest username=\"alice\", realm=\"atlanta.example\", "
+                             "nonce=\"abc123\", uri=\"sip:bob@biloxi.example\", "
+                             "response=\"00\"\r\n"),
+                    retry, From::kCaller);
+  h.tracker().AdvanceTime(retry + kTimerB - 1);
+  EXPECT_TRUE(h.sink.calls.empty());
+  h.tracker().AdvanceTime(retry + kTimerB);
+  EXPECT_EQ(h.counters().calls_created, 1u);
+  const CallRecord& r = h.OnlyCall();
+  EXPECT_EQ(r.state, CallState::kNoAnswer) << CallStateName(r.state);
+  EXPECT_EQ(r.final_status, 0);
+  EXPECT_EQ(r.auth_challenges, 1u);
+  EXPECT_EQ(r.end_ts, retry);
 }
 
 TEST(CallTracker, AnsweredCallWithoutByeTimesOutAfterMaxDuration) {

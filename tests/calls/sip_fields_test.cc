@@ -100,5 +100,18 @@ TEST(SipFields, IntegersAreStrict) {
   EXPECT_FALSE(ParseInt("99999999999999999999", &v));
 }
 
+TEST(SipFields, DigestNonceIsReadFromChallengesAndCredentials) {
+  EXPECT_EQ(DigestNonce("Digest realm=\"sip.cybercity.dk\","
+                        "nonce=\"1701b4767d49c41117c7b73a255a353\","
+                        "opaque=\"1701a1351f70795\",stale=false,algorithm=MD5"),
+            "1701b4767d49c41117c7b73a255a353");
+  EXPECT_EQ(DigestNonce("Digest username=\"alice\", realm=\"a, b\", cnonce=\"c1\",\r\n"
+                        " NONCE = \"n-2\" , nc=00000001"),
+            "n-2")
+      << "cnonce is not the nonce; a quoted comma does not split; names are case-insensitive";
+  EXPECT_EQ(DigestNonce("Digest realm=\"a\", cnonce=\"c1\""), "");
+  EXPECT_EQ(DigestNonce(""), "");
+}
+
 }  // namespace
 }  // namespace sipman::calls
