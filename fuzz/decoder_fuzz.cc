@@ -1,5 +1,7 @@
-// Feeds several frames through one Decoder so that IP fragment reassembly
-// and TCP stream state are exercised across frames.
+// Feeds several frames through one Decoder so that IP fragment reassembly,
+// TCP stream, SCTP fragment and HEP-in-TCP state are exercised across
+// frames; tunnels (GRE, ERSPAN, VXLAN, Geneve, GTP-U, PPPoE, MPLS, IP-in-IP)
+// are reached from every link type.
 //
 // Input: byte 0 picks the link type; then frames, each a 2-byte big-endian
 // length and that many bytes (a short last frame takes what is left). Every
@@ -40,6 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_tcp_stream_bytes = 2048;
   options.fragment_timeout_ns = 1000;
   options.tcp_idle_timeout_ns = 1000;
+  options.max_sctp_partial_messages = 4;
+  options.max_sctp_message_bytes = 2048;
   TouchingSink sink;
   sipman::net::Decoder decoder(options, &sink);
   const sipman::net::LinkType link = kLinks[data[0] % 8];

@@ -13,6 +13,7 @@ constexpr uint16_t kGreChecksum = 0x8000;
 constexpr uint16_t kGreRouting = 0x4000;  // RFC 1701 source routing: not supported
 constexpr uint16_t kGreKey = 0x2000;
 constexpr uint16_t kGreSequence = 0x1000;
+constexpr uint16_t kGreStrictRouteAndRecursion = 0x0f00;  // RFC 1701 only
 constexpr uint16_t kGreAck = 0x0080;      // version 1 only
 constexpr uint16_t kGreVersionMask = 0x0007;
 
@@ -70,8 +71,9 @@ void Decoder::Impl::DecodeGre(const uint8_t* p, size_t n) {
   const uint16_t protocol = LoadBe16(p + 2);
   const uint16_t version = flags & kGreVersionMask;
   // Version 1 (PPTP) always has a key (payload length + call id) and carries
-  // PPP; routing was deprecated by RFC 2784 and no mirror uses it.
-  if (version > 1 || (flags & kGreRouting) != 0 ||
+  // PPP. RFC 2784 §2.5: a packet with any of the RFC 1701 bits (routing,
+  // strict source route, recursion) is discarded.
+  if (version > 1 || (flags & (kGreRouting | kGreStrictRouteAndRecursion)) != 0 ||
       (version == 1 && ((flags & kGreKey) == 0 || protocol != kTypePpp))) {
     ++counters_.tunnel_errors;
     return;
@@ -84,6 +86,16 @@ void Decoder::Impl::DecodeGre(const uint8_t* p, size_t n) {
   if (n < header) {
     ++counters_.tunnel_errors;
     return;
+  }
+  if (version == 1) {
+    // The key's upper half is the payload length (RFC 2637 §4.1).
+    const size_t key_at = (flags & kGreChecksum) != 0 ? 8 : 4;
+    const size_t payload_len = LoadBe16(p + key_at);
+    if (payload_len > n - header) {
+      ++counters_.tunnel_errors;
+      return;
+    }
+    n = header + payload_len;
   }
   ++counters_.gre;
   p += header;

@@ -24,7 +24,11 @@ Bytes Gre(uint16_t flags, uint16_t protocol, const Bytes& payload) {
   Put16(&b, flags);
   Put16(&b, protocol);
   if (flags & 0x8000) Put32(&b, 0);           // checksum + reserved
-  if (flags & 0x2000) Put32(&b, 0x01020304);  // key
+  if (flags & 0x2000) {
+    // Version 1 (PPTP): the key is the payload length and a call id.
+    Put32(&b, (flags & 7) == 1 ? static_cast<uint32_t>(payload.size()) << 16 | 0x0304u
+                               : 0x01020304u);
+  }
   if (flags & 0x1000) Put32(&b, 7);           // sequence
   Append(&b, payload);
   return b;
@@ -119,6 +123,12 @@ TEST_F(TunnelTest, GreCarriesIpv6EthernetAndPpp) {
   Append(&ppp, InnerIpv4());
   Decode(OuterIpv4(47, Gre(0x2001, 0x880b, ppp)));  // PPTP: version 1, key
   EXPECT_EQ(sink_.got.size(), 3u);
+  Bytes long_ppp = Gre(0x2001, 0x880b, ppp);
+  long_ppp[4] = 0x7f;  // payload length past the packet
+  Decode(OuterIpv4(47, long_ppp));
+  Decode(OuterIpv4(47, Gre(0x0300, 0x0800, InnerIpv4())));  // RFC 1701 recursion
+  EXPECT_EQ(sink_.got.size(), 3u);
+  EXPECT_EQ(counters().tunnel_errors, 2u);
   EXPECT_EQ(counters().gre, 3u);
   EXPECT_EQ(counters().ppp, 1u);
   EXPECT_EQ(sink_.got[0].meta.src_ip, V6(1));
