@@ -279,6 +279,18 @@ class Daemon {
     worker.join();
     TakeQueueErrors();
     if (hep_sender_) hep_sender_->Flush(1000);
+    bool summarized = false;
+    if (web_ && !options_.pcap_files.empty() && !stop_requested_ && !failed_ &&
+        !options_.exit_after_replay) {
+      Status flushed = store_->Flush();
+      if (!flushed.ok()) {
+        log_->Line("writing %s failed: %s", options_.db.c_str(), flushed.message().c_str());
+        failed_ = true;
+      }
+      PrintSummary();
+      summarized = true;
+      ServeUntilSignal(signals);
+    }
     // The server reads the store: it stops first.
     if (web_) web_->Stop();
 
@@ -287,7 +299,7 @@ class Daemon {
       log_->Line("writing %s failed: %s", options_.db.c_str(), closed.message().c_str());
       failed_ = true;
     }
-    PrintSummary();
+    if (!summarized) PrintSummary();
     log_->Line("stopped");
     return failed_ ? 1 : 0;
   }
@@ -453,10 +465,15 @@ class Daemon {
   // Capture time now, by the worker's reckoning: the newest packet's time
   // plus the wall time since it arrived (scaled for a replay), so calls end
   // by their timers even when no packet comes.
+  // A full-speed replay (--pcap-speed 0) has no scale: while it runs,
+  // packets come back to back and idle time is nil; once it has ended (with
+  // HEP still coming in), capture time runs as wall time, or the calls it
+  // left open would never reach their timers.
   TimestampNs VirtualNow(Clock::time_point now) const {
-    if (last_ts_ == 0 || options_.pcap_speed <= 0) return last_ts_;
+    if (last_ts_ == 0) return last_ts_;
+    const double speed = options_.pcap_speed > 0 ? options_.pcap_speed : 1.0;
     auto idle = std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_packet_wall_).count();
-    return last_ts_ + static_cast<TimestampNs>(static_cast<double>(idle) * options_.pcap_speed);
+    return last_ts_ + static_cast<TimestampNs>(static_cast<double>(idle) * speed);
   }
 
   void Publish() {
@@ -578,49 +595,43 @@ class Daemon {
     correlator_->AddDrops(ts, kernel, interface);
   }
 
+  // Waits for the worker to finish: the input ended (a replay, a failed
+  // source) or a first SIGINT/SIGTERM stopped it; either way everything
+  // queued and every call still open is stored. A second signal while that
+  // drain runs exits at once and says what is lost.
   void MainLoop(const sigset_t& signals) {
-    bool stopping = false;
+    bool input_ended = false;
     Clock::time_point next_status = Clock::now() + StatsPeriod();
     Clock::time_point next_concurrent = Clock::now();
     while (!gauges_.done.load(std::memory_order_acquire)) {
-      struct timespec wait = {0, kPollMs * 1000000L};
-      siginfo_t info;
-      int sig = sigtimedwait(&signals, &info, &wait);
-      if (sig == SIGHUP) {
-        Status s = log_->Reopen();
-        if (s.ok()) {
-          log_->Line("SIGHUP: log reopened");
-        } else {
-          log_->Line("SIGHUP: %s", s.message().c_str());
-        }
-        if (web_ && !options_.tls_cert_file.empty()) {
-          s = web_->ReloadTls();
-          if (s.ok()) {
-            log_->Line("SIGHUP: TLS certificate %s reloaded", options_.tls_cert_file.c_str());
-          } else {
-            log_->Line("SIGHUP: %s", s.message().c_str());
-          }
-        }
-      } else if (sig == SIGINT || sig == SIGTERM) {
-        if (!stopping) {
+      const int sig = WaitSignal(signals);
+      if (sig == SIGINT || sig == SIGTERM) {
+        if (!stop_requested_) {
+          stop_requested_ = true;
           PacketQueueCounters q = QueueTotals();
-          log_->Line("%s: stopping capture, draining %llu queued and %llu spilled packets",
-                     sig == SIGINT ? "SIGINT" : "SIGTERM", U(q.queued), U(q.spill_pending));
+          log_->Line("%s: stopping capture; storing %llu open calls and draining %llu queued "
+                     "and %llu spilled packets (a second signal exits at once and loses them)",
+                     SignalName(sig), U(gauges_.open_calls.load(std::memory_order_relaxed)),
+                     U(q.queued), U(q.spill_pending));
           if (source_) source_->Stop();
           StopHep();
-          stopping = true;
         } else {
-          log_->Line("second %s while draining: exiting now; %llu queued and %llu spilled packets "
-                     "are not stored", sig == SIGINT ? "SIGINT" : "SIGTERM",
-                     U(QueueTotals().queued), U(QueueTotals().spill_pending));
+          PacketQueueCounters q = QueueTotals();
+          log_->Line("second %s while draining: exiting now; %llu open calls, %llu rows waiting "
+                     "for the database, %llu queued and %llu spilled packets are not stored",
+                     SignalName(sig), U(gauges_.open_calls.load(std::memory_order_relaxed)),
+                     U(store_->counters().queued_rows), U(q.queued), U(q.spill_pending));
           std::_Exit(1);
         }
       }
-      // A replay that ends stops the daemon, unless HEP keeps coming in.
-      if (!stopping && !hep_listener_ && capture_done_.load(std::memory_order_acquire)) {
-        log_->Line("capture ended: draining %llu queued and %llu spilled packets",
+      // A replay that ends (or a source that fails) stops the worker once
+      // it has drained, unless HEP keeps coming in.
+      if (!input_ended && !hep_listener_ && capture_done_.load(std::memory_order_acquire)) {
+        input_ended = true;
+        log_->Line("capture ended: storing %llu open calls, draining %llu queued and %llu "
+                   "spilled packets",
+                   U(gauges_.open_calls.load(std::memory_order_relaxed)),
                    U(QueueTotals().queued), U(QueueTotals().spill_pending));
-        stopping = true;
       }
       TakeQueueErrors();
       Clock::time_point now = Clock::now();
@@ -634,6 +645,47 @@ class Daemon {
       }
     }
   }
+
+  // After a replay, the web GUI keeps serving what was stored until the
+  // operator stops it: a newcomer's `make run PCAP=file` would otherwise
+  // show nothing. SIGHUP works as while capturing.
+  void ServeUntilSignal(const sigset_t& signals) {
+    log_->Line("replay finished and stored; the web GUI keeps serving it at %s until Ctrl-C "
+               "(SIGINT or SIGTERM)", WebUrl(options_.listen, web_->port(), !options_.tls_cert_file.empty()).c_str());
+    for (;;) {
+      const int sig = WaitSignal(signals);
+      if (sig == SIGINT || sig == SIGTERM) {
+        log_->Line("%s: stopping the web GUI", SignalName(sig));
+        return;
+      }
+    }
+  }
+
+  // Waits up to kPollMs for a signal; handles SIGHUP (log reopened, TLS
+  // certificate reloaded) itself. Returns the signal, or 0.
+  int WaitSignal(const sigset_t& signals) {
+    struct timespec wait = {0, kPollMs * 1000000L};
+    siginfo_t info;
+    const int sig = sigtimedwait(&signals, &info, &wait);
+    if (sig != SIGHUP) return sig < 0 ? 0 : sig;
+    Status s = log_->Reopen();
+    if (s.ok()) {
+      log_->Line("SIGHUP: log reopened");
+    } else {
+      log_->Line("SIGHUP: %s", s.message().c_str());
+    }
+    if (web_ && !options_.tls_cert_file.empty()) {
+      s = web_->ReloadTls();
+      if (s.ok()) {
+        log_->Line("SIGHUP: TLS certificate %s reloaded", options_.tls_cert_file.c_str());
+      } else {
+        log_->Line("SIGHUP: %s", s.message().c_str());
+      }
+    }
+    return 0;
+  }
+
+  static const char* SignalName(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
 
   // Both queues' counters, summed.
   PacketQueueCounters QueueTotals() const {
@@ -789,6 +841,7 @@ class Daemon {
   std::string sensor_node_, hep_sensor_;
   std::atomic<bool> capture_done_{false};
   std::atomic<bool> failed_{false};
+  bool stop_requested_ = false;  // main thread: a first SIGINT/SIGTERM came
   Clock::time_point started_;
 
   // Worker thread only (read by the main thread after join).

@@ -44,6 +44,9 @@ struct RunOptions {
 
   // The web GUI and API (docs/UI.md, docs/API.md), served while capturing.
   bool web = true;                         // --no-web (--web)
+  // --exit-after-replay: a --pcap replay with the web GUI keeps serving the
+  // stored data until SIGINT/SIGTERM; this exits once it is stored instead.
+  bool exit_after_replay = false;
   std::string listen = "127.0.0.1:8080";   // --listen ADDR:PORT
   // --admin-password-file: first start only, the password of web user
   // `admin` (else $SIPMAN_ADMIN_PASSWORD, else a random one printed once).
