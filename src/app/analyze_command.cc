@@ -98,6 +98,7 @@ void PrintText(const AnalyzeOptions& options, const Correlator& a, const Pipelin
               static_cast<unsigned long long>(c.retransmissions),
               static_cast<unsigned long long>(c.orphan_requests + c.orphan_responses),
               static_cast<unsigned long long>(t.packets));
+  for (const std::string& line : DecoderSummaryLines(t.decoder)) std::printf("%s\n", line.c_str());
   PrintTrafficText(a.traffic_summary());
   std::printf("stored in %s: %llu calls, %llu registrations, %llu messages (%llu already there)\n",
               options.db.c_str(), static_cast<unsigned long long>(s.calls_written),
@@ -142,6 +143,7 @@ void PrintJson(const AnalyzeOptions& options, const Correlator& a, const Pipelin
   field("packets", t.packets);
   field("bytes", t.bytes);
   AppendTrafficJson(&out, a.traffic_summary());
+  out.Append(DecoderCountersJson(t.decoder));
   out.Append(",\"db\":");
   AppendJsonString(&out, options.db);
   field("calls_stored", s.calls_written);

@@ -198,6 +198,9 @@ int RunMessages(const MessagesOptions& options) {
                static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.malformed),
                static_cast<unsigned long long>(t.non_sip), t.elapsed_seconds,
                t.elapsed_seconds > 0 ? static_cast<double>(t.messages) / t.elapsed_seconds : 0.0);
+  for (const std::string& line : DecoderSummaryLines(t.decoder)) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
   return 0;
 }
 

@@ -1,6 +1,7 @@
 #include "app/pipeline.h"
 
 #include <chrono>
+#include <cstdio>
 
 namespace sipman::app {
 
@@ -58,6 +59,73 @@ void PacketPipeline::OnTransportPayload(TimestampNs ts, net::Transport transport
 void PacketPipeline::Finish() {
   decoder_->Finish();
   totals_->non_sip = decoder_->counters().non_sip;
+  totals_->decoder = decoder_->counters();
+}
+
+std::vector<std::string> DecoderSummaryLines(const net::DecoderCounters& c) {
+  std::vector<std::string> lines;
+  char buf[512];
+  std::string tunnels;
+  auto add = [&](const char* name, uint64_t n) {
+    if (n == 0) return;
+    std::snprintf(buf, sizeof buf, "%s%s %llu", tunnels.empty() ? "" : ", ", name,
+                  static_cast<unsigned long long>(n));
+    tunnels += buf;
+  };
+  add("GRE", c.gre);
+  add("ERSPAN", c.erspan);
+  add("VXLAN", c.vxlan);
+  add("Geneve", c.geneve);
+  add("IP-in-IP", c.ip_in_ip);
+  add("PPPoE", c.pppoe);
+  add("MPLS", c.mpls);
+  add("GTP-U", c.gtpu);
+  if (!tunnels.empty() || c.tunnel_errors != 0 || c.tunnel_too_deep != 0) {
+    std::snprintf(buf, sizeof buf, "tunnels: %s%s(%llu malformed, %llu nested too deep)",
+                  tunnels.c_str(), tunnels.empty() ? "" : " ",
+                  static_cast<unsigned long long>(c.tunnel_errors),
+                  static_cast<unsigned long long>(c.tunnel_too_deep));
+    lines.emplace_back(buf);
+  }
+  if (c.sctp_packets != 0) {
+    std::snprintf(buf, sizeof buf,
+                  "sctp: %llu packets, %llu DATA chunks, %llu messages reassembled, %llu errors",
+                  static_cast<unsigned long long>(c.sctp_packets),
+                  static_cast<unsigned long long>(c.sctp_data_chunks),
+                  static_cast<unsigned long long>(c.sctp_reassembled),
+                  static_cast<unsigned long long>(c.sctp_errors));
+    lines.emplace_back(buf);
+  }
+  if (c.hep_packets != 0 || c.hep_errors != 0) {
+    std::snprintf(buf, sizeof buf, "HEP in the capture: %llu packets unwrapped, %llu unreadable",
+                  static_cast<unsigned long long>(c.hep_packets),
+                  static_cast<unsigned long long>(c.hep_errors));
+    lines.emplace_back(buf);
+  }
+  if (c.tls_connections != 0) {
+    std::snprintf(buf, sizeof buf,
+                  "encrypted SIP: %llu connections, %llu bytes (TLS: the sensor cannot read "
+                  "these; mirror the traffic before TLS or have the server send HEP)",
+                  static_cast<unsigned long long>(c.tls_connections),
+                  static_cast<unsigned long long>(c.tls_bytes));
+    lines.emplace_back(buf);
+  }
+  return lines;
+}
+
+std::string DecoderCountersJson(const net::DecoderCounters& c) {
+  std::string out = ",\"decoder\":{";
+  bool first = true;
+#define SIPMAN_COUNTER_JSON(field, name, help)       \
+  out += first ? "\"" : ",\"";                       \
+  first = false;                                     \
+  out += name;                                       \
+  out += "\":";                                      \
+  out += std::to_string(c.field);
+  SIPMAN_DECODER_COUNTERS(SIPMAN_COUNTER_JSON)
+#undef SIPMAN_COUNTER_JSON
+  out += '}';
+  return out;
 }
 
 Result<PipelineTotals> RunFilePipeline(const std::vector<std::string>& files,

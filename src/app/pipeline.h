@@ -37,7 +37,18 @@ struct PipelineTotals {
   TimestampNs last_ts = 0;
   double elapsed_seconds = 0;
   std::vector<std::string> warnings;  // truncation, unsupported link types
+  net::DecoderCounters decoder;       // what the decoder saw, filled by Finish
 };
+
+// What an operator should know of the decoder's counters, as summary lines
+// (empty when there is nothing to say): the tunnels, SCTP and HEP found,
+// and the SIP over TLS the sensor cannot read ("encrypted SIP: N
+// connections, M bytes"). Shared by messages, analyze and run.
+std::vector<std::string> DecoderSummaryLines(const net::DecoderCounters& c);
+
+// The decoder's counters in JSON: ,"decoder":{"frames":N,...}, every
+// counter of SIPMAN_DECODER_COUNTERS by its name.
+std::string DecoderCountersJson(const net::DecoderCounters& c);
 
 // Decodes packets one at a time and parses each SIP payload into one reused
 // SipMessage (no allocation per packet). Used by the file pipeline below and
@@ -57,8 +68,11 @@ class PacketPipeline {
   void OnTransportPayload(TimestampNs ts, net::Transport transport, const IpAddress& src,
                           uint16_t src_port, const IpAddress& dst, uint16_t dst_port,
                           std::span<const uint8_t> data, uint32_t wire_len);
-  // End of input: flushes the reassemblers and fills totals->non_sip.
+  // End of input: flushes the reassemblers and fills totals->non_sip and
+  // totals->decoder.
   void Finish();
+  // The decoder's counters so far (same thread as OnPacket).
+  const net::DecoderCounters& decoder_counters() const { return decoder_->counters(); }
 
  private:
   class Sink;

@@ -54,9 +54,10 @@ struct WorkerGauges {
 class MetricsSnapshot {
  public:
   void Set(const stats::TrafficCounters& traffic, const Correlator& correlator,
-           uint64_t calls_up) {
+           uint64_t calls_up, const net::DecoderCounters& decoder) {
     std::lock_guard<std::mutex> lock(mu_);
     traffic_ = traffic;
+    decoder_ = decoder;
     for (size_t i = 0; i < kCallStates.size(); ++i) calls_[i] = correlator.calls(kCallStates[i]);
     open_calls_ = correlator.tracker_counters().open_calls;
     calls_up_ = calls_up;
@@ -67,9 +68,11 @@ class MetricsSnapshot {
     stats::TrafficCounters traffic;
     std::array<uint64_t, kCallStates.size()> by_state;
     uint64_t open_calls, calls_up;
+    net::DecoderCounters decoder;
     {
       std::lock_guard<std::mutex> lock(mu_);
       traffic = traffic_;
+      decoder = decoder_;
       by_state = calls_;
       open_calls = open_calls_;
       calls_up = calls_up_;
@@ -92,11 +95,21 @@ class MetricsSnapshot {
                 "# TYPE sipman_open_calls gauge\nsipman_open_calls ")
         .append(std::to_string(open_calls))
         .append("\n");
+    // The decoder's counters (tunnels, SCTP, HEP in the capture, TLS that
+    // cannot be read), each as sipman_decoder_NAME_total.
+#define SIPMAN_COUNTER_METRIC(field, name, help)                                        \
+  out->append("# HELP sipman_decoder_" name "_total " help ".\n# TYPE sipman_decoder_" name \
+              "_total counter\nsipman_decoder_" name "_total ")                           \
+      .append(std::to_string(decoder.field))                                            \
+      .append("\n");
+    SIPMAN_DECODER_COUNTERS(SIPMAN_COUNTER_METRIC)
+#undef SIPMAN_COUNTER_METRIC
   }
 
  private:
   std::mutex mu_;
   stats::TrafficCounters traffic_;                   // guarded by mu_
+  net::DecoderCounters decoder_;                     // guarded by mu_
   std::array<uint64_t, kCallStates.size()> calls_{};  // guarded by mu_
   uint64_t open_calls_ = 0;                          // guarded by mu_
   uint64_t calls_up_ = 0;                            // guarded by mu_
@@ -501,7 +514,8 @@ class Daemon {
     last_metrics_ = now;
     const uint64_t up = force ? 0 : correlator_->CountOpenCalls(VirtualNow(now));
     gauges_.calls_up.store(up, std::memory_order_relaxed);
-    metrics_.Set(correlator_->traffic_totals(), *correlator_, up);
+    metrics_.Set(correlator_->traffic_totals(), *correlator_, up,
+                 pipeline_ != nullptr ? pipeline_->decoder_counters() : totals_.decoder);
     // The dashboard sees each second about a second after it ends, not
     // kOpenSeconds later; the final counts follow when it closes.
     if (!force) correlator_->PublishOpenSeconds(VirtualNow(now));
@@ -509,6 +523,7 @@ class Daemon {
 
   void WorkerLoop() {
     PacketPipeline pipeline(handler_, &totals_);
+    pipeline_ = &pipeline;
     capture::Packet packet, hep_packet;
     Clock::time_point last_advance = Clock::now();
     bool capture_open = queue_ != nullptr;
@@ -552,6 +567,7 @@ class Daemon {
       MaybeSnapshotActive(now);
     }
     pipeline.Finish();
+    pipeline_ = nullptr;
     SampleDrops(Clock::now(), true);
     correlator_->Finish(VirtualNow(Clock::now()));
     // Every call is in `calls` now (queued before this): none is still up.
@@ -790,6 +806,9 @@ class Daemon {
     std::printf("messages: %llu  malformed: %llu  retransmissions: %llu  orphans: %llu\n",
                 U(totals_.messages), U(totals_.malformed), U(c.retransmissions),
                 U(c.orphan_requests + c.orphan_responses));
+    for (const std::string& line : DecoderSummaryLines(totals_.decoder)) {
+      std::printf("%s\n", line.c_str());
+    }
     stats::TrafficSummary traffic = correlator_->traffic_summary();
     std::printf("traffic: %llu SIP packets, %llu bytes over %lld s; bytes/s average %.1f "
                 "peak %llu; messages/s average %.2f peak %llu\n",
@@ -846,6 +865,7 @@ class Daemon {
 
   // Worker thread only (read by the main thread after join).
   PipelineTotals totals_;
+  const PacketPipeline* pipeline_ = nullptr;  // while WorkerLoop runs
   TimestampNs last_ts_ = 0;
   Clock::time_point last_packet_wall_;
   Clock::time_point last_drop_sample_;
