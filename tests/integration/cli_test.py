@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Behaviour of `sipman messages` on the command line: every format, several
-files merged in time order, damaged files and usage errors. Uses the
-fixtures made by scripts/make-test-pcaps."""
+files merged in time order, damaged files and usage errors; the decoder's
+summary lines and counters (tunnels, SCTP, HEP, TLS) with exact values. Uses
+the fixtures made by scripts/make-test-pcaps."""
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
+import tempfile
 
 SIPMAN = sys.argv[1]
 FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "pcaps")
@@ -103,6 +106,143 @@ for args in (["messages"], ["messages", "--format", "xml", "f"], ["frobnicate"],
     check(f"usage error {' '.join(args)}", r.returncode == 2 and "sipman --help" in r.stderr, (r.returncode, r.stderr))
 h = run("--help")
 check("--help names the commands", h.returncode == 0 and "sipman messages" in h.stdout, h.stdout[:100])
+
+# Decoder summaries: tunnels, SCTP, HEP in the capture and encrypted SIP. Every
+# number below is derived from how scripts/make-test-pcaps builds the fixture
+# (tests/fixtures/pcaps/README.md has the frame tables), not taken from sipman.
+# `sipman messages` prints the lines on stderr, `sipman analyze` on stdout, and
+# `analyze --json` has every counter under "decoder".
+TLS_SIP_BYTES = 8188   # TCP payload of tls-sip.pcap's two TLS connections (README)
+SUMMARY_PREFIXES = ("tunnels:", "sctp:", "HEP in the capture:", "encrypted SIP:")
+# Counters of these layers that a fixture does not name must be 0.
+LAYER_COUNTERS = ("truncated", "gre", "erspan", "vxlan", "geneve", "ip_in_ip", "pppoe", "ppp",
+                  "mpls", "gtpu", "tunnel_errors", "tunnel_too_deep", "sctp_packets",
+                  "sctp_data_chunks", "sctp_reassembled", "sctp_errors", "hep_packets",
+                  "hep_errors", "tls_connections", "tls_bytes", "non_sip")
+ENCRYPTED = f"encrypted SIP: 2 connections, {TLS_SIP_BYTES} bytes ("
+
+
+def tcp_payload_bytes(path):
+    """TCP payload bytes in a little-endian microsecond pcap of Ethernet/IPv4 frames,
+    counted here independently of sipman and tshark."""
+    with open(path, "rb") as f:
+        data = f.read()
+    total, pos = 0, 24
+    while pos + 16 <= len(data):
+        caplen = struct.unpack_from("<I", data, pos + 8)[0]
+        frame = data[pos + 16:pos + 16 + caplen]
+        pos += 16 + caplen
+        if frame[12:14] != b"\x08\x00" or frame[14 + 9] != 6:
+            continue
+        ip = frame[14:]
+        ihl, ip_total = (ip[0] & 15) * 4, struct.unpack_from("!H", ip, 2)[0]
+        total += ip_total - ihl - (ip[ihl + 12] >> 4) * 4
+    return total
+
+
+# name: (summary lines, decoder counters, messages listed). A line ending in "("
+# is matched as the start of a line (the TLS line goes on with advice).
+DECODER_CASES = {
+    # 7 frames, each Ethernet / MPLS / IPv4 / GRE / IPv4 / UDP / VXLAN / ... / SIP.
+    "nested-mpls-gre-vxlan.pcap": (
+        ["tunnels: GRE 7, VXLAN 7, MPLS 7 (0 malformed, 0 nested too deep)"],
+        {"gre": 7, "vxlan": 7, "mpls": 7, "sip_payloads": 7}, 7),
+    # 13 packets; DATA chunks: INVITE 1, 100 + 180 2, the 200 in 3 fragments (one
+    # message reassembled), ACK 1, BYE 1, 200 1 = 9; 7 messages.
+    "sctp.pcap": (
+        ["sctp: 13 packets, 9 DATA chunks, 1 messages reassembled, 0 errors"],
+        {"sctp_packets": 13, "sctp_data_chunks": 9, "sctp_reassembled": 1, "sip_payloads": 7},
+        7),
+    # One HEP packet per message: a call (7) and OPTIONS/200 (2); the TCP file 7.
+    "hep-v3-udp.pcap": (["HEP in the capture: 9 packets unwrapped, 0 unreadable"],
+                        {"hep_packets": 9, "sip_payloads": 9}, 9),
+    "hep-v3-tcp.pcap": (["HEP in the capture: 7 packets unwrapped, 0 unreadable"],
+                        {"hep_packets": 7, "sip_payloads": 7}, 7),
+    "hep-v2-udp.pcap": (["HEP in the capture: 9 packets unwrapped, 0 unreadable"],
+                        {"hep_packets": 9, "sip_payloads": 9}, 9),
+    # Two TLS connections (5061 and 443), both directions starting with a record;
+    # the OPTIONS/200 over UDP are the only messages.
+    "tls-sip.pcap": ([ENCRYPTED], {"tls_connections": 2, "tls_bytes": TLS_SIP_BYTES,
+                                   "sip_payloads": 2}, 2),
+    # Frames 1 (C, K, S set, cut in the optional fields) and 3 (PPTP payload length
+    # past the end) are malformed GRE; frames 2 and 4 have whole GRE headers whose
+    # inner IPv4 is cut short (60 of 375 bytes) or missing: truncated. GRE counts
+    # 2, 4 and the good frame 5.
+    "bad-gre-length.pcap": (["tunnels: GRE 3 (2 malformed, 0 nested too deep)"],
+                            {"gre": 3, "tunnel_errors": 2, "truncated": 2, "sip_payloads": 2},
+                            2),
+    # Version 2, routing bit, version 7, strict route + recursion: 4 bad, 1 good.
+    "bad-gre-flags.pcap": (["tunnels: GRE 1 (4 malformed, 0 nested too deep)"],
+                           {"gre": 1, "tunnel_errors": 4, "sip_payloads": 2}, 2),
+    # kMaxEncapsulations is 8: frame 1 counts 8 IP-in-IP headers, frame 2 8 GRE
+    # headers, each then too deep; the good frame 3 is GRE + IP-in-IP.
+    "bad-nesting.pcap": (["tunnels: GRE 9, IP-in-IP 9 (0 malformed, 2 nested too deep)"],
+                         {"gre": 9, "ip_in_ip": 9, "tunnel_too_deep": 2, "sip_payloads": 2},
+                         2),
+    # Frames 1-4 each hold one bad chunk (length past the end, 0, 2, 12 with 4 bytes
+    # there); frame 5's IPv4 packet is cut short, so it never reaches SCTP; frame 6
+    # is the good DATA chunk.
+    "bad-sctp.pcap": (["sctp: 5 packets, 1 DATA chunks, 0 messages reassembled, 4 errors"],
+                      {"sctp_packets": 5, "sctp_data_chunks": 1, "sctp_errors": 4,
+                       "truncated": 1, "sip_payloads": 2}, 2),
+    # Frame 1's 4-byte VXLAN header fails VXLAN's check: a plain datagram, not SIP.
+    # Frames 2-4: a whole VXLAN header, then inner Ethernet, IPv4 header, IPv4
+    # packet cut short. Frame 5 the good one.
+    "bad-vxlan-truncated.pcap": (["tunnels: VXLAN 4 (0 malformed, 0 nested too deep)"],
+                                 {"vxlan": 4, "truncated": 3, "non_sip": 1, "sip_payloads": 2},
+                                 2),
+    # Frames 1 (3 labels, no bottom, nothing after) and 2 (20 labels, no bottom
+    # within 16) are malformed; frame 3 is a whole stack with nothing after it
+    # (truncated); frame 4 the good one.
+    "bad-mpls-no-bos.pcap": (["tunnels: MPLS 2 (2 malformed, 0 nested too deep)"],
+                             {"mpls": 2, "tunnel_errors": 2, "truncated": 1, "sip_payloads": 2},
+                             2),
+    # Six bad HEPv3 packets, one good; the 200 is plain UDP.
+    "bad-hep.pcap": (["HEP in the capture: 1 packets unwrapped, 6 unreadable"],
+                     {"hep_packets": 1, "hep_errors": 6, "sip_payloads": 2}, 2),
+    # Plain TCP and WebSocket (12 frames: 4 REGISTER/401, the INVITE in 2, 100, 180,
+    # 4 more): no TLS is seen where there is none.
+    "tcp-segmentation.pcap": ([], {"sip_payloads": 9}, 9),
+    "websocket.pcap": ([], {"websocket_frames": 12, "sip_payloads": 11}, 11),
+}
+
+
+def summary_lines(text):
+    return [l for l in text.splitlines() if l.startswith(SUMMARY_PREFIXES)]
+
+
+def lines_match(got, want):
+    return len(got) == len(want) and all(
+        g.startswith(w) if w.endswith("(") else g == w for g, w in zip(got, want))
+
+
+check("tls-sip.pcap carries the README's TLS byte count",
+      tcp_payload_bytes(fx("tls-sip.pcap")) == TLS_SIP_BYTES, tcp_payload_bytes(fx("tls-sip.pcap")))
+with tempfile.TemporaryDirectory(prefix="sipman-cli-") as tmp:
+    for name, (want_lines, want_counters, want_messages) in DECODER_CASES.items():
+        msgs = run("messages", fx(name))
+        listed = msgs.stdout.splitlines()
+        check(f"{name}: messages lists {want_messages}",
+              msgs.returncode == 0 and len(listed) == want_messages
+              and (not name.startswith("bad-") or all("-good-" in l for l in listed)),
+              (msgs.returncode, listed, msgs.stderr))
+        check(f"{name}: messages' decoder lines on stderr",
+              lines_match(summary_lines(msgs.stderr), want_lines),
+              (summary_lines(msgs.stderr), want_lines))
+        text = run("analyze", "--db", os.path.join(tmp, name + ".txt.db"), fx(name))
+        check(f"{name}: analyze's decoder lines on stdout",
+              text.returncode == 0 and lines_match(summary_lines(text.stdout), want_lines),
+              (text.returncode, summary_lines(text.stdout), text.stderr))
+        js = run("analyze", "--json", "--db", os.path.join(tmp, name + ".json.db"), fx(name))
+        try:
+            decoder = json.loads(js.stdout)["decoder"]
+        except (ValueError, KeyError) as e:
+            decoder = {"error": repr(e)}
+        want = {k: 0 for k in LAYER_COUNTERS}
+        want.update(want_counters)
+        got = {k: decoder.get(k) for k in want}
+        check(f"{name}: analyze --json decoder counters", js.returncode == 0 and got == want,
+              {k: (got[k], want[k]) for k in want if got[k] != want[k]} or js.stderr)
 
 print(f"{passed} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)
