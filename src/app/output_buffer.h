@@ -19,6 +19,8 @@ class OutputBuffer {
   OutputBuffer& operator=(const OutputBuffer&) = delete;
 
   void Append(std::string_view s) {
+    // An empty view may hold a null pointer, which memcpy must not get.
+    if (s.empty()) return;
     if (s.size() > kCapacity - used_) {
       Flush();
       if (s.size() > kCapacity) {

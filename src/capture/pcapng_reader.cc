@@ -44,7 +44,12 @@ TimestampNs ToNanoseconds(const Interface& itf, uint64_t units) {
     ns = static_cast<__int128>(units);
     for (int i = 9; i < itf.exponent && i < 40; ++i) ns /= 10;
   }
-  return static_cast<TimestampNs>(ns) + itf.offset_seconds * kNsPerSecond;
+  // if_tsoffset and 64-bit units can reach past 2262: clamp there rather
+  // than overflow.
+  ns += static_cast<__int128>(itf.offset_seconds) * kNsPerSecond;
+  if (ns < 0) return 0;
+  if (ns > kMaxTimestampNs) return kMaxTimestampNs;
+  return static_cast<TimestampNs>(ns);
 }
 
 class PcapngReader : public FrameReader {

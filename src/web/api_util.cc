@@ -49,7 +49,7 @@ std::optional<TimestampNs> ParseApiTime(std::string_view s) {
   if (s.empty()) return std::nullopt;
   if (s.find('-', 1) == std::string_view::npos) {
     std::optional<int64_t> ns = ParseInt(s);
-    if (!ns || *ns < 0) return std::nullopt;
+    if (!ns || *ns < 0 || *ns > kMaxTimestampNs) return std::nullopt;
     return *ns;
   }
   int year, month, day, hour = 0, minute = 0, second = 0;
@@ -100,7 +100,8 @@ std::optional<TimestampNs> ParseApiTime(std::string_view s) {
   }
   int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
-  if (secs < 0) return std::nullopt;
+  // Past 2262 a time no longer fits in nanoseconds: not a time to search by.
+  if (secs < 0 || secs >= kMaxTimestampSeconds) return std::nullopt;
   return secs * kNsPerSecond + frac_ns;
 }
 

@@ -27,6 +27,17 @@ std::string Capture(Fill fill) {
   return text;
 }
 
+TEST(OutputBuffer, AppendsAnEmptyViewWithANullPointer) {
+  // A default string_view has a null data(): memcpy must not see it (UBSan
+  // stopped `messages --format json` on every real capture here).
+  EXPECT_EQ(Capture([](OutputBuffer* o) {
+              o->Append(std::string_view());
+              o->Append("x");
+              o->Append(std::string_view());
+            }),
+            "x");
+}
+
 TEST(JsonWriter, EscapesQuotesBackslashesAndControls) {
   EXPECT_EQ(Capture([](OutputBuffer* o) { AppendJsonString(o, "a\"b\\c\n\x01"); }),
             "\"a\\\"b\\\\c\\n\\u0001\"");

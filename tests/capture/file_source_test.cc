@@ -171,7 +171,7 @@ TEST(FileSource, SkipsUnsupportedLinkTypesWithAWarning) {
 
 // pcapng with two interfaces of different link types (Ethernet, raw IP), the
 // second at nanosecond resolution: libpcap refuses it, SIPMan's reader not.
-std::vector<uint8_t> MixedPcapng() {
+std::vector<uint8_t> MixedPcapng(uint64_t units0 = 1000005, uint64_t units1 = 2000000007ULL) {
   FileWriter w(false);
   // Section header block.
   w.U32(0x0A0D0D0A);
@@ -216,8 +216,8 @@ std::vector<uint8_t> MixedPcapng() {
     w.Raw(data, 4);
     w.U32(32 + 4);
   };
-  epb(0, 1000005, 0xaa);
-  epb(1, 2000000007ULL, 0xbb);
+  epb(0, units0, 0xaa);
+  epb(1, units1, 0xbb);
   return w.bytes();
 }
 
@@ -230,6 +230,16 @@ TEST(FileSource, ReadsPcapngWithMixedLinkTypesAndResolutions) {
   EXPECT_EQ(r.links[0], net::LinkType::kEthernet);
   EXPECT_EQ(r.links[1], net::LinkType::kRaw);
   EXPECT_EQ(r.first_byte[1], 0xbb);
+}
+
+TEST(FileSource, PcapngTimesPast2262AreClampedNotOverflowed) {
+  // 2^64-1 microseconds and 2^63 + 5 nanoseconds are both past the last
+  // second a TimestampNs holds (UBSan saw a signed overflow here).
+  TempFiles tmp;
+  Read r = ReadAll({tmp.Write(MixedPcapng(~0ULL, (1ULL << 63) + 5))});
+  ASSERT_EQ(r.ts.size(), 2u);
+  EXPECT_EQ(r.ts[0], kMaxTimestampNs);
+  EXPECT_EQ(r.ts[1], kMaxTimestampNs);
 }
 
 TEST(FileSource, TruncatedPcapngStopsWithAWarning) {

@@ -173,6 +173,11 @@ TEST(ApiValues, TimesInNanosecondsOrIso8601) {
   EXPECT_FALSE(ParseApiTime("2025-13-01"));
   EXPECT_FALSE(ParseApiTime("-5"));
   EXPECT_FALSE(ParseApiTime("2025-11-25T10:00:00Zjunk"));
+  // Past 2262 a time does not fit in nanoseconds: refused, not wrapped.
+  EXPECT_FALSE(ParseApiTime("2263-01-01"));
+  EXPECT_FALSE(ParseApiTime("9999-12-31T23:59:59Z"));
+  EXPECT_FALSE(ParseApiTime("9223372036854775808"));
+  EXPECT_EQ(ParseApiTime("2262-04-11"), int64_t{9223286400} * kNsPerSecond);
   EXPECT_EQ(FormatIsoTime((1764028800 + 36000) * kNsPerSecond + 123 * kNsPerMs),
             "2025-11-25T10:00:00.123Z");
 }
