@@ -98,6 +98,16 @@ void PrintText(const AnalyzeOptions& options, const Correlator& a, const Pipelin
               static_cast<unsigned long long>(c.retransmissions),
               static_cast<unsigned long long>(c.orphan_requests + c.orphan_responses),
               static_cast<unsigned long long>(t.packets));
+  if (c.calls_evicted != 0) {
+    std::printf("evicted at the open-call cap: %llu (no response %llu, challenged %llu, ended %llu, "
+                "ringing %llu, established %llu)\n",
+                static_cast<unsigned long long>(c.calls_evicted),
+                static_cast<unsigned long long>(c.calls_evicted_no_response),
+                static_cast<unsigned long long>(c.calls_evicted_challenged),
+                static_cast<unsigned long long>(c.calls_evicted_ended),
+                static_cast<unsigned long long>(c.calls_evicted_ringing),
+                static_cast<unsigned long long>(c.calls_evicted_established));
+  }
   for (const std::string& line : DecoderSummaryLines(t.decoder)) std::printf("%s\n", line.c_str());
   PrintTrafficText(a.traffic_summary());
   std::printf("stored in %s: %llu calls, %llu registrations, %llu messages (%llu already there)\n",
@@ -140,6 +150,14 @@ void PrintJson(const AnalyzeOptions& options, const Correlator& a, const Pipelin
   field("malformed", t.malformed);
   field("retransmissions", c.retransmissions);
   field("orphans", c.orphan_requests + c.orphan_responses);
+  out.Append(",\"calls_evicted\":{\"total\":");
+  out.AppendInt(c.calls_evicted);
+  field("no_response", c.calls_evicted_no_response);
+  field("challenged", c.calls_evicted_challenged);
+  field("ended", c.calls_evicted_ended);
+  field("ringing", c.calls_evicted_ringing);
+  field("established", c.calls_evicted_established);
+  out.Append('}');
   field("packets", t.packets);
   field("bytes", t.bytes);
   AppendTrafficJson(&out, a.traffic_summary());

@@ -806,6 +806,13 @@ class Daemon {
     std::printf("messages: %llu  malformed: %llu  retransmissions: %llu  orphans: %llu\n",
                 U(totals_.messages), U(totals_.malformed), U(c.retransmissions),
                 U(c.orphan_requests + c.orphan_responses));
+    if (c.calls_evicted != 0) {
+      std::printf("evicted at the open-call cap: %llu (no response %llu, challenged %llu, "
+                  "ended %llu, ringing %llu, established %llu)\n",
+                  U(c.calls_evicted), U(c.calls_evicted_no_response), U(c.calls_evicted_challenged),
+                  U(c.calls_evicted_ended), U(c.calls_evicted_ringing),
+                  U(c.calls_evicted_established));
+    }
     for (const std::string& line : DecoderSummaryLines(totals_.decoder)) {
       std::printf("%s\n", line.c_str());
     }

@@ -3,7 +3,8 @@
 //
 // Calls are found by Call-ID in a hash map with heterogeneous lookup (no
 // allocation per message) and live in a slot pool; timers are a lazy min-heap
-// in capture time. Everything a message tells is folded into the call as the
+// in capture time; for the open-call cap each open call is also in the LRU
+// list of its eviction class (EvictionLists). Everything a message tells is folded into the call as the
 // earliest timestamp of each event, so the result does not depend on the
 // order messages arrive in. The record's derived fields (state, durations,
 // end time) are computed once, when it is emitted.
@@ -19,6 +20,7 @@
 namespace sipman::calls {
 
 using internal::Call;
+using internal::EvictionClass;
 using internal::KeepEarliest;
 using internal::kNever;
 using internal::kNil;
@@ -150,6 +152,8 @@ struct SlotRef {
   uint32_t gen;
 };
 
+// Why a call is emitted. A timer and the open-call cap label it alike (what
+// it had become); Finish labels a call still up in_progress.
 enum class EmitMode : uint8_t { kTimer, kEvicted, kFinish };
 
 }  // namespace
@@ -191,6 +195,8 @@ class CallTracker::Impl {
   void Correlate(uint32_t slot, Call& c, std::string_view value);
   TimestampNs CallDeadline(const Call& c) const;
   void ScheduleCall(uint32_t slot);
+  EvictionClass EvictionClassOf(const Call& c) const;
+  void EvictCall();
   void EmitCall(uint32_t slot, EmitMode mode);
   void BuildRecord(const Call& c, EmitMode mode, CallRecord* r) const;
 
@@ -211,6 +217,7 @@ class CallTracker::Impl {
   CallTrackerCounters counters_;
 
   SlotPool<Call> calls_;
+  internal::EvictionLists evictions_{&calls_};
   IndexMap calls_by_id_;
   TimerHeap call_timers_;
   SlotPool<Registration> regs_;
@@ -257,6 +264,7 @@ void CallTracker::Impl::OnMessage(const SipEvent& ev) {
     slot = CreateCall(m->call_id);
   }
   ProcessCallMessage(slot, ev, method);
+  evictions_.Touch(slot, EvictionClassOf(calls_[slot]));
   ScheduleCall(slot);
 }
 
@@ -315,10 +323,7 @@ void CallTracker::Impl::EraseKey(IndexMap* map, const std::string* key) {
 
 uint32_t CallTracker::Impl::CreateCall(std::string_view call_id) {
   if (options_.max_open_calls > 0) {
-    while (calls_.size() >= options_.max_open_calls && calls_.oldest() != kNil) {
-      ++counters_.calls_evicted;
-      EmitCall(calls_.oldest(), EmitMode::kEvicted);
-    }
+    while (calls_.size() >= options_.max_open_calls && evictions_.Victim() != kNil) EvictCall();
   }
   const uint32_t slot = calls_.Allocate();
   Call& c = calls_[slot];
@@ -545,6 +550,9 @@ void CallTracker::Impl::OnInviteResponse(Call& c, const SipEvent& ev, bool retra
   }
   if (status < 200) {
     KeepEarliest(&c.first_provisional_ts, ev.ts);
+    // A 100 Trying without To tag comes from the next hop, which sends one
+    // for every INVITE, a flood's too; any other provisional from a UA.
+    if (status > 100 || !m.to.tag.empty()) c.callee_provisional = true;
     if (!c.provisional_seen || m.cseq_number > c.provisional_cseq) {
       c.provisional_cseq = m.cseq_number;
     }
@@ -821,6 +829,32 @@ uint64_t CallTracker::Impl::CountOpenCalls(TimestampNs now) {
   return n;
 }
 
+// How much evicting this call would lose (EvictionClass; the order is
+// explained at CallTrackerOptions::max_open_calls).
+EvictionClass CallTracker::Impl::EvictionClassOf(const Call& c) const {
+  if (c.finished) return AwaitsAuthRetry(c) ? EvictionClass::kChallenged : EvictionClass::kEnded;
+  if (c.answered) return EvictionClass::kEstablished;
+  if (c.cancel_seen) return EvictionClass::kEnded;  // cancelled, lingering
+  if (c.callee_provisional) return EvictionClass::kRinging;
+  return EvictionClass::kNoResponse;
+}
+
+// Emits the least recently active call of the cheapest non-empty eviction
+// class, labelled as its timer would have labelled it (BuildRecord).
+void CallTracker::Impl::EvictCall() {
+  const uint32_t slot = evictions_.Victim();
+  ++counters_.calls_evicted;
+  switch (calls_[slot].eviction_class) {
+    case EvictionClass::kNoResponse: ++counters_.calls_evicted_no_response; break;
+    case EvictionClass::kChallenged: ++counters_.calls_evicted_challenged; break;
+    case EvictionClass::kEnded: ++counters_.calls_evicted_ended; break;
+    case EvictionClass::kRinging: ++counters_.calls_evicted_ringing; break;
+    case EvictionClass::kEstablished: ++counters_.calls_evicted_established; break;
+    case EvictionClass::kNone: break;
+  }
+  EmitCall(slot, EmitMode::kEvicted);
+}
+
 void CallTracker::Impl::EmitCall(uint32_t slot, EmitMode mode) {
   Call& c = calls_[slot];
   BuildRecord(c, mode, &record_);
@@ -834,6 +868,7 @@ void CallTracker::Impl::EmitCall(uint32_t slot, EmitMode mode) {
     }
   }
   EraseKey(&calls_by_id_, c.key);
+  evictions_.Remove(slot);
   calls_.Release(slot);
 }
 
@@ -868,7 +903,8 @@ void CallTracker::Impl::BuildRecord(const Call& c, EmitMode mode, CallRecord* r)
   r->final_status = c.final_status;
   r->final_reason.assign(t.Get(c.final_reason));
 
-  // State (see CallState in calls.h).
+  // State (see CallState in calls.h). A call evicted by the open-call cap
+  // is labelled as its timer would label it: what it had become so far.
   CallState state;
   if (c.answered) {
     if (c.bye_seen) {
@@ -891,10 +927,8 @@ void CallTracker::Impl::BuildRecord(const Call& c, EmitMode mode, CallRecord* r)
     state = CallState::kCancelled;  // CANCEL, or BYE on an early dialog: the caller gave up
   } else if (mode == EmitMode::kFinish) {
     state = CallState::kInProgress;
-  } else if (mode == EmitMode::kEvicted) {
-    state = CallState::kTimedOut;
   } else {
-    state = CallState::kNoAnswer;
+    state = CallState::kNoAnswer;  // Timer B or C, or evicted before a final response
   }
   r->state = state;
 

@@ -10,7 +10,9 @@
 // message of an INVITE dialog, whichever arrives first, and its times are the
 // earliest capture timestamps seen, not the first arrivals. Everything open is
 // expired by timers in capture time (AdvanceTime) and by a cap on open calls,
-// so memory stays bounded under floods.
+// so memory stays bounded under floods; at the cap the call cheapest to lose
+// goes first (an unanswered INVITE before an answered call), so a flood
+// does not push out genuine calls.
 #ifndef SIPMAN_CALLS_CALLS_H_
 #define SIPMAN_CALLS_CALLS_H_
 
@@ -47,13 +49,16 @@ struct SipEvent {
 //   kNoAnswer   final 408 or 480; or no final response before the call
 //               expired: no response at all within invite_response_timeout
 //               (Timer B), or a provisional but no final response within
-//               invite_timeout (Timer C).
+//               invite_timeout (Timer C); or evicted by the open-call cap
+//               before a final response (the label its timer would give).
 //   kFailed     any other final 3xx-6xx (3xx redirects included); a 401/407
 //               challenge whose retry did not come within kAuthRetryWindow.
 //   kInProgress still up when Finish() was called: answered without BYE, or
 //               still waiting for a final response.
-//   kTimedOut   answered, but no BYE before call_max_duration or idle_timeout;
-//               or evicted by the open-call cap before it finished.
+//   kTimedOut   answered, but the tracker gave up on it before its BYE: none
+//               within call_max_duration or idle_timeout, or evicted by the
+//               open-call cap when every open call was an answered one.
+//               Only answered calls end so.
 enum class CallState : uint8_t {
   kAnswered,
   kBusy,
@@ -199,8 +204,28 @@ class RecordSink {
 constexpr TimestampNs kAuthRetryWindow = 10 * 60 * kNsPerSecond;
 
 struct CallTrackerOptions {
-  // Open calls kept at most; past it the oldest (by creation) is emitted:
-  // with its final state when it had finished (lingering), else as timed_out.
+  // Open calls kept at most (0: no cap). A call that would go past it first
+  // evicts one: the least recently active call (by last message) of the
+  // first non-empty class below, cheapest to lose first, emitted with the
+  // state its timer would give it and counted (calls_evicted_*):
+  //  1. no_response: an INVITE without a response beyond a next hop's 100
+  //     Trying: stored no_answer, as Timer B would. A flood of INVITEs
+  //     (a scanner, a looping proxy) is all here; a real call leaves this
+  //     class with its first 18x, usually within a second.
+  //  2. challenged: ended by a 401/407 and held kAuthRetryWindow for the
+  //     retry: stored failed with the 401/407, as the window's end would; a
+  //     later retry starts a new call. A scanner's INVITEs that the server
+  //     challenges are here.
+  //  3. ended: hung up, failed or cancelled, lingering for late copies: its
+  //     record is complete and stored with its true state, only early; a
+  //     late copy is then an orphan (a repeated INVITE or final response
+  //     starts a second record).
+  //  4. ringing: a provisional from the callee, no final response yet:
+  //     stored no_answer, as Timer C would. It may still be answered: its
+  //     2xx would then start a second record, so it goes after ended calls.
+  //  5. established: answered, no BYE: stored timed_out (the tracker gave
+  //     up on it), and its BYE would be an orphan; evicted only when every
+  //     open call is answered, i.e. when the cap is too low for the traffic.
   size_t max_open_calls = 200000;
   // Open registration attempts kept at most; past it the oldest is emitted
   // as expired.
@@ -237,7 +262,15 @@ struct CallTrackerCounters {
   uint64_t retransmissions = 0;      // repeats of a message already seen
   uint64_t calls_created = 0;
   uint64_t calls_emitted = 0;
-  uint64_t calls_evicted = 0;        // emitted early because of max_open_calls
+  // Calls emitted early because of max_open_calls, and how many of them
+  // from each eviction class (see max_open_calls): the five add up to
+  // calls_evicted.
+  uint64_t calls_evicted = 0;
+  uint64_t calls_evicted_no_response = 0;  // stored no_answer
+  uint64_t calls_evicted_challenged = 0;   // stored failed (401/407)
+  uint64_t calls_evicted_ended = 0;        // stored with their final state
+  uint64_t calls_evicted_ringing = 0;      // stored no_answer
+  uint64_t calls_evicted_established = 0;  // stored timed_out
   uint64_t calls_without_invite = 0; // emitted calls whose INVITE was never seen
   // BYE, ACK, CANCEL, PRACK, UPDATE or an in-dialog INVITE for no known call.
   uint64_t orphan_requests = 0;

@@ -128,6 +128,18 @@ struct MediaRef {
   StreamRef streams[kMaxStreams];
 };
 
+// What evicting an open call at the open-call cap costs, cheapest first
+// (CallTrackerOptions::max_open_calls says why in this order).
+enum class EvictionClass : uint8_t {
+  kNoResponse,   // INVITE without a response from beyond the next hop
+  kChallenged,   // ended by a 401/407, held for the retry with credentials
+  kEnded,        // ended (BYE, final failure, CANCEL), absorbing late copies
+  kRinging,      // a provisional response from the callee, no final one yet
+  kEstablished,  // answered, not hung up
+  kNone,         // in no list (not open, or being created)
+};
+constexpr size_t kEvictionClasses = static_cast<size_t>(EvictionClass::kNone);
+
 // Slot bookkeeping shared by Call and Registration.
 struct Slot {
   uint32_t gen = 0;  // bumped when the slot is released; stale timers compare it
@@ -183,12 +195,19 @@ struct Call : Slot {
   uint64_t byte_count = 0;
   FingerprintRing<16> seen;
 
+  // Its eviction class and its place in that class's list (EvictionLists).
+  EvictionClass eviction_class = EvictionClass::kNone;
+  uint32_t lru_prev = kNil, lru_next = kNil;
+
   int16_t final_status = 0;
   int32_t reason_cause = 0;
   uint8_t callee_rank = 0;  // what set callee_tag: 1 provisional, 2 final, 3 answer
   Side hangup = Side::kUnknown;
   bool invite_seen = false, have_endpoints = false, answered = false, cancel_seen = false;
   bool bye_seen = false, finished = false, reason_set = false;
+  // A provisional response to the initial INVITE from a UA, not only a
+  // next hop's 100 Trying without To tag: the INVITE reached the callee.
+  bool callee_provisional = false;
 
   // Back to the state of a new call; keeps gen and the arena's capacity.
   void Reset() {
@@ -274,6 +293,54 @@ class SlotPool {
   std::vector<uint32_t> free_;
   uint32_t oldest_ = kNil, newest_ = kNil;
   size_t used_ = 0;
+};
+
+// The open calls in one list per EvictionClass, each least recently active
+// first, linked through the calls' own lru_prev / lru_next: moving a call is
+// O(1) and allocates nothing, and the call to evict is found in O(1).
+class EvictionLists {
+ public:
+  explicit EvictionLists(SlotPool<Call>* calls) : calls_(calls) {}
+
+  // Makes `slot` the most recently active call of class `cls`.
+  void Touch(uint32_t slot, EvictionClass cls) {
+    Call& c = (*calls_)[slot];
+    if (c.eviction_class == cls && c.lru_next == kNil) return;  // already there
+    Remove(slot);
+    List& list = lists_[static_cast<size_t>(cls)];
+    c.eviction_class = cls;
+    c.lru_prev = list.newest;
+    c.lru_next = kNil;
+    (list.newest != kNil ? (*calls_)[list.newest].lru_next : list.oldest) = slot;
+    list.newest = slot;
+  }
+
+  // Takes `slot` out of its list; a call in none is left alone.
+  void Remove(uint32_t slot) {
+    Call& c = (*calls_)[slot];
+    if (c.eviction_class == EvictionClass::kNone) return;
+    List& list = lists_[static_cast<size_t>(c.eviction_class)];
+    (c.lru_prev != kNil ? (*calls_)[c.lru_prev].lru_next : list.oldest) = c.lru_next;
+    (c.lru_next != kNil ? (*calls_)[c.lru_next].lru_prev : list.newest) = c.lru_prev;
+    c.eviction_class = EvictionClass::kNone;
+    c.lru_prev = c.lru_next = kNil;
+  }
+
+  // The call to evict: the least recently active of the cheapest non-empty
+  // class; kNil when no call is in a list.
+  uint32_t Victim() const {
+    for (const List& list : lists_) {
+      if (list.oldest != kNil) return list.oldest;
+    }
+    return kNil;
+  }
+
+ private:
+  struct List {
+    uint32_t oldest = kNil, newest = kNil;
+  };
+  SlotPool<Call>* const calls_;
+  List lists_[kEvictionClasses];
 };
 
 struct TimerEntry {

@@ -156,6 +156,10 @@ class TrackerHarness {
  public:
   explicit TrackerHarness(CallTrackerOptions options = {})
       : tracker_(std::make_unique<CallTracker>(options, &sink)) {}
+  // Records go to `records` instead of `sink` (for runs too long to keep
+  // every record); `records` must outlive the harness.
+  TrackerHarness(CallTrackerOptions options, RecordSink* records)
+      : tracker_(std::make_unique<CallTracker>(options, records)) {}
 
   // Parses `text` and feeds it as sent by `from` at capture time `ts`.
   void Feed(const std::string& text, TimestampNs ts, From from) {

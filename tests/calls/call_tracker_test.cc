@@ -1,7 +1,11 @@
 // CallTracker: INVITE dialogs into call records, one transition per test.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "calls/calls.h"
 #include "call_script.h"
@@ -944,25 +948,221 @@ TEST(CallTracker, AnsweredCallWithoutMessagesTimesOutAfterIdleTimeout) {
   EXPECT_EQ(h.OnlyCall().state, CallState::kTimedOut);
 }
 
-TEST(CallTracker, OpenCallCapEvictsTheOldestAsTimedOut) {
+// At the cap the call cheapest to lose goes first: an INVITE with no
+// response (a next hop's 100 Trying does not count), then a challenged call
+// held for its retry, then an ended call lingering, then a ringing call, and
+// an answered call last. Each is stored with the state its timer would give.
+TEST(CallTracker, OpenCallCapEvictsTheCheapestClassFirst) {
+  CallTrackerOptions options;
+  options.max_open_calls = 5;
+  TrackerHarness h(options);
+  CallScript est("established@atlanta"), ring("ringing@atlanta"), ended("ended@atlanta");
+  CallScript chal("challenged@atlanta"), trying("trying@atlanta");
+  h.Feed(est.Invite(), AtMs(0), From::kCaller);
+  h.Feed(est.Response(200, "OK", "bob-tag"), AtMs(100), From::kCallee);
+  h.Feed(est.Ack("bob-tag"), AtMs(110), From::kCaller);
+  h.Feed(ring.Invite(), AtMs(200), From::kCaller);
+  h.Feed(ring.Response(180, "Ringing", "bob-tag"), AtMs(300), From::kCallee);
+  h.Feed(ended.Invite(), AtMs(400), From::kCaller);
+  h.Feed(ended.Response(486, "Busy Here", "bob-tag"), AtMs(500), From::kCallee);
+  h.Feed(chal.Invite(), AtMs(600), From::kCaller);
+  h.Feed(chal.Response(407, "Proxy Authentication Required", "px-tag", 1, "INVITE",
+                       "z9hG4bK-inv1", "",
+                       "Proxy-Authenticate: Digest realm=\"atlanta\", nonce=\"n1\"\r\n"),
+         AtMs(700), From::kCallee);
+  h.Feed(trying.Invite(), AtMs(800), From::kCaller);
+  h.Feed(trying.Response(100, "Trying", ""), AtMs(810), From::kCallee);
+  ASSERT_TRUE(h.sink.calls.empty());
+
+  // Each new call is answered at once, so it is never the cheapest itself.
+  struct Want {
+    const char* call_id;
+    CallState state;
+    int final_status;
+    TimestampNs end_ts;
+  };
+  const Want want[] = {
+      {"trying@atlanta", CallState::kNoAnswer, 0, AtMs(810)},
+      {"challenged@atlanta", CallState::kFailed, 407, AtMs(700)},
+      {"ended@atlanta", CallState::kBusy, 486, AtMs(500)},
+      {"ringing@atlanta", CallState::kNoAnswer, 0, AtMs(300)},
+      {"established@atlanta", CallState::kTimedOut, 200, AtMs(110)},
+  };
+  for (int i = 0; i < 5; ++i) {
+    CallScript s("new-" + std::to_string(i) + "@atlanta");
+    h.Feed(s.Invite(), AtMs(1000 + 100 * i), From::kCaller);
+    h.Feed(s.Response(200, "OK", "bob-tag"), AtMs(1010 + 100 * i), From::kCallee);
+    ASSERT_EQ(h.sink.calls.size(), static_cast<size_t>(i + 1));
+    const CallRecord& r = h.sink.calls.back();
+    EXPECT_EQ(r.call_id, want[i].call_id) << "eviction " << i;
+    EXPECT_EQ(CallStateName(r.state), CallStateName(want[i].state)) << r.call_id;
+    EXPECT_EQ(r.final_status, want[i].final_status) << r.call_id;
+    EXPECT_EQ(r.end_ts, want[i].end_ts) << r.call_id;
+    EXPECT_EQ(r.duration_ms, 0) << r.call_id;
+    EXPECT_EQ(h.counters().open_calls, 5u);
+  }
+  const CallTrackerCounters& n = h.counters();
+  EXPECT_EQ(n.calls_evicted, 5u);
+  EXPECT_EQ(n.calls_evicted_no_response, 1u);
+  EXPECT_EQ(n.calls_evicted_challenged, 1u);
+  EXPECT_EQ(n.calls_evicted_ended, 1u);
+  EXPECT_EQ(n.calls_evicted_ringing, 1u);
+  EXPECT_EQ(n.calls_evicted_established, 1u);
+}
+
+// Within a class the least recently active call goes first, whenever it
+// was created: a ringing call that just got another 18x stays.
+TEST(CallTracker, OpenCallCapEvictsTheLeastRecentlyActiveOfAClass) {
   CallTrackerOptions options;
   options.max_open_calls = 2;
   TrackerHarness h(options);
   CallScript a("a@atlanta"), b("b@atlanta"), c("c@atlanta");
   h.Feed(a.Invite(), AtMs(0), From::kCaller);
-  h.Feed(b.Invite(), AtMs(10), From::kCaller);
-  h.Feed(a.Response(180, "Ringing", "bob-tag"), AtMs(20), From::kCallee);
-  EXPECT_TRUE(h.sink.calls.empty());
-  h.Feed(c.Invite(), AtMs(30), From::kCaller);
+  h.Feed(a.Response(180, "Ringing", "bob-tag"), AtMs(10), From::kCallee);
+  h.Feed(b.Invite(), AtMs(20), From::kCaller);
+  h.Feed(b.Response(180, "Ringing", "bob-tag"), AtMs(30), From::kCallee);
+  h.Feed(a.Response(183, "Session Progress", "bob-tag"), AtMs(40), From::kCallee);
+  h.Feed(c.Invite(), AtMs(50), From::kCaller);
   ASSERT_EQ(h.sink.calls.size(), 1u);
-  EXPECT_EQ(h.sink.calls[0].call_id, "a@atlanta");
-  EXPECT_EQ(h.sink.calls[0].state, CallState::kTimedOut);
-  EXPECT_EQ(h.counters().calls_evicted, 1u);
-  EXPECT_EQ(h.counters().open_calls, 2u);
-  h.tracker().Finish(AtMs(40));
-  ASSERT_EQ(h.sink.calls.size(), 3u);
-  EXPECT_EQ(h.sink.calls[1].call_id, "b@atlanta");
-  EXPECT_EQ(h.sink.calls[2].call_id, "c@atlanta");
+  EXPECT_EQ(h.sink.calls[0].call_id, "b@atlanta");
+  EXPECT_EQ(h.sink.calls[0].state, CallState::kNoAnswer);
+  EXPECT_EQ(h.sink.calls[0].end_ts, AtMs(30));
+  EXPECT_EQ(h.counters().calls_evicted_ringing, 1u);
+  // c (no response) goes before a (ringing), though a is older.
+  CallScript d("d@atlanta");
+  h.Feed(d.Invite(), AtMs(60), From::kCaller);
+  ASSERT_EQ(h.sink.calls.size(), 2u);
+  EXPECT_EQ(h.sink.calls[1].call_id, "c@atlanta");
+  EXPECT_EQ(h.sink.calls[1].state, CallState::kNoAnswer);
+  EXPECT_EQ(h.counters().calls_evicted_no_response, 1u);
+  h.tracker().Finish(AtMs(70));
+  ASSERT_EQ(h.sink.calls.size(), 4u);
+  EXPECT_EQ(h.sink.calls[2].call_id, "a@atlanta");
+  EXPECT_EQ(h.sink.calls[3].call_id, "d@atlanta");
+}
+
+// Counts the records of a long run instead of keeping them all; keeps the
+// calls whose Call-ID does not start with "flood-".
+class FloodSink : public RecordSink {
+ public:
+  void OnCall(const CallRecord& r) override {
+    if (r.call_id.compare(0, 6, "flood-") != 0) {
+      kept.push_back(r);
+      return;
+    }
+    ++flood_calls;
+    if (r.state == CallState::kNoAnswer && r.final_status == 0 && r.end_ts == r.invite_ts &&
+        r.message_count == 1) {
+      ++flood_no_answer;
+    } else if (bad_example.empty()) {
+      bad_example = r.call_id + " " + std::string(CallStateName(r.state));
+    }
+  }
+  void OnRegistration(const RegistrationRecord&) override {}
+
+  std::vector<CallRecord> kept;
+  uint64_t flood_calls = 0, flood_no_answer = 0;
+  std::string bad_example;
+};
+
+// An answered call in the middle of a flood of unanswered INVITEs (a scanner,
+// distinct Call-IDs) that pushes the tracker to its cap a million times over:
+// the flood evicts itself, the call is stored once with its true duration,
+// and every INVITE of the flood as no_answer.
+TEST(CallTracker, EstablishedCallSurvivesAFloodOfAMillionInvites) {
+  constexpr size_t kCap = 100;
+  constexpr uint64_t kFlood = 1000000;
+  CallTrackerOptions options;
+  options.max_open_calls = kCap;
+  FloodSink records;
+  TrackerHarness h(options, &records);
+  CallScript s("established@atlanta");
+  h.Feed(s.Invite(1, "z9hG4bK-inv1", Sdp("10.0.0.1", 4000)), AtMs(0), From::kCaller);
+  h.Feed(s.Response(100, "Trying", ""), AtMs(10), From::kCallee);
+  h.Feed(s.Response(180, "Ringing", "bob-tag"), AtMs(100), From::kCallee);
+  h.Feed(s.Response(200, "OK", "bob-tag", 1, "INVITE", "z9hG4bK-inv1", Sdp("10.0.0.2", 6000)),
+         AtMs(2000), From::kCallee);
+  h.Feed(s.Ack("bob-tag"), AtMs(2010), From::kCaller);
+
+  // One INVITE every 10 us of capture time from 3 s on (10 s in all, well
+  // inside Timer B), each parsed into the same message with its number
+  // written over the template's zeros.
+  std::string text =
+      "INVITE sip:100@10.0.0.2 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-0000000\r\n"
+      "Max-Forwards: 70\r\n"
+      "From: \"sipvicious\" <sip:100@198.51.100.7>;tag=0000000\r\n"
+      "To: \"sipvicious\" <sip:100@198.51.100.7>\r\n"
+      "Call-ID: flood-0000000\r\n"
+      "CSeq: 1 INVITE\r\n"
+      "User-Agent: friendly-scanner\r\n"
+      "Content-Length: 0\r\n\r\n";
+  std::vector<size_t> digits;
+  for (size_t at = text.find("0000000"); at != std::string::npos;
+       at = text.find("0000000", at + 7)) {
+    digits.push_back(at);
+  }
+  ASSERT_EQ(digits.size(), 3u);
+  auto message = std::make_unique<sip::SipMessage>();
+  SipEvent ev;
+  ev.src_ip = test::V4(198, 51, 100, 7);
+  ev.src_port = 5060;
+  ev.dst_ip = test::V4(10, 0, 0, 2);
+  ev.dst_port = 5070;
+  ev.transport = "udp";
+  ev.message = message.get();
+  ev.raw = text;
+  uint64_t peak_open = 0;
+  TimestampNs last_invite = 0;
+  for (uint64_t i = 0; i < kFlood; ++i) {
+    char number[8];
+    std::snprintf(number, sizeof number, "%07llu", static_cast<unsigned long long>(i));
+    for (size_t at : digits) text.replace(at, 7, number, 7);
+    ASSERT_EQ(sip::ParseSipMessage(text, sip::ParseOptions{}, message.get()),
+              sip::ParseStatus::kComplete);
+    ev.ts = last_invite = AtMs(3000) + static_cast<TimestampNs>(i) * 10 * kNsPerUs;
+    h.tracker().AdvanceTime(ev.ts);  // as the app does, per packet
+    h.tracker().OnMessage(ev);
+    peak_open = std::max(peak_open, h.counters().open_calls);
+  }
+  EXPECT_EQ(peak_open, kCap) << "open calls past the cap";
+  EXPECT_TRUE(records.kept.empty()) << "the established call was emitted during the flood as "
+                                    << CallStateName(records.kept.front().state);
+
+  h.FeedAfterTimers(s.Bye(From::kCaller, "bob-tag", 2), AtMs(20000), From::kCaller);
+  h.FeedAfterTimers(s.Response(200, "OK", "bob-tag", 2, "BYE", "z9hG4bK-bye1"), AtMs(20020),
+                    From::kCallee);
+  h.tracker().AdvanceTime(last_invite + kTimerB);  // the rest of the flood: Timer B
+  h.tracker().AdvanceTime(AtMs(20020) + kLinger);
+  h.tracker().Finish(AtMs(20020) + kLinger);
+
+  ASSERT_EQ(records.kept.size(), 1u);
+  const CallRecord& r = records.kept[0];
+  EXPECT_EQ(r.call_id, "established@atlanta");
+  EXPECT_EQ(CallStateName(r.state), "answered");
+  EXPECT_EQ(r.duration_ms, 20000 - 2010);
+  EXPECT_EQ(r.connect_ms, 20000 - 2000);
+  EXPECT_EQ(r.end_ts, AtMs(20000));
+  EXPECT_EQ(r.disconnect_delay_ms, 20);
+  EXPECT_EQ(r.hangup_by, "caller");
+  EXPECT_EQ(r.message_count, 7u);
+
+  EXPECT_EQ(records.flood_calls, kFlood);
+  EXPECT_EQ(records.flood_no_answer, kFlood) << "e.g. " << records.bad_example;
+  const CallTrackerCounters& n = h.counters();
+  // Every call but the cap's worth open at the end of the flood was evicted:
+  // the established call and the flood (kFlood + 1 calls) less kCap.
+  const uint64_t evicted = kFlood + 1 - kCap;
+  EXPECT_EQ(n.calls_created, kFlood + 1);
+  EXPECT_EQ(n.calls_emitted, kFlood + 1);
+  EXPECT_EQ(n.calls_evicted, evicted);
+  EXPECT_EQ(n.calls_evicted_no_response, evicted);
+  EXPECT_EQ(n.calls_evicted_challenged + n.calls_evicted_ended + n.calls_evicted_ringing +
+                n.calls_evicted_established,
+            0u);
+  EXPECT_EQ(n.orphan_requests, 0u);
+  EXPECT_EQ(n.orphan_responses, 0u);
+  EXPECT_EQ(n.open_calls, 0u);
 }
 
 TEST(CallTracker, FinishedCallEvictedByTheCapKeepsItsState) {
