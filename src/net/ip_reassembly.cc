@@ -9,6 +9,11 @@
 namespace sipman::net {
 namespace {
 
+constexpr size_t kKeptCapacity = 16 * 1024;
+
+}  // namespace
+namespace {
+
 constexpr uint32_t kMaxDatagram = 65535;
 
 }  // namespace
@@ -46,6 +51,9 @@ void IpReassembler::Drop(Datagram* d) {
   if (!node.empty() && free_nodes_.size() < 64) free_nodes_.push_back(std::move(node));
   bytes_ -= d->data.size();
   d->data.clear();
+  // A recycled datagram keeps a typical SIP message's room, not a 64 KiB
+  // one's: thousands of free datagrams must not hold what the budget freed.
+  if (d->data.capacity() > kKeptCapacity) std::string().swap(d->data);
   d->ranges.clear();
   free_.push_back(d);
 }

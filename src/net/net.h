@@ -78,6 +78,10 @@ struct DecoderOptions {
   // forgotten.
   size_t max_tcp_streams = 65536;
   size_t max_tcp_stream_bytes = 1 << 20;
+  // All streams together: partial messages and out-of-order segments. When
+  // a segment takes the total past it, the least recently active streams'
+  // partial data is dropped (tcp_budget_drops) until it fits again.
+  size_t max_tcp_total_bytes = 128 << 20;
   int64_t tcp_idle_timeout_ns = 300 * kNsPerSecond;
   // SCTP: user messages being reassembled from fragments at once, and the
   // most bytes one message may have.
@@ -109,6 +113,7 @@ constexpr int kMaxEncapsulations = 8;
   X(tcp_retransmitted_bytes, "tcp_retransmitted_bytes", "already-seen TCP bytes, dropped") \
   X(tcp_gaps, "tcp_gaps", "TCP holes skipped to resynchronise")                           \
   X(tcp_streams_evicted, "tcp_streams_evicted", "TCP streams forgotten (idle or bounds)")  \
+  X(tcp_budget_drops, "tcp_budget_drops", "partial TCP data dropped for the total budget") \
   X(websocket_frames, "websocket_frames", "WebSocket frames")                             \
   X(gre, "gre", "GRE headers (all versions and payloads)")                                \
   X(erspan, "erspan", "ERSPAN type I, II and III headers")                                \

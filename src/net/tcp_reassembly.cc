@@ -20,6 +20,8 @@ constexpr int64_t kMinSeqWindow = 1 << 16;
 // is skipped.
 constexpr uint8_t kFinWaitSegments = 4;
 constexpr size_t kHep3HeaderBytes = 6;  // "HEP3" + u16 total length
+// Room a stream keeps in its buffer once a message is done with it.
+constexpr size_t kKeptBufferCapacity = 4 * 1024;
 
 bool StartsWithHep3(std::string_view d) { return d.size() >= 4 && d.substr(0, 4) == "HEP3"; }
 
@@ -117,8 +119,61 @@ void TcpReassembler::Evict(Flow* f) {
   now_ = saved_ts;
   now_wire_len_ = saved_len;
   Unlink(f);
+  for (Stream& s : f->dir) total_bytes_ -= s.accounted;
   const FlowKey key = f->key;
   flows_.erase(key);
+}
+
+size_t TcpReassembler::HeldBytes(const Stream& s) {
+  // std::string's inline room is part of the Stream, not held memory.
+  auto heap = [](const std::string& b) { return b.capacity() > 15 ? b.capacity() : 0; };
+  return heap(s.buf) + s.held_bytes + heap(s.ws_message);
+}
+
+void TcpReassembler::Account(Flow* f) {
+  for (Stream& s : f->dir) {
+    // A buffer that grew for one large message gives its room back once
+    // empty, so idle streams hold little.
+    if (s.buf.empty() && s.buf.capacity() > kKeptBufferCapacity) std::string().swap(s.buf);
+    if (s.ws_message.empty() && s.ws_message.capacity() > kKeptBufferCapacity) {
+      std::string().swap(s.ws_message);
+    }
+    const size_t now = HeldBytes(s);
+    total_bytes_ = total_bytes_ - s.accounted + now;
+    s.accounted = now;
+  }
+  if (total_bytes_ > options_.max_tcp_total_bytes) EnforceBudget(f);
+}
+
+void TcpReassembler::EnforceBudget(Flow* current) {
+  // Oldest first; the flow of the segment at hand only when nothing else
+  // is left to drop.
+  for (Flow* f = oldest_; f != nullptr && total_bytes_ > options_.max_tcp_total_bytes;) {
+    Flow* next = f->newer;
+    if (f == current && next != nullptr) {
+      f = next;
+      continue;
+    }
+    for (Stream& s : f->dir) {
+      if (s.accounted == 0) continue;
+      if (!s.buf.empty() || !s.held.empty() || !s.ws_message.empty()) {
+        ++counters_->tcp_budget_drops;
+      }
+      if (!s.held.empty()) {
+        // Skip past what was held: the stream resumes after it.
+        RestartAfterGap(&s, s.held.back().seq + static_cast<uint32_t>(s.held.back().data.size()));
+      }
+      s.held.clear();
+      s.held_bytes = 0;
+      ClearPartialMessages(&s);
+      std::string().swap(s.buf);
+      std::string().swap(s.ws_message);
+      total_bytes_ -= s.accounted;
+      s.accounted = 0;
+    }
+    if (f == current) break;
+    f = next;
+  }
 }
 
 void TcpReassembler::ExpireIdle(TimestampNs now) {
@@ -146,6 +201,11 @@ void TcpReassembler::ResetStream(Stream* s) {
 }
 
 void TcpReassembler::OnSegment(const TcpSegment& seg) {
+  Flow* f = ProcessSegment(seg);
+  if (f != nullptr) Account(f);
+}
+
+TcpReassembler::Flow* TcpReassembler::ProcessSegment(const TcpSegment& seg) {
   ++counters_->tcp_segments;
   now_ = seg.ts;
   now_wire_len_ = seg.wire_len;
@@ -155,7 +215,7 @@ void TcpReassembler::OnSegment(const TcpSegment& seg) {
   ExpireIdle(clock);
   int dir = 0;
   Flow* f = FindOrCreate(seg, &dir);
-  if (f == nullptr) return;
+  if (f == nullptr) return nullptr;
   Touch(f, clock);
   Stream& s = f->dir[dir];
   s.last_wire_len = seg.wire_len;
@@ -163,12 +223,12 @@ void TcpReassembler::OnSegment(const TcpSegment& seg) {
   if (!seg.has_seq) {
     if (s.closed) ResetStream(&s);
     if (!seg.data.empty()) Deliver(f, dir, seg.data);
-    return;
+    return f;
   }
   if (seg.rst) {
     Close(f, 0);
     Close(f, 1);
-    return;
+    return f;
   }
   uint32_t seq = seg.seq;
   if (seg.syn) {
@@ -196,7 +256,7 @@ void TcpReassembler::OnSegment(const TcpSegment& seg) {
     if (SeqDiff(seq + static_cast<uint32_t>(seg.data.size()), s.next_seq) <= 0) {
       counters_->tcp_retransmitted_bytes += seg.data.size();
     }
-    return;
+    return f;
   }
   OnData(f, dir, seq, seg.data, seg.fin);
   // A FIN beyond a hole ends the stream once the hole has had its chance.
@@ -205,6 +265,7 @@ void TcpReassembler::OnSegment(const TcpSegment& seg) {
       Close(f, static_cast<int>(&d - f->dir));
     }
   }
+  return f;
 }
 
 void TcpReassembler::OnData(Flow* f, int dir, uint32_t seq, std::string_view data, bool fin) {

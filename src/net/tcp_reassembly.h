@@ -94,6 +94,7 @@ class TcpReassembler {
     bool ws_in_message = false;
     bool ws_compressed = false;
     uint32_t last_wire_len = 0;
+    size_t accounted = 0;  // this stream's share of total_bytes_
   };
   struct FlowKey {
     IpAddress a, b;
@@ -116,6 +117,8 @@ class TcpReassembler {
     Flow* newer = nullptr;
   };
 
+  // OnSegment's work; returns the segment's flow (null when none is kept).
+  Flow* ProcessSegment(const TcpSegment& seg);
   Flow* FindOrCreate(const TcpSegment& seg, int* dir);
   void Touch(Flow* f, TimestampNs ts);
   void Unlink(Flow* f);
@@ -142,6 +145,13 @@ class TcpReassembler {
   size_t Resync(std::string_view data, bool mid_line, bool* found);
   void Emit(Flow* f, int dir, Transport transport, std::string_view message);
   void ResetStream(Stream* s);
+  // Brings total_bytes_ up to date with the flow's buffers (their capacity:
+  // that is the memory held), then keeps the total within
+  // max_tcp_total_bytes by dropping the partial data of the least recently
+  // active flows, `f` last.
+  void Account(Flow* f);
+  void EnforceBudget(Flow* current);
+  static size_t HeldBytes(const Stream& s);
 
   DecoderOptions options_;
   PayloadSink* sink_;
@@ -150,6 +160,7 @@ class TcpReassembler {
   std::unordered_map<FlowKey, Flow, FlowKeyHash> flows_;
   Flow* oldest_ = nullptr;  // least recently active
   Flow* newest_ = nullptr;
+  size_t total_bytes_ = 0;  // every stream's buffers (Stream::accounted)
   TimestampNs now_ = 0;  // timestamp of the segment being processed
   uint32_t now_wire_len_ = 0;
 };

@@ -295,6 +295,31 @@ TEST_F(TcpTest, TlsStreamIsCountedOnceWithItsBytesAndNeverParsed) {
   EXPECT_EQ(counters().tls_bytes, hello.size() + data.size());
 }
 
+TEST_F(TcpTest, TotalBudgetDropsTheOldestStreamsPartialMessages) {
+  // 40 connections each leave an unfinished 50 KB message; the budget holds
+  // 12 of them. The least recently active ones lose their partial
+  // data, the newest keep theirs and complete.
+  options_.max_tcp_total_bytes = 600 * 1024;
+  Reset();
+  const std::string big = SipRequest("big", 60000);
+  auto send = [&](uint16_t port, uint32_t seq, std::string_view data) {
+    Send(EthIpv4Tcp(V4(10, 0, 0, 1), port, V4(10, 0, 0, 2), 5060, seq, kAck, data), 1000);
+  };
+  for (uint16_t i = 0; i < 40; ++i) {
+    send(static_cast<uint16_t>(41000 + i), 0, "");  // first segment: stream starts at 0
+    send(static_cast<uint16_t>(41000 + i), 0, big.substr(0, 50000));
+  }
+  // 12 × 50,000 bytes fit in 614,400: each later connection drops one.
+  EXPECT_EQ(counters().tcp_budget_drops, 40u - 12u);
+  EXPECT_TRUE(sink_.got.empty());
+  // The newest connection still holds its first 50,000 bytes.
+  send(41039, 50000, big.substr(50000));
+  ASSERT_EQ(sink_.Data(), std::vector<std::string>{big});
+  // The oldest lost them: its rest alone is not a message.
+  send(41000, 50000, big.substr(50000));
+  EXPECT_EQ(sink_.got.size(), 1u);
+}
+
 TEST_F(TcpTest, ContentLengthOverTheBoundIsResynchronised) {
   options_.max_tcp_stream_bytes = 1000;
   Reset();
