@@ -92,10 +92,17 @@ constexpr char kUsage[] =
     "      PostgreSQL one (see sipman serve --help).\n"
     "  sipman report [--db PATH|URL] [--from T] [--to T] [--sensor NAME]\n"
     "                [--by hour|day|week|user|caller|callee|ip|agent] [--top N] [--json]\n"
+    "                [--no-traffic]\n"
     "      Call analytics over the calls whose INVITE time lies in [--from, --to):\n"
     "      calls per state and final status, RFC 6076 SER, SEER, ISA, SCR, SRD,\n"
     "      SDD, SDT, RRD, IRA, plus ASR, ACD, NER, post-dial delay and the call\n"
-    "      duration histogram with p50/p90/p99. --by prints instead one table:\n"
+    "      duration histogram with p50/p90/p99; then the traffic of the seconds\n"
+    "      in the range: bytes, messages and calls per second (average, and peak\n"
+    "      with its second), concurrent calls, messages per method and response\n"
+    "      class, capture drops (--json: \"traffic\", as the web API's\n"
+    "      /api/v1/stats/traffic summary; --no-traffic leaves it out: its calls\n"
+    "      per second and concurrency read every call of the range, about 1 s\n"
+    "      per million calls). --by prints instead one table:\n"
     "      calls per UTC period, or the top N (default 10) users (either side),\n"
     "      callers, callees, source IPs or user agents. T is epoch seconds\n"
     "      (fractions allowed) or ISO 8601 UTC (2026-11-25T10:00:00Z,\n"
@@ -264,6 +271,8 @@ int ParseReport(int argc, char** argv) {
       options.top_n = static_cast<size_t>(n);
     } else if (arg == "--json") {
       options.json = true;
+    } else if (arg == "--no-traffic") {
+      options.traffic = false;
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -2,11 +2,15 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "stats/stats.h"
 #include "store/analytics.h"
+#include "store/store.h"
+#include "web/web.h"
 
 namespace sipman::app {
 namespace {
@@ -65,12 +69,12 @@ std::string JsonKeyCounts(const std::vector<store::KeyCount>& rows) {
   return out + "]";
 }
 
-void PrintKeyCounts(const char* title, const std::vector<store::KeyCount>& rows) {
-  std::printf("%s\n  %-32s %10s %10s\n", title, "", "calls", "answered");
-  if (rows.empty()) std::printf("  (none)\n");
+void PrintKeyCounts(std::FILE* out, const char* title, const std::vector<store::KeyCount>& rows) {
+  std::fprintf(out, "%s\n  %-32s %10s %10s\n", title, "", "calls", "answered");
+  if (rows.empty()) std::fprintf(out, "  (none)\n");
   for (const store::KeyCount& k : rows) {
-    std::printf("  %-32s %10lld %10lld\n", k.key.empty() ? "(empty)" : k.key.c_str(),
-                static_cast<long long>(k.calls), static_cast<long long>(k.answered));
+    std::fprintf(out, "  %-32s %10lld %10lld\n", k.key.empty() ? "(empty)" : k.key.c_str(),
+                 static_cast<long long>(k.calls), static_cast<long long>(k.answered));
   }
 }
 
@@ -106,48 +110,135 @@ std::string RangeJson(const ReportOptions& options) {
   return out + "}";
 }
 
+// The traffic figures over the report's range: the store's own query and
+// summarizer, with the range and sensor the web API's /api/v1/stats/traffic
+// would be given (seconds whose start lies in [from, to), calls whose INVITE
+// does).
+Result<stats::TrafficSummary> SummarizeTraffic(const ReportOptions& options) {
+  store::StoreOptions store_options;
+  store_options.url = options.db;
+  // A report writes nothing; in particular it does not replay rows that a
+  // `sipman run` in this directory spilled while PostgreSQL was away.
+  store_options.spill_dir.clear();
+  Result<std::unique_ptr<store::Store>> store = store::Store::Open(store_options);
+  if (!store.ok()) return store.status();
+  store::TrafficQuery query;
+  query.from_ts = options.from_ts;
+  query.to_ts = options.to_ts;
+  query.sensor = options.sensor;
+  Result<stats::TrafficSummary> summary = (*store)->SummarizeTraffic(query);
+  (*store)->Close();
+  return summary;
+}
+
+// A Unix second as UTC time; "-" for 0 (a peak that never happened).
+std::string SecondTime(int64_t second) {
+  return second == 0 ? std::string("-") : IsoTime(second * kNsPerSecond);
+}
+
+void PrintRate(std::FILE* out, const char* name, const char* average_format,
+               const stats::RatePeak& r) {
+  char average[48];
+  std::snprintf(average, sizeof average, average_format, r.average);
+  std::fprintf(out, "  %-18s average %-12s peak %llu at %s\n", name, average,
+               static_cast<unsigned long long>(r.peak), SecondTime(r.peak_second).c_str());
+}
+
+// The "traffic" section of the text report (docs/METRICS.md defines each
+// figure).
+void PrintTraffic(std::FILE* out, const stats::TrafficSummary& s) {
+  using ull = unsigned long long;
+  if (s.span_seconds == 0) {
+    std::fprintf(out, "traffic: none in the range\n");
+    return;
+  }
+  const stats::TrafficCounters& t = s.totals;
+  std::fprintf(out, "traffic: %s .. %s  (%lld s)\n", SecondTime(s.first_second).c_str(),
+               SecondTime(s.last_second + 1).c_str(), static_cast<long long>(s.span_seconds));
+  std::fprintf(out, "  packets %llu  bytes %llu  SIP bytes %llu\n", static_cast<ull>(t.packets),
+               static_cast<ull>(t.frame_bytes), static_cast<ull>(t.sip_bytes));
+  PrintRate(out, "bytes/s", "%.1f", s.frame_bytes);
+  PrintRate(out, "messages/s", "%.2f", s.messages);
+  PrintRate(out, "calls/s", "%.3f", s.calls_per_second);
+  char average[48];
+  std::snprintf(average, sizeof average, "%.2f", s.concurrent_calls.average);
+  std::fprintf(out, "  %-18s average %-12s peak %llu at %s\n", "concurrent calls", average,
+               static_cast<ull>(s.concurrent_calls.peak),
+               s.concurrent_calls.peak_ts ? IsoTime(s.concurrent_calls.peak_ts).c_str() : "-");
+  std::fprintf(out, "  %-18s kernel %llu  interface %llu\n", "capture drops",
+               static_cast<ull>(t.kernel_drops), static_cast<ull>(t.interface_drops));
+  std::fprintf(out, "messages: %llu  (%llu requests, %llu responses)\n",
+               static_cast<ull>(t.messages), static_cast<ull>(t.requests),
+               static_cast<ull>(t.responses));
+  std::fprintf(out, "requests per method\n");
+  bool any = false;
+  for (size_t i = 0; i < stats::kMethodCount; ++i) {
+    if (t.methods[i] == 0) continue;
+    any = true;
+    std::fprintf(out, "  %-10s %10llu\n", std::string(stats::kMethodNames[i]).c_str(),
+                 static_cast<ull>(t.methods[i]));
+  }
+  if (!any) std::fprintf(out, "  (none)\n");
+  std::vector<stats::CodeCounts::Entry> codes(t.codes.begin(), t.codes.end());
+  std::sort(codes.begin(), codes.end(),
+            [](const auto& a, const auto& b) { return a.code < b.code; });
+  std::fprintf(out, "responses per class\n");
+  for (size_t i = 0; i < stats::kClassCount; ++i) {
+    std::string detail;
+    for (const stats::CodeCounts::Entry& e : codes) {
+      if (e.count == 0 || e.code / 100 != i + 1) continue;
+      detail +=
+          (detail.empty() ? "  (" : ", ") + std::to_string(e.code) + ": " + std::to_string(e.count);
+    }
+    if (!detail.empty()) detail += ")";
+    std::fprintf(out, "  %zuxx        %10llu%s\n", i + 1, static_cast<ull>(t.classes[i]),
+                 detail.c_str());
+  }
+}
+
 // The table of one --by grouping (and nothing else: one query per report).
-int PrintGrouping(const ReportOptions& options, const std::vector<store::PeriodCount>& periods,
+int PrintGrouping(std::FILE* out, const ReportOptions& options,
+                  const std::vector<store::PeriodCount>& periods,
                   const std::vector<store::KeyCount>& groups) {
   const std::string& by = options.by;
   bool period = by == "hour" || by == "day" || by == "week";
   if (options.json) {
-    std::string out = "{\"range\":" + RangeJson(options) + ",\"by\":";
-    JsonString(&out, by);
-    out += ",\"rows\":";
+    std::string text = "{\"range\":" + RangeJson(options) + ",\"by\":";
+    JsonString(&text, by);
+    text += ",\"rows\":";
     if (period) {
-      out += "[";
+      text += "[";
       for (size_t i = 0; i < periods.size(); ++i) {
         const store::PeriodCount& p = periods[i];
-        if (i) out += ',';
-        out += "{\"start_ns\":" + std::to_string(p.start_ts) + ",\"start\":\"" +
-               IsoTime(p.start_ts) + "\",\"calls\":" + std::to_string(p.calls) +
-               ",\"answered\":" + std::to_string(p.answered) +
-               ",\"duration_ms_sum\":" + std::to_string(p.duration_ms_sum) + "}";
+        if (i) text += ',';
+        text += "{\"start_ns\":" + std::to_string(p.start_ts) + ",\"start\":\"" +
+                IsoTime(p.start_ts) + "\",\"calls\":" + std::to_string(p.calls) +
+                ",\"answered\":" + std::to_string(p.answered) +
+                ",\"duration_ms_sum\":" + std::to_string(p.duration_ms_sum) + "}";
       }
-      out += "]";
+      text += "]";
     } else {
-      out += JsonKeyCounts(groups);
+      text += JsonKeyCounts(groups);
     }
-    out += "}\n";
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    text += "}\n";
+    std::fwrite(text.data(), 1, text.size(), out);
     return 0;
   }
-  std::printf("range: %s .. %s  sensor: %s\n", IsoTime(options.from_ts).c_str(),
-              options.to_ts ? IsoTime(options.to_ts).c_str() : "(open)",
-              options.sensor.empty() ? "(all)" : options.sensor.c_str());
+  std::fprintf(out, "range: %s .. %s  sensor: %s\n", IsoTime(options.from_ts).c_str(),
+               options.to_ts ? IsoTime(options.to_ts).c_str() : "(open)",
+               options.sensor.empty() ? "(all)" : options.sensor.c_str());
   if (period) {
-    std::printf("calls per %s (UTC)\n  %-22s %10s %10s %14s\n", by.c_str(), "start", "calls",
-                "answered", "duration_ms");
-    if (periods.empty()) std::printf("  (none)\n");
+    std::fprintf(out, "calls per %s (UTC)\n  %-22s %10s %10s %14s\n", by.c_str(), "start", "calls",
+                 "answered", "duration_ms");
+    if (periods.empty()) std::fprintf(out, "  (none)\n");
     for (const store::PeriodCount& p : periods) {
-      std::printf("  %-22s %10lld %10lld %14lld\n", IsoTime(p.start_ts).c_str(),
-                  static_cast<long long>(p.calls), static_cast<long long>(p.answered),
-                  static_cast<long long>(p.duration_ms_sum));
+      std::fprintf(out, "  %-22s %10lld %10lld %14lld\n", IsoTime(p.start_ts).c_str(),
+                   static_cast<long long>(p.calls), static_cast<long long>(p.answered),
+                   static_cast<long long>(p.duration_ms_sum));
     }
   } else {
     std::string title = "top " + std::to_string(options.top_n) + " by " + by;
-    PrintKeyCounts(title.c_str(), groups);
+    PrintKeyCounts(out, title.c_str(), groups);
   }
   return 0;
 }
@@ -170,6 +261,7 @@ std::optional<TimestampNs> ParseReportTime(std::string_view text) {
     if (whole.size() > 11) return std::nullopt;
     TimestampNs ns = 0;
     for (char c : whole) ns = ns * 10 + (c - '0');
+    if (ns >= kMaxTimestampSeconds) return std::nullopt;  // past 2262
     ns *= kNsPerSecond;
     if (dots == 1) {
       std::string_view frac = text.substr(whole.size() + 1);
@@ -206,11 +298,11 @@ std::optional<TimestampNs> ParseReportTime(std::string_view text) {
   tm.tm_min = minute;
   tm.tm_sec = second;
   time_t t = timegm(&tm);
-  if (t < 0) return std::nullopt;
+  if (t < 0 || t >= kMaxTimestampSeconds) return std::nullopt;
   return static_cast<TimestampNs>(t) * kNsPerSecond;
 }
 
-int RunReport(const ReportOptions& options) {
+int RunReport(const ReportOptions& options, std::FILE* out) {
   auto analytics = store::CallAnalytics::Open(options.db);
   if (!analytics.ok()) {
     std::fprintf(stderr, "sipman report: %s\n", analytics.status().message().c_str());
@@ -244,74 +336,84 @@ int RunReport(const ReportOptions& options) {
     if (!r.ok()) return fail(r.status());
     groups = std::move(*r);
   }
-  if (!by.empty()) return PrintGrouping(options, periods, groups);
+  if (!by.empty()) return PrintGrouping(out, options, periods, groups);
 
   Result<store::CallSummary> summary = (*analytics)->Summary(query);
   if (!summary.ok()) return fail(summary.status());
   const store::CallSummary& m = *summary;
+  std::optional<stats::TrafficSummary> traffic;
+  if (options.traffic) {
+    Result<stats::TrafficSummary> r = SummarizeTraffic(options);
+    if (!r.ok()) return fail(r.status());
+    traffic = std::move(*r);
+  }
   if (options.json) {
-    std::string out = "{\"range\":" + RangeJson(options) + ",\"calls\":" + std::to_string(m.calls);
-    out += ",\"by_state\":" + JsonKeyCounts(m.by_state);
-    out += ",\"by_status\":" + JsonKeyCounts(m.by_status);
-    out += ",\"counts\":{\"invites_200\":" + std::to_string(m.invites_200) +
-           ",\"invites_2xx\":" + std::to_string(m.invites_2xx) +
-           ",\"invites_3xx\":" + std::to_string(m.invites_3xx) +
-           ",\"invites_effective\":" + std::to_string(m.invites_effective) +
-           ",\"invites_ineffective\":" + std::to_string(m.invites_ineffective) +
-           ",\"completed\":" + std::to_string(m.completed) +
-           ",\"network_effective\":" + std::to_string(m.network_effective) + "}";
-    out += ",\"rfc6076\":{\"ser\":" + Number(m.ser, "%.6f") + ",\"seer\":" + Number(m.seer, "%.6f") +
-           ",\"isa\":" + Number(m.isa, "%.6f") + ",\"scr\":" + Number(m.scr, "%.6f") +
-           ",\"srd_successful\":" + JsonDistribution(m.srd_successful) +
-           ",\"srd_failed\":" + JsonDistribution(m.srd_failed) +
-           ",\"sdd\":" + JsonDistribution(m.sdd) + ",\"sdt\":" + JsonDistribution(m.sdt) +
-           ",\"rrd\":" + JsonDistribution(m.rrd) + ",\"ira\":" + Number(m.ira, "%.6f") +
-           ",\"registrations\":" + std::to_string(m.registrations) +
-           ",\"registrations_ineffective\":" + std::to_string(m.registrations_ineffective) + "}";
-    out += ",\"asr\":" + Number(m.asr, "%.6f") + ",\"ner\":" + Number(m.ner, "%.6f") +
-           ",\"acd_ms\":" + Number(m.acd_ms) +
-           ",\"post_dial_delay\":" + JsonDistribution(m.post_dial_delay) +
-           ",\"duration\":" + JsonDistribution(m.duration) + ",\"duration_histogram\":[";
+    std::string text = "{\"range\":" + RangeJson(options) + ",\"calls\":" + std::to_string(m.calls);
+    text += ",\"by_state\":" + JsonKeyCounts(m.by_state);
+    text += ",\"by_status\":" + JsonKeyCounts(m.by_status);
+    text += ",\"counts\":{\"invites_200\":" + std::to_string(m.invites_200) +
+            ",\"invites_2xx\":" + std::to_string(m.invites_2xx) +
+            ",\"invites_3xx\":" + std::to_string(m.invites_3xx) +
+            ",\"invites_effective\":" + std::to_string(m.invites_effective) +
+            ",\"invites_ineffective\":" + std::to_string(m.invites_ineffective) +
+            ",\"completed\":" + std::to_string(m.completed) +
+            ",\"network_effective\":" + std::to_string(m.network_effective) + "}";
+    text += ",\"rfc6076\":{\"ser\":" + Number(m.ser, "%.6f") +
+            ",\"seer\":" + Number(m.seer, "%.6f") + ",\"isa\":" + Number(m.isa, "%.6f") +
+            ",\"scr\":" + Number(m.scr, "%.6f") +
+            ",\"srd_successful\":" + JsonDistribution(m.srd_successful) +
+            ",\"srd_failed\":" + JsonDistribution(m.srd_failed) +
+            ",\"sdd\":" + JsonDistribution(m.sdd) + ",\"sdt\":" + JsonDistribution(m.sdt) +
+            ",\"rrd\":" + JsonDistribution(m.rrd) + ",\"ira\":" + Number(m.ira, "%.6f") +
+            ",\"registrations\":" + std::to_string(m.registrations) +
+            ",\"registrations_ineffective\":" + std::to_string(m.registrations_ineffective) + "}";
+    text += ",\"asr\":" + Number(m.asr, "%.6f") + ",\"ner\":" + Number(m.ner, "%.6f") +
+            ",\"acd_ms\":" + Number(m.acd_ms) +
+            ",\"post_dial_delay\":" + JsonDistribution(m.post_dial_delay) +
+            ",\"duration\":" + JsonDistribution(m.duration) + ",\"duration_histogram\":[";
     for (size_t i = 0; i < m.duration_histogram.size(); ++i) {
       const store::DurationBucket& b = m.duration_histogram[i];
-      if (i) out += ',';
-      out += "{\"lower_ms\":" + std::to_string(b.lower_ms) + ",\"upper_ms\":" +
-             (b.upper_ms < 0 ? std::string("null") : std::to_string(b.upper_ms)) +
-             ",\"calls\":" + std::to_string(b.calls) + "}";
+      if (i) text += ',';
+      text += "{\"lower_ms\":" + std::to_string(b.lower_ms) + ",\"upper_ms\":" +
+              (b.upper_ms < 0 ? std::string("null") : std::to_string(b.upper_ms)) +
+              ",\"calls\":" + std::to_string(b.calls) + "}";
     }
-    out += "]";
-    out += "}\n";
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    text += "]";
+    if (traffic) text += ",\"traffic\":" + web::TrafficSummaryJson(*traffic);
+    text += "}\n";
+    std::fwrite(text.data(), 1, text.size(), out);
     return 0;
   }
 
-  std::printf("range: %s .. %s  sensor: %s\n", IsoTime(options.from_ts).c_str(),
-              options.to_ts ? IsoTime(options.to_ts).c_str() : "(open)",
-              options.sensor.empty() ? "(all)" : options.sensor.c_str());
-  std::printf("calls: %lld\n", static_cast<long long>(m.calls));
-  PrintKeyCounts("by state", m.by_state);
-  PrintKeyCounts("by final status (0: none)", m.by_status);
-  std::printf("RFC 6076\n");
-  std::printf("  SER   %s\n", Ratio(m.ser, m.invites_200, m.calls - m.invites_3xx).c_str());
-  std::printf("  SEER  %s\n", Ratio(m.seer, m.invites_effective, m.calls - m.invites_3xx).c_str());
-  std::printf("  ISA   %s\n", Ratio(m.isa, m.invites_ineffective, m.calls).c_str());
-  std::printf("  SCR   %s\n", Ratio(m.scr, m.completed, m.calls).c_str());
-  std::printf("  SRD successful  %s\n", Delay(m.srd_successful, false).c_str());
-  std::printf("  SRD failed      %s\n", Delay(m.srd_failed, false).c_str());
-  std::printf("  SDD             %s\n", Delay(m.sdd, false).c_str());
-  std::printf("  SDT             %s\n", Delay(m.sdt, false).c_str());
-  std::printf("  RRD             %s\n", Delay(m.rrd, false).c_str());
-  std::printf("  IRA   %s\n",
-              Ratio(m.ira, m.registrations_ineffective, m.registrations).c_str());
-  std::printf("ASR   %s\n", Ratio(m.asr, m.invites_2xx, m.calls).c_str());
-  std::printf("NER   %s\n", Ratio(m.ner, m.network_effective, m.calls).c_str());
-  std::printf("ACD   %s\n", m.acd_ms ? Number(m.acd_ms, "%.1f ms").c_str() : "n/a");
-  std::printf("post-dial delay   %s\n", Delay(m.post_dial_delay, true).c_str());
-  std::printf("call duration     %s\n", Delay(m.duration, true).c_str());
-  std::printf("duration histogram (answered calls)\n");
+  std::fprintf(out, "range: %s .. %s  sensor: %s\n", IsoTime(options.from_ts).c_str(),
+               options.to_ts ? IsoTime(options.to_ts).c_str() : "(open)",
+               options.sensor.empty() ? "(all)" : options.sensor.c_str());
+  std::fprintf(out, "calls: %lld\n", static_cast<long long>(m.calls));
+  PrintKeyCounts(out, "by state", m.by_state);
+  PrintKeyCounts(out, "by final status (0: none)", m.by_status);
+  std::fprintf(out, "RFC 6076\n");
+  std::fprintf(out, "  SER   %s\n", Ratio(m.ser, m.invites_200, m.calls - m.invites_3xx).c_str());
+  std::fprintf(out, "  SEER  %s\n",
+               Ratio(m.seer, m.invites_effective, m.calls - m.invites_3xx).c_str());
+  std::fprintf(out, "  ISA   %s\n", Ratio(m.isa, m.invites_ineffective, m.calls).c_str());
+  std::fprintf(out, "  SCR   %s\n", Ratio(m.scr, m.completed, m.calls).c_str());
+  std::fprintf(out, "  SRD successful  %s\n", Delay(m.srd_successful, false).c_str());
+  std::fprintf(out, "  SRD failed      %s\n", Delay(m.srd_failed, false).c_str());
+  std::fprintf(out, "  SDD             %s\n", Delay(m.sdd, false).c_str());
+  std::fprintf(out, "  SDT             %s\n", Delay(m.sdt, false).c_str());
+  std::fprintf(out, "  RRD             %s\n", Delay(m.rrd, false).c_str());
+  std::fprintf(out, "  IRA   %s\n",
+               Ratio(m.ira, m.registrations_ineffective, m.registrations).c_str());
+  std::fprintf(out, "ASR   %s\n", Ratio(m.asr, m.invites_2xx, m.calls).c_str());
+  std::fprintf(out, "NER   %s\n", Ratio(m.ner, m.network_effective, m.calls).c_str());
+  std::fprintf(out, "ACD   %s\n", m.acd_ms ? Number(m.acd_ms, "%.1f ms").c_str() : "n/a");
+  std::fprintf(out, "post-dial delay   %s\n", Delay(m.post_dial_delay, true).c_str());
+  std::fprintf(out, "call duration     %s\n", Delay(m.duration, true).c_str());
+  std::fprintf(out, "duration histogram (answered calls)\n");
   for (const store::DurationBucket& b : m.duration_histogram) {
-    std::printf("  %-10s %10lld\n", BucketName(b).c_str(), static_cast<long long>(b.calls));
+    std::fprintf(out, "  %-10s %10lld\n", BucketName(b).c_str(), static_cast<long long>(b.calls));
   }
+  if (traffic) PrintTraffic(out, *traffic);
   return 0;
 }
 

@@ -305,6 +305,24 @@ void WriteTrafficRow(JsonWriter& w, const stats::TrafficCounters& c) {
   w.EndObject();
 }
 
+void WriteTrafficSummary(JsonWriter& w, const stats::TrafficSummary& s) {
+  w.BeginObject();
+  WriteTime(w, "first_ts", s.first_second * kNsPerSecond);
+  WriteTime(w, "last_ts", s.last_second * kNsPerSecond);
+  w.Field("span_seconds", s.span_seconds);
+  w.Key("totals");
+  WriteTrafficRow(w, s.totals);
+  WriteRatePeak(w, "bytes_per_second", s.frame_bytes);
+  WriteRatePeak(w, "messages_per_second", s.messages);
+  w.Field("calls", s.calls);
+  WriteRatePeak(w, "calls_per_second", s.calls_per_second);
+  w.Key("concurrent_calls").BeginObject();
+  w.Field("average", s.concurrent_calls.average).Field("peak", s.concurrent_calls.peak);
+  WriteTime(w, "peak_ts", s.concurrent_calls.peak_ts);
+  w.EndObject();
+  w.EndObject();
+}
+
 void WriteSdp(JsonWriter& w, const store::StoredMessageRow& m, size_t index,
               const calls::CallRecord& call) {
   sip::SipMessage message;
@@ -935,22 +953,8 @@ void Api::Dispatch(int route, Call& c) {
       w.BeginObject().Field("step", step).Key("rows").BeginArray();
       for (const stats::TrafficCounters& row : *rows) WriteTrafficRow(w, row);
       w.EndArray();
-      const stats::TrafficSummary& s = *summary;
-      w.Key("summary").BeginObject();
-      WriteTime(w, "first_ts", s.first_second * kNsPerSecond);
-      WriteTime(w, "last_ts", s.last_second * kNsPerSecond);
-      w.Field("span_seconds", s.span_seconds);
-      w.Key("totals");
-      WriteTrafficRow(w, s.totals);
-      WriteRatePeak(w, "bytes_per_second", s.frame_bytes);
-      WriteRatePeak(w, "messages_per_second", s.messages);
-      w.Field("calls", s.calls);
-      WriteRatePeak(w, "calls_per_second", s.calls_per_second);
-      w.Key("concurrent_calls").BeginObject();
-      w.Field("average", s.concurrent_calls.average).Field("peak", s.concurrent_calls.peak);
-      WriteTime(w, "peak_ts", s.concurrent_calls.peak_ts);
-      w.EndObject();
-      w.EndObject();
+      w.Key("summary");
+      WriteTrafficSummary(w, *summary);
       w.EndObject();
       return SetJson(resp, w);
     }
@@ -962,6 +966,12 @@ void Api::Dispatch(int route, Call& c) {
     default:
       return SetJsonError(resp, 404, "not found");
   }
+}
+
+std::string TrafficSummaryJson(const stats::TrafficSummary& summary) {
+  JsonWriter w;
+  WriteTrafficSummary(w, summary);
+  return w.Take();
 }
 
 }  // namespace sipman::web

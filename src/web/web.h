@@ -109,6 +109,12 @@ class WebServer {
   virtual Status ReloadTls() = 0;
 };
 
+// The traffic figures over a range (store::Store::SummarizeTraffic) as one
+// JSON object: the "summary" of GET /api/v1/stats/traffic (docs/API.md).
+// `sipman report --json` writes the same object as its "traffic", so the
+// resource has one shape wherever it appears.
+std::string TrafficSummaryJson(const stats::TrafficSummary& summary);
+
 }  // namespace sipman::web
 
 #endif  // SIPMAN_WEB_WEB_H_

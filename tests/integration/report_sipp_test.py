@@ -4,18 +4,28 @@
 ratios are computed from SIPp's scenario counts, the delays, per-user,
 per-period and duration figures from tshark's reading of the same capture,
 independently of sipman; then `sipman report --json` must equal them.
+Its traffic figures (messages per method and response class, bytes and
+messages per second, average and peak) must equal tshark's frames, in JSON
+and in the text report, and be the very summary that `sipman serve` answers
+on /api/v1/stats/traffic for the same range.
 
 usage: report_sipp_test.py SIPMAN WORKDIR   (WORKDIR holds sipp.pcap and sipp.truth.json)
 """
 import collections
+import datetime
+import http.client
 import json
 import math
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze_lib as lib  # noqa: E402
+import stats_tshark_test as st  # noqa: E402
 
 FIELDS = ["frame.time_epoch", "sip.Call-ID", "sip.Method", "sip.Status-Code", "sip.CSeq.method",
           "sip.CSeq.seq", "sip.from.user", "sip.to.user", "sip.to.tag"]
@@ -99,6 +109,140 @@ def close(a, b, tol):
     if a is None or b is None:
         return a is None and b is None
     return abs(a - b) <= tol
+
+
+def utc(second):
+    return datetime.datetime.fromtimestamp(second, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def want_traffic(seconds, codes, invites, first=None):
+    """The report's traffic from tshark's seconds (stats_tshark_test.tshark_seconds) from
+    second `first` on and the INVITE times (ns) of the calls in the range: the span runs from
+    the first to the last second holding either (docs/METRICS.md)."""
+    seconds = {s: r for s, r in seconds.items() if first is None or s >= first}
+    calls = collections.Counter(t // 10**9 for t in invites)
+    total = collections.Counter()
+    for r in seconds.values():
+        total.update(r)
+    all_codes = collections.Counter()
+    for s, c in codes.items():
+        if first is None or s >= first:
+            all_codes.update(c)
+    first_second, last_second = min(set(seconds) | set(calls)), max(set(seconds) | set(calls))
+    span = last_second - first_second + 1
+    rates = {name: st.rate({s: r[field] for s, r in seconds.items()}, span)
+             for name, field in (("bytes_per_second", "frame_bytes"),
+                                 ("messages_per_second", "messages"))}
+    rates["calls_per_second"] = st.rate(calls, span)
+    methods = {m: total["m_" + m.lower()] for m in st.METHODS}
+    classes = {f"{i}xx": total[f"r{i}xx"] for i in range(1, 7)}
+    return {"first": first_second, "last": last_second, "span": span, "calls": len(invites),
+            "packets": total["packets"],
+            "bytes": total["frame_bytes"], "messages": total["messages"],
+            "requests": total["requests"], "responses": total["responses"], "methods": methods,
+            "classes": classes, "codes": dict(all_codes), "rates": rates}
+
+
+def check_traffic_json(ck, label, t, w):
+    """The report's "traffic" object `t` against want_traffic's `w`."""
+    if not ck.check(f"{label}: report --json has a traffic object", isinstance(t, dict), t):
+        return
+    tot = t["totals"]
+    got = {"first": t["first_ts"] // 10**9, "last": t["last_ts"] // 10**9, "span": t["span_seconds"],
+           "calls": t["calls"],
+           "packets": tot["packets"], "bytes": tot["bytes"], "messages": tot["messages"],
+           "requests": tot["requests"], "responses": tot["responses"], "methods": tot["methods"],
+           "classes": tot["classes"], "codes": tot["codes"],
+           "rates": {name: (t[name]["average"], t[name]["peak"], t[name]["peak_ts"] // 10**9)
+                     for name in w["rates"]}}
+    for key in ("first", "last", "span", "calls", "packets", "bytes", "messages", "requests", "responses",
+                "methods", "classes", "codes"):
+        ck.check(f"{label}: traffic {key} equals tshark's ({w[key]})", got[key] == w[key],
+                 f"got {got[key]}")
+    for name, (avg, peak, peak_second) in w["rates"].items():
+        g = got["rates"][name]
+        ck.check(f"{label}: {name} average {avg:.3f}, peak {peak} at {peak_second} follow from "
+                 "tshark's seconds", close(g[0], avg, 1e-6) and g[1:] == (peak, peak_second),
+                 f"got {g}")
+    ck.check(f"{label}: no capture drops in a file", tot["kernel_drops"] == 0 and
+             tot["interface_drops"] == 0, tot)
+
+
+def check_traffic_text(ck, label, text, w):
+    lines = text.splitlines()
+    head = f"traffic: {utc(w['first'])} .. {utc(w['last'] + 1)}  ({w['span']} s)"
+    ck.check(f"{label}: text traffic header is '{head}'", head in lines, text[-2500:])
+    want_lines = [f"  {'bytes/s':<18} average {w['rates']['bytes_per_second'][0]:<12.1f} peak "
+                  f"{w['rates']['bytes_per_second'][1]} at {utc(w['rates']['bytes_per_second'][2])}",
+                  f"  {'messages/s':<18} average {w['rates']['messages_per_second'][0]:<12.2f} peak "
+                  f"{w['rates']['messages_per_second'][1]} at "
+                  f"{utc(w['rates']['messages_per_second'][2])}",
+                  f"  {'calls/s':<18} average {w['rates']['calls_per_second'][0]:<12.3f} peak "
+                  f"{w['rates']['calls_per_second'][1]} at {utc(w['rates']['calls_per_second'][2])}",
+                  f"messages: {w['messages']}  ({w['requests']} requests, {w['responses']} responses)"]
+    want_lines += [f"  {m:<10} {n:>10}" for m, n in w["methods"].items() if n]
+    for i in range(1, 7):
+        codes = sorted((int(c), n) for c, n in w["codes"].items() if int(c) // 100 == i)
+        detail = "  (" + ", ".join(f"{c}: {n}" for c, n in codes) + ")" if codes else ""
+        want_lines.append(f"  {i}xx        {w['classes'][f'{i}xx']:>10}{detail}")
+    missing = [x for x in want_lines if x not in lines]
+    ck.check(f"{label}: text traffic lines (3 rates, {sum(1 for n in w['methods'].values() if n)} "
+             "methods, 6 classes) equal tshark's counts", not missing,
+             f"missing {missing}\n{text[text.find('traffic:'):]}")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def api_traffic_summaries(sipman, db, work, queries):
+    """Starts `sipman serve` on db, logs in and returns the "summary" of GET
+    /api/v1/stats/traffic?QUERY for each query (None where it failed), then stops it."""
+    port = free_port()
+    password = "report-test-Password-1"
+    env = dict(os.environ, SIPMAN_ADMIN_PASSWORD=password)
+    log = open(os.path.join(work, "serve.log"), "w")
+    server = subprocess.Popen([sipman, "serve", "--db", db, "--listen", f"127.0.0.1:{port}"],
+                              stdout=log, stderr=subprocess.STDOUT, env=env)
+    results = []
+    try:
+        def request(method, path, body=None, headers=None):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            conn.close()
+            return r.status, r.getheader("Set-Cookie") or "", data
+        deadline = time.time() + 30
+        while True:
+            try:
+                if request("GET", "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                return [None] * len(queries)
+            time.sleep(0.1)
+        status, cookie, _ = request("POST", "/api/v1/login",
+                                    json.dumps({"username": "admin", "password": password}),
+                                    {"Content-Type": "application/json"})
+        cookie = cookie.split(";")[0]
+        for q in queries:
+            status, _, data = request("GET", "/api/v1/stats/traffic?" + q, headers={"Cookie": cookie})
+            results.append(json.loads(data)["summary"] if status == 200 else None)
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.kill(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+    return results
 
 
 def main():
@@ -234,6 +378,41 @@ def main():
     text = subprocess.run([sipman, "report", "--db", db], capture_output=True, text=True)
     ck.check("text report prints the RFC 6076 table", text.returncode == 0 and "SER" in text.stdout
              and "duration histogram" in text.stdout, text.stdout[-1500:] + text.stderr)
+
+    # Traffic over the whole capture and from the cut on, against tshark's frames.
+    seconds, codes = st.tshark_seconds(pcap, extra_args=lib.TSHARK_SIP_PORTS)
+    if not ck.check("tshark finds SIP frames", seconds, "none"):
+        return ck.finish()
+    w_all = want_traffic(seconds, codes, invites)
+    print(f"     tshark: {w_all['messages']} messages in {w_all['span']} s, methods "
+          f"{ {m: n for m, n in w_all['methods'].items() if n} }, classes {w_all['classes']}")
+    check_traffic_json(ck, "whole capture", r.get("traffic"), w_all)
+    check_traffic_text(ck, "whole capture", text.stdout, w_all)
+    cut_second = -(-cut_ns // 10**9)  # seconds whose start lies in the range
+    w_cut = want_traffic(seconds, codes, [t for t in invites if t >= cut_ns], first=cut_second)
+    r_cut, err = report(sipman, db, "--from", cut)
+    check_traffic_json(ck, f"--from {cut}", r_cut.get("traffic") if r_cut else err, w_cut)
+    text_cut = subprocess.run([sipman, "report", "--db", db, "--from", cut], capture_output=True,
+                              text=True)
+    check_traffic_text(ck, f"--from {cut}", text_cut.stdout + text_cut.stderr, w_cut)
+
+    # The same summary as the web API's traffic resource, for the same ranges.
+    end_ns = (w_all["last"] + 1) * 10**9
+    ranges = [((), ""), (("--from", cut), f"from={cut_ns}"),
+              (("--from", cut, "--to", str(w_all["last"])), f"from={cut_ns}&to={w_all['last'] * 10**9}"),
+              (("--from", "2099-01-01T00:00:00Z"), "from=4070908800000000000")]
+    reports = []
+    for args, _ in ranges:
+        rr, err = report(sipman, db, *args)
+        reports.append(rr["traffic"] if rr else err)
+    summaries = api_traffic_summaries(sipman, db, work, [q + "&step=hour" if q else "step=hour"
+                                                         for _, q in ranges])
+    for (args, q), mine, theirs in zip(ranges, reports, summaries):
+        ck.check(f"report {' '.join(args) or '(whole database)'}: traffic equals the summary of "
+                 f"GET /api/v1/stats/traffic?{q}", mine == theirs and theirs is not None,
+                 f"report {mine}\napi    {theirs}")
+    ck.check("an empty range: traffic span 0", reports[-1].get("span_seconds") == 0
+             if isinstance(reports[-1], dict) else False, reports[-1])
     return ck.finish()
 
 

@@ -48,12 +48,14 @@ LOCAL_NETS = {
 }
 
 
-def tshark_seconds(pcap, display_filter="sip"):
+def tshark_seconds(pcap, display_filter="sip", extra_args=()):
+    """Per capture second: tshark's counts of the frames completing SIP (extra_args: more
+    tshark options, e.g. analyze_lib.TSHARK_SIP_PORTS); and the status codes per second."""
     out = subprocess.run(
         ["tshark", "-r", pcap, "-o", "tcp.reassemble_out_of_order:TRUE", "-Y", display_filter,
          "-T", "fields", "-E", "occurrence=a",
          "-E", "aggregator=,", "-e", "frame.time_epoch", "-e", "frame.len", "-e", "sip.Method",
-         "-e", "sip.Status-Code"],
+         "-e", "sip.Status-Code", *extra_args],
         check=True, capture_output=True, text=True).stdout
     seconds = collections.defaultdict(empty_row)
     codes = collections.defaultdict(collections.Counter)
