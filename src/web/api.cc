@@ -516,8 +516,8 @@ void Api::Dispatch(int route, Call& c) {
     if (!v) return true;
     std::optional<TimestampNs> t = ParseApiTime(*v);
     if (!t) {
-      bad(std::string(name) + ": not a time (nanoseconds since the epoch, or ISO 8601 such as "
-                              "2026-11-25T10:00:00Z)");
+      bad(std::string(name) + ": not a time between 1970 and 2262 (nanoseconds since the "
+                              "epoch, or ISO 8601 such as 2026-11-25T10:00:00Z)");
       return false;
     }
     *out = *t;
