@@ -14,6 +14,13 @@ ru_maxrss) under MEMORY_LIMIT_MB.
    class (analyze --json "calls_evicted"), each stored as no_answer as Timer
    B would store it, so all 300,000 are no_answer.
 
+3. tcp: 1,400 TCP connections, each leaving a ~1 MB message unfinished
+   after 480,000 bytes (672 MB in all). Each stream may hold up to 1 MiB,
+   but all streams together only max_tcp_total_bytes (128 MiB): the least
+   recently active streams' partial data is dropped and counted
+   (decoder.tcp_budget_drops), so memory stays under the limit; the one
+   complete message at the end is still found.
+
 Each capture ends with one non-SIP datagram 200 s after its last INVITE, so
 capture time passes every INVITE's timeout; without it the last INVITEs would
 rightly still be in_progress when the capture ends.
@@ -148,6 +155,78 @@ def run(ck, sipman, work, label, calls, usec_step, want_evicted):
             os.remove(db + suffix)
 
 
+TCP_CONNECTIONS = 1400
+TCP_SEGMENT = 60_000
+TCP_SEGMENTS = 8
+
+
+def tcp_frame(src_port, seq, flags, payload):
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0,
+                     bytes((10, 2, 0, 1)), bytes((10, 2, 0, 2)))
+    ip = ip[:10] + struct.pack("!H", ip_checksum(ip)) + ip[12:]
+    tcp = struct.pack("!HHIIBBHHH", src_port, 5060, seq, 0, 5 << 4, flags, 65535, 0, 0)
+    return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + tcp + payload
+
+
+def run_tcp_flood(ck, sipman, work, connections):
+    """Unfinished ~1 MB TCP messages on many connections, then one whole
+    message: peak RSS under the limit, the budget's drops counted."""
+    pcap = os.path.join(work, "tcp.pcap")
+    db = os.path.join(work, "tcp.db")
+    rec = struct.Struct("<IIII")
+    body = b"x" * TCP_SEGMENT
+    head = b"MESSAGE sip:bob@mem.test SIP/2.0\r\nCall-ID: big-%d@mem.test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 1000000\r\n\r\n"
+    us = 0
+
+    def write(f, frame):
+        nonlocal us
+        us += 10
+        f.write(rec.pack(T0 + us // 1_000_000, us % 1_000_000, len(frame), len(frame)) + frame)
+
+    with open(pcap, "wb", buffering=1 << 22) as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for c in range(connections):
+            port = 10000 + c
+            write(f, tcp_frame(port, 0, 0x02, b""))  # SYN
+            seq = 1
+            first = (head % c) + body[:TCP_SEGMENT - len(head % c)]
+            for i in range(TCP_SEGMENTS):
+                data = first if i == 0 else body
+                write(f, tcp_frame(port, seq, 0x10, data))
+                seq += len(data)
+        whole = (b"MESSAGE sip:bob@mem.test SIP/2.0\r\nCall-ID: whole@mem.test\r\n"
+                 b"CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n")
+        write(f, tcp_frame(9999, 0, 0x02, b""))
+        write(f, tcp_frame(9999, 1, 0x18, whole))
+    size = os.path.getsize(pcap)
+    print(f"     tcp: {connections} connections with an unfinished message of "
+          f"{TCP_SEGMENT * TCP_SEGMENTS} bytes each ({size / 1e6:.0f} MB)")
+    proc = subprocess.Popen([sipman, "analyze", "--db", db, "--json", pcap],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    out, err = proc.stdout.read().decode(errors="replace"), proc.stderr.read().decode(errors="replace")
+    peak_mb = usage.ru_maxrss / 1024
+    os.remove(pcap)
+    print(f"     tcp: sipman analyze exit {code}, peak RSS {peak_mb:.0f} MB")
+    ck.check("tcp: sipman analyze exits 0", code == 0, f"exit {code}: {err[-2000:]}")
+    ck.check(f"tcp: peak resident memory {peak_mb:.0f} MB stays under {MEMORY_LIMIT_MB} MB",
+             peak_mb < MEMORY_LIMIT_MB, f"peak RSS {peak_mb:.0f} MB")
+    if code != 0:
+        return
+    summary = json.loads(out)
+    drops = summary.get("decoder", {}).get("tcp_budget_drops", 0)
+    # 128 MiB holds at most 279 streams of 480,000 bytes: the rest were dropped.
+    ck.check("tcp: the total budget dropped the partial messages of the oldest streams",
+             drops >= connections - (128 << 20) // (TCP_SEGMENT * TCP_SEGMENTS),
+             f"tcp_budget_drops {drops}")
+    ck.check("tcp: the whole message after the flood is found", summary.get("messages") == 1,
+             f"messages {summary.get('messages')}")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+
+
 def main():
     sipman, work = sys.argv[1], sys.argv[2]
     scale = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
@@ -155,6 +234,7 @@ def main():
     run(ck, sipman, work, "timers", int(1_000_000 * scale), 1000, 0)
     burst = int(300_000 * scale)
     run(ck, sipman, work, "cap", burst, 33, max(0, burst - MAX_OPEN_CALLS))
+    run_tcp_flood(ck, sipman, work, max(1, int(TCP_CONNECTIONS * scale)))
     return ck.finish()
 
 
