@@ -33,7 +33,7 @@ build: bootstrap $(BUILD)/build.ninja
 
 run: build
 ifneq ($(PCAP),)
-	@echo "sipman: replaying $(PCAP) into $(DB); Ctrl-C stops"
+	@echo "sipman: replaying $(PCAP) into $(DB); then the web GUI keeps serving it until Ctrl-C"
 else
 	@echo "sipman: capturing SIP live on $(IFACE) (set IFACE=... to change); calls and messages go to $(DB);"
 	@echo "        Ctrl-C stops and stores the calls still open"
@@ -66,6 +66,9 @@ asan-test: bootstrap
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
 	  ctest --output-on-failure -L unit -j $(JOBS)
+	# Every capture at hand and a mutant of each, through messages (TSV and
+	# JSON) and analyze, under ASan + UBSan: no report, crash or hang.
+	scripts/mutation-campaign --sipman $(ASAN_BUILD)/sipman --mutants 1
 
 bench: build
 	$(BUILD)/bench/sipman_bench --benchmark_counters_tabular=true
