@@ -44,7 +44,11 @@ Decoder::Impl::Impl(const DecoderOptions& options, PayloadSink* sink)
       options_(options),
       fragments_(options, &counters_),
       tcp_(options, sink, this, &counters_),
-      sctp_(options, sink, &counters_) {}
+      sctp_(options, sink, &counters_) {
+  for (uint16_t port : options.hep_ports) {
+    if (port != 0) hep_ports_[hep_port_count_++] = port;
+  }
+}
 
 void Decoder::Impl::Finish() {
   tcp_.Finish();
@@ -331,15 +335,15 @@ void Decoder::Impl::DecodeUdp(const IpAddress& src, const IpAddress& dst, const 
   // the tunnel's own checks is taken as a plain datagram.
   // SIP on a tunnel's port is SIP (a tunnel header never starts with a
   // method or "SIP/2.0").
-  switch (LooksLikeSip(data) ? 0 : dst_port) {
+  switch (dst_port) {
     case kPortVxlan:
-      if (DecodeVxlan(p + 8, length - 8)) return;
+      if (!LooksLikeSip(data) && DecodeVxlan(p + 8, length - 8)) return;
       break;
     case kPortGeneve:
-      if (DecodeGeneve(p + 8, length - 8)) return;
+      if (!LooksLikeSip(data) && DecodeGeneve(p + 8, length - 8)) return;
       break;
     case kPortGtpu:
-      if (DecodeGtpu(p + 8, length - 8)) return;
+      if (!LooksLikeSip(data) && DecodeGtpu(p + 8, length - 8)) return;
       break;
     default:
       break;

@@ -92,6 +92,9 @@ class Decoder::Impl : private HepStreamSink {
   TimestampNs ts_ = 0;      // of the frame being decoded
   uint32_t wire_len_ = 0;
   int depth_ = 0;           // tunnels entered in the frame being decoded
+  // options_.hep_ports without the unused (0) slots.
+  uint16_t hep_ports_[DecoderOptions::kMaxHepPorts] = {};
+  size_t hep_port_count_ = 0;
   std::string hep_inflate_;      // reused for compressed HEP payloads
   std::string hep_queue_;        // frames from TCP streams: u32 length + bytes
   std::string hep_queue_spare_;  // swapped with hep_queue_ while decoding it

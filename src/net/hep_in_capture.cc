@@ -20,8 +20,8 @@ bool LooksLikeHep12(std::string_view d) {
 }  // namespace
 
 bool Decoder::Impl::IsHepPort(uint16_t port) const {
-  for (uint16_t hep_port : options_.hep_ports) {
-    if (hep_port != 0 && hep_port == port) return true;
+  for (size_t i = 0; i < hep_port_count_; ++i) {
+    if (hep_ports_[i] == port) return true;
   }
   return false;
 }
