@@ -71,6 +71,9 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
   // time) to the live feed, as not yet final; nothing without one.
   void PublishOpenSeconds(TimestampNs now);
   // Counts packets the capture lost, in the second of `now`.
+  void OnEncrypted(TimestampNs ts, uint64_t connections, uint64_t bytes) override {
+    traffic_.AddEncrypted(ts, connections, bytes);
+  }
   void AddDrops(TimestampNs now, uint64_t kernel_drops, uint64_t interface_drops) {
     traffic_.AddDrops(now, kernel_drops, interface_drops);
   }

@@ -41,7 +41,17 @@ void PacketPipeline::OnPacket(const capture::Packet& packet) {
   totals_->bytes += packet.wire_len;
   if (packet.ts > totals_->last_ts) totals_->last_ts = packet.ts;
   decoder_->DecodeFrame(packet.ts, packet.link, packet.data, packet.wire_len);
+  ReportEncrypted(packet.ts);
   handler_->OnPacketDone(packet.ts);
+}
+
+void PacketPipeline::ReportEncrypted(TimestampNs ts) {
+  const net::DecoderCounters& c = decoder_->counters();
+  if (c.tls_bytes == tls_bytes_seen_ && c.tls_connections == tls_connections_seen_) return;
+  handler_->OnEncrypted(ts, c.tls_connections - tls_connections_seen_,
+                        c.tls_bytes - tls_bytes_seen_);
+  tls_connections_seen_ = c.tls_connections;
+  tls_bytes_seen_ = c.tls_bytes;
 }
 
 void PacketPipeline::OnTransportPayload(TimestampNs ts, net::Transport transport,
@@ -53,6 +63,7 @@ void PacketPipeline::OnTransportPayload(TimestampNs ts, net::Transport transport
   totals_->bytes += wire_len;
   if (ts > totals_->last_ts) totals_->last_ts = ts;
   decoder_->DecodeTransportPayload(ts, transport, src, src_port, dst, dst_port, data, wire_len);
+  ReportEncrypted(ts);
   handler_->OnPacketDone(ts);
 }
 

@@ -25,6 +25,9 @@ class MessageHandler {
   // Called once per captured packet, after its messages, with its capture
   // time: lets a handler run timers in capture time.
   virtual void OnPacketDone(TimestampNs /*ts*/) {}
+  // Called before OnPacketDone when the packet carried SIP over TLS that
+  // cannot be read: `connections` newly seen, `bytes` of TLS payload.
+  virtual void OnEncrypted(TimestampNs /*ts*/, uint64_t /*connections*/, uint64_t /*bytes*/) {}
 };
 
 struct PipelineTotals {
@@ -78,8 +81,12 @@ class PacketPipeline {
   class Sink;
   MessageHandler* handler_;
   PipelineTotals* totals_;
+  // Hands the TLS the decoder counted since the last packet to the handler.
+  void ReportEncrypted(TimestampNs ts);
+
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<net::Decoder> decoder_;
+  uint64_t tls_connections_seen_ = 0, tls_bytes_seen_ = 0;
 };
 
 // Reads `files` in time order and hands every SIP message to `handler`.

@@ -167,6 +167,11 @@ void PrintTraffic(std::FILE* out, const stats::TrafficSummary& s) {
                s.concurrent_calls.peak_ts ? IsoTime(s.concurrent_calls.peak_ts).c_str() : "-");
   std::fprintf(out, "  %-18s kernel %llu  interface %llu\n", "capture drops",
                static_cast<ull>(t.kernel_drops), static_cast<ull>(t.interface_drops));
+  if (t.tls_connections != 0 || t.tls_bytes != 0) {
+    std::fprintf(out, "  %-18s %llu connections, %llu bytes (TLS: not readable)\n",
+                 "encrypted SIP", static_cast<ull>(t.tls_connections),
+                 static_cast<ull>(t.tls_bytes));
+  }
   std::fprintf(out, "messages: %llu  (%llu requests, %llu responses)\n",
                static_cast<ull>(t.messages), static_cast<ull>(t.requests),
                static_cast<ull>(t.responses));

@@ -227,6 +227,9 @@ class Daemon {
     queue_options.capacity_bytes = static_cast<size_t>(options_.queue_mb) << 20;
     queue_options.max_packets = options_.queue_packets;
     queue_options.spill_dir = options_.spill_dir;
+  void OnEncrypted(TimestampNs ts, uint64_t connections, uint64_t bytes) override {
+    next_->OnEncrypted(ts, connections, bytes);
+  }
     queue_options.snaplen = std::max(options_.snaplen, 262144);
     if (source_) queue_ = std::make_unique<PacketQueue>(queue_options);
     if (!options_.hep_listen.empty()) {

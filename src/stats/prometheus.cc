@@ -69,6 +69,12 @@ void RenderPrometheus(const TrafficCounters& t, std::string* out) {
   Header(out, "sipman_capture_drops_total", "Packets the capture lost, by where.");
   Sample(out, "sipman_capture_drops_total", "where=\"kernel\"", t.kernel_drops);
   Sample(out, "sipman_capture_drops_total", "where=\"interface\"", t.interface_drops);
+
+  Header(out, "sipman_encrypted_sip_connections_total",
+         "TCP connections carrying TLS (SIPS): the sensor cannot read their SIP.");
+  Sample(out, "sipman_encrypted_sip_connections_total", "", t.tls_connections);
+  Header(out, "sipman_encrypted_sip_bytes_total", "Payload bytes of those TLS connections.");
+  Sample(out, "sipman_encrypted_sip_bytes_total", "", t.tls_bytes);
 }
 
 }  // namespace sipman::stats

@@ -134,11 +134,16 @@ struct TrafficCounters {
   uint64_t out_messages = 0;
   uint64_t in_sip_bytes = 0;
   uint64_t out_sip_bytes = 0;
+  // SIP over TLS the sensor cannot read: TCP connections whose TLS was first
+  // seen in this period, and their payload bytes in it (net::Decoder's
+  // tls_connections and tls_bytes).
+  uint64_t tls_connections = 0;
+  uint64_t tls_bytes = 0;
 
   // Adds every counter of `other` (not ts).
   void AddAll(const TrafficCounters& other);
   bool Empty() const { return packets == 0 && messages == 0 && kernel_drops == 0 &&
-                              interface_drops == 0; }
+                              interface_drops == 0 && tls_bytes == 0 && tls_connections == 0; }
   bool operator==(const TrafficCounters& other) const;
 };
 
@@ -177,6 +182,8 @@ class TrafficStats {
   // Adds packets lost by the capture to the newest open second (or, before
   // any traffic, to the second of `ts`).
   void AddDrops(TimestampNs ts, uint64_t kernel_drops, uint64_t interface_drops);
+  // Counts encrypted SIP (TLS) seen at `ts`: new connections and bytes.
+  void AddEncrypted(TimestampNs ts, uint64_t connections, uint64_t bytes);
   // Closes every second older than kOpenSeconds before `now`.
   void AdvanceTime(TimestampNs now);
   // Closes every open second.

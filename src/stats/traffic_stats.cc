@@ -86,6 +86,8 @@ void TrafficCounters::AddAll(const TrafficCounters& o) {
   out_messages += o.out_messages;
   in_sip_bytes += o.in_sip_bytes;
   out_sip_bytes += o.out_sip_bytes;
+  tls_connections += o.tls_connections;
+  tls_bytes += o.tls_bytes;
 }
 
 bool TrafficCounters::operator==(const TrafficCounters& o) const {
@@ -95,7 +97,8 @@ bool TrafficCounters::operator==(const TrafficCounters& o) const {
          codes == o.codes && kernel_drops == o.kernel_drops &&
          interface_drops == o.interface_drops && in_messages == o.in_messages &&
          out_messages == o.out_messages && in_sip_bytes == o.in_sip_bytes &&
-         out_sip_bytes == o.out_sip_bytes;
+         out_sip_bytes == o.out_sip_bytes && tls_connections == o.tls_connections &&
+         tls_bytes == o.tls_bytes;
 }
 
 void AppendCodesJson(const CodeCounts& codes, std::string* out) {
@@ -231,6 +234,24 @@ void TrafficStats::AddDrops(TimestampNs ts, uint64_t kernel_drops, uint64_t inte
   }
   totals_.kernel_drops += kernel_drops;
   totals_.interface_drops += interface_drops;
+}
+
+void TrafficStats::AddEncrypted(TimestampNs ts, uint64_t connections, uint64_t bytes) {
+  if (connections == 0 && bytes == 0) return;
+  // In the packet's own second, like a message; a second already closed
+  // (a packet far out of order) counts in the totals only.
+  const int64_t second = SecondOfTs(ts);
+  if (!any_) {
+    any_ = true;
+    totals_.ts = second;
+  }
+  TrafficCounters* s = SecondOf(second);
+  if (s != nullptr) {
+    s->tls_connections += connections;
+    s->tls_bytes += bytes;
+  }
+  totals_.tls_connections += connections;
+  totals_.tls_bytes += bytes;
 }
 
 void TrafficStats::AdvanceTime(TimestampNs now) {

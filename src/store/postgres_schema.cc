@@ -179,6 +179,14 @@ constexpr const char kSchemaV3[] = "CREATE INDEX calls_id ON calls(id);\n";
 constexpr const char kSchemaV4[] =
     "ALTER TABLE calls ADD COLUMN also_seen_by text COLLATE \"C\" NOT NULL DEFAULT '';\n";
 
+// Version 5: SIP over TLS the sensor cannot read, per period (SQLite's 9).
+#define SIPMAN_PG_TLS_COLUMNS(name)                                              \
+  "ALTER TABLE " name " ADD COLUMN tls_connections BIGINT NOT NULL DEFAULT 0,\n" \
+  "  ADD COLUMN tls_bytes BIGINT NOT NULL DEFAULT 0;\n"
+constexpr const char kSchemaV5[] = SIPMAN_PG_TLS_COLUMNS("stats_second")
+    SIPMAN_PG_TLS_COLUMNS("stats_minute") SIPMAN_PG_TLS_COLUMNS("stats_hour");
+#undef SIPMAN_PG_TLS_COLUMNS
+
 struct PgMigration {
   int version;
   const char* description;
@@ -191,6 +199,7 @@ const PgMigration kMigrations[] = {
     {2, "traffic counters per direction (in/out of the local networks)", kSchemaV2},
     {3, "an index on calls(id) for the web API's call detail", kSchemaV3},
     {4, "calls.also_seen_by: the other sensors that saw a call", kSchemaV4},
+    {5, "encrypted SIP (TLS connections and bytes) per period", kSchemaV5},
 };
 
 constexpr const char kCreateMigrationsTable[] = R"sql(

@@ -287,6 +287,16 @@ ALTER TABLE stats_hour ADD COLUMN in_sip_bytes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE stats_hour ADD COLUMN out_sip_bytes INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 9: SIP over TLS the sensor cannot read, per period (issue 12).
+constexpr const char kSchemaV9[] = R"sql(
+ALTER TABLE stats_second ADD COLUMN tls_connections INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_second ADD COLUMN tls_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_minute ADD COLUMN tls_connections INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_minute ADD COLUMN tls_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_hour ADD COLUMN tls_connections INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats_hour ADD COLUMN tls_bytes INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 const Migration kMigrations[] = {
     {1, "initial schema: calls, registrations, messages", kSchemaV1},
     {2, "messages deduplicated by (ts, key_hash)", kSchemaV2},
@@ -296,6 +306,7 @@ const Migration kMigrations[] = {
     {6, "call rollups by hour and day, for reports over long ranges", CallRollupsMigrationSql()},
     {7, "call search indexes carry invite_ts (web API)", kSchemaV7},
     {8, "traffic counters per direction (in/out of the local networks)", kSchemaV8},
+    {9, "encrypted SIP (TLS connections and bytes) per period", kSchemaV9},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

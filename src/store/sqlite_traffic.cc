@@ -12,10 +12,6 @@
 namespace sipman::store::internal {
 namespace {
 
-// Integer columns after sensor and ts, then codes.
-constexpr int kTrafficIntColumns = 6 + static_cast<int>(stats::kMethodCount) +
-                                   static_cast<int>(stats::kClassCount) + 2 + 4;
-
 int64_t I(uint64_t v) { return static_cast<int64_t>(v); }
 
 // Binds the counters from parameter `first` on. `codes` holds the JSON
@@ -47,7 +43,8 @@ Status SqliteStore::PrepareTraffic() {
   for (int t = 0; t < 3; ++t) {
     std::string insert = std::string("INSERT OR REPLACE INTO ") + kTrafficTables[t] +
                          "(sensor, ts, " + columns + ") VALUES(?, ?";
-    for (int i = 0; i <= kTrafficIntColumns; ++i) insert += ", ?";
+    // The integer counters, then codes.
+    for (int i = 0; i <= TrafficCounterCount(); ++i) insert += ", ?";
     insert += ")";
     Status s = upsert_traffic_[t].Prepare(write_db_, insert, true);
     if (!s.ok()) return s;

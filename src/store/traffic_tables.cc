@@ -12,6 +12,7 @@ std::string TrafficColumns() {
   }
   for (size_t i = 1; i <= stats::kClassCount; ++i) c += ", r" + std::to_string(i) + "xx";
   c += ", kernel_drops, interface_drops, in_messages, out_messages, in_sip_bytes, out_sip_bytes";
+  c += ", tls_connections, tls_bytes";
   c += ", codes";
   return c;
 }

@@ -43,6 +43,16 @@ void VisitCounters(Counters& c, F f) {
   f(c.out_messages);
   f(c.in_sip_bytes);
   f(c.out_sip_bytes);
+  f(c.tls_connections);
+  f(c.tls_bytes);
+}
+
+// How many integer counters VisitCounters visits (the columns before codes).
+inline int TrafficCounterCount() {
+  stats::TrafficCounters c;
+  int n = 0;
+  VisitCounters(c, [&](uint64_t&) { ++n; });
+  return n;
 }
 
 int64_t FloorDiv(int64_t a, int64_t b);

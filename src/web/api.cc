@@ -302,6 +302,7 @@ void WriteTrafficRow(JsonWriter& w, const stats::TrafficCounters& c) {
   stats::AppendCodesJson(c.codes, &codes);
   w.Key("codes").Raw(codes);
   w.Field("kernel_drops", c.kernel_drops).Field("interface_drops", c.interface_drops);
+  w.Field("tls_connections", c.tls_connections).Field("tls_bytes", c.tls_bytes);
   w.EndObject();
 }
 

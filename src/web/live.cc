@@ -45,6 +45,7 @@ std::string TrafficEventJson(const stats::TrafficCounters& c, bool final) {
   }
   w.EndObject();
   w.Field("kernel_drops", c.kernel_drops).Field("interface_drops", c.interface_drops);
+  w.Field("tls_connections", c.tls_connections).Field("tls_bytes", c.tls_bytes);
   w.EndObject();
   return w.Take();
 }

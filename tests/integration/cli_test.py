@@ -4,6 +4,7 @@ files merged in time order, damaged files and usage errors; the decoder's
 summary lines and counters (tunnels, SCTP, HEP, TLS) with exact values. Uses
 the fixtures made by scripts/make-test-pcaps."""
 import json
+import sqlite3
 import os
 import re
 import struct
@@ -243,6 +244,23 @@ with tempfile.TemporaryDirectory(prefix="sipman-cli-") as tmp:
         got = {k: decoder.get(k) for k in want}
         check(f"{name}: analyze --json decoder counters", js.returncode == 0 and got == want,
               {k: (got[k], want[k]) for k in want if got[k] != want[k]} or js.stderr)
+
+    # Encrypted SIP is counted per second too: stored in the traffic tables,
+    # reported by `sipman report` from the database.
+    db = os.path.join(tmp, "tls-sip.pcap.txt.db")
+    con = sqlite3.connect(db)
+    per_second = con.execute("SELECT SUM(tls_connections), SUM(tls_bytes), "
+                             "COUNT(*) FILTER (WHERE tls_bytes > 0) FROM stats_second").fetchone()
+    per_hour = con.execute("SELECT SUM(tls_connections), SUM(tls_bytes) FROM stats_hour").fetchone()
+    con.close()
+    check("tls-sip.pcap: TLS connections and bytes stored per second and rolled up",
+          per_second[:2] == (2, TLS_SIP_BYTES) and per_second[2] >= 1
+          and per_hour == (2, TLS_SIP_BYTES), (per_second, per_hour))
+    report = run("report", "--db", db)
+    check("tls-sip.pcap: sipman report shows the encrypted SIP",
+          report.returncode == 0 and
+          f"encrypted SIP      2 connections, {TLS_SIP_BYTES} bytes" in report.stdout,
+          report.stdout[-1500:] + report.stderr)
 
 print(f"{passed} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)

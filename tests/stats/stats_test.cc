@@ -98,6 +98,23 @@ TEST(TrafficStats, DropsGoToTheNewestSecond) {
   EXPECT_EQ(stats.totals().kernel_drops, 4u);
 }
 
+TEST(TrafficStats, EncryptedSipCountsInItsSecondAndTheTotals) {
+  Collect sink;
+  TrafficStats stats(&sink);
+  stats.AddEncrypted(3 * kNsPerSecond + 5, 1, 517);
+  stats.AddEncrypted(3 * kNsPerSecond + 9, 0, 100);
+  stats.AddEncrypted(4 * kNsPerSecond, 1, 40);
+  stats.AddEncrypted(4 * kNsPerSecond, 0, 0);  // nothing: no second opened
+  stats.Flush();
+  ASSERT_EQ(sink.seconds.size(), 2u);
+  EXPECT_EQ(sink.seconds[0].ts, 3);
+  EXPECT_EQ(sink.seconds[0].tls_connections, 1u);
+  EXPECT_EQ(sink.seconds[0].tls_bytes, 617u);
+  EXPECT_EQ(sink.seconds[1].tls_bytes, 40u);
+  EXPECT_EQ(stats.totals().tls_connections, 2u);
+  EXPECT_EQ(stats.totals().tls_bytes, 657u);
+}
+
 TEST(CodeCounts, OverflowGoesToCodeZero) {
   CodeCounts c;
   for (int code = 100; code < 200; ++code) c.Add(code);
