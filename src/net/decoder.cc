@@ -9,7 +9,6 @@ namespace sipman::net {
 namespace {
 
 constexpr int kMaxVlanDepth = 8;
-constexpr int kMaxMplsDepth = 16;
 constexpr int kMaxIpv6ExtensionHeaders = 16;
 
 constexpr uint16_t kEtherIpv4 = 0x0800;
