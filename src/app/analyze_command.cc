@@ -185,6 +185,11 @@ int RunAnalyze(const AnalyzeOptions& options) {
   // A small queue bounds memory (each queued call record holds its strings);
   // the writer drains it in batches, so it rarely fills.
   store_options.max_queued_rows = 32768;
+  // A failing write (disk full, ...) is kept and retried until it works:
+  // say so at once rather than seem to hang.
+  store_options.on_write_event = [](const std::string& event) {
+    std::fprintf(stderr, "sipman analyze: %s\n", event.c_str());
+  };
   auto store = store::Store::Open(store_options);
   if (!store.ok()) {
     std::fprintf(stderr, "sipman analyze: %s\n", store.status().message().c_str());

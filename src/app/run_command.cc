@@ -115,6 +115,52 @@ class MetricsSnapshot {
   uint64_t calls_up_ = 0;                            // guarded by mu_
 };
 
+// Appends the store writer's health and progress to a /metrics body
+// (docs/METRICS.md): read live, so a writer that keeps failing shows while
+// the worker waits for it.
+void RenderStoreMetrics(const store::StoreCounters& c, std::string* out) {
+  auto metric = [out](const char* name, const char* type, const char* help, uint64_t value) {
+    out->append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+    out->append(name).append(" ").append(type).append("\n").append(name).append(" ");
+    out->append(std::to_string(value)).append("\n");
+  };
+  metric("sipman_store_write_failing", "gauge",
+         "1 while writing to the database fails and the writer keeps retrying the batch "
+         "(rows kept in memory).",
+         c.write_failing);
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(c.write_failing_ms) / 1000);
+  out->append("# HELP sipman_store_write_failing_seconds How long writing to the database has "
+              "been failing; 0 while it works.\n# TYPE sipman_store_write_failing_seconds "
+              "gauge\nsipman_store_write_failing_seconds ")
+      .append(seconds)
+      .append("\n");
+  metric("sipman_store_rows_pending", "gauge",
+         "Rows accepted for the database and not written yet: queued, or in the batch being "
+         "written or retried.",
+         c.rows_pending);
+  metric("sipman_store_write_retries_total", "counter",
+         "Failed write attempts whose rows were kept and tried again (disk full, I/O error, "
+         "lock).",
+         c.write_retries);
+  metric("sipman_store_rows_failed_total", "counter",
+         "Rows given up and not stored: a write error that retrying cannot fix, or still "
+         "failing at shutdown.",
+         c.rows_failed);
+  out->append("# HELP sipman_store_rows_written_total Rows written to the database, by "
+              "table.\n# TYPE sipman_store_rows_written_total counter\n");
+  const std::pair<const char*, uint64_t> tables[] = {{"calls", c.calls_written},
+                                                     {"registrations", c.registrations_written},
+                                                     {"messages", c.messages_written}};
+  for (const auto& [table, value] : tables) {
+    out->append("sipman_store_rows_written_total{table=\"")
+        .append(table)
+        .append("\"} ")
+        .append(std::to_string(value))
+        .append("\n");
+  }
+}
+
 // "http://HOST:PORT/" (or https://) for a --listen value and the port bound.
 std::string WebUrl(const std::string& listen, uint16_t port, bool https) {
   size_t colon = listen.rfind(':');
@@ -181,6 +227,9 @@ class HepForwarder : public MessageHandler {
     next_->OnSipMessage(payload, message);
   }
   void OnPacketDone(TimestampNs ts) override { next_->OnPacketDone(ts); }
+  void OnEncrypted(TimestampNs ts, uint64_t connections, uint64_t bytes) override {
+    next_->OnEncrypted(ts, connections, bytes);
+  }
 
  private:
   hep::HepSender* sender_;
@@ -212,6 +261,11 @@ class Daemon {
     store_options.stats_second_retention_s = options_.stats_second_hours * 3600;
     // PostgreSQL's batches spill beside the packets while the server is away.
     store_options.spill_dir = options_.spill_dir + "/store";
+    // A failing write (disk full, ...) is logged the moment it happens; the
+    // status line, /metrics and /healthz show it while it lasts.
+    store_options.on_write_event = [log = log_](const std::string& event) {
+      log->Line("store: %s", event.c_str());
+    };
     auto store = store::Store::Open(store_options);
     if (!store.ok()) {
       log_->Line("%s", store.status().message().c_str());
@@ -227,9 +281,6 @@ class Daemon {
     queue_options.capacity_bytes = static_cast<size_t>(options_.queue_mb) << 20;
     queue_options.max_packets = options_.queue_packets;
     queue_options.spill_dir = options_.spill_dir;
-  void OnEncrypted(TimestampNs ts, uint64_t connections, uint64_t bytes) override {
-    next_->OnEncrypted(ts, connections, bytes);
-  }
     queue_options.snaplen = std::max(options_.snaplen, 262144);
     if (source_) queue_ = std::make_unique<PacketQueue>(queue_options);
     if (!options_.hep_listen.empty()) {
@@ -356,7 +407,10 @@ class Daemon {
     } else if (const char* env = std::getenv("SIPMAN_ADMIN_PASSWORD"); env && *env) {
       web_options.admin_password = env;
     }
-    web_options.metrics = [this](std::string* out) { metrics_.Render(out); };
+    web_options.metrics = [this](std::string* out) {
+      metrics_.Render(out);
+      RenderStoreMetrics(store_->counters(), out);
+    };
     auto server = web::WebServer::Create(web_options, store_.get());
     if (!server.ok()) {
       log_->Line("web GUI: %s", server.status().message().c_str());
@@ -639,7 +693,7 @@ class Daemon {
           log_->Line("second %s while draining: exiting now; %llu open calls, %llu rows waiting "
                      "for the database, %llu queued and %llu spilled packets are not stored",
                      SignalName(sig), U(gauges_.open_calls.load(std::memory_order_relaxed)),
-                     U(store_->counters().queued_rows), U(q.queued), U(q.spill_pending));
+                     U(store_->counters().rows_pending), U(q.queued), U(q.spill_pending));
           std::_Exit(1);
         }
       }
@@ -766,6 +820,11 @@ class Daemon {
                U(store_->counters().calls_written), U(q.queued), U(q.spilled), U(q.spill_pending),
                U(s.kernel_drops), U(s.interface_drops));
     store::StoreCounters st = store_->counters();
+    if (st.write_failing != 0) {
+      log_->Line("status: database write failing for %.0f s: %s; %llu rows kept, retrying",
+                 static_cast<double>(st.write_failing_ms) / 1000.0, st.last_write_error.c_str(),
+                 U(st.rows_pending));
+    }
     if (st.spill_segments > 0) {
       log_->Line("status: database unreachable or catching up: %llu store segments (%llu bytes) "
                  "spilled to disk wait to be written",
@@ -838,6 +897,13 @@ class Daemon {
                 "(%llu already there)\n",
                 options_.db.c_str(), options_.sensor.c_str(), U(st.calls_written),
                 U(st.registrations_written), U(st.messages_written), U(st.duplicates_ignored));
+    if (st.write_retries > 0 || st.write_errors > 0) {
+      std::printf("database write failures: %llu failed attempts kept their rows and were "
+                  "retried; %llu batches (%llu rows) given up, not stored%s%s\n",
+                  U(st.write_retries), U(st.write_errors), U(st.rows_failed),
+                  st.last_write_error.empty() ? "" : "; last error: ",
+                  st.last_write_error.c_str());
+    }
     if (st.spilled_rows > 0 || st.spill_segments > 0 || st.spill_bad_segments > 0) {
       std::printf("store spill: %llu rows spilled while the database was unreachable; "
                   "%llu segments (%llu bytes) still on disk; %llu unreadable (set aside as .bad)\n",

@@ -858,7 +858,7 @@ PostgresStore::PostgresStore(const StoreOptions& options, std::string url)
     : options_(options),
       url_(std::move(url)),
       where_("PostgreSQL database " + RedactUrl(url_)),
-      queue_(options.max_queued_rows, options.batch_rows, this) {}
+      queue_(WriteQueue::OptionsFor(options, where_), this) {}
 
 PostgresStore::~PostgresStore() { Close(); }
 

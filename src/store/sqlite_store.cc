@@ -78,6 +78,28 @@ int64_t LimitOf(size_t limit) {
   return static_cast<int64_t>(limit);
 }
 
+// Whether a write that failed with this (extended) result code may succeed
+// when tried again later: the disk or file system is full, an I/O error (a
+// full disk shows as one too), another process holds a lock past the busy
+// timeout, the file went read-only or cannot be opened (permissions, a
+// remount), memory ran out. A corrupt file, a constraint or a wrong value
+// fail the same way every time; so does an error outside SQLite (code 0).
+bool MayPass(int code) {
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Status ClosedError() {
   return Status::Error("the store is closed; open it again to query it");
 }
@@ -101,7 +123,7 @@ MessageCompressor* ThreadCompressor(const StoreOptions& o) {
 SqliteStore::SqliteStore(const StoreOptions& options, std::string path)
     : options_(options),
       path_(std::move(path)),
-      queue_(options.max_queued_rows, options.batch_rows, this) {}
+      queue_(WriteQueue::OptionsFor(options, "database " + path_), this) {}
 
 SqliteStore::~SqliteStore() { Close(); }
 
@@ -292,6 +314,7 @@ StoreCounters SqliteStore::counters() const {
 Status SqliteStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
   if (begin_.Step() != SQLITE_DONE) {
     Status s = SqliteError(write_db_, "cannot start a write transaction on database " + path_);
+    result->retry = MayPass(sqlite3_extended_errcode(write_db_));
     begin_.Reset();
     return s;
   }
@@ -307,6 +330,8 @@ Status SqliteStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
     s = SqliteError(write_db_, "cannot commit to database " + path_);
     commit_.Reset();
   }
+  // The code of the failed call, before ROLLBACK replaces it.
+  result->retry = MayPass(sqlite3_extended_errcode(write_db_));
   rollups_.Discard();
   if (sqlite3_get_autocommit(write_db_) == 0) {
     rollback_.Step();

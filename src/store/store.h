@@ -16,6 +16,15 @@
 // spills each batch to a segment file on local disk (spill_dir) and writes
 // the segments when the server is back, so the queue keeps draining.
 //
+// A SQLite batch that fails with an error that may pass (disk or file system
+// full, I/O error, the database locked by another process for longer than
+// busy_timeout_ms) is rolled back and kept: the writer tries it again after
+// 1 s, doubling up to 30 s, until it is written, while Add* keeps queueing
+// behind it and then waits as above. The failure is told at once through
+// StoreOptions::on_write_event and shows in counters() (write_failing,
+// last_write_error, rows_pending). Only Close gives rows up, after
+// close_timeout_ms, and then reports exactly which.
+//
 // Rows are deduplicated by a natural key (see docs/SCHEMA.md), so feeding the
 // same capture twice into one database stores every record once.
 //
@@ -26,6 +35,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,11 +87,23 @@ struct StoreOptions {
   // PostgreSQL only. While the server is unreachable the writer retries its
   // batch after 100 ms, doubling up to this.
   int reconnect_max_backoff_ms = 5000;
-  // PostgreSQL only. How long Close (and Flush during Close) keeps retrying
-  // an unreachable server before it reports the waiting rows as failed, when
-  // they cannot be spilled; and how long Close spends writing spilled rows
-  // to a server that answers (the rest stay on disk for the next Open).
+  // SQLite: a batch that failed with an error that may pass is tried again
+  // after write_retry_first_ms, the wait doubling up to write_retry_max_ms.
+  int write_retry_first_ms = 1000;
+  int write_retry_max_ms = 30000;
+  // How long Close keeps retrying a failing write before it gives up on the
+  // rows not yet written and reports them. SQLite: a batch that fails with
+  // an error that may pass (disk full, I/O error, lock). PostgreSQL: an
+  // unreachable server, when the rows cannot be spilled; and how long Close
+  // spends writing spilled rows to a server that answers (the rest stay on
+  // disk for the next Open).
   int close_timeout_ms = 30000;
+  // Told at once, on the writer's thread (or Close's), when a write fails,
+  // when a failing write's reason changes, when writes work again, and
+  // when rows are given up; one line of text naming the database, the
+  // reason and what to do. Must be thread-safe and quick (a log line).
+  // Null: only counters(), Flush and Close tell.
+  std::function<void(const std::string&)> on_write_event;
   // PostgreSQL only. While the server is unreachable, each batch is written
   // to a segment file below this directory (in a subdirectory per database
   // and sensor, created when first needed) instead of waiting, and the
@@ -194,8 +216,23 @@ struct StoreCounters {
   // Rows already in the database (same natural key), ignored.
   uint64_t duplicates_ignored = 0;
   uint64_t batches = 0;        // committed write transactions
-  uint64_t write_errors = 0;   // failed batches (their rows are lost; see Flush)
-  uint64_t rows_failed = 0;    // rows in failed batches
+  // Batches given up: they failed with an error that trying again would not
+  // fix, or were still failing when Close's close_timeout_ms ran out. Their
+  // rows are not stored (Flush and Close say which).
+  uint64_t write_errors = 0;
+  uint64_t rows_failed = 0;    // rows in those batches
+  // Failed write attempts whose batch was kept to try again (disk full,
+  // I/O error, lock): nothing lost.
+  uint64_t write_retries = 0;
+  // Gauges: 1 while the writer keeps retrying a failed batch, and for how
+  // long it has been failing (ms); 0 once it is written.
+  uint64_t write_failing = 0;
+  uint64_t write_failing_ms = 0;
+  // Gauge: rows accepted and neither written nor given up yet: queued, plus
+  // the batch being written (or retried).
+  uint64_t rows_pending = 0;
+  // The error of the last failed write attempt; empty if none failed.
+  std::string last_write_error;
   uint64_t rows_rejected = 0;  // Add* after Close
   uint64_t queued_rows = 0;    // gauge: waiting for the writer now
   uint64_t max_queue_depth = 0;
@@ -242,12 +279,15 @@ class Store {
   virtual void ReplaceActiveCalls(std::string_view sensor,
                                   std::vector<calls::CallRecord> records) = 0;
 
-  // Waits until every row queued before this call is committed (or has
-  // failed). Returns the error of any batch that failed since the previous
-  // Flush.
+  // Waits until every row queued before this call is committed (or given
+  // up). While a write fails with an error that may pass, that is until it
+  // works again. Returns the error of any batch given up since the previous
+  // Flush, saying how many calls, registrations, messages... it held.
   virtual Status Flush() = 0;
-  // Flushes, stops the writer and closes the database. Later Add* calls are
-  // counted as rejected; later queries fail. Idempotent.
+  // Flushes, stops the writer and closes the database. A write still failing
+  // is retried for close_timeout_ms, then its rows and those behind it that
+  // fail too are given up and reported here. Later Add* calls are counted as
+  // rejected; later queries fail. Idempotent.
   virtual Status Close() = 0;
 
   virtual StoreCounters counters() const = 0;

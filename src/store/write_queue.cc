@@ -3,9 +3,25 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 namespace sipman::store::internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string Count(uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string Seconds(Clock::duration d) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", std::chrono::duration<double>(d).count());
+  return text;
+}
+
+}  // namespace
 
 void RowBatch::AddMessage(const EncodedMessage& m) {
   const StoredMessage& s = *m.message;
@@ -55,13 +71,26 @@ RowBatch::MessageTexts RowBatch::TextsOf(const MessageRow& row) const {
   return texts;
 }
 
-WriteQueue::WriteQueue(size_t max_queued_rows, size_t batch_rows, BatchSink* sink)
-    : max_queued_rows_(std::max<size_t>(max_queued_rows, 1)),
-      batch_rows_(std::max<size_t>(std::min(batch_rows, max_queued_rows_), 1)),
+WriteQueue::WriteQueue(const WriteQueueOptions& options, BatchSink* sink)
+    : options_(options),
+      max_queued_rows_(std::max<size_t>(options.max_queued_rows, 1)),
+      batch_rows_(std::max<size_t>(std::min(options.batch_rows, max_queued_rows_), 1)),
       sink_(sink),
       max_spare_(max_queued_rows_ / batch_rows_ + 2) {}
 
 WriteQueue::~WriteQueue() { Close(); }
+
+WriteQueueOptions WriteQueue::OptionsFor(const StoreOptions& store, std::string what) {
+  WriteQueueOptions o;
+  o.max_queued_rows = store.max_queued_rows;
+  o.batch_rows = store.batch_rows;
+  o.what = std::move(what);
+  o.first_retry = std::chrono::milliseconds(std::max(store.write_retry_first_ms, 1));
+  o.max_retry = std::chrono::milliseconds(std::max(store.write_retry_max_ms, 1));
+  o.close_timeout = std::chrono::milliseconds(std::max(store.close_timeout_ms, 0));
+  o.on_event = store.on_write_event;
+  return o;
+}
 
 void WriteQueue::Start() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -178,7 +207,21 @@ void WriteQueue::Run() {
     lock.unlock();
 
     BatchResult result;
-    Status status = sink_->WriteBatch(batch, &result);
+    Status status = WriteKept(batch, &result);
+    RowKinds kinds;
+    if (!status.ok()) {
+      kinds.calls = batch.calls.size();
+      kinds.registrations = batch.registrations.size();
+      kinds.messages = batch.messages.size();
+      kinds.traffic_seconds = batch.traffic_seconds.size();
+      kinds.snapshots = batch.active_snapshots.size();
+      // Told before Flush and Close return, which report it too.
+      Report(DescribeRows(kinds, rows) + (rows == 1 ? " is" : " are") + " not stored in " +
+             options_.what + ": " + status.message() +
+             (result.retry ? " (still failing when the store closed, after retrying for " +
+                                 Seconds(options_.close_timeout) + ")"
+                           : " (an error that trying again would not fix)"));
+    }
     batch.clear();
 
     lock.lock();
@@ -197,22 +240,115 @@ void WriteQueue::Run() {
     } else {
       ++counters_.write_errors;
       counters_.rows_failed += rows;
+      lost_.calls += kinds.calls;
+      lost_.registrations += kinds.registrations;
+      lost_.messages += kinds.messages;
+      lost_.traffic_seconds += kinds.traffic_seconds;
+      lost_.snapshots += kinds.snapshots;
       last_error_ = status.message();
+      last_lost_error_ = status.message();
     }
     done_cv_.notify_all();
   }
+  failing_ = false;
   writer_done_ = true;
   done_cv_.notify_all();
   space_cv_.notify_all();
+}
+
+std::string WriteQueue::DescribeRows(const RowKinds& kinds, uint64_t rows) {
+  std::string parts;
+  auto add = [&](uint64_t n, const char* one, const char* many) {
+    if (n == 0) return;
+    if (!parts.empty()) parts += ", ";
+    parts += Count(n, one, many);
+  };
+  add(kinds.calls, "call", "calls");
+  add(kinds.registrations, "registration", "registrations");
+  add(kinds.messages, "message", "messages");
+  add(kinds.traffic_seconds, "second of traffic counters", "seconds of traffic counters");
+  add(kinds.snapshots, "snapshot of active calls", "snapshots of active calls");
+  return Count(rows, "row", "rows") + (parts.empty() ? "" : " (" + parts + ")");
+}
+
+Status WriteQueue::WriteKept(const RowBatch& batch, BatchResult* result) {
+  std::chrono::milliseconds wait = std::max(options_.first_retry, std::chrono::milliseconds(1));
+  const uint64_t rows = batch.size();
+  for (;;) {
+    *result = BatchResult{};
+    Status status = sink_->WriteBatch(batch, result);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (status.ok() || !result->retry) {
+      const bool recovered = failing_ && status.ok();
+      failing_ = false;
+      if (recovered) {
+        const uint64_t behind = enqueued_total_ - finished_total_ - rows;
+        std::string event = options_.what + " takes writes again after " +
+                            Seconds(Clock::now() - failing_since_) + " and " +
+                            Count(failed_attempts_, "failed attempt", "failed attempts") +
+                            ": the kept batch of " + Count(rows, "row", "rows") +
+                            " is written, " + Count(behind, "row", "rows") +
+                            " queued behind it follow";
+        lock.unlock();
+        Report(event);
+      }
+      return status;
+    }
+    const Clock::time_point now = Clock::now();
+    ++counters_.write_retries;
+    const bool first = !failing_;
+    const bool changed = status.message() != last_error_;
+    if (first) {
+      failing_ = true;
+      failing_since_ = now;
+      failed_attempts_ = 0;
+    }
+    ++failed_attempts_;
+    last_error_ = status.message();
+    // Close's time is up: Run gives this batch up, and each one behind it
+    // that fails too.
+    if (closing_ && now >= close_deadline_) return status;
+    Clock::time_point next = now + wait;
+    if (closing_) next = std::min(next, close_deadline_);
+    std::string event;
+    if (first || changed) {
+      const uint64_t pending = enqueued_total_ - finished_total_;
+      event = "writing failed: " + status.message() + "; " +
+              Count(pending, "row is", "rows are") +
+              " kept in memory (nothing is dropped) and the batch is tried again in " +
+              Seconds(next - now) + ", then at most every " + Seconds(options_.max_retry) +
+              " until it is written (fix the cause; a full disk: free space where " +
+              options_.what + " lies)";
+    }
+    wait = std::min(wait * 2, std::max(options_.max_retry, std::chrono::milliseconds(1)));
+    const bool was_closing = closing_;
+    if (!event.empty()) {
+      lock.unlock();
+      Report(event);
+      lock.lock();
+    }
+    // Close wakes the writer for one more attempt at once, then the
+    // backoff goes on until its deadline.
+    writer_cv_.wait_until(lock, next, [&] { return closing_ && !was_closing; });
+  }
+}
+
+void WriteQueue::Report(const std::string& event) const {
+  if (options_.on_event) options_.on_event(event);
 }
 
 Status WriteQueue::TakeErrorLocked() {
   if (counters_.write_errors == errors_seen_by_flush_) return Status::Ok();
   uint64_t failed = counters_.write_errors - errors_seen_by_flush_;
   errors_seen_by_flush_ = counters_.write_errors;
-  return Status::Error(std::to_string(failed) +
-                       " write batch(es) failed and their rows were not stored; last error: " +
-                       last_error_);
+  const RowKinds lost = lost_;
+  lost_ = RowKinds{};
+  const uint64_t rows =
+      lost.calls + lost.registrations + lost.messages + lost.traffic_seconds + lost.snapshots;
+  return Status::Error(Count(failed, "write batch", "write batches") + " failed: " +
+                       DescribeRows(lost, rows) + (rows == 1 ? " is" : " are") +
+                       " not stored in " + options_.what +
+                       "; last error: " + last_lost_error_);
 }
 
 Status WriteQueue::Flush() {
@@ -230,6 +366,7 @@ Status WriteQueue::Close() {
   std::lock_guard<std::mutex> close_lock(close_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (!closing_) close_deadline_ = Clock::now() + options_.close_timeout;
     closing_ = true;
   }
   writer_cv_.notify_one();
@@ -242,6 +379,14 @@ void WriteQueue::GetCounters(StoreCounters* counters) const {
   std::lock_guard<std::mutex> lock(mu_);
   *counters = counters_;
   counters->queued_rows = queued_rows_;
+  counters->rows_pending = enqueued_total_ - finished_total_;
+  counters->write_failing = failing_ ? 1 : 0;
+  counters->write_failing_ms =
+      failing_ ? static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           Clock::now() - failing_since_)
+                                           .count())
+               : 0;
+  counters->last_write_error = last_error_;
 }
 
 }  // namespace sipman::store::internal

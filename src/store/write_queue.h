@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -125,13 +126,20 @@ struct BatchResult {
   // The batch was set aside (spilled to disk) rather than committed; the
   // backend counts its rows when it writes them later.
   bool spilled = false;
+  // On error: the same batch may well succeed later (disk full, I/O error,
+  // a lock held by another process), so the queue keeps it and tries again.
+  // False: writing it again would fail the same way (a corrupt database, a
+  // row the schema refuses); its rows are reported as not stored.
+  bool retry = false;
 };
 
 class BatchSink {
  public:
   virtual ~BatchSink() = default;
   // Writes `batch` in one transaction, from the writer thread only. On error
-  // nothing of the batch is committed.
+  // nothing of the batch is committed, and result->retry says whether to
+  // try the same batch again. Called again with the same batch after a
+  // retryable error.
   virtual Status WriteBatch(const RowBatch& batch, BatchResult* result) = 0;
   // Called from the writer thread about every kMaxLatency while no batch
   // waits: a backend can do deferred work here (PostgreSQL replays spilled
@@ -139,13 +147,40 @@ class BatchSink {
   virtual void Idle() {}
 };
 
+struct WriteQueueOptions {
+  size_t max_queued_rows = 200000;
+  size_t batch_rows = 50000;
+  // Names the database in messages: "database /var/lib/sipman/sipman.db".
+  std::string what = "the database";
+  // After a retryable error the batch is tried again after first_retry,
+  // the wait doubling up to max_retry while it keeps failing.
+  std::chrono::milliseconds first_retry{1000};
+  std::chrono::milliseconds max_retry{30000};
+  // How long Close keeps retrying a failing batch before it gives up on it
+  // and on every row queued behind it, and reports them.
+  std::chrono::milliseconds close_timeout{30000};
+  // Told at once, from the writer thread (or Close's), when writing starts
+  // failing, when the reason changes, when it works again, and when rows are
+  // given up. Must be thread-safe; null: only the counters and Flush/Close
+  // tell.
+  std::function<void(const std::string&)> on_event;
+};
+
+// Backpressure while writes fail: the failing batch stays out of the queue's
+// row count, so producers keep queueing up to max_queued_rows behind it and
+// then wait in Push, as for a slow disk. Nothing is dropped until Close gives
+// up after close_timeout; memory stays bounded by max_queued_rows plus one
+// batch.
 class WriteQueue {
  public:
   // The writer commits a partial batch after this long without a full one.
   static constexpr std::chrono::milliseconds kMaxLatency{100};
 
   // `sink` must outlive the queue.
-  WriteQueue(size_t max_queued_rows, size_t batch_rows, BatchSink* sink);
+  WriteQueue(const WriteQueueOptions& options, BatchSink* sink);
+  // The queue options of a store: sizes, retries and close_timeout from
+  // `store`, messages naming `what` ("database /var/lib/sipman.db").
+  static WriteQueueOptions OptionsFor(const StoreOptions& store, std::string what);
   ~WriteQueue();  // Close()s
   WriteQueue(const WriteQueue&) = delete;
   WriteQueue& operator=(const WriteQueue&) = delete;
@@ -160,13 +195,26 @@ class WriteQueue {
   bool Push(const stats::TrafficCounters& second);
   bool Push(ActiveSnapshot&& snapshot);
 
+  // Waits until every row queued before this call is written or given up
+  // (while writes fail, that is until they work again or Close gives up).
+  // Returns the error of any batch given up since the previous Flush.
   Status Flush();
+  // Stops taking rows, writes what is queued (retrying a failing batch for
+  // close_timeout at most) and stops the writer. Returns what could not be
+  // written, row kinds counted.
   Status Close();
 
   // Fills the queue's share of the counters.
   void GetCounters(StoreCounters* counters) const;
 
  private:
+  // Rows of a batch by kind.
+  struct RowKinds {
+    uint64_t calls = 0, registrations = 0, messages = 0, traffic_seconds = 0, snapshots = 0;
+  };
+  // "52000 rows (1200 calls, 50800 messages)".
+  static std::string DescribeRows(const RowKinds& kinds, uint64_t rows);
+
   // Locks, waits for room, and returns the batch to append one row to.
   // REQUIRES: mu_ held through `lock`; the caller appends exactly one row and
   // then calls RowAdded().
@@ -175,8 +223,14 @@ class WriteQueue {
   RowBatch* ReserveRow(std::unique_lock<std::mutex>& lock, bool* waited);
   void RowAdded(bool waited);
   void Run();
+  // Writes `batch` through the sink, trying again after retryable errors
+  // until it is written, fails for good, or Close's time is up. Writer
+  // thread; mu_ not held.
+  Status WriteKept(const RowBatch& batch, BatchResult* result);
+  void Report(const std::string& event) const;
   Status TakeErrorLocked();
 
+  const WriteQueueOptions options_;
   const size_t max_queued_rows_;
   const size_t batch_rows_;  // rows per batch: min(batch_rows, max_queued_rows), at least 1
   BatchSink* const sink_;
@@ -199,8 +253,15 @@ class WriteQueue {
   bool closing_ = false;
   bool started_ = false;
   bool writer_done_ = false;
+  std::chrono::steady_clock::time_point close_deadline_;  // set when closing_ is
+  // While a batch fails with retryable errors: since when, and how often.
+  bool failing_ = false;
+  std::chrono::steady_clock::time_point failing_since_;
+  uint64_t failed_attempts_ = 0;   // of the current failure
   uint64_t errors_seen_by_flush_ = 0;
-  std::string last_error_;
+  std::string last_error_;  // of the last failed attempt
+  RowKinds lost_;  // rows given up since the last Flush/Close report
+  std::string last_lost_error_;
   StoreCounters counters_;
   std::thread writer_;
 };

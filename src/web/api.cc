@@ -546,9 +546,20 @@ void Api::Dispatch(int route, Call& c) {
 
   switch (route) {
     case kHealthz: {
+      // 200 either way: the server is up and a restart would not help (it
+      // would lose the rows kept in memory). While the writer retries a
+      // failed write, the body says "degraded" and why.
       resp->status = 200;
       resp->content_type = "text/plain; charset=utf-8";
       resp->body = "ok\n";
+      if (store_ != nullptr) {
+        const store::StoreCounters c = store_->counters();
+        if (c.write_failing != 0) {
+          resp->body = "degraded: database write failing for " +
+                       std::to_string(c.write_failing_ms / 1000) + " s: " + c.last_write_error +
+                       "; " + std::to_string(c.rows_pending) + " rows kept, retrying\n";
+        }
+      }
       return;
     }
     case kMetrics: {

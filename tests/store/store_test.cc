@@ -1,7 +1,6 @@
 #include "store/store.h"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <thread>
@@ -594,33 +593,7 @@ TEST_P(StoreTest, ReadsRunWhileTheWriterWrites) {
   EXPECT_GT(reads, 1);
 }
 
-TEST(Store, FailedBatchIsReportedByFlush) {
-  TempDir dir;
-  std::string path = dir.File("locked.db");
-  StoreOptions options;
-  options.url = path;
-  options.busy_timeout_ms = 50;
-  auto opened = Store::Open(options);
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
-  Store* store = opened.value().get();
-
-  // Another process holds the write lock longer than the busy timeout.
-  sqlite3* other = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
-  store->AddCall(FullCall("lost", kT0));
-  Status flushed = store->Flush();
-  EXPECT_FALSE(flushed.ok());
-  EXPECT_NE(flushed.message().find("locked"), std::string::npos) << flushed.message();
-  EXPECT_EQ(store->counters().write_errors, 1u);
-  EXPECT_EQ(store->counters().rows_failed, 1u);
-  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
-  sqlite3_close(other);
-
-  store->AddCall(FullCall("kept", kT0));
-  EXPECT_TRUE(store->Flush().ok()) << "an error is reported once";
-  EXPECT_EQ(Count(store, "calls"), 1);
-}
+// What happens when a write fails: tests/store/sqlite_write_failure_test.cc.
 
 TEST(Store, OpenExplainsWhatItCannotOpen) {
   StoreOptions options;
