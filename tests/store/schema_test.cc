@@ -183,8 +183,9 @@ TEST(Schema, Version7TrafficRowsGainDirectionColumnsAsZero) {
   TempDir dir;
   std::string path = dir.File("v7.db");
   ASSERT_NE(OpenOrDie(path), nullptr);
+  // Version 8 added the direction columns, version 9 the TLS ones.
   const char* direction_columns[] = {"in_messages", "out_messages", "in_sip_bytes",
-                                     "out_sip_bytes"};
+                                     "out_sip_bytes", "tls_connections", "tls_bytes"};
   {
     // Back to version 7's layout, with one traffic row in each table.
     RawDb db(path);
@@ -195,7 +196,7 @@ TEST(Schema, Version7TrafficRowsGainDirectionColumnsAsZero) {
       db.Exec(std::string("INSERT INTO ") + table +
               "(sensor, ts, packets, messages) VALUES('s', 3600, 2, 3)");
     }
-    db.Exec("DELETE FROM schema_migrations WHERE version = 8");
+    db.Exec("DELETE FROM schema_migrations WHERE version >= 8");
   }
   StoreOptions options;
   options.url = path;
@@ -212,6 +213,7 @@ TEST(Schema, Version7TrafficRowsGainDirectionColumnsAsZero) {
     EXPECT_EQ((*rows)[0].messages, 3u);
     EXPECT_EQ((*rows)[0].in_messages + (*rows)[0].out_messages, 0u);
     EXPECT_EQ((*rows)[0].in_sip_bytes + (*rows)[0].out_sip_bytes, 0u);
+    EXPECT_EQ((*rows)[0].tls_connections + (*rows)[0].tls_bytes, 0u);
   }
   ASSERT_TRUE((*store)->Close().ok());
   RawDb db(path);
