@@ -305,7 +305,7 @@ TEST_F(ReportTraffic, JsonTrafficIsTheWebApiTrafficSummaryByteForByte) {
         "\"methods\":{\"INVITE\":1,\"ACK\":1,\"BYE\":1,\"CANCEL\":0,\"REGISTER\":2,",
         "\"classes\":{\"1xx\":2,\"2xx\":3,\"3xx\":0,\"4xx\":1,\"5xx\":0,\"6xx\":0}",
         "\"codes\":{\"100\":1,\"180\":1,\"200\":3,\"401\":1}",
-        "\"kernel_drops\":4,\"interface_drops\":1}",
+        "\"kernel_drops\":4,\"interface_drops\":1,\"tls_connections\":0,\"tls_bytes\":0}",
         "\"bytes_per_second\":{\"average\":590,\"peak\":2400,\"peak_ts\":1700000009000000000,"
         "\"peak_time\":\"2023-11-14T22:13:29.000Z\"}",
         "\"messages_per_second\":{\"average\":1.1,\"peak\":4,\"peak_ts\":1700000009000000000,",

@@ -322,7 +322,14 @@ TEST(Prometheus, RendersExactText) {
       "# HELP sipman_capture_drops_total Packets the capture lost, by where.\n"
       "# TYPE sipman_capture_drops_total counter\n"
       "sipman_capture_drops_total{where=\"kernel\"} 5\n"
-      "sipman_capture_drops_total{where=\"interface\"} 0\n";
+      "sipman_capture_drops_total{where=\"interface\"} 0\n"
+      "# HELP sipman_encrypted_sip_connections_total TCP connections carrying TLS (SIPS): the "
+      "sensor cannot read their SIP.\n"
+      "# TYPE sipman_encrypted_sip_connections_total counter\n"
+      "sipman_encrypted_sip_connections_total 0\n"
+      "# HELP sipman_encrypted_sip_bytes_total Payload bytes of those TLS connections.\n"
+      "# TYPE sipman_encrypted_sip_bytes_total counter\n"
+      "sipman_encrypted_sip_bytes_total 0\n";
   EXPECT_EQ(out, expected);
 }
 
