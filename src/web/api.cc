@@ -46,6 +46,8 @@ const char* CookieSecure(const WebServerOptions& options) {
 }
 
 constexpr size_t kMaxParamValue = 256;
+// What a live stream refused for want of room tells the client to wait.
+constexpr int kLiveRetryAfterS = 10;
 // Messages of another call with the same Call-ID are left out of a call's
 // messages when they lie this far outside its [invite_ts, end_ts].
 constexpr TimestampNs kCallMessageMargin = 120 * kNsPerSecond;
@@ -470,6 +472,20 @@ void Api::Handle(const HttpRequest& req, const ClientInfo& client, WorkerContext
     SetJsonError(resp, 400, error);
     return;
   }
+  // A browser names the page that sent a request in Origin. A request that
+  // changes something must come from this server's own pages: a page
+  // elsewhere could otherwise log the browser in as the attacker (login
+  // CSRF) or act with its session. Scripts send no Origin.
+  if (req.method != "GET" && req.method != "HEAD") {
+    std::string_view origin = req.Header("Origin");
+    if (!origin.empty() && !SameOrigin(origin, req.Header("Host"), !options_.tls_cert_file.empty())) {
+      SetJsonError(resp, 403, "cross-origin request refused: Origin " +
+                                  std::string(origin.substr(0, 200)) +
+                                  " is not the origin of this server (Host " +
+                                  std::string(req.Header("Host").substr(0, 200)) + ")");
+      return;
+    }
+  }
   if (match.id != kHealthz && match.id != kLogin) {
     std::string_view authorization = req.Header("Authorization");
     if (!authorization.empty()) {
@@ -497,8 +513,7 @@ void Api::Handle(const HttpRequest& req, const ClientInfo& client, WorkerContext
       c.by_session = true;
       // A cross-site form cannot send this content type without a CORS
       // preflight, which this server never grants (SameSite=Strict aside).
-      if (req.method == "POST" &&
-          !req.Header("Content-Type").starts_with("application/json")) {
+      if (req.method == "POST" && !MediaTypeIs(req.Header("Content-Type"), "application/json")) {
         SetJsonError(resp, 415, "POST requests need Content-Type: application/json");
         return;
       }
@@ -582,6 +597,11 @@ void Api::Dispatch(int route, Call& c) {
       return;
     }
     case kLogin: {
+      // Like every cookie-authenticated POST: a cross-site form cannot send
+      // this type without a CORS preflight, which this server never grants.
+      if (!MediaTypeIs(c.req.Header("Content-Type"), "application/json")) {
+        return SetJsonError(resp, 415, "POST requests need Content-Type: application/json");
+      }
       if (!params.Check({}, &error)) return bad(error);
       std::optional<std::map<std::string, std::string>> body = ParseFlatJsonObject(c.req.body);
       if (!body || !body->count("username") || !body->count("password")) {
@@ -972,7 +992,31 @@ void Api::Dispatch(int route, Call& c) {
     }
     case kLive: {
       if (!params.Check({}, &error)) return bad(error);
+      if (c.req.method == "HEAD") {  // the stream's head, and no stream
+        resp->status = 200;
+        resp->content_type = "text/event-stream";
+        resp->AddHeader("Cache-Control", "no-store");
+        resp->unknown_length = true;
+        return;
+      }
+      switch (live_->Reserve(c.user)) {
+        case LiveHub::Admission::kOk:
+          break;
+        case LiveHub::Admission::kUserFull:
+          resp->AddHeader("Retry-After", std::to_string(kLiveRetryAfterS));
+          return SetJsonError(
+              resp, 503,
+              "too many live streams for user " + c.user + " (at most " +
+                  std::to_string(live_->max_clients_per_user()) +
+                  "): close one (another browser tab?) or poll GET /api/v1/stats/traffic");
+        case LiveHub::Admission::kFull:
+          resp->AddHeader("Retry-After", std::to_string(kLiveRetryAfterS));
+          return SetJsonError(resp, 503,
+                              "too many live streams on this server (at most " +
+                                  std::to_string(live_->max_clients()) + "); try again later");
+      }
       resp->event_stream = true;
+      resp->stream_user = c.user;
       return;
     }
     default:

@@ -73,6 +73,17 @@ bool ParseQuery(std::string_view query, QueryParams* out, std::string* error);
 // Value of the cookie `name` in a Cookie header, or empty.
 std::string_view CookieValue(std::string_view cookie_header, std::string_view name);
 
+// Whether the media type of a Content-Type value is `type`: compared
+// case-insensitively, parameters ("; charset=utf-8") and white space aside.
+bool MediaTypeIs(std::string_view content_type, std::string_view type);
+
+// Whether `origin` (an Origin header, "scheme://host[:port]") is the origin
+// a request sent with Host `host` reached: the scheme this server speaks
+// (https when `https`), the same host (case-insensitive) and the same port,
+// an absent port meaning the scheme's default. "null" and malformed values
+// match nothing.
+bool SameOrigin(std::string_view origin, std::string_view host, bool https);
+
 // "Not Found" for 404, ... ("Unknown" for codes it does not know).
 const char* StatusReason(int status);
 
@@ -85,6 +96,12 @@ struct HttpResponse {
   // The handler took the connection over for a Server-Sent Events stream;
   // the server sends nothing and hands the socket to the live feed.
   bool event_stream = false;
+  // event_stream: the user whose stream it is (the live feed has reserved
+  // the stream's place for that user; docs/API.md, live stream limits).
+  std::string stream_user;
+  // Send no Content-Length: the head of a stream (HEAD /api/v1/live), whose
+  // GET has no length.
+  bool unknown_length = false;
 
   void AddHeader(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

@@ -128,7 +128,11 @@ HttpParseResult ParseHttpRequest(std::string_view data, const HttpLimits& limits
       version[7] > '9') {
     return Error(400, "malformed HTTP version");
   }
-  if (version[5] != '1') return Error(505, "only HTTP/1.0 and HTTP/1.1 are supported");
+  // HTTP/1.2 to 1.9 do not exist: answering them as 1.1 would promise what
+  // the client may not mean (docs/API.md promises 505 for any other version).
+  if (version[5] != '1' || version[7] > '1') {
+    return Error(505, "only HTTP/1.0 and HTTP/1.1 are supported");
+  }
   out->minor_version = version[7] - '0';
   size_t question = out->target.find('?');
   out->path = out->target.substr(0, question);
@@ -282,6 +286,61 @@ std::string_view CookieValue(std::string_view header, std::string_view name) {
   return {};
 }
 
+bool MediaTypeIs(std::string_view content_type, std::string_view type) {
+  std::string_view media = content_type.substr(0, content_type.find(';'));
+  while (!media.empty() && (media.front() == ' ' || media.front() == '\t')) media.remove_prefix(1);
+  while (!media.empty() && (media.back() == ' ' || media.back() == '\t')) media.remove_suffix(1);
+  return EqualsIgnoreCase(media, type);
+}
+
+namespace {
+
+// Splits "host[:port]" or "[v6]:port"; the port is `default_port` when
+// absent. False when malformed.
+bool SplitHostPort(std::string_view authority, int default_port, std::string_view* host,
+                   int* port) {
+  std::string_view rest;
+  if (authority.starts_with("[")) {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    *host = authority.substr(0, close + 1);
+    rest = authority.substr(close + 1);
+  } else {
+    size_t colon = authority.find(':');
+    *host = authority.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view() : authority.substr(colon);
+  }
+  if (host->empty()) return false;
+  *port = default_port;
+  if (rest.empty()) return true;
+  if (rest.front() != ':' || rest.size() < 2 || rest.size() > 6) return false;
+  int n = 0;
+  for (char c : rest.substr(1)) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + (c - '0');
+  }
+  if (n > 65535) return false;
+  *port = n;
+  return true;
+}
+
+}  // namespace
+
+bool SameOrigin(std::string_view origin, std::string_view host, bool https) {
+  std::string_view scheme = https ? "https://" : "http://";
+  if (origin.size() <= scheme.size() || !EqualsIgnoreCase(origin.substr(0, scheme.size()), scheme)) {
+    return false;
+  }
+  origin.remove_prefix(scheme.size());
+  if (origin.find('/') != std::string_view::npos) return false;
+  int default_port = https ? 443 : 80;
+  std::string_view origin_host, request_host;
+  int origin_port = 0, request_port = 0;
+  return SplitHostPort(origin, default_port, &origin_host, &origin_port) &&
+         SplitHostPort(host, default_port, &request_host, &request_port) &&
+         origin_port == request_port && EqualsIgnoreCase(origin_host, request_host);
+}
+
 const char* StatusReason(int status) {
   switch (status) {
     case 200: return "OK";
@@ -314,7 +373,7 @@ std::string SerializeResponseHead(const HttpResponse& r, bool keep_alive) {
   std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + StatusReason(r.status) +
                      "\r\n";
   if (!r.content_type.empty()) head += "Content-Type: " + r.content_type + "\r\n";
-  head += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+  if (!r.unknown_length) head += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
   head += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   head += "X-Content-Type-Options: nosniff\r\n";
   for (const auto& [name, value] : r.headers) head += name + ": " + value + "\r\n";

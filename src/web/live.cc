@@ -67,8 +67,13 @@ std::string CallEventJson(std::string_view event, const calls::CallRecord& r) {
   return w.Take();
 }
 
-LiveHub::LiveHub(size_t client_buffer_bytes, store::Store* store, bool poll_database)
-    : client_buffer_bytes_(client_buffer_bytes), store_(store), poll_database_(poll_database) {}
+LiveHub::LiveHub(size_t client_buffer_bytes, size_t max_clients, size_t max_clients_per_user,
+                 store::Store* store, bool poll_database)
+    : client_buffer_bytes_(client_buffer_bytes),
+      max_clients_(max_clients),
+      max_clients_per_user_(max_clients_per_user),
+      store_(store),
+      poll_database_(poll_database) {}
 
 LiveHub::~LiveHub() { Stop(); }
 
@@ -87,6 +92,8 @@ void LiveHub::Stop() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& c : clients_) close(c->fd);
   clients_.clear();
+  per_user_.clear();
+  streams_ = 0;
   if (wake_fds_[0] >= 0) close(wake_fds_[0]);
   if (wake_fds_[1] >= 0) close(wake_fds_[1]);
   wake_fds_[0] = wake_fds_[1] = -1;
@@ -101,14 +108,46 @@ void LiveHub::Wake() {
   }
 }
 
-void LiveHub::AddClient(int fd, std::string initial) {
+LiveHub::Admission LiveHub::Reserve(const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t& mine = per_user_[user];
+  Admission verdict = Admission::kOk;
+  if (mine >= max_clients_per_user_) {
+    verdict = Admission::kUserFull;
+  } else if (streams_.load(std::memory_order_relaxed) >= max_clients_) {
+    verdict = Admission::kFull;
+  }
+  if (verdict != Admission::kOk) {
+    if (mine == 0) per_user_.erase(user);
+    return verdict;
+  }
+  ++mine;
+  streams_.fetch_add(1, std::memory_order_relaxed);
+  return Admission::kOk;
+}
+
+void LiveHub::ForgetLocked(const std::string& user) {
+  auto it = per_user_.find(user);
+  if (it == per_user_.end()) return;  // Stop() forgot everyone
+  if (--it->second == 0) per_user_.erase(it);
+  streams_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void LiveHub::Release(const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ForgetLocked(user);
+}
+
+void LiveHub::AddClient(int fd, std::string initial, const std::string& user) {
   auto client = std::make_unique<Client>();
   client->fd = fd;
+  client->user = user;
   client->buffer = std::move(initial);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stop_) {
       close(fd);
+      ForgetLocked(user);
       return;
     }
     clients_.push_back(std::move(client));
@@ -226,6 +265,7 @@ void LiveHub::Run() {
         }
         if (c->dead) {
           close(c->fd);
+          ForgetLocked(c->user);
           clients_.erase(clients_.begin() + static_cast<std::ptrdiff_t>(i));
           continue;
         }

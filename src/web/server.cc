@@ -9,6 +9,11 @@
 // for whichever of readable or writable OpenSSL waits for. A live (SSE)
 // client over TLS is handed to LiveHub as one end of a socket pair; the I/O
 // thread relays the other end into the TLS connection.
+//
+// When accept() finds no file descriptor left (EMFILE, ENFILE) the I/O
+// thread stops polling the listening socket for a while, 100 ms doubling to
+// 1 s, instead of finding it readable again at once, forever: waiting
+// clients stay in the kernel's backlog and are taken once descriptors free.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -20,10 +25,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <list>
@@ -43,6 +50,12 @@ namespace sipman::web {
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr int64_t kAcceptBackoffMinMs = 100;
+constexpr int64_t kAcceptBackoffMaxMs = 1000;
+// Under HTTPS: browsers that saw it once use only https:// for this host
+// for a year. Without includeSubDomains: other services under the name may
+// speak plain HTTP.
+constexpr char kHstsValue[] = "max-age=31536000";
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -158,7 +171,8 @@ class HttpServer : public WebServer {
         auth_(std::move(auth)),
         https_(tls != nullptr),
         tls_(std::move(tls)),
-        live_(options_.live_client_buffer_bytes, store, options_.live_from_database),
+        live_(options_.live_client_buffer_bytes, options_.max_live_clients,
+              options_.max_live_clients_per_user, store, options_.live_from_database),
         api_(options_, store, auth_.get(), &live_) {}
   ~HttpServer() override { Stop(); }
 
@@ -175,6 +189,7 @@ class HttpServer : public WebServer {
   void ReturnToIo(std::unique_ptr<Connection> conn);
   void Dispatch(std::unique_ptr<Connection> conn);
   void Wake();
+  void Log(const std::string& line) const;
   // Parses what `conn` holds: true when a whole request (or an error) is there.
   bool RequestReady(const Connection& conn) const;
   // HTTPS: advances the handshake, then reads what the socket holds into
@@ -296,6 +311,14 @@ void HttpServer::Stop() {
     fd = -1;
   }
   listen_fd_ = -1;
+}
+
+void HttpServer::Log(const std::string& line) const {
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::fprintf(stderr, "sipman: web: %s\n", line.c_str());
+  }
 }
 
 void HttpServer::Wake() {
@@ -429,6 +452,10 @@ void HttpServer::IoLoop() {
     CloseSocket(c);
     --open_connections_;
   };
+  // Out of file descriptors: the listening socket is left out of poll()
+  // until accept_paused_until_ms (0: accepting).
+  int64_t accept_backoff_ms = 0;
+  int64_t accept_paused_until_ms = 0;
   while (!stop_) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -484,7 +511,8 @@ void HttpServer::IoLoop() {
     polled.clear();
     polled_relays.clear();
     fds.push_back(pollfd{wake_fds_[0], POLLIN, 0});
-    fds.push_back(pollfd{listen_fd_, POLLIN, 0});
+    const bool accepting = now >= accept_paused_until_ms;
+    fds.push_back(pollfd{accepting ? listen_fd_ : -1, POLLIN, 0});  // poll skips fd -1
     for (auto it = idle.begin(); it != idle.end(); ++it) {
       fds.push_back(pollfd{(*it)->fd, static_cast<short>((*it)->want_write ? POLLOUT : POLLIN), 0});
       polled.push_back(it);
@@ -498,7 +526,11 @@ void HttpServer::IoLoop() {
       fds.push_back(pollfd{r->relay_fd, static_cast<short>(r->relay_out.empty() ? POLLIN : 0), 0});
       polled_relays.push_back(it);
     }
-    int n = poll(fds.data(), fds.size(), 250);
+    int timeout_ms = 250;
+    if (!accepting) {
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(accept_paused_until_ms - now, 1, 250));
+    }
+    int n = poll(fds.data(), fds.size(), timeout_ms);
     if (n < 0 && errno != EINTR) break;
     if (n <= 0) continue;
     if (fds[0].revents & POLLIN) {
@@ -558,8 +590,29 @@ void HttpServer::IoLoop() {
         socklen_t len = sizeof(peer);
         int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) break;
-        if (open_connections_ >= options_.max_connections) {
+        if (fd < 0) {
+          if (errno == EINTR || errno == ECONNABORTED) continue;
+          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            // The connection stays queued and the socket readable: polling it
+            // again now would spin. Wait for descriptors to be freed.
+            if (accept_backoff_ms == 0) {
+              Log(std::string("cannot accept a connection: ") + std::strerror(errno) +
+                  " (raise the limit: ulimit -n, systemd LimitNOFILE=); new connections wait "
+                  "until descriptors are free");
+            }
+            accept_backoff_ms = accept_backoff_ms == 0
+                                    ? kAcceptBackoffMinMs
+                                    : std::min(2 * accept_backoff_ms, kAcceptBackoffMaxMs);
+            accept_paused_until_ms = now + accept_backoff_ms;
+          }
+          break;
+        }
+        if (accept_backoff_ms != 0) {
+          accept_backoff_ms = 0;
+          Log("accepting connections again");
+        }
+        // Live streams hold their sockets too: they count toward the cap.
+        if (open_connections_ + live_.stream_count() >= options_.max_connections) {
           static const char kBusy[] =
               "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
               "Content-Length: 20\r\nConnection: close\r\n\r\ntoo many connections";
@@ -638,25 +691,29 @@ void HttpServer::Serve(std::unique_ptr<Connection> conn, WorkerContext* context)
     api_.Handle(request, client, context, &response);
     if (response.close) keep_alive = false;
   }
+  if (https_) response.AddHeader("Strict-Transport-Security", kHstsValue);
   if (response.event_stream) {
     std::string head =
         "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
-        "Connection: keep-alive\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n"
-        "\r\nretry: 3000\n\n";
+        "Connection: keep-alive\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n";
+    if (https_) head += std::string("Strict-Transport-Security: ") + kHstsValue + "\r\n";
+    head += "\r\nretry: 3000\n\n";
+    // From here the stream counts toward the connection cap through LiveHub.
     --open_connections_;
     if (!conn->ssl) {
       int fd = conn->fd;
       conn->fd = -1;
-      live_.AddClient(fd, std::move(head));
+      live_.AddClient(fd, std::move(head), response.stream_user);
       return;
     }
     // LiveHub writes plain bytes to a socket; the I/O thread encrypts them.
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+      live_.Release(response.stream_user);
       CloseSocket(conn.get());
       return;
     }
-    live_.AddClient(pair[0], std::move(head));
+    live_.AddClient(pair[0], std::move(head), response.stream_user);
     conn->relay_fd = pair[1];
     conn->want_write = false;
     ReturnToIo(std::move(conn));

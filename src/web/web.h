@@ -72,7 +72,14 @@ struct WebServerOptions {
   size_t worker_threads = 2;
   int request_timeout_ms = 10000;  // a request must arrive whole within this
   int idle_timeout_ms = 60000;     // keep-alive connections idle this long are closed
+  // Connections open at once, live streams included; past it a new
+  // connection is answered 503 and closed.
   size_t max_connections = 512;
+  // Live streams (GET /api/v1/live) open at once, in all and per user;
+  // past either the request is answered 503 with Retry-After. A stream holds
+  // a socket (two with HTTPS) for as long as the client stays.
+  size_t max_live_clients = 64;
+  size_t max_live_clients_per_user = 8;
   size_t live_client_buffer_bytes = 256 * 1024;
   // `sipman serve`: no pipeline publishes, so the live stream polls the
   // database for new stats_second rows and sends them as "traffic" events.
@@ -80,6 +87,10 @@ struct WebServerOptions {
   // Renders the /metrics body (Prometheus text). Unset: the totals of
   // stats_hour rows in the database.
   std::function<void(std::string*)> metrics;
+  // Where the server reports trouble it rides out (no file descriptor left
+  // for a new connection, and when it accepts again); one line each, without
+  // a newline. Unset: standard error, prefixed "sipman: web: ".
+  std::function<void(const std::string&)> log;
   // Argon2id cost (0: libsodium's interactive limits). Tests lower them.
   unsigned long long pwhash_opslimit = 0;
   size_t pwhash_memlimit = 0;

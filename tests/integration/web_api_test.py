@@ -251,7 +251,28 @@ def run_checks(client, port, db, calls, regs):
                                   headers={"Authorization": "Bearer forged"})
     check(status == 401, "a forged API token -> 401")
 
-    # --- login
+    # --- login: JSON only (any case), and from this server's origin when a browser names one
+    creds = json.dumps({"username": "admin", "password": PASSWORD})
+    for ctype in ("text/plain", "application/x-www-form-urlencoded", "application/jsonp"):
+        status, _, _ = client.request("POST", "/api/v1/login", creds, auth=False,
+                                      headers={"Content-Type": ctype})
+        check(status == 415, f"login with Content-Type {ctype} -> 415", f"got {status}")
+    status, _, _ = client.request("POST", "/api/v1/login", creds, auth=False,
+                                  headers={"Content-Type": "APPLICATION/JSON; Charset=UTF-8"})
+    check(status == 200, "login with Content-Type APPLICATION/JSON; Charset=UTF-8 -> 200",
+          f"got {status}")
+    own = f"http://127.0.0.1:{port}"
+    for origin in ("http://evil.example", f"https://127.0.0.1:{port}", "null",
+                   f"http://127.0.0.1:{port + 1 if port < 65535 else port - 1}"):
+        status, _, body = client.request("POST", "/api/v1/login", creds, auth=False,
+                                         headers={"Content-Type": "application/json",
+                                                  "Origin": origin})
+        check(status == 403 and b"cross-origin" in body, f"login with Origin {origin} -> 403",
+              f"{status} {body[:200]!r}")
+    status, _, _ = client.request("POST", "/api/v1/login", creds, auth=False,
+                                  headers={"Content-Type": "application/json", "Origin": own})
+    check(status == 200, f"login with Origin {own} (this server) -> 200", f"got {status}")
+
     status, _, _ = client.request("POST", "/api/v1/login", {"username": "admin", "password": "nope"})
     check(status == 401, "wrong password -> 401", f"got {status}")
     status, headers, body = client.request("POST", "/api/v1/login",
@@ -475,6 +496,49 @@ def run_checks(client, port, db, calls, regs):
           (b"heartbeat" in data or b"\n\nevent: " in data),
           "live stream sends events or heartbeats", repr(data[:300]))
 
+    # HEAD of the stream: its head, no body, no stream left behind.
+    data = raw(port, f"HEAD /api/v1/live HTTP/1.1\r\nHost: x\r\nCookie: {client.cookie}\r\n"
+                     "Connection: close\r\n\r\n".encode())
+    check(data.startswith(b"HTTP/1.1 200") and b"text/event-stream" in data and
+          data.endswith(b"\r\n\r\n") and b"retry:" not in data,
+          "HEAD /api/v1/live sends the head only", repr(data[:300]))
+
+    # At most 8 streams per user: the 9th is 503 JSON with Retry-After; closing one frees it.
+    streams, refused = [], b""
+    for i in range(9):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(f"GET /api/v1/live HTTP/1.1\r\nHost: x\r\nCookie: {client.cookie}\r\n\r\n".encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+        if i < 8:
+            check(got.startswith(b"HTTP/1.1 200"), f"live stream {i + 1} of 8 opens", repr(got[:200]))
+        else:
+            while got.startswith(b"HTTP/1.1 503") and not got.endswith(b"}\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            refused = got
+        streams.append(s)
+    head, _, body = refused.partition(b"\r\n\r\n")
+    check(refused.startswith(b"HTTP/1.1 503") and b"\r\nRetry-After: " in head and
+          b"application/json" in head and b"too many live streams for user admin" in body,
+          "a 9th live stream of one user -> 503 JSON with Retry-After", repr(refused[:400]))
+    for s in streams:
+        s.close()
+    ok = False
+    for _ in range(50):
+        d = raw(port, f"GET /metrics HTTP/1.0\r\nCookie: {client.cookie}\r\n\r\n".encode())
+        if b"\nsipman_web_live_clients 0\n" in d:
+            ok = True
+            break
+        time.sleep(0.1)
+    check(ok, "closed live streams free their places (sipman_web_live_clients 0)")
+
     # --- malformed and oversized requests over raw sockets
     cases = [
         (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n", 414, "request line over 8 KiB"),
@@ -484,6 +548,7 @@ def run_checks(client, port, db, calls, regs):
         (b"POST /api/v1/login HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 413, "body over 1 MiB"),
         (b"GARBAGE\r\n\r\n", 400, "garbage request line"),
         (b"GET / HTTP/2.0\r\n\r\n", 505, "HTTP/2.0 over HTTP/1 framing"),
+        (b"GET /healthz HTTP/1.9\r\n\r\n", 505, "HTTP/1.9"),
         (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501, "chunked body"),
         (b"GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400, "bad Content-Length"),
         (b"GET /%zz HTTP/1.1\r\n\r\n", 400, "bad %-escape in the path"),

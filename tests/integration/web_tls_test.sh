@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTPS: `sipman serve --tls-cert --tls-key` with a self-signed certificate
 # made here, checked with curl and openssl s_client: /healthz, the login
-# cookie (Secure, HttpOnly, SameSite=Strict), /api/v1/calls equal to a plain
+# cookie (Secure, HttpOnly, SameSite=Strict), Strict-Transport-Security
+# (and none over plain HTTP), /api/v1/calls equal to a plain
 # HTTP server's answer on the same database, the live stream, a plain HTTP
 # request to the TLS port (refused; the server keeps serving), TLS 1.1
 # refused, bad certificate or key files refused at start with the file
@@ -146,6 +147,15 @@ done
 plain_headers=$(login http "$plain_port" "$work/plain.jar")
 check "the plain HTTP cookie is not Secure" \
   bash -c '! grep -i "^set-cookie:" <<<"$1" | grep -q Secure' _ "$plain_headers"
+check "HTTPS answers carry Strict-Transport-Security: max-age=31536000" \
+  grep -qi '^strict-transport-security: max-age=31536000' <<<"$headers"
+hsts_healthz=$(curl -sS --max-time 10 --cacert "$work/cert.pem" -D - -o /dev/null "https://127.0.0.1:$port/healthz")
+check "... /healthz over HTTPS too" grep -qi '^strict-transport-security: max-age=' <<<"$hsts_healthz"
+hsts_head=$(curl -sS --max-time 10 --cacert "$work/cert.pem" -b "$work/tls.jar" -I "https://127.0.0.1:$port/api/v1/live")
+check "... and the live stream's head (HEAD /api/v1/live: 200, no body)" \
+  bash -c 'grep -q "^HTTP/1.1 200" <<<"$1" && grep -qi "^strict-transport-security:" <<<"$1"' _ "$hsts_head"
+check "plain HTTP answers carry no Strict-Transport-Security" \
+  bash -c '! grep -qi "^strict-transport-security:" <<<"$1"' _ "$plain_headers"
 
 for path in "/api/v1/calls?limit=500" "/api/v1/calls/$big_call" "/api/v1/calls/$big_call/pcap"; do
   name=$(tr -c 'a-z0-9\n' _ <<<"$path")

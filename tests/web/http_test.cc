@@ -92,6 +92,8 @@ TEST(HttpParser, MalformedRequestsAreRefused) {
     EXPECT_EQ(res.error_status, 400) << text;
   }
   EXPECT_EQ(Parse("GET / HTTP/2.0\r\n\r\n", &r).error_status, 505);
+  EXPECT_EQ(Parse("GET / HTTP/1.9\r\n\r\n", &r).error_status, 505);
+  EXPECT_EQ(Parse("GET / HTTP/1.2\r\n\r\n", &r).error_status, 505);
   EXPECT_EQ(Parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &r).error_status, 501);
 }
 
@@ -119,6 +121,33 @@ TEST(HttpUrl, PercentDecodingAndQueries) {
   }
   EXPECT_FALSE(ParseQuery(many, &q, &error));
   EXPECT_EQ(PercentEncode("a b/é"), "a%20b%2F%C3%A9");
+}
+
+TEST(HttpHeaders, MediaTypesCompareWithoutCaseOrParameters) {
+  EXPECT_TRUE(MediaTypeIs("application/json", "application/json"));
+  EXPECT_TRUE(MediaTypeIs("APPLICATION/JSON", "application/json"));
+  EXPECT_TRUE(MediaTypeIs(" Application/Json ; charset=UTF-8", "application/json"));
+  EXPECT_FALSE(MediaTypeIs("application/jsonp", "application/json"));
+  EXPECT_FALSE(MediaTypeIs("application/json-patch+json", "application/json"));
+  EXPECT_FALSE(MediaTypeIs("", "application/json"));
+}
+
+TEST(HttpHeaders, SameOriginComparesSchemeHostAndPort) {
+  EXPECT_TRUE(SameOrigin("http://127.0.0.1:8080", "127.0.0.1:8080", false));
+  EXPECT_TRUE(SameOrigin("HTTP://Sipman.Example", "sipman.example:80", false));
+  EXPECT_TRUE(SameOrigin("https://sipman.example", "sipman.example", true));
+  EXPECT_TRUE(SameOrigin("https://sipman.example:443", "sipman.example", true));
+  EXPECT_TRUE(SameOrigin("http://[::1]:8080", "[::1]:8080", false));
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:8080", "127.0.0.1:8080", true)) << "scheme";
+  EXPECT_FALSE(SameOrigin("https://127.0.0.1:8080", "127.0.0.1:8080", false)) << "scheme";
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:8081", "127.0.0.1:8080", false)) << "port";
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1", "127.0.0.1:8080", false)) << "default port";
+  EXPECT_FALSE(SameOrigin("http://evil.example:8080", "127.0.0.1:8080", false)) << "host";
+  EXPECT_FALSE(SameOrigin("null", "127.0.0.1:8080", false));
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:8080/", "127.0.0.1:8080", false));
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:8080", "", false)) << "no Host";
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:99999", "127.0.0.1:99999", false));
+  EXPECT_FALSE(SameOrigin("http://", ":80", false));
 }
 
 TEST(HttpCookies, FindsTheNamedCookie) {

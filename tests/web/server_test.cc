@@ -4,15 +4,21 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "store/store.h"
+#include "web/auth.h"
 #include "web/pcap.h"
 #include "web/web.h"
 
@@ -69,20 +75,34 @@ class ServerTest : public ::testing::Test {
       store_->AddMessage(m);
     }
     ASSERT_TRUE(store_->Flush().ok());
-
+    StartServer();
+  }
+  // Starts the server on the test database; `tweak` changes its options.
+  void StartServer(const std::function<void(WebServerOptions*)>& tweak = {}) {
+    if (server_) server_->Stop();
+    server_.reset();
     WebServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.db_path = so.url;
+    options.db_path = dir_ + "/t.db";
     options.admin_password = kPassword;
     options.announce = nullptr;
     options.request_timeout_ms = 300;
     options.pwhash_opslimit = 1;
     options.pwhash_memlimit = 8192;
+    options.log = [this](const std::string& line) {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      log_.push_back(line);
+    };
+    if (tweak) tweak(&options);
     auto server = WebServer::Create(options, store_.get());
     ASSERT_TRUE(server.ok()) << server.status().message();
     server_ = std::move(*server);
     Status s = server_->Start();
     ASSERT_TRUE(s.ok()) << s.message();
+  }
+  std::vector<std::string> LogLines() {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    return log_;
   }
   void TearDown() override {
     if (server_) server_->Stop();
@@ -104,7 +124,8 @@ class ServerTest : public ::testing::Test {
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     return fd;
   }
-  // Sends `request`, reads until the peer closes (or `until` appears).
+  // Sends `request`, reads until the peer closes (or `until` appears), 5 s
+  // at most.
   std::string Exchange(const std::string& request, const std::string& until = "") {
     int fd = Connect();
     EXPECT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
@@ -112,24 +133,59 @@ class ServerTest : public ::testing::Test {
     std::string out;
     char buffer[65536];
     ssize_t n;
-    while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline &&
+           (n = recv(fd, buffer, sizeof(buffer), 0)) > 0) {
       out.append(buffer, static_cast<size_t>(n));
       if (!until.empty() && out.find(until) != std::string::npos) break;
     }
     close(fd);
     return out;
   }
-  std::string Login() {
-    std::string body = std::string("{\"username\":\"admin\",\"password\":\"") + kPassword + "\"}";
-    std::string reply = Exchange(
-        "POST /api/v1/login HTTP/1.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
-        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  // POST /api/v1/login with `extra_headers` (each ending in CRLF); the reply.
+  std::string LoginReply(const std::string& extra_headers, const std::string& user = "admin",
+                         const std::string& password = kPassword) {
+    std::string body = "{\"username\":\"" + user + "\",\"password\":\"" + password + "\"}";
+    return Exchange("POST /api/v1/login HTTP/1.1\r\nConnection: close\r\n" + extra_headers +
+                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+  std::string Login(const std::string& user = "admin", const std::string& password = kPassword) {
+    std::string reply = LoginReply("Content-Type: application/json\r\n", user, password);
     size_t at = reply.find("sipman_session=");
     if (at == std::string::npos) return "";
     return reply.substr(at, reply.find(';', at) - at);
   }
+  // Sends GET /api/v1/live on a new connection and reads the response head
+  // (and for a stream its "retry:" line). The socket stays open in *fd.
+  std::string OpenLive(const std::string& cookie, int* fd) {
+    *fd = Connect();
+    std::string request = "GET /api/v1/live HTTP/1.1\r\nCookie: " + cookie + "\r\n\r\n";
+    EXPECT_GT(send(*fd, request.data(), request.size(), MSG_NOSIGNAL), 0);
+    std::string got;
+    char buffer[4096];
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      size_t head = got.find("\r\n\r\n");
+      if (got.find("retry:") != std::string::npos) break;
+      if (head != std::string::npos && got.find("\"}") != std::string::npos) break;  // JSON error
+      ssize_t n = recv(*fd, buffer, sizeof(buffer), 0);
+      if (n <= 0) break;
+      got.append(buffer, static_cast<size_t>(n));
+    }
+    return got;
+  }
+  // The value of sipman_web_live_clients in /metrics.
+  std::string LiveClientsMetric(const std::string& cookie) {
+    std::string metrics = Exchange("GET /metrics HTTP/1.0\r\nCookie: " + cookie + "\r\n\r\n");
+    size_t at = metrics.find("\nsipman_web_live_clients ");
+    if (at == std::string::npos) return "missing";
+    at += 25;
+    return metrics.substr(at, metrics.find('\n', at) - at);
+  }
 
   std::string dir_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<WebServer> server_;
 };
@@ -198,6 +254,209 @@ TEST_F(ServerTest, SlowClientsTimeOutAndPipelinedRequestsAreAnswered) {
   size_t count = 0;
   for (size_t at = 0; (at = reply.find("HTTP/1.1 200", at)) != std::string::npos; ++at) ++count;
   EXPECT_EQ(count, 3u) << reply;
+}
+
+// A user cannot open live streams without end: past the per-user and the
+// total limit GET /api/v1/live is 503 JSON with Retry-After, the streams
+// count toward the connection cap, and a closed stream frees its place.
+TEST_F(ServerTest, LiveStreamsAreCappedPerUserAndInTotal) {
+  StartServer([](WebServerOptions* o) {
+    o->max_live_clients_per_user = 2;
+    o->max_live_clients = 3;
+    o->max_connections = 5;
+  });
+  {
+    Auth::Options ao;
+    ao.db_path = dir_ + "/t.db";
+    ao.opslimit = 1;
+    ao.memlimit = 8192;
+    auto auth = Auth::Open(ao);
+    ASSERT_TRUE(auth.ok()) << auth.status().message();
+    ASSERT_TRUE((*auth)->SetPassword("bob", "bob-password", 0).ok());
+  }
+  std::string admin = Login();
+  std::string bob = Login("bob", "bob-password");
+  ASSERT_FALSE(admin.empty());
+  ASSERT_FALSE(bob.empty());
+
+  int a1, a2, a3, b1, b2;
+  EXPECT_TRUE(OpenLive(admin, &a1).starts_with("HTTP/1.1 200"));
+  EXPECT_TRUE(OpenLive(admin, &a2).starts_with("HTTP/1.1 200"));
+  std::string refused = OpenLive(admin, &a3);
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 503")) << refused;
+  EXPECT_NE(refused.find("Content-Type: application/json"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("Retry-After: 10\r\n"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("too many live streams for user admin (at most 2)"), std::string::npos)
+      << refused;
+  EXPECT_TRUE(OpenLive(bob, &b1).starts_with("HTTP/1.1 200"));
+  refused = OpenLive(bob, &b2);
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 503")) << refused;
+  EXPECT_NE(refused.find("too many live streams on this server (at most 3)"), std::string::npos)
+      << refused;
+  close(a3);
+  close(b2);
+  EXPECT_EQ(LiveClientsMetric(admin), "3");
+
+  // 3 streams + 2 idle connections = max_connections: the next is refused.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // a3, b2 closed by the server
+  int idle1 = Connect(), idle2 = Connect();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::string busy = Exchange("GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(busy.starts_with("HTTP/1.1 503")) << "streams must count toward the cap: " << busy;
+  close(idle1);
+  close(idle2);
+
+  // A closed stream frees its place (the hub notices within its poll).
+  close(a1);
+  std::string again;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int a4 = -1;
+  while (std::chrono::steady_clock::now() < deadline) {
+    again = OpenLive(admin, &a4);
+    if (again.starts_with("HTTP/1.1 200")) break;
+    close(a4);
+    a4 = -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(again.starts_with("HTTP/1.1 200")) << again;
+  for (int fd : {a2, b1, a4}) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+// HEAD of the live stream is its head only: no "retry:", no stream left
+// open in the hub, and the connection goes on with the next request.
+TEST_F(ServerTest, HeadOfTheLiveStreamSendsNoBody) {
+  std::string cookie = Login();
+  std::string reply =
+      Exchange("HEAD /api/v1/live HTTP/1.1\r\nCookie: " + cookie + "\r\n\r\n"
+               "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_NE(reply.find("Content-Type: text/event-stream"), std::string::npos) << reply;
+  size_t head_end = reply.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << reply;
+  EXPECT_EQ(reply.substr(0, head_end).find("Content-Length"), std::string::npos) << reply;
+  EXPECT_EQ(reply.find("retry:"), std::string::npos) << reply;
+  EXPECT_TRUE(reply.substr(head_end + 4).starts_with("HTTP/1.1 200")) << reply;
+  EXPECT_TRUE(reply.ends_with("\r\n\r\nok\n")) << reply;
+  EXPECT_EQ(LiveClientsMetric(cookie), "0");
+}
+
+// Login CSRF: the login wants a JSON body (media types compared without
+// case) and, when the browser names an Origin, this server's own.
+TEST_F(ServerTest, LoginNeedsJsonFromThisServersOrigin) {
+  std::string host = "127.0.0.1:" + std::to_string(server_->port());
+  std::string reply = LoginReply("Content-Type: text/plain\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 415")) << reply;
+  reply = LoginReply("");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 415")) << reply;
+  reply = LoginReply("Content-Type: application/jsonp\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 415")) << reply;
+  reply = LoginReply("Content-Type: APPLICATION/JSON ; charset=UTF-8\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+
+  const std::string json = "Content-Type: application/json\r\n";
+  for (const std::string& origin :
+       {std::string("http://evil.example"), "http://evil.example:" + std::to_string(server_->port()),
+        "https://" + host, std::string("http://127.0.0.1"), std::string("null"),
+        "http://" + host + "/x"}) {
+    reply = LoginReply(json + "Host: " + host + "\r\nOrigin: " + origin + "\r\n");
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 403")) << origin << ": " << reply;
+    EXPECT_NE(reply.find("cross-origin request refused"), std::string::npos) << reply;
+  }
+  reply = LoginReply(json + "Origin: http://" + host + "\r\n");  // no Host to match
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 403")) << reply;
+  reply = LoginReply(json + "Host: " + host + "\r\nOrigin: HTTP://127.0.0.1:" +
+                     std::to_string(server_->port()) + "\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+  reply = LoginReply(json + "Host: " + host + "\r\n");  // scripts send no Origin
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200")) << reply;
+
+  // The same rules for a POST with the session cookie.
+  std::string cookie = Login();
+  std::string body = "{\"name\":\"t\"}";
+  auto post_token = [&](const std::string& headers) {
+    return Exchange("POST /api/v1/tokens HTTP/1.1\r\nConnection: close\r\nCookie: " + cookie +
+                    "\r\n" + headers + "Content-Length: " + std::to_string(body.size()) +
+                    "\r\n\r\n" + body);
+  };
+  reply = post_token("Content-Type: Application/Json\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 201")) << reply;
+  reply = post_token("Content-Type: application/json-patch+json\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 415")) << reply;
+  reply = post_token(json + "Host: " + host + "\r\nOrigin: http://evil.example\r\n");
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 403")) << reply;
+}
+
+// docs/API.md promises 505 for any version but HTTP/1.0 and HTTP/1.1.
+TEST_F(ServerTest, HttpVersionsBeyond11AreRefused) {
+  for (const char* version : {"HTTP/1.9", "HTTP/1.2", "HTTP/2.0", "HTTP/0.9"}) {
+    std::string reply = Exchange(std::string("GET /healthz ") + version + "\r\n\r\n");
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 505")) << version << ": " << reply;
+  }
+  EXPECT_TRUE(Exchange("GET /healthz HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 200"));
+  // Plain HTTP: no HSTS (web_tls_test.sh checks it is sent under HTTPS).
+  EXPECT_EQ(Exchange("GET /healthz HTTP/1.0\r\n\r\n").find("Strict-Transport-Security"),
+            std::string::npos);
+}
+
+// At the file-descriptor limit accept() fails with EMFILE while the
+// connection stays queued: the server must not poll the listening socket in
+// a loop (it used to spin at 100% CPU), must say so once, and must take the
+// waiting client once descriptors are free.
+TEST_F(ServerTest, OutOfDescriptorsTheServerWaitsAndServesAgain) {
+  int client = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(client, 0);
+  rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old_limit), 0);
+  rlimit low = old_limit;
+  low.rlim_cur = 256;
+  if (old_limit.rlim_cur < low.rlim_cur || dup(0) >= 200) GTEST_SKIP() << "too few descriptors";
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> filler;
+  for (;;) {
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) break;
+    filler.push_back(fd);
+  }
+  ASSERT_EQ(errno, EMFILE);
+
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::string request = "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(send(client, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+
+  auto cpu_ms = [] {
+    rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 +
+           (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000;
+  };
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the server meets EMFILE
+  long before = cpu_ms();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  long used = cpu_ms() - before;
+  EXPECT_LT(used, 300) << "CPU ms used in 2 s while out of descriptors (a spinning loop uses ~2000)";
+
+  for (int fd : filler) close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old_limit), 0);
+  timeval tv{3, 0};  // the longest back-off is 1 s
+  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string reply;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = recv(client, buffer, sizeof(buffer), 0)) > 0) reply.append(buffer, size_t(n));
+  close(client);
+  EXPECT_TRUE(reply.starts_with("HTTP/1.1 200") && reply.ends_with("ok\n")) << reply;
+
+  std::vector<std::string> log = LogLines();
+  ASSERT_EQ(log.size(), 2u) << "one line out of descriptors, one back: " << ::testing::PrintToString(log);
+  EXPECT_NE(log[0].find("Too many open files"), std::string::npos) << log[0];
+  EXPECT_EQ(log[1], "accepting connections again");
 }
 
 TEST(CallPcap, TcpMessagesGetAHandshakeAndConsecutiveSequenceNumbers) {
