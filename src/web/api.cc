@@ -419,6 +419,13 @@ void Api::InitWorker(WorkerContext* context) const {
   }
 }
 
+bool Api::HashesPasswords(const HttpRequest& req) const {
+  std::string path;
+  if (req.method != "POST" || !PercentDecode(req.path, false, &path)) return false;
+  int id = router_.Find(req.method, path).id;  // as Handle() routes it
+  return id == kLogin || id == kPassword;
+}
+
 void Api::Handle(const HttpRequest& req, const ClientInfo& client, WorkerContext* ctx,
                  HttpResponse* resp) {
   std::string path;

@@ -24,7 +24,9 @@ struct WorkerContext {
 };
 
 struct ClientInfo {
-  std::string ip;  // textual peer address
+  // The client as failed logins are counted: its IPv4 address, or its IPv6
+  // /64 ("2001:db8:1:2::/64"), which one client typically holds whole.
+  std::string ip;
 };
 
 class Api {
@@ -36,6 +38,10 @@ class Api {
   void InitWorker(WorkerContext* context) const;
   void Handle(const HttpRequest& request, const ClientInfo& client, WorkerContext* context,
               HttpResponse* response);
+  // Whether answering `request` hashes a password (the login, a password
+  // change): the server runs those on threads of their own. Needs no
+  // WorkerContext to answer them.
+  bool HashesPasswords(const HttpRequest& request) const;
 
  private:
   struct Call;  // one request being handled (api.cc)

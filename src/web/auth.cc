@@ -223,9 +223,14 @@ Auth::LoginOutcome Auth::Login(std::string_view username, std::string_view passw
                                const std::string& client_ip, int64_t now_s) {
   LoginOutcome out;
   std::string user(username);
+  // Failures count per address (whatever the user) and per address and user
+  // together, never per user alone: anyone could otherwise keep a user
+  // locked out for ever with one wrong guess per lock period. The pair
+  // bounds the guesses at one user from one address even when a success
+  // there for another user resets the address.
   std::string ip_key = "ip:" + client_ip;
-  std::string user_key = "user:" + user;
-  int64_t wait = std::max(limiter_.RetryAfter(ip_key, now_s), limiter_.RetryAfter(user_key, now_s));
+  std::string pair_key = "pair:" + client_ip + "\n" + user;
+  int64_t wait = std::max(limiter_.RetryAfter(ip_key, now_s), limiter_.RetryAfter(pair_key, now_s));
   if (wait > 0) {
     out.result = LoginResult::kRateLimited;
     out.retry_after_s = wait;
@@ -233,12 +238,12 @@ Auth::LoginOutcome Auth::Login(std::string_view username, std::string_view passw
   }
   if (!CheckPassword(user, password)) {
     limiter_.Failure(ip_key, now_s);
-    limiter_.Failure(user_key, now_s);
+    limiter_.Failure(pair_key, now_s);
     out.result = LoginResult::kWrongCredentials;
     return out;
   }
   limiter_.Success(ip_key);
-  limiter_.Success(user_key);
+  limiter_.Success(pair_key);
   out.session = RandomToken();
   std::lock_guard<std::mutex> lock(sessions_mu_);
   if (sessions_.size() >= kMaxSessions) {

@@ -29,7 +29,7 @@ struct sqlite3;
 
 namespace sipman::web {
 
-// Counts failed logins per key (client IP, user name). After kFreeFailures
+// Counts failed logins per key (client IP; client IP and user name). After kFreeFailures
 // failures in a row, each further attempt is refused for a back-off that
 // doubles with every failure, from kBaseLockSeconds up to kMaxLockSeconds.
 // Failures are forgotten kForgetSeconds after the last one, or on success.

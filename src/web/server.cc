@@ -2,7 +2,10 @@
 // socket and every idle or partly received connection (non-blocking, poll);
 // a complete request is handed to one of a small fixed pool of worker
 // threads, which answers it and hands the connection back. So slow or idle
-// clients cost a file descriptor, never a worker.
+// clients cost a file descriptor, never a worker. Requests that hash a
+// password (Argon2id: 64 MiB and tens to hundreds of milliseconds) go to a pool
+// of their own with a bounded queue, so a flood of logins leaves the
+// workers free for everything else.
 //
 // With a certificate and key the same loop speaks HTTPS: the I/O thread
 // drives each TLS handshake and read as far as the socket allows, polling
@@ -37,6 +40,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "web/api.h"
@@ -71,7 +75,9 @@ struct Connection {
   int relay_fd = -1;            // HTTPS live client: our end of the pair LiveHub writes
   std::string relay_out;        // HTTPS live client: taken from relay_fd, not yet sent
   std::string in;           // received, not yet answered
-  std::string peer_ip;
+  // The client's address as the per-address limits count it (AddressKey).
+  std::string address_key;
+  bool refuse_busy = false;      // the password queue was full: answer 503
   int64_t last_activity_ms = 0;
   int64_t request_start_ms = 0;  // first byte of the pending request (0: none)
 };
@@ -97,6 +103,27 @@ bool SplitListen(const std::string& listen, std::string* host, std::string* port
     if (c < '0' || c > '9') return false;
   }
   return port->size() <= 5 && std::stoi(*port) <= 65535;
+}
+
+// The client address as the per-address connection limit and the login
+// rate limit count it: IPv4 (also when mapped into IPv6) as itself, IPv6 by
+// its /64, which one subscriber typically holds whole.
+std::string AddressKey(const sockaddr_storage& peer) {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (peer.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&peer)->sin_addr, text, sizeof(text));
+    return text;
+  }
+  if (peer.ss_family != AF_INET6) return "";
+  const in6_addr& a = reinterpret_cast<const sockaddr_in6*>(&peer)->sin6_addr;
+  if (IN6_IS_ADDR_V4MAPPED(&a)) {
+    inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof(text));
+    return text;
+  }
+  in6_addr prefix = a;
+  std::memset(&prefix.s6_addr[8], 0, 8);
+  inet_ntop(AF_INET6, &prefix, text, sizeof(text));
+  return std::string(text) + "/64";
 }
 
 // OpenSSL writes with write(2), which raises SIGPIPE on a closed
@@ -185,6 +212,10 @@ class HttpServer : public WebServer {
  private:
   void IoLoop();
   void WorkerLoop();
+  void PasswordWorkerLoop();
+  // A connection the server no longer holds (closed, or handed to the live
+  // feed): frees its place under the total and the per-address limits.
+  void ConnectionGone(const Connection& conn);
   void Serve(std::unique_ptr<Connection> conn, WorkerContext* context);
   void ReturnToIo(std::unique_ptr<Connection> conn);
   void Dispatch(std::unique_ptr<Connection> conn);
@@ -221,11 +252,16 @@ class HttpServer : public WebServer {
   std::atomic<bool> stop_{false};
   std::thread io_thread_;
   std::vector<std::thread> workers_;
+  std::vector<std::thread> password_workers_;
   std::atomic<size_t> open_connections_{0};
+  std::mutex address_mu_;
+  std::unordered_map<std::string, size_t> per_address_;  // guarded by address_mu_
 
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::deque<std::unique_ptr<Connection>> work_;       // ready requests, guarded by mu_
+  std::condition_variable password_cv_;
+  std::deque<std::unique_ptr<Connection>> password_work_;  // hashing requests, guarded by mu_
   std::vector<std::unique_ptr<Connection>> returned_;  // back to the I/O thread, guarded by mu_
 };
 
@@ -283,6 +319,8 @@ Status HttpServer::Start() {
   live_.Start();
   size_t n = options_.worker_threads == 0 ? 1 : options_.worker_threads;
   for (size_t i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  n = options_.password_threads == 0 ? 1 : options_.password_threads;
+  for (size_t i = 0; i < n; ++i) password_workers_.emplace_back([this] { PasswordWorkerLoop(); });
   io_thread_ = std::thread([this] { IoLoop(); });
   return Status::Ok();
 }
@@ -291,9 +329,12 @@ void HttpServer::Stop() {
   if (stop_.exchange(true)) return;
   Wake();
   work_cv_.notify_all();
+  password_cv_.notify_all();
   if (io_thread_.joinable()) io_thread_.join();
   for (std::thread& t : workers_) t.join();
   workers_.clear();
+  for (std::thread& t : password_workers_) t.join();
+  password_workers_.clear();
   live_.Stop();
   std::lock_guard<std::mutex> lock(mu_);
   // No close_notify from this thread (it may not block SIGPIPE).
@@ -302,8 +343,10 @@ void HttpServer::Stop() {
     CloseSocket(c);
   };
   for (auto& c : work_) close_quietly(c.get());
+  for (auto& c : password_work_) close_quietly(c.get());
   for (auto& c : returned_) close_quietly(c.get());
   work_.clear();
+  password_work_.clear();
   returned_.clear();
   if (listen_fd_ >= 0) close(listen_fd_);
   for (int& fd : wake_fds_) {
@@ -337,11 +380,32 @@ bool HttpServer::RequestReady(const Connection& conn) const {
 }
 
 void HttpServer::Dispatch(std::unique_ptr<Connection> conn) {
+  HttpRequest request;
+  bool hashes = ParseHttpRequest(conn->in, limits_, &request).status ==
+                    HttpParseStatus::kComplete &&
+                api_.HashesPasswords(request);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    work_.push_back(std::move(conn));
+    if (hashes && password_work_.size() < options_.max_queued_password_requests) {
+      password_work_.push_back(std::move(conn));
+    } else {
+      conn->refuse_busy = hashes;  // a worker answers 503 at once
+      work_.push_back(std::move(conn));
+      hashes = false;
+    }
   }
-  work_cv_.notify_one();
+  if (hashes) {
+    password_cv_.notify_one();
+  } else {
+    work_cv_.notify_one();
+  }
+}
+
+void HttpServer::ConnectionGone(const Connection& conn) {
+  --open_connections_;
+  std::lock_guard<std::mutex> lock(address_mu_);
+  auto it = per_address_.find(conn.address_key);
+  if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
 }
 
 void HttpServer::ReturnToIo(std::unique_ptr<Connection> conn) {
@@ -450,7 +514,7 @@ void HttpServer::IoLoop() {
   char buffer[kReadChunk];
   auto close_conn = [this](Connection* c) {
     CloseSocket(c);
-    --open_connections_;
+    ConnectionGone(*c);
   };
   // Out of file descriptors: the listening socket is left out of poll()
   // until accept_paused_until_ms (0: accepting).
@@ -612,12 +676,30 @@ void HttpServer::IoLoop() {
           Log("accepting connections again");
         }
         // Live streams hold their sockets too: they count toward the cap.
-        if (open_connections_ + live_.stream_count() >= options_.max_connections) {
+        std::string address_key = AddressKey(peer);
+        bool full = open_connections_ + live_.stream_count() >= options_.max_connections;
+        bool address_full = false;
+        if (!full) {
+          std::lock_guard<std::mutex> lock(address_mu_);
+          size_t& mine = per_address_[address_key];
+          address_full = mine >= options_.max_connections_per_address;
+          if (!address_full) {
+            ++mine;
+          } else if (mine == 0) {
+            per_address_.erase(address_key);
+          }
+        }
+        if (full || address_full) {
           static const char kBusy[] =
               "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
               "Content-Length: 20\r\nConnection: close\r\n\r\ntoo many connections";
+          static const char kAddressBusy[] =
+              "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+              "Content-Length: 38\r\nConnection: close\r\n\r\n"
+              "too many connections from your address";
+          const char* busy = full ? kBusy : kAddressBusy;
           if (!https_) {  // a TLS client could not read it
-            ssize_t w = send(fd, kBusy, sizeof(kBusy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t w = send(fd, busy, std::strlen(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)w;
           }
           close(fd);
@@ -626,7 +708,9 @@ void HttpServer::IoLoop() {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         auto conn = std::make_unique<Connection>();
+        ++open_connections_;
         conn->fd = fd;
+        conn->address_key = std::move(address_key);
         conn->last_activity_ms = now;
         if (https_) {
           std::shared_ptr<const TlsContext> tls;
@@ -637,20 +721,12 @@ void HttpServer::IoLoop() {
           conn->ssl = tls->NewConnection(fd);
           if (!conn->ssl) {
             close(fd);
+            ConnectionGone(*conn);
             continue;
           }
           conn->handshake_done = false;
           conn->request_start_ms = now;  // the handshake must end within the request timeout
         }
-        char text[INET6_ADDRSTRLEN] = "";
-        if (peer.ss_family == AF_INET) {
-          inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&peer)->sin_addr, text, sizeof(text));
-        } else if (peer.ss_family == AF_INET6) {
-          inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&peer)->sin6_addr, text,
-                    sizeof(text));
-        }
-        conn->peer_ip = text;
-        ++open_connections_;
         idle.push_back(std::move(conn));
       }
     }
@@ -676,6 +752,22 @@ void HttpServer::WorkerLoop() {
   }
 }
 
+void HttpServer::PasswordWorkerLoop() {
+  if (https_) BlockSigpipe();
+  WorkerContext context;  // no database: the login and password routes need none
+  for (;;) {
+    std::unique_ptr<Connection> conn;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      password_cv_.wait(lock, [this] { return stop_ || !password_work_.empty(); });
+      if (stop_) return;
+      conn = std::move(password_work_.front());
+      password_work_.pop_front();
+    }
+    Serve(std::move(conn), &context);
+  }
+}
+
 void HttpServer::Serve(std::unique_ptr<Connection> conn, WorkerContext* context) {
   HttpRequest request;
   HttpParseResult parsed = ParseHttpRequest(conn->in, limits_, &request);
@@ -685,9 +777,15 @@ void HttpServer::Serve(std::unique_ptr<Connection> conn, WorkerContext* context)
     response.status = parsed.error_status;
     response.content_type = "text/plain; charset=utf-8";
     response.body = std::string(parsed.error) + "\n";
+  } else if (conn->refuse_busy) {
+    conn->refuse_busy = false;
+    keep_alive = request.keep_alive;
+    response.status = 503;
+    response.body = "{\"error\":\"too many logins waiting to be checked; try again shortly\"}\n";
+    response.AddHeader("Retry-After", "1");
   } else {
     keep_alive = request.keep_alive;
-    ClientInfo client{conn->peer_ip};
+    ClientInfo client{conn->address_key};
     api_.Handle(request, client, context, &response);
     if (response.close) keep_alive = false;
   }
@@ -699,7 +797,7 @@ void HttpServer::Serve(std::unique_ptr<Connection> conn, WorkerContext* context)
     if (https_) head += std::string("Strict-Transport-Security: ") + kHstsValue + "\r\n";
     head += "\r\nretry: 3000\n\n";
     // From here the stream counts toward the connection cap through LiveHub.
-    --open_connections_;
+    ConnectionGone(*conn);
     if (!conn->ssl) {
       int fd = conn->fd;
       conn->fd = -1;
@@ -725,7 +823,7 @@ void HttpServer::Serve(std::unique_ptr<Connection> conn, WorkerContext* context)
   if (!written || !keep_alive || stop_) {
     if (!written) conn->ssl.reset();  // the peer is gone or stuck: no close_notify
     CloseSocket(conn.get());
-    --open_connections_;
+    ConnectionGone(*conn);
     return;
   }
   conn->want_write = false;

@@ -70,11 +70,22 @@ struct WebServerOptions {
   std::string admin_password;
   std::FILE* announce = stdout;  // where the generated password is printed
   size_t worker_threads = 2;
+  // Requests that hash a password (POST /api/v1/login, /api/v1/password)
+  // run on threads of their own: Argon2id takes its memory limit and tens
+  // to hundreds of milliseconds each, and must never leave /healthz, the
+  // UI's files and the API waiting for a worker. At most
+  // max_queued_password_requests wait; past it they are answered 503.
+  size_t password_threads = 1;
+  size_t max_queued_password_requests = 32;
   int request_timeout_ms = 10000;  // a request must arrive whole within this
   int idle_timeout_ms = 60000;     // keep-alive connections idle this long are closed
   // Connections open at once, live streams included; past it a new
   // connection is answered 503 and closed.
   size_t max_connections = 512;
+  // Connections open at once from one client address (an IPv6 client's /64
+  // counts as one address), live streams aside; past it a new connection
+  // from there is answered 503 and closed, so one client cannot hold them all.
+  size_t max_connections_per_address = 64;
   // Live streams (GET /api/v1/live) open at once, in all and per user;
   // past either the request is answered 503 with Retry-After. A stream holds
   // a socket (two with HTTPS) for as long as the client stays.

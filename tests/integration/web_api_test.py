@@ -36,8 +36,10 @@ class Client:
         self.cookie = None
         self.token = None
 
-    def request(self, method, path, body=None, headers=None, auth=True):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+    def request(self, method, path, body=None, headers=None, auth=True, source=None):
+        """`source`: the loopback address to send from (another client)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
+                                          source_address=(source, 0) if source else None)
         h = dict(headers or {})
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
@@ -564,6 +566,33 @@ def run_checks(client, port, db, calls, regs):
     status, _, _ = client.request("GET", "/healthz")
     check(status == 200, "the server still serves after all of that")
 
+    # --- one address cannot hold every connection (64 each)
+    held = []
+    for _ in range(64):
+        s = socket.socket()
+        s.bind(("127.0.0.3", 0))
+        s.connect(("127.0.0.1", port))
+        held.append(s)
+    time.sleep(0.3)
+    s = socket.socket()
+    s.settimeout(10)
+    s.bind(("127.0.0.3", 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+    data = b""
+    try:
+        while chunk := s.recv(4096):
+            data += chunk
+    except OSError:
+        pass
+    s.close()
+    check(data.startswith(b"HTTP/1.1 503") and data.endswith(b"too many connections from your address"),
+          "a 65th connection from one address -> 503", repr(data[:200]))
+    status, _, _ = client.request("GET", "/healthz", source="127.0.0.4")
+    check(status == 200, "another address is served meanwhile", f"got {status}")
+    for s in held:
+        s.close()
+
     # --- rate limit, last (it locks this client's address)
     codes = []
     for _ in range(6):
@@ -576,6 +605,11 @@ def run_checks(client, port, db, calls, regs):
                                         {"username": "admin", "password": PASSWORD}, auth=False)
     check(status == 429 and int(headers.get("retry-after", "0")) > 0,
           "even the right password waits, with Retry-After", f"{status} {headers.get('retry-after')}")
+    status, headers, _ = client.request("POST", "/api/v1/login",
+                                        {"username": "admin", "password": PASSWORD}, auth=False,
+                                        source="127.0.0.2")
+    check(status == 200, "... but not from another address: no lockout per user alone",
+          f"got {status}")
     status, _, _ = client.request("POST", "/api/v1/logout", {})
     check(status == 200, "logout")
     status, _, _ = client.request("GET", "/api/v1/me")

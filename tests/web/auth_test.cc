@@ -122,11 +122,33 @@ TEST_F(AuthTest, SessionsTokensAndRateLimitedLogins) {
     EXPECT_EQ(auth.Login("admin", "bad", "10.0.0.2", 300).result,
               Auth::LoginResult::kWrongCredentials);
   }
-  Auth::LoginOutcome limited = auth.Login("admin", "s3cret-pass", "10.0.0.3", 300);
-  EXPECT_EQ(limited.result, Auth::LoginResult::kRateLimited) << "per user, from any address";
+  Auth::LoginOutcome limited = auth.Login("admin", "s3cret-pass", "10.0.0.2", 300);
+  EXPECT_EQ(limited.result, Auth::LoginResult::kRateLimited) << "that address, that user";
   EXPECT_GT(limited.retry_after_s, 0);
   limited = auth.Login("other", "x", "10.0.0.2", 300);
   EXPECT_EQ(limited.result, Auth::LoginResult::kRateLimited) << "per address, for any user";
+  // Someone else's failures do not lock the user out elsewhere.
+  EXPECT_EQ(auth.Login("admin", "s3cret-pass", "10.0.0.3", 300).result,
+            Auth::LoginResult::kOk);
+  EXPECT_EQ(auth.Login("admin", "s3cret-pass", "10.0.0.3", 300).result,
+            Auth::LoginResult::kOk);
+
+  // A success for another user resets the address, not the pair: one
+  // address still gets kFreeFailures guesses at admin, however many
+  // successes it mixes in.
+  ASSERT_TRUE(auth.SetPassword("mallory", "mallory-pass", 0).ok());
+  int guesses = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (i % 2 == 0) {
+      ASSERT_EQ(auth.Login("mallory", "mallory-pass", "10.0.0.4", 400).result,
+                Auth::LoginResult::kOk);
+    }
+    if (auth.Login("admin", "guess", "10.0.0.4", 400).result ==
+        Auth::LoginResult::kWrongCredentials) {
+      ++guesses;
+    }
+  }
+  EXPECT_EQ(guesses, LoginRateLimiter::kFreeFailures);
 }
 
 }  // namespace

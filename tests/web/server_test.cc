@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -113,8 +114,16 @@ class ServerTest : public ::testing::Test {
     ASSERT_EQ(system(cmd.c_str()), 0);
   }
 
-  int Connect() {
+  // A connection to the server, from the loopback address `from` when given
+  // (any of 127.0.0.0/8: a client at another address).
+  int Connect(const char* from = nullptr) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (from != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      inet_pton(AF_INET, from, &local.sin_addr);
+      EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)), 0) << from;
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(server_->port());
@@ -126,8 +135,9 @@ class ServerTest : public ::testing::Test {
   }
   // Sends `request`, reads until the peer closes (or `until` appears), 5 s
   // at most.
-  std::string Exchange(const std::string& request, const std::string& until = "") {
-    int fd = Connect();
+  std::string Exchange(const std::string& request, const std::string& until = "",
+                       const char* from = nullptr) {
+    int fd = Connect(from);
     EXPECT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
               static_cast<ssize_t>(request.size()));
     std::string out;
@@ -144,10 +154,11 @@ class ServerTest : public ::testing::Test {
   }
   // POST /api/v1/login with `extra_headers` (each ending in CRLF); the reply.
   std::string LoginReply(const std::string& extra_headers, const std::string& user = "admin",
-                         const std::string& password = kPassword) {
+                         const std::string& password = kPassword, const char* from = nullptr) {
     std::string body = "{\"username\":\"" + user + "\",\"password\":\"" + password + "\"}";
     return Exchange("POST /api/v1/login HTTP/1.1\r\nConnection: close\r\n" + extra_headers +
-                    "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+                        "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body,
+                    "", from);
   }
   std::string Login(const std::string& user = "admin", const std::string& password = kPassword) {
     std::string reply = LoginReply("Content-Type: application/json\r\n", user, password);
@@ -457,6 +468,132 @@ TEST_F(ServerTest, OutOfDescriptorsTheServerWaitsAndServesAgain) {
   ASSERT_EQ(log.size(), 2u) << "one line out of descriptors, one back: " << ::testing::PrintToString(log);
   EXPECT_NE(log[0].find("Too many open files"), std::string::npos) << log[0];
   EXPECT_EQ(log[1], "accepting connections again");
+}
+
+// One client address cannot hold every connection: past
+// max_connections_per_address its new connections are refused, while
+// other addresses are served, and a closed connection frees its place.
+TEST_F(ServerTest, OneAddressCannotHoldEveryConnection) {
+  StartServer([](WebServerOptions* o) { o->max_connections_per_address = 3; });
+  std::vector<int> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(Connect("127.0.0.2"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // accepted, never a byte sent
+  std::string refused = Exchange("GET /healthz HTTP/1.0\r\n\r\n", "", "127.0.0.2");
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 503")) << refused;
+  EXPECT_TRUE(refused.ends_with("too many connections from your address")) << refused;
+  std::string other = Exchange("GET /healthz HTTP/1.0\r\n\r\n", "", "127.0.0.3");
+  EXPECT_TRUE(other.ends_with("\r\n\r\nok\n")) << "another address is served: " << other;
+  close(idle.back());
+  idle.pop_back();
+  std::string again;
+  for (int i = 0; i < 20 && !again.ends_with("ok\n"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    again = Exchange("GET /healthz HTTP/1.0\r\n\r\n", "", "127.0.0.2");
+  }
+  EXPECT_TRUE(again.ends_with("\r\n\r\nok\n")) << "a closed connection frees its place: " << again;
+  for (int fd : idle) close(fd);
+}
+
+// Logins for unknown names from ever new addresses (no rate limit applies)
+// keep Argon2id busy; /healthz and the UI's files must not wait behind
+// them (they did: both workers were hashing).
+TEST_F(ServerTest, LoginFloodLeavesHealthzAndFilesAnswered) {
+  StartServer([](WebServerOptions* o) {
+    o->pwhash_opslimit = 2;  // libsodium's interactive cost, 64 MiB
+    o->pwhash_memlimit = 64 << 20;
+    o->max_queued_password_requests = 64;
+  });
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  t)
+        .count();
+  };
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(LoginReply("Content-Type: application/json\r\n", "nobody", "x", "127.0.1.1")
+                  .starts_with("HTTP/1.1 401"));
+  long hash_ms = std::max<long>(ms_since(start), 1);
+  // Enough logins to keep two workers hashing for about 3 s.
+  int logins = static_cast<int>(std::clamp<long>(6000 / hash_ms, 6, 60));
+  std::vector<int> flood;
+  for (int i = 0; i < logins; ++i) {
+    // A new name and a new address each time: no rate limit applies.
+    std::string body = "{\"username\":\"nobody" + std::to_string(100 + i) +
+                       "\",\"password\":\"guess\"}";
+    std::string request = "POST /api/v1/login HTTP/1.1\r\nConnection: close\r\n"
+                          "Content-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string from = "127.0.2." + std::to_string(i + 1);
+    int fd = Connect(from.c_str());
+    EXPECT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    flood.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the hashing has begun
+  start = std::chrono::steady_clock::now();
+  std::string health = Exchange("GET /healthz HTTP/1.0\r\n\r\n");
+  long health_ms = ms_since(start);
+  start = std::chrono::steady_clock::now();
+  std::string page = Exchange("GET / HTTP/1.0\r\n\r\n");
+  long page_ms = ms_since(start);
+  EXPECT_TRUE(health.ends_with("ok\n")) << health;
+  EXPECT_TRUE(page.starts_with("HTTP/1.1 200")) << page.substr(0, 200);
+  EXPECT_LT(health_ms, 300) << logins << " logins of " << hash_ms << " ms each queued";
+  EXPECT_LT(page_ms, 300) << logins << " logins of " << hash_ms << " ms each queued";
+  for (int fd : flood) close(fd);
+}
+
+// The password queue is bounded: past it a login is answered 503 at once
+// with Retry-After instead of waiting.
+TEST_F(ServerTest, LoginsPastThePasswordQueueAreRefusedAtOnce) {
+  StartServer([](WebServerOptions* o) {
+    o->pwhash_opslimit = 2;
+    o->pwhash_memlimit = 64 << 20;
+    o->max_queued_password_requests = 1;
+  });
+  std::vector<int> flood;
+  for (int i = 0; i < 6; ++i) {
+    std::string body = "{\"username\":\"nobody" + std::to_string(100 + i) +
+                       "\",\"password\":\"guess\"}";
+    std::string request = "POST /api/v1/login HTTP/1.1\r\nConnection: close\r\n"
+                          "Content-Type: application/json\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+    std::string from = "127.0.3." + std::to_string(i + 1);
+    int fd = Connect(from.c_str());
+    send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    flood.push_back(fd);
+  }
+  int busy = 0;
+  for (int fd : flood) {
+    std::string reply;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) reply.append(buffer, size_t(n));
+    close(fd);
+    if (reply.starts_with("HTTP/1.1 503")) {
+      ++busy;
+      EXPECT_NE(reply.find("Retry-After: 1\r\n"), std::string::npos) << reply;
+      EXPECT_NE(reply.find("too many logins waiting"), std::string::npos) << reply;
+    } else {
+      EXPECT_TRUE(reply.starts_with("HTTP/1.1 401")) << reply;
+    }
+  }
+  EXPECT_GE(busy, 1) << "6 logins at once, room for 1 waiting and 1 hashing";
+}
+
+// Failed logins lock an address, or an address and user, never the user
+// everywhere: wrong guesses from one address do not keep admin out at
+// another.
+TEST_F(ServerTest, AnotherAddressFailuresDoNotLockAUserOut) {
+  const std::string json = "Content-Type: application/json\r\n";
+  for (int i = 0; i < 5; ++i) {
+    std::string reply = LoginReply(json, "admin", "wrong", "127.0.4.1");
+    EXPECT_TRUE(reply.starts_with("HTTP/1.1 401")) << reply;
+  }
+  std::string locked = LoginReply(json, "admin", kPassword, "127.0.4.1");
+  EXPECT_TRUE(locked.starts_with("HTTP/1.1 429")) << "the guessing address waits: " << locked;
+  EXPECT_NE(locked.find("Retry-After: "), std::string::npos) << locked;
+  std::string fresh = LoginReply(json, "admin", kPassword, "127.0.4.2");
+  EXPECT_TRUE(fresh.starts_with("HTTP/1.1 200")) << "the right password from elsewhere: " << fresh;
 }
 
 TEST(CallPcap, TcpMessagesGetAHandshakeAndConsecutiveSequenceNumbers) {
