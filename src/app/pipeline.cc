@@ -27,11 +27,12 @@ class PacketPipeline::Sink : public net::PayloadSink {
   sip::SipMessage message_;
 };
 
-PacketPipeline::PacketPipeline(MessageHandler* handler, PipelineTotals* totals)
+PacketPipeline::PacketPipeline(MessageHandler* handler, PipelineTotals* totals,
+                               const net::DecoderOptions& options)
     : handler_(handler),
       totals_(totals),
       sink_(std::make_unique<Sink>(handler, totals)),
-      decoder_(std::make_unique<net::Decoder>(net::DecoderOptions{}, sink_.get())) {}
+      decoder_(std::make_unique<net::Decoder>(options, sink_.get())) {}
 
 PacketPipeline::~PacketPipeline() = default;
 

@@ -59,7 +59,8 @@ std::string DecoderCountersJson(const net::DecoderCounters& c);
 class PacketPipeline {
  public:
   // `handler` and `totals` must outlive the pipeline.
-  PacketPipeline(MessageHandler* handler, PipelineTotals* totals);
+  PacketPipeline(MessageHandler* handler, PipelineTotals* totals,
+                 const net::DecoderOptions& options = net::DecoderOptions{});
   ~PacketPipeline();
   PacketPipeline(const PacketPipeline&) = delete;
   PacketPipeline& operator=(const PacketPipeline&) = delete;

@@ -579,7 +579,12 @@ class Daemon {
   }
 
   void WorkerLoop() {
-    PacketPipeline pipeline(handler_, &totals_);
+    // HEP inside what is captured: always in a replayed file; from live
+    // interfaces only when asked (a sensor on a SIP server that also sends
+    // HEP would otherwise see every message twice).
+    net::DecoderOptions decoder_options;
+    decoder_options.decode_hep = !options_.pcap_files.empty() || options_.hep_in_capture;
+    PacketPipeline pipeline(handler_, &totals_, decoder_options);
     pipeline_ = &pipeline;
     capture::Packet packet, hep_packet;
     Clock::time_point last_advance = Clock::now();

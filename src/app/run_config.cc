@@ -26,7 +26,7 @@ constexpr std::string_view kKeys[] = {
     "store_queue_rows", "log",   "stats_interval", "stats_second_hours",
     "active_interval", "hep_listen", "hep_auth", "hep_send", "hep_capture_id",
     "web",        "listen",      "admin_password_file", "tls_cert", "tls_key", "local_net",
-    "exit_after_replay"};
+    "exit_after_replay", "hep_in_capture"};
 
 // The 1-based line where `key = ...` is written, or 0. cpptoml keeps no
 // positions for values, so errors about a value find its line here.
@@ -213,6 +213,7 @@ Status ApplyKey(const std::string& key, cpptoml::base& v, const FileErrors& err,
   }
   if (key == "web") return GetBool(v, err, key, &o->web);
   if (key == "exit_after_replay") return GetBool(v, err, key, &o->exit_after_replay);
+  if (key == "hep_in_capture") return GetBool(v, err, key, &o->hep_in_capture);
   if (key == "listen") {
     s = GetString(v, err, key, &o->listen);
     if (s.ok() && o->listen.empty()) {
@@ -454,6 +455,8 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
       options->web = true;
     } else if (arg == "--exit-after-replay") {
       options->exit_after_replay = true;
+    } else if (arg == "--hep-in-capture") {
+      options->hep_in_capture = true;
     } else if (f.Is("--listen", &v, &missing)) {
       if (missing || v.empty()) {
         return need("--listen", "ADDR:PORT for the web GUI, e.g. 127.0.0.1:8080 or :8080");

@@ -47,6 +47,9 @@ struct RunOptions {
   // --exit-after-replay: a --pcap replay with the web GUI keeps serving the
   // stored data until SIGINT/SIGTERM; this exits once it is stored instead.
   bool exit_after_replay = false;
+  // --hep-in-capture: unwrap HEP found in live-captured packets (replayed
+  // files always are).
+  bool hep_in_capture = false;
   std::string listen = "127.0.0.1:8080";   // --listen ADDR:PORT
   // --admin-password-file: first start only, the password of web user
   // `admin` (else $SIPMAN_ADMIN_PASSWORD, else a random one printed once).

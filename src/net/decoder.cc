@@ -347,8 +347,9 @@ void Decoder::Impl::DecodeUdp(const IpAddress& src, const IpAddress& dst, const 
     default:
       break;
   }
-  if ((data.size() >= 4 && std::memcmp(data.data(), "HEP3", 4) == 0) ||
-      IsHepPort(dst_port) || IsHepPort(src_port)) {
+  if (options_.decode_hep &&
+      ((data.size() >= 4 && std::memcmp(data.data(), "HEP3", 4) == 0) || IsHepPort(dst_port) ||
+       IsHepPort(src_port))) {
     if (DecodeHepDatagram(src_port, dst_port, data)) return;
   }
   EmitDatagram(src, src_port, dst, dst_port, Transport::kUdp, data);

@@ -91,6 +91,9 @@ struct DecoderOptions {
   // payload starting "HEP3" is HEP on any port. Unused slots are 0.
   static constexpr size_t kMaxHepPorts = 8;
   uint16_t hep_ports[kMaxHepPorts] = {9060};
+  // False: HEP payloads are not unwrapped (they count as non-SIP). A live
+  // sensor on a SIP server that also sends HEP would see every message twice.
+  bool decode_hep = true;
 };
 
 // Tunnels nested deeper than this are counted (tunnel_too_deep) and dropped:

@@ -579,12 +579,12 @@ size_t TcpReassembler::ConsumeWebSocket(Flow* f, int dir, std::string_view d, bo
 
 bool TcpReassembler::DetectStreamMode(Flow* f, int dir, std::string_view d) {
   Stream& s = f->dir[dir];
-  if (StartsWithHep3(d)) {
+  if (options_.decode_hep && StartsWithHep3(d)) {
     s.mode = Mode::kHep;
     s.resync = false;
     return true;
   }
-  if (s.resync && f->hep_port) {
+  if (options_.decode_hep && s.resync && f->hep_port) {
     // Mid-stream on a HEP port: the SIP text inside a HEP payload must not be
     // taken for a message of this connection; find the next frame instead.
     const size_t at = d.find("HEP3");

@@ -170,15 +170,20 @@ def check_traffic_json(ck, label, t, w):
 
 def check_traffic_text(ck, label, text, w):
     lines = text.splitlines()
+
+    def peak_at(rate):
+        # A peak that never happened (no traffic in the range) has no second.
+        return utc(rate[2]) if rate[2] else "-"
+
     head = f"traffic: {utc(w['first'])} .. {utc(w['last'] + 1)}  ({w['span']} s)"
     ck.check(f"{label}: text traffic header is '{head}'", head in lines, text[-2500:])
     want_lines = [f"  {'bytes/s':<18} average {w['rates']['bytes_per_second'][0]:<12.1f} peak "
-                  f"{w['rates']['bytes_per_second'][1]} at {utc(w['rates']['bytes_per_second'][2])}",
+                  f"{w['rates']['bytes_per_second'][1]} at {peak_at(w['rates']['bytes_per_second'])}",
                   f"  {'messages/s':<18} average {w['rates']['messages_per_second'][0]:<12.2f} peak "
                   f"{w['rates']['messages_per_second'][1]} at "
-                  f"{utc(w['rates']['messages_per_second'][2])}",
+                  f"{peak_at(w['rates']['messages_per_second'])}",
                   f"  {'calls/s':<18} average {w['rates']['calls_per_second'][0]:<12.3f} peak "
-                  f"{w['rates']['calls_per_second'][1]} at {utc(w['rates']['calls_per_second'][2])}",
+                  f"{w['rates']['calls_per_second'][1]} at {peak_at(w['rates']['calls_per_second'])}",
                   f"messages: {w['messages']}  ({w['requests']} requests, {w['responses']} responses)"]
     want_lines += [f"  {m:<10} {n:>10}" for m, n in w["methods"].items() if n]
     for i in range(1, 7):

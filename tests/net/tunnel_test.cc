@@ -282,6 +282,22 @@ TEST_F(TunnelTest, HepInUdpIsUnwrappedWithItsAddressesAndTime) {
   EXPECT_EQ(counters().hep_errors, 1u);
 }
 
+TEST(TunnelOptions, HepIsLeftWrappedWhenDecodeHepIsOff) {
+  // A live sensor on a SIP server that sends HEP sees the SIP and its HEP
+  // copy: with decode_hep off the copy is not a second message.
+  DecoderOptions options;
+  options.decode_hep = false;
+  CollectingSink sink;
+  Decoder decoder(options, &sink);
+  const Bytes udp = OuterIpv4(17, Udp(5060, 9060, Hep3(kInvite)));
+  decoder.DecodeFrame(1, LinkType::kEthernet, Span(udp), static_cast<uint32_t>(udp.size()));
+  const Bytes tcp = OuterIpv4(6, Tcp(40000, 9060, 1, kAck, Hep3(kInvite, 6)));
+  decoder.DecodeFrame(2, LinkType::kEthernet, Span(tcp), static_cast<uint32_t>(tcp.size()));
+  EXPECT_TRUE(sink.got.empty());
+  EXPECT_EQ(decoder.counters().hep_packets, 0u);
+  EXPECT_EQ(decoder.counters().non_sip, 2u);
+}
+
 TEST_F(TunnelTest, HepInTcpFramesSplitAndJoinedAcrossSegments) {
   const std::string first = Hep3(kInvite, 6), second = Hep3(SipRequest("two"), 6);
   const std::string stream = first + second;
