@@ -415,7 +415,22 @@ TEST_F(ServerTest, HttpVersionsBeyond11AreRefused) {
 // connection stays queued: the server must not poll the listening socket in
 // a loop (it used to spin at 100% CPU), must say so once, and must take the
 // waiting client once descriptors are free.
+// UndefinedBehaviorSanitizer's vptr check opens a pipe to see whether memory
+// is readable; at the descriptor limit that fails and it reports a valid
+// object as having an invalid vptr. The test runs in the normal build.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define SIPMAN_SANITIZED_BUILD 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SIPMAN_SANITIZED_BUILD 1
+#endif
+
 TEST_F(ServerTest, OutOfDescriptorsTheServerWaitsAndServesAgain) {
+#ifdef SIPMAN_SANITIZED_BUILD
+  GTEST_SKIP() << "the sanitizers' own checks need descriptors (a false vptr report at EMFILE)";
+#endif
   int client = socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(client, 0);
   rlimit old_limit;
