@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "hep/hep.h"
 #include "net/address_hash.h"
 #include "net/sip_framing.h"
 #include "net/websocket.h"
@@ -19,7 +20,6 @@ constexpr int64_t kMinSeqWindow = 1 << 16;
 // Segments of a flow after a FIN that arrived beyond a hole before the hole
 // is skipped.
 constexpr uint8_t kFinWaitSegments = 4;
-constexpr size_t kHep3HeaderBytes = 6;  // "HEP3" + u16 total length
 // Room a stream keeps in its buffer once a message is done with it.
 constexpr size_t kKeptBufferCapacity = 4 * 1024;
 
@@ -618,24 +618,20 @@ size_t TcpReassembler::ConsumeHep(Flow* f, int dir, std::string_view d, bool* st
     *stop = false;
     return at;
   }
-  if (!StartsWithHep3(d)) {
-    if (d.size() < 4 && std::string_view("HEP3").substr(0, d.size()) == d) return 0;
-    ++counters_->hep_errors;
-    s.resync = true;
-    *stop = false;
-    return 1;
-  }
-  if (d.size() < kHep3HeaderBytes) return 0;
-  const size_t total = LoadBe16(reinterpret_cast<const uint8_t*>(d.data()) + 4);
-  if (total < kHep3HeaderBytes) {
-    ++counters_->hep_errors;
-    s.resync = true;
-    *stop = false;
-    return 4;
-  }
-  if (d.size() < total) {
-    s.pending_len = total;
-    return 0;
+  size_t total = 0;
+  const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(d.data()), d.size());
+  switch (hep::NextHepFrame(bytes, &total)) {
+    case hep::FrameStatus::kNeedMore:
+      return 0;
+    case hep::FrameStatus::kError:
+      // Not at a frame (no magic, or a length below the header): look for
+      // the next one.
+      ++counters_->hep_errors;
+      s.resync = true;
+      *stop = false;
+      return 1;
+    case hep::FrameStatus::kFrame:
+      break;
   }
   *stop = false;
   hep_sink_->OnHepFrame(d.substr(0, total));
