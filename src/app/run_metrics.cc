@@ -1,0 +1,103 @@
+#include "app/run_metrics.h"
+
+#include <cstdio>
+#include <utility>
+
+namespace sipman::app {
+
+void MetricsSnapshot::Set(const stats::TrafficCounters& traffic, const Correlator& correlator,
+                          uint64_t calls_up, const net::DecoderCounters& decoder) {
+  std::lock_guard<std::mutex> lock(mu_);
+  traffic_ = traffic;
+  decoder_ = decoder;
+  for (size_t i = 0; i < kCallStates.size(); ++i) calls_[i] = correlator.calls(kCallStates[i]);
+  open_calls_ = correlator.tracker_counters().open_calls;
+  calls_up_ = calls_up;
+}
+
+void MetricsSnapshot::Render(std::string* out) {
+  stats::TrafficCounters traffic;
+  std::array<uint64_t, kCallStates.size()> by_state;
+  uint64_t open_calls, calls_up;
+  net::DecoderCounters decoder;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    traffic = traffic_;
+    decoder = decoder_;
+    by_state = calls_;
+    open_calls = open_calls_;
+    calls_up = calls_up_;
+  }
+  stats::RenderPrometheus(traffic, out);
+  out->append("# HELP sipman_calls_total Calls ended and stored, by final state.\n"
+              "# TYPE sipman_calls_total counter\n");
+  for (size_t i = 0; i < kCallStates.size(); ++i) {
+    out->append("sipman_calls_total{state=\"")
+        .append(calls::CallStateName(kCallStates[i]))
+        .append("\"} ")
+        .append(std::to_string(by_state[i]))
+        .append("\n");
+  }
+  out->append("# HELP sipman_concurrent_calls Calls up now: ringing, or answered and not "
+              "hung up.\n# TYPE sipman_concurrent_calls gauge\nsipman_concurrent_calls ")
+      .append(std::to_string(calls_up))
+      .append("\n# HELP sipman_open_calls Calls the tracker holds: up, or ended and waiting "
+              "for retransmissions before they are stored.\n"
+              "# TYPE sipman_open_calls gauge\nsipman_open_calls ")
+      .append(std::to_string(open_calls))
+      .append("\n");
+  // The decoder's counters (tunnels, SCTP, HEP in the capture, TLS that
+  // cannot be read), each as sipman_decoder_NAME_total.
+#define SIPMAN_COUNTER_METRIC(field, name, help)                                        \
+out->append("# HELP sipman_decoder_" name "_total " help ".\n# TYPE sipman_decoder_" name \
+            "_total counter\nsipman_decoder_" name "_total ")                           \
+    .append(std::to_string(decoder.field))                                            \
+    .append("\n");
+  SIPMAN_DECODER_COUNTERS(SIPMAN_COUNTER_METRIC)
+#undef SIPMAN_COUNTER_METRIC
+}
+
+void RenderStoreMetrics(const store::StoreCounters& c, std::string* out) {
+  auto metric = [out](const char* name, const char* type, const char* help, uint64_t value) {
+    out->append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+    out->append(name).append(" ").append(type).append("\n").append(name).append(" ");
+    out->append(std::to_string(value)).append("\n");
+  };
+  metric("sipman_store_write_failing", "gauge",
+         "1 while writing to the database fails and the writer keeps retrying the batch "
+         "(rows kept in memory).",
+         c.write_failing);
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.3f", static_cast<double>(c.write_failing_ms) / 1000);
+  out->append("# HELP sipman_store_write_failing_seconds How long writing to the database has "
+              "been failing; 0 while it works.\n# TYPE sipman_store_write_failing_seconds "
+              "gauge\nsipman_store_write_failing_seconds ")
+      .append(seconds)
+      .append("\n");
+  metric("sipman_store_rows_pending", "gauge",
+         "Rows accepted for the database and not written yet: queued, or in the batch being "
+         "written or retried.",
+         c.rows_pending);
+  metric("sipman_store_write_retries_total", "counter",
+         "Failed write attempts whose rows were kept and tried again (disk full, I/O error, "
+         "lock).",
+         c.write_retries);
+  metric("sipman_store_rows_failed_total", "counter",
+         "Rows given up and not stored: a write error that retrying cannot fix, or still "
+         "failing at shutdown.",
+         c.rows_failed);
+  out->append("# HELP sipman_store_rows_written_total Rows written to the database, by "
+              "table.\n# TYPE sipman_store_rows_written_total counter\n");
+  const std::pair<const char*, uint64_t> tables[] = {{"calls", c.calls_written},
+                                                     {"registrations", c.registrations_written},
+                                                     {"messages", c.messages_written}};
+  for (const auto& [table, value] : tables) {
+    out->append("sipman_store_rows_written_total{table=\"")
+        .append(table)
+        .append("\"} ")
+        .append(std::to_string(value))
+        .append("\n");
+  }
+}
+
+}  // namespace sipman::app
