@@ -53,6 +53,8 @@ class CodeCounts {
 
   void Add(int code, uint64_t n = 1);
   void AddAll(const CodeCounts& other);
+  // Raises each code's count to other's where other's is larger.
+  void MaxWith(const CodeCounts& other);
   void Clear() { size_ = 0; }
   // Count of one code (0 when absent).
   uint64_t Get(int code) const;
@@ -142,6 +144,9 @@ struct TrafficCounters {
 
   // Adds every counter of `other` (not ts).
   void AddAll(const TrafficCounters& other);
+  // Keeps, per counter, the larger of this and `other` (not ts): two
+  // sightings of one period of one sensor merged without counting twice.
+  void MaxWith(const TrafficCounters& other);
   bool Empty() const { return packets == 0 && messages == 0 && kernel_drops == 0 &&
                               interface_drops == 0 && tls_bytes == 0 && tls_connections == 0; }
   bool operator==(const TrafficCounters& other) const;

@@ -55,6 +55,13 @@ void CodeCounts::AddAll(const CodeCounts& other) {
   for (const Entry& e : other) Add(e.code, e.count);
 }
 
+void CodeCounts::MaxWith(const CodeCounts& other) {
+  for (const Entry& e : other) {
+    const uint64_t mine = Get(e.code);
+    if (e.count > mine) Add(e.code, e.count - mine);
+  }
+}
+
 uint64_t CodeCounts::Get(int code) const {
   for (const Entry& e : *this) {
     if (e.code == code) return e.count;
@@ -88,6 +95,27 @@ void TrafficCounters::AddAll(const TrafficCounters& o) {
   out_sip_bytes += o.out_sip_bytes;
   tls_connections += o.tls_connections;
   tls_bytes += o.tls_bytes;
+}
+
+void TrafficCounters::MaxWith(const TrafficCounters& o) {
+  auto max = [](uint64_t& mine, uint64_t theirs) { mine = std::max(mine, theirs); };
+  max(packets, o.packets);
+  max(frame_bytes, o.frame_bytes);
+  max(sip_bytes, o.sip_bytes);
+  max(messages, o.messages);
+  max(requests, o.requests);
+  max(responses, o.responses);
+  for (size_t i = 0; i < kMethodCount; ++i) max(methods[i], o.methods[i]);
+  for (size_t i = 0; i < kClassCount; ++i) max(classes[i], o.classes[i]);
+  codes.MaxWith(o.codes);
+  max(kernel_drops, o.kernel_drops);
+  max(interface_drops, o.interface_drops);
+  max(in_messages, o.in_messages);
+  max(out_messages, o.out_messages);
+  max(in_sip_bytes, o.in_sip_bytes);
+  max(out_sip_bytes, o.out_sip_bytes);
+  max(tls_connections, o.tls_connections);
+  max(tls_bytes, o.tls_bytes);
 }
 
 bool TrafficCounters::operator==(const TrafficCounters& o) const {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "store/postgres_store.h"
+#include "store/sightings.h"
 
 namespace sipman::store::internal {
 namespace {
@@ -187,6 +188,20 @@ constexpr const char kSchemaV5[] = SIPMAN_PG_TLS_COLUMNS("stats_second")
     SIPMAN_PG_TLS_COLUMNS("stats_minute") SIPMAN_PG_TLS_COLUMNS("stats_hour");
 #undef SIPMAN_PG_TLS_COLUMNS
 
+// Version 6: one row per call and sensor, the most complete sighting
+// (sightings.h; SQLite's 10): the natural key no longer holds end_ts, so a
+// replay stopped and run again no longer stores a call twice.
+const char* SchemaV6() {
+  static const std::string sql =
+      std::string("DELETE FROM calls c USING calls b WHERE b.invite_ts = c.invite_ts AND ") +
+      "b.call_id = c.call_id AND b.sensor = c.sensor AND (" + CallCompletenessSql("b") + " > " +
+      CallCompletenessSql("c") + " OR (" + CallCompletenessSql("b") + " = " +
+      CallCompletenessSql("c") + " AND b.id < c.id));\n"
+      "DROP INDEX calls_natural_key;\n"
+      "CREATE UNIQUE INDEX calls_natural_key ON calls(" + kCallNaturalKey + ");\n";
+  return sql.c_str();
+}
+
 struct PgMigration {
   int version;
   const char* description;
@@ -200,6 +215,7 @@ const PgMigration kMigrations[] = {
     {3, "an index on calls(id) for the web API's call detail", kSchemaV3},
     {4, "calls.also_seen_by: the other sensors that saw a call", kSchemaV4},
     {5, "encrypted SIP (TLS connections and bytes) per period", kSchemaV5},
+    {6, "one row per call and sensor: the most complete sighting", SchemaV6()},
 };
 
 constexpr const char kCreateMigrationsTable[] = R"sql(

@@ -16,6 +16,7 @@
 #include <thread>
 #include <utility>
 
+#include "store/sightings.h"
 #include "store/sqlite_rows.h"  // the calls and registrations column lists, shared
 #include "store/traffic_tables.h"
 
@@ -1254,6 +1255,20 @@ const std::string& MergeStagedCallsSql() {
   return sql;
 }
 
+// "a = EXCLUDED.a, b = EXCLUDED.b, ..." over a comma-separated column list.
+std::string SetFromExcluded(std::string_view columns) {
+  std::string sql;
+  while (!columns.empty()) {
+    size_t comma = columns.find(',');
+    std::string_view name = columns.substr(0, comma);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    if (!sql.empty()) sql += ", ";
+    sql += std::string(name) + " = EXCLUDED." + std::string(name);
+    columns = comma == std::string_view::npos ? std::string_view() : columns.substr(comma + 1);
+  }
+  return sql;
+}
+
 }  // namespace
 
 Status PostgresStore::LoadStaged(const char* table, const char* columns, const std::string& copy,
@@ -1263,8 +1278,9 @@ Status PostgresStore::LoadStaged(const char* table, const char* columns, const s
                                   ") FROM STDIN",
                               copy);
   if (!s.ok()) return s;
+  const bool is_calls = std::string_view(table) == "calls";
   std::string insert_columns = columns;
-  if (std::string_view(table) == "calls") {
+  if (is_calls) {
     // One writer at a time merges, so two sensors' writers cannot both miss
     // each other's row of the same call.
     s = write_conn_.Exec("SELECT pg_advisory_xact_lock(5350691)");
@@ -1273,9 +1289,33 @@ Status PostgresStore::LoadStaged(const char* table, const char* columns, const s
     if (!s.ok()) return s;
     insert_columns += ", also_seen_by";
   }
-  Result<PgResult> r = write_conn_.Query(std::string("INSERT INTO ") + table + "(" +
-                                         insert_columns + ") SELECT " + insert_columns +
-                                         " FROM stage_" + table + " ON CONFLICT DO NOTHING");
+  // Rows are sightings (sightings.h): of one natural key only the most
+  // complete staged row goes on, and it replaces a stored row only when it
+  // ranks higher.
+  const std::string key = is_calls ? kCallNaturalKey : kRegistrationNaturalKey;
+  auto rank = [&](std::string_view row) {
+    return is_calls ? CallCompletenessSql(row) : RegistrationCompletenessSql(row);
+  };
+  std::string same_key;
+  for (std::string_view column : {"call_id", "sensor", is_calls ? "invite_ts" : "first_seen"}) {
+    same_key += std::string(same_key.empty() ? "" : " AND ") + "b." + std::string(column) +
+                " = s." + std::string(column);
+  }
+  s = write_conn_.Exec(std::string("DELETE FROM stage_") + table + " s USING stage_" + table +
+                       " b WHERE " + same_key + " AND (" + rank("b") + " > " + rank("s") +
+                       " OR (" + rank("b") + " = " + rank("s") + " AND b.ctid < s.ctid))");
+  if (!s.ok()) return s;
+  std::string update = SetFromExcluded(columns);
+  if (is_calls) {
+    // The sensors that saw the call: both rows' lists.
+    update += ", also_seen_by = array_to_string(ARRAY(SELECT DISTINCT x FROM unnest("
+              "string_to_array(NULLIF(calls.also_seen_by, ''), ',') || "
+              "string_to_array(NULLIF(EXCLUDED.also_seen_by, ''), ',')) AS x ORDER BY x), ',')";
+  }
+  Result<PgResult> r = write_conn_.Query(
+      std::string("INSERT INTO ") + table + "(" + insert_columns + ") SELECT " +
+      insert_columns + " FROM stage_" + table + " ON CONFLICT (" + key + ") DO UPDATE SET " +
+      update + " WHERE " + rank("EXCLUDED") + " > " + rank(table));
   if (!r.ok()) return r.status();
   *inserted = static_cast<uint64_t>(r->affected_rows());
   return Status::Ok();
@@ -1331,33 +1371,24 @@ Status PostgresStore::UpsertTraffic(const std::string& sensor, int t,
     sql += i == 1 ? "$" : ", $";
     sql += std::to_string(i);
   }
-  sql += ") ON CONFLICT (sensor, ts) DO UPDATE SET ";
-  // Every counter column is replaced by the new row's value.
-  std::string_view rest = columns;
-  bool first = true;
-  while (!rest.empty()) {
-    size_t comma = rest.find(',');
-    std::string_view name = rest.substr(0, comma);
-    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
-    sql += (first ? "" : ", ") + std::string(name) + " = EXCLUDED." + std::string(name);
-    first = false;
-    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-  }
+  // Every counter column takes the new row's value (WriteTrafficRollups
+  // merged it with the stored one).
+  sql += ") ON CONFLICT (sensor, ts) DO UPDATE SET " + SetFromExcluded(columns);
   Result<PgResult> r = write_conn_.Query(sql, params);
   return r.ok() ? Status::Ok() : r.status();
 }
 
-Status PostgresStore::SumPeriod(const std::string& sensor, int t, int64_t ts,
-                                stats::TrafficCounters* sum) {
+Status PostgresStore::SumRows(const std::string& sensor, int t, int64_t from, int64_t to,
+                              stats::TrafficCounters* sum) {
   static const std::string columns = TrafficColumns();
   Result<PgResult> rows = write_conn_.Query(
-      std::string("SELECT ts, ") + columns + " FROM " + kTrafficTables[t - 1] +
+      std::string("SELECT ts, ") + columns + " FROM " + kTrafficTables[t] +
           " WHERE sensor = $1 AND ts >= $2 AND ts < $3",
-      {sensor, std::to_string(ts), std::to_string(ts + kPeriodSeconds[t])});
+      {sensor, std::to_string(from), std::to_string(to)});
   if (!rows.ok()) return rows.status();
   for (int r = 0; r < rows->rows(); ++r) {
     if (!AddTrafficRow(*rows, r, sum)) {
-      return Status::Error(std::string(kTrafficTables[t - 1]) + " of " + where_ +
+      return Status::Error(std::string(kTrafficTables[t]) + " of " + where_ +
                            " has an unreadable codes column");
     }
   }
@@ -1371,13 +1402,13 @@ Status PostgresStore::WriteTraffic(const std::string& sensor,
   int64_t newest = INT64_MIN;
   Status s = WriteTrafficRollups(
       seconds,
+      [&](int t, int64_t from, int64_t to, stats::TrafficCounters* sum) {
+        return SumRows(sensor, t, from, to, sum);
+      },
       [&](int t, const stats::TrafficCounters& c) {
         Status u = UpsertTraffic(sensor, t, c);
         if (u.ok() && t == 0) ++result->traffic_seconds_written;
         return u;
-      },
-      [&](int t, int64_t start, stats::TrafficCounters* sum) {
-        return SumPeriod(sensor, t, start, sum);
       },
       &newest);
   if (!s.ok()) return s;

@@ -258,10 +258,10 @@ class PostgresStore final : public Store, private BatchSink {
   Status WriteTraffic(const std::string& sensor,
                       const std::vector<stats::TrafficCounters>& seconds, BatchResult* result);
   Status UpsertTraffic(const std::string& sensor, int table_index, const stats::TrafficCounters& c);
-  // Adds the rows of the table below `table_index` (1 or 2) in the period
-  // starting at `ts` to *sum.
-  Status SumPeriod(const std::string& sensor, int table_index, int64_t ts,
-                   stats::TrafficCounters* sum);
+  // Adds the sensor's rows of `table_index` whose ts lies in [from, to) to
+  // *sum.
+  Status SumRows(const std::string& sensor, int table_index, int64_t from, int64_t to,
+                 stats::TrafficCounters* sum);
   Status ReplaceSnapshot(const CopyBatch::Snapshot& snapshot, BatchResult* result);
 
   // Spilling (writer thread; Close's thread once the writer stopped).

@@ -5,6 +5,7 @@
 
 #include "store/call_rollups.h"
 #include "store/record_codec.h"
+#include "store/sightings.h"
 #include "store/sqlite_util.h"
 
 namespace sipman::store::internal {
@@ -297,6 +298,23 @@ ALTER TABLE stats_hour ADD COLUMN tls_connections INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE stats_hour ADD COLUMN tls_bytes INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Version 10: one row per call and sensor, the most complete sighting
+// (sightings.h): a replay stopped and run again stored a call twice, once
+// in_progress and once complete, because the natural key held end_ts. The
+// weaker duplicates go first (the rollups' delete trigger takes them out of
+// calls_hourly and the other rollups).
+const char* SchemaV10() {
+  static const std::string sql =
+      std::string("DELETE FROM calls WHERE EXISTS (SELECT 1 FROM calls AS b WHERE ") +
+      "b.invite_ts = calls.invite_ts AND b.call_id = calls.call_id AND b.sensor = calls.sensor" +
+      " AND (" + CallCompletenessSql("b") + " > " + CallCompletenessSql("calls") + " OR (" +
+      CallCompletenessSql("b") + " = " + CallCompletenessSql("calls") +
+      " AND b.id < calls.id)));\n"
+      "DROP INDEX calls_natural_key;\n"
+      "CREATE UNIQUE INDEX calls_natural_key ON calls(" + kCallNaturalKey + ");\n";
+  return sql.c_str();
+}
+
 const Migration kMigrations[] = {
     {1, "initial schema: calls, registrations, messages", kSchemaV1},
     {2, "messages deduplicated by (ts, key_hash)", kSchemaV2},
@@ -307,6 +325,7 @@ const Migration kMigrations[] = {
     {7, "call search indexes carry invite_ts (web API)", kSchemaV7},
     {8, "traffic counters per direction (in/out of the local networks)", kSchemaV8},
     {9, "encrypted SIP (TLS connections and bytes) per period", kSchemaV9},
+    {10, "one row per call and sensor: the most complete sighting", SchemaV10()},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "store/sqlite_rows.h"
+#include "store/sightings.h"
 #include "store/sqlite_schema.h"
 
 namespace sipman::store::internal {
@@ -193,6 +194,18 @@ Status SqliteStore::Init() {
                                          true))
            .ok() ||
       !(s = rollups_.Prepare(write_db_)).ok() ||
+      !(s = delete_weaker_call_.Prepare(
+            write_db_,
+            "DELETE FROM calls WHERE invite_ts = ?1 AND call_id = ?2 AND sensor = ?3 AND " +
+                CallCompletenessSql("calls") + " < (?4, ?5, ?6)",
+            true))
+           .ok() ||
+      !(s = delete_weaker_registration_.Prepare(
+            write_db_,
+            "DELETE FROM registrations WHERE first_seen = ?1 AND call_id = ?2 AND sensor = ?3 "
+            "AND " + RegistrationCompletenessSql("registrations") + " < (?4, ?5)",
+            true))
+           .ok() ||
       !(s = insert_registration_.Prepare(
             write_db_,
             InsertSql("registrations", kRegistrationColumns, kRegistrationColumnCount), true))
@@ -231,6 +244,8 @@ Status SqliteStore::Close() {
   insert_call_ = Statement();
   insert_active_call_ = Statement();
   delete_active_calls_ = Statement();
+  delete_weaker_call_ = Statement();
+  delete_weaker_registration_ = Statement();
   rollups_.Finalize();
   insert_registration_ = Statement();
   insert_message_ = Statement();
@@ -381,20 +396,36 @@ Status SqliteStore::ReplaceSnapshot(const ActiveSnapshot& snapshot, BatchResult*
 }
 
 Status SqliteStore::StepInsert(Statement* insert, const char* table, uint64_t* inserted,
-                               BatchResult* result) {
-  int rc = insert->Step();
-  if (rc != SQLITE_DONE) {
-    Status s = SqliteError(write_db_, std::string("cannot insert into ") + table +
-                                          " of database " + path_);
+                               BatchResult* result, Statement* delete_weaker) {
+  auto step = [&](bool* added) {
+    int rc = insert->Step();
+    *added = rc == SQLITE_DONE && sqlite3_changes(write_db_) > 0;
     insert->Reset();
-    return s;
+    if (rc == SQLITE_DONE) return Status::Ok();
+    return SqliteError(write_db_, std::string("cannot insert into ") + table + " of database " +
+                                      path_);
+  };
+  bool added = false;
+  Status s = step(&added);
+  if (s.ok() && !added && delete_weaker != nullptr) {
+    // Seen before: the stored sighting gives way to a more complete one
+    // (sightings.h), and the insert is tried once more. The statements keep
+    // their bindings across Reset.
+    int rc = delete_weaker->Step();
+    const bool deleted = rc == SQLITE_DONE && sqlite3_changes(write_db_) > 0;
+    delete_weaker->Reset();
+    if (rc != SQLITE_DONE) {
+      return SqliteError(write_db_, std::string("cannot replace a row of ") + table +
+                                        " of database " + path_);
+    }
+    if (deleted) s = step(&added);
   }
-  if (sqlite3_changes(write_db_) > 0) {
+  if (!s.ok()) return s;
+  if (added) {
     ++*inserted;
   } else {
     ++result->duplicates;
   }
-  insert->Reset();
   return Status::Ok();
 }
 
@@ -415,7 +446,15 @@ Status SqliteStore::InsertCall(const CallRow& row, bool active, BatchResult* res
   SIPMAN_CALL_INT_FIELDS(SIPMAN_BIND_INT)
 #undef SIPMAN_BIND_INT
   if (active) return StepInsert(&st, "active_calls", &result->active_calls_inserted, result);
-  return StepInsert(&st, "calls", &result->calls_inserted, result);
+  const CallCompleteness rank = CompletenessOf(r);
+  Statement& weaker = delete_weaker_call_;
+  weaker.BindInt(1, r.invite_ts);
+  weaker.BindText(2, r.call_id);
+  weaker.BindText(3, r.sensor);
+  weaker.BindInt(4, rank.messages);
+  weaker.BindInt(5, rank.ended);
+  weaker.BindInt(6, rank.end_ts);
+  return StepInsert(&st, "calls", &result->calls_inserted, result, &weaker);
 }
 
 Status SqliteStore::InsertRegistration(const calls::RegistrationRecord& r, BatchResult* result) {
@@ -435,7 +474,14 @@ Status SqliteStore::InsertRegistration(const calls::RegistrationRecord& r, Batch
   st.BindInt(12, r.request_delay_ms);
   st.BindInt(13, r.first_seen);
   st.BindInt(14, r.last_seen);
-  return StepInsert(&st, "registrations", &result->registrations_inserted, result);
+  const RegistrationCompleteness rank = CompletenessOf(r);
+  Statement& weaker = delete_weaker_registration_;
+  weaker.BindInt(1, r.first_seen);
+  weaker.BindText(2, r.call_id);
+  weaker.BindText(3, SensorOr(r.sensor));
+  weaker.BindInt(4, rank.last_seen);
+  weaker.BindInt(5, rank.status_code);
+  return StepInsert(&st, "registrations", &result->registrations_inserted, result, &weaker);
 }
 
 Status SqliteStore::InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,

@@ -63,8 +63,11 @@ class SqliteStore final : public Store, private BatchSink {
   Result<bool> SameMessageKey(const MessageRow& m, const RowBatch::MessageTexts& texts,
                               int64_t key_hash);
   // Steps an insert statement and counts an inserted row or a duplicate.
+  // With `delete_weaker` (bound to the row's natural key and rank), a row
+  // already stored under the key that ranks below the new one is deleted
+  // and the insert stepped again (sightings.h).
   Status StepInsert(Statement* insert, const char* table, uint64_t* inserted,
-                    BatchResult* result);
+                    BatchResult* result, Statement* delete_weaker = nullptr);
   // Traffic counters (sqlite_traffic.cc): statements, then the batch's
   // seconds with the minute and hour rollups they touch, then retention.
   Status PrepareTraffic();
@@ -72,9 +75,9 @@ class SqliteStore final : public Store, private BatchSink {
   Status WriteTraffic(const RowBatch& batch, BatchResult* result);
   // Replaces the row of `table_index` (0 second, 1 minute, 2 hour).
   Status UpsertTraffic(int table_index, const stats::TrafficCounters& c);
-  // Adds the rows of the table below `table_index` (1 or 2) in the period
-  // starting at `ts` to *sum.
-  Status SumPeriod(int table_index, int64_t ts, stats::TrafficCounters* sum);
+  // Adds this sensor's rows of `table_index` whose ts lies in [from, to) to
+  // *sum.
+  Status SumRows(int table_index, int64_t from, int64_t to, stats::TrafficCounters* sum);
   std::string_view SensorOr(const std::string& sensor) const {
     return sensor.empty() ? std::string_view(options_.sensor) : std::string_view(sensor);
   }
@@ -86,6 +89,7 @@ class SqliteStore final : public Store, private BatchSink {
   sqlite3* write_db_ = nullptr;
   Statement begin_, commit_, rollback_;
   Statement insert_call_, insert_active_call_, delete_active_calls_;
+  Statement delete_weaker_call_, delete_weaker_registration_;
   internal::CallRollupWriter rollups_;  // of the calls inserted by the current batch
   Statement insert_registration_, insert_message_, select_message_key_;
   Statement upsert_traffic_[3], select_traffic_[3], delete_old_seconds_;

@@ -82,21 +82,21 @@ Status SqliteStore::UpsertTraffic(int t, const stats::TrafficCounters& c) {
   return Status::Ok();
 }
 
-Status SqliteStore::SumPeriod(int t, int64_t ts, stats::TrafficCounters* sum) {
-  Statement& st = select_traffic_[t - 1];
+Status SqliteStore::SumRows(int t, int64_t from, int64_t to, stats::TrafficCounters* sum) {
+  Statement& st = select_traffic_[t];
   st.BindText(1, options_.sensor);
-  st.BindInt(2, ts);
-  st.BindInt(3, ts + kPeriodSeconds[t]);
+  st.BindInt(2, from);
+  st.BindInt(3, to);
   int rc;
   bool readable = true;
   while ((rc = st.Step()) == SQLITE_ROW) readable = AddRow(st, sum) && readable;
   st.Reset();
   if (rc != SQLITE_DONE) {
-    return SqliteError(write_db_, std::string("cannot read ") + kTrafficTables[t - 1] +
+    return SqliteError(write_db_, std::string("cannot read ") + kTrafficTables[t] +
                                       " of database " + path_);
   }
   if (!readable) {
-    return Status::Error(std::string(kTrafficTables[t - 1]) + " of database " + path_ +
+    return Status::Error(std::string(kTrafficTables[t]) + " of database " + path_ +
                          " has an unreadable codes column");
   }
   return Status::Ok();
@@ -107,12 +107,14 @@ Status SqliteStore::WriteTraffic(const RowBatch& batch, BatchResult* result) {
   int64_t newest = INT64_MIN;
   Status s = WriteTrafficRollups(
       batch.traffic_seconds,
+      [&](int t, int64_t from, int64_t to, stats::TrafficCounters* sum) {
+        return SumRows(t, from, to, sum);
+      },
       [&](int t, const stats::TrafficCounters& c) {
         Status u = UpsertTraffic(t, c);
         if (u.ok() && t == 0) ++result->traffic_seconds_written;
         return u;
       },
-      [&](int t, int64_t start, stats::TrafficCounters* sum) { return SumPeriod(t, start, sum); },
       &newest);
   if (!s.ok()) return s;
   if (options_.stats_second_retention_s > 0) {

@@ -59,22 +59,39 @@ int64_t FloorDiv(int64_t a, int64_t b);
 inline int64_t CeilDiv(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
 
 // Writes a batch of traffic seconds and brings the coarser tables up to
-// date: each second is upserted, then every minute a second falls in is
-// recomputed from its seconds, then every hour such a minute falls in from
-// its minutes (recomputing, not adding, keeps a re-sent second from counting
-// twice). The backend supplies
-//   upsert(table, counters)            -> Status: replace the row of
-//                                         counters.ts in kTrafficTables[table];
-//   sum(table, start, &counters)       -> Status: add up the rows of
-//                                         kTrafficTables[table - 1] in the
-//                                         period [start, start + kPeriodSeconds[table]).
+// date: each second is merged into its row, then every minute a second
+// falls in is recomputed from its seconds and merged into its row, then
+// every hour such a minute falls in, from its minutes.
+//
+// Merging keeps, per counter, the larger of the stored and the new value
+// (TrafficCounters::MaxWith). One run hands each second over once, so in a
+// run that is the new value; a capture replayed again after a stopped run
+// re-sends seconds already stored, in part or whole, and the larger value
+// is the complete one, never a double count. A period whose finer rows
+// retention already deleted keeps its stored total. The price: two sources
+// writing one sensor's same second (a sensor restarted within that second)
+// keep the larger of the two, not the sum.
+//
+// The backend supplies
+//   read(table, from, to, &counters)   -> Status: add up the rows of
+//                                         kTrafficTables[table] whose ts lies
+//                                         in [from, to) into counters;
+//   write(table, counters)             -> Status: insert or overwrite the row
+//                                         of counters.ts in kTrafficTables[table].
 // *newest is the newest second written (unchanged for an empty batch).
-template <typename Upsert, typename Sum>
-Status WriteTrafficRollups(const std::vector<stats::TrafficCounters>& seconds, Upsert upsert,
-                           Sum sum, int64_t* newest) {
+template <typename Read, typename Write>
+Status WriteTrafficRollups(const std::vector<stats::TrafficCounters>& seconds, Read read,
+                           Write write, int64_t* newest) {
+  auto merge = [&](int t, stats::TrafficCounters c) -> Status {
+    stats::TrafficCounters stored;
+    Status s = read(t, c.ts, c.ts + 1, &stored);
+    if (!s.ok()) return s;
+    c.MaxWith(stored);
+    return write(t, c);
+  };
   std::vector<int64_t> starts[3];
   for (const stats::TrafficCounters& c : seconds) {
-    Status s = upsert(0, c);
+    Status s = merge(0, c);
     if (!s.ok()) return s;
     starts[1].push_back(FloorDiv(c.ts, kPeriodSeconds[1]) * kPeriodSeconds[1]);
     *newest = std::max(*newest, c.ts);
@@ -85,9 +102,9 @@ Status WriteTrafficRollups(const std::vector<stats::TrafficCounters>& seconds, U
     for (int64_t start : starts[t]) {
       stats::TrafficCounters total;
       total.ts = start;
-      Status s = sum(t, start, &total);
+      Status s = read(t - 1, start, start + kPeriodSeconds[t], &total);
       if (!s.ok()) return s;
-      s = upsert(t, total);
+      s = merge(t, total);
       if (!s.ok()) return s;
       if (t + 1 < 3) {
         starts[t + 1].push_back(FloorDiv(start, kPeriodSeconds[t + 1]) * kPeriodSeconds[t + 1]);

@@ -520,6 +520,50 @@ TEST_P(PostgresTest, ActiveCallSnapshotsReplaceTheSensorsRowsOnly) {
   EXPECT_EQ(Count(store.get(), "active_calls"), 1);
 }
 
+// Before version 6 the natural key held end_ts: a stopped replay and its
+// re-run left two rows of one call. The migration keeps the most complete.
+TEST_P(PostgresTest, Version6KeepsTheMostCompleteRowOfACall) {
+  calls::CallRecord partial = FullCall("twice", kT0);
+  partial.state = calls::CallState::kInProgress;
+  partial.message_count = 5;
+  {
+    auto store = Open("v5");
+    ASSERT_NE(store, nullptr);
+    store->AddCall(partial);
+    ASSERT_TRUE(store->Close().ok());
+  }
+  internal::PgConnection conn;
+  ASSERT_TRUE(conn.Connect(Url("v5")).ok());
+  ASSERT_TRUE(conn.Exec("DROP INDEX calls_natural_key;"
+                        "CREATE UNIQUE INDEX calls_natural_key ON calls(invite_ts, call_id,"
+                        " sensor, end_ts);"
+                        "INSERT INTO calls(sensor, call_id, invite_ts, state, message_count,"
+                        " end_ts) SELECT sensor, call_id, invite_ts, 'answered', 7, end_ts + 5"
+                        " FROM calls;"
+                        "INSERT INTO calls(sensor, call_id, invite_ts, state, message_count,"
+                        " end_ts) SELECT sensor, call_id, invite_ts, state, 5, end_ts + 9"
+                        " FROM calls WHERE state = 'in_progress';"
+                        "DELETE FROM schema_migrations WHERE version >= 6")
+                  .ok());
+  auto store = Open("v5");
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Count(store.get(), "calls"), 1);
+  auto rows = conn.Query("SELECT state, message_count FROM calls");
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->rows(), 1);
+  EXPECT_EQ(rows->Text(0, 0), "answered");
+  // And the re-run's sighting now replaces the stored one in place.
+  calls::CallRecord longer = FullCall("twice", kT0);
+  longer.message_count = 9;
+  store->AddCall(longer);
+  store->AddCall(partial);
+  ASSERT_TRUE(store->Close().ok());
+  rows = conn.Query("SELECT message_count FROM calls");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->rows(), 1);
+  EXPECT_EQ(rows->Text(0, 0), "9");
+}
+
 // Two stores (two sensors) write into one database at once; each sees the
 // same 2,000 calls: one row per call, naming both sensors.
 TEST_P(PostgresTest, TwoSensorsShareOneDatabase) {

@@ -291,6 +291,34 @@ TEST_F(RollupsTest, WriterRollupsEqualTheMigrationsSqlRowByRow) {
   sqlite3_close(db);
 }
 
+// A stopped replay's in_progress rows, replaced by the complete calls of
+// the re-run, leave the rollups as if only the complete calls were written.
+TEST_F(RollupsTest, ReplacedSightingsLeaveTheRollups) {
+  Exec("DELETE FROM calls");
+  StoreOptions options;
+  options.url = path_;
+  for (bool complete : {false, true}) {
+    auto store = Store::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    for (calls::CallRecord r : RandomCalls()) {
+      if (!complete) {
+        r.state = CallState::kInProgress;
+        r.final_status = 0;
+        r.final_ts = r.end_ts = 0;
+        r.duration_ms = r.connect_ms = 0;
+        r.disconnect_delay_ms = -1;
+      }
+      (*store)->AddCall(r);
+    }
+    ASSERT_TRUE((*store)->Close().ok());
+  }
+  auto store = Store::Open(options);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->CountRows("calls").value(), kCalls);
+  ASSERT_TRUE((*store)->Close().ok());
+  EXPECT_GT(ExpectRollupsEqualCalls(), 20);
+}
+
 TEST_F(RollupsTest, RollupsFilledByTheMigrationGiveTheSameAnswers) {
   Exec(kRebuildRollups);
   ExpectRollupsEqualCalls();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "store/call_rollups.h"
 #include "store/sqlite_schema.h"
 #include "store/store.h"
 #include "store_test_util.h"
@@ -179,6 +180,56 @@ TEST(Schema, ColumnsAreTheRecordFields) {
 
 // Migration 8 adds the direction counters to every traffic table; rows
 // written before it read them as 0.
+// Before version 10 the natural key held end_ts, so a stopped replay and
+// its re-run left two rows of one call. The migration keeps the most
+// complete (store/sightings.h) and takes the others out of the rollups.
+TEST(Schema, Version10KeepsTheMostCompleteRowOfACall) {
+  TempDir dir;
+  std::string path = dir.File("v9.db");
+  {
+    auto store = OpenOrDie(path);
+    ASSERT_NE(store, nullptr);
+    calls::CallRecord r;
+    r.call_id = "twice";
+    r.sensor = "s";
+    r.invite_ts = 1700000000 * kNsPerSecond;
+    r.state = calls::CallState::kInProgress;
+    r.message_count = 5;
+    r.end_ts = r.invite_ts + 10;
+    store->AddCall(r);  // the stopped run's row
+    ASSERT_TRUE(store->Close().ok());
+  }
+  {
+    RawDb db(path);
+    db.Exec("DROP INDEX calls_natural_key");
+    db.Exec("CREATE UNIQUE INDEX calls_natural_key ON calls(invite_ts, call_id, sensor, end_ts)");
+    // The re-run's complete row, and a copy of the stopped run's as
+    // version 9 allowed.
+    db.Exec("INSERT INTO calls(sensor, call_id, invite_ts, state, message_count, end_ts, "
+            "duration_ms) SELECT sensor, call_id, invite_ts, 'answered', 7, end_ts + 5, 60000 "
+            "FROM calls");
+    db.Exec("INSERT INTO calls(sensor, call_id, invite_ts, state, message_count, end_ts) "
+            "SELECT sensor, call_id, invite_ts, state, 4, end_ts + 9 FROM calls WHERE "
+            "state = 'in_progress'");
+    db.Exec("DELETE FROM calls_hourly; DELETE FROM calls_values; DELETE FROM calls_daily_keys;" +
+            internal::CallRollupsBackfillSql());
+    db.Exec("DELETE FROM schema_migrations WHERE version >= 10");
+  }
+  auto store = OpenOrDie(path);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Close().ok());
+  RawDb db(path);
+  EXPECT_EQ(db.Column("SELECT state || ' ' || message_count FROM calls"),
+            std::vector<std::string>{"answered 7"});
+  // The rollups count only that row: the others went out through the
+  // delete trigger.
+  EXPECT_EQ(db.Column("SELECT state || ' ' || calls FROM calls_hourly WHERE calls <> 0"),
+            std::vector<std::string>{"answered 1"});
+  EXPECT_EQ(db.Column("SELECT sql FROM sqlite_master WHERE name = 'calls_natural_key'"),
+            std::vector<std::string>{
+                "CREATE UNIQUE INDEX calls_natural_key ON calls(invite_ts, call_id, sensor)"});
+}
+
 TEST(Schema, Version7TrafficRowsGainDirectionColumnsAsZero) {
   TempDir dir;
   std::string path = dir.File("v7.db");

@@ -241,6 +241,71 @@ TEST_P(StoreTest, WritingTheSameRecordsTwiceDoesNotDuplicate) {
   EXPECT_EQ(counters.duplicates_ignored, 200u);
 }
 
+// A replay stopped mid-call stores the call in_progress with the messages
+// seen so far; the same capture replayed again sees it complete. One row
+// stays, the most complete, whatever the order (store/sightings.h).
+calls::CallRecord StoppedEarly(calls::CallRecord r) {
+  r.state = calls::CallState::kInProgress;
+  r.message_count -= 2;
+  r.bye_ts = 0;
+  r.final_ts = 0;
+  r.end_ts = r.ack_ts;
+  r.duration_ms = 0;
+  return r;
+}
+
+TEST_P(StoreTest, AMoreCompleteSightingReplacesTheStoredOne) {
+  const std::string path = Url("sightings.db");
+  calls::CallRecord complete = FullCall("seen-twice", kT0);
+  calls::CallRecord partial = StoppedEarly(complete);
+  // Same messages, but the stopped run ended before the call did.
+  calls::CallRecord same_messages = complete;
+  same_messages.state = calls::CallState::kInProgress;
+  calls::RegistrationRecord registered = FullRegistration("reg-twice", kT0);
+  calls::RegistrationRecord unanswered = registered;
+  unanswered.last_seen = registered.first_seen;
+  unanswered.status_code = 0;
+  unanswered.result = "no_response";
+  {
+    auto store = OpenOrDie(path);  // the stopped run
+    ASSERT_NE(store, nullptr);
+    store->AddCall(partial);
+    store->AddCall(FullCall("other", kT0 + 1));
+    store->AddRegistration(unanswered);
+    ASSERT_TRUE(store->Close().ok());
+  }
+  auto store = OpenOrDie(path);  // the re-run, complete, then older sightings again
+  ASSERT_NE(store, nullptr);
+  // Each in a batch of its own: PostgreSQL keeps only the best of a batch
+  // before it compares with the stored row.
+  for (const calls::CallRecord& r : {same_messages, complete, partial, FullCall("other", kT0 + 1)}) {
+    store->AddCall(r);
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  store->AddRegistration(registered);
+  ASSERT_TRUE(store->Flush().ok());
+  store->AddRegistration(unanswered);
+  ASSERT_TRUE(store->Flush().ok());
+  EXPECT_EQ(Count(store.get(), "calls"), 2);
+  EXPECT_EQ(Count(store.get(), "registrations"), 1);
+  CallQuery q;
+  q.call_id = "seen-twice";
+  std::vector<calls::CallRecord> found = Find(store.get(), q);
+  ASSERT_EQ(found.size(), 1u);
+  ExpectSameCall(found[0], complete);
+  RegistrationQuery rq;
+  auto regs = store->FindRegistrations(rq);
+  ASSERT_TRUE(regs.ok()) << regs.status().message();
+  ASSERT_EQ(regs->size(), 1u);
+  ExpectSameRegistration((*regs)[0], registered);
+  StoreCounters counters = store->counters();
+  // same_messages and complete replaced the rows before them; partial,
+  // "other" and the unanswered registration were not better.
+  EXPECT_EQ(counters.calls_written, 2u);
+  EXPECT_EQ(counters.registrations_written, 1u);
+  EXPECT_EQ(counters.duplicates_ignored, 3u);
+}
+
 TEST_P(StoreTest, SameCallIdOnAnotherDayIsAnotherCall) {
   auto store = OpenOrDie(Url("days.db"));
   ASSERT_NE(store, nullptr);

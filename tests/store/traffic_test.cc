@@ -104,6 +104,56 @@ TEST_P(Traffic, WritingTheSameSecondsAgainDoesNotDoubleCount) {
   EXPECT_EQ(both, Sum(*seconds, (*hours)[0].ts));
 }
 
+// A stopped replay stored the seconds it had counted, the last ones in
+// part; the re-run of the same capture sends them all again. Each counter
+// keeps the larger value: the complete second, never a sum of both runs,
+// in whichever order the runs came.
+TEST_P(Traffic, ASecondSeenAgainKeepsTheLargerCountOfEach) {
+  auto part_of = [](int64_t ts) {
+    stats::TrafficCounters c = Second(ts);
+    c.packets -= 1;
+    c.messages -= 1;
+    c.codes.Clear();
+    c.codes.Add(ts % 3 == 0 ? 200 : 486, 1);
+    return c;
+  };
+  for (bool partial_first : {true, false}) {
+    const std::string path = Url(partial_first ? "partial-first.db" : "complete-first.db");
+    for (int run = 0; run < 2; ++run) {
+      auto store = Open(path);
+      ASSERT_NE(store, nullptr);
+      const bool partial = (run == 0) == partial_first;
+      // The stopped run saw only the first 50 seconds, the last 10 in part.
+      const int64_t end = partial ? kHour + 110 : kHour + 200;
+      for (int64_t s = kHour + 50; s < end; ++s) {
+        store->AddTrafficSecond(partial && s >= kHour + 100 ? part_of(s) : Second(s));
+      }
+      ASSERT_TRUE(store->Close().ok());
+    }
+    auto store = Open(path);
+    TrafficQuery q;
+    auto seconds = store->TrafficRows(q);
+    ASSERT_TRUE(seconds.ok()) << seconds.status().message();
+    ASSERT_EQ(seconds->size(), 150u);
+    for (const stats::TrafficCounters& c : *seconds) EXPECT_EQ(c, Second(c.ts)) << c.ts;
+    q.resolution = TrafficResolution::kMinute;
+    auto minutes = store->TrafficRows(q);
+    ASSERT_TRUE(minutes.ok());
+    for (const stats::TrafficCounters& m : *minutes) {
+      std::vector<stats::TrafficCounters> in_minute;
+      for (const auto& c : *seconds) {
+        if (c.ts >= m.ts && c.ts < m.ts + 60) in_minute.push_back(c);
+      }
+      EXPECT_EQ(m, Sum(in_minute, m.ts)) << "minute " << m.ts;
+    }
+    q.resolution = TrafficResolution::kHour;
+    auto hours = store->TrafficRows(q);
+    ASSERT_TRUE(hours.ok());
+    ASSERT_EQ(hours->size(), 1u);
+    EXPECT_EQ((*hours)[0], Sum(*seconds, kHour));
+  }
+}
+
 TEST_P(Traffic, SensorsAreKeptApartAndSummedWhenUnnamed) {
   const std::string sensors[] = {"a", "b"};
   for (const std::string& sensor : sensors) {
