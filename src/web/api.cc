@@ -25,6 +25,8 @@ enum Route {
   kLogout,
   kMe,
   kTokens,
+  kTokenList,
+  kTokenRevoke,
   kPassword,
   kCalls,
   kCallDetail,
@@ -141,6 +143,15 @@ void WriteTime(JsonWriter& w, std::string_view ts_name, TimestampNs ts) {
   } else {
     w.Null();
   }
+}
+
+// The fields of an API token (docs/API.md, "GET /api/v1/tokens"); never its
+// hash.
+void WriteToken(const Auth::TokenInfo& t, JsonWriter* w) {
+  w->Field("id", t.id).Field("name", t.name);
+  WriteTime(*w, "created_ts", t.created_ns);
+  WriteTime(*w, "expires_ts", t.expires_ns);
+  WriteTime(*w, "last_used_ts", t.last_used_ns);
 }
 
 void WriteMedia(JsonWriter& w, const std::vector<calls::MediaStream>& media) {
@@ -390,6 +401,8 @@ Api::Api(const WebServerOptions& options, store::Store* store, Auth* auth, LiveH
   router_.Add("POST", "/api/v1/logout", kLogout);
   router_.Add("GET", "/api/v1/me", kMe);
   router_.Add("POST", "/api/v1/tokens", kTokens);
+  router_.Add("GET", "/api/v1/tokens", kTokenList);
+  router_.Add("DELETE", "/api/v1/tokens/{id}", kTokenRevoke);
   router_.Add("POST", "/api/v1/password", kPassword);
   router_.Add("GET", "/api/v1/calls", kCalls);
   router_.Add("GET", "/api/v1/calls/{id}", kCallDetail);
@@ -423,7 +436,7 @@ bool Api::HashesPasswords(const HttpRequest& req) const {
   std::string path;
   if (req.method != "POST" || !PercentDecode(req.path, false, &path)) return false;
   int id = router_.Find(req.method, path).id;  // as Handle() routes it
-  return id == kLogin || id == kPassword;
+  return id == kLogin || id == kPassword || id == kTokens;
 }
 
 void Api::Handle(const HttpRequest& req, const ClientInfo& client, WorkerContext* ctx,
@@ -499,7 +512,7 @@ void Api::Handle(const HttpRequest& req, const ClientInfo& client, WorkerContext
       std::optional<std::string> user;
       if (authorization.size() > 7 && (authorization.starts_with("Bearer ") ||
                                        authorization.starts_with("bearer "))) {
-        user = auth_->TokenUser(authorization.substr(7));
+        user = auth_->TokenUser(authorization.substr(7), NowNs());
       }
       if (!user) {
         resp->AddHeader("WWW-Authenticate", "Bearer realm=\"sipman\"");
@@ -565,6 +578,19 @@ void Api::Dispatch(int route, Call& c) {
     return false;
   };
   auto db_error = [&](const Status& s) { SetJsonError(resp, 500, s.message()); };
+  // Checks the logged-in user's password from body field `field`, under the
+  // login rate limit; answers 403 or 429 itself when it is not right.
+  auto password_checked = [&](const std::string& password, std::string_view field) -> bool {
+    Auth::LoginOutcome check = auth_->VerifyPassword(c.user, password, c.client.ip, NowS());
+    if (check.result == Auth::LoginResult::kOk) return true;
+    if (check.result == Auth::LoginResult::kRateLimited) {
+      resp->AddHeader("Retry-After", std::to_string(check.retry_after_s));
+      SetJsonError(resp, 429, "too many failed attempts; try again later");
+    } else {
+      SetJsonError(resp, 403, std::string(field) + " is wrong");
+    }
+    return false;
+  };
 
   switch (route) {
     case kHealthz: {
@@ -653,15 +679,57 @@ void Api::Dispatch(int route, Call& c) {
     case kTokens: {
       if (!params.Check({}, &error)) return bad(error);
       std::optional<std::map<std::string, std::string>> body = ParseFlatJsonObject(c.req.body);
-      if (!body) return bad("the body must be a JSON object {\"name\": ...}");
+      if (!body || !body->count("password")) {
+        return bad("the body must be a JSON object {\"name\": ..., \"password\": ..., "
+                   "\"expires_days\": ...} (the password of the logged-in user)");
+      }
       std::string name = body->count("name") ? (*body)["name"] : "";
       if (name.size() > 100) return bad("name: at most 100 bytes");
-      Result<std::string> token = auth_->CreateToken(c.user, name, NowNs());
+      int64_t days = Auth::kDefaultTokenDays;
+      if (body->count("expires_days")) {
+        std::optional<int64_t> d = ParseInt((*body)["expires_days"]);
+        if (!d || *d < 1 || *d > Auth::kMaxTokenDays) {
+          return bad("expires_days: a whole number of days from 1 to " +
+                     std::to_string(Auth::kMaxTokenDays));
+        }
+        days = *d;
+      }
+      // A token outlives the session that makes it: making one needs the
+      // password again, as changing the password does.
+      if (!password_checked((*body)["password"], "password")) return;
+      const int64_t now = NowNs();
+      auto token = auth_->CreateToken(c.user, name, now + days * 86400 * kNsPerSecond, now);
       if (!token.ok()) return db_error(token.status());
       JsonWriter w;
-      w.BeginObject().Field("token", *token).Field("name", name).Field("user", c.user);
+      w.BeginObject().Field("token", token->first).Field("user", c.user);
+      WriteToken(token->second, &w);
       w.EndObject();
       return SetJson(resp, w, 201);
+    }
+    case kTokenList: {
+      if (!params.Check({}, &error)) return bad(error);
+      auto tokens = auth_->ListTokens(c.user, NowNs());
+      if (!tokens.ok()) return db_error(tokens.status());
+      JsonWriter w;
+      w.BeginObject().Key("tokens").BeginArray();
+      for (const Auth::TokenInfo& t : *tokens) {
+        w.BeginObject();
+        WriteToken(t, &w);
+        w.EndObject();
+      }
+      w.EndArray().EndObject();
+      return SetJson(resp, w);
+    }
+    case kTokenRevoke: {
+      if (!params.Check({}, &error)) return bad(error);
+      std::optional<int64_t> id = ParseInt(c.path_params[0]);
+      if (!id || *id <= 0) return bad("id: not a token id (the \"id\" in GET /api/v1/tokens)");
+      Result<bool> revoked = auth_->RevokeToken(c.user, *id);
+      if (!revoked.ok()) return db_error(revoked.status());
+      if (!*revoked) return SetJsonError(resp, 404, "you have no token with id " + c.path_params[0]);
+      JsonWriter w;
+      w.BeginObject().Field("ok", true).EndObject();
+      return SetJson(resp, w);
     }
     case kPassword: {
       if (!params.Check({}, &error)) return bad(error);
@@ -673,20 +741,20 @@ void Api::Dispatch(int route, Call& c) {
       if (fresh.size() < 8 || fresh.size() > 256) {
         return bad("new_password: 8 to 256 characters");
       }
-      Auth::LoginOutcome check =
-          auth_->Login(c.user, (*body)["current_password"], c.client.ip, NowS());
-      if (check.result == Auth::LoginResult::kRateLimited) {
-        resp->AddHeader("Retry-After", std::to_string(check.retry_after_s));
-        return SetJsonError(resp, 429, "too many failed attempts; try again later");
+      if (!password_checked((*body)["current_password"], "current_password")) return;
+      Result<Auth::PasswordChange> change = auth_->ChangePassword(c.user, fresh, NowNs());
+      if (!change.ok()) return db_error(change.status());
+      // Every session of the user ended with the old password; the browser
+      // that changed it goes on with a new one.
+      if (c.by_session) {
+        resp->AddHeader("Set-Cookie", std::string(kSessionCookie) + "=" +
+                                          auth_->NewSession(c.user, NowS()) +
+                                          "; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200" +
+                                          CookieSecure(options_));
       }
-      if (check.result != Auth::LoginResult::kOk) {
-        return SetJsonError(resp, 403, "current_password is wrong");
-      }
-      auth_->Logout(check.session);
-      Status s = auth_->SetPassword(c.user, fresh, NowNs());
-      if (!s.ok()) return db_error(s);
       JsonWriter w;
-      w.BeginObject().Field("ok", true).EndObject();
+      w.BeginObject().Field("ok", true).Field("sessions_ended", change->sessions_ended);
+      w.Field("tokens_revoked", change->tokens_revoked).EndObject();
       return SetJson(resp, w);
     }
     case kCalls: {

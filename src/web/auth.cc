@@ -3,7 +3,10 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "base/time.h"
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -12,9 +15,38 @@ namespace {
 
 constexpr const char kAuthSchema[] =
     "CREATE TABLE IF NOT EXISTS web_users (id INTEGER PRIMARY KEY, username TEXT NOT NULL "
-    "UNIQUE, password_hash TEXT NOT NULL, created_ns INTEGER NOT NULL);"
+    "UNIQUE, password_hash TEXT NOT NULL, created_ns INTEGER NOT NULL, "
+    "password_changed_ns INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS web_tokens (id INTEGER PRIMARY KEY, username TEXT NOT NULL, "
-    "name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_ns INTEGER NOT NULL);";
+    "name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_ns INTEGER NOT NULL, "
+    "expires_ns INTEGER NOT NULL DEFAULT 0, last_used_ns INTEGER NOT NULL DEFAULT 0);";
+
+// Columns added after the first release, for tables created before them.
+// Tokens made when tokens did not expire get kDefaultTokenDays from the
+// upgrade: not for ever, and not expired at once under a running script.
+struct AddedColumn {
+  const char* table;
+  const char* column;
+  const char* sql;
+};
+constexpr AddedColumn kAddedColumns[] = {
+    {"web_users", "password_changed_ns",
+     "ALTER TABLE web_users ADD COLUMN password_changed_ns INTEGER NOT NULL DEFAULT 0"},
+    {"web_tokens", "last_used_ns",
+     "ALTER TABLE web_tokens ADD COLUMN last_used_ns INTEGER NOT NULL DEFAULT 0"},
+    {"web_tokens", "expires_ns",
+     "ALTER TABLE web_tokens ADD COLUMN expires_ns INTEGER NOT NULL DEFAULT 0"},
+};
+
+// A token's use is written at most this often, so that API calls by token
+// do not each take the database's write lock.
+constexpr int64_t kLastUsedResolutionNs = 60 * kNsPerSecond;
+
+int64_t WallNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 constexpr size_t kMaxSessions = 10000;
 
@@ -152,6 +184,24 @@ Status Auth::Init() {
     sqlite3_free(error);
     return Status::Error(message);
   }
+  for (const AddedColumn& added : kAddedColumns) {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    Stmt has(db_, "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?");
+    if (!has.ok()) return DbError(db_, "cannot read the web user tables' columns");
+    has.Text(1, added.table);
+    has.Text(2, added.column);
+    if (has.Step() != SQLITE_ROW) return DbError(db_, "cannot read the web user tables' columns");
+    if (has.ColumnInt(0) > 0) continue;
+    if (sqlite3_exec(db_, added.sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return DbError(db_, std::string("cannot add ") + added.table + "." + added.column +
+                              " (upgrading the web user tables)");
+    }
+    if (std::string_view(added.column) == "expires_ns") {
+      Stmt st(db_, "UPDATE web_tokens SET expires_ns = ?");
+      st.Int(1, WallNs() + kDefaultTokenDays * 86400 * kNsPerSecond);
+      if (!st.ok() || st.Step() != SQLITE_DONE) return DbError(db_, "cannot date old API tokens");
+    }
+  }
   Result<std::string> dummy = HashPassword("sipman-dummy-password");
   if (!dummy.ok()) return dummy.status();
   dummy_hash_ = *dummy;
@@ -190,7 +240,8 @@ Status Auth::SetPassword(const std::string& username, std::string_view password,
   std::lock_guard<std::mutex> lock(db_mu_);
   Stmt st(db_,
           "INSERT INTO web_users (username, password_hash, created_ns) VALUES (?, ?, ?) "
-          "ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash");
+          "ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, "
+          "password_changed_ns = excluded.created_ns");
   if (!st.ok()) return DbError(db_, "cannot store web user");
   st.Text(1, username);
   st.Text(2, *hash);
@@ -219,8 +270,8 @@ bool Auth::CheckPassword(const std::string& username, std::string_view password)
   return known && match;
 }
 
-Auth::LoginOutcome Auth::Login(std::string_view username, std::string_view password,
-                               const std::string& client_ip, int64_t now_s) {
+Auth::LoginOutcome Auth::VerifyPassword(std::string_view username, std::string_view password,
+                                        const std::string& client_ip, int64_t now_s) {
   LoginOutcome out;
   std::string user(username);
   // Failures count per address (whatever the user) and per address and user
@@ -244,7 +295,19 @@ Auth::LoginOutcome Auth::Login(std::string_view username, std::string_view passw
   }
   limiter_.Success(ip_key);
   limiter_.Success(pair_key);
-  out.session = RandomToken();
+  out.result = LoginResult::kOk;
+  return out;
+}
+
+Auth::LoginOutcome Auth::Login(std::string_view username, std::string_view password,
+                               const std::string& client_ip, int64_t now_s) {
+  LoginOutcome out = VerifyPassword(username, password, client_ip, now_s);
+  if (out.result == LoginResult::kOk) out.session = NewSession(std::string(username), now_s);
+  return out;
+}
+
+std::string Auth::NewSession(const std::string& username, int64_t now_s) {
+  std::string session = RandomToken();
   std::lock_guard<std::mutex> lock(sessions_mu_);
   if (sessions_.size() >= kMaxSessions) {
     for (auto it = sessions_.begin(); it != sessions_.end();) {
@@ -252,22 +315,41 @@ Auth::LoginOutcome Auth::Login(std::string_view username, std::string_view passw
     }
     if (sessions_.size() >= kMaxSessions) sessions_.erase(sessions_.begin());
   }
-  sessions_[TokenHash(out.session)] = Session{user, now_s + options_.session_ttl_s};
-  out.result = LoginResult::kOk;
-  return out;
+  sessions_[TokenHash(session)] = Session{username, now_s + options_.session_ttl_s, WallNs()};
+  return session;
+}
+
+std::optional<int64_t> Auth::PasswordChangedNs(const std::string& username) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  Stmt st(db_, "SELECT password_changed_ns FROM web_users WHERE username = ?");
+  if (!st.ok()) return std::nullopt;
+  st.Text(1, username);
+  if (st.Step() != SQLITE_ROW) return std::nullopt;
+  return st.ColumnInt(0);
 }
 
 std::optional<std::string> Auth::SessionUser(std::string_view session, int64_t now_s) {
   if (session.empty() || session.size() > 128) return std::nullopt;
   std::string key = TokenHash(session);
-  std::lock_guard<std::mutex> lock(sessions_mu_);
-  auto it = sessions_.find(key);
-  if (it == sessions_.end()) return std::nullopt;
-  if (it->second.expires_s <= now_s) {
-    sessions_.erase(it);
+  Session found;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    auto it = sessions_.find(key);
+    if (it == sessions_.end()) return std::nullopt;
+    if (it->second.expires_s <= now_s) {
+      sessions_.erase(it);
+      return std::nullopt;
+    }
+    found = it->second;
+  }
+  // Read each time rather than trusted from memory: another process serving
+  // the same file (sipman serve beside sipman run) may have changed it.
+  std::optional<int64_t> changed = PasswordChangedNs(found.user);
+  if (!changed || *changed > found.created_ns) {
+    Logout(session);
     return std::nullopt;
   }
-  return it->second.user;
+  return found.user;
 }
 
 void Auth::Logout(std::string_view session) {
@@ -276,30 +358,124 @@ void Auth::Logout(std::string_view session) {
   sessions_.erase(key);
 }
 
-Result<std::string> Auth::CreateToken(const std::string& username, const std::string& name,
-                                      int64_t now_ns) {
+Result<std::pair<std::string, Auth::TokenInfo>> Auth::CreateToken(const std::string& username,
+                                                                  const std::string& name,
+                                                                  int64_t expires_ns,
+                                                                  int64_t now_ns) {
   std::string token = RandomToken();
   std::lock_guard<std::mutex> lock(db_mu_);
-  Stmt st(db_, "INSERT INTO web_tokens (username, name, token_hash, created_ns) "
-               "VALUES (?, ?, ?, ?)");
+  Stmt st(db_, "INSERT INTO web_tokens (username, name, token_hash, created_ns, expires_ns) "
+               "VALUES (?, ?, ?, ?, ?)");
   if (!st.ok()) return DbError(db_, "cannot store API token");
   st.Text(1, username);
   st.Text(2, name);
   st.Text(3, TokenHash(token));
   st.Int(4, now_ns);
+  st.Int(5, expires_ns);
   if (st.Step() != SQLITE_DONE) return DbError(db_, "cannot store API token");
-  return token;
+  TokenInfo info;
+  info.id = sqlite3_last_insert_rowid(db_);
+  info.name = name;
+  info.created_ns = now_ns;
+  info.expires_ns = expires_ns;
+  return std::make_pair(std::move(token), std::move(info));
 }
 
-std::optional<std::string> Auth::TokenUser(std::string_view token) {
+Result<std::vector<Auth::TokenInfo>> Auth::ListTokens(const std::string& username,
+                                                      int64_t now_ns) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  Stmt st(db_, "SELECT id, name, created_ns, expires_ns, last_used_ns FROM web_tokens "
+               "WHERE username = ? AND expires_ns > ? ORDER BY created_ns DESC, id DESC");
+  if (!st.ok()) return DbError(db_, "cannot list API tokens");
+  st.Text(1, username);
+  st.Int(2, now_ns);
+  std::vector<TokenInfo> tokens;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    TokenInfo t;
+    t.id = st.ColumnInt(0);
+    t.name = st.ColumnText(1);
+    t.created_ns = st.ColumnInt(2);
+    t.expires_ns = st.ColumnInt(3);
+    t.last_used_ns = st.ColumnInt(4);
+    tokens.push_back(std::move(t));
+  }
+  if (rc != SQLITE_DONE) return DbError(db_, "cannot list API tokens");
+  return tokens;
+}
+
+Result<bool> Auth::RevokeToken(const std::string& username, int64_t id) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  Stmt st(db_, "DELETE FROM web_tokens WHERE id = ? AND username = ?");
+  if (!st.ok()) return DbError(db_, "cannot revoke API token");
+  st.Int(1, id);
+  st.Text(2, username);
+  if (st.Step() != SQLITE_DONE) return DbError(db_, "cannot revoke API token");
+  return sqlite3_changes(db_) > 0;
+}
+
+std::optional<std::string> Auth::TokenUser(std::string_view token, int64_t now_ns) {
   if (token.empty() || token.size() > 128) return std::nullopt;
   std::lock_guard<std::mutex> lock(db_mu_);
-  Stmt st(db_, "SELECT t.username FROM web_tokens t JOIN web_users u ON u.username = "
-               "t.username WHERE t.token_hash = ?");
+  Stmt st(db_, "SELECT t.username, t.id, t.last_used_ns FROM web_tokens t JOIN web_users u "
+               "ON u.username = t.username WHERE t.token_hash = ? AND t.expires_ns > ?");
   if (!st.ok()) return std::nullopt;
   st.Text(1, TokenHash(token));
+  st.Int(2, now_ns);
   if (st.Step() != SQLITE_ROW) return std::nullopt;
-  return st.ColumnText(0);
+  std::string user = st.ColumnText(0);
+  const int64_t last_used = st.ColumnInt(2);
+  if (last_used == 0 || now_ns - last_used >= kLastUsedResolutionNs) {
+    Stmt used(db_, "UPDATE web_tokens SET last_used_ns = ? WHERE id = ?");
+    used.Int(1, now_ns);
+    used.Int(2, st.ColumnInt(1));
+    if (used.ok()) used.Step();  // best effort: a busy database must not refuse the request
+  }
+  return user;
+}
+
+Result<Auth::PasswordChange> Auth::ChangePassword(const std::string& username,
+                                                  std::string_view password, int64_t now_ns) {
+  if (password.empty()) return Status::Error("a password must not be empty");
+  Result<std::string> hash = HashPassword(password);
+  if (!hash.ok()) return hash.status();
+  PasswordChange change;
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      return DbError(db_, "cannot change the password of " + username);
+    }
+    Stmt update(db_, "UPDATE web_users SET password_hash = ?, password_changed_ns = ? "
+                     "WHERE username = ?");
+    Stmt revoke(db_, "DELETE FROM web_tokens WHERE username = ?");
+    bool ok = update.ok() && revoke.ok();
+    if (ok) {
+      update.Text(1, *hash);
+      update.Int(2, now_ns);
+      update.Text(3, username);
+      ok = update.Step() == SQLITE_DONE && sqlite3_changes(db_) == 1;
+    }
+    if (ok) {
+      revoke.Text(1, username);
+      ok = revoke.Step() == SQLITE_DONE;
+      change.tokens_revoked = ok ? static_cast<uint64_t>(sqlite3_changes(db_)) : 0;
+    }
+    if (!ok || sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      Status error = DbError(db_, "cannot change the password of " + username);
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      return error;
+    }
+  }
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (it->second.user == username) {
+      it = sessions_.erase(it);
+      ++change.sessions_ended;
+    } else {
+      ++it;
+    }
+  }
+  return change;
 }
 
 }  // namespace sipman::web

@@ -4,12 +4,16 @@
 // database itself, or with a PostgreSQL store the file of `sipman serve
 // --users-db`) that this code creates itself (CREATE TABLE IF NOT EXISTS;
 // docs/API.md):
-//   web_users(id, username UNIQUE, password_hash, created_ns)
-//   web_tokens(id, username, name, token_hash UNIQUE, created_ns)
+//   web_users(id, username UNIQUE, password_hash, created_ns,
+//             password_changed_ns)
+//   web_tokens(id, username, name, token_hash UNIQUE, created_ns,
+//              expires_ns, last_used_ns)
 // Passwords are stored as libsodium crypto_pwhash_str strings (Argon2id);
 // tokens and session ids are 256 random bits, shown to the client once and
 // stored only as their BLAKE2b hash. Sessions are kept in memory (a restart
-// logs everyone out).
+// logs everyone out). A password change ends every session begun before it
+// (in any process serving the file: a session is checked against
+// password_changed_ns) and deletes the user's tokens.
 //
 // Thread safety: every method may be called from any thread.
 #ifndef SIPMAN_WEB_AUTH_H_
@@ -22,6 +26,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -96,17 +102,50 @@ class Auth {
   };
   LoginOutcome Login(std::string_view username, std::string_view password,
                      const std::string& client_ip, int64_t now_s);
-  // The user of a live session, or nullopt.
+  // Login's checks (rate limit, password) without a new session: for the
+  // requests that need the password again. kOk leaves `session` empty.
+  LoginOutcome VerifyPassword(std::string_view username, std::string_view password,
+                              const std::string& client_ip, int64_t now_s);
+  // Begins a session of `username` without a password check (Login's, and
+  // the one that goes on after a password change). Returns its id.
+  std::string NewSession(const std::string& username, int64_t now_s);
+  // The user of a live session, or nullopt (also once the user's password
+  // changed after the session began).
   std::optional<std::string> SessionUser(std::string_view session, int64_t now_s);
   void Logout(std::string_view session);
 
-  // A new API token for `username`, returned in clear once.
-  Result<std::string> CreateToken(const std::string& username, const std::string& name,
-                                  int64_t now_ns);
-  std::optional<std::string> TokenUser(std::string_view token);
+  // An API token of `username`, valid until `expires_ns`: the token in clear
+  // (shown once) and its row.
+  struct TokenInfo {
+    int64_t id = 0;
+    std::string name;
+    int64_t created_ns = 0;
+    int64_t expires_ns = 0;
+    int64_t last_used_ns = 0;  // 0: never used
+  };
+  static constexpr int64_t kDefaultTokenDays = 90;
+  static constexpr int64_t kMaxTokenDays = 366;
+  Result<std::pair<std::string, TokenInfo>> CreateToken(const std::string& username,
+                                                        const std::string& name,
+                                                        int64_t expires_ns, int64_t now_ns);
+  // The user's tokens that have not expired, newest first.
+  Result<std::vector<TokenInfo>> ListTokens(const std::string& username, int64_t now_ns);
+  // Deletes token `id` of `username`; false when the user has no such token.
+  Result<bool> RevokeToken(const std::string& username, int64_t id);
+  // The user of a token that has not expired, or nullopt. Notes the use (at
+  // most once a minute per token).
+  std::optional<std::string> TokenUser(std::string_view token, int64_t now_ns);
 
   // Adds a user, or replaces the password of an existing one.
   Status SetPassword(const std::string& username, std::string_view password, int64_t now_ns);
+  // Replaces an existing user's password and ends everything its old one
+  // opened: every session begun before now and every API token.
+  struct PasswordChange {
+    uint64_t sessions_ended = 0;
+    uint64_t tokens_revoked = 0;
+  };
+  Result<PasswordChange> ChangePassword(const std::string& username, std::string_view password,
+                                        int64_t now_ns);
   // Whether `password` is `username`'s (no rate limit: callers check).
   bool CheckPassword(const std::string& username, std::string_view password);
 
@@ -120,9 +159,13 @@ class Auth {
   std::mutex db_mu_;  // guards db_
   std::string dummy_hash_;  // verified against for unknown users (same timing)
   LoginRateLimiter limiter_;
+  // password_changed_ns of `username`; nullopt when there is no such user.
+  std::optional<int64_t> PasswordChangedNs(const std::string& username);
+
   struct Session {
     std::string user;
     int64_t expires_s = 0;
+    int64_t created_ns = 0;  // wall clock
   };
   std::mutex sessions_mu_;
   std::unordered_map<std::string, Session> sessions_;  // by TokenHash

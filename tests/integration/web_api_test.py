@@ -287,8 +287,29 @@ def run_checks(client, port, db, calls, regs):
     me = client.get_json("/api/v1/me")
     check(me and me["user"] == "admin" and me["auth"] == "session", "/me names the user")
     status, _, body = client.request("POST", "/api/v1/tokens", {"name": "test"})
+    check(status == 400, "POST /tokens without the password -> 400", f"{status} {body[:200]!r}")
+    status, _, body = client.request("POST", "/api/v1/tokens",
+                                     {"name": "test", "password": "not-it"})
+    check(status == 403, "POST /tokens with a wrong password -> 403", f"{status} {body[:200]!r}")
+    for days in ("0", "367", "x"):
+        status, _, _ = client.request("POST", "/api/v1/tokens",
+                                      {"name": "t", "password": PASSWORD, "expires_days": days})
+        check(status == 400, f"expires_days {days} -> 400", f"got {status}")
+    before = time.time_ns()
+    status, _, body = client.request("POST", "/api/v1/tokens",
+                                     {"name": "test", "password": PASSWORD})
     check(status == 201, "POST /tokens -> 201", f"{status} {body[:200]!r}")
-    token = json.loads(body)["token"]
+    created = json.loads(body)
+    token = created["token"]
+    day = 86400 * 10**9
+    check(created["expires_ts"] - created["created_ts"] == 90 * day and
+          created["created_ts"] >= before and created["last_used_time"] is None,
+          "a token expires in 90 days by default", created)
+    status, _, body = client.request("POST", "/api/v1/tokens",
+                                     {"name": "week", "password": PASSWORD, "expires_days": 7})
+    week = json.loads(body) if status == 201 else {}
+    check(status == 201 and week["expires_ts"] - week["created_ts"] == 7 * day,
+          "expires_days 7 -> a week", f"{status} {body[:200]!r}")
     status, _, _ = client.request("POST", "/api/v1/tokens", "name=x",
                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
     check(status == 415, "a cookie-authenticated form POST is refused (415)", f"got {status}")
@@ -296,6 +317,56 @@ def run_checks(client, port, db, calls, regs):
     me = client.get_json("/api/v1/me")
     check(me and me["auth"] == "token", "Bearer token authenticates")
     client.token = None
+
+    # --- tokens are listed (never in clear), revoked by id; a password
+    # change ends every other session and every token
+    listed = client.get_json("/api/v1/tokens")
+    names = [t["name"] for t in (listed or {}).get("tokens", [])]
+    check(names[:2] == ["week", "test"], "GET /tokens lists the user's tokens, newest first", listed)
+    check(all("token" not in t and "token_hash" not in t for t in listed["tokens"]),
+          "the list shows no token or hash", listed)
+    used = next(t for t in listed["tokens"] if t["name"] == "test")
+    check(used["last_used_time"] is not None, "a used token shows when it was last used", used)
+    status, _, _ = client.request("DELETE", f"/api/v1/tokens/{week['id']}")
+    check(status == 200, "DELETE /tokens/{id} -> 200", f"got {status}")
+    status, _, _ = client.request("DELETE", f"/api/v1/tokens/{week['id']}")
+    check(status == 404, "revoking it again -> 404", f"got {status}")
+    client.token = week["token"]
+    status, _, _ = client.request("GET", "/api/v1/me")
+    check(status == 401, "a revoked token -> 401", f"got {status}")
+    client.token = None
+    other = Client(client.port)
+    status, headers, _ = other.request("POST", "/api/v1/login",
+                                       {"username": "admin", "password": PASSWORD}, auth=False)
+    other.cookie = headers.get("set-cookie", "").split(";")[0]
+    check(status == 200 and other.get_json("/api/v1/me") is not None, "a second session")
+    new_password = PASSWORD + "-changed"
+    status, headers, body = client.request("POST", "/api/v1/password",
+                                           {"current_password": PASSWORD,
+                                            "new_password": new_password})
+    changed = json.loads(body) if status == 200 else {}
+    check(status == 200 and changed.get("sessions_ended", 0) >= 2 and
+          changed.get("tokens_revoked") == 1,
+          "a password change ends the sessions and the remaining token", f"{status} {body!r}")
+    old_cookie = client.cookie
+    client.cookie = headers.get("set-cookie", "").split(";")[0]
+    check(client.cookie.startswith("sipman_session=") and client.cookie != old_cookie,
+          "the browser that changed it gets a new session", headers.get("set-cookie"))
+    check(client.request("GET", "/api/v1/me")[0] == 200, "... which works")
+    check(other.request("GET", "/api/v1/me")[0] == 401, "the other session ended (401)")
+    other.cookie = old_cookie
+    check(other.request("GET", "/api/v1/me")[0] == 401, "the old cookie ended (401)")
+    client.token = token
+    check(client.request("GET", "/api/v1/me")[0] == 401, "the token from before ended (401)")
+    client.token = None
+    status, headers, _ = client.request("POST", "/api/v1/password",
+                                        {"current_password": new_password,
+                                         "new_password": PASSWORD})
+    check(status == 200, "the password changed back", f"got {status}")
+    client.cookie = headers.get("set-cookie", "").split(";")[0]
+    status, _, body = client.request("POST", "/api/v1/tokens",
+                                     {"name": "test", "password": PASSWORD})
+    token = json.loads(body)["token"] if status == 201 else ""
 
     # --- calls: pagination in every sort order equals the database
     for sort in ("-invite_ts", "invite_ts", "duration_ms", "-duration_ms"):

@@ -2,9 +2,13 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
+#include <chrono>
 #include <cstdio>
 #include <string>
 
+#include "base/time.h"
 #include "web/auth.h"
 
 namespace sipman::web {
@@ -113,10 +117,10 @@ TEST_F(AuthTest, SessionsTokensAndRateLimitedLogins) {
   EXPECT_FALSE(auth.SessionUser(second.session, 201));
   EXPECT_FALSE(auth.SessionUser("forged", 201));
 
-  auto token = auth.CreateToken("admin", "script", 0);
+  auto token = auth.CreateToken("admin", "script", 1000, 0);
   ASSERT_TRUE(token.ok());
-  EXPECT_EQ(auth.TokenUser(*token), "admin");
-  EXPECT_FALSE(auth.TokenUser(*token + "x"));
+  EXPECT_EQ(auth.TokenUser(token->first, 1), "admin");
+  EXPECT_FALSE(auth.TokenUser(token->first + "x", 1));
 
   for (int i = 0; i < LoginRateLimiter::kFreeFailures; ++i) {
     EXPECT_EQ(auth.Login("admin", "bad", "10.0.0.2", 300).result,
@@ -149,6 +153,113 @@ TEST_F(AuthTest, SessionsTokensAndRateLimitedLogins) {
     }
   }
   EXPECT_EQ(guesses, LoginRateLimiter::kFreeFailures);
+}
+
+// Tokens expire, are listed without their secret, and are revoked by their
+// owner only.
+TEST_F(AuthTest, TokensExpireAreListedAndRevokedByTheirOwner) {
+  options_.admin_password = "s3cret-pass";
+  auto opened = Auth::Open(options_);
+  ASSERT_TRUE(opened.ok());
+  Auth& auth = **opened;
+  ASSERT_TRUE(auth.SetPassword("bob", "bob-password", 0).ok());
+  auto soon = auth.CreateToken("admin", "soon", 2000, 1000);
+  auto later = auth.CreateToken("admin", "later", 9000, 1500);
+  auto bobs = auth.CreateToken("bob", "bob's", 9000, 1000);
+  ASSERT_TRUE(soon.ok() && later.ok() && bobs.ok());
+  EXPECT_EQ(auth.TokenUser(soon->first, 1999), "admin");
+  EXPECT_FALSE(auth.TokenUser(soon->first, 2000)) << "expired";
+  auto listed = auth.ListTokens("admin", 1999);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].name, "later") << "newest first";
+  EXPECT_EQ((*listed)[0].id, later->second.id);
+  EXPECT_EQ((*listed)[0].expires_ns, 9000);
+  EXPECT_EQ((*listed)[0].last_used_ns, 0) << "never used";
+  EXPECT_EQ((*listed)[1].last_used_ns, 1999) << "used at 1999";
+  listed = auth.ListTokens("admin", 2000);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u) << "expired tokens are not listed";
+  EXPECT_FALSE(*auth.RevokeToken("admin", bobs->second.id)) << "not admin's";
+  EXPECT_EQ(auth.TokenUser(bobs->first, 1001), "bob");
+  EXPECT_TRUE(*auth.RevokeToken("admin", later->second.id));
+  EXPECT_FALSE(auth.TokenUser(later->first, 1600));
+  EXPECT_FALSE(*auth.RevokeToken("admin", later->second.id)) << "already gone";
+}
+
+// A changed password ends every session begun before it, in this process
+// and in any other serving the same file, and deletes the user's tokens;
+// other users keep theirs.
+TEST_F(AuthTest, PasswordChangeEndsSessionsAndTokens) {
+  options_.admin_password = "s3cret-pass";
+  auto opened = Auth::Open(options_);
+  auto other_process = Auth::Open(options_);
+  ASSERT_TRUE(opened.ok() && other_process.ok());
+  Auth& auth = **opened;
+  ASSERT_TRUE(auth.SetPassword("bob", "bob-password", 0).ok());
+  const int64_t now_s = 1000;
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  Auth::LoginOutcome a = auth.Login("admin", "s3cret-pass", "10.0.0.1", now_s);
+  Auth::LoginOutcome b = auth.Login("admin", "s3cret-pass", "10.0.0.2", now_s);
+  Auth::LoginOutcome elsewhere =
+      (*other_process)->Login("admin", "s3cret-pass", "10.0.0.3", now_s);
+  Auth::LoginOutcome bob = auth.Login("bob", "bob-password", "10.0.0.4", now_s);
+  auto token = auth.CreateToken("admin", "t", now_ns + kNsPerSecond * 3600, now_ns);
+  auto bob_token = auth.CreateToken("bob", "t", now_ns + kNsPerSecond * 3600, now_ns);
+  ASSERT_EQ(elsewhere.result, Auth::LoginResult::kOk);
+  ASSERT_EQ((*other_process)->SessionUser(elsewhere.session, now_s), "admin");
+
+  const int64_t change_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+  auto change = auth.ChangePassword("admin", "new-secret-pass", change_ns);
+  ASSERT_TRUE(change.ok()) << change.status().message();
+  EXPECT_EQ(change->sessions_ended, 2u);
+  EXPECT_EQ(change->tokens_revoked, 1u);
+  EXPECT_FALSE(auth.SessionUser(a.session, now_s));
+  EXPECT_FALSE(auth.SessionUser(b.session, now_s));
+  EXPECT_FALSE((*other_process)->SessionUser(elsewhere.session, now_s))
+      << "the other process reads the change from the file";
+  EXPECT_FALSE(auth.TokenUser(token->first, now_ns + 2));
+  EXPECT_EQ(auth.SessionUser(bob.session, now_s), "bob");
+  EXPECT_EQ(auth.TokenUser(bob_token->first, now_ns + 2), "bob");
+  EXPECT_FALSE(auth.CheckPassword("admin", "s3cret-pass"));
+  Auth::LoginOutcome again = auth.Login("admin", "new-secret-pass", "10.0.0.1", now_s);
+  ASSERT_EQ(again.result, Auth::LoginResult::kOk);
+  EXPECT_EQ(auth.SessionUser(again.session, now_s), "admin");
+  EXPECT_EQ(auth.SessionUser(auth.NewSession("admin", now_s), now_s), "admin");
+  EXPECT_FALSE(auth.ChangePassword("nobody", "x-password", now_ns).ok());
+}
+
+// Tables from before expiry: the columns are added, and old tokens expire
+// kDefaultTokenDays after the upgrade instead of never.
+TEST_F(AuthTest, TokensFromBeforeExpiryGetTheDefaultLifeFromTheUpgrade) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.db_path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TABLE web_users (id INTEGER PRIMARY KEY, username TEXT NOT NULL "
+                         "UNIQUE, password_hash TEXT NOT NULL, created_ns INTEGER NOT NULL);"
+                         "CREATE TABLE web_tokens (id INTEGER PRIMARY KEY, username TEXT NOT "
+                         "NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_ns "
+                         "INTEGER NOT NULL);",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  ASSERT_GE(sodium_init(), 0);
+  std::string old_token = RandomToken();
+  std::string insert = "INSERT INTO web_tokens (username, name, token_hash, created_ns) VALUES "
+                       "('admin', 'old', '" + TokenHash(old_token) + "', 1)";
+  ASSERT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  options_.admin_password = "s3cret-pass";
+  auto opened = Auth::Open(options_);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t day = 86400 * kNsPerSecond;
+  EXPECT_EQ((*opened)->TokenUser(old_token, now_ns), "admin");
+  EXPECT_EQ((*opened)->TokenUser(old_token, now_ns + (Auth::kDefaultTokenDays - 1) * day),
+            "admin");
+  EXPECT_FALSE((*opened)->TokenUser(old_token, now_ns + (Auth::kDefaultTokenDays + 1) * day));
 }
 
 }  // namespace

@@ -385,7 +385,7 @@ TEST_F(ServerTest, LoginNeedsJsonFromThisServersOrigin) {
 
   // The same rules for a POST with the session cookie.
   std::string cookie = Login();
-  std::string body = "{\"name\":\"t\"}";
+  std::string body = std::string("{\"name\":\"t\",\"password\":\"") + kPassword + "\"}";
   auto post_token = [&](const std::string& headers) {
     return Exchange("POST /api/v1/tokens HTTP/1.1\r\nConnection: close\r\nCookie: " + cookie +
                     "\r\n" + headers + "Content-Length: " + std::to_string(body.size()) +
