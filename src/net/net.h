@@ -83,10 +83,12 @@ struct DecoderOptions {
   // partial data is dropped (tcp_budget_drops) until it fits again.
   size_t max_tcp_total_bytes = 128 << 20;
   int64_t tcp_idle_timeout_ns = 300 * kNsPerSecond;
-  // SCTP: user messages being reassembled from fragments at once, and the
-  // most bytes one message may have.
+  // SCTP: user messages being reassembled from fragments at once, the most
+  // bytes one message may have, and the most all of them may hold together
+  // (the oldest partial messages are dropped, in sctp_errors, to fit).
   size_t max_sctp_partial_messages = 1024;
   size_t max_sctp_message_bytes = 1 << 20;
+  size_t max_sctp_total_bytes = 64 << 20;
   // UDP and TCP ports whose payloads are decoded as HEP (v1, v2, v3). A UDP
   // payload starting "HEP3" is HEP on any port. Unused slots are 0.
   static constexpr size_t kMaxHepPorts = 8;

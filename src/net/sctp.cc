@@ -80,6 +80,8 @@ void SctpReassembler::OnData(TimestampNs ts, uint32_t wire_len, Key key, const u
   if (begin) {
     if (it != partial_.end()) {
       ++counters_->sctp_errors;  // the previous message never ended
+      partial_bytes_ -= it->second.data.size();
+      it->second.data.clear();
     } else {
       if (partial_.size() >= options_.max_sctp_partial_messages) DropOldestPartial();
       if (options_.max_sctp_partial_messages == 0) {
@@ -88,8 +90,14 @@ void SctpReassembler::OnData(TimestampNs ts, uint32_t wire_len, Key key, const u
       }
       it = partial_.try_emplace(key).first;
     }
+    if (!MakeRoom(data.size(), key)) {
+      ++counters_->sctp_errors;
+      partial_.erase(it);
+      return;
+    }
     it->second.started = ++partials_started_;
     it->second.data.assign(data);
+    partial_bytes_ += data.size();
     it->second.next_tsn = tsn + 1;
     return;
   }
@@ -97,35 +105,53 @@ void SctpReassembler::OnData(TimestampNs ts, uint32_t wire_len, Key key, const u
   if (it == partial_.end() || it->second.next_tsn != tsn) {
     if (it == partial_.end() || it->second.next_tsn - tsn > 0x80000000u) {
       ++counters_->sctp_errors;  // no start seen, or a gap
-      if (it != partial_.end()) partial_.erase(it);
+      if (it != partial_.end()) {
+        partial_bytes_ -= it->second.data.size();
+        partial_.erase(it);
+      }
     }
     // else: a retransmission of a fragment already taken.
     return;
   }
   Partial& partial = it->second;
-  if (partial.data.size() + data.size() > options_.max_sctp_message_bytes) {
+  if (partial.data.size() + data.size() > options_.max_sctp_message_bytes ||
+      !MakeRoom(data.size(), key)) {
     ++counters_->sctp_errors;
+    partial_bytes_ -= partial.data.size();
     partial_.erase(it);
     return;
   }
   partial.data.append(data);
+  partial_bytes_ += data.size();
   partial.next_tsn = tsn + 1;
   if (!end) return;
   ++counters_->sctp_reassembled;
   // Emit from a moved-out buffer: the sink may not re-enter, but the map
   // entry is gone before anyone could look.
   std::string message = std::move(partial.data);
+  partial_bytes_ -= message.size();
   partial_.erase(it);
   Emit(ts, wire_len, key, message);
 }
 
-void SctpReassembler::DropOldestPartial() {
-  auto oldest = std::min_element(partial_.begin(), partial_.end(), [](const auto& a, const auto& b) {
-    return a.second.started < b.second.started;
-  });
-  if (oldest == partial_.end()) return;
+bool SctpReassembler::DropOldestPartial(const Key* keep) {
+  auto oldest = partial_.end();
+  for (auto it = partial_.begin(); it != partial_.end(); ++it) {
+    if (keep != nullptr && it->first == *keep) continue;
+    if (oldest == partial_.end() || it->second.started < oldest->second.started) oldest = it;
+  }
+  if (oldest == partial_.end()) return false;
   ++counters_->sctp_errors;
+  partial_bytes_ -= oldest->second.data.size();
   partial_.erase(oldest);
+  return true;
+}
+
+bool SctpReassembler::MakeRoom(size_t grow, const Key& keep) {
+  while (partial_bytes_ + grow > options_.max_sctp_total_bytes) {
+    if (!DropOldestPartial(&keep)) return false;
+  }
+  return true;
 }
 
 void SctpReassembler::Emit(TimestampNs ts, uint32_t wire_len, const Key& key,
@@ -150,6 +176,7 @@ void SctpReassembler::Emit(TimestampNs ts, uint32_t wire_len, const Key& key,
 void SctpReassembler::Finish() {
   counters_->sctp_errors += partial_.size();
   partial_.clear();
+  partial_bytes_ = 0;
 }
 
 }  // namespace sipman::net

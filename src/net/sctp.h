@@ -60,13 +60,19 @@ class SctpReassembler {
 
   void OnData(TimestampNs ts, uint32_t wire_len, Key key, const uint8_t* chunk, size_t n);
   void Emit(TimestampNs ts, uint32_t wire_len, const Key& key, std::string_view message);
-  void DropOldestPartial();
+  // Drops the oldest partial message other than `keep`; false when there
+  // is none.
+  bool DropOldestPartial(const Key* keep = nullptr);
+  // Makes room for `grow` more bytes under max_sctp_total_bytes by dropping
+  // the oldest partial messages other than `keep`; false when it cannot.
+  bool MakeRoom(size_t grow, const Key& keep);
 
   DecoderOptions options_;
   PayloadSink* sink_;
   DecoderCounters* counters_;
   std::unordered_map<Key, Partial, KeyHash> partial_;
   uint64_t partials_started_ = 0;
+  size_t partial_bytes_ = 0;  // data held by partial_ (sizes, not capacities)
 };
 
 }  // namespace sipman::net

@@ -21,6 +21,18 @@ ru_maxrss) under MEMORY_LIMIT_MB.
    (decoder.tcp_budget_drops), so memory stays under the limit; the one
    complete message at the end is still found.
 
+4. fragments: 7,000 UDP datagrams of 60,000 bytes left unfinished (every
+   fragment but the last, 420 MB), from 7,000 sources within 30 s of
+   capture time. At most 4,096 datagrams and 64 MiB wait for their last
+   fragment: the oldest are dropped (decoder.ip_fragments_dropped) and
+   memory stays under FLOOD_LIMIT_MB; a whole fragmented INVITE after the
+   flood is still found.
+5. sctp: 1,000 SCTP streams each leaving a 420,000-byte user message
+   unfinished (fragments with B but no E, 420 MB). At most 64 MiB of
+   partial messages are held (max_sctp_total_bytes): the oldest are dropped
+   (decoder.sctp_errors), memory stays under FLOOD_LIMIT_MB; a whole
+   fragmented message after the flood is still found.
+
 Each capture ends with one non-SIP datagram 200 s after its last INVITE, so
 capture time passes every INVITE's timeout; without it the last INVITEs would
 rightly still be in_progress when the capture ends.
@@ -39,6 +51,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze_lib as lib  # noqa: E402
 
 MEMORY_LIMIT_MB = int(os.environ.get("SIPMAN_MEMORY_LIMIT_MB", "512"))
+# The fragment and SCTP floods each hold at most 64 MiB by design: well under
+# what the flood would take unbounded (420 MB).
+FLOOD_LIMIT_MB = int(os.environ.get("SIPMAN_FLOOD_LIMIT_MB", "256"))
 MAX_OPEN_CALLS = 200_000  # CallTrackerOptions::max_open_calls, sipman's default
 T0 = 1_700_000_000
 
@@ -227,6 +242,132 @@ def run_tcp_flood(ck, sipman, work, connections):
             os.remove(db + suffix)
 
 
+def analyze(sipman, pcap, db):
+    """sipman analyze --json: (exit code, parsed summary or None, stderr, peak RSS MB)."""
+    proc = subprocess.Popen([sipman, "analyze", "--db", db, "--json", pcap],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    out, err = proc.stdout.read().decode(errors="replace"), proc.stderr.read().decode(errors="replace")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    try:
+        summary = json.loads(out) if code == 0 else None
+    except ValueError:
+        summary = None
+    return code, summary, err, usage.ru_maxrss / 1024
+
+
+WHOLE_INVITE = (b"INVITE sip:bob@mem.test SIP/2.0\r\nVia: SIP/2.0/UDP 10.3.0.1;branch=z9hG4bKw\r\n"
+                b"From: <sip:a@mem.test>;tag=w\r\nTo: <sip:bob@mem.test>\r\n"
+                b"Call-ID: whole@mem.test\r\nCSeq: 1 INVITE\r\nContent-Length: 3000\r\n\r\n"
+                + b"v" * 3000)
+
+
+def ipv4(src, proto, ident, frag_word, payload):
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, frag_word, 64, proto, 0,
+                     src, bytes((10, 3, 0, 2)))
+    ip = ip[:10] + struct.pack("!H", ip_checksum(ip)) + ip[12:]
+    return b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00" + ip + payload
+
+
+def fragments(src, ident, datagram, last):
+    """The IPv4 fragments of a UDP datagram (bytes after the IP header), of
+    1,480 bytes each; without the last one unless `last`."""
+    out = []
+    step = 1480
+    for off in range(0, len(datagram), step):
+        more = off + step < len(datagram)
+        if not more and not last:
+            break
+        out.append(ipv4(src, 17, ident, (0x2000 if more else 0) | off // 8, datagram[off:off + step]))
+    return out
+
+
+def flood_file(path, frames_of):
+    """Writes a pcap of the frames `frames_of()` yields, 10 us apart."""
+    rec = struct.Struct("<IIII")
+    us = 0
+    with open(path, "wb", buffering=1 << 22) as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for frame in frames_of():
+            us += 10
+            f.write(rec.pack(T0 + us // 1_000_000, us % 1_000_000, len(frame), len(frame)) + frame)
+    return os.path.getsize(path)
+
+
+def run_fragment_flood(ck, sipman, work, datagrams):
+    pcap, db = os.path.join(work, "frag.pcap"), os.path.join(work, "frag.db")
+    body = b"f" * 60_000
+
+    def frames():
+        for d in range(datagrams):
+            src = bytes((10, 4, d >> 8 & 0xFF, d & 0xFF))
+            udp = struct.pack("!HHHH", 5060, 5060, 8 + len(body), 0) + body
+            yield from fragments(src, d & 0xFFFF, udp, last=False)
+        udp = struct.pack("!HHHH", 5060, 5060, 8 + len(WHOLE_INVITE), 0) + WHOLE_INVITE
+        yield from fragments(bytes((10, 3, 0, 1)), 1, udp, last=True)
+
+    size = flood_file(pcap, frames)
+    code, summary, err, peak_mb = analyze(sipman, pcap, db)
+    os.remove(pcap)
+    print(f"     fragments: {datagrams} unfinished datagrams ({size / 1e6:.0f} MB): exit {code}, "
+          f"peak RSS {peak_mb:.0f} MB")
+    ck.check("fragments: sipman analyze exits 0", code == 0, f"exit {code}: {err[-2000:]}")
+    ck.check(f"fragments: peak resident memory {peak_mb:.0f} MB stays under {FLOOD_LIMIT_MB} MB",
+             peak_mb < FLOOD_LIMIT_MB, f"peak RSS {peak_mb:.0f} MB")
+    if summary is None:
+        return
+    dropped = summary.get("decoder", {}).get("ip_fragments_dropped", 0)
+    ck.check("fragments: the bounds dropped the oldest datagrams' fragments",
+             dropped >= (datagrams - 4096) * 40, f"ip_fragments_dropped {dropped}")
+    ck.check("fragments: the whole INVITE after the flood is found", summary.get("messages") == 1,
+             f"messages {summary.get('messages')}")
+
+
+def sctp_packet(stream, tsn, flags, data):
+    chunk = struct.pack("!BBHIHHI", 0, flags, 16 + len(data), tsn, stream, 0, 0) + data
+    chunk += b"\x00" * (-len(chunk) % 4)
+    common = struct.pack("!HHII", 5060, 5060, 1, 0)
+    return common + chunk
+
+
+def run_sctp_flood(ck, sipman, work, streams):
+    pcap, db = os.path.join(work, "sctp.pcap"), os.path.join(work, "sctp.db")
+    piece = b"s" * 1400
+    head = b"MESSAGE sip:bob@mem.test SIP/2.0\r\nCall-ID: big@mem.test\r\nContent-Length: 900000\r\n\r\n"
+    pieces = 300  # 420,000 bytes per unfinished message
+
+    def frames():
+        src = bytes((10, 5, 0, 1))
+        for s in range(streams):
+            tsn = s * 1000
+            for i in range(pieces):
+                data = head + piece[len(head):] if i == 0 else piece
+                flags = 0x02 if i == 0 else 0x00  # B on the first, never E
+                yield ipv4(src, 132, 0, 0x4000, sctp_packet(s, tsn + i, flags, data))
+        half = len(WHOLE_INVITE) // 2
+        yield ipv4(src, 132, 0, 0x4000, sctp_packet(60000, 9, 0x02, WHOLE_INVITE[:half]))
+        yield ipv4(src, 132, 0, 0x4000, sctp_packet(60000, 10, 0x01, WHOLE_INVITE[half:]))
+
+    size = flood_file(pcap, frames)
+    code, summary, err, peak_mb = analyze(sipman, pcap, db)
+    os.remove(pcap)
+    print(f"     sctp: {streams} unfinished messages ({size / 1e6:.0f} MB): exit {code}, "
+          f"peak RSS {peak_mb:.0f} MB")
+    ck.check("sctp: sipman analyze exits 0", code == 0, f"exit {code}: {err[-2000:]}")
+    ck.check(f"sctp: peak resident memory {peak_mb:.0f} MB stays under {FLOOD_LIMIT_MB} MB",
+             peak_mb < FLOOD_LIMIT_MB, f"peak RSS {peak_mb:.0f} MB")
+    if summary is None:
+        return
+    errors = summary.get("decoder", {}).get("sctp_errors", 0)
+    ck.check("sctp: the total budget dropped the oldest partial messages",
+             errors >= streams - (64 << 20) // (pieces * len(piece)), f"sctp_errors {errors}")
+    ck.check("sctp: the whole message after the flood is found", summary.get("messages") == 1,
+             f"messages {summary.get('messages')}")
+
+
 def main():
     sipman, work = sys.argv[1], sys.argv[2]
     scale = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
@@ -235,6 +376,8 @@ def main():
     burst = int(300_000 * scale)
     run(ck, sipman, work, "cap", burst, 33, max(0, burst - MAX_OPEN_CALLS))
     run_tcp_flood(ck, sipman, work, max(1, int(TCP_CONNECTIONS * scale)))
+    run_fragment_flood(ck, sipman, work, max(1, int(7000 * scale)))
+    run_sctp_flood(ck, sipman, work, max(1, int(1000 * scale)))
     return ck.finish()
 
 
