@@ -14,9 +14,15 @@
 // password), dashboard charts, paging and sorting, search a call by caller
 // (Tab into the field, Enter submits), open it, the ladder has one arrow per
 // message of the API, a message's raw text, the pcap download starts with a
-// pcap magic, registrations, statistics. A screenshot of each page goes to
-// --artifacts (default /tmp/sipman-e2e-artifacts). Exit 0: pass; 1: fail;
-// 2: bad arguments.
+// pcap magic, registrations, statistics. Then, except in the live run, the
+// account page: create an API token with the password (shown once, listed,
+// accepted as a Bearer token by node's fetch), revoke it with the two-step
+// button, a wrong password refused; change the password through the form
+// (a session and a token from before the change are refused afterwards)
+// and restore the original one from node, so that a server given by --url
+// keeps its password. A screenshot of each page goes to --artifacts
+// (default /tmp/sipman-e2e-artifacts). Exit 0: pass; 1: fail; 2: bad
+// arguments.
 //
 // Live (SIPMAN_E2E_EXPECT_LIVE=1, against `sipman run` capturing traffic):
 // the dashboard's counters and charts must grow from the live stream, the
@@ -83,6 +89,25 @@ async function waitHealthy(url, child, ms) {
   throw new Error(`server at ${url} not healthy after ${ms} ms`);
 }
 
+// A request from node itself, outside the browser, like a script: no
+// cookie jar and no Origin header. `cookie` is the "sipman_session=..." pair
+// a login answered with (returned as `cookie`), `bearer` an API token.
+async function nodeApi(method, p, { body, cookie, bearer } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (cookie) headers.Cookie = cookie;
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  const r = await fetch(`${baseUrl}${p}`, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  const session = r.headers.getSetCookie().map((c) => c.split(';')[0])
+    .find((c) => c.startsWith('sipman_session=') && c !== 'sipman_session=');
+  return { status: r.status, body: json, cookie: session ?? null };
+}
+
 let server = null;
 let baseUrl = args.url;
 let user = args.user ?? 'admin';
@@ -141,6 +166,7 @@ async function openChromium() {
     waitFor: (sel) => page.waitForSelector(sel),
     waitFn: (fn, arg, timeout = TIMEOUT_MS) => page.waitForFunction(fn, arg, { timeout }),
     fill: (sel, value) => page.fill(sel, value),
+    select: (sel, value) => page.selectOption(sel, value),
     click: (sel) => page.click(sel),
     clickText: (sel, text) => page.click(`${sel} >> text=${text}`),
     // The pcap link through Chromium's download machinery, saved to `file`.
@@ -191,6 +217,7 @@ async function openFirefox() {
       await page.$eval(sel, (el) => { el.value = ''; });
       await page.type(sel, value);
     },
+    select: async (sel, value) => { await waitFor(sel); await page.select(sel, value); },
     click: async (sel) => { await waitFor(sel); await page.click(sel); },
     clickText: async (sel, text) => {
       const s = `${sel}::-p-text(${text})`;
@@ -225,8 +252,17 @@ async function run() {
   // /api/v1/live) is refused with 401: Chromium logs "401 (Unauthorized)" on
   // the console, Firefox reports "can't establish a connection to the server
   // at .../api/v1/live" as a script error. Both are expected then.
+  // The account checks send a wrong password on purpose: each such 403 may
+  // show once (Chromium logs "Failed to load resource: ... 403 (Forbidden)").
+  let forbiddenExpected = 0;
+  const expected403 = (t) => {
+    if (forbiddenExpected <= 0 || !/\b403\b|Forbidden/.test(t)) return false;
+    forbiddenExpected -= 1;
+    return true;
+  };
   const expected = (t) => /401|Unauthorized/.test(t) ||
-    (!loggedIn && /establish a connection to the server at \S+\/api\/v1\/live/.test(t));
+    (!loggedIn && /establish a connection to the server at \S+\/api\/v1\/live/.test(t)) ||
+    expected403(t);
   try {
     page.on('pageerror', (e) => { if (!expected(String(e))) errors.push(String(e)); });
     page.on('console', (m) => { if (m.type() === 'error' && !expected(m.text())) errors.push(m.text()); });
@@ -241,6 +277,20 @@ async function run() {
       const r = await fetch(u, { credentials: 'same-origin' });
       return { status: r.status, body: r.ok ? await r.json() : null };
     }, p);
+    // A write with the page's session, as the UI sends it (JSON, same origin).
+    const apiSend = (method, p, body) => page.evaluate(async ([m, u, bd]) => {
+      const r = await fetch(u, {
+        method: m,
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+        body: bd === null ? undefined : JSON.stringify(bd),
+      });
+      let json = null;
+      try { json = await r.json(); } catch { /* not JSON */ }
+      return { status: r.status, body: json };
+    }, [method, p, body ?? null]);
+    // Waits for fn(arg) in the page; false instead of a throw on timeout.
+    const became = (fn, arg) => b.waitFn(fn, arg).then(() => true, () => false);
     // DOM reads, identical in both browsers.
     const text = (sel) => page.evaluate((s) => document.querySelector(s)?.textContent ?? null, sel);
     const texts = (sel) => page.evaluate((s) => [...document.querySelectorAll(s)].map((e) => e.textContent ?? ''), sel);
@@ -491,6 +541,123 @@ async function run() {
       await sleep(2500);
       await shot('08-dashboard-after');
     }
+
+    // The account page (#/account). Not in the live run: that phase checks
+    // the live stream, and its script logs in again with the password.
+    async function accountChecks() {
+      await b.click('a[href="#/account"]');
+      await b.waitFor('#tokens-table[data-loaded]');
+      check(page.url().endsWith('#/account') && (await text('main h1')) === 'Account',
+        "the top bar's Account link opens the account page");
+
+      // A token through the form: name, 30 days, the password again.
+      const tokenName = `e2e-${browserName}`;
+      await b.fill('#tk-name', tokenName);
+      await b.select('#tk-expires', '30');
+      await b.fill('#tk-password', password);
+      await b.click('#tk-create');
+      await b.waitFor('#new-token');
+      const token = await page.evaluate(() => document.querySelector('#new-token')?.value ?? '');
+      check(/^[A-Za-z0-9_-]{43}$/.test(token),
+        `the new token shows: 43 characters of base64url (${token.length} characters)`);
+      check(/will not be shown again/.test((await text('#new-token-box')) ?? '') &&
+        await page.evaluate(() => document.querySelector('#new-token')?.readOnly === true) &&
+        await focused() === 'new-token',
+      'it is in a read-only field that has the focus, with a note that it is shown only once');
+      const tokenId = await attr('#new-token-box', 'data-id');
+      const row = `#tokens-table tbody tr[data-id="${tokenId}"]`;
+      check(await became((s) => !!document.querySelector(s), row) &&
+        (await text(`${row} td:first-child`)) === tokenName, `token ${tokenId} "${tokenName}" is listed`);
+      const listed = (await api('/api/v1/tokens')).body?.tokens?.find((t) => String(t.id) === tokenId);
+      const days = listed ? (listed.expires_ts - listed.created_ts) / 86400e9 : NaN;
+      check(Math.abs(days - 30) < 0.01, `the API lists it, expiring 30 days after its creation (${days})`);
+      await b.click('#copy-token');
+      check(await became(() => (document.querySelector('#copy-status')?.textContent ?? '') !== ''),
+        `Copy answers ("${await text('#copy-status')}")`);
+      await shot('09-account', true);
+
+      // The token authenticates a script, and the list notes its use.
+      const me = await nodeApi('GET', '/api/v1/me', { bearer: token });
+      check(me.status === 200 && me.body?.user === user && me.body?.auth === 'token',
+        `node's fetch with Authorization: Bearer gets /api/v1/me (${me.status} ${JSON.stringify(me.body)})`);
+      await page.reload();
+      await b.waitFor(row);
+      const used = await text(`${row} td:nth-child(4)`);
+      check(used !== null && used !== 'never', `the list shows the token's last use (${used})`);
+
+      // Revoke: the first click only asks, the second revokes.
+      const revokeBtn = `${row} button.revoke`;
+      await b.click(revokeBtn);
+      await b.waitFn((s) => document.querySelector(s)?.textContent === 'Confirm revoke', revokeBtn);
+      check((await nodeApi('GET', '/api/v1/me', { bearer: token })).status === 200 &&
+        await count(row) === 1, 'the first click on Revoke only asks to confirm');
+      await b.click(revokeBtn);
+      check(await became((s) => !document.querySelector(s), row),
+        `Confirm revoke takes the token off the list ("${await text('#tokens-msg')}")`);
+      const revoked = await nodeApi('GET', '/api/v1/me', { bearer: token });
+      check(revoked.status === 401, `the revoked token is refused (${revoked.status})`);
+
+      // A wrong password creates nothing.
+      const rowsBefore = await count('#tokens-table tbody tr[data-id]');
+      forbiddenExpected += 1;
+      await b.fill('#tk-password', `${password}-wrong`);
+      await b.click('#tk-create');
+      check(await became(() => /wrong password/i.test(document.querySelector('#tk-msg')?.textContent ?? '')),
+        `a wrong password is refused ("${await text('#tk-msg')}")`);
+      check((await api('/api/v1/tokens')).body?.tokens?.length === rowsBefore, 'and creates no token');
+
+      // The password change. Before it: a second session (node's login)
+      // and a second token, both working.
+      const other = await nodeApi('POST', '/api/v1/login', { body: { username: user, password } });
+      const old = await apiSend('POST', '/api/v1/tokens', { name: 'before-change', password, expires_days: 7 });
+      const oldToken = old.body?.token ?? '';
+      check(other.status === 200 && other.cookie &&
+        (await nodeApi('GET', '/api/v1/me', { cookie: other.cookie })).status === 200 &&
+        old.status === 201 && (await nodeApi('GET', '/api/v1/me', { bearer: oldToken })).status === 200,
+      `before the change: a second session and a second token work (login ${other.status}, token ${old.status})`);
+      const oldRow = `#tokens-table tbody tr[data-id="${old.body?.id}"]`;
+      await page.reload();
+      await b.waitFor(oldRow);
+      const newPassword = `${password}-changed`;
+      let changedTo = null;
+      try {
+        await b.fill('#pw-current', password);
+        await b.fill('#pw-new', newPassword);
+        await b.fill('#pw-confirm', newPassword);
+        await b.click('#pw-submit');
+        const changed = await became(() =>
+          /password changed/i.test(document.querySelector('#pw-msg')?.textContent ?? ''));
+        if (changed) changedTo = newPassword;
+        const said = (await text('#pw-msg')) ?? '';
+        const ended = Number(/\((\d+) ended\)/.exec(said)?.[1] ?? 0);
+        check(changed && /other sessions were logged out/i.test(said) && ended >= 1 &&
+          /\b1 API token was revoked/.test(said), `the form changes the password ("${said}")`);
+        const mine = await api('/api/v1/me');
+        check(mine.status === 200, `the session that changed it stays logged in (${mine.status})`);
+        const otherAfter = await nodeApi('GET', '/api/v1/me', { cookie: other.cookie });
+        check(otherAfter.status === 401, `the session from before the change is logged out (${otherAfter.status})`);
+        const tokenAfter = await nodeApi('GET', '/api/v1/me', { bearer: oldToken });
+        check(tokenAfter.status === 401, `the token from before the change is refused (${tokenAfter.status})`);
+        check(await became((s) => !document.querySelector(s), oldRow), 'and the list no longer shows it');
+        await shot('10-account-password', true);
+        const oldLogin = await nodeApi('POST', '/api/v1/login', { body: { username: user, password } });
+        check(oldLogin.status === 401, `the old password no longer logs in (${oldLogin.status})`);
+      } finally {
+        // Back to the original password, from node with a session of the
+        // new one: the rest of the run, and a server given by --url, keep it.
+        if (changedTo) {
+          const s = await nodeApi('POST', '/api/v1/login', { body: { username: user, password: changedTo } });
+          const r = s.cookie ? await nodeApi('POST', '/api/v1/password',
+            { cookie: s.cookie, body: { current_password: changedTo, new_password: password } }) : s;
+          const again = await nodeApi('POST', '/api/v1/login', { body: { username: user, password } });
+          if (!check(r.status === 200 && again.status === 200,
+            `the original password is restored (login ${s.status}, change ${r.status}, login ${again.status})`)) {
+            console.log("     the password may be left as the original one with '-changed' appended");
+          }
+        }
+      }
+    }
+    if (!live) await accountChecks();
 
     check(errors.length === 0, `no script errors in the page${errors.length ? `: ${errors.join('; ')}` : ''}`);
   } finally {

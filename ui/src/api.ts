@@ -61,18 +61,67 @@ export async function apiGet<T = unknown>(path: string, params: Params = {},
   return (await res.json()) as T;
 }
 
-export async function apiPost<T = unknown>(path: string, body: unknown,
-                                           handle401 = true): Promise<T> {
+// POST and DELETE share the 401 handling; `handle401` false is for the
+// login and logout requests, whose 401 is an answer, not a lost session.
+async function send<T>(method: string, path: string, body: unknown,
+                       handle401: boolean): Promise<T> {
   const res = await fetch(buildUrl(path), {
-    method: 'POST',
+    method,
     credentials: 'same-origin',
+    // JSON content type on every write: the server refuses a cookie-carrying
+    // POST without it (a cross-site form cannot send it).
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify(body),
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (res.status === 401 && handle401) onUnauthorized();
   if (!res.ok) throw await errorFrom(res);
   const text = await res.text();
   return (text ? JSON.parse(text) : {}) as T;
+}
+
+export function apiPost<T = unknown>(path: string, body: unknown, handle401 = true): Promise<T> {
+  return send<T>('POST', path, body, handle401);
+}
+
+export function apiDelete<T = unknown>(path: string, handle401 = true): Promise<T> {
+  return send<T>('DELETE', path, undefined, handle401);
+}
+
+// GET /api/v1/me.
+export interface Me {
+  user: string;
+  auth: 'session' | 'token';
+}
+
+// An API token as GET /api/v1/tokens lists it (never the token itself).
+// Each time as the API gives every time: nanoseconds (`_ts`) and ISO 8601
+// UTC (`_time`); last_used is 0 / null until the token is first used.
+export interface ApiToken {
+  id: number;
+  name: string;
+  created_ts: number;
+  created_time: string;
+  expires_ts: number;
+  expires_time: string;
+  last_used_ts: number;
+  last_used_time: string | null;
+}
+
+export interface TokenList {
+  tokens: ApiToken[];
+}
+
+// POST /api/v1/tokens: the only answer that carries the token in clear.
+export interface CreatedToken extends ApiToken {
+  token: string;
+  user: string;
+}
+
+// POST /api/v1/password.
+export interface PasswordChanged {
+  ok: boolean;
+  sessions_ended: number;
+  tokens_revoked: number;
 }
 
 // A call detail record: the columns of the `calls` table (docs/SCHEMA.md).

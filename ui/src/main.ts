@@ -9,6 +9,7 @@ import { renderCalls } from './pages/calls';
 import { renderCall } from './pages/call';
 import { renderRegistrations } from './pages/registrations';
 import { renderStats } from './pages/stats';
+import { renderAccount } from './pages/account';
 
 // A page draws itself into `root` and returns what to run when it is left
 // (closing streams, stopping timers).
@@ -24,6 +25,7 @@ const routes: Route[] = [
   { re: /^\/calls\/([^/]+)$/, page: renderCall, nav: 'calls', title: 'Call' },
   { re: /^\/registrations$/, page: renderRegistrations, nav: 'registrations', title: 'Registrations' },
   { re: /^\/stats$/, page: renderStats, nav: 'stats', title: 'Statistics' },
+  { re: /^\/account$/, page: renderAccount, nav: 'account', title: 'Account' },
 ];
 
 const NAV: [string, string][] = [
@@ -67,7 +69,12 @@ function frame(active: string): HTMLElement {
         href: `#/${id}`, class: id === active ? 'active' : '',
         'aria-current': id === active ? 'page' : false,
       }, label))),
-    h('button', { class: 'link logout', onclick: () => void logout() }, 'Log out'));
+    // Account sits with Log out, apart from the data pages: it is about the
+    // user, not the traffic.
+    h('div', { class: 'user-links' },
+      h('a', { href: '#/account', class: active === 'account' ? 'active' : '',
+        'aria-current': active === 'account' ? 'page' : false }, 'Account'),
+      h('button', { class: 'link logout', onclick: () => void logout() }, 'Log out')));
   clear(app);
   app.append(h('a', { class: 'skip', href: '#', onclick: (e: Event) => {
     e.preventDefault(); main.focus();
