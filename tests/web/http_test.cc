@@ -65,8 +65,8 @@ TEST(HttpParser, LimitsGiveTheirStatusCodes) {
     many += ": y\r\n";
   }
   EXPECT_EQ(Parse(many + "\r\n", &r).error_status, 431);
-  EXPECT_EQ(Parse("POST / HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n", &r).error_status, 413);
-  EXPECT_EQ(Parse("POST / HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n", &r).status,
+  EXPECT_EQ(Parse("POST / HTTP/1.1\r\nContent-Length: 65537\r\n\r\n", &r).error_status, 413);
+  EXPECT_EQ(Parse("POST / HTTP/1.1\r\nContent-Length: 65536\r\n\r\n", &r).status,
             HttpParseStatus::kIncomplete);
 }
 
