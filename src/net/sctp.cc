@@ -80,8 +80,8 @@ void SctpReassembler::OnData(TimestampNs ts, uint32_t wire_len, Key key, const u
   if (begin) {
     if (it != partial_.end()) {
       ++counters_->sctp_errors;  // the previous message never ended
-      partial_bytes_ -= it->second.data.size();
-      it->second.data.clear();
+      std::string().swap(it->second.data);  // its memory too, not only its bytes
+      Recount(it->second);
     } else {
       if (partial_.size() >= options_.max_sctp_partial_messages) DropOldestPartial();
       if (options_.max_sctp_partial_messages == 0) {
@@ -92,12 +92,12 @@ void SctpReassembler::OnData(TimestampNs ts, uint32_t wire_len, Key key, const u
     }
     if (!MakeRoom(data.size(), key)) {
       ++counters_->sctp_errors;
-      partial_.erase(it);
+      ErasePartial(it);
       return;
     }
     it->second.started = ++partials_started_;
     it->second.data.assign(data);
-    partial_bytes_ += data.size();
+    Recount(it->second);
     it->second.next_tsn = tsn + 1;
     return;
   }
@@ -105,10 +105,7 @@ void SctpReassembler::OnData(TimestampNs ts, uint32_t wire_len, Key key, const u
   if (it == partial_.end() || it->second.next_tsn != tsn) {
     if (it == partial_.end() || it->second.next_tsn - tsn > 0x80000000u) {
       ++counters_->sctp_errors;  // no start seen, or a gap
-      if (it != partial_.end()) {
-        partial_bytes_ -= it->second.data.size();
-        partial_.erase(it);
-      }
+      if (it != partial_.end()) ErasePartial(it);
     }
     // else: a retransmission of a fragment already taken.
     return;
@@ -117,20 +114,18 @@ void SctpReassembler::OnData(TimestampNs ts, uint32_t wire_len, Key key, const u
   if (partial.data.size() + data.size() > options_.max_sctp_message_bytes ||
       !MakeRoom(data.size(), key)) {
     ++counters_->sctp_errors;
-    partial_bytes_ -= partial.data.size();
-    partial_.erase(it);
+    ErasePartial(it);
     return;
   }
   partial.data.append(data);
-  partial_bytes_ += data.size();
+  Recount(partial);
   partial.next_tsn = tsn + 1;
   if (!end) return;
   ++counters_->sctp_reassembled;
   // Emit from a moved-out buffer: the sink may not re-enter, but the map
   // entry is gone before anyone could look.
   std::string message = std::move(partial.data);
-  partial_bytes_ -= message.size();
-  partial_.erase(it);
+  ErasePartial(it);
   Emit(ts, wire_len, key, message);
 }
 
@@ -142,12 +137,22 @@ bool SctpReassembler::DropOldestPartial(const Key* keep) {
   }
   if (oldest == partial_.end()) return false;
   ++counters_->sctp_errors;
-  partial_bytes_ -= oldest->second.data.size();
-  partial_.erase(oldest);
+  ErasePartial(oldest);
   return true;
 }
 
+void SctpReassembler::Recount(Partial& p) {
+  partial_bytes_ = partial_bytes_ - p.counted + p.data.capacity();
+  p.counted = p.data.capacity();
+}
+
+void SctpReassembler::ErasePartial(PartialMap::iterator it) {
+  partial_bytes_ -= it->second.counted;
+  partial_.erase(it);
+}
+
 bool SctpReassembler::MakeRoom(size_t grow, const Key& keep) {
+  if (grow > options_.max_sctp_total_bytes) return false;  // dropping others cannot help
   while (partial_bytes_ + grow > options_.max_sctp_total_bytes) {
     if (!DropOldestPartial(&keep)) return false;
   }

@@ -56,7 +56,14 @@ class SctpReassembler {
     uint32_t next_tsn = 0;
     uint64_t started = 0;  // order of creation, to drop the oldest when full
     std::string data;
+    size_t counted = 0;  // data's capacity as partial_bytes_ holds it
   };
+  using PartialMap = std::unordered_map<Key, Partial, KeyHash>;
+
+  // Brings partial_bytes_ up to date with p's capacity after p.data changed.
+  void Recount(Partial& p);
+  // Erases a partial message and its bytes from the total.
+  void ErasePartial(PartialMap::iterator it);
 
   void OnData(TimestampNs ts, uint32_t wire_len, Key key, const uint8_t* chunk, size_t n);
   void Emit(TimestampNs ts, uint32_t wire_len, const Key& key, std::string_view message);
@@ -70,9 +77,9 @@ class SctpReassembler {
   DecoderOptions options_;
   PayloadSink* sink_;
   DecoderCounters* counters_;
-  std::unordered_map<Key, Partial, KeyHash> partial_;
+  PartialMap partial_;
   uint64_t partials_started_ = 0;
-  size_t partial_bytes_ = 0;  // data held by partial_ (sizes, not capacities)
+  size_t partial_bytes_ = 0;  // memory held by partial_'s buffers (capacities)
 };
 
 }  // namespace sipman::net

@@ -56,9 +56,15 @@ void CodeCounts::AddAll(const CodeCounts& other) {
 }
 
 void CodeCounts::MaxWith(const CodeCounts& other) {
+  // Idempotent even when full: a code with no slot of its own here is left
+  // to code 0, which takes the larger overflow like any code; adding it to
+  // code 0 instead would count it again at every merge of the same period.
   for (const Entry& e : other) {
     const uint64_t mine = Get(e.code);
-    if (e.count > mine) Add(e.code, e.count - mine);
+    if (e.count <= mine) continue;
+    const bool present = e.code == 0 || mine > 0 ||
+                         std::any_of(begin(), end(), [&](const Entry& m) { return m.code == e.code; });
+    if (present || size_ + 1 < kMaxCodes) Add(e.code, e.count - mine);
   }
 }
 
@@ -77,45 +83,37 @@ bool CodeCounts::operator==(const CodeCounts& other) const {
   return true;
 }
 
+// Calls f(mine, theirs) on each integer counter of `a` and `o` (not ts,
+// not codes): the one list AddAll and MaxWith walk.
+template <typename F>
+void ForEachCounterPair(TrafficCounters& a, const TrafficCounters& o, F f) {
+  f(a.packets, o.packets);
+  f(a.frame_bytes, o.frame_bytes);
+  f(a.sip_bytes, o.sip_bytes);
+  f(a.messages, o.messages);
+  f(a.requests, o.requests);
+  f(a.responses, o.responses);
+  for (size_t i = 0; i < kMethodCount; ++i) f(a.methods[i], o.methods[i]);
+  for (size_t i = 0; i < kClassCount; ++i) f(a.classes[i], o.classes[i]);
+  f(a.kernel_drops, o.kernel_drops);
+  f(a.interface_drops, o.interface_drops);
+  f(a.in_messages, o.in_messages);
+  f(a.out_messages, o.out_messages);
+  f(a.in_sip_bytes, o.in_sip_bytes);
+  f(a.out_sip_bytes, o.out_sip_bytes);
+  f(a.tls_connections, o.tls_connections);
+  f(a.tls_bytes, o.tls_bytes);
+}
+
 void TrafficCounters::AddAll(const TrafficCounters& o) {
-  packets += o.packets;
-  frame_bytes += o.frame_bytes;
-  sip_bytes += o.sip_bytes;
-  messages += o.messages;
-  requests += o.requests;
-  responses += o.responses;
-  for (size_t i = 0; i < kMethodCount; ++i) methods[i] += o.methods[i];
-  for (size_t i = 0; i < kClassCount; ++i) classes[i] += o.classes[i];
+  ForEachCounterPair(*this, o, [](uint64_t& mine, uint64_t theirs) { mine += theirs; });
   codes.AddAll(o.codes);
-  kernel_drops += o.kernel_drops;
-  interface_drops += o.interface_drops;
-  in_messages += o.in_messages;
-  out_messages += o.out_messages;
-  in_sip_bytes += o.in_sip_bytes;
-  out_sip_bytes += o.out_sip_bytes;
-  tls_connections += o.tls_connections;
-  tls_bytes += o.tls_bytes;
 }
 
 void TrafficCounters::MaxWith(const TrafficCounters& o) {
-  auto max = [](uint64_t& mine, uint64_t theirs) { mine = std::max(mine, theirs); };
-  max(packets, o.packets);
-  max(frame_bytes, o.frame_bytes);
-  max(sip_bytes, o.sip_bytes);
-  max(messages, o.messages);
-  max(requests, o.requests);
-  max(responses, o.responses);
-  for (size_t i = 0; i < kMethodCount; ++i) max(methods[i], o.methods[i]);
-  for (size_t i = 0; i < kClassCount; ++i) max(classes[i], o.classes[i]);
+  ForEachCounterPair(*this, o,
+                     [](uint64_t& mine, uint64_t theirs) { mine = std::max(mine, theirs); });
   codes.MaxWith(o.codes);
-  max(kernel_drops, o.kernel_drops);
-  max(interface_drops, o.interface_drops);
-  max(in_messages, o.in_messages);
-  max(out_messages, o.out_messages);
-  max(in_sip_bytes, o.in_sip_bytes);
-  max(out_sip_bytes, o.out_sip_bytes);
-  max(tls_connections, o.tls_connections);
-  max(tls_bytes, o.tls_bytes);
 }
 
 bool TrafficCounters::operator==(const TrafficCounters& o) const {

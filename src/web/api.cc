@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -738,7 +739,11 @@ void Api::Dispatch(int route, Call& c) {
         return bad("the body must be {\"current_password\": ..., \"new_password\": ...}");
       }
       const std::string& fresh = (*body)["new_password"];
-      if (fresh.size() < 8 || fresh.size() > 256) {
+      // Characters, as the GUI counts them: UTF-8 continuation bytes aside.
+      const auto characters = std::count_if(fresh.begin(), fresh.end(), [](char ch) {
+        return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+      });
+      if (characters < 8 || characters > 256) {
         return bad("new_password: 8 to 256 characters");
       }
       if (!password_checked((*body)["current_password"], "current_password")) return;

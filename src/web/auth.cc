@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include "base/time.h"
+#include "store/store.h"
 
 #include <algorithm>
 #include <chrono>
@@ -63,6 +64,7 @@ class Stmt {
   }
   void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
   int Step() { return sqlite3_step(stmt_); }
+  void Reset() { sqlite3_reset(stmt_); }
   int64_t ColumnInt(int c) { return sqlite3_column_int64(stmt_, c); }
   std::string ColumnText(int c) {
     const unsigned char* p = sqlite3_column_text(stmt_, c);
@@ -140,13 +142,10 @@ std::string TokenHash(std::string_view token) {
 
 Result<std::unique_ptr<Auth>> Auth::Open(const Options& options) {
   if (sodium_init() < 0) return Status::Error("cannot initialise libsodium");
-  std::string path = options.db_path;
   // PostgreSQL holds the calls, not the web users: those stay in a local
   // SQLite file (docs/API.md).
-  if (path.starts_with("postgresql://") || path.starts_with("postgres://")) {
-    path = kDefaultUsersDb;
-  }
-  if (std::string_view(path).starts_with("sqlite:")) path = path.substr(7);
+  const store::StoreUrl url = store::ParseStoreUrl(options.db_path);
+  const std::string path = url.postgres ? std::string(kDefaultUsersDb) : url.sqlite_path;
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                                                   SQLITE_OPEN_NOMUTEX, nullptr);
@@ -193,6 +192,9 @@ Status Auth::Init() {
     if (has.Step() != SQLITE_ROW) return DbError(db_, "cannot read the web user tables' columns");
     if (has.ColumnInt(0) > 0) continue;
     if (sqlite3_exec(db_, added.sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
+      // Another process starting on the same file may have added it first.
+      has.Reset();
+      if (has.Step() == SQLITE_ROW && has.ColumnInt(0) > 0) continue;
       return DbError(db_, std::string("cannot add ") + added.table + "." + added.column +
                               " (upgrading the web user tables)");
     }
@@ -301,12 +303,21 @@ Auth::LoginOutcome Auth::VerifyPassword(std::string_view username, std::string_v
 
 Auth::LoginOutcome Auth::Login(std::string_view username, std::string_view password,
                                const std::string& client_ip, int64_t now_s) {
+  // Taken before the (slow) password check: a password changed while it
+  // ran must end the session it opens.
+  const int64_t started_ns = WallNs();
   LoginOutcome out = VerifyPassword(username, password, client_ip, now_s);
-  if (out.result == LoginResult::kOk) out.session = NewSession(std::string(username), now_s);
+  if (out.result == LoginResult::kOk) {
+    out.session = NewSession(std::string(username), now_s, started_ns);
+  }
   return out;
 }
 
 std::string Auth::NewSession(const std::string& username, int64_t now_s) {
+  return NewSession(username, now_s, WallNs());
+}
+
+std::string Auth::NewSession(const std::string& username, int64_t now_s, int64_t created_ns) {
   std::string session = RandomToken();
   std::lock_guard<std::mutex> lock(sessions_mu_);
   if (sessions_.size() >= kMaxSessions) {
@@ -315,17 +326,19 @@ std::string Auth::NewSession(const std::string& username, int64_t now_s) {
     }
     if (sessions_.size() >= kMaxSessions) sessions_.erase(sessions_.begin());
   }
-  sessions_[TokenHash(session)] = Session{username, now_s + options_.session_ttl_s, WallNs()};
+  sessions_[TokenHash(session)] = Session{username, now_s + options_.session_ttl_s, created_ns};
   return session;
 }
 
-std::optional<int64_t> Auth::PasswordChangedNs(const std::string& username) {
+Result<std::optional<int64_t>> Auth::PasswordChangedNs(const std::string& username) {
   std::lock_guard<std::mutex> lock(db_mu_);
   Stmt st(db_, "SELECT password_changed_ns FROM web_users WHERE username = ?");
-  if (!st.ok()) return std::nullopt;
+  if (!st.ok()) return DbError(db_, "cannot read web user " + username);
   st.Text(1, username);
-  if (st.Step() != SQLITE_ROW) return std::nullopt;
-  return st.ColumnInt(0);
+  int rc = st.Step();
+  if (rc == SQLITE_DONE) return std::optional<int64_t>();
+  if (rc != SQLITE_ROW) return DbError(db_, "cannot read web user " + username);
+  return std::optional<int64_t>(st.ColumnInt(0));
 }
 
 std::optional<std::string> Auth::SessionUser(std::string_view session, int64_t now_s) {
@@ -343,9 +356,11 @@ std::optional<std::string> Auth::SessionUser(std::string_view session, int64_t n
     found = it->second;
   }
   // Read each time rather than trusted from memory: another process serving
-  // the same file (sipman serve beside sipman run) may have changed it.
-  std::optional<int64_t> changed = PasswordChangedNs(found.user);
-  if (!changed || *changed > found.created_ns) {
+  // the same file (sipman serve beside sipman run) may have changed it. A
+  // database that cannot be read now ends no session (a change made here
+  // has ended them in memory already).
+  Result<std::optional<int64_t>> changed = PasswordChangedNs(found.user);
+  if (changed.ok() && (!changed->has_value() || **changed > found.created_ns)) {
     Logout(session);
     return std::nullopt;
   }
@@ -447,6 +462,9 @@ Result<Auth::PasswordChange> Auth::ChangePassword(const std::string& username,
     }
     Stmt update(db_, "UPDATE web_users SET password_hash = ?, password_changed_ns = ? "
                      "WHERE username = ?");
+    // The time of the change is its commit's: a login whose check began
+    // during the slow hash above must not outlive it.
+    now_ns = std::max(now_ns, WallNs());
     Stmt revoke(db_, "DELETE FROM web_tokens WHERE username = ?");
     bool ok = update.ok() && revoke.ok();
     if (ok) {

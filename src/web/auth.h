@@ -160,7 +160,10 @@ class Auth {
   std::string dummy_hash_;  // verified against for unknown users (same timing)
   LoginRateLimiter limiter_;
   // password_changed_ns of `username`; nullopt when there is no such user.
-  std::optional<int64_t> PasswordChangedNs(const std::string& username);
+  Result<std::optional<int64_t>> PasswordChangedNs(const std::string& username);
+  // NewSession for a session whose password check began at `created_ns`
+  // (wall clock): a password changed meanwhile ends it.
+  std::string NewSession(const std::string& username, int64_t now_s, int64_t created_ns);
 
   struct Session {
     std::string user;

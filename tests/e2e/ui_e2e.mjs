@@ -629,8 +629,8 @@ async function run() {
           /password changed/i.test(document.querySelector('#pw-msg')?.textContent ?? ''));
         if (changed) changedTo = newPassword;
         const said = (await text('#pw-msg')) ?? '';
-        const ended = Number(/\((\d+) ended\)/.exec(said)?.[1] ?? 0);
-        check(changed && /other sessions were logged out/i.test(said) && ended >= 1 &&
+        const ended = Number(/\((\d+) sessions? ended/.exec(said)?.[1] ?? 0);
+        check(changed && /every other session was logged out/i.test(said) && ended >= 1 &&
           /\b1 API token was revoked/.test(said), `the form changes the password ("${said}")`);
         const mine = await api('/api/v1/me');
         check(mine.status === 200, `the session that changed it stays logged in (${mine.status})`);

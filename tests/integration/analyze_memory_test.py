@@ -285,6 +285,27 @@ def fragments(src, ident, datagram, last):
     return out
 
 
+def check_flood(ck, sipman, work, label, what, frames, counter, least_dropped):
+    """Writes the flood, analyzes it and checks: a clean exit, peak RSS under
+    FLOOD_LIMIT_MB, at least `least_dropped` in decoder.`counter`, and the
+    one whole message after the flood found."""
+    pcap, db = os.path.join(work, f"{label}.pcap"), os.path.join(work, f"{label}.db")
+    size = flood_file(pcap, frames)
+    code, summary, err, peak_mb = analyze(sipman, pcap, db)
+    os.remove(pcap)
+    print(f"     {label}: {what} ({size / 1e6:.0f} MB): exit {code}, peak RSS {peak_mb:.0f} MB")
+    ck.check(f"{label}: sipman analyze exits 0", code == 0, f"exit {code}: {err[-2000:]}")
+    ck.check(f"{label}: peak resident memory {peak_mb:.0f} MB stays under {FLOOD_LIMIT_MB} MB",
+             peak_mb < FLOOD_LIMIT_MB, f"peak RSS {peak_mb:.0f} MB")
+    if summary is None:
+        return
+    dropped = summary.get("decoder", {}).get(counter, 0)
+    ck.check(f"{label}: the bounds dropped the oldest partial data ({counter})",
+             dropped >= least_dropped, f"{counter} {dropped}, expected at least {least_dropped}")
+    ck.check(f"{label}: the whole message after the flood is found", summary.get("messages") == 1,
+             f"messages {summary.get('messages')}")
+
+
 def flood_file(path, frames_of):
     """Writes a pcap of the frames `frames_of()` yields, 10 us apart."""
     rec = struct.Struct("<IIII")
@@ -298,7 +319,6 @@ def flood_file(path, frames_of):
 
 
 def run_fragment_flood(ck, sipman, work, datagrams):
-    pcap, db = os.path.join(work, "frag.pcap"), os.path.join(work, "frag.db")
     body = b"f" * 60_000
 
     def frames():
@@ -309,21 +329,9 @@ def run_fragment_flood(ck, sipman, work, datagrams):
         udp = struct.pack("!HHHH", 5060, 5060, 8 + len(WHOLE_INVITE), 0) + WHOLE_INVITE
         yield from fragments(bytes((10, 3, 0, 1)), 1, udp, last=True)
 
-    size = flood_file(pcap, frames)
-    code, summary, err, peak_mb = analyze(sipman, pcap, db)
-    os.remove(pcap)
-    print(f"     fragments: {datagrams} unfinished datagrams ({size / 1e6:.0f} MB): exit {code}, "
-          f"peak RSS {peak_mb:.0f} MB")
-    ck.check("fragments: sipman analyze exits 0", code == 0, f"exit {code}: {err[-2000:]}")
-    ck.check(f"fragments: peak resident memory {peak_mb:.0f} MB stays under {FLOOD_LIMIT_MB} MB",
-             peak_mb < FLOOD_LIMIT_MB, f"peak RSS {peak_mb:.0f} MB")
-    if summary is None:
-        return
-    dropped = summary.get("decoder", {}).get("ip_fragments_dropped", 0)
-    ck.check("fragments: the bounds dropped the oldest datagrams' fragments",
-             dropped >= (datagrams - 4096) * 40, f"ip_fragments_dropped {dropped}")
-    ck.check("fragments: the whole INVITE after the flood is found", summary.get("messages") == 1,
-             f"messages {summary.get('messages')}")
+    # 4,096 datagrams are kept; each dropped one had 40 fragments.
+    check_flood(ck, sipman, work, "fragments", f"{datagrams} unfinished datagrams", frames,
+                "ip_fragments_dropped", (datagrams - 4096) * 40)
 
 
 def sctp_packet(stream, tsn, flags, data):
@@ -334,7 +342,6 @@ def sctp_packet(stream, tsn, flags, data):
 
 
 def run_sctp_flood(ck, sipman, work, streams):
-    pcap, db = os.path.join(work, "sctp.pcap"), os.path.join(work, "sctp.db")
     piece = b"s" * 1400
     head = b"MESSAGE sip:bob@mem.test SIP/2.0\r\nCall-ID: big@mem.test\r\nContent-Length: 900000\r\n\r\n"
     pieces = 300  # 420,000 bytes per unfinished message
@@ -351,21 +358,9 @@ def run_sctp_flood(ck, sipman, work, streams):
         yield ipv4(src, 132, 0, 0x4000, sctp_packet(60000, 9, 0x02, WHOLE_INVITE[:half]))
         yield ipv4(src, 132, 0, 0x4000, sctp_packet(60000, 10, 0x01, WHOLE_INVITE[half:]))
 
-    size = flood_file(pcap, frames)
-    code, summary, err, peak_mb = analyze(sipman, pcap, db)
-    os.remove(pcap)
-    print(f"     sctp: {streams} unfinished messages ({size / 1e6:.0f} MB): exit {code}, "
-          f"peak RSS {peak_mb:.0f} MB")
-    ck.check("sctp: sipman analyze exits 0", code == 0, f"exit {code}: {err[-2000:]}")
-    ck.check(f"sctp: peak resident memory {peak_mb:.0f} MB stays under {FLOOD_LIMIT_MB} MB",
-             peak_mb < FLOOD_LIMIT_MB, f"peak RSS {peak_mb:.0f} MB")
-    if summary is None:
-        return
-    errors = summary.get("decoder", {}).get("sctp_errors", 0)
-    ck.check("sctp: the total budget dropped the oldest partial messages",
-             errors >= streams - (64 << 20) // (pieces * len(piece)), f"sctp_errors {errors}")
-    ck.check("sctp: the whole message after the flood is found", summary.get("messages") == 1,
-             f"messages {summary.get('messages')}")
+    # 64 MiB holds 159 such messages: the others were dropped.
+    check_flood(ck, sipman, work, "sctp", f"{streams} unfinished messages", frames,
+                "sctp_errors", streams - (64 << 20) // (pieces * len(piece)))
 
 
 def main():

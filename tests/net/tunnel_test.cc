@@ -257,6 +257,59 @@ TEST_F(TunnelTest, SctpSeveralChunksInAPacketAndAFragmentedMessage) {
   EXPECT_EQ(counters().sctp_reassembled, 1u);
 }
 
+// All partial messages together stay under max_sctp_total_bytes: the
+// oldest go first, and a message begun again gives back its old buffer.
+TEST(SctpBudget, OldestPartialMessagesGoFirstAndARestartFreesItsBuffer) {
+  DecoderOptions options;
+  options.max_sctp_total_bytes = 64 * 1024;
+  CollectingSink sink;
+  Decoder decoder(options, &sink);
+  auto decode = [&](const Bytes& chunks) {
+    Bytes frame = OuterIpv4(132, Sctp(5060, 5080, chunks));
+    decoder.DecodeFrame(1000, LinkType::kEthernet, Span(frame),
+                        static_cast<uint32_t>(frame.size()));
+  };
+  const std::string piece(8000, 'x');
+  // Stream 1 grows to 32 KB, then begins again with 100 bytes: its old
+  // buffer is freed, so streams 2..4 (24 KB each would not fit beside 32 KB)
+  // fit beside it without dropping it.
+  for (uint32_t i = 0; i < 4; ++i) decode(DataChunk(i == 0 ? 0x02 : 0x00, i, piece, 1));
+  decode(DataChunk(0x02, 10, std::string(100, 'y'), 1));
+  EXPECT_EQ(decoder.counters().sctp_errors, 1u) << "the unfinished message begun again";
+  for (uint16_t stream = 2; stream <= 4; ++stream) {
+    for (uint32_t i = 0; i < 2; ++i) {
+      decode(DataChunk(i == 0 ? 0x02 : 0x00, 100 * stream + i, piece, stream));
+    }
+  }
+  EXPECT_EQ(decoder.counters().sctp_errors, 1u) << "48 KB of 64 KB: nothing dropped";
+  // Stream 5 needs room: the oldest partial message (stream 1) goes first.
+  for (uint32_t i = 0; i < 3; ++i) decode(DataChunk(i == 0 ? 0x02 : 0x00, 500 + i, piece, 5));
+  EXPECT_GE(decoder.counters().sctp_errors, 2u);
+  const std::string tail = "\r\n";
+  decode(DataChunk(0x01, 11, tail, 1));  // stream 1 was dropped: its end alone is an error
+  EXPECT_TRUE(sink.got.empty());
+}
+
+TEST(SctpBudget, AFragmentLargerThanTheWholeBudgetIsRefusedAlone) {
+  DecoderOptions options;
+  options.max_sctp_total_bytes = 4096;
+  CollectingSink sink;
+  Decoder decoder(options, &sink);
+  auto decode = [&](const Bytes& chunks) {
+    Bytes frame = OuterIpv4(132, Sctp(5060, 5080, chunks));
+    decoder.DecodeFrame(1000, LinkType::kEthernet, Span(frame),
+                        static_cast<uint32_t>(frame.size()));
+  };
+  const std::string invite = SipRequest("budget", 3000);
+  decode(DataChunk(0x02, 1, invite.substr(0, 1000), 1));
+  decode(DataChunk(0x02, 50, std::string(5000, 'z'), 2));  // more than the budget
+  EXPECT_EQ(decoder.counters().sctp_errors, 1u);
+  decode(DataChunk(0x00, 2, invite.substr(1000, 1000), 1));
+  decode(DataChunk(0x01, 3, invite.substr(2000), 1));
+  ASSERT_EQ(sink.got.size(), 1u) << "the message under way was not dropped for it";
+  EXPECT_EQ(sink.got[0].data, invite);
+}
+
 TEST_F(TunnelTest, TruncatedSctpChunksAreCounted) {
   Bytes over = DataChunk(0x03, 1, kInvite);
   over[2] = 0x7f;  // length past the packet

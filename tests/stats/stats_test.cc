@@ -127,6 +127,32 @@ TEST(CodeCounts, OverflowGoesToCodeZero) {
   EXPECT_EQ(c.Get(0), 100u - (CodeCounts::kMaxCodes - 1) + 1);
 }
 
+// Merging a period again with the same counts changes nothing, also when
+// the codes overflow into code 0 (a re-run of a capture merges every period
+// again: store/traffic_tables.h).
+TEST(CodeCounts, MaxWithKeepsTheLargerCountAndIsIdempotentWhenFull) {
+  CodeCounts stored, other;
+  stored.Add(200, 5);
+  stored.Add(486, 1);
+  other.Add(200, 3);
+  other.Add(486, 2);
+  other.Add(503, 4);
+  stored.MaxWith(other);
+  EXPECT_EQ(stored.Get(200), 5u);
+  EXPECT_EQ(stored.Get(486), 2u);
+  EXPECT_EQ(stored.Get(503), 4u);
+
+  CodeCounts full, rerun;
+  for (int code = 100; code < 200; ++code) full.Add(code);
+  for (int code = 150; code < 250; ++code) rerun.Add(code);
+  full.MaxWith(rerun);
+  const CodeCounts once = full;
+  full.MaxWith(rerun);
+  full.MaxWith(rerun);
+  EXPECT_EQ(full, once);
+  EXPECT_EQ(full.Get(0), 100u - (CodeCounts::kMaxCodes - 1)) << "the larger overflow";
+}
+
 TEST(CodeCounts, JsonRoundTrip) {
   CodeCounts c;
   c.Add(486, 2);

@@ -178,8 +178,6 @@ TEST(Schema, ColumnsAreTheRecordFields) {
   EXPECT_EQ(Columns(&db, "messages"), message_fields);
 }
 
-// Migration 8 adds the direction counters to every traffic table; rows
-// written before it read them as 0.
 // Before version 10 the natural key held end_ts, so a stopped replay and
 // its re-run left two rows of one call. The migration keeps the most
 // complete (store/sightings.h) and takes the others out of the rollups.
@@ -230,6 +228,8 @@ TEST(Schema, Version10KeepsTheMostCompleteRowOfACall) {
                 "CREATE UNIQUE INDEX calls_natural_key ON calls(invite_ts, call_id, sensor)"});
 }
 
+// Migration 8 adds the direction counters to every traffic table; rows
+// written before it read them as 0.
 TEST(Schema, Version7TrafficRowsGainDirectionColumnsAsZero) {
   TempDir dir;
   std::string path = dir.File("v7.db");

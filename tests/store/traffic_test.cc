@@ -48,6 +48,18 @@ stats::TrafficCounters Sum(const std::vector<stats::TrafficCounters>& rows, int6
 
 constexpr int64_t kHour = 1700000000 / 3600 * 3600;  // an hour boundary
 
+// Each minute row equals the sum of the second rows within it.
+void ExpectMinutesSumTheirSeconds(const std::vector<stats::TrafficCounters>& minutes,
+                                  const std::vector<stats::TrafficCounters>& seconds) {
+  for (const stats::TrafficCounters& m : minutes) {
+    std::vector<stats::TrafficCounters> in_minute;
+    for (const auto& s : seconds) {
+      if (s.ts >= m.ts && s.ts < m.ts + 60) in_minute.push_back(s);
+    }
+    EXPECT_EQ(m, Sum(in_minute, m.ts)) << "minute " << m.ts;
+  }
+}
+
 // Traffic tests over both backends (see BackendTest).
 class Traffic : public testing::BackendTest {};
 SIPMAN_INSTANTIATE_BACKENDS(Traffic);
@@ -68,13 +80,7 @@ TEST_P(Traffic, SecondsSumToMinutesSumToHours) {
   auto minutes = store->TrafficRows(q);
   ASSERT_TRUE(minutes.ok());
   ASSERT_EQ(minutes->size(), 4u);  // minutes 0, 1, 2, 3 of the hour
-  for (const stats::TrafficCounters& m : *minutes) {
-    std::vector<stats::TrafficCounters> in_minute;
-    for (const auto& s : *seconds) {
-      if (s.ts >= m.ts && s.ts < m.ts + 60) in_minute.push_back(s);
-    }
-    EXPECT_EQ(m, Sum(in_minute, m.ts)) << "minute " << m.ts;
-  }
+  ExpectMinutesSumTheirSeconds(*minutes, *seconds);
   q.resolution = TrafficResolution::kHour;
   auto hours = store->TrafficRows(q);
   ASSERT_TRUE(hours.ok());
@@ -139,13 +145,7 @@ TEST_P(Traffic, ASecondSeenAgainKeepsTheLargerCountOfEach) {
     q.resolution = TrafficResolution::kMinute;
     auto minutes = store->TrafficRows(q);
     ASSERT_TRUE(minutes.ok());
-    for (const stats::TrafficCounters& m : *minutes) {
-      std::vector<stats::TrafficCounters> in_minute;
-      for (const auto& c : *seconds) {
-        if (c.ts >= m.ts && c.ts < m.ts + 60) in_minute.push_back(c);
-      }
-      EXPECT_EQ(m, Sum(in_minute, m.ts)) << "minute " << m.ts;
-    }
+    ExpectMinutesSumTheirSeconds(*minutes, *seconds);
     q.resolution = TrafficResolution::kHour;
     auto hours = store->TrafficRows(q);
     ASSERT_TRUE(hours.ok());

@@ -320,7 +320,8 @@ export function renderAccount(root: HTMLElement): () => void {
       say(pwMsg, '');
       for (const i of [pwCur, pwNew, pwConfirm]) i.removeAttribute('aria-invalid');
       const fresh = pwNew.value;
-      if (fresh.length < PASSWORD_MIN || utf8Length(fresh) > PASSWORD_MAX) {
+      const characters = [...fresh].length;  // code points, as the server counts
+      if (characters < PASSWORD_MIN || characters > PASSWORD_MAX) {
         invalid(pwNew, pwMsg, `The new password needs ${PASSWORD_MIN} to ${PASSWORD_MAX} characters.`);
         return;
       }
@@ -335,7 +336,10 @@ export function renderAccount(root: HTMLElement): () => void {
         for (const i of [pwCur, pwNew, pwConfirm]) i.value = '';
         const ended = Number(r.sessions_ended) || 0;
         const revoked = Number(r.tokens_revoked) || 0;
-        say(pwMsg, `Password changed. Other sessions were logged out (${ended} ended), and ` +
+        // The count includes this browser's own session, which the answer
+        // replaced with a new one.
+        say(pwMsg, `Password changed. Every other session was logged out ` +
+          `(${plural(ended, 'session', 'sessions')} ended, this one renewed), and ` +
           `${plural(revoked, 'API token was', 'API tokens were')} revoked.`, true);
         // Every token is gone now.
         void loadTokens();
