@@ -14,6 +14,7 @@
 
 #include "capture/capture.h"
 #include "hep/hep.h"
+#include "store/store.h"
 
 namespace sipman::app {
 namespace {
@@ -522,8 +523,7 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
   if (options->spill_dir.empty()) {
     // A PostgreSQL URL is no file name: spill beside the working directory
     // (/var/lib/sipman under packaging/sipman.service).
-    const bool postgres = options->db.starts_with("postgresql://") ||
-                          options->db.starts_with("postgres://");
+    const bool postgres = store::ParseStoreUrl(options->db).postgres;
     options->spill_dir = postgres ? std::string("sipman-postgresql.spill") : options->db + ".spill";
   }
   *usage = false;

@@ -70,19 +70,10 @@ int RunServeCommand(int argc, char** argv) {
     if (i + 1 >= argc) return Usage(std::string(arg) + " needs a value");
     *target = argv[++i];
   }
-  std::string path = options.db_path;
-  const bool postgres =
-      path.starts_with("postgresql://") || path.starts_with("postgres://");
-  if (postgres) {
-    if (options.users_db_path.empty()) options.users_db_path = "sipman-web-users.db";
-    // Shown without its password.
-    size_t scheme = path.find("://") + 3, at = path.find('@', scheme);
-    size_t colon = path.find(':', scheme), slash = path.find('/', scheme);
-    if (at != std::string::npos && colon < at && (slash == std::string::npos || at < slash)) {
-      path = path.substr(0, colon + 1) + "***" + path.substr(at);
-    }
-  }
-  if (std::string_view(path).starts_with("sqlite:")) path = path.substr(7);
+  const store::StoreUrl db = store::ParseStoreUrl(options.db_path);
+  const bool postgres = db.postgres;
+  if (postgres && options.users_db_path.empty()) options.users_db_path = "sipman-web-users.db";
+  const std::string& path = db.postgres ? db.shown : db.sqlite_path;  // shown without a password
   struct stat st;
   if (!postgres && stat(path.c_str(), &st) != 0) {
     std::fprintf(stderr,

@@ -143,9 +143,7 @@ class SqliteCallAnalytics final : public CallAnalytics {
 }  // namespace
 
 Result<std::unique_ptr<CallAnalytics>> CallAnalytics::Open(const std::string& url) {
-  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return internal::OpenPostgresCallAnalytics(url);
-  }
+  if (ParseStoreUrl(url).postgres) return internal::OpenPostgresCallAnalytics(url);
   // A 256 MiB page cache: a report over a long range reads the rollups and
   // the edges' index slices, and re-reads them for each figure.
   std::string path;

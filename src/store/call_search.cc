@@ -102,9 +102,7 @@ class SqliteCallSearch final : public CallSearch {
 }  // namespace
 
 Result<std::unique_ptr<CallSearch>> CallSearch::Open(const std::string& url) {
-  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return internal::OpenPostgresCallSearch(url);
-  }
+  if (ParseStoreUrl(url).postgres) return internal::OpenPostgresCallSearch(url);
   std::string path;
   Result<sqlite3*> db = internal::OpenSqliteReader(url, "", &path);
   if (!db.ok()) return db.status();

@@ -57,8 +57,6 @@ class PgParams {
 // its last character incremented. Exact for every UTF-8 prefix.
 std::string PgPrefixCondition(const char* column, const std::string& prefix, PgParams* params);
 
-// The URL without its password, for messages.
-std::string RedactPgUrl(const std::string& url);
 
 }  // namespace sipman::store::internal
 

@@ -256,7 +256,7 @@ Result<std::vector<RegistrationRow>> PostgresCallSearch::CurrentRegistrations(
 
 Status PgReader::Open(const std::string& url) {
   url_ = url;
-  where_ = "PostgreSQL database " + RedactPgUrl(url);
+  where_ = "PostgreSQL database " + ParseStoreUrl(url).shown;
   Status s = conn_.Connect(url_);
   if (!s.ok()) {
     return Status::Error("cannot connect to " + where_ + ": " + s.message() +
@@ -323,17 +323,6 @@ std::string PgPrefixCondition(const char* column, const std::string& prefix, PgP
   std::string condition = std::string("(") + column + " >= " + params->Text(low);
   if (!high.empty()) condition += std::string(" AND ") + column + " < " + params->Text(high);
   return condition + ")";
-}
-
-std::string RedactPgUrl(const std::string& url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  size_t at = url.find('@', scheme + 3);
-  size_t slash = url.find('/', scheme + 3);
-  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return url;
-  size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 Result<std::unique_ptr<CallSearch>> OpenPostgresCallSearch(const std::string& url) {

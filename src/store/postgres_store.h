@@ -42,6 +42,7 @@
 #define SIPMAN_STORE_POSTGRES_STORE_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -52,37 +53,13 @@
 #include <string_view>
 #include <vector>
 
+#include "store/pg_connection.h"
+#include "store/pg_copy_format.h"
 #include "store/record_codec.h"
 #include "store/store.h"
 #include "store/write_queue.h"
 
-struct pg_conn;
-struct pg_result;
-
 namespace sipman::store::internal {
-
-// An owned libpq result; empty when the query could not be sent.
-class PgResult {
- public:
-  PgResult() = default;
-  explicit PgResult(pg_result* result) : result_(result) {}
-  ~PgResult();
-  PgResult(PgResult&& other) noexcept : result_(other.result_) { other.result_ = nullptr; }
-  PgResult& operator=(PgResult&& other) noexcept;
-  PgResult(const PgResult&) = delete;
-  PgResult& operator=(const PgResult&) = delete;
-
-  pg_result* get() const { return result_; }
-  int rows() const;
-  // LIFETIME: the view lives as long as this result.
-  std::string_view Text(int row, int column) const;
-  int64_t Int(int row, int column) const;
-  // Rows an INSERT, UPDATE or DELETE changed.
-  int64_t affected_rows() const;
-
- private:
-  pg_result* result_ = nullptr;
-};
 
 // Reads a call from result row `row`: kCallColumns (sqlite_rows.h) from
 // column `first` on, then also_seen_by. `name` names the row in errors
@@ -93,8 +70,6 @@ Status ReadPgCall(const PgResult& res, int row, int first, const std::string& na
 Status ReadPgRegistration(const PgResult& res, int row, int first, const std::string& name,
                           calls::RegistrationRecord* out);
 
-// One connection to the server, with the few operations the store needs.
-// Not thread-safe: each user (the writer, the readers) has its own.
 // The condition that a calls row belongs to the sensor whose name is the
 // parameter `placeholder` ("$3"): the sensor that stored it, or one of the
 // others that saw the same call (also_seen_by, comma-separated; see
@@ -104,46 +79,15 @@ inline std::string CallOfSensorSql(const std::string& placeholder) {
          placeholder + " || ',' IN ',' || also_seen_by || ',') > 0))";
 }
 
-class PgConnection {
- public:
-  PgConnection() = default;
-  ~PgConnection();
-  PgConnection(const PgConnection&) = delete;
-  PgConnection& operator=(const PgConnection&) = delete;
+// Adds one stats_* row (columns: ts, then TrafficColumns()) to *c; false
+// when its codes column cannot be read (postgres_read.cc).
+bool AddTrafficRow(const PgResult& res, int row, stats::TrafficCounters* c);
 
-  // Connects (closing any previous connection) with UTF-8 as client encoding.
-  Status Connect(const std::string& url);
-  void Disconnect();
-  bool connected() const;
-
-  // Runs `sql` (several statements allowed when there are no parameters).
-  Status Exec(std::string_view sql);
-  // Runs `sql` with text parameters $1..$n and returns its result rows.
-  // REQUIRES: no parameter holds a NUL byte (SanitizeText removes them).
-  Result<PgResult> Query(const std::string& sql, const std::vector<std::string>& params = {});
-  // COPY `copy_sql` (... FROM STDIN) with `data` in COPY's text format.
-  Status Copy(const std::string& copy_sql, std::string_view data);
-
-  // Whether the last error lost the connection or came from a server that
-  // is shutting down or starting up: such work is worth retrying.
-  bool last_error_retryable() const { return last_error_retryable_; }
-  // SQLSTATE of the last error ("" when none or unknown).
-  const std::string& last_sqlstate() const { return last_sqlstate_; }
-
- private:
-  Status Error(std::string_view what, pg_result* result);
-
-  pg_conn* conn_ = nullptr;
-  bool last_error_retryable_ = false;
-  std::string last_sqlstate_;
-};
-
-// Makes `text` acceptable as a PostgreSQL text value: each byte that is not
-// part of valid UTF-8, and each NUL byte, becomes U+FFFD. SQLite keeps such
-// bytes as they are; PostgreSQL rejects them, and one captured header with a
-// Latin-1 byte must not fail a whole batch.
-void AppendSanitized(std::string_view text, std::string* out);
-std::string SanitizeText(std::string_view text);
+inline int64_t SteadyNowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // Schema (postgres_schema.cc).
 int LatestPostgresSchemaVersion();
@@ -168,44 +112,6 @@ Status CreatePartitions(PgConnection* conn, const PartitionedTable& table,
 // Drops the day partitions of every partitioned table older than
 // `oldest_kept_day`. Returns how many it dropped.
 Result<int> DropPartitionsBefore(PgConnection* conn, int64_t oldest_kept_day);
-
-// A batch in the form the server takes it: the COPY text of each table, the
-// traffic seconds and the active-call snapshots. The writer formats each
-// queue batch into one (FormatBatch) and loads it (PostgresStore::LoadBatch);
-// a spill segment holds one encoded (EncodeSpillSegment) and is loaded by the
-// same LoadBatch when replayed (DecodeSpillSegment).
-struct CopyBatch {
-  // COPY text, in kCallColumns, kRegistrationColumns, kMessageColumns order.
-  std::string calls, registrations, messages;
-  uint64_t call_rows = 0, registration_rows = 0, message_rows = 0;
-  // The day partitions each partitioned table (kPartitionedTables order) needs.
-  std::set<int64_t> days[3];
-  std::string traffic_sensor;  // the stats_* rows' sensor
-  std::vector<stats::TrafficCounters> traffic_seconds;
-  // The newest snapshot of each sensor in the batch: replacing a sensor's
-  // rows with each snapshot in turn leaves the newest one.
-  struct Snapshot {
-    std::string sensor;
-    std::string copy;  // COPY text for active_calls
-    uint64_t rows = 0;
-  };
-  std::vector<Snapshot> snapshots;
-  uint64_t source_rows = 0;  // RowBatch::size() of the batch it came from
-
-  void clear();
-};
-
-// Formats `batch` (traffic under `traffic_sensor`) into *out.
-void FormatBatch(const RowBatch& batch, std::string_view traffic_sensor, CopyBatch* out);
-// The spill segment of `batch` (format above) into *out.
-void EncodeSpillSegment(const CopyBatch& batch, std::string* out);
-// Reads a spill segment back; an error says what is wrong with it (truncated,
-// checksum mismatch, unknown section).
-Status DecodeSpillSegment(std::string_view bytes, CopyBatch* out);
-// The subdirectory of StoreOptions::spill_dir for one database and sensor:
-// segments must only be replayed into the database and under the sensor they
-// were meant for. Readable (host, port, database, sensor) plus a hash.
-std::string SpillSubdirectory(const std::string& url, std::string_view sensor);
 
 class PostgresStore final : public Store, private BatchSink {
  public:

@@ -13,12 +13,32 @@ RegistrationCursor RegistrationCursor::After(const calls::RegistrationRecord& la
   return RegistrationCursor{last.first_seen, last.call_id, last.sensor};
 }
 
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
-  std::string_view url = options.url;
-  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return internal::PostgresStore::Open(options, options.url);
+StoreUrl ParseStoreUrl(std::string_view url) {
+  StoreUrl parsed;
+  parsed.postgres = url.starts_with("postgresql://") || url.starts_with("postgres://");
+  if (!parsed.postgres) {
+    if (url.starts_with("sqlite:")) url.remove_prefix(7);
+    parsed.sqlite_path = url;
+    parsed.shown = url;
+    return parsed;
   }
-  if (url.starts_with("sqlite:")) url.remove_prefix(7);
+  // user:password@host: the password is shown as ***.
+  parsed.shown = url;
+  const size_t scheme = url.find("://") + 3;
+  const size_t at = url.find('@', scheme);
+  const size_t slash = url.find('/', scheme);
+  const size_t colon = url.find(':', scheme);
+  if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash) &&
+      colon != std::string_view::npos && colon < at) {
+    parsed.shown = std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+  }
+  return parsed;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  const StoreUrl parsed = ParseStoreUrl(options.url);
+  if (parsed.postgres) return internal::PostgresStore::Open(options, options.url);
+  std::string_view url = parsed.sqlite_path;
   if (url.empty()) {
     return Status::Error("no database given: name a SQLite file, e.g. sipman.db or sqlite:PATH");
   }

@@ -51,6 +51,17 @@
 
 namespace sipman::store {
 
+// What a --db value names: the one place that tells the backends apart.
+// A PostgreSQL server is a libpq URI, "postgresql://user@host:port/db" or
+// "postgres://..."; anything else is a SQLite file: "sipman.db", any path,
+// or "sqlite:PATH".
+struct StoreUrl {
+  bool postgres = false;
+  std::string sqlite_path;  // SQLite: the file, without "sqlite:"
+  std::string shown;        // for messages and logs: without a password
+};
+StoreUrl ParseStoreUrl(std::string_view url);
+
 struct StoreOptions {
   // "sipman.db", any file path, or "sqlite:PATH"; or a PostgreSQL URI,
   // "postgresql://user@host:port/db" (libpq's syntax, "postgres://" too).

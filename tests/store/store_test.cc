@@ -90,6 +90,21 @@ StoredMessage Message(std::string_view call_id, TimestampNs ts, std::string_view
   return m;
 }
 
+TEST(StoreUrl, TellsTheBackendsApartAndHidesThePassword) {
+  StoreUrl file = ParseStoreUrl("data/sipman.db");
+  EXPECT_FALSE(file.postgres);
+  EXPECT_EQ(file.sqlite_path, "data/sipman.db");
+  EXPECT_EQ(ParseStoreUrl("sqlite:/var/lib/sipman/x.db").sqlite_path, "/var/lib/sipman/x.db");
+  StoreUrl pg = ParseStoreUrl("postgresql://sipman:s3cret@db.example:5432/calls");
+  EXPECT_TRUE(pg.postgres);
+  EXPECT_EQ(pg.shown, "postgresql://sipman:***@db.example:5432/calls");
+  EXPECT_TRUE(ParseStoreUrl("postgres://db.example/calls").postgres);
+  EXPECT_EQ(ParseStoreUrl("postgres://u@db.example:5432/calls").shown,
+            "postgres://u@db.example:5432/calls") << "no password, nothing hidden";
+  EXPECT_EQ(ParseStoreUrl("postgresql://h/db?user=a@b:c").shown, "postgresql://h/db?user=a@b:c")
+      << "an @ after the path is no user";
+}
+
 // Store tests over both backends (see BackendTest).
 class StoreTest : public testing::BackendTest {};
 SIPMAN_INSTANTIATE_BACKENDS(StoreTest);
