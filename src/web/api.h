@@ -1,5 +1,6 @@
-// Private to web/: the request handlers of the JSON API, the pages and
-// /metrics; one Api per server, called from the worker threads.
+// Private to web/: the JSON API, the pages and /metrics behind one entry
+// point; one Api per server, called from the worker threads. api.cc holds
+// the route table; the handlers are declared in api_handlers.h.
 #ifndef SIPMAN_WEB_API_H_
 #define SIPMAN_WEB_API_H_
 
@@ -44,9 +45,6 @@ class Api {
   bool HashesPasswords(const HttpRequest& request) const;
 
  private:
-  struct Call;  // one request being handled (api.cc)
-  void Dispatch(int route, Call& c);
-
   const WebServerOptions& options_;
   store::Store* store_;
   Auth* auth_;

@@ -9,11 +9,15 @@
 #include <chrono>
 
 #include "store/store.h"
+#include "web/api_handlers.h"
 #include "web/api_util.h"
 #include "web/json.h"
 
 namespace sipman::web {
 namespace {
+
+// What a live stream refused for want of room tells the client to wait.
+constexpr int kLiveRetryAfterS = 10;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -65,6 +69,34 @@ std::string CallEventJson(std::string_view event, const calls::CallRecord& r) {
   w.EndObject();
   w.EndObject();
   return w.Take();
+}
+
+// GET /api/v1/live: admits the stream (the server then hands the socket to
+// the hub); HEAD answers the stream's head alone.
+void LiveStream(ApiContext& c) {
+  if (c.req.method == "HEAD") {  // the stream's head, and no stream
+    c.resp->status = 200;
+    c.resp->content_type = "text/event-stream";
+    c.resp->AddHeader("Cache-Control", "no-store");
+    c.resp->unknown_length = true;
+    return;
+  }
+  switch (c.live->Reserve(c.user)) {
+    case LiveHub::Admission::kOk:
+      break;
+    case LiveHub::Admission::kUserFull:
+      c.resp->AddHeader("Retry-After", std::to_string(kLiveRetryAfterS));
+      return c.Fail(503, "too many live streams for user " + c.user + " (at most " +
+                             std::to_string(c.live->max_clients_per_user()) +
+                             "): close one (another browser tab?) or poll GET "
+                             "/api/v1/stats/traffic");
+    case LiveHub::Admission::kFull:
+      c.resp->AddHeader("Retry-After", std::to_string(kLiveRetryAfterS));
+      return c.Fail(503, "too many live streams on this server (at most " +
+                             std::to_string(c.live->max_clients()) + "); try again later");
+  }
+  c.resp->event_stream = true;
+  c.resp->stream_user = c.user;
 }
 
 LiveHub::LiveHub(size_t client_buffer_bytes, size_t max_clients, size_t max_clients_per_user,

@@ -1,0 +1,297 @@
+// Calls: the search (GET /api/v1/calls), one call with its messages and
+// SDP (GET /api/v1/calls/{id}) and its messages as a pcap file
+// (GET /api/v1/calls/{id}/pcap).
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sip/sip.h"
+#include "store/store.h"
+#include "web/api_handlers.h"
+#include "web/api_util.h"
+#include "web/pcap.h"
+
+namespace sipman::web {
+namespace {
+
+// Messages of another call with the same Call-ID are left out of a call's
+// messages when they lie this far outside its [invite_ts, end_ts].
+constexpr TimestampNs kCallMessageMargin = 120 * kNsPerSecond;
+
+void WriteMedia(JsonWriter& w, const std::vector<calls::MediaStream>& media) {
+  w.BeginArray();
+  for (const calls::MediaStream& m : media) {
+    w.BeginObject().Field("type", m.type).Field("address", m.address);
+    w.Field("port", static_cast<int>(m.port)).Field("codecs", m.codecs).EndObject();
+  }
+  w.EndArray();
+}
+
+void WriteCall(JsonWriter& w, const store::CallRow& row) {
+  const calls::CallRecord& r = row.record;
+  w.BeginObject();
+  w.Field("id", row.id).Field("call_id", r.call_id).Field("sensor", r.sensor);
+  w.Field("also_seen_by", r.also_seen_by);
+  w.Field("caller_user", r.caller_user).Field("caller_display", r.caller_display);
+  w.Field("caller_domain", r.caller_domain).Field("caller_tag", r.caller_tag);
+  w.Field("pai_user", r.pai_user).Field("callee_user", r.callee_user);
+  w.Field("ruri_user", r.ruri_user).Field("callee_domain", r.callee_domain);
+  w.Field("callee_tag", r.callee_tag).Field("diversion_user", r.diversion_user);
+  w.Field("src_ip", r.src_ip.ToString()).Field("src_port", static_cast<int>(r.src_port));
+  w.Field("dst_ip", r.dst_ip.ToString()).Field("dst_port", static_cast<int>(r.dst_port));
+  w.Field("transport", r.transport);
+  WriteTime(w, "invite_ts", r.invite_ts);
+  WriteTime(w, "first_provisional_ts", r.first_provisional_ts);
+  WriteTime(w, "first_18x_ts", r.first_18x_ts);
+  WriteTime(w, "answer_ts", r.answer_ts);
+  WriteTime(w, "ack_ts", r.ack_ts);
+  WriteTime(w, "bye_ts", r.bye_ts);
+  WriteTime(w, "cancel_ts", r.cancel_ts);
+  WriteTime(w, "final_ts", r.final_ts);
+  WriteTime(w, "end_ts", r.end_ts);
+  w.Field("duration_ms", r.duration_ms).Field("connect_ms", r.connect_ms);
+  w.Field("post_dial_delay_ms", r.post_dial_delay_ms);
+  w.Field("disconnect_delay_ms", r.disconnect_delay_ms);
+  w.Field("final_status", r.final_status).Field("final_reason", r.final_reason);
+  w.Field("state", calls::CallStateName(r.state)).Field("hangup_by", r.hangup_by);
+  w.Field("reason_protocol", r.reason_protocol).Field("reason_cause", r.reason_cause);
+  w.Field("reason_text", r.reason_text);
+  w.Field("caller_media_types", r.caller_media_types);
+  w.Key("caller_media");
+  WriteMedia(w, r.caller_media);
+  w.Field("callee_media_types", r.callee_media_types);
+  w.Key("callee_media");
+  WriteMedia(w, r.callee_media);
+  w.Field("caller_user_agent", r.caller_user_agent);
+  w.Field("callee_user_agent", r.callee_user_agent);
+  w.Field("message_count", r.message_count).Field("retransmissions", r.retransmissions);
+  w.Field("byte_count", r.byte_count).Field("auth_challenges", r.auth_challenges);
+  w.Field("correlation_id", r.correlation_id).Field("linked_call_id", r.linked_call_id);
+  w.EndObject();
+}
+
+std::string_view FirstLine(std::string_view raw) {
+  size_t end = raw.find_first_of("\r\n");
+  return raw.substr(0, std::min<size_t>(end, 200));
+}
+
+void WriteMessage(JsonWriter& w, const store::StoredMessageRow& m) {
+  w.BeginObject().Field("id", m.id);
+  WriteTime(w, "ts", m.ts);
+  w.Field("src_ip", m.src_ip.ToString()).Field("src_port", static_cast<int>(m.src_port));
+  w.Field("dst_ip", m.dst_ip.ToString()).Field("dst_port", static_cast<int>(m.dst_port));
+  w.Field("transport", m.transport).Field("is_request", m.status == 0);
+  w.Field("method", m.method).Field("status", m.status).Field("cseq", m.cseq);
+  w.Field("first_line", FirstLine(m.raw));
+  w.Field("size", static_cast<uint64_t>(m.raw.size())).Field("raw", m.raw);
+  w.EndObject();
+}
+
+// The SDP of message `index` of the call, parsed again from its stored
+// text; nothing when it has none.
+void WriteSdp(JsonWriter& w, const store::StoredMessageRow& m, size_t index,
+              const calls::CallRecord& call) {
+  sip::SipMessage message;
+  sip::ParseOptions options;
+  options.datagram = true;
+  if (sip::ParseSipMessage(m.raw, options, &message) != sip::ParseStatus::kComplete) return;
+  std::string_view body = sip::FindSdpBody(message.content_type, message.body);
+  if (body.empty()) return;
+  sip::SdpSession sdp;
+  if (!sip::ParseSdp(body, &sdp)) return;
+  w.BeginObject();
+  w.Field("message_index", static_cast<int64_t>(index)).Field("message_id", m.id);
+  WriteTime(w, "ts", m.ts);
+  w.Field("src_ip", m.src_ip.ToString()).Field("src_port", static_cast<int>(m.src_port));
+  w.Field("dst_ip", m.dst_ip.ToString()).Field("dst_port", static_cast<int>(m.dst_port));
+  bool from_caller = m.src_ip == call.src_ip && m.src_port == call.src_port;
+  w.Field("side", from_caller ? "caller" : "callee");
+  w.Field("origin_address", sdp.origin_address);
+  w.Key("media").BeginArray();
+  for (size_t i = 0; i < sdp.media_count; ++i) {
+    const sip::SdpMedia& media = sdp.media[i];
+    w.BeginObject().Field("type", media.type).Field("address", media.connection_address);
+    w.Field("port", static_cast<int>(media.port)).Field("protocol", media.protocol);
+    w.Field("direction", sip::MediaDirectionName(media.direction));
+    w.Field("formats", media.formats);
+    w.Key("codecs").BeginArray();
+    for (size_t k = 0; k < media.rtpmap_count; ++k) {
+      const sip::SdpRtpMap& map = media.rtpmaps[k];
+      w.BeginObject().Field("payload_type", static_cast<int>(map.payload_type));
+      w.Field("name", map.encoding).Field("clock_rate", map.clock_rate).EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+}
+
+// "state": call states separated by commas.
+bool StateParam(ApiContext& c, std::vector<std::string>* out) {
+  std::optional<std::string> states = c.Param("state");
+  if (!states) return true;
+  std::string_view rest = *states;
+  while (true) {
+    size_t comma = rest.find(',');
+    std::string state(rest.substr(0, comma));
+    calls::CallState known[] = {calls::CallState::kAnswered, calls::CallState::kBusy,
+                                calls::CallState::kCancelled, calls::CallState::kNoAnswer,
+                                calls::CallState::kFailed, calls::CallState::kInProgress,
+                                calls::CallState::kTimedOut};
+    bool ok = false;
+    for (calls::CallState k : known) ok = ok || calls::CallStateName(k) == state;
+    if (!ok) {
+      c.Bad("state: unknown state '" + state.substr(0, 40) +
+            "' (answered, busy, cancelled, no_answer, failed, in_progress, "
+            "timed_out; several separated by commas)");
+      return false;
+    }
+    out->push_back(state);
+    if (comma == std::string_view::npos) return true;
+    rest.remove_prefix(comma + 1);
+  }
+}
+
+// "status": SIP status codes separated by commas.
+bool StatusParam(ApiContext& c, std::vector<int>* out) {
+  std::optional<std::string> statuses = c.Param("status");
+  if (!statuses) return true;
+  std::string_view rest = *statuses;
+  while (true) {
+    size_t comma = rest.find(',');
+    std::optional<int64_t> code = ParseInt(rest.substr(0, comma));
+    if (!code || *code < 0 || *code > 699 || out->size() >= 20) {
+      c.Bad("status: SIP status codes 0-699 separated by commas (0: none)");
+      return false;
+    }
+    out->push_back(static_cast<int>(*code));
+    if (comma == std::string_view::npos) return true;
+    rest.remove_prefix(comma + 1);
+  }
+}
+
+// The call of path parameter {id} and its messages; false once answered
+// with an error.
+bool LoadCall(ApiContext& c, store::CallRow* call,
+              std::vector<store::StoredMessageRow>* messages) {
+  std::optional<int64_t> id = ParseInt(c.path_params[0]);
+  if (!id || *id <= 0) {
+    c.Bad("id: not a call id (the \"id\" of a call in /api/v1/calls)");
+    return false;
+  }
+  if (!c.NeedDb()) return false;
+  Result<std::optional<store::CallRow>> found = c.worker->search->GetCall(*id);
+  if (!found.ok()) {
+    c.DbError(found.status());
+    return false;
+  }
+  if (!found->has_value()) {
+    c.Fail(404, "no call with id " + c.path_params[0]);
+    return false;
+  }
+  *call = std::move(**found);
+  if (c.store == nullptr) {
+    c.Fail(503, "messages are not available");
+    return false;
+  }
+  Result<std::vector<store::StoredMessageRow>> all = c.store->MessagesOfCall(call->record.call_id);
+  if (!all.ok()) {
+    c.DbError(all.status());
+    return false;
+  }
+  const calls::CallRecord& r = call->record;
+  for (store::StoredMessageRow& m : *all) {
+    if (m.sensor != r.sensor) continue;
+    if (r.invite_ts > 0 && m.ts < r.invite_ts - kCallMessageMargin) continue;
+    if (r.end_ts > 0 && m.ts > r.end_ts + kCallMessageMargin) continue;
+    messages->push_back(std::move(m));
+  }
+  return true;
+}
+
+}  // namespace
+
+void ListCalls(ApiContext& c) {
+  store::CallSearchQuery q;
+  if (!c.TimeParam("from", &q.from_ts) || !c.TimeParam("to", &q.to_ts)) return;
+  q.caller = c.Param("caller").value_or("");
+  q.caller_contains = c.Param("caller_contains").value_or("");
+  q.callee = c.Param("callee").value_or("");
+  q.callee_contains = c.Param("callee_contains").value_or("");
+  q.call_id = c.Param("call_id").value_or("");
+  q.sensor = c.Param("sensor").value_or("");
+  if (!c.IpParam(&q.ip) || !StateParam(c, &q.states) || !StatusParam(c, &q.statuses)) return;
+  std::optional<int64_t> min_d, max_d, limit;
+  if (!c.IntParam("min_duration_ms", 0, int64_t{1} << 50, &min_d) ||
+      !c.IntParam("max_duration_ms", 0, int64_t{1} << 50, &max_d) ||
+      !c.IntParam("limit", 1, store::kMaxSearchLimit, &limit)) {
+    return;
+  }
+  q.min_duration_ms = min_d;
+  q.max_duration_ms = max_d;
+  q.limit = limit ? static_cast<size_t>(*limit) : 50;
+  std::string sort = c.Param("sort").value_or("-invite_ts");
+  if (sort == "invite_ts") {
+    q.sort = store::CallSort::kInviteAsc;
+  } else if (sort == "-invite_ts") {
+    q.sort = store::CallSort::kInviteDesc;
+  } else if (sort == "duration_ms") {
+    q.sort = store::CallSort::kDurationAsc;
+  } else if (sort == "-duration_ms") {
+    q.sort = store::CallSort::kDurationDesc;
+  } else {
+    return c.Bad("sort: one of invite_ts, -invite_ts, duration_ms, -duration_ms");
+  }
+  // A cursor holds a position in one sort order only.
+  std::string kind = "calls" + sort;
+  if (!c.CursorParam(kind,
+                     "cursor: not a cursor of this listing and sort order (pass next_cursor "
+                     "back unchanged, with the same sort)",
+                     &q.after) ||
+      !c.NeedDb()) {
+    return;
+  }
+  Result<store::CallPage> page = c.worker->search->FindCalls(q);
+  if (!page.ok()) return c.DbError(page.status());
+  JsonWriter w;
+  w.BeginObject().Key("calls").BeginArray();
+  for (const store::CallRow& row : page->rows) WriteCall(w, row);
+  w.EndArray();
+  WriteNextCursor(w, kind, page->next);
+  w.EndObject();
+  c.Json(w);
+}
+
+void GetCall(ApiContext& c) {
+  store::CallRow call;
+  std::vector<store::StoredMessageRow> messages;
+  if (!LoadCall(c, &call, &messages)) return;
+  JsonWriter w;
+  w.BeginObject().Key("call");
+  WriteCall(w, call);
+  w.Key("messages").BeginArray();
+  for (const store::StoredMessageRow& m : messages) WriteMessage(w, m);
+  w.EndArray();
+  w.Key("sdp").BeginArray();
+  for (size_t i = 0; i < messages.size(); ++i) WriteSdp(w, messages[i], i, call.record);
+  w.EndArray();
+  w.EndObject();
+  c.Json(w);
+}
+
+void GetCallPcap(ApiContext& c) {
+  store::CallRow call;
+  std::vector<store::StoredMessageRow> messages;
+  if (!LoadCall(c, &call, &messages)) return;
+  c.resp->status = 200;
+  c.resp->content_type = "application/vnd.tcpdump.pcap";
+  c.resp->body = BuildCallPcap(messages);
+  c.resp->AddHeader("Content-Disposition",
+                    "attachment; filename=\"call-" + std::to_string(call.id) + ".pcap\"");
+  c.resp->AddHeader("Cache-Control", "no-store");
+}
+
+}  // namespace sipman::web
