@@ -17,10 +17,12 @@
 #include <thread>
 
 #include "app/correlator.h"
+#include "app/hep_input.h"
 #include "app/logger.h"
 #include "app/packet_queue.h"
 #include "app/pipeline.h"
 #include "app/run_metrics.h"
+#include "app/run_report.h"
 #include "capture/capture.h"
 #include "hep/hep.h"
 #include "stats/stats.h"
@@ -59,71 +61,6 @@ std::string WebUrl(const std::string& listen, uint16_t port, bool https) {
   url.append(host).append(":").append(std::to_string(port)).append("/");
   return url;
 }
-
-// The HEP listener's sink, on the listener thread: the only producer of the
-// HEP queue. Each SIP packet is queued as a normalised HEPv3 packet
-// (uncompressed, no auth key) so that the worker decodes it again, and so
-// that spilled HEP packets read back from disk like any other.
-class HepIntake : public hep::HepSink {
- public:
-  explicit HepIntake(PacketQueue* queue) : queue_(queue) { buffer_.reserve(65536); }
-
-  void OnHepPacket(const hep::HepPacket& packet, TimestampNs received_ns) override {
-    if (packet.payload_type != hep::kPayloadTypeSip || packet.payload.empty()) {
-      not_sip_.store(not_sip_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      return;
-    }
-    hep::HepPacket normal = packet;
-    normal.auth_key = {};
-    normal.compressed = false;
-    if (normal.ts == 0) normal.ts = received_ns;  // HEPv1 carries no time
-    if (!hep::EncodeHep3(normal, &buffer_).ok()) return;  // cannot happen: it came in one
-    capture::Packet queued;
-    queued.ts = normal.ts;
-    queued.link = net::LinkType::kRaw;  // a label for the spill files only
-    queued.data = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buffer_.data()),
-                                           buffer_.size());
-    queued.wire_len = static_cast<uint32_t>(packet.payload.size());
-    queue_->Push(queued);
-  }
-  void OnIdle() override { queue_->ProducerTick(); }
-
-  uint64_t not_sip() const { return not_sip_.load(std::memory_order_relaxed); }
-
- private:
-  PacketQueue* queue_;
-  std::string buffer_;
-  std::atomic<uint64_t> not_sip_{0};
-};
-
-// Forwards every SIP message as HEPv3 (--hep-send), then hands it on.
-// Worker thread only.
-class HepForwarder : public MessageHandler {
- public:
-  HepForwarder(hep::HepSender* sender, MessageHandler* next) : sender_(sender), next_(next) {}
-
-  void OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) override {
-    hep::HepPacket p;
-    p.src_ip = payload.src_ip;
-    p.dst_ip = payload.dst_ip;
-    p.src_port = payload.src_port;
-    p.dst_port = payload.dst_port;
-    p.ts = payload.ts;
-    p.ip_protocol =
-        payload.transport == net::Transport::kUdp ? hep::kIpProtocolUdp : hep::kIpProtocolTcp;
-    p.payload = payload.data;
-    sender_->Send(p);
-    next_->OnSipMessage(payload, message);
-  }
-  void OnPacketDone(TimestampNs ts) override { next_->OnPacketDone(ts); }
-  void OnEncrypted(TimestampNs ts, uint64_t connections, uint64_t bytes) override {
-    next_->OnEncrypted(ts, connections, bytes);
-  }
-
- private:
-  hep::HepSender* sender_;
-  MessageHandler* next_;
-};
 
 class Daemon {
  public:
@@ -730,81 +667,23 @@ class Daemon {
   }
 
   void PrintSummary() {
-    double elapsed = std::chrono::duration<double>(Clock::now() - started_).count();
-    capture::SourceStats s = SourceTotals();
-    PacketQueueCounters q = QueueTotals();
-    store::StoreCounters st = store_->counters();
-    const calls::CallTrackerCounters& c = correlator_->tracker_counters();
-    std::printf("sipman run: %s, %.3f s\n", Describe().c_str(), elapsed);
-    std::printf("packets: %llu  bytes: %llu  kernel drops: %llu  interface drops: %llu\n",
-                U(totals_.packets), U(totals_.bytes), U(s.kernel_drops), U(s.interface_drops));
-    std::printf("queue: max %llu packets  spilled: %llu packets (%llu bytes, %llu files)  "
-                "lost to spill errors: %llu\n",
-                U(q.max_queued), U(q.spilled), U(q.spilled_bytes), U(q.spill_segments),
-                U(q.spill_lost));
+    RunReport r;
+    r.description = Describe();
+    r.elapsed_s = std::chrono::duration<double>(Clock::now() - started_).count();
+    r.source = SourceTotals();
+    r.queue = QueueTotals();
+    r.store = store_->counters();
+    r.totals = &totals_;
+    r.correlator = correlator_.get();
     if (hep_listener_) {
-      hep::HepListenerCounters h = hep_listener_->counters();
-      std::printf("hep received: %llu  decoded: %llu  not SIP: %llu  rejected: %llu",
-                  U(h.received), U(h.decoded), U(hep_intake_->not_sip()), U(h.rejected));
-      for (size_t i = 1; i < static_cast<size_t>(hep::HepError::kCount); ++i) {
-        if (h.rejected_by_reason[i] == 0) continue;
-        std::printf(" %s=%llu", std::string(hep::HepErrorName(static_cast<hep::HepError>(i))).c_str(),
-                    U(h.rejected_by_reason[i]));
-      }
-      std::printf("  tcp connections: %llu (refused %llu, stream errors %llu)\n",
-                  U(h.tcp_accepted), U(h.tcp_refused), U(h.tcp_stream_errors));
+      r.hep_received = hep_listener_->counters();
+      r.hep_not_sip = hep_intake_->not_sip();
     }
-    if (hep_sender_) {
-      const hep::HepSenderCounters& h = hep_sender_->counters();
-      std::printf("hep sent: %llu packets (%llu bytes) to %s  dropped: %llu  errors: %llu\n",
-                  U(h.sent), U(h.bytes), options_.hep_send.c_str(), U(h.dropped), U(h.errors));
-    }
-    std::printf("messages: %llu  malformed: %llu  retransmissions: %llu  orphans: %llu\n",
-                U(totals_.messages), U(totals_.malformed), U(c.retransmissions),
-                U(c.orphan_requests + c.orphan_responses));
-    if (c.calls_evicted != 0) {
-      std::printf("evicted at the open-call cap: %llu (no response %llu, challenged %llu, "
-                  "ended %llu, ringing %llu, established %llu)\n",
-                  U(c.calls_evicted), U(c.calls_evicted_no_response), U(c.calls_evicted_challenged),
-                  U(c.calls_evicted_ended), U(c.calls_evicted_ringing),
-                  U(c.calls_evicted_established));
-    }
-    for (const std::string& line : DecoderSummaryLines(totals_.decoder)) {
-      std::printf("%s\n", line.c_str());
-    }
-    stats::TrafficSummary traffic = correlator_->traffic_summary();
-    std::printf("traffic: %llu SIP packets, %llu bytes over %lld s; bytes/s average %.1f "
-                "peak %llu; messages/s average %.2f peak %llu\n",
-                U(traffic.totals.packets), U(traffic.totals.frame_bytes),
-                static_cast<long long>(traffic.span_seconds), traffic.frame_bytes.average,
-                U(traffic.frame_bytes.peak), traffic.messages.average, U(traffic.messages.peak));
-    std::printf("calls: %llu\n", U(correlator_->total_calls()));
-    for (calls::CallState state : kCallStates) {
-      std::printf("  %-12s %llu\n", std::string(calls::CallStateName(state)).c_str(),
-                  U(correlator_->calls(state)));
-    }
-    std::printf("registrations: %llu\n", U(correlator_->total_registrations()));
-    for (const auto& [result, count] : correlator_->registrations_by_result()) {
-      std::printf("  %-12s %llu\n", result.c_str(), U(count));
-    }
-    std::printf("stored in %s (sensor %s): %llu calls, %llu registrations, %llu messages "
-                "(%llu already there)\n",
-                options_.db.c_str(), options_.sensor.c_str(), U(st.calls_written),
-                U(st.registrations_written), U(st.messages_written), U(st.duplicates_ignored));
-    if (st.write_retries > 0 || st.write_errors > 0) {
-      std::printf("database write failures: %llu failed attempts kept their rows and were "
-                  "retried; %llu batches (%llu rows) given up, not stored%s%s\n",
-                  U(st.write_retries), U(st.write_errors), U(st.rows_failed),
-                  st.last_write_error.empty() ? "" : "; last error: ",
-                  st.last_write_error.c_str());
-    }
-    if (st.spilled_rows > 0 || st.spill_segments > 0 || st.spill_bad_segments > 0) {
-      std::printf("store spill: %llu rows spilled while the database was unreachable; "
-                  "%llu segments (%llu bytes) still on disk; %llu unreadable (set aside as .bad)\n",
-                  U(st.spilled_rows), U(st.spill_segments), U(st.spill_bytes),
-                  U(st.spill_bad_segments));
-    }
-    std::fflush(stdout);
+    if (hep_sender_) r.hep_sent = hep_sender_->counters();
+    r.hep_send = options_.hep_send;
+    r.db = options_.db;
+    r.sensor = options_.sensor;
+    PrintRunReport(r);
   }
 
   const RunOptions& options_;
