@@ -7,15 +7,6 @@
 
 namespace sipman::calls {
 
-using internal::ClassifyMethod;
-using internal::Contains;
-using internal::Fingerprint;
-using internal::Hash;
-using internal::IsChallenge;
-using internal::IsInviteDialogOnly;
-using internal::IsRfc3261Branch;
-using internal::ToMs;
-
 TimestampNs CallTracker::Impl::CallDeadline(const Call& c) const {
   if (c.finished) {
     TimestampNs hold = options_.linger;

@@ -16,15 +16,6 @@
 
 namespace sipman::calls {
 
-using internal::ClassifyMethod;
-using internal::Contains;
-using internal::Fingerprint;
-using internal::Hash;
-using internal::IsChallenge;
-using internal::IsInviteDialogOnly;
-using internal::IsRfc3261Branch;
-using internal::ToMs;
-
 std::string_view CallStateName(CallState state) {
   switch (state) {
     case CallState::kAnswered: return "answered";

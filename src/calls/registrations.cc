@@ -7,15 +7,6 @@
 
 namespace sipman::calls {
 
-using internal::ClassifyMethod;
-using internal::Contains;
-using internal::Fingerprint;
-using internal::Hash;
-using internal::IsChallenge;
-using internal::IsInviteDialogOnly;
-using internal::IsRfc3261Branch;
-using internal::ToMs;
-
 void CallTracker::Impl::OnRegisterMessage(const SipEvent& ev) {
   const sip::SipMessage& m = *ev.message;
   const auto it = regs_by_id_.find(m.call_id);

@@ -42,19 +42,19 @@ int64_t PgResult::affected_rows() const {
   return result_ == nullptr ? 0 : ParseDecimal(PQcmdTuples(result_));
 }
 
-void AppendSanitized(std::string_view text, std::string* out) {
-  size_t i = 0;
-  while (i < text.size()) {
-    // NUL has no place in PostgreSQL text: it is replaced like a bad byte.
-    size_t len = text[i] == '\0' ? 0 : Utf8SequenceLength(text, i);
-    if (len == 0) {
-      out->append(kUtf8Replacement);
-      ++i;
-    } else {
-      out->append(text.data() + i, len);
-      i += len;
-    }
+size_t AppendSanitizedCharacter(std::string_view text, size_t i, std::string* out) {
+  // NUL has no place in PostgreSQL text: it is replaced like a bad byte.
+  const size_t len = text[i] == '\0' ? 0 : Utf8SequenceLength(text, i);
+  if (len == 0) {
+    out->append(kUtf8Replacement);
+    return 1;
   }
+  out->append(text.data() + i, len);
+  return len;
+}
+
+void AppendSanitized(std::string_view text, std::string* out) {
+  for (size_t i = 0; i < text.size();) i += AppendSanitizedCharacter(text, i, out);
 }
 
 std::string SanitizeText(std::string_view text) {

@@ -80,6 +80,9 @@ class PgConnection {
 // bytes as they are; PostgreSQL rejects them, and one captured header with a
 // Latin-1 byte must not fail a whole batch.
 void AppendSanitized(std::string_view text, std::string* out);
+// One step of AppendSanitized: appends the character at text[i] (or U+FFFD
+// for a byte that starts none, or NUL) and returns how many bytes it took.
+size_t AppendSanitizedCharacter(std::string_view text, size_t i, std::string* out);
 std::string SanitizeText(std::string_view text);
 
 // U+FFFD, what SanitizeText and COPY text put for a byte that is not UTF-8.

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <string>
 
-#include "base/utf8.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_rows.h"  // the calls and registrations column lists, shared
 #include "store/traffic_tables.h"
@@ -35,15 +34,7 @@ void AppendCopyText(std::string_view text, std::string* out) {
       case '\r': out->append("\\r"); ++i; continue;
       default: break;
     }
-    // NUL has no place in PostgreSQL text: it is replaced like a bad byte.
-    size_t len = c == 0 ? 0 : Utf8SequenceLength(text, i);
-    if (len == 0) {
-      out->append(kUtf8Replacement);
-      ++i;
-    } else {
-      out->append(text.data() + i, len);
-      i += len;
-    }
+    i += AppendSanitizedCharacter(text, i, out);
   }
 }
 

@@ -15,17 +15,6 @@ constexpr int64_t kFirstBackoffMs = 100;
 
 constexpr int64_t kReplayBudgetMs = 1000;  // per writer turn, so the queue keeps draining
 
-MessageCompressor* ThreadCompressor(const StoreOptions& o) {
-  thread_local std::unique_ptr<MessageCompressor> compressor;
-  if (compressor == nullptr || compressor->level() != o.zstd_level ||
-      compressor->min_gain() != o.min_compression_gain ||
-      compressor->use_dictionary() != o.zstd_dictionary) {
-    compressor = std::make_unique<MessageCompressor>(o.zstd_level, o.min_compression_gain,
-                                                     o.zstd_dictionary);
-  }
-  return compressor.get();
-}
-
 }  // namespace
 
 PostgresStore::PostgresStore(const StoreOptions& options, std::string url)
@@ -143,24 +132,9 @@ void PostgresStore::Backoff(int64_t ms) {
   }
 }
 
-CallRow PostgresStore::EncodeCall(const calls::CallRecord& record) const {
-  CallRow row;
-  row.record = record;
-  char src_ip[46], dst_ip[46];
-  row.src_ip_size = static_cast<uint32_t>(FormatIp(record.src_ip, src_ip));
-  row.dst_ip_size = static_cast<uint32_t>(FormatIp(record.dst_ip, dst_ip));
-  row.texts.append(src_ip, row.src_ip_size).append(dst_ip, row.dst_ip_size);
-  size_t before = row.texts.size();
-  AppendMediaJson(record.caller_media, &row.texts);
-  row.caller_media_size = static_cast<uint32_t>(row.texts.size() - before);
-  before = row.texts.size();
-  AppendMediaJson(record.callee_media, &row.texts);
-  row.callee_media_size = static_cast<uint32_t>(row.texts.size() - before);
-  if (row.record.sensor.empty()) row.record.sensor = options_.sensor;
-  return row;
+void PostgresStore::AddCall(const calls::CallRecord& record) {
+  queue_.Push(EncodeCallRow(record, options_.sensor));
 }
-
-void PostgresStore::AddCall(const calls::CallRecord& record) { queue_.Push(EncodeCall(record)); }
 
 void PostgresStore::AddRegistration(const calls::RegistrationRecord& record) {
   calls::RegistrationRecord copy(record);
@@ -169,14 +143,7 @@ void PostgresStore::AddRegistration(const calls::RegistrationRecord& record) {
 }
 
 void PostgresStore::AddMessage(const StoredMessage& message) {
-  EncodedMessage encoded;
-  encoded.message = &message;
-  encoded.sensor = message.sensor.empty() ? std::string_view(options_.sensor) : message.sensor;
-  char src_ip[46], dst_ip[46];
-  encoded.src_ip = std::string_view(src_ip, FormatIp(message.src_ip, src_ip));
-  encoded.dst_ip = std::string_view(dst_ip, FormatIp(message.dst_ip, dst_ip));
-  encoded.compression = ThreadCompressor(options_)->Compress(message.raw, &encoded.stored);
-  queue_.Push(encoded);
+  EncodeMessage(message, options_, false, [this](const EncodedMessage& m) { queue_.Push(m); });
 }
 
 void PostgresStore::AddTrafficSecond(const stats::TrafficCounters& second) {
@@ -185,14 +152,7 @@ void PostgresStore::AddTrafficSecond(const stats::TrafficCounters& second) {
 
 void PostgresStore::ReplaceActiveCalls(std::string_view sensor,
                                        std::vector<calls::CallRecord> records) {
-  ActiveSnapshot snapshot;
-  snapshot.sensor.assign(sensor.empty() ? std::string_view(options_.sensor) : sensor);
-  snapshot.rows.reserve(records.size());
-  for (calls::CallRecord& r : records) {
-    r.sensor = snapshot.sensor;
-    snapshot.rows.push_back(EncodeCall(r));
-  }
-  queue_.Push(std::move(snapshot));
+  queue_.Push(EncodeActiveSnapshot(sensor, options_.sensor, std::move(records)));
 }
 
 Status PostgresStore::Flush() {

@@ -188,7 +188,6 @@ class PostgresStore final : public Store, private BatchSink {
   void SetAsideSegment(const std::string& why, uint64_t rows);
   // Error of the segments set aside since the last call, or Ok.
   Status TakeSpillError();
-  CallRow EncodeCall(const calls::CallRecord& record) const;
   // Sleeps up to `ms`, less when Close gives up waiting for the database.
   void Backoff(int64_t ms);
   // Runs a read query, reconnecting the read connection once when it was lost.

@@ -105,19 +105,6 @@ Status ClosedError() {
   return Status::Error("the store is closed; open it again to query it");
 }
 
-// The compressor of the calling thread, remade when a store with other
-// settings uses the thread. Producers compress on their own thread, so the
-// writer thread only binds and steps.
-MessageCompressor* ThreadCompressor(const StoreOptions& o) {
-  thread_local std::unique_ptr<MessageCompressor> compressor;
-  if (compressor == nullptr || compressor->level() != o.zstd_level ||
-      compressor->min_gain() != o.min_compression_gain ||
-      compressor->use_dictionary() != o.zstd_dictionary) {
-    compressor = std::make_unique<MessageCompressor>(o.zstd_level, o.min_compression_gain,
-                                                     o.zstd_dictionary);
-  }
-  return compressor.get();
-}
 
 }  // namespace
 
@@ -265,35 +252,13 @@ Status SqliteStore::Close() {
   return status;
 }
 
-void SqliteStore::AddCall(const calls::CallRecord& record) { queue_.Push(EncodeCall(record)); }
+void SqliteStore::AddCall(const calls::CallRecord& record) {
+  queue_.Push(EncodeCallRow(record, options_.sensor));
+}
 
 void SqliteStore::ReplaceActiveCalls(std::string_view sensor,
                                      std::vector<calls::CallRecord> records) {
-  ActiveSnapshot snapshot;
-  snapshot.sensor.assign(sensor.empty() ? std::string_view(options_.sensor) : sensor);
-  snapshot.rows.reserve(records.size());
-  for (calls::CallRecord& r : records) {
-    r.sensor = snapshot.sensor;
-    snapshot.rows.push_back(EncodeCall(r));
-  }
-  queue_.Push(std::move(snapshot));
-}
-
-CallRow SqliteStore::EncodeCall(const calls::CallRecord& record) const {
-  CallRow row;
-  row.record = record;
-  char src_ip[46], dst_ip[46];
-  row.src_ip_size = static_cast<uint32_t>(FormatIp(record.src_ip, src_ip));
-  row.dst_ip_size = static_cast<uint32_t>(FormatIp(record.dst_ip, dst_ip));
-  row.texts.append(src_ip, row.src_ip_size).append(dst_ip, row.dst_ip_size);
-  size_t before = row.texts.size();
-  AppendMediaJson(record.caller_media, &row.texts);
-  row.caller_media_size = static_cast<uint32_t>(row.texts.size() - before);
-  before = row.texts.size();
-  AppendMediaJson(record.callee_media, &row.texts);
-  row.callee_media_size = static_cast<uint32_t>(row.texts.size() - before);
-  if (row.record.sensor.empty()) row.record.sensor = options_.sensor;
-  return row;
+  queue_.Push(EncodeActiveSnapshot(sensor, options_.sensor, std::move(records)));
 }
 
 void SqliteStore::AddRegistration(const calls::RegistrationRecord& record) {
@@ -301,17 +266,7 @@ void SqliteStore::AddRegistration(const calls::RegistrationRecord& record) {
 }
 
 void SqliteStore::AddMessage(const StoredMessage& message) {
-  EncodedMessage encoded;
-  encoded.message = &message;
-  encoded.sensor = message.sensor.empty() ? std::string_view(options_.sensor) : message.sensor;
-  char src_ip[46], dst_ip[46];
-  encoded.src_ip = std::string_view(src_ip, FormatIp(message.src_ip, src_ip));
-  encoded.dst_ip = std::string_view(dst_ip, FormatIp(message.dst_ip, dst_ip));
-  encoded.compression = ThreadCompressor(options_)->Compress(message.raw, &encoded.stored);
-  encoded.key_hash =
-      MessageKeyHash(encoded.sensor, message.call_id, encoded.src_ip, message.src_port,
-                     encoded.dst_ip, message.dst_port, static_cast<int64_t>(message.raw.size()));
-  queue_.Push(encoded);
+  EncodeMessage(message, options_, true, [this](const EncodedMessage& m) { queue_.Push(m); });
 }
 
 void SqliteStore::AddTrafficSecond(const stats::TrafficCounters& second) {

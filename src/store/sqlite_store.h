@@ -49,8 +49,6 @@ class SqliteStore final : public Store, private BatchSink {
   Status Init();
   Status WriteBatch(const RowBatch& batch, BatchResult* result) override;
   Status WriteRows(const RowBatch& batch, BatchResult* result);
-  // Encodes a record for InsertCall (store default sensor applied).
-  CallRow EncodeCall(const calls::CallRecord& record) const;
   // Inserts into calls through insert_call_, or into active_calls through
   // insert_active_call_ when `active`.
   Status InsertCall(const CallRow& row, bool active, BatchResult* result);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <utility>
 
 namespace sipman::store::internal {
@@ -387,6 +388,46 @@ void WriteQueue::GetCounters(StoreCounters* counters) const {
                                            .count())
                : 0;
   counters->last_write_error = last_error_;
+}
+
+CallRow EncodeCallRow(const calls::CallRecord& record, std::string_view default_sensor) {
+  CallRow row;
+  row.record = record;
+  char src_ip[46], dst_ip[46];
+  row.src_ip_size = static_cast<uint32_t>(FormatIp(record.src_ip, src_ip));
+  row.dst_ip_size = static_cast<uint32_t>(FormatIp(record.dst_ip, dst_ip));
+  row.texts.append(src_ip, row.src_ip_size).append(dst_ip, row.dst_ip_size);
+  size_t before = row.texts.size();
+  AppendMediaJson(record.caller_media, &row.texts);
+  row.caller_media_size = static_cast<uint32_t>(row.texts.size() - before);
+  before = row.texts.size();
+  AppendMediaJson(record.callee_media, &row.texts);
+  row.callee_media_size = static_cast<uint32_t>(row.texts.size() - before);
+  if (row.record.sensor.empty()) row.record.sensor = default_sensor;
+  return row;
+}
+
+ActiveSnapshot EncodeActiveSnapshot(std::string_view sensor, std::string_view default_sensor,
+                                    std::vector<calls::CallRecord> records) {
+  ActiveSnapshot snapshot;
+  snapshot.sensor.assign(sensor.empty() ? default_sensor : sensor);
+  snapshot.rows.reserve(records.size());
+  for (calls::CallRecord& r : records) {
+    r.sensor = snapshot.sensor;
+    snapshot.rows.push_back(EncodeCallRow(r, default_sensor));
+  }
+  return snapshot;
+}
+
+MessageCompressor* ThreadCompressor(const StoreOptions& o) {
+  thread_local std::unique_ptr<MessageCompressor> compressor;
+  if (compressor == nullptr || compressor->level() != o.zstd_level ||
+      compressor->min_gain() != o.min_compression_gain ||
+      compressor->use_dictionary() != o.zstd_dictionary) {
+    compressor = std::make_unique<MessageCompressor>(o.zstd_level, o.min_compression_gain,
+                                                     o.zstd_dictionary);
+  }
+  return compressor.get();
 }
 
 }  // namespace sipman::store::internal

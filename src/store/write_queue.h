@@ -12,12 +12,14 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "base/status.h"
 #include "calls/calls.h"
 #include "stats/stats.h"
+#include "store/record_codec.h"
 #include "store/store.h"
 
 namespace sipman::store::internal {
@@ -79,6 +81,38 @@ struct ActiveSnapshot {
   std::string sensor;
   std::vector<CallRow> rows;
 };
+
+// The producer half both backends share. It runs on the producers'
+// threads (compression included), so the writer thread only binds rows.
+//
+// A call as the queue holds it: addresses and media as text; an empty
+// sensor becomes `default_sensor`.
+CallRow EncodeCallRow(const calls::CallRecord& record, std::string_view default_sensor);
+// A snapshot of the calls still up, for `sensor` (empty: `default_sensor`).
+ActiveSnapshot EncodeActiveSnapshot(std::string_view sensor, std::string_view default_sensor,
+                                    std::vector<calls::CallRecord> records);
+// The zstd compressor of the calling thread, remade when a store with other
+// settings uses the thread.
+MessageCompressor* ThreadCompressor(const StoreOptions& options);
+// Encodes `message` (addresses as text, raw compressed, the key hash when
+// `with_key_hash`) and calls push(encoded) while its views are valid.
+template <typename Push>
+void EncodeMessage(const StoredMessage& message, const StoreOptions& options, bool with_key_hash,
+                   Push push) {
+  EncodedMessage encoded;
+  encoded.message = &message;
+  encoded.sensor = message.sensor.empty() ? std::string_view(options.sensor) : message.sensor;
+  char src_ip[46], dst_ip[46];
+  encoded.src_ip = std::string_view(src_ip, FormatIp(message.src_ip, src_ip));
+  encoded.dst_ip = std::string_view(dst_ip, FormatIp(message.dst_ip, dst_ip));
+  encoded.compression = ThreadCompressor(options)->Compress(message.raw, &encoded.stored);
+  if (with_key_hash) {
+    encoded.key_hash =
+        MessageKeyHash(encoded.sensor, message.call_id, encoded.src_ip, message.src_port,
+                       encoded.dst_ip, message.dst_port, static_cast<int64_t>(message.raw.size()));
+  }
+  push(encoded);
+}
 
 // Rows for one transaction. Order across the three tables does not matter
 // inside a transaction; batches are committed in the order they were filled.

@@ -4,6 +4,8 @@
 // tests/fixtures/pcaps (scripts/make-test-pcaps); these are the unit cases.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "frame_builder.h"
 #include "net/net.h"
 
@@ -259,16 +261,27 @@ TEST_F(TunnelTest, SctpSeveralChunksInAPacketAndAFragmentedMessage) {
 
 // All partial messages together stay under max_sctp_total_bytes: the
 // oldest go first, and a message begun again gives back its old buffer.
-TEST(SctpBudget, OldestPartialMessagesGoFirstAndARestartFreesItsBuffer) {
-  DecoderOptions options;
-  options.max_sctp_total_bytes = 64 * 1024;
-  CollectingSink sink;
-  Decoder decoder(options, &sink);
-  auto decode = [&](const Bytes& chunks) {
+// A decoder whose SCTP partial messages may hold `budget` bytes in all.
+struct SctpBudgetDecoder {
+  explicit SctpBudgetDecoder(size_t budget) {
+    options.max_sctp_total_bytes = budget;
+    decoder = std::make_unique<Decoder>(options, &sink);
+  }
+  void Decode(const Bytes& chunks) {
     Bytes frame = OuterIpv4(132, Sctp(5060, 5080, chunks));
-    decoder.DecodeFrame(1000, LinkType::kEthernet, Span(frame),
-                        static_cast<uint32_t>(frame.size()));
-  };
+    decoder->DecodeFrame(1000, LinkType::kEthernet, Span(frame),
+                         static_cast<uint32_t>(frame.size()));
+  }
+  DecoderOptions options;
+  CollectingSink sink;
+  std::unique_ptr<Decoder> decoder;
+};
+
+TEST(SctpBudget, OldestPartialMessagesGoFirstAndARestartFreesItsBuffer) {
+  SctpBudgetDecoder d(64 * 1024);
+  auto decode = [&](const Bytes& chunks) { d.Decode(chunks); };
+  const Decoder& decoder = *d.decoder;
+  const CollectingSink& sink = d.sink;
   const std::string piece(8000, 'x');
   // Stream 1 grows to 32 KB, then begins again with 100 bytes: its old
   // buffer is freed, so streams 2..4 (24 KB each would not fit beside 32 KB)
@@ -291,15 +304,10 @@ TEST(SctpBudget, OldestPartialMessagesGoFirstAndARestartFreesItsBuffer) {
 }
 
 TEST(SctpBudget, AFragmentLargerThanTheWholeBudgetIsRefusedAlone) {
-  DecoderOptions options;
-  options.max_sctp_total_bytes = 4096;
-  CollectingSink sink;
-  Decoder decoder(options, &sink);
-  auto decode = [&](const Bytes& chunks) {
-    Bytes frame = OuterIpv4(132, Sctp(5060, 5080, chunks));
-    decoder.DecodeFrame(1000, LinkType::kEthernet, Span(frame),
-                        static_cast<uint32_t>(frame.size()));
-  };
+  SctpBudgetDecoder d(4096);
+  auto decode = [&](const Bytes& chunks) { d.Decode(chunks); };
+  const Decoder& decoder = *d.decoder;
+  const CollectingSink& sink = d.sink;
   const std::string invite = SipRequest("budget", 3000);
   decode(DataChunk(0x02, 1, invite.substr(0, 1000), 1));
   decode(DataChunk(0x02, 50, std::string(5000, 'z'), 2));  // more than the budget
