@@ -272,16 +272,9 @@ Result<std::vector<StoredMessageRow>> PostgresStore::MessagesOfCall(std::string_
 }
 
 Result<int64_t> PostgresStore::CountRows(std::string_view table) {
-  const char* sql = nullptr;
-  if (table == "calls") sql = "SELECT COUNT(*) FROM calls";
-  if (table == "registrations") sql = "SELECT COUNT(*) FROM registrations";
-  if (table == "active_calls") sql = "SELECT COUNT(*) FROM active_calls";
-  if (table == "messages") sql = "SELECT COUNT(*) FROM messages";
-  if (sql == nullptr) {
-    return Status::Error("no table '" + std::string(table) +
-                         "' to count; use calls, active_calls, registrations or messages");
-  }
-  auto res = Read(sql, {});
+  Result<const char*> sql = CountRowsSql(table);
+  if (!sql.ok()) return sql.status();
+  auto res = Read(*sql, {});
   if (!res.ok()) return res.status();
   return res->Int(0, 0);
 }
@@ -315,15 +308,9 @@ Result<std::vector<stats::TrafficCounters>> PostgresStore::TrafficRows(const Tra
 }
 
 Result<stats::TrafficSummary> PostgresStore::SummarizeTraffic(const TrafficQuery& q) {
-  TrafficQuery seconds = q;
-  seconds.resolution = TrafficResolution::kSecond;
-  auto rows = TrafficRows(seconds);
-  if (!rows.ok()) return rows.status();
   stats::TrafficSummarizer summarizer;
-  for (const stats::TrafficCounters& r : *rows) summarizer.AddSecond(r);
-
-  const int64_t from = q.from_ts == 0 ? INT64_MIN : q.from_ts;
-  const int64_t to = q.to_ts == 0 ? INT64_MAX : q.to_ts;
+  if (Status s = SummarizeSeconds(this, q, &summarizer); !s.ok()) return s;
+  const auto [from, to] = RangeOf(q);
   std::string filter = q.sensor.empty() ? "" : " AND sensor = $3";
   std::vector<std::string> params = {std::to_string(from), std::to_string(to)};
   if (!q.sensor.empty()) params.push_back(q.sensor);

@@ -306,18 +306,14 @@ Status PostgresStore::WriteTraffic(const std::string& sensor,
       [&](int t, int64_t from, int64_t to, stats::TrafficCounters* sum) {
         return SumRows(sensor, t, from, to, sum);
       },
-      [&](int t, const stats::TrafficCounters& c) {
-        Status u = UpsertTraffic(sensor, t, c);
-        if (u.ok() && t == 0) ++result->traffic_seconds_written;
-        return u;
-      },
-      &newest);
+      [&](int t, const stats::TrafficCounters& c) { return UpsertTraffic(sensor, t, c); },
+      &newest, &result->traffic_seconds_written);
   if (!s.ok()) return s;
-  if (options_.stats_second_retention_s > 0) {
-    int64_t keep = std::max(options_.stats_second_retention_s, kMinRetentionSeconds);
+  if (const int64_t oldest = OldestSecondKept(newest, options_.stats_second_retention_s);
+      oldest != INT64_MIN) {
     Result<PgResult> r =
         write_conn_.Query("DELETE FROM stats_second WHERE sensor = $1 AND ts < $2",
-                          {sensor, std::to_string(newest - keep)});
+                          {sensor, std::to_string(oldest)});
     if (!r.ok()) return r.status();
   }
   return Status::Ok();

@@ -8,6 +8,7 @@
 #include "store/sqlite_rows.h"
 #include "store/sightings.h"
 #include "store/sqlite_schema.h"
+#include "store/traffic_tables.h"
 
 namespace sipman::store::internal {
 namespace {
@@ -666,20 +667,12 @@ Result<std::vector<StoredMessageRow>> SqliteStore::MessagesOfCall(std::string_vi
 }
 
 Result<int64_t> SqliteStore::CountRows(std::string_view table) {
-  // Table names cannot be parameters: only these fixed texts reach the SQL.
-  const char* sql = nullptr;
-  if (table == "calls") sql = "SELECT COUNT(*) FROM calls";
-  if (table == "registrations") sql = "SELECT COUNT(*) FROM registrations";
-  if (table == "active_calls") sql = "SELECT COUNT(*) FROM active_calls";
-  if (table == "messages") sql = "SELECT COUNT(*) FROM messages";
-  if (sql == nullptr) {
-    return Status::Error("no table '" + std::string(table) +
-                         "' to count; use calls, active_calls, registrations or messages");
-  }
+  Result<const char*> sql = CountRowsSql(table);
+  if (!sql.ok()) return sql.status();
   std::lock_guard<std::mutex> lock(read_mu_);
   if (read_db_ == nullptr) return ClosedError();
   Statement st;
-  Status s = st.Prepare(read_db_, sql);
+  Status s = st.Prepare(read_db_, *sql);
   if (!s.ok()) return s;
   if (st.Step() != SQLITE_ROW) return SqliteError(read_db_, "cannot count rows in " + path_);
   return st.ColumnInt(0);

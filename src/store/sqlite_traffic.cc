@@ -110,17 +110,13 @@ Status SqliteStore::WriteTraffic(const RowBatch& batch, BatchResult* result) {
       [&](int t, int64_t from, int64_t to, stats::TrafficCounters* sum) {
         return SumRows(t, from, to, sum);
       },
-      [&](int t, const stats::TrafficCounters& c) {
-        Status u = UpsertTraffic(t, c);
-        if (u.ok() && t == 0) ++result->traffic_seconds_written;
-        return u;
-      },
-      &newest);
+      [&](int t, const stats::TrafficCounters& c) { return UpsertTraffic(t, c); }, &newest,
+      &result->traffic_seconds_written);
   if (!s.ok()) return s;
-  if (options_.stats_second_retention_s > 0) {
-    int64_t keep = std::max(options_.stats_second_retention_s, kMinRetentionSeconds);
+  if (const int64_t oldest = OldestSecondKept(newest, options_.stats_second_retention_s);
+      oldest != INT64_MIN) {
     delete_old_seconds_.BindText(1, options_.sensor);
-    delete_old_seconds_.BindInt(2, newest - keep);
+    delete_old_seconds_.BindInt(2, oldest);
     int rc = delete_old_seconds_.Step();
     delete_old_seconds_.Reset();
     if (rc != SQLITE_DONE) {
@@ -168,15 +164,9 @@ Result<std::vector<stats::TrafficCounters>> SqliteStore::TrafficRows(const Traff
 }
 
 Result<stats::TrafficSummary> SqliteStore::SummarizeTraffic(const TrafficQuery& q) {
-  TrafficQuery seconds = q;
-  seconds.resolution = TrafficResolution::kSecond;
-  auto rows = TrafficRows(seconds);
-  if (!rows.ok()) return rows.status();
   stats::TrafficSummarizer summarizer;
-  for (const stats::TrafficCounters& r : *rows) summarizer.AddSecond(r);
-
-  const int64_t from = q.from_ts == 0 ? INT64_MIN : q.from_ts;
-  const int64_t to = q.to_ts == 0 ? INT64_MAX : q.to_ts;
+  if (Status s = SummarizeSeconds(this, q, &summarizer); !s.ok()) return s;
+  const auto [from, to] = RangeOf(q);
   std::string filter = q.sensor.empty() ? "" : " AND sensor = ?";
   std::lock_guard<std::mutex> lock(read_mu_);
   if (read_db_ == nullptr) return Closed();

@@ -17,6 +17,24 @@ std::string TrafficColumns() {
   return c;
 }
 
+Status SummarizeSeconds(Store* store, const TrafficQuery& q, stats::TrafficSummarizer* summarizer) {
+  TrafficQuery seconds = q;
+  seconds.resolution = TrafficResolution::kSecond;
+  auto rows = store->TrafficRows(seconds);
+  if (!rows.ok()) return rows.status();
+  for (const stats::TrafficCounters& r : *rows) summarizer->AddSecond(r);
+  return Status::Ok();
+}
+
+Result<const char*> CountRowsSql(std::string_view table) {
+  if (table == "calls") return "SELECT COUNT(*) FROM calls";
+  if (table == "registrations") return "SELECT COUNT(*) FROM registrations";
+  if (table == "active_calls") return "SELECT COUNT(*) FROM active_calls";
+  if (table == "messages") return "SELECT COUNT(*) FROM messages";
+  return Status::Error("no table '" + std::string(table) +
+                       "' to count; use calls, active_calls, registrations or messages");
+}
+
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   if (a % b != 0 && (a < 0) != (b < 0)) --q;

@@ -6,12 +6,15 @@
 #define SIPMAN_STORE_TRAFFIC_TABLES_H_
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "base/status.h"
+#include "store/store.h"
 #include "stats/stats.h"
 
 namespace sipman::store::internal {
@@ -78,10 +81,11 @@ inline int64_t CeilDiv(int64_t a, int64_t b) { return -FloorDiv(-a, b); }
 //                                         in [from, to) into counters;
 //   write(table, counters)             -> Status: insert or overwrite the row
 //                                         of counters.ts in kTrafficTables[table].
-// *newest is the newest second written (unchanged for an empty batch).
+// *newest is the newest second written (unchanged for an empty batch);
+// *seconds_written counts the seconds' rows written.
 template <typename Read, typename Write>
 Status WriteTrafficRollups(const std::vector<stats::TrafficCounters>& seconds, Read read,
-                           Write write, int64_t* newest) {
+                           Write write, int64_t* newest, uint64_t* seconds_written) {
   auto merge = [&](int t, stats::TrafficCounters c) -> Status {
     stats::TrafficCounters stored;
     Status s = read(t, c.ts, c.ts + 1, &stored);
@@ -93,6 +97,7 @@ Status WriteTrafficRollups(const std::vector<stats::TrafficCounters>& seconds, R
   for (const stats::TrafficCounters& c : seconds) {
     Status s = merge(0, c);
     if (!s.ok()) return s;
+    ++*seconds_written;
     starts[1].push_back(FloorDiv(c.ts, kPeriodSeconds[1]) * kPeriodSeconds[1]);
     *newest = std::max(*newest, c.ts);
   }
@@ -113,6 +118,27 @@ Status WriteTrafficRollups(const std::vector<stats::TrafficCounters>& seconds, R
   }
   return Status::Ok();
 }
+
+// Seconds before this are deleted from stats_second after a batch whose
+// newest second is `newest`; INT64_MIN (none) when retention is off.
+inline int64_t OldestSecondKept(int64_t newest, int64_t retention_s) {
+  if (retention_s <= 0) return INT64_MIN;
+  return newest - std::max(retention_s, kMinRetentionSeconds);
+}
+
+// The per-second part of a traffic summary: `q`'s seconds, read through
+// `store` whatever resolution `q` asks, fed to *summarizer.
+Status SummarizeSeconds(Store* store, const TrafficQuery& q, stats::TrafficSummarizer* summarizer);
+
+// The time range of a query as [from, to): 0 means open.
+inline std::pair<int64_t, int64_t> RangeOf(const TrafficQuery& q) {
+  return {q.from_ts == 0 ? INT64_MIN : q.from_ts, q.to_ts == 0 ? INT64_MAX : q.to_ts};
+}
+
+// "SELECT COUNT(*) FROM <table>" for the tables Store::CountRows counts,
+// the same text for both backends (a table name cannot be a parameter:
+// only these fixed texts reach SQL); an error names the others.
+Result<const char*> CountRowsSql(std::string_view table);
 
 // Concurrent calls over a span of a traffic summary: established calls,
 // each over [answer_ts, end_ts) clipped to [from, to).
