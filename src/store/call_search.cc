@@ -29,14 +29,6 @@ const std::string& RegistrationColumns() {
 
 using Where = internal::SqlWhere;
 
-bool NormalizeIp(const std::string& text, std::string* out) {
-  IpAddress ip;
-  if (text.empty() || !internal::ParseIp(text, &ip)) return false;
-  char buffer[46];
-  out->assign(buffer, internal::FormatIp(ip, buffer));
-  return true;
-}
-
 // "?, ?, ?" for n values.
 std::string Placeholders(size_t n) {
   std::string s;
@@ -192,7 +184,7 @@ Result<CallPage> SqliteCallSearch::FindCalls(const CallSearchQuery& q) {
     w.Text(q.call_id);
   }
   std::string ip;
-  if (!q.ip.empty() && !NormalizeIp(q.ip, &ip)) {
+  if (!q.ip.empty() && !internal::CanonicalIpText(q.ip, &ip)) {
     return Status::Error("ip: not an IPv4 or IPv6 address");
   }
   if (!q.states.empty()) {
@@ -397,7 +389,7 @@ Result<RegistrationPage> SqliteCallSearch::FindRegistrations(
   if (!q.user.empty()) w.Prefix("aor", q.user);
   if (!q.ip.empty()) {
     std::string ip;
-    if (!NormalizeIp(q.ip, &ip)) return Status::Error("ip: not an IPv4 or IPv6 address");
+    if (!internal::CanonicalIpText(q.ip, &ip)) return Status::Error("ip: not an IPv4 or IPv6 address");
     w.Add("src_ip = ?");
     w.Text(ip);
   }

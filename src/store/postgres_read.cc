@@ -39,13 +39,6 @@ class Where {
   std::vector<std::string> params_;
 };
 
-std::string NormalizeIp(const std::string& text) {
-  IpAddress ip;
-  if (text.empty() || !ParseIp(text, &ip)) return text;
-  char buffer[46];
-  return std::string(buffer, FormatIp(ip, buffer));
-}
-
 void AddCallFilters(const CallQuery& q, Where* w) {
   if (q.from_ts != 0) w->Add("invite_ts >= " + w->P(q.from_ts));
   if (q.to_ts != 0) w->Add("invite_ts < " + w->P(q.to_ts));
@@ -53,7 +46,7 @@ void AddCallFilters(const CallQuery& q, Where* w) {
   if (!q.callee.empty()) w->Prefix("callee_user", q.callee);
   if (!q.call_id.empty()) w->Add("call_id = " + w->P(q.call_id));
   if (!q.ip.empty()) {
-    std::string p = w->P(NormalizeIp(q.ip));
+    std::string p = w->P(NormalizeIpText(q.ip));
     w->Add("(src_ip = " + p + " OR dst_ip = " + p + ")");
   }
   if (!q.state.empty()) w->Add("state = " + w->P(q.state));
@@ -210,7 +203,7 @@ Result<std::vector<calls::RegistrationRecord>> PostgresStore::FindRegistrations(
   if (q.to_ts != 0) where.Add("first_seen < " + where.P(q.to_ts));
   if (!q.aor.empty()) where.Prefix("aor", q.aor);
   if (!q.call_id.empty()) where.Add("call_id = " + where.P(q.call_id));
-  if (!q.ip.empty()) where.Add("src_ip = " + where.P(NormalizeIp(q.ip)));
+  if (!q.ip.empty()) where.Add("src_ip = " + where.P(NormalizeIpText(q.ip)));
   if (!q.result.empty()) where.Add("result = " + where.P(q.result));
   if (!q.sensor.empty()) where.Add("sensor = " + where.P(q.sensor));
   if (q.after) {

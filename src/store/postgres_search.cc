@@ -29,14 +29,6 @@ const std::string& RegistrationSelect() {
   return sql;
 }
 
-bool NormalizeIp(const std::string& text, std::string* out) {
-  IpAddress ip;
-  if (text.empty() || !ParseIp(text, &ip)) return false;
-  char buffer[46];
-  out->assign(buffer, FormatIp(ip, buffer));
-  return true;
-}
-
 Status CheckLimit(size_t limit) {
   if (limit < 1 || limit > kMaxSearchLimit) {
     return Status::Error("limit must be between 1 and " + std::to_string(kMaxSearchLimit));
@@ -110,7 +102,7 @@ Result<CallPage> PostgresCallSearch::FindCalls(const CallSearchQuery& q) {
   if (!q.call_id.empty()) w.Add("call_id = " + p.Text(q.call_id));
   if (!q.ip.empty()) {
     std::string ip;
-    if (!NormalizeIp(q.ip, &ip)) return Status::Error("ip: not an IPv4 or IPv6 address");
+    if (!CanonicalIpText(q.ip, &ip)) return Status::Error("ip: not an IPv4 or IPv6 address");
     const std::string param = p.Text(ip);
     w.Add("(src_ip = " + param + " OR dst_ip = " + param + ")");
   }
@@ -190,7 +182,7 @@ Result<RegistrationPage> PostgresCallSearch::FindRegistrations(const Registratio
   if (!q.user.empty()) w.Add(PgPrefixCondition("aor", q.user, &p));
   if (!q.ip.empty()) {
     std::string ip;
-    if (!NormalizeIp(q.ip, &ip)) return Status::Error("ip: not an IPv4 or IPv6 address");
+    if (!CanonicalIpText(q.ip, &ip)) return Status::Error("ip: not an IPv4 or IPv6 address");
     w.Add("src_ip = " + p.Text(ip));
   }
   if (!q.result.empty()) {

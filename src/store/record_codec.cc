@@ -32,6 +32,19 @@ size_t FormatIp(const IpAddress& ip, char* out) {
   return static_cast<size_t>(p - out);
 }
 
+bool CanonicalIpText(std::string_view text, std::string* out) {
+  IpAddress ip;
+  if (text.empty() || !ParseIp(text, &ip)) return false;
+  char buffer[46];
+  out->assign(buffer, FormatIp(ip, buffer));
+  return true;
+}
+
+std::string NormalizeIpText(const std::string& text) {
+  std::string out;
+  return CanonicalIpText(text, &out) ? out : text;
+}
+
 bool ParseIp(std::string_view text, IpAddress* ip) {
   *ip = IpAddress();
   if (text.empty()) return true;

@@ -25,6 +25,14 @@ size_t FormatIp(const IpAddress& ip, char* out);
 // Parses a dotted quad or an IPv6 address; "" gives the absent address.
 bool ParseIp(std::string_view text, IpAddress* ip);
 
+// The textual form the store writes for an IP address given as a filter
+// (FormatIp of ParseIp): false, *out untouched, for "" or text that is no
+// address.
+bool CanonicalIpText(std::string_view text, std::string* out);
+// The same, keeping text that is no address as it is (it then matches
+// nothing).
+std::string NormalizeIpText(const std::string& text);
+
 // The inverse of calls::CallStateName.
 bool ParseCallState(std::string_view name, calls::CallState* state);
 

@@ -35,15 +35,6 @@ std::string InsertSql(const char* table, const char* columns, int count) {
 
 using Where = SqlWhere;
 
-// The textual form the store writes for an IP filter; other text is kept
-// (it then matches nothing).
-std::string NormalizeIp(const std::string& text) {
-  IpAddress ip;
-  if (text.empty() || !ParseIp(text, &ip)) return text;
-  char buffer[46];
-  return std::string(buffer, FormatIp(ip, buffer));
-}
-
 void AddCallFilters(const CallQuery& q, Where* w) {
   if (q.from_ts != 0) {
     w->Add("invite_ts >= ?");
@@ -61,7 +52,7 @@ void AddCallFilters(const CallQuery& q, Where* w) {
   }
   if (!q.ip.empty()) {
     w->Add("(src_ip = ? OR dst_ip = ?)");
-    std::string ip = NormalizeIp(q.ip);
+    std::string ip = NormalizeIpText(q.ip);
     w->Text(ip);
     w->Text(ip);
   }
@@ -579,7 +570,7 @@ Result<std::vector<calls::RegistrationRecord>> SqliteStore::FindRegistrations(
   }
   if (!q.ip.empty()) {
     where.Add("src_ip = ?");
-    where.Text(NormalizeIp(q.ip));
+    where.Text(NormalizeIpText(q.ip));
   }
   if (!q.result.empty()) {
     where.Add("result = ?");
