@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "store/store.h"
+#include "store/users.h"
 #include "web/web.h"
 
 namespace sipman::app {
@@ -72,7 +73,9 @@ int RunServeCommand(int argc, char** argv) {
   }
   const store::StoreUrl db = store::ParseStoreUrl(options.db_path);
   const bool postgres = db.postgres;
-  if (postgres && options.users_db_path.empty()) options.users_db_path = "sipman-web-users.db";
+  if (postgres && options.users_db_path.empty()) {
+    options.users_db_path = store::UserDb::kDefaultFile;
+  }
   const std::string& path = db.postgres ? db.shown : db.sqlite_path;  // shown without a password
   struct stat st;
   if (!postgres && stat(path.c_str(), &st) != 0) {

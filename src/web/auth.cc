@@ -1,47 +1,21 @@
 #include "web/auth.h"
 
 #include <sodium.h>
-#include <sqlite3.h>
-
-#include "base/time.h"
-#include "store/store.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <vector>
 
+#include "base/time.h"
+
 namespace sipman::web {
 namespace {
-
-constexpr const char kAuthSchema[] =
-    "CREATE TABLE IF NOT EXISTS web_users (id INTEGER PRIMARY KEY, username TEXT NOT NULL "
-    "UNIQUE, password_hash TEXT NOT NULL, created_ns INTEGER NOT NULL, "
-    "password_changed_ns INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS web_tokens (id INTEGER PRIMARY KEY, username TEXT NOT NULL, "
-    "name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, created_ns INTEGER NOT NULL, "
-    "expires_ns INTEGER NOT NULL DEFAULT 0, last_used_ns INTEGER NOT NULL DEFAULT 0);";
-
-// Columns added after the first release, for tables created before them.
-// Tokens made when tokens did not expire get kDefaultTokenDays from the
-// upgrade: not for ever, and not expired at once under a running script.
-struct AddedColumn {
-  const char* table;
-  const char* column;
-  const char* sql;
-};
-constexpr AddedColumn kAddedColumns[] = {
-    {"web_users", "password_changed_ns",
-     "ALTER TABLE web_users ADD COLUMN password_changed_ns INTEGER NOT NULL DEFAULT 0"},
-    {"web_tokens", "last_used_ns",
-     "ALTER TABLE web_tokens ADD COLUMN last_used_ns INTEGER NOT NULL DEFAULT 0"},
-    {"web_tokens", "expires_ns",
-     "ALTER TABLE web_tokens ADD COLUMN expires_ns INTEGER NOT NULL DEFAULT 0"},
-};
 
 // A token's use is written at most this often, so that API calls by token
 // do not each take the database's write lock.
 constexpr int64_t kLastUsedResolutionNs = 60 * kNsPerSecond;
+constexpr int64_t kNsPerDay = 86400 * kNsPerSecond;
 
 int64_t WallNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -51,35 +25,14 @@ int64_t WallNs() {
 
 constexpr size_t kMaxSessions = 10000;
 
-// One prepared statement, finalized on scope exit.
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK; }
-  void Text(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void Int(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  int Step() { return sqlite3_step(stmt_); }
-  void Reset() { sqlite3_reset(stmt_); }
-  int64_t ColumnInt(int c) { return sqlite3_column_int64(stmt_, c); }
-  std::string ColumnText(int c) {
-    const unsigned char* p = sqlite3_column_text(stmt_, c);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<size_t>(sqlite3_column_bytes(stmt_, c)))
-             : std::string();
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
-
-Status DbError(sqlite3* db, const std::string& what) {
-  return Status::Error(what + ": " + sqlite3_errmsg(db));
+Auth::TokenInfo InfoOf(const store::UserDb::Token& t) {
+  Auth::TokenInfo info;
+  info.id = t.id;
+  info.name = t.name;
+  info.created_ns = t.created_ns;
+  info.expires_ns = t.expires_ns;
+  info.last_used_ns = t.last_used_ns;
+  return info;
 }
 
 }  // namespace
@@ -143,26 +96,17 @@ std::string TokenHash(std::string_view token) {
 Result<std::unique_ptr<Auth>> Auth::Open(const Options& options) {
   if (sodium_init() < 0) return Status::Error("cannot initialise libsodium");
   // PostgreSQL holds the calls, not the web users: those stay in a local
-  // SQLite file (docs/API.md).
-  const store::StoreUrl url = store::ParseStoreUrl(options.db_path);
-  const std::string path = url.postgres ? std::string(kDefaultUsersDb) : url.sqlite_path;
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                                  SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = "cannot open database " + path + " for web users: " +
-                          (db ? sqlite3_errmsg(db) : "out of memory");
-    sqlite3_close(db);
-    return Status::Error(message);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  std::unique_ptr<Auth> auth(new Auth(db, options));
+  // SQLite file (docs/API.md). Tokens from before tokens expired live
+  // kDefaultTokenDays from this upgrade.
+  auto users = store::UserDb::Open(options.db_path, WallNs() + kDefaultTokenDays * kNsPerDay);
+  if (!users.ok()) return users.status();
+  std::unique_ptr<Auth> auth(new Auth(std::move(*users), options));
   Status s = auth->Init();
   if (!s.ok()) return s;
   return auth;
 }
 
-Auth::~Auth() { sqlite3_close(db_); }
+Auth::~Auth() = default;
 
 Result<std::string> Auth::HashPassword(std::string_view password) {
   char hash[crypto_pwhash_STRBYTES];
@@ -176,46 +120,12 @@ Result<std::string> Auth::HashPassword(std::string_view password) {
 }
 
 Status Auth::Init() {
-  char* error = nullptr;
-  if (sqlite3_exec(db_, kAuthSchema, nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = std::string("cannot create the web user tables: ") +
-                          (error ? error : "unknown error");
-    sqlite3_free(error);
-    return Status::Error(message);
-  }
-  for (const AddedColumn& added : kAddedColumns) {
-    std::lock_guard<std::mutex> lock(db_mu_);
-    Stmt has(db_, "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?");
-    if (!has.ok()) return DbError(db_, "cannot read the web user tables' columns");
-    has.Text(1, added.table);
-    has.Text(2, added.column);
-    if (has.Step() != SQLITE_ROW) return DbError(db_, "cannot read the web user tables' columns");
-    if (has.ColumnInt(0) > 0) continue;
-    if (sqlite3_exec(db_, added.sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      // Another process starting on the same file may have added it first.
-      has.Reset();
-      if (has.Step() == SQLITE_ROW && has.ColumnInt(0) > 0) continue;
-      return DbError(db_, std::string("cannot add ") + added.table + "." + added.column +
-                              " (upgrading the web user tables)");
-    }
-    if (std::string_view(added.column) == "expires_ns") {
-      Stmt st(db_, "UPDATE web_tokens SET expires_ns = ?");
-      st.Int(1, WallNs() + kDefaultTokenDays * 86400 * kNsPerSecond);
-      if (!st.ok() || st.Step() != SQLITE_DONE) return DbError(db_, "cannot date old API tokens");
-    }
-  }
   Result<std::string> dummy = HashPassword("sipman-dummy-password");
   if (!dummy.ok()) return dummy.status();
   dummy_hash_ = *dummy;
-
-  int64_t users = 0;
-  {
-    std::lock_guard<std::mutex> lock(db_mu_);
-    Stmt st(db_, "SELECT COUNT(*) FROM web_users");
-    if (!st.ok() || st.Step() != SQLITE_ROW) return DbError(db_, "cannot count web users");
-    users = st.ColumnInt(0);
-  }
-  if (users > 0) return Status::Ok();
+  Result<int64_t> users = users_->CountUsers();
+  if (!users.ok()) return users.status();
+  if (*users > 0) return Status::Ok();
   std::string password = options_.admin_password;
   bool generated = password.empty();
   if (generated) password = RandomToken().substr(0, 20);
@@ -239,35 +149,14 @@ Status Auth::SetPassword(const std::string& username, std::string_view password,
   }
   Result<std::string> hash = HashPassword(password);
   if (!hash.ok()) return hash.status();
-  std::lock_guard<std::mutex> lock(db_mu_);
-  Stmt st(db_,
-          "INSERT INTO web_users (username, password_hash, created_ns) VALUES (?, ?, ?) "
-          "ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, "
-          "password_changed_ns = excluded.created_ns");
-  if (!st.ok()) return DbError(db_, "cannot store web user");
-  st.Text(1, username);
-  st.Text(2, *hash);
-  st.Int(3, now_ns);
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "cannot store web user " + username);
-  return Status::Ok();
+  return users_->PutUser(username, *hash, now_ns);
 }
 
 bool Auth::CheckPassword(const std::string& username, std::string_view password) {
-  std::string hash;
-  bool known = false;
-  {
-    std::lock_guard<std::mutex> lock(db_mu_);
-    Stmt st(db_, "SELECT password_hash FROM web_users WHERE username = ?");
-    if (st.ok()) {
-      st.Text(1, username);
-      if (st.Step() == SQLITE_ROW) {
-        hash = st.ColumnText(0);
-        known = true;
-      }
-    }
-  }
+  Result<std::optional<std::string>> stored = users_->PasswordHash(username);
+  const bool known = stored.ok() && stored->has_value();
   // An unknown user costs the same hashing time as a known one.
-  if (!known) hash = dummy_hash_;
+  const std::string& hash = known ? **stored : dummy_hash_;
   bool match = crypto_pwhash_str_verify(hash.c_str(), password.data(), password.size()) == 0;
   return known && match;
 }
@@ -330,17 +219,6 @@ std::string Auth::NewSession(const std::string& username, int64_t now_s, int64_t
   return session;
 }
 
-Result<std::optional<int64_t>> Auth::PasswordChangedNs(const std::string& username) {
-  std::lock_guard<std::mutex> lock(db_mu_);
-  Stmt st(db_, "SELECT password_changed_ns FROM web_users WHERE username = ?");
-  if (!st.ok()) return DbError(db_, "cannot read web user " + username);
-  st.Text(1, username);
-  int rc = st.Step();
-  if (rc == SQLITE_DONE) return std::optional<int64_t>();
-  if (rc != SQLITE_ROW) return DbError(db_, "cannot read web user " + username);
-  return std::optional<int64_t>(st.ColumnInt(0));
-}
-
 std::optional<std::string> Auth::SessionUser(std::string_view session, int64_t now_s) {
   if (session.empty() || session.size() > 128) return std::nullopt;
   std::string key = TokenHash(session);
@@ -359,7 +237,7 @@ std::optional<std::string> Auth::SessionUser(std::string_view session, int64_t n
   // the same file (sipman serve beside sipman run) may have changed it. A
   // database that cannot be read now ends no session (a change made here
   // has ended them in memory already).
-  Result<std::optional<int64_t>> changed = PasswordChangedNs(found.user);
+  Result<std::optional<int64_t>> changed = users_->PasswordChangedNs(found.user);
   if (changed.ok() && (!changed->has_value() || **changed > found.created_ns)) {
     Logout(session);
     return std::nullopt;
@@ -378,18 +256,10 @@ Result<std::pair<std::string, Auth::TokenInfo>> Auth::CreateToken(const std::str
                                                                   int64_t expires_ns,
                                                                   int64_t now_ns) {
   std::string token = RandomToken();
-  std::lock_guard<std::mutex> lock(db_mu_);
-  Stmt st(db_, "INSERT INTO web_tokens (username, name, token_hash, created_ns, expires_ns) "
-               "VALUES (?, ?, ?, ?, ?)");
-  if (!st.ok()) return DbError(db_, "cannot store API token");
-  st.Text(1, username);
-  st.Text(2, name);
-  st.Text(3, TokenHash(token));
-  st.Int(4, now_ns);
-  st.Int(5, expires_ns);
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "cannot store API token");
+  Result<int64_t> id = users_->AddToken(username, name, TokenHash(token), now_ns, expires_ns);
+  if (!id.ok()) return id.status();
   TokenInfo info;
-  info.id = sqlite3_last_insert_rowid(db_);
+  info.id = *id;
   info.name = name;
   info.created_ns = now_ns;
   info.expires_ns = expires_ns;
@@ -398,55 +268,23 @@ Result<std::pair<std::string, Auth::TokenInfo>> Auth::CreateToken(const std::str
 
 Result<std::vector<Auth::TokenInfo>> Auth::ListTokens(const std::string& username,
                                                       int64_t now_ns) {
-  std::lock_guard<std::mutex> lock(db_mu_);
-  Stmt st(db_, "SELECT id, name, created_ns, expires_ns, last_used_ns FROM web_tokens "
-               "WHERE username = ? AND expires_ns > ? ORDER BY created_ns DESC, id DESC");
-  if (!st.ok()) return DbError(db_, "cannot list API tokens");
-  st.Text(1, username);
-  st.Int(2, now_ns);
-  std::vector<TokenInfo> tokens;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    TokenInfo t;
-    t.id = st.ColumnInt(0);
-    t.name = st.ColumnText(1);
-    t.created_ns = st.ColumnInt(2);
-    t.expires_ns = st.ColumnInt(3);
-    t.last_used_ns = st.ColumnInt(4);
-    tokens.push_back(std::move(t));
-  }
-  if (rc != SQLITE_DONE) return DbError(db_, "cannot list API tokens");
-  return tokens;
+  auto tokens = users_->Tokens(username, now_ns);
+  if (!tokens.ok()) return tokens.status();
+  std::vector<TokenInfo> out;
+  out.reserve(tokens->size());
+  for (const store::UserDb::Token& t : *tokens) out.push_back(InfoOf(t));
+  return out;
 }
 
 Result<bool> Auth::RevokeToken(const std::string& username, int64_t id) {
-  std::lock_guard<std::mutex> lock(db_mu_);
-  Stmt st(db_, "DELETE FROM web_tokens WHERE id = ? AND username = ?");
-  if (!st.ok()) return DbError(db_, "cannot revoke API token");
-  st.Int(1, id);
-  st.Text(2, username);
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "cannot revoke API token");
-  return sqlite3_changes(db_) > 0;
+  return users_->DeleteToken(username, id);
 }
 
 std::optional<std::string> Auth::TokenUser(std::string_view token, int64_t now_ns) {
   if (token.empty() || token.size() > 128) return std::nullopt;
-  std::lock_guard<std::mutex> lock(db_mu_);
-  Stmt st(db_, "SELECT t.username, t.id, t.last_used_ns FROM web_tokens t JOIN web_users u "
-               "ON u.username = t.username WHERE t.token_hash = ? AND t.expires_ns > ?");
-  if (!st.ok()) return std::nullopt;
-  st.Text(1, TokenHash(token));
-  st.Int(2, now_ns);
-  if (st.Step() != SQLITE_ROW) return std::nullopt;
-  std::string user = st.ColumnText(0);
-  const int64_t last_used = st.ColumnInt(2);
-  if (last_used == 0 || now_ns - last_used >= kLastUsedResolutionNs) {
-    Stmt used(db_, "UPDATE web_tokens SET last_used_ns = ? WHERE id = ?");
-    used.Int(1, now_ns);
-    used.Int(2, st.ColumnInt(1));
-    if (used.ok()) used.Step();  // best effort: a busy database must not refuse the request
-  }
-  return user;
+  auto user = users_->TokenUser(TokenHash(token), now_ns, kLastUsedResolutionNs);
+  if (!user.ok()) return std::nullopt;
+  return *user;
 }
 
 Result<Auth::PasswordChange> Auth::ChangePassword(const std::string& username,
@@ -455,35 +293,12 @@ Result<Auth::PasswordChange> Auth::ChangePassword(const std::string& username,
   Result<std::string> hash = HashPassword(password);
   if (!hash.ok()) return hash.status();
   PasswordChange change;
-  {
-    std::lock_guard<std::mutex> lock(db_mu_);
-    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return DbError(db_, "cannot change the password of " + username);
-    }
-    Stmt update(db_, "UPDATE web_users SET password_hash = ?, password_changed_ns = ? "
-                     "WHERE username = ?");
-    // The time of the change is its commit's: a login whose check began
-    // during the slow hash above must not outlive it.
-    now_ns = std::max(now_ns, WallNs());
-    Stmt revoke(db_, "DELETE FROM web_tokens WHERE username = ?");
-    bool ok = update.ok() && revoke.ok();
-    if (ok) {
-      update.Text(1, *hash);
-      update.Int(2, now_ns);
-      update.Text(3, username);
-      ok = update.Step() == SQLITE_DONE && sqlite3_changes(db_) == 1;
-    }
-    if (ok) {
-      revoke.Text(1, username);
-      ok = revoke.Step() == SQLITE_DONE;
-      change.tokens_revoked = ok ? static_cast<uint64_t>(sqlite3_changes(db_)) : 0;
-    }
-    if (!ok || sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      Status error = DbError(db_, "cannot change the password of " + username);
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      return error;
-    }
-  }
+  // The time of the change is its commit's: a login whose check began
+  // during the slow hash above must not outlive it.
+  Result<uint64_t> revoked =
+      users_->ChangePassword(username, *hash, std::max(now_ns, WallNs()));
+  if (!revoked.ok()) return revoked.status();
+  change.tokens_revoked = *revoked;
   std::lock_guard<std::mutex> lock(sessions_mu_);
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     if (it->second.user == username) {

@@ -1,13 +1,7 @@
 // Private to web/: users, sessions, API tokens and the failed-login limiter.
 //
-// Users and API tokens live in two tables of a SQLite file (the SIPMan
-// database itself, or with a PostgreSQL store the file of `sipman serve
-// --users-db`) that this code creates itself (CREATE TABLE IF NOT EXISTS;
-// docs/API.md):
-//   web_users(id, username UNIQUE, password_hash, created_ns,
-//             password_changed_ns)
-//   web_tokens(id, username, name, token_hash UNIQUE, created_ns,
-//              expires_ns, last_used_ns)
+// Users and API tokens are rows of store::UserDb (store/users.h), in the
+// SIPMan database itself or, with a PostgreSQL store, a local file.
 // Passwords are stored as libsodium crypto_pwhash_str strings (Argon2id);
 // tokens and session ids are 256 random bits, shown to the client once and
 // stored only as their BLAKE2b hash. Sessions are kept in memory (a restart
@@ -30,8 +24,7 @@
 #include <vector>
 
 #include "base/status.h"
-
-struct sqlite3;
+#include "store/users.h"
 
 namespace sipman::web {
 
@@ -67,15 +60,11 @@ std::string RandomToken();
 // Hex BLAKE2b-256 of a token: what is stored and looked up.
 std::string TokenHash(std::string_view token);
 
-// Where the web users go when the SIPMan database is PostgreSQL and no
-// other file is named: in the working directory.
-inline constexpr const char kDefaultUsersDb[] = "sipman-web-users.db";
-
 class Auth {
  public:
   struct Options {
     // A SQLite file ("sqlite:PATH" accepted); a PostgreSQL URL means
-    // kDefaultUsersDb.
+    // store::UserDb::kDefaultFile.
     std::string db_path;
     // Password of the first user `admin`, used only when no user exists.
     // Empty: a random one is generated and written to `announce`.
@@ -150,17 +139,15 @@ class Auth {
   bool CheckPassword(const std::string& username, std::string_view password);
 
  private:
-  Auth(sqlite3* db, const Options& options) : db_(db), options_(options) {}
+  Auth(std::unique_ptr<store::UserDb> users, const Options& options)
+      : users_(std::move(users)), options_(options) {}
   Status Init();
   Result<std::string> HashPassword(std::string_view password);
 
-  sqlite3* db_;
+  std::unique_ptr<store::UserDb> users_;
   Options options_;
-  std::mutex db_mu_;  // guards db_
   std::string dummy_hash_;  // verified against for unknown users (same timing)
   LoginRateLimiter limiter_;
-  // password_changed_ns of `username`; nullopt when there is no such user.
-  Result<std::optional<int64_t>> PasswordChangedNs(const std::string& username);
   // NewSession for a session whose password check began at `created_ns`
   // (wall clock): a password changed meanwhile ends it.
   std::string NewSession(const std::string& username, int64_t now_s, int64_t created_ns);
