@@ -50,7 +50,18 @@ V8_UNDO = "".join(f"ALTER TABLE {t} DROP COLUMN {c};\n"
                   for t in ("stats_second", "stats_minute", "stats_hour")
                   for c in ("in_messages", "out_messages", "in_sip_bytes", "out_sip_bytes")
                   ) + "DELETE FROM schema_migrations WHERE version = 8;\n"
-UNDO = {6: V6_UNDO, 7: V7_UNDO, 8: V8_UNDO}
+# Version 9 (encrypted SIP per period) only adds columns to the stats tables.
+V9_UNDO = "".join(f"ALTER TABLE {t} DROP COLUMN {c};\n"
+                  for t in ("stats_second", "stats_minute", "stats_hour")
+                  for c in ("tls_connections", "tls_bytes")
+                  ) + "DELETE FROM schema_migrations WHERE version = 9;\n"
+# Version 10: the calls natural key without end_ts.
+V10_UNDO = """
+DROP INDEX calls_natural_key;
+CREATE UNIQUE INDEX calls_natural_key ON calls(invite_ts, call_id, sensor, end_ts);
+DELETE FROM schema_migrations WHERE version = 10;
+"""
+UNDO = {6: V6_UNDO, 7: V7_UNDO, 8: V8_UNDO, 9: V9_UNDO, 10: V10_UNDO}
 
 SENSOR = "bench"
 
