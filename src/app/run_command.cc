@@ -492,10 +492,7 @@ class Daemon {
     if (kernel == 0 && interface == 0) return;
     // Capture time: the worker's reckoning once packets came, else the
     // wall clock (a live capture stamps packets with it).
-    TimestampNs ts = last_ts_ != 0 ? VirtualNow(now)
-                                   : std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                         std::chrono::system_clock::now().time_since_epoch())
-                                         .count();
+    TimestampNs ts = last_ts_ != 0 ? VirtualNow(now) : WallClockNs();
     correlator_->AddDrops(ts, kernel, interface);
   }
 

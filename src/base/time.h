@@ -1,6 +1,7 @@
 #ifndef SIPMAN_BASE_TIME_H_
 #define SIPMAN_BASE_TIME_H_
 
+#include <chrono>
 #include <cstdint>
 #include <limits>
 
@@ -18,6 +19,14 @@ constexpr int64_t kNsPerSecond = 1000 * kNsPerMs;
 // lies beyond, so that no arithmetic on a timestamp overflows.
 constexpr int64_t kMaxTimestampSeconds = std::numeric_limits<int64_t>::max() / kNsPerSecond;
 constexpr TimestampNs kMaxTimestampNs = kMaxTimestampSeconds * kNsPerSecond;
+
+// The wall clock (system_clock) as a TimestampNs: for what happens now, as
+// opposed to capture time.
+inline TimestampNs WallClockNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // Days since 1970-01-01 of a proleptic Gregorian date, and back (Howard
 // Hinnant's days_from_civil and civil_from_days).

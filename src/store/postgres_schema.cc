@@ -226,12 +226,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 );
 )sql";
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 constexpr int64_t kNsPerDay = 86400 * kNsPerSecond;
 
 }  // namespace
@@ -300,7 +294,7 @@ Result<int> MigratePostgres(PgConnection* conn, std::string_view where) {
     }
     Result<PgResult> record = conn->Query(
         "INSERT INTO schema_migrations(version, description, applied_at_ns) VALUES($1, $2, $3)",
-        {std::to_string(m.version), m.description, std::to_string(NowNs())});
+        {std::to_string(m.version), m.description, std::to_string(WallClockNs())});
     if (!record.ok()) return fail("cannot record schema migration in " + w + ": " +
                                   record.status().message());
     ++applied;

@@ -187,13 +187,8 @@ Status PostgresStore::LoadStaged(const char* table, const char* columns, const s
   auto rank = [&](std::string_view row) {
     return is_calls ? CallCompletenessSql(row) : RegistrationCompletenessSql(row);
   };
-  std::string same_key;
-  for (std::string_view column : {"call_id", "sensor", is_calls ? "invite_ts" : "first_seen"}) {
-    same_key += std::string(same_key.empty() ? "" : " AND ") + "b." + std::string(column) +
-                " = s." + std::string(column);
-  }
   s = write_conn_.Exec(std::string("DELETE FROM stage_") + table + " s USING stage_" + table +
-                       " b WHERE " + same_key + " AND (" + rank("b") + " > " + rank("s") +
+                       " b WHERE " + SameNaturalKeySql(key, "b", "s") + " AND (" + rank("b") + " > " + rank("s") +
                        " OR (" + rank("b") + " = " + rank("s") + " AND b.ctid < s.ctid))");
   if (!s.ok()) return s;
   std::string insert_columns = columns;

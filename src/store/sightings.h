@@ -20,6 +20,23 @@ namespace sipman::store::internal {
 inline constexpr const char kCallNaturalKey[] = "invite_ts, call_id, sensor";
 inline constexpr const char kRegistrationNaturalKey[] = "first_seen, call_id, sensor";
 
+// "a.c1 = b.c1 AND a.c2 = b.c2 ..." over the columns of a natural key: two
+// rows named `a` and `b` are sightings of one call (or registration).
+inline std::string SameNaturalKeySql(std::string_view key, std::string_view a,
+                                     std::string_view b) {
+  std::string sql;
+  while (!key.empty()) {
+    const size_t comma = key.find(',');
+    std::string_view column = key.substr(0, comma);
+    while (!column.empty() && column.front() == ' ') column.remove_prefix(1);
+    if (!sql.empty()) sql += " AND ";
+    sql.append(a).append(".").append(column).append(" = ");
+    sql.append(b).append(".").append(column);
+    key = comma == std::string_view::npos ? std::string_view() : key.substr(comma + 1);
+  }
+  return sql;
+}
+
 // A call sighting's rank, compared in order: more messages seen, then ended
 // rather than still in progress, then the later end.
 struct CallCompleteness {

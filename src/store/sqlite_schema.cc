@@ -363,12 +363,6 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 );
 )sql";
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 std::span<const Migration> SqliteMigrations() { return kMigrations; }
@@ -439,7 +433,7 @@ Result<int> MigrateSqlite(sqlite3* db, std::string_view db_name) {
     }
     record.BindInt(1, m.version);
     record.BindText(2, m.description);
-    record.BindInt(3, NowNs());
+    record.BindInt(3, WallClockNs());
     if (record.Step() != SQLITE_DONE) {
       return fail(SqliteError(db, "cannot record schema migration in " + where).message());
     }

@@ -117,16 +117,8 @@ bool ValidIp(const std::string& text) {
 
 }  // namespace
 
-int64_t NowS() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowS() { return WallClockNs() / kNsPerSecond; }
+int64_t NowNs() { return WallClockNs(); }
 
 void WriteTime(JsonWriter& w, std::string_view ts_name, TimestampNs ts) {
   w.Field(ts_name, ts);

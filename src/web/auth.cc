@@ -17,12 +17,6 @@ namespace {
 constexpr int64_t kLastUsedResolutionNs = 60 * kNsPerSecond;
 constexpr int64_t kNsPerDay = 86400 * kNsPerSecond;
 
-int64_t WallNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 constexpr size_t kMaxSessions = 10000;
 
 Auth::TokenInfo InfoOf(const store::UserDb::Token& t) {
@@ -98,7 +92,7 @@ Result<std::unique_ptr<Auth>> Auth::Open(const Options& options) {
   // PostgreSQL holds the calls, not the web users: those stay in a local
   // SQLite file (docs/API.md). Tokens from before tokens expired live
   // kDefaultTokenDays from this upgrade.
-  auto users = store::UserDb::Open(options.db_path, WallNs() + kDefaultTokenDays * kNsPerDay);
+  auto users = store::UserDb::Open(options.db_path, WallClockNs() + kDefaultTokenDays * kNsPerDay);
   if (!users.ok()) return users.status();
   std::unique_ptr<Auth> auth(new Auth(std::move(*users), options));
   Status s = auth->Init();
@@ -194,7 +188,7 @@ Auth::LoginOutcome Auth::Login(std::string_view username, std::string_view passw
                                const std::string& client_ip, int64_t now_s) {
   // Taken before the (slow) password check: a password changed while it
   // ran must end the session it opens.
-  const int64_t started_ns = WallNs();
+  const int64_t started_ns = WallClockNs();
   LoginOutcome out = VerifyPassword(username, password, client_ip, now_s);
   if (out.result == LoginResult::kOk) {
     out.session = NewSession(std::string(username), now_s, started_ns);
@@ -203,7 +197,7 @@ Auth::LoginOutcome Auth::Login(std::string_view username, std::string_view passw
 }
 
 std::string Auth::NewSession(const std::string& username, int64_t now_s) {
-  return NewSession(username, now_s, WallNs());
+  return NewSession(username, now_s, WallClockNs());
 }
 
 std::string Auth::NewSession(const std::string& username, int64_t now_s, int64_t created_ns) {
@@ -296,7 +290,7 @@ Result<Auth::PasswordChange> Auth::ChangePassword(const std::string& username,
   // The time of the change is its commit's: a login whose check began
   // during the slow hash above must not outlive it.
   Result<uint64_t> revoked =
-      users_->ChangePassword(username, *hash, std::max(now_ns, WallNs()));
+      users_->ChangePassword(username, *hash, std::max(now_ns, WallClockNs()));
   if (!revoked.ok()) return revoked.status();
   change.tokens_revoked = *revoked;
   std::lock_guard<std::mutex> lock(sessions_mu_);

@@ -25,12 +25,6 @@ int64_t NowMs() {
       .count();
 }
 
-int64_t WallNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 std::string TrafficEventJson(const stats::TrafficCounters& c, bool final) {
@@ -236,7 +230,7 @@ void LiveHub::PublishCallEnd(const calls::CallRecord& call) {
 void LiveHub::PublishConcurrent(uint64_t calls) {
   if (client_count() == 0) return;
   JsonWriter w;
-  w.BeginObject().Field("ts", WallNs()).Field("calls", calls).EndObject();
+  w.BeginObject().Field("ts", WallClockNs()).Field("calls", calls).EndObject();
   Broadcast("concurrent", w.str());
 }
 
