@@ -120,24 +120,6 @@ bool ValidIp(const std::string& text) {
 int64_t NowS() { return WallClockNs() / kNsPerSecond; }
 int64_t NowNs() { return WallClockNs(); }
 
-void WriteTime(JsonWriter& w, std::string_view ts_name, TimestampNs ts) {
-  w.Field(ts_name, ts);
-  std::string iso_name(ts_name);
-  if (iso_name == "ts") {
-    iso_name = "time";
-  } else if (iso_name.ends_with("_ts")) {
-    iso_name.replace(iso_name.size() - 3, 3, "_time");
-  } else {
-    iso_name += "_time";
-  }
-  w.Key(iso_name);
-  if (ts > 0) {
-    w.String(FormatIsoTime(ts));
-  } else {
-    w.Null();
-  }
-}
-
 void WriteNextCursor(JsonWriter& w, std::string_view kind,
                      const std::optional<store::SearchCursor>& next) {
   w.Key("next_cursor");

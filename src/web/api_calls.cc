@@ -20,58 +20,6 @@ namespace {
 // messages when they lie this far outside its [invite_ts, end_ts].
 constexpr TimestampNs kCallMessageMargin = 120 * kNsPerSecond;
 
-void WriteMedia(JsonWriter& w, const std::vector<calls::MediaStream>& media) {
-  w.BeginArray();
-  for (const calls::MediaStream& m : media) {
-    w.BeginObject().Field("type", m.type).Field("address", m.address);
-    w.Field("port", static_cast<int>(m.port)).Field("codecs", m.codecs).EndObject();
-  }
-  w.EndArray();
-}
-
-void WriteCall(JsonWriter& w, const store::CallRow& row) {
-  const calls::CallRecord& r = row.record;
-  w.BeginObject();
-  w.Field("id", row.id).Field("call_id", r.call_id).Field("sensor", r.sensor);
-  w.Field("also_seen_by", r.also_seen_by);
-  w.Field("caller_user", r.caller_user).Field("caller_display", r.caller_display);
-  w.Field("caller_domain", r.caller_domain).Field("caller_tag", r.caller_tag);
-  w.Field("pai_user", r.pai_user).Field("callee_user", r.callee_user);
-  w.Field("ruri_user", r.ruri_user).Field("callee_domain", r.callee_domain);
-  w.Field("callee_tag", r.callee_tag).Field("diversion_user", r.diversion_user);
-  w.Field("src_ip", r.src_ip.ToString()).Field("src_port", static_cast<int>(r.src_port));
-  w.Field("dst_ip", r.dst_ip.ToString()).Field("dst_port", static_cast<int>(r.dst_port));
-  w.Field("transport", r.transport);
-  WriteTime(w, "invite_ts", r.invite_ts);
-  WriteTime(w, "first_provisional_ts", r.first_provisional_ts);
-  WriteTime(w, "first_18x_ts", r.first_18x_ts);
-  WriteTime(w, "answer_ts", r.answer_ts);
-  WriteTime(w, "ack_ts", r.ack_ts);
-  WriteTime(w, "bye_ts", r.bye_ts);
-  WriteTime(w, "cancel_ts", r.cancel_ts);
-  WriteTime(w, "final_ts", r.final_ts);
-  WriteTime(w, "end_ts", r.end_ts);
-  w.Field("duration_ms", r.duration_ms).Field("connect_ms", r.connect_ms);
-  w.Field("post_dial_delay_ms", r.post_dial_delay_ms);
-  w.Field("disconnect_delay_ms", r.disconnect_delay_ms);
-  w.Field("final_status", r.final_status).Field("final_reason", r.final_reason);
-  w.Field("state", calls::CallStateName(r.state)).Field("hangup_by", r.hangup_by);
-  w.Field("reason_protocol", r.reason_protocol).Field("reason_cause", r.reason_cause);
-  w.Field("reason_text", r.reason_text);
-  w.Field("caller_media_types", r.caller_media_types);
-  w.Key("caller_media");
-  WriteMedia(w, r.caller_media);
-  w.Field("callee_media_types", r.callee_media_types);
-  w.Key("callee_media");
-  WriteMedia(w, r.callee_media);
-  w.Field("caller_user_agent", r.caller_user_agent);
-  w.Field("callee_user_agent", r.callee_user_agent);
-  w.Field("message_count", r.message_count).Field("retransmissions", r.retransmissions);
-  w.Field("byte_count", r.byte_count).Field("auth_challenges", r.auth_challenges);
-  w.Field("correlation_id", r.correlation_id).Field("linked_call_id", r.linked_call_id);
-  w.EndObject();
-}
-
 std::string_view FirstLine(std::string_view raw) {
   size_t end = raw.find_first_of("\r\n");
   return raw.substr(0, std::min<size_t>(end, 200));
@@ -258,7 +206,7 @@ void ListCalls(ApiContext& c) {
   if (!page.ok()) return c.DbError(page.status());
   JsonWriter w;
   w.BeginObject().Key("calls").BeginArray();
-  for (const store::CallRow& row : page->rows) WriteCall(w, row);
+  for (const store::CallRow& row : page->rows) WriteCall(w, row.record, row.id);
   w.EndArray();
   WriteNextCursor(w, kind, page->next);
   w.EndObject();
@@ -271,7 +219,7 @@ void GetCall(ApiContext& c) {
   if (!LoadCall(c, &call, &messages)) return;
   JsonWriter w;
   w.BeginObject().Key("call");
-  WriteCall(w, call);
+  WriteCall(w, call.record, call.id);
   w.Key("messages").BeginArray();
   for (const store::StoredMessageRow& m : messages) WriteMessage(w, m);
   w.EndArray();

@@ -21,6 +21,7 @@
 #include "web/http.h"
 #include "web/json.h"
 #include "web/live.h"
+#include "web/resources.h"
 #include "web/web.h"
 
 namespace sipman::web {
@@ -30,11 +31,6 @@ inline constexpr char kSessionCookie[] = "sipman_session";
 // Wall-clock time, in seconds (sessions) and nanoseconds (tokens).
 int64_t NowS();
 int64_t NowNs();
-
-// Writes `ts` as "<name>" (nanoseconds) and beside it its ISO 8601 text, or
-// null when 0: "ts" beside "time", "invite_ts" beside "invite_time",
-// "first_seen" beside "first_seen_time" (docs/API.md, Conventions).
-void WriteTime(JsonWriter& w, std::string_view ts_name, TimestampNs ts);
 
 // One request to a route of the table, its query already checked against
 // the route's parameters and its sender authenticated when the route needs

@@ -91,27 +91,6 @@ void WriteRatePeak(JsonWriter& w, std::string_view name, const stats::RatePeak& 
   w.EndObject();
 }
 
-void WriteTrafficRow(JsonWriter& w, const stats::TrafficCounters& c) {
-  w.BeginObject();
-  WriteTime(w, "ts", c.ts * kNsPerSecond);
-  w.Field("packets", c.packets).Field("bytes", c.frame_bytes).Field("sip_bytes", c.sip_bytes);
-  w.Field("messages", c.messages).Field("requests", c.requests).Field("responses", c.responses);
-  w.Key("methods").BeginObject();
-  for (size_t i = 0; i < stats::kMethodCount; ++i) w.Field(stats::kMethodNames[i], c.methods[i]);
-  w.EndObject();
-  w.Key("classes").BeginObject();
-  for (size_t i = 0; i < stats::kClassCount; ++i) {
-    w.Field(std::to_string(i + 1) + "xx", c.classes[i]);
-  }
-  w.EndObject();
-  std::string codes;
-  stats::AppendCodesJson(c.codes, &codes);
-  w.Key("codes").Raw(codes);
-  w.Field("kernel_drops", c.kernel_drops).Field("interface_drops", c.interface_drops);
-  w.Field("tls_connections", c.tls_connections).Field("tls_bytes", c.tls_bytes);
-  w.EndObject();
-}
-
 void WriteTrafficSummary(JsonWriter& w, const stats::TrafficSummary& s) {
   w.BeginObject();
   WriteTime(w, "first_ts", s.first_second * kNsPerSecond);

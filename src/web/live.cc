@@ -12,6 +12,7 @@
 #include "web/api_handlers.h"
 #include "web/api_util.h"
 #include "web/json.h"
+#include "web/resources.h"
 
 namespace sipman::web {
 namespace {
@@ -29,38 +30,16 @@ int64_t NowMs() {
 
 std::string TrafficEventJson(const stats::TrafficCounters& c, bool final) {
   JsonWriter w;
-  w.BeginObject();
-  w.Field("ts", c.ts * kNsPerSecond).Field("final", final);
-  w.Field("time", FormatIsoTime(c.ts * kNsPerSecond));
-  w.Field("packets", c.packets).Field("bytes", c.frame_bytes).Field("sip_bytes", c.sip_bytes);
-  w.Field("messages", c.messages).Field("requests", c.requests).Field("responses", c.responses);
-  w.Key("methods").BeginObject();
-  for (size_t i = 0; i < stats::kMethodCount; ++i) w.Field(stats::kMethodNames[i], c.methods[i]);
-  w.EndObject();
-  w.Key("classes").BeginObject();
-  for (size_t i = 0; i < stats::kClassCount; ++i) {
-    w.Field(std::to_string(i + 1) + "xx", c.classes[i]);
-  }
-  w.EndObject();
-  w.Field("kernel_drops", c.kernel_drops).Field("interface_drops", c.interface_drops);
-  w.Field("tls_connections", c.tls_connections).Field("tls_bytes", c.tls_bytes);
-  w.EndObject();
+  WriteTrafficRow(w, c, final);
   return w.Take();
 }
 
-std::string CallEventJson(std::string_view event, const calls::CallRecord& r) {
+std::string CallEventJson(std::string_view event, const calls::CallRecord& call) {
   JsonWriter w;
   w.BeginObject();
   w.Field("event", event);
-  w.Key("call").BeginObject();
-  w.Field("call_id", r.call_id).Field("sensor", r.sensor);
-  w.Field("caller_user", r.caller_user).Field("callee_user", r.callee_user);
-  w.Field("src_ip", r.src_ip.ToString()).Field("dst_ip", r.dst_ip.ToString());
-  w.Field("invite_ts", r.invite_ts).Field("invite_time", FormatIsoTime(r.invite_ts));
-  w.Field("answer_ts", r.answer_ts).Field("end_ts", r.end_ts);
-  w.Field("duration_ms", r.duration_ms).Field("final_status", r.final_status);
-  w.Field("state", calls::CallStateName(r.state));
-  w.EndObject();
+  w.Key("call");
+  WriteCall(w, call, std::nullopt);
   w.EndObject();
   return w.Take();
 }

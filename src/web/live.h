@@ -20,7 +20,8 @@
 
 namespace sipman::web {
 
-// The JSON of one event, shared by the feed and its tests.
+// The JSON of one event: a traffic row as GET /api/v1/stats/traffic writes
+// it plus "final"; a call as GET /api/v1/calls writes it, without "id".
 std::string TrafficEventJson(const stats::TrafficCounters& second, bool final = true);
 std::string CallEventJson(std::string_view event, const calls::CallRecord& call);
 
