@@ -29,6 +29,29 @@ std::string_view CallStateName(CallState state) {
   return "unknown";
 }
 
+std::optional<CallState> ParseCallState(std::string_view name) {
+  for (CallState state : kCallStates) {
+    if (CallStateName(state) == name) return state;
+  }
+  return std::nullopt;
+}
+
+std::string CallStateNames() {
+  std::string names;
+  for (CallState state : kCallStates) {
+    if (!names.empty()) names += ", ";
+    names += CallStateName(state);
+  }
+  return names;
+}
+
+bool IsRegistrationResult(std::string_view text) {
+  for (std::string_view result : kRegistrationResults) {
+    if (result == text) return true;
+  }
+  return false;
+}
+
 // ------------------------------------------------------------------ entry
 
 void CallTracker::Impl::OnMessage(const SipEvent& ev) {

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,8 +70,16 @@ enum class CallState : uint8_t {
   kTimedOut,
 };
 
+inline constexpr CallState kCallStates[] = {
+    CallState::kAnswered, CallState::kBusy,       CallState::kCancelled, CallState::kNoAnswer,
+    CallState::kFailed,   CallState::kInProgress, CallState::kTimedOut};
+
 // "answered", "busy", "cancelled", "no_answer", "failed", "in_progress", "timed_out".
 std::string_view CallStateName(CallState state);
+// The state so named; nullopt for any other text.
+std::optional<CallState> ParseCallState(std::string_view name);
+// Every state's name, separated by ", " (for error messages).
+std::string CallStateNames();
 
 // One SDP media stream: where one side wants to receive it, and its codecs.
 struct MediaStream {
@@ -152,6 +161,15 @@ struct CallRecord {
   std::string correlation_id;  // the header's value in this call's INVITE
   std::string linked_call_id;  // the Call-ID of the other leg, when seen
 };
+
+// A registration attempt's result, RegistrationRecord::result.
+inline constexpr std::string_view kRegistrationSuccess = "success";
+inline constexpr std::string_view kRegistrationUnregistered = "unregistered";
+inline constexpr std::string_view kRegistrationFailed = "failed";
+inline constexpr std::string_view kRegistrationExpired = "expired";
+inline constexpr std::string_view kRegistrationResults[] = {
+    kRegistrationSuccess, kRegistrationUnregistered, kRegistrationFailed, kRegistrationExpired};
+bool IsRegistrationResult(std::string_view text);
 
 // One registration attempt: REGISTER(s) with one Call-ID up to the final
 // non-challenge response.

@@ -114,10 +114,10 @@ void CallTracker::Impl::CompleteRegistration(Registration& r, int status, Timest
   rec.request_delay_ms = -1;
   if (status < 300) {
     if (rec.expires < 0) rec.expires = response_expires;
-    rec.result = rec.expires == 0 ? "unregistered" : "success";
+    rec.result = rec.expires == 0 ? kRegistrationUnregistered : kRegistrationSuccess;
     rec.request_delay_ms = std::max<int64_t>(0, ToMs(ts - r.first_register_ts));
   } else {
-    rec.result = "failed";
+    rec.result = kRegistrationFailed;
   }
   rec.call_id.assign(*r.key);
   ++counters_.registrations_emitted;
@@ -156,7 +156,7 @@ void CallTracker::Impl::ExpireRegistration(uint32_t slot) {
     } else {
       RegistrationRecord& rec = r.record;
       rec.status_code = r.last_challenge;
-      rec.result = r.last_challenge != 0 ? "failed" : "expired";
+      rec.result = r.last_challenge != 0 ? kRegistrationFailed : kRegistrationExpired;
       rec.request_delay_ms = -1;
       rec.call_id.assign(*r.key);
       ++counters_.registrations_emitted;

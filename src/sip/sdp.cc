@@ -245,4 +245,13 @@ bool ParseSdp(std::string_view body, SdpSession* out) {
   return true;
 }
 
+bool ParseMessageSdp(std::string_view message_text, SdpSession* out) {
+  SipMessage message;
+  ParseOptions options;
+  options.datagram = true;
+  if (ParseSipMessage(message_text, options, &message) != ParseStatus::kComplete) return false;
+  std::string_view body = FindSdpBody(message.content_type, message.body);
+  return !body.empty() && ParseSdp(body, out);
+}
+
 }  // namespace sipman::sip

@@ -239,6 +239,11 @@ bool ParseSdp(std::string_view body, SdpSession* out);
 // is none. The view points into `body`.
 std::string_view FindSdpBody(std::string_view content_type, std::string_view body);
 
+// The SDP of a whole SIP message's text (one datagram, as stored), found
+// with FindSdpBody and parsed; false when the message does not parse or
+// carries no SDP. `out` views into `message_text`.
+bool ParseMessageSdp(std::string_view message_text, SdpSession* out);
+
 }  // namespace sipman::sip
 
 #endif  // SIPMAN_SIP_SIP_H_

@@ -303,7 +303,7 @@ void internal::SummarizeCallGroups(const CallGroupSums& groups, CallSummary* out
   for (const auto& [key, sums] : groups) {
     const auto& [state, status] = key;
     const int64_t n = sums.calls;
-    const bool is_answered = state == "answered";
+    const bool is_answered = state == calls::CallStateName(calls::CallState::kAnswered);
     all.Add(sums);
     if (is_answered) answered.Add(sums);
     states[state] += n;
@@ -341,7 +341,8 @@ void internal::SummarizeCallGroups(const CallGroupSums& groups, CallSummary* out
   out->asr = Percent(out->invites_2xx, out->calls);
   out->ner = Percent(out->network_effective, out->calls);
   for (const auto& [state, n] : states) {
-    out->by_state.push_back({state, n, state == "answered" ? n : 0});
+    out->by_state.push_back(
+        {state, n, state == calls::CallStateName(calls::CallState::kAnswered) ? n : 0});
   }
   for (const auto& [status, n] : statuses) {
     out->by_status.push_back({std::to_string(status), n.first, n.second});

@@ -394,8 +394,7 @@ Result<RegistrationPage> SqliteCallSearch::FindRegistrations(
     w.Text(ip);
   }
   if (!q.result.empty()) {
-    if (q.result != "success" && q.result != "unregistered" && q.result != "failed" &&
-        q.result != "expired") {
+    if (!calls::IsRegistrationResult(q.result)) {
       return Status::Error("state: unknown result (success, unregistered, failed, expired)");
     }
     w.Add("result = ?");

@@ -186,7 +186,7 @@ Result<CallSummary> PostgresCallAnalytics::Summary(const AnalyticsQuery& query) 
   int64_t pdd_n = 0, answered = 0;
   for (const auto& [key, sums] : groups) {
     pdd_n += sums.pdd_n;
-    if (key.first == "answered") answered += sums.calls;
+    if (key.first == calls::CallStateName(calls::CallState::kAnswered)) answered += sums.calls;
   }
   Status s = ReadPercentiles(query, "post_dial_delay_ms", "post_dial_delay_ms >= 0", pdd_n,
                              &out.post_dial_delay);

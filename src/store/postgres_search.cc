@@ -186,8 +186,7 @@ Result<RegistrationPage> PostgresCallSearch::FindRegistrations(const Registratio
     w.Add("src_ip = " + p.Text(ip));
   }
   if (!q.result.empty()) {
-    if (q.result != "success" && q.result != "unregistered" && q.result != "failed" &&
-        q.result != "expired") {
+    if (!calls::IsRegistrationResult(q.result)) {
       return Status::Error("state: unknown result (success, unregistered, failed, expired)");
     }
     w.Add("result = " + p.Text(q.result));

@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <utility>
+
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
@@ -33,6 +35,19 @@ StoreUrl ParseStoreUrl(std::string_view url) {
     parsed.shown = std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
   }
   return parsed;
+}
+
+Result<std::vector<StoredMessageRow>> Store::MessagesOfStoredCall(const calls::CallRecord& call) {
+  Result<std::vector<StoredMessageRow>> all = MessagesOfCall(call.call_id);
+  if (!all.ok()) return all;
+  std::vector<StoredMessageRow> mine;
+  for (StoredMessageRow& m : *all) {
+    if (m.sensor != call.sensor) continue;
+    if (call.invite_ts > 0 && m.ts < call.invite_ts - kCallMessageMargin) continue;
+    if (call.end_ts > 0 && m.ts > call.end_ts + kCallMessageMargin) continue;
+    mine.push_back(std::move(m));
+  }
+  return mine;
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {

@@ -317,6 +317,11 @@ class Store {
       const RegistrationQuery& query) = 0;
   // Every stored message with this Call-ID (all sensors), in time order.
   virtual Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) = 0;
+  // The messages of one stored call: its Call-ID's messages from its sensor,
+  // less those more than kCallMessageMargin before its INVITE or after its
+  // end, which belong to another call that reused the Call-ID.
+  Result<std::vector<StoredMessageRow>> MessagesOfStoredCall(const calls::CallRecord& call);
+  static constexpr TimestampNs kCallMessageMargin = 120 * kNsPerSecond;
   // Traffic counter rows of the query's resolution whose period starts in
   // the range, in time order (sensors summed when query.sensor is empty).
   virtual Result<std::vector<stats::TrafficCounters>> TrafficRows(const TrafficQuery& query) = 0;

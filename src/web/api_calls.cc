@@ -16,10 +16,6 @@
 namespace sipman::web {
 namespace {
 
-// Messages of another call with the same Call-ID are left out of a call's
-// messages when they lie this far outside its [invite_ts, end_ts].
-constexpr TimestampNs kCallMessageMargin = 120 * kNsPerSecond;
-
 std::string_view FirstLine(std::string_view raw) {
   size_t end = raw.find_first_of("\r\n");
   return raw.substr(0, std::min<size_t>(end, 200));
@@ -41,14 +37,8 @@ void WriteMessage(JsonWriter& w, const store::StoredMessageRow& m) {
 // text; nothing when it has none.
 void WriteSdp(JsonWriter& w, const store::StoredMessageRow& m, size_t index,
               const calls::CallRecord& call) {
-  sip::SipMessage message;
-  sip::ParseOptions options;
-  options.datagram = true;
-  if (sip::ParseSipMessage(m.raw, options, &message) != sip::ParseStatus::kComplete) return;
-  std::string_view body = sip::FindSdpBody(message.content_type, message.body);
-  if (body.empty()) return;
   sip::SdpSession sdp;
-  if (!sip::ParseSdp(body, &sdp)) return;
+  if (!sip::ParseMessageSdp(m.raw, &sdp)) return;
   w.BeginObject();
   w.Field("message_index", static_cast<int64_t>(index)).Field("message_id", m.id);
   WriteTime(w, "ts", m.ts);
@@ -85,16 +75,9 @@ bool StateParam(ApiContext& c, std::vector<std::string>* out) {
   while (true) {
     size_t comma = rest.find(',');
     std::string state(rest.substr(0, comma));
-    calls::CallState known[] = {calls::CallState::kAnswered, calls::CallState::kBusy,
-                                calls::CallState::kCancelled, calls::CallState::kNoAnswer,
-                                calls::CallState::kFailed, calls::CallState::kInProgress,
-                                calls::CallState::kTimedOut};
-    bool ok = false;
-    for (calls::CallState k : known) ok = ok || calls::CallStateName(k) == state;
-    if (!ok) {
-      c.Bad("state: unknown state '" + state.substr(0, 40) +
-            "' (answered, busy, cancelled, no_answer, failed, in_progress, "
-            "timed_out; several separated by commas)");
+    if (!calls::ParseCallState(state)) {
+      c.Bad("state: unknown state '" + state.substr(0, 40) + "' (" + calls::CallStateNames() +
+            "; several separated by commas)");
       return false;
     }
     out->push_back(state);
@@ -145,18 +128,12 @@ bool LoadCall(ApiContext& c, store::CallRow* call,
     c.Fail(503, "messages are not available");
     return false;
   }
-  Result<std::vector<store::StoredMessageRow>> all = c.store->MessagesOfCall(call->record.call_id);
-  if (!all.ok()) {
-    c.DbError(all.status());
+  Result<std::vector<store::StoredMessageRow>> mine = c.store->MessagesOfStoredCall(call->record);
+  if (!mine.ok()) {
+    c.DbError(mine.status());
     return false;
   }
-  const calls::CallRecord& r = call->record;
-  for (store::StoredMessageRow& m : *all) {
-    if (m.sensor != r.sensor) continue;
-    if (r.invite_ts > 0 && m.ts < r.invite_ts - kCallMessageMargin) continue;
-    if (r.end_ts > 0 && m.ts > r.end_ts + kCallMessageMargin) continue;
-    messages->push_back(std::move(m));
-  }
+  *messages = std::move(*mine);
   return true;
 }
 

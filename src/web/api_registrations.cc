@@ -31,8 +31,7 @@ void ListRegistrations(ApiContext& c) {
   q.user = c.Param("user").value_or("");
   if (!c.IpParam(&q.ip)) return;
   q.result = c.Param("state").value_or("");
-  if (!q.result.empty() && q.result != "success" && q.result != "unregistered" &&
-      q.result != "failed" && q.result != "expired") {
+  if (!q.result.empty() && !calls::IsRegistrationResult(q.result)) {
     return c.Bad("state: one of success, unregistered, failed, expired");
   }
   q.sensor = c.Param("sensor").value_or("");

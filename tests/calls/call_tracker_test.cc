@@ -24,6 +24,21 @@ constexpr TimestampNs kLinger = 32 * kNsPerSecond;
 constexpr TimestampNs kTimerB = 32 * kNsPerSecond;
 constexpr TimestampNs kTimerC = 180 * kNsPerSecond;
 
+TEST(CallVocabulary, StateNamesParseBackAndResultsAreKnown) {
+  for (CallState state : kCallStates) {
+    EXPECT_EQ(ParseCallState(CallStateName(state)), state) << CallStateName(state);
+  }
+  EXPECT_EQ(ParseCallState("Answered"), std::nullopt);
+  EXPECT_EQ(ParseCallState("unknown"), std::nullopt);
+  EXPECT_EQ(CallStateNames(),
+            "answered, busy, cancelled, no_answer, failed, in_progress, timed_out");
+  for (std::string_view result : {"success", "unregistered", "failed", "expired"}) {
+    EXPECT_TRUE(IsRegistrationResult(result)) << result;
+  }
+  EXPECT_FALSE(IsRegistrationResult("ok"));
+  EXPECT_FALSE(IsRegistrationResult(""));
+}
+
 // INVITE (SDP) / 100 / 180 / 200 (SDP) / ACK, then BYE by `bye_from` at
 // 12010 ms and its 200 at 12030 ms.
 void FeedAnsweredCall(TrackerHarness& h, const CallScript& s, From bye_from) {

@@ -337,6 +337,36 @@ TEST_P(StoreTest, SameCallIdOnAnotherDayIsAnotherCall) {
   EXPECT_EQ(Count(store.get(), "calls"), merges_sensors ? 2 : 3);
 }
 
+TEST_P(StoreTest, MessagesOfAStoredCallAreItsSensorsWithinTheMargin) {
+  auto store = OpenOrDie(Url("call-messages.db"));
+  ASSERT_NE(store, nullptr);
+  const TimestampNs margin = Store::kCallMessageMargin;
+  calls::CallRecord call = FullCall("reused@host", kT0);
+  call.sensor = "edge-1";
+  call.end_ts = kT0 + 10 * kNsPerSecond;
+  auto add = [&](TimestampNs ts, std::string_view sensor) {
+    StoredMessage m = Message("reused@host", ts, "OPTIONS sip:x SIP/2.0\r\n\r\n");
+    m.sensor = sensor;
+    store->AddMessage(m);
+  };
+  add(kT0 - margin - 1, "edge-1");             // an earlier call with the same Call-ID
+  add(kT0 - margin, "edge-1");                 // first kept
+  add(kT0 + 5 * kNsPerSecond, "edge-1");       // kept
+  add(kT0 + 5 * kNsPerSecond, "edge-2");       // another sensor's copy
+  add(call.end_ts + margin, "edge-1");         // last kept
+  add(call.end_ts + margin + 1, "edge-1");     // a later call
+  ASSERT_TRUE(store->Flush().ok());
+  auto all = store->MessagesOfCall("reused@host");
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->size(), 6u);
+  auto mine = store->MessagesOfStoredCall(call);
+  ASSERT_TRUE(mine.ok()) << mine.status().message();
+  std::vector<TimestampNs> times;
+  for (const StoredMessageRow& m : *mine) times.push_back(m.ts);
+  EXPECT_EQ(times, (std::vector<TimestampNs>{kT0 - margin, kT0 + 5 * kNsPerSecond,
+                                             call.end_ts + margin}));
+}
+
 class StoreQueryTest : public testing::BackendTest {
  protected:
   void SetUp() override {
