@@ -1,6 +1,13 @@
-// Access to the JSON API under /api/v1/ (docs/API.md). Every request sends
-// the session cookie; a 401 anywhere sends the user to the login page and
-// brings them back to where they were after logging in.
+// Access to the JSON API under /api/v1/ (docs/API.md): one function per
+// endpoint, returning that endpoint's answer type (./types). Every request
+// sends the session cookie; a 401 anywhere sends the user to the login page
+// and brings them back to where they were after logging in.
+import type {
+  CallResponse, CallsResponse, ErrorResponse, LoginResponse, LogoutResponse, MeResponse,
+  PasswordResponse, PeriodBy, RegistrationsCurrentResponse, RegistrationsResponse,
+  StatsPeriodsResponse, StatsSummaryResponse, StatsTopResponse, StatsTrafficResponse,
+  TokenCreateResponse, TokenDeleteResponse, TokensResponse, TopBy, TrafficStep,
+} from './types';
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string, readonly retryAfter = 0) {
@@ -36,18 +43,14 @@ export function setUnauthorizedHandler(fn: () => void): void {
 async function errorFrom(res: Response): Promise<ApiError> {
   let msg = `${res.status} ${res.statusText}`;
   try {
-    const body = await res.json();
-    if (body && typeof body === 'object') {
-      const e = (body as Record<string, unknown>).error ?? (body as Record<string, unknown>).message;
-      if (e) msg = typeof e === 'string' ? e : JSON.stringify(e);
-    }
-  } catch { /* not JSON */ }
+    const body = (await res.json()) as ErrorResponse;
+    if (body && typeof body.error === 'string' && body.error) msg = body.error;
+  } catch { /* not JSON (a proxy's error page) */ }
   const retry = Number(res.headers.get('Retry-After') ?? 0) || 0;
   return new ApiError(res.status, msg, retry);
 }
 
-export async function apiGet<T = unknown>(path: string, params: Params = {},
-                                          signal?: AbortSignal): Promise<T> {
+async function apiGet<T>(path: string, params: Params = {}, signal?: AbortSignal): Promise<T> {
   const res = await fetch(buildUrl(path, params), {
     credentials: 'same-origin',
     headers: { Accept: 'application/json' },
@@ -79,97 +82,85 @@ async function send<T>(method: string, path: string, body: unknown,
   return (text ? JSON.parse(text) : {}) as T;
 }
 
-export function apiPost<T = unknown>(path: string, body: unknown, handle401 = true): Promise<T> {
+function apiPost<T>(path: string, body: unknown, handle401 = true): Promise<T> {
   return send<T>('POST', path, body, handle401);
 }
 
-export function apiDelete<T = unknown>(path: string, handle401 = true): Promise<T> {
+function apiDelete<T>(path: string, handle401 = true): Promise<T> {
   return send<T>('DELETE', path, undefined, handle401);
 }
 
+// --- Authentication and account ---------------------------------------
+
+// POST /api/v1/login: its 401 is the answer "wrong name or password".
+export const login = (username: string, password: string) =>
+  apiPost<LoginResponse>('login', { username, password }, false);
+
+// POST /api/v1/logout.
+export const logout = () => apiPost<LogoutResponse>('logout', {}, false);
+
 // GET /api/v1/me.
-export interface Me {
-  user: string;
-  auth: 'session' | 'token';
-}
+export const getMe = (signal?: AbortSignal) => apiGet<MeResponse>('me', {}, signal);
 
-// An API token as GET /api/v1/tokens lists it (never the token itself).
-// Each time as the API gives every time: nanoseconds (`_ts`) and ISO 8601
-// UTC (`_time`); last_used is 0 / null until the token is first used.
-export interface ApiToken {
-  id: number;
-  name: string;
-  created_ts: number;
-  created_time: string;
-  expires_ts: number;
-  expires_time: string;
-  last_used_ts: number;
-  last_used_time: string | null;
-}
+// GET /api/v1/tokens.
+export const getTokens = (signal?: AbortSignal) => apiGet<TokensResponse>('tokens', {}, signal);
 
-export interface TokenList {
-  tokens: ApiToken[];
-}
+// POST /api/v1/tokens.
+export const createToken = (body: { name: string; password: string; expires_days: number }) =>
+  apiPost<TokenCreateResponse>('tokens', body);
 
-// POST /api/v1/tokens: the only answer that carries the token in clear.
-export interface CreatedToken extends ApiToken {
-  token: string;
-  user: string;
-}
+// DELETE /api/v1/tokens/{id}.
+export const deleteToken = (id: number) =>
+  apiDelete<TokenDeleteResponse>(`tokens/${encodeURIComponent(String(id))}`);
 
 // POST /api/v1/password.
-export interface PasswordChanged {
-  ok: boolean;
-  sessions_ended: number;
-  tokens_revoked: number;
-}
+export const changePassword = (body: { current_password: string; new_password: string }) =>
+  apiPost<PasswordResponse>('password', body);
 
-// A call detail record: the columns of the `calls` table (docs/SCHEMA.md).
-export interface Cdr {
-  id: number;
-  call_id: string;
-  sensor?: string;
-  also_seen_by?: string;
-  caller_user: string;
-  caller_display?: string;
-  caller_domain?: string;
-  callee_user: string;
-  callee_domain?: string;
-  src_ip: string;
-  src_port?: number;
-  dst_ip: string;
-  dst_port?: number;
-  transport?: string;
-  invite_ts: number | string;
-  answer_ts?: number | string;
-  end_ts?: number | string;
-  duration_ms: number;
-  state: string;
-  final_status: number;
-  final_reason?: string;
-  hangup_by?: string;
-  caller_media?: unknown;
-  callee_media?: unknown;
-  [k: string]: unknown;
-}
+// --- Calls ------------------------------------------------------------
 
-export interface SipMessage {
-  ts: number | string;
-  src_ip: string;
-  src_port: number;
-  dst_ip: string;
-  dst_port: number;
-  transport?: string;
-  method?: string;
-  status?: number;
-  reason?: string;
-  first_line?: string;
-  cseq?: number | string;
-  raw?: string;
-}
+// GET /api/v1/calls (filters, sort, limit, cursor: docs/API.md).
+export const getCalls = (params: Params, signal?: AbortSignal) =>
+  apiGet<CallsResponse>('calls', params, signal);
 
-export interface CallDetail {
-  call: Cdr;
-  messages: SipMessage[];
-  sdp?: unknown[];
-}
+// GET /api/v1/calls/{id}.
+export const getCall = (id: string, signal?: AbortSignal) =>
+  apiGet<CallResponse>(`calls/${encodeURIComponent(id)}`, {}, signal);
+
+// GET /api/v1/calls/{id}/pcap is a download: its URL.
+export const callPcapUrl = (id: string | number) =>
+  `/api/v1/calls/${encodeURIComponent(String(id))}/pcap`;
+
+// --- Registrations ----------------------------------------------------
+
+// GET /api/v1/registrations.
+export const getRegistrations = (params: Params, signal?: AbortSignal) =>
+  apiGet<RegistrationsResponse>('registrations', params, signal);
+
+// GET /api/v1/registrations/current.
+export const getRegistrationsCurrent = (params: Params, signal?: AbortSignal) =>
+  apiGet<RegistrationsCurrentResponse>('registrations/current', params, signal);
+
+// --- Statistics (from, to, sensor) --------------------------------------
+
+// GET /api/v1/stats/summary.
+export const getStatsSummary = (params: Params, signal?: AbortSignal) =>
+  apiGet<StatsSummaryResponse>('stats/summary', params, signal);
+
+// GET /api/v1/stats/periods.
+export const getStatsPeriods = (params: Params & { by: PeriodBy }, signal?: AbortSignal) =>
+  apiGet<StatsPeriodsResponse>('stats/periods', params, signal);
+
+// GET /api/v1/stats/top.
+export const getStatsTop = (params: Params & { by: TopBy; limit?: number }, signal?: AbortSignal) =>
+  apiGet<StatsTopResponse>('stats/top', params, signal);
+
+// GET /api/v1/stats/traffic.
+export const getStatsTraffic = (params: Params & { step: TrafficStep }, signal?: AbortSignal) =>
+  apiGet<StatsTrafficResponse>('stats/traffic', params, signal);
+
+// --- Live stream --------------------------------------------------------
+
+// GET /api/v1/live: the Server-Sent Events stream (types/live.ts).
+export const openLiveStream = () => new EventSource('/api/v1/live', { withCredentials: true });
+

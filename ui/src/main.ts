@@ -1,7 +1,7 @@
 // Entry point: the page frame (header with navigation), hash routing and
 // the redirect to the login page on 401.
 import './style.css';
-import { apiPost, setUnauthorizedHandler } from './api';
+import { logout as apiLogout, setUnauthorizedHandler } from './api';
 import { clear, h } from './util';
 import { renderLogin } from './pages/login';
 import { renderDashboard } from './pages/dashboard';
@@ -56,7 +56,7 @@ setUnauthorizedHandler(() => {
 });
 
 async function logout(): Promise<void> {
-  try { await apiPost('logout', {}, false); } catch { /* session may be gone already */ }
+  try { await apiLogout(); } catch { /* session may be gone already */ }
   location.hash = '#/login';
 }
 

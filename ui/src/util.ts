@@ -1,5 +1,6 @@
 // Small helpers shared by every page: DOM building, number and time
-// formatting, and tolerant readers for API values.
+// formatting.
+import type { Ns } from './types';
 
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
@@ -50,21 +51,10 @@ export function clear(el: Element): void {
   while (el.firstChild) el.removeChild(el.firstChild);
 }
 
-// Converts any time value the API may send into milliseconds since the
-// epoch: nanoseconds (the database unit), microseconds, milliseconds,
-// seconds, or an ISO 8601 string. 0, null and garbage give 0 (absent).
-export function toMs(v: unknown): number {
-  if (v === null || v === undefined || v === '') return 0;
-  if (typeof v === 'string' && !/^-?\d+(\.\d+)?$/.test(v)) {
-    const t = Date.parse(v);
-    return Number.isNaN(t) ? 0 : t;
-  }
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) return 0;
-  if (n > 1e17) return n / 1e6;  // ns
-  if (n > 1e14) return n / 1e3;  // µs
-  if (n > 1e11) return n;        // ms
-  return n * 1000;               // s
+// An API time (integer nanoseconds since the epoch, 0 for none) in
+// milliseconds since the epoch; 0 stays 0 (absent).
+export function nsToMs(ns: Ns): number {
+  return ns > 0 ? ns / 1e6 : 0;
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -137,24 +127,6 @@ export function fmtBytes(n: number): string {
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
   if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${Math.round(n)} B`;
-}
-
-// Reads a list out of an API answer that is either the list itself or an
-// object holding it under one of `keys`.
-export function asArray<T = Record<string, unknown>>(v: unknown, ...keys: string[]): T[] {
-  if (Array.isArray(v)) return v as T[];
-  if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    for (const k of keys) if (Array.isArray(o[k])) return o[k] as T[];
-    for (const val of Object.values(o)) if (Array.isArray(val)) return val as T[];
-  }
-  return [];
-}
-
-// Parses a value that may be JSON text or already decoded.
-export function maybeJson(v: unknown): unknown {
-  if (typeof v !== 'string') return v;
-  try { return JSON.parse(v); } catch { return v; }
 }
 
 // "datetime-local" input value <-> ms.

@@ -4,10 +4,9 @@
 // token. Both writes need the current password again: a session left open
 // on someone else's screen must not be enough to mint a token or lock the
 // owner out.
-import {
-  ApiError, apiDelete, apiGet, apiPost, ApiToken, CreatedToken, Me, PasswordChanged, TokenList,
-} from '../api';
-import { asArray, clear, fmtDateTime, h, toMs } from '../util';
+import { ApiError, changePassword, createToken, deleteToken, getMe, getTokens } from '../api';
+import type { ApiToken, TokenCreateResponse } from '../types';
+import { clear, fmtDateTime, h, nsToMs } from '../util';
 
 const EXPIRY_DAYS = [7, 30, 90, 365];
 const DEFAULT_EXPIRY_DAYS = 90;
@@ -101,14 +100,14 @@ const HEAD = ['Name', 'Created', 'Expires', 'Last used'];
 // The server leaves expired tokens out of the list; one that expired
 // while the page was open (or a server clock ahead of this one) is still
 // marked.
-const isExpired = (t: ApiToken, now: number) => toMs(t.expires_time) > 0 && toMs(t.expires_time) <= now;
+const isExpired = (t: ApiToken, now: number) => nsToMs(t.expires_ts) > 0 && nsToMs(t.expires_ts) <= now;
 
 function tokenCells(t: ApiToken, expired: boolean): HTMLElement[] {
-  const expires = toMs(t.expires_time);
-  const lastUsed = toMs(t.last_used_time);
+  const expires = nsToMs(t.expires_ts);
+  const lastUsed = nsToMs(t.last_used_ts);
   return [
     h('td', {}, t.name ? t.name : h('span', { class: 'muted' }, '(no name)')),
-    h('td', { class: 'nowrap' }, fmtDateTime(toMs(t.created_time))),
+    h('td', { class: 'nowrap' }, fmtDateTime(nsToMs(t.created_ts))),
     h('td', { class: 'nowrap' }, fmtDateTime(expires),
       expired ? [' ', h('span', { class: 'badge tok-expired' }, 'expired')] : null),
     h('td', { class: 'nowrap' }, lastUsed ? fmtDateTime(lastUsed) : h('span', { class: 'muted' }, 'never')),
@@ -136,9 +135,9 @@ export function renderAccount(root: HTMLElement): () => void {
   async function loadTokens(): Promise<void> {
     const seq = ++loadSeq;
     try {
-      const d = await apiGet<TokenList>('tokens', {}, ctl.signal);
+      const d = await getTokens(ctl.signal);
       if (seq !== loadSeq) return;
-      const rows = asArray<ApiToken>(d, 'tokens');
+      const rows = d.tokens;
       const now = Date.now();
       clear(tbody);
       if (!rows.length) {
@@ -202,7 +201,7 @@ export function renderAccount(root: HTMLElement): () => void {
     btn.disabled = true;
     cancel.disabled = true;
     try {
-      await apiDelete(`tokens/${encodeURIComponent(String(t.id))}`);
+      await deleteToken(t.id);
       say(listMsg, `Token ${tokenLabel(t)} revoked.`, true);
     } catch (err) {
       const e = err as ApiError;
@@ -241,7 +240,7 @@ export function renderAccount(root: HTMLElement): () => void {
     reveal.removeAttribute('data-id');
   }
 
-  function showToken(c: CreatedToken): void {
+  function showToken(c: TokenCreateResponse): void {
     clear(reveal);
     const input = h('input', { id: 'new-token', class: 'mono', readonly: true, value: c.token,
       spellcheck: 'false', autocomplete: 'off', 'aria-describedby': 'new-token-note' });
@@ -252,7 +251,7 @@ export function renderAccount(root: HTMLElement): () => void {
         h('button', { type: 'button', id: 'copy-token', onclick: () => void copyField(input, status) }, 'Copy')),
       h('p', { id: 'new-token-note', class: 'field-hint' },
         'Copy it now: it will not be shown again. ',
-        `It expires on ${fmtDateTime(toMs(c.expires_time))}. Scripts send it as `,
+        `It expires on ${fmtDateTime(nsToMs(c.expires_ts))}. Scripts send it as `,
         h('code', {}, 'Authorization: Bearer TOKEN'), '.'),
       h('div', { class: 'copy-row' }, status, h('span', { class: 'spacer' }),
         h('button', { type: 'button', id: 'new-token-done', onclick: () => {
@@ -278,8 +277,7 @@ export function renderAccount(root: HTMLElement): () => void {
       }
       tkBtn.disabled = true;
       try {
-        const c = await apiPost<CreatedToken>('tokens',
-          { name, password: tkPass.value, expires_days: Number(tkDays.value) });
+        const c = await createToken({ name, password: tkPass.value, expires_days: Number(tkDays.value) });
         tkPass.value = '';
         tkName.value = '';
         say(tkMsg, `Token ${tokenLabel(c)} created.`, true);
@@ -331,11 +329,10 @@ export function renderAccount(root: HTMLElement): () => void {
       }
       pwBtn.disabled = true;
       try {
-        const r = await apiPost<PasswordChanged>('password',
-          { current_password: pwCur.value, new_password: fresh });
+        const r = await changePassword({ current_password: pwCur.value, new_password: fresh });
         for (const i of [pwCur, pwNew, pwConfirm]) i.value = '';
-        const ended = Number(r.sessions_ended) || 0;
-        const revoked = Number(r.tokens_revoked) || 0;
+        const ended = r.sessions_ended;
+        const revoked = r.tokens_revoked;
         // The count includes this browser's own session, which the answer
         // replaced with a new one.
         say(pwMsg, `Password changed. Every other session was logged out ` +
@@ -376,7 +373,7 @@ export function renderAccount(root: HTMLElement): () => void {
       h('section', { class: 'card' }, h('h2', { id: 'tk-head' }, 'New API token'), tkForm, reveal),
       h('section', { class: 'card' }, h('h2', { id: 'pw-head' }, 'Change password'), pwForm)));
 
-  apiGet<Me>('me', {}, ctl.signal).then((me) => {
+  getMe(ctl.signal).then((me) => {
     who.textContent = `Logged in as ${me.user}`;
     for (const i of userFields) i.value = me.user;
   }).catch(() => { /* the 401 handler or the token list shows the problem */ });

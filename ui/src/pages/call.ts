@@ -1,41 +1,35 @@
 // Call detail (#/calls/{id}): the ladder diagram of the call's messages,
 // the raw text of the selected message, the SDP media per side, every CDR
 // field, and the call's pcap (GET /api/v1/calls/{id}/pcap).
-import { ApiError, apiGet, CallDetail, Cdr, SipMessage } from '../api';
-import { clear, fmtDateTime, fmtDuration, fmtMs, fmtTimeMs, h, maybeJson, s, stateBadge,
-  toMs } from '../util';
+import { ApiError, callPcapUrl, getCall } from '../api';
+import type { CallMessage, Cdr, CdrMedia } from '../types';
+import { clear, fmtDateTime, fmtDuration, fmtMs, fmtTimeMs, h, nsToMs, s, stateBadge } from '../util';
 
 const LEFT = 184;       // room for the time and delta column
 const ROW_H = 34;
 const TOP = 56;         // room for the host labels
 
-export function messageLabel(m: SipMessage): string {
-  const status = Number(m.status ?? 0);
-  if (!status) return m.method || '?';
-  let reason = m.reason ?? '';
-  const first = m.first_line ?? (m.raw ? m.raw.split(/\r?\n/, 1)[0] : '');
-  if (!reason && first) {
-    const mm = /^SIP\/2\.0\s+\d{3}\s*(.*)$/.exec(first);
-    if (mm) reason = mm[1];
-  }
-  return `${status} ${reason}`.trim();
+// "INVITE", or a response's status and reason phrase, "486 Busy Here" (the
+// reason read from its first line).
+export function messageLabel(m: CallMessage): string {
+  if (!m.status) return m.method || '?';
+  const mm = /^SIP\/2\.0\s+\d{3}\s*(.*)$/.exec(m.first_line);
+  return `${m.status} ${mm ? mm[1] : ''}`.trim();
 }
 
-function arrowClass(m: SipMessage): string {
-  const st = Number(m.status ?? 0);
-  if (!st) return 'req';
-  return `r${Math.floor(st / 100)}xx`;
+function arrowClass(m: CallMessage): string {
+  if (!m.status) return 'req';
+  return `r${Math.floor(m.status / 100)}xx`;
 }
 
-function hostOf(ip: string, port: number | string | undefined): string {
-  const p = port === undefined || port === null || port === '' ? '' : String(port);
+function hostOf(ip: string, port: number): string {
   const a = ip.includes(':') ? `[${ip}]` : ip;
-  return p ? `${a}:${p}` : a;
+  return `${a}:${port}`;
 }
 
 // Draws the sequence diagram; calls onSelect with the message index when an
 // arrow is clicked or activated with Enter/Space.
-function ladder(msgs: SipMessage[], call: Cdr, onSelect: (i: number) => void): SVGElement {
+function ladder(msgs: CallMessage[], call: Cdr, onSelect: (i: number) => void): SVGElement {
   const hosts: string[] = [];
   const addHost = (x: string) => { if (!hosts.includes(x)) hosts.push(x); };
   // The caller's side first, so that the INVITE runs left to right.
@@ -69,7 +63,7 @@ function ladder(msgs: SipMessage[], call: Cdr, onSelect: (i: number) => void): S
   let prev = 0;
   msgs.forEach((m, i) => {
     const y = TOP + i * ROW_H + ROW_H / 2;
-    const t = toMs(m.ts);
+    const t = nsToMs(m.ts);
     const delta = i === 0 ? '' : `+${fmtMs(t - prev)}`;
     prev = t;
     const x1 = X(hostOf(m.src_ip, m.src_port)), x2 = X(hostOf(m.dst_ip, m.dst_port));
@@ -108,29 +102,18 @@ function ladder(msgs: SipMessage[], call: Cdr, onSelect: (i: number) => void): S
   return svg;
 }
 
-interface SdpEntry {
-  message_index?: number;
-  side?: string;
-  media?: { type?: string; address?: string; port?: number; direction?: string; formats?: string;
-    codecs?: { name?: string; clock_rate?: number }[] | string }[];
-}
-
-interface Media { type?: string; address?: string; port?: number; codecs?: string; [k: string]: unknown }
-
-function mediaTable(title: string, v: unknown): HTMLElement {
-  const list = (maybeJson(v) ?? []) as Media[];
-  const rows = Array.isArray(list) ? list : [];
+function mediaTable(title: string, rows: CdrMedia[]): HTMLElement {
   return h('div', { class: 'media-side' }, h('h3', {}, title),
     rows.length ? h('table', { class: 'data compact' },
       h('thead', {}, h('tr', {}, ['Type', 'Address', 'Port', 'Codecs'].map((x) => h('th', { scope: 'col' }, x)))),
-      h('tbody', {}, rows.map((m) => h('tr', {}, h('td', {}, m.type ?? '–'),
-        h('td', { class: 'mono' }, m.address ?? '–'),
-        h('td', { class: 'num' }, m.port === 0 ? '0 (disabled)' : String(m.port ?? '–')),
-        h('td', {}, m.codecs ? String(m.codecs).split(',').join(', ') : '–')))))
+      h('tbody', {}, rows.map((m) => h('tr', {}, h('td', {}, m.type),
+        h('td', { class: 'mono' }, m.address),
+        h('td', { class: 'num' }, m.port === 0 ? '0 (disabled)' : String(m.port)),
+        h('td', {}, m.codecs ? m.codecs.split(',').join(', ') : '–')))))
       : h('p', { class: 'muted' }, 'No SDP.'));
 }
 
-const CDR_LABELS: [string, string][] = [
+const CDR_LABELS: [keyof Cdr, string][] = [
   ['call_id', 'Call-ID'], ['state', 'State'], ['final_status', 'Final status'],
   ['caller_user', 'Caller'], ['caller_display', 'Caller name'], ['caller_domain', 'Caller domain'],
   ['pai_user', 'P-Asserted-Identity'], ['callee_user', 'Callee'], ['ruri_user', 'Request-URI user'],
@@ -146,16 +129,17 @@ const CDR_LABELS: [string, string][] = [
   ['linked_call_id', 'Other leg'],
 ];
 
-function cdrValue(c: Cdr, k: string): string | null {
+function cdrValue(c: Cdr, k: keyof Cdr): string | null {
   const v = c[k];
-  if (k.endsWith('_ts')) return toMs(v) ? `${fmtDateTime(toMs(v))}.${String(Math.floor(toMs(v) % 1000)).padStart(3, '0')}` : null;
+  if (k.endsWith('_ts')) {
+    const ms = nsToMs(v as number);
+    return ms ? `${fmtDateTime(ms)}.${String(Math.floor(ms % 1000)).padStart(3, '0')}` : null;
+  }
   if (k === 'duration_ms') return c.state === 'answered' ? fmtDuration(v) : null;
   if (k.endsWith('_delay_ms')) return Number(v) >= 0 ? fmtMs(v) : null;
-  if (k === 'final_status') return v ? `${v} ${c.final_reason ?? ''}` : null;
-  if (k === 'src_ip' || k === 'dst_ip') {
-    const port = c[k.replace('_ip', '_port')];
-    return v ? hostOf(String(v), port as number) : null;
-  }
+  if (k === 'final_status') return v ? `${v} ${c.final_reason}` : null;
+  if (k === 'src_ip') return v ? hostOf(c.src_ip, c.src_port) : null;
+  if (k === 'dst_ip') return v ? hostOf(c.dst_ip, c.dst_port) : null;
   if (k === 'reason_text') {
     const parts = [c.reason_protocol, c.reason_cause ? `cause ${c.reason_cause}` : '', v].filter(Boolean);
     return parts.length ? parts.join(' ') : null;
@@ -173,9 +157,9 @@ export function renderCall(root: HTMLElement, _q: URLSearchParams, id?: string):
       h('h1', {}, `Call ${id ?? ''}`)),
     body);
 
-  apiGet<CallDetail>(`calls/${encodeURIComponent(id ?? '')}`, {}, ctl.signal).then((d) => {
+  getCall(id ?? '', ctl.signal).then((d) => {
     const call = d.call;
-    const msgs = [...(d.messages ?? [])].sort((a, b) => toMs(a.ts) - toMs(b.ts));
+    const msgs = [...d.messages].sort((a, b) => nsToMs(a.ts) - nsToMs(b.ts));
     clear(body);
     const head = root.querySelector('h1')!;
     head.textContent = `${call.caller_user || '?'} → ${call.callee_user || '?'}`;
@@ -188,19 +172,19 @@ export function renderCall(root: HTMLElement, _q: URLSearchParams, id?: string):
       svg.querySelector(`g.arrow[data-index="${i}"]`)?.classList.add('selected');
       const m = msgs[i];
       rawHead.textContent = `${i + 1}/${msgs.length} · ${messageLabel(m)} · ` +
-        `${hostOf(m.src_ip, m.src_port)} → ${hostOf(m.dst_ip, m.dst_port)} · ${fmtTimeMs(toMs(m.ts))}`;
-      raw.textContent = m.raw ?? '(raw text not stored)';
+        `${hostOf(m.src_ip, m.src_port)} → ${hostOf(m.dst_ip, m.dst_port)} · ${fmtTimeMs(nsToMs(m.ts))}`;
+      raw.textContent = m.raw || '(raw text not stored)';
     });
 
-    const pcapHref = `/api/v1/calls/${encodeURIComponent(String(call.id ?? id))}/pcap`;
+    const pcapHref = callPcapUrl(call.id);
     const summary = h('div', { class: 'summary-line' },
-      h('span', {}, fmtDateTime(toMs(call.invite_ts))),
-      h('span', {}, call.final_status ? `${call.final_status} ${call.final_reason ?? ''}` : 'no final response'),
+      h('span', {}, fmtDateTime(nsToMs(call.invite_ts))),
+      h('span', {}, call.final_status ? `${call.final_status} ${call.final_reason}` : 'no final response'),
       call.state === 'answered' ? h('span', {}, `duration ${fmtDuration(call.duration_ms)}`) : null,
       h('span', {}, `${msgs.length} messages`),
       h('span', { class: 'spacer' }),
       h('a', { class: 'button primary', id: 'download-pcap', href: pcapHref,
-        download: `call-${call.id ?? id}.pcap` }, '⤓ Download pcap'));
+        download: `call-${call.id}.pcap` }, '⤓ Download pcap'));
 
     const dl = h('dl', { class: 'cdr' });
     for (const [k, label] of CDR_LABELS) {
@@ -214,25 +198,23 @@ export function renderCall(root: HTMLElement, _q: URLSearchParams, id?: string):
         h('tr', {}, h('th', { scope: 'row', class: 'mono' }, k),
           h('td', { class: 'mono wrap' }, typeof v === 'object' ? JSON.stringify(v) : String(v)))))));
 
-    const sdpList = (Array.isArray(d.sdp) ? d.sdp : []) as SdpEntry[];
+    const sdpList = d.sdp;
     const sdpExtra = sdpList.length ? h('div', {}, h('h3', {}, `SDP in the messages (${sdpList.length})`),
       h('table', { class: 'data compact', id: 'sdp-table' },
         h('thead', {}, h('tr', {}, ['Msg', 'Side', 'Media', 'Address', 'Port', 'Direction', 'Codecs']
           .map((x) => h('th', { scope: 'col' }, x)))),
-        h('tbody', {}, sdpList.flatMap((e) => (Array.isArray(e.media) ? e.media : []).map((md, k) =>
+        h('tbody', {}, sdpList.flatMap((e) => e.media.map((md, k) =>
           h('tr', {},
-            h('td', {}, k === 0 && e.message_index !== undefined ? h('a', { href: '#', onclick: (ev: Event) => {
+            h('td', {}, k === 0 ? h('a', { href: '#', onclick: (ev: Event) => {
               ev.preventDefault();
               const g = svg.querySelector<SVGGElement>(`g.arrow[data-index="${e.message_index}"]`);
               g?.dispatchEvent(new MouseEvent('click'));
               g?.focus();
-            } }, `#${Number(e.message_index) + 1} ${messageLabel(msgs[Number(e.message_index)] ?? {} as SipMessage)}`) : ''),
-            h('td', {}, k === 0 ? String(e.side ?? '') : ''),
-            h('td', {}, md.type ?? '–'), h('td', { class: 'mono' }, md.address || '–'),
-            h('td', { class: 'num' }, String(md.port ?? '–')), h('td', {}, md.direction ?? ''),
-            h('td', {}, Array.isArray(md.codecs)
-              ? md.codecs.map((c) => `${c.name}/${c.clock_rate}`).join(', ') || (md.formats ?? '')
-              : String(md.codecs ?? md.formats ?? '')))))))) : null;
+            } }, `#${e.message_index + 1} ${msgs[e.message_index] ? messageLabel(msgs[e.message_index]) : '?'}`) : ''),
+            h('td', {}, k === 0 ? e.side : ''),
+            h('td', {}, md.type), h('td', { class: 'mono' }, md.address || '–'),
+            h('td', { class: 'num' }, String(md.port)), h('td', {}, md.direction),
+            h('td', {}, md.codecs.map((c) => `${c.name}/${c.clock_rate}`).join(', ') || md.formats))))))) : null;
 
     body.append(summary,
       h('div', { class: `call-grid${svg.querySelectorAll('text.host').length >= 4 ? ' wide' : ''}` },

@@ -2,9 +2,10 @@
 // GET /api/v1/calls. The filters and the sort live in the URL (#/calls?...)
 // so that a search can be bookmarked and the Back button returns to it;
 // the cursors of the pages already seen are kept on a stack for Previous.
-import { ApiError, apiGet, apiTime, Cdr, Params } from '../api';
-import { asArray, clear, fmtDateTime, fmtDuration, fromLocalInput, h, stateBadge, STATE_LABELS,
-  toLocalInput, toMs } from '../util';
+import { ApiError, apiTime, getCalls, Params } from '../api';
+import type { Cdr } from '../types';
+import { clear, fmtDateTime, fmtDuration, fromLocalInput, h, nsToMs, stateBadge, STATE_LABELS,
+  toLocalInput } from '../util';
 
 
 export function renderCalls(root: HTMLElement, query: URLSearchParams): () => void {
@@ -148,15 +149,15 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     const tr = h('tr', { class: 'clickable', tabindex: 0, 'data-id': String(c.id),
       onclick: (e: Event) => { if (!(e.target as Element).closest('a')) location.hash = href; },
       onkeydown: (e: Event) => { if ((e as KeyboardEvent).key === 'Enter') location.hash = href; } },
-    h('td', { class: 'nowrap' }, h('a', { href, tabindex: -1 }, fmtDateTime(toMs(c.invite_ts)))),
+    h('td', { class: 'nowrap' }, h('a', { href, tabindex: -1 }, fmtDateTime(nsToMs(c.invite_ts)))),
     h('td', {}, c.caller_user || '–', c.caller_display ? h('div', { class: 'sub' }, c.caller_display) : null),
     h('td', {}, c.callee_user || '–'),
     h('td', { class: 'mono' }, c.src_ip || '–'),
     h('td', { class: 'mono' }, c.dst_ip || '–'),
     h('td', {}, stateBadge(c.state)),
-    h('td', {}, c.final_status ? `${c.final_status} ${c.final_reason ?? ''}` : '–'),
+    h('td', {}, c.final_status ? `${c.final_status} ${c.final_reason}` : '–'),
     h('td', { class: 'num' }, c.state === 'answered' ? fmtDuration(c.duration_ms) : '–'),
-    h('td', { class: 'num' }, c.message_count !== undefined ? String(c.message_count) : '–'),
+    h('td', { class: 'num' }, String(c.message_count)),
     h('td', { class: 'mono ellipsis', title: c.call_id }, c.call_id),
     // Which capture points saw it: a central store holds many, and a call
     // seen by several is one row (also_seen_by names the others).
@@ -176,10 +177,9 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     prevBtn.disabled = true;
     nextBtn.disabled = true;
     const cur = cursors[page];
-    apiGet<{ calls: Cdr[]; next_cursor: string | null }>('calls', { ...params, cursor: cur ?? undefined },
-      ctl.signal).then((d) => {
-      const calls = asArray<Cdr>(d, 'calls');
-      next = (d as { next_cursor?: string | null }).next_cursor ?? null;
+    getCalls({ ...params, cursor: cur ?? undefined }, ctl.signal).then((d) => {
+      const calls = d.calls;
+      next = d.next_cursor;
       clear(tbody);
       if (!calls.length) {
         tbody.append(h('tr', {}, h('td', { colspan: 11, class: 'muted empty-row' },

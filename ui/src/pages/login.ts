@@ -1,5 +1,5 @@
 // Login page: POST /api/v1/login; the server sets the session cookie.
-import { ApiError, apiPost } from '../api';
+import { ApiError, login } from '../api';
 import { h } from '../util';
 
 export function renderLogin(root: HTMLElement, query: URLSearchParams): () => void {
@@ -16,7 +16,7 @@ export function renderLogin(root: HTMLElement, query: URLSearchParams): () => vo
     msg.textContent = '';
     btn.disabled = true;
     try {
-      await apiPost('login', { username: user.value, password: pass.value }, false);
+      await login(user.value, pass.value);
       const next = query.get('next');
       location.hash = next && next.startsWith('#/') && !next.startsWith('#/login') ? next : '#/dashboard';
     } catch (err) {

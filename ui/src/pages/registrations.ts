@@ -1,27 +1,26 @@
 // Registrations: the bindings believed current (GET
 // /api/v1/registrations/current) and the searchable history of
 // registration attempts (GET /api/v1/registrations), cursor-paginated.
-import { ApiError, apiGet, apiTime, Params } from '../api';
-import { asArray, clear, fmtDateTime, fmtMs, fromLocalInput, h, toLocalInput, toMs } from '../util';
-
-type Reg = Record<string, unknown>;
+import { ApiError, apiTime, getRegistrations, getRegistrationsCurrent, Params } from '../api';
+import type { Registration } from '../types';
+import { clear, fmtDateTime, fmtMs, fromLocalInput, h, nsToMs, toLocalInput } from '../util';
 
 const RESULTS = ['success', 'unregistered', 'failed', 'expired'];
 
-function regRow(r: Reg): HTMLElement {
-  const v = (k: string) => (r[k] === undefined || r[k] === null || r[k] === '' ? '–' : String(r[k]));
+function regRow(r: Registration): HTMLElement {
+  const dash = (text: string) => text || '–';
   const ip = r.src_ip ? `${r.src_ip}${r.src_port ? `:${r.src_port}` : ''}` : '–';
-  const res = String(r.result ?? r.state ?? '');
+  const res = r.result;
   return h('tr', {},
-    h('td', { class: 'nowrap' }, fmtDateTime(toMs(r.first_seen ?? r.last_seen))),
-    h('td', {}, v('aor')),
-    h('td', { class: 'mono ellipsis', title: v('contact') }, v('contact')),
+    h('td', { class: 'nowrap' }, fmtDateTime(nsToMs(r.first_seen))),
+    h('td', {}, dash(r.aor)),
+    h('td', { class: 'mono ellipsis', title: dash(r.contact) }, dash(r.contact)),
     h('td', { class: 'mono' }, ip),
     h('td', {}, h('span', { class: `badge reg-${res}` }, res || '–')),
     h('td', {}, r.status_code ? String(r.status_code) : '–'),
-    h('td', { class: 'num' }, Number(r.expires) >= 0 ? `${r.expires} s` : '–'),
-    h('td', { class: 'num' }, Number(r.request_delay_ms) >= 0 ? fmtMs(r.request_delay_ms) : '–'),
-    h('td', { class: 'ellipsis', title: v('user_agent') }, v('user_agent')));
+    h('td', { class: 'num' }, r.expires >= 0 ? `${r.expires} s` : '–'),
+    h('td', { class: 'num' }, r.request_delay_ms >= 0 ? fmtMs(r.request_delay_ms) : '–'),
+    h('td', { class: 'ellipsis', title: dash(r.user_agent) }, dash(r.user_agent)));
 }
 
 const HEAD = ['Time', 'Address of record', 'Contact', 'From', 'Result', 'Status', 'Expires',
@@ -88,7 +87,7 @@ export function renderRegistrations(root: HTMLElement, query: URLSearchParams): 
     h('section', { class: 'card' }, h('div', { class: 'pager' }, info, h('span', { class: 'spacer' }), prev, nxt),
       table('reg-history', histBody)));
 
-  const fill = (body: HTMLElement, rows: Reg[], empty: string) => {
+  const fill = (body: HTMLElement, rows: Registration[], empty: string) => {
     clear(body);
     if (!rows.length) body.append(h('tr', {}, h('td', { colspan: HEAD.length, class: 'muted empty-row' }, empty)));
     for (const r of rows) body.append(regRow(r));
@@ -99,8 +98,8 @@ export function renderRegistrations(root: HTMLElement, query: URLSearchParams): 
     body.append(h('tr', {}, h('td', { colspan: HEAD.length, class: 'error' }, `Could not load: ${err.message}`)));
   };
 
-  apiGet('registrations/current', {}, ctl.signal).then((d) => {
-    const rows = asArray<Reg>(d, 'registrations', 'current');
+  getRegistrationsCurrent({}, ctl.signal).then((d) => {
+    const rows = d.registrations;
     curInfo.textContent = `${rows.length} binding${rows.length === 1 ? '' : 's'}`;
     fill(curBody, rows, 'No current registrations.');
   }).catch((e) => fail(curBody, e));
@@ -108,9 +107,9 @@ export function renderRegistrations(root: HTMLElement, query: URLSearchParams): 
   function load(): void {
     prev.disabled = true; nxt.disabled = true;
     info.textContent = 'Loading…';
-    apiGet('registrations', { ...params, cursor: cursors[page] ?? undefined }, ctl.signal).then((d) => {
-      const rows = asArray<Reg>(d, 'registrations');
-      next = (d as { next_cursor?: string | null }).next_cursor ?? null;
+    getRegistrations({ ...params, cursor: cursors[page] ?? undefined }, ctl.signal).then((d) => {
+      const rows = d.registrations;
+      next = d.next_cursor;
       fill(histBody, rows, 'No registrations match these filters.');
       info.textContent = rows.length ? `Page ${page + 1}: ${page * 50 + 1}–${page * 50 + rows.length}` : '';
       prev.disabled = page === 0;

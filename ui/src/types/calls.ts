@@ -1,0 +1,147 @@
+// Calls: GET /api/v1/calls and GET /api/v1/calls/{id} (docs/API.md,
+// "Calls"; the columns are those of the `calls` table, docs/SCHEMA.md).
+import type { IsoTime, Ns } from './common';
+
+export type CallState = 'answered' | 'busy' | 'cancelled' | 'no_answer' | 'failed' |
+  'in_progress' | 'timed_out';
+
+// One media line of a side's SDP as the CDR keeps it.
+export interface CdrMedia {
+  type: string;
+  address: string;
+  port: number;
+  codecs: string;  // "PCMU/8000,telephone-event/8000"
+}
+
+// A call detail record: `id` (the row id of the URLs), every column of
+// `calls` under its name, and `also_seen_by`. Strings are "" when unknown,
+// numbers 0 (the `*_delay_ms` -1), every `*_time` null when its `*_ts` is 0.
+export interface Cdr {
+  id: number;
+  call_id: string;
+  sensor: string;
+  also_seen_by: string;
+  caller_user: string;
+  caller_display: string;
+  caller_domain: string;
+  caller_tag: string;
+  pai_user: string;
+  callee_user: string;
+  ruri_user: string;
+  callee_domain: string;
+  callee_tag: string;
+  diversion_user: string;
+  src_ip: string;
+  src_port: number;
+  dst_ip: string;
+  dst_port: number;
+  transport: string;
+  invite_ts: Ns;
+  invite_time: IsoTime;
+  first_provisional_ts: Ns;
+  first_provisional_time: IsoTime | null;
+  first_18x_ts: Ns;
+  first_18x_time: IsoTime | null;
+  answer_ts: Ns;
+  answer_time: IsoTime | null;
+  ack_ts: Ns;
+  ack_time: IsoTime | null;
+  bye_ts: Ns;
+  bye_time: IsoTime | null;
+  cancel_ts: Ns;
+  cancel_time: IsoTime | null;
+  final_ts: Ns;
+  final_time: IsoTime | null;
+  end_ts: Ns;
+  end_time: IsoTime | null;
+  duration_ms: number;
+  connect_ms: number;
+  post_dial_delay_ms: number;
+  disconnect_delay_ms: number;
+  final_status: number;
+  final_reason: string;
+  state: CallState;
+  hangup_by: string;
+  reason_protocol: string;
+  reason_cause: number;
+  reason_text: string;
+  caller_media_types: string;
+  caller_media: CdrMedia[];
+  callee_media_types: string;
+  callee_media: CdrMedia[];
+  caller_user_agent: string;
+  callee_user_agent: string;
+  message_count: number;
+  retransmissions: number;
+  byte_count: number;
+  auth_challenges: number;
+  correlation_id: string;
+  linked_call_id: string;
+}
+
+// GET /api/v1/calls: one page of calls; next_cursor is null on the last.
+export interface CallsResponse {
+  calls: Cdr[];
+  next_cursor: string | null;
+}
+
+// A stored SIP message of a call (GET /api/v1/calls/{id}, `messages`).
+// Responses carry `status` and, as `method`, their CSeq method; requests
+// have status 0.
+export interface CallMessage {
+  id: number;
+  ts: Ns;
+  time: IsoTime;
+  src_ip: string;
+  src_port: number;
+  dst_ip: string;
+  dst_port: number;
+  transport: string;
+  is_request: boolean;
+  method: string;
+  status: number;
+  cseq: number;
+  first_line: string;
+  size: number;
+  raw: string;
+}
+
+export interface SdpCodec {
+  payload_type: number;
+  name: string;
+  clock_rate: number;
+}
+
+export interface SdpMedia {
+  type: string;
+  address: string;
+  port: number;
+  protocol: string;
+  direction: string;
+  formats: string;  // the m= line's payload types, "0 101"
+  codecs: SdpCodec[];
+}
+
+// One message's SDP body (GET /api/v1/calls/{id}, `sdp`); message_index
+// points into `messages`.
+export interface CallSdp {
+  message_index: number;
+  message_id: number;
+  ts: Ns;
+  time: IsoTime;
+  src_ip: string;
+  src_port: number;
+  dst_ip: string;
+  dst_port: number;
+  side: 'caller' | 'callee';
+  origin_address: string;
+  media: SdpMedia[];
+}
+
+// GET /api/v1/calls/{id}: the CDR, its messages in capture order, and
+// their SDP bodies.
+export interface CallResponse {
+  call: Cdr;
+  messages: CallMessage[];
+  sdp: CallSdp[];
+}
