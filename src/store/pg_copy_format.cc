@@ -58,7 +58,7 @@ void AppendCopyBytea(std::string_view bytes, std::string* out) {
 }
 
 // Appends a calls/active_calls row in kCallColumns order.
-void AppendCallRow(const CallRow& row, std::string* out) {
+void AppendCallRow(const EncodedCall& row, std::string* out) {
   const calls::CallRecord& r = row.record;
   AppendCopyText(r.sensor, out);
   out->push_back('\t');
@@ -221,7 +221,7 @@ void CopyBatch::clear() {
 
 void FormatBatch(const RowBatch& batch, std::string_view traffic_sensor, CopyBatch* out) {
   out->clear();
-  for (const CallRow& row : batch.calls) {
+  for (const EncodedCall& row : batch.calls) {
     AppendCallRow(row, &out->calls);
     out->days[0].insert(DayOf(row.record.invite_ts));
   }
@@ -249,7 +249,7 @@ void FormatBatch(const RowBatch& batch, std::string_view traffic_sensor, CopyBat
       target->sensor = snapshot.sensor;
     }
     target->copy.clear();
-    for (const CallRow& row : snapshot.rows) AppendCallRow(row, &target->copy);
+    for (const EncodedCall& row : snapshot.rows) AppendCallRow(row, &target->copy);
     target->rows = snapshot.rows.size();
   }
   out->source_rows = batch.size();

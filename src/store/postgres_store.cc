@@ -18,10 +18,10 @@ constexpr int64_t kReplayBudgetMs = 1000;  // per writer turn, so the queue keep
 }  // namespace
 
 PostgresStore::PostgresStore(const StoreOptions& options, std::string url)
-    : options_(options),
+    : QueuedStore(options, "PostgreSQL database " + ParseStoreUrl(url).shown,
+                  /*message_key_hash=*/false),
       url_(std::move(url)),
-      where_("PostgreSQL database " + ParseStoreUrl(url_).shown),
-      queue_(WriteQueue::OptionsFor(options, where_), this) {}
+      where_("PostgreSQL database " + ParseStoreUrl(url_).shown) {}
 
 PostgresStore::~PostgresStore() { Close(); }
 
@@ -132,31 +132,8 @@ void PostgresStore::Backoff(int64_t ms) {
   }
 }
 
-void PostgresStore::AddCall(const calls::CallRecord& record) {
-  queue_.Push(EncodeCallRow(record, options_.sensor));
-}
-
-void PostgresStore::AddRegistration(const calls::RegistrationRecord& record) {
-  calls::RegistrationRecord copy(record);
-  if (copy.sensor.empty()) copy.sensor = options_.sensor;
-  queue_.Push(std::move(copy));
-}
-
-void PostgresStore::AddMessage(const StoredMessage& message) {
-  EncodeMessage(message, options_, false, [this](const EncodedMessage& m) { queue_.Push(m); });
-}
-
-void PostgresStore::AddTrafficSecond(const stats::TrafficCounters& second) {
-  queue_.Push(second);
-}
-
-void PostgresStore::ReplaceActiveCalls(std::string_view sensor,
-                                       std::vector<calls::CallRecord> records) {
-  queue_.Push(EncodeActiveSnapshot(sensor, options_.sensor, std::move(records)));
-}
-
 Status PostgresStore::Flush() {
-  Status status = queue_.Flush();
+  Status status = QueuedStore::Flush();
   {
     // Rows spilled to disk are not stored yet: wait for the writer to replay
     // them (as a batch waited for the server before spilling existed).
@@ -168,8 +145,7 @@ Status PostgresStore::Flush() {
 }
 
 StoreCounters PostgresStore::counters() const {
-  StoreCounters c;
-  queue_.GetCounters(&c);
+  StoreCounters c = QueuedStore::counters();
   std::lock_guard<std::mutex> lock(spill_mu_);
   const StoreCounters& s = spill_counters_;
   c.batches += replayed_batches_;

@@ -55,6 +55,7 @@
 
 #include "store/pg_connection.h"
 #include "store/pg_copy_format.h"
+#include "store/queued_store.h"
 #include "store/record_codec.h"
 #include "store/store.h"
 #include "store/write_queue.h"
@@ -113,19 +114,14 @@ Status CreatePartitions(PgConnection* conn, const PartitionedTable& table,
 // `oldest_kept_day`. Returns how many it dropped.
 Result<int> DropPartitionsBefore(PgConnection* conn, int64_t oldest_kept_day);
 
-class PostgresStore final : public Store, private BatchSink {
+class PostgresStore final : public QueuedStore {
  public:
   // `url` is a libpq connection URI (postgresql://user@host:port/db?...).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, std::string url);
 
   ~PostgresStore() override;
 
-  void AddCall(const calls::CallRecord& record) override;
-  void AddRegistration(const calls::RegistrationRecord& record) override;
-  void AddMessage(const StoredMessage& message) override;
-  void AddTrafficSecond(const stats::TrafficCounters& second) override;
-  void ReplaceActiveCalls(std::string_view sensor,
-                          std::vector<calls::CallRecord> records) override;
+  // Flush also waits for spilled rows; counters add the spill's.
   Status Flush() override;
   Status Close() override;
   StoreCounters counters() const override;
@@ -195,7 +191,6 @@ class PostgresStore final : public Store, private BatchSink {
   // Whether Close has waited for an unreachable database long enough.
   bool GiveUp() const;
 
-  const StoreOptions options_;
   const std::string url_;
   const std::string where_;  // the URL without its password, for messages
 
@@ -241,9 +236,6 @@ class PostgresStore final : public Store, private BatchSink {
 
   std::mutex close_mu_;
   bool closed_ = false;  // guarded by close_mu_
-
-  // Last member: its thread calls WriteBatch, so it must stop first.
-  WriteQueue queue_;
 };
 
 }  // namespace sipman::store::internal

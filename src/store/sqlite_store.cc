@@ -101,9 +101,8 @@ Status ClosedError() {
 }  // namespace
 
 SqliteStore::SqliteStore(const StoreOptions& options, std::string path)
-    : options_(options),
-      path_(std::move(path)),
-      queue_(WriteQueue::OptionsFor(options, "database " + path_), this) {}
+    : QueuedStore(options, "database " + path, /*message_key_hash=*/true),
+      path_(std::move(path)) {}
 
 SqliteStore::~SqliteStore() { Close(); }
 
@@ -244,35 +243,6 @@ Status SqliteStore::Close() {
   return status;
 }
 
-void SqliteStore::AddCall(const calls::CallRecord& record) {
-  queue_.Push(EncodeCallRow(record, options_.sensor));
-}
-
-void SqliteStore::ReplaceActiveCalls(std::string_view sensor,
-                                     std::vector<calls::CallRecord> records) {
-  queue_.Push(EncodeActiveSnapshot(sensor, options_.sensor, std::move(records)));
-}
-
-void SqliteStore::AddRegistration(const calls::RegistrationRecord& record) {
-  queue_.Push(calls::RegistrationRecord(record));
-}
-
-void SqliteStore::AddMessage(const StoredMessage& message) {
-  EncodeMessage(message, options_, true, [this](const EncodedMessage& m) { queue_.Push(m); });
-}
-
-void SqliteStore::AddTrafficSecond(const stats::TrafficCounters& second) {
-  queue_.Push(second);
-}
-
-Status SqliteStore::Flush() { return queue_.Flush(); }
-
-StoreCounters SqliteStore::counters() const {
-  StoreCounters c;
-  queue_.GetCounters(&c);
-  return c;
-}
-
 Status SqliteStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
   if (begin_.Step() != SQLITE_DONE) {
     Status s = SqliteError(write_db_, "cannot start a write transaction on database " + path_);
@@ -303,7 +273,7 @@ Status SqliteStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
 }
 
 Status SqliteStore::WriteRows(const RowBatch& batch, BatchResult* result) {
-  for (const CallRow& r : batch.calls) {
+  for (const EncodedCall& r : batch.calls) {
     const uint64_t before = result->calls_inserted;
     Status s = InsertCall(r, false, result);
     if (!s.ok()) return s;
@@ -335,7 +305,7 @@ Status SqliteStore::ReplaceSnapshot(const ActiveSnapshot& snapshot, BatchResult*
     return s;
   }
   delete_active_calls_.Reset();
-  for (const CallRow& r : snapshot.rows) {
+  for (const EncodedCall& r : snapshot.rows) {
     Status s = InsertCall(r, true, result);
     if (!s.ok()) return s;
   }
@@ -376,7 +346,7 @@ Status SqliteStore::StepInsert(Statement* insert, const char* table, uint64_t* i
   return Status::Ok();
 }
 
-Status SqliteStore::InsertCall(const CallRow& row, bool active, BatchResult* result) {
+Status SqliteStore::InsertCall(const EncodedCall& row, bool active, BatchResult* result) {
   const calls::CallRecord& r = row.record;
   Statement& st = active ? insert_active_call_ : insert_call_;
   int i = 1;

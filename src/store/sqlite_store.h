@@ -9,6 +9,7 @@
 #include <string>
 
 #include "store/call_rollups.h"
+#include "store/queued_store.h"
 #include "store/record_codec.h"
 #include "store/sqlite_util.h"
 #include "store/store.h"
@@ -18,22 +19,14 @@ namespace sipman::store::internal {
 
 // One write connection, used by the writer thread through WriteBatch, and
 // one read connection for queries (WAL mode lets them run side by side).
-class SqliteStore final : public Store, private BatchSink {
+class SqliteStore final : public QueuedStore {
  public:
   // `path` is a file name (the "sqlite:" prefix already removed).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, std::string path);
 
   ~SqliteStore() override;
 
-  void AddCall(const calls::CallRecord& record) override;
-  void AddRegistration(const calls::RegistrationRecord& record) override;
-  void AddMessage(const StoredMessage& message) override;
-  void AddTrafficSecond(const stats::TrafficCounters& second) override;
-  void ReplaceActiveCalls(std::string_view sensor,
-                          std::vector<calls::CallRecord> records) override;
-  Status Flush() override;
   Status Close() override;
-  StoreCounters counters() const override;
 
   Result<std::map<std::string, int64_t>> CountCallsByState(const CallQuery& query) override;
   Result<std::vector<calls::CallRecord>> FindCalls(const CallQuery& query) override;
@@ -51,7 +44,7 @@ class SqliteStore final : public Store, private BatchSink {
   Status WriteRows(const RowBatch& batch, BatchResult* result);
   // Inserts into calls through insert_call_, or into active_calls through
   // insert_active_call_ when `active`.
-  Status InsertCall(const CallRow& row, bool active, BatchResult* result);
+  Status InsertCall(const EncodedCall& row, bool active, BatchResult* result);
   Status ReplaceSnapshot(const ActiveSnapshot& snapshot, BatchResult* result);
   Status InsertRegistration(const calls::RegistrationRecord& r, BatchResult* result);
   Status InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,
@@ -80,7 +73,6 @@ class SqliteStore final : public Store, private BatchSink {
     return sensor.empty() ? std::string_view(options_.sensor) : std::string_view(sensor);
   }
 
-  const StoreOptions options_;
   const std::string path_;
 
   // Used by Init, then by the writer thread only.
@@ -97,9 +89,6 @@ class SqliteStore final : public Store, private BatchSink {
 
   std::mutex close_mu_;
   bool closed_ = false;  // guarded by close_mu_
-
-  // Last member: its thread calls WriteBatch, so it must stop first.
-  WriteQueue queue_;
 };
 
 }  // namespace sipman::store::internal

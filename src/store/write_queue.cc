@@ -132,7 +132,7 @@ void WriteQueue::RowAdded(bool waited) {
   if (batches_.back().size() >= batch_rows_) writer_cv_.notify_one();
 }
 
-bool WriteQueue::Push(CallRow&& row) {
+bool WriteQueue::Push(EncodedCall&& row) {
   std::unique_lock<std::mutex> lock(mu_);
   bool waited;
   RowBatch* batch = ReserveRow(lock, &waited);
@@ -390,8 +390,8 @@ void WriteQueue::GetCounters(StoreCounters* counters) const {
   counters->last_write_error = last_error_;
 }
 
-CallRow EncodeCallRow(const calls::CallRecord& record, std::string_view default_sensor) {
-  CallRow row;
+EncodedCall EncodeCall(const calls::CallRecord& record, std::string_view default_sensor) {
+  EncodedCall row;
   row.record = record;
   char src_ip[46], dst_ip[46];
   row.src_ip_size = static_cast<uint32_t>(FormatIp(record.src_ip, src_ip));
@@ -414,7 +414,7 @@ ActiveSnapshot EncodeActiveSnapshot(std::string_view sensor, std::string_view de
   snapshot.rows.reserve(records.size());
   for (calls::CallRecord& r : records) {
     r.sensor = snapshot.sensor;
-    snapshot.rows.push_back(EncodeCallRow(r, default_sensor));
+    snapshot.rows.push_back(EncodeCall(r, default_sensor));
   }
   return snapshot;
 }

@@ -56,7 +56,7 @@ struct MessageRow {
 
 // A call record with the columns the producer converted: IP texts and the
 // media JSON, back to back in `texts`.
-struct CallRow {
+struct EncodedCall {
   calls::CallRecord record;
   std::string texts;
   uint32_t src_ip_size = 0, dst_ip_size = 0, caller_media_size = 0, callee_media_size = 0;
@@ -79,7 +79,7 @@ struct CallRow {
 // its batch.
 struct ActiveSnapshot {
   std::string sensor;
-  std::vector<CallRow> rows;
+  std::vector<EncodedCall> rows;
 };
 
 // The producer half both backends share. It runs on the producers'
@@ -87,7 +87,7 @@ struct ActiveSnapshot {
 //
 // A call as the queue holds it: addresses and media as text; an empty
 // sensor becomes `default_sensor`.
-CallRow EncodeCallRow(const calls::CallRecord& record, std::string_view default_sensor);
+EncodedCall EncodeCall(const calls::CallRecord& record, std::string_view default_sensor);
 // A snapshot of the calls still up, for `sensor` (empty: `default_sensor`).
 ActiveSnapshot EncodeActiveSnapshot(std::string_view sensor, std::string_view default_sensor,
                                     std::vector<calls::CallRecord> records);
@@ -117,7 +117,7 @@ void EncodeMessage(const StoredMessage& message, const StoreOptions& options, bo
 // Rows for one transaction. Order across the three tables does not matter
 // inside a transaction; batches are committed in the order they were filled.
 struct RowBatch {
-  std::vector<CallRow> calls;
+  std::vector<EncodedCall> calls;
   std::vector<calls::RegistrationRecord> registrations;
   std::vector<MessageRow> messages;
   std::string message_bytes;
@@ -223,7 +223,7 @@ class WriteQueue {
 
   // Queue one row; wait while the queue is full. False (and counted as
   // rejected) after Close.
-  bool Push(CallRow&& row);
+  bool Push(EncodedCall&& row);
   bool Push(calls::RegistrationRecord&& row);
   bool Push(const EncodedMessage& message);  // copied into the batch
   bool Push(const stats::TrafficCounters& second);

@@ -30,7 +30,7 @@ class FakeSink : public BatchSink {
                            "is full");
     }
     std::lock_guard<std::mutex> lock(mu);
-    for (const CallRow& row : batch.calls) written.push_back(row.record.call_id);
+    for (const EncodedCall& row : batch.calls) written.push_back(row.record.call_id);
     result->calls_inserted = batch.calls.size();
     result->registrations_inserted = batch.registrations.size();
     result->messages_inserted = batch.messages.size();
@@ -84,8 +84,8 @@ std::string Id(std::string_view prefix, int n) {
   return id;
 }
 
-CallRow Call(const std::string& id) {
-  CallRow row;
+EncodedCall Call(const std::string& id) {
+  EncodedCall row;
   row.record.call_id = id;
   return row;
 }
