@@ -1,5 +1,4 @@
 #include "store/record_codec.h"
-#include "base/utf8.h"
 
 #include <arpa/inet.h>
 // For ZSTD_createCDict_advanced / ZSTD_createDDict_advanced (raw content
@@ -12,6 +11,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+
+#include "base/json_escape.h"
+#include "base/utf8.h"
 
 namespace sipman::store::internal {
 
@@ -65,40 +68,17 @@ bool ParseIp(std::string_view text, IpAddress* ip) {
 }
 
 bool ParseCallState(std::string_view name, calls::CallState* state) {
-  for (calls::CallState s :
-       {calls::CallState::kAnswered, calls::CallState::kBusy, calls::CallState::kCancelled,
-        calls::CallState::kNoAnswer, calls::CallState::kFailed, calls::CallState::kInProgress,
-        calls::CallState::kTimedOut}) {
-    if (calls::CallStateName(s) == name) {
-      *state = s;
-      return true;
-    }
-  }
-  return false;
+  std::optional<calls::CallState> parsed = calls::ParseCallState(name);
+  if (parsed) *state = *parsed;
+  return parsed.has_value();
 }
 
 namespace {
 
+// The media columns hold SDP text as it came, bytes kept as they are.
 void AppendJsonString(std::string_view text, std::string* out) {
-  out->push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escape[8];
-          std::snprintf(escape, sizeof(escape), "\\u%04x", static_cast<unsigned char>(c));
-          out->append(escape);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
+  sipman::AppendJsonString(text, JsonEscapeStyle{},
+                           [out](std::string_view part) { out->append(part); });
 }
 
 // A bounds-checked reader of the small JSON subset the media columns hold.

@@ -1,40 +1,13 @@
 #include "web/json.h"
-#include "base/utf8.h"
 
 #include <cmath>
 #include <cstdio>
 
+#include "base/json_escape.h"
+#include "base/utf8.h"
+
 namespace sipman::web {
 namespace {
-
-// Length of the valid UTF-8 sequence at s[i], or 0.
-size_t Utf8Length(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n;
-  uint32_t min;
-  if (c < 0x80) return 1;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  uint32_t cp = c & (0x7F >> n);
-  for (size_t k = 1; k < n; ++k) {
-    unsigned char d = static_cast<unsigned char>(s[i + k]);
-    if ((d & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (d & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
 
 void SkipSpace(std::string_view s, size_t* i) {
   while (*i < s.size() && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\n' || s[*i] == '\r')) ++*i;
@@ -112,44 +85,9 @@ bool ReadString(std::string_view s, size_t* i, std::string* out) {
 }  // namespace
 
 void AppendJsonString(std::string_view text, std::string* out) {
-  static const char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (size_t i = 0; i < text.size();) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"': *out += "\\\""; break;
-        case '\\': *out += "\\\\"; break;
-        case '\n': *out += "\\n"; break;
-        case '\r': *out += "\\r"; break;
-        case '\t': *out += "\\t"; break;
-        default:
-          if (c < 0x20 || c == 0x7f) {
-            *out += "\\u00";
-            out->push_back(kHex[c >> 4]);
-            out->push_back(kHex[c & 15]);
-          } else if (c == '<' || c == '>' || c == '&') {
-            // Harmless in JSON, but never a tag when the JSON lands in HTML.
-            *out += "\\u00";
-            out->push_back(kHex[c >> 4]);
-            out->push_back(kHex[c & 15]);
-          } else {
-            out->push_back(static_cast<char>(c));
-          }
-      }
-      ++i;
-      continue;
-    }
-    size_t n = Utf8Length(text, i);
-    if (n == 0) {
-      *out += "\\ufffd";
-      ++i;
-    } else {
-      out->append(text.substr(i, n));
-      i += n;
-    }
-  }
-  out->push_back('"');
+  // Browsers read it: never markup, invalid UTF-8 as the replacement character.
+  constexpr JsonEscapeStyle kStyle{JsonEscapeStyle::InvalidUtf8::kReplace, /*html_safe=*/true};
+  sipman::AppendJsonString(text, kStyle, [out](std::string_view part) { out->append(part); });
 }
 
 void JsonWriter::BeforeValue() {
