@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/fnv.h"
 #include "calls/calls.h"
 #include "calls/sip_fields.h"
 #include "calls/tracker_state.h"
@@ -49,20 +50,19 @@ inline bool IsInviteDialogOnly(Method m) {
          m == Method::kUpdate;
 }
 
+// FNV-1a over fields: a text ends with 0xff (a byte UTF-8 never holds), so
+// ("ab", "c") and ("a", "bc") differ; numbers are 4 bytes.
 class Fnv {
  public:
   void Add(std::string_view s) {
-    for (char c : s) Byte(static_cast<uint8_t>(c));
-    Byte(0xff);
+    h_.Bytes(s);
+    h_.Byte(0xff);
   }
-  void Add(uint32_t v) {
-    for (int i = 0; i < 4; ++i) Byte(static_cast<uint8_t>(v >> (8 * i)));
-  }
-  uint32_t value() const { return h_; }
+  void Add(uint32_t v) { h_.LittleEndian(v, 4); }
+  uint32_t value() const { return h_.value(); }
 
  private:
-  void Byte(uint8_t b) { h_ = (h_ ^ b) * 16777619u; }
-  uint32_t h_ = 2166136261u;
+  Fnv1a32 h_;
 };
 
 // Identifies a message up to retransmission: a request by method, CSeq and

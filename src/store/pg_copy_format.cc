@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "base/fnv.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_rows.h"  // the calls and registrations column lists, shared
 #include "store/traffic_tables.h"
@@ -133,15 +134,6 @@ void AppendMessageRow(const RowBatch& batch, const MessageRow& m, std::string* o
 }
 
 constexpr std::string_view kSegmentMagic = "sipman-pg-spill 1\n";
-
-uint64_t Fnv1a64(std::string_view bytes) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 void AppendSection(std::string_view name, uint64_t rows, std::string_view payload,
                    const std::vector<int64_t>& extra, std::string* out) {
@@ -286,7 +278,7 @@ void EncodeSpillSegment(const CopyBatch& batch, std::string* out) {
   out->push_back('\n');
   char end[32];
   std::snprintf(end, sizeof(end), "end %016llx\n",
-                static_cast<unsigned long long>(Fnv1a64(*out)));
+                static_cast<unsigned long long>(Fnv1a64::Of(*out)));
   out->append(end);
 }
 
@@ -306,7 +298,7 @@ Status DecodeSpillSegment(std::string_view bytes, CopyBatch* out) {
   std::string_view body = bytes.substr(0, end_line + 1);
   char expected[17];
   std::snprintf(expected, sizeof(expected), "%016llx",
-                static_cast<unsigned long long>(Fnv1a64(body)));
+                static_cast<unsigned long long>(Fnv1a64::Of(body)));
   if (bytes.substr(end_line + 5, 16) != expected) {
     return Status::Error("checksum mismatch: the file was changed or damaged");
   }
@@ -395,7 +387,7 @@ std::string SpillSubdirectory(const std::string& url, std::string_view sensor) {
   exact.append(sensor);
   char hash[20];
   std::snprintf(hash, sizeof(hash), "-%08llx",
-                static_cast<unsigned long long>(Fnv1a64(exact) & 0xffffffffull));
+                static_cast<unsigned long long>(Fnv1a64::Of(exact) & 0xffffffffull));
   key += hash;
   return key;
 }

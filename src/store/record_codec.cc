@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 
+#include "base/fnv.h"
 #include "base/json_escape.h"
 #include "base/utf8.h"
 
@@ -349,29 +350,13 @@ Status DecompressMessage(int compression, std::string_view stored, size_t size,
 
 namespace {
 
-constexpr uint64_t kFnvOffset = 14695981039346656037ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
-
-void HashBytes(const void* data, size_t size, uint64_t* h) {
-  const unsigned char* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < size; ++i) {
-    *h ^= p[i];
-    *h *= kFnvPrime;
-  }
-}
-
 // Integers as 8 little-endian bytes, so the hash is the same on every host.
-void HashInt(int64_t value, uint64_t* h) {
-  uint64_t v = static_cast<uint64_t>(value);
-  unsigned char bytes[8];
-  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(v >> (8 * i));
-  HashBytes(bytes, sizeof(bytes), h);
-}
+void HashInt(int64_t value, Fnv1a64* h) { h->LittleEndian(static_cast<uint64_t>(value), 8); }
 
 // Texts with their length first: ("ab", "c") and ("a", "bc") differ.
-void HashText(std::string_view text, uint64_t* h) {
+void HashText(std::string_view text, Fnv1a64* h) {
   HashInt(static_cast<int64_t>(text.size()), h);
-  HashBytes(text.data(), text.size(), h);
+  h->Bytes(text);
 }
 
 }  // namespace
@@ -379,7 +364,7 @@ void HashText(std::string_view text, uint64_t* h) {
 int64_t MessageKeyHash(std::string_view sensor, std::string_view call_id,
                        std::string_view src_ip, int64_t src_port, std::string_view dst_ip,
                        int64_t dst_port, int64_t size) {
-  uint64_t h = kFnvOffset;
+  Fnv1a64 h;
   HashText(sensor, &h);
   HashText(call_id, &h);
   HashText(src_ip, &h);
@@ -387,7 +372,7 @@ int64_t MessageKeyHash(std::string_view sensor, std::string_view call_id,
   HashText(dst_ip, &h);
   HashInt(dst_port, &h);
   HashInt(size, &h);
-  return static_cast<int64_t>(h);
+  return static_cast<int64_t>(h.value());
 }
 
 }  // namespace sipman::store::internal
