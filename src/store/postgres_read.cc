@@ -301,38 +301,17 @@ Result<std::vector<stats::TrafficCounters>> PostgresStore::TrafficRows(const Tra
 }
 
 Result<stats::TrafficSummary> PostgresStore::SummarizeTraffic(const TrafficQuery& q) {
-  stats::TrafficSummarizer summarizer;
-  if (Status s = SummarizeSeconds(this, q, &summarizer); !s.ok()) return s;
-  const auto [from, to] = RangeOf(q);
-  std::string filter = q.sensor.empty() ? "" : " AND sensor = $3";
-  std::vector<std::string> params = {std::to_string(from), std::to_string(to)};
-  if (!q.sensor.empty()) params.push_back(q.sensor);
-  auto per_second = Read("SELECT invite_ts / 1000000000, COUNT(*) FROM calls "
-                         "WHERE invite_ts >= $1 AND invite_ts < $2 AND invite_ts > 0" +
-                             filter + " GROUP BY 1",
-                         params);
-  if (!per_second.ok()) return per_second.status();
-  for (int r = 0; r < per_second->rows(); ++r) {
-    summarizer.AddCalls(per_second->Int(r, 0), static_cast<uint64_t>(per_second->Int(r, 1)));
-  }
-  stats::TrafficSummary summary = summarizer.Summary();
-  if (summary.span_seconds == 0) return summary;
-
-  int64_t span_from = std::max(from, summary.first_second * kNsPerSecond);
-  int64_t span_to = std::min(to, (summary.last_second + 1) * kNsPerSecond);
-  if (span_to <= span_from) return summary;
-  params[0] = std::to_string(span_to);
-  params[1] = std::to_string(span_from);
-  auto intervals = Read("SELECT answer_ts, end_ts FROM calls WHERE invite_ts < $1 AND "
-                        "end_ts > $2 AND answer_ts > 0 AND end_ts > answer_ts" + filter,
-                        params);
-  if (!intervals.ok()) return intervals.status();
-  ConcurrentCalls concurrent(span_from, span_to);
-  for (int r = 0; r < intervals->rows(); ++r) {
-    concurrent.AddCall(intervals->Int(r, 0), intervals->Int(r, 1));
-  }
-  concurrent.Finish(&summary);
-  return summary;
+  return internal::SummarizeTraffic(
+      this, q,
+      [this](const std::string& sql, int64_t p1, int64_t p2, std::string_view sensor,
+             const std::function<void(int64_t, int64_t)>& row) -> Status {
+        std::vector<std::string> params = {std::to_string(p1), std::to_string(p2)};
+        if (!sensor.empty()) params.emplace_back(sensor);
+        auto result = Read(sql, params);
+        if (!result.ok()) return result.status();
+        for (int r = 0; r < result->rows(); ++r) row(result->Int(r, 0), result->Int(r, 1));
+        return Status::Ok();
+      });
 }
 
 }  // namespace sipman::store::internal

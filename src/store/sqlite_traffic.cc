@@ -164,51 +164,22 @@ Result<std::vector<stats::TrafficCounters>> SqliteStore::TrafficRows(const Traff
 }
 
 Result<stats::TrafficSummary> SqliteStore::SummarizeTraffic(const TrafficQuery& q) {
-  stats::TrafficSummarizer summarizer;
-  if (Status s = SummarizeSeconds(this, q, &summarizer); !s.ok()) return s;
-  const auto [from, to] = RangeOf(q);
-  std::string filter = q.sensor.empty() ? "" : " AND sensor = ?";
-  std::lock_guard<std::mutex> lock(read_mu_);
-  if (read_db_ == nullptr) return Closed();
-  {
-    // Calls per second of their INVITE (invite_ts 0: no INVITE seen).
-    Statement st;
-    Status s = st.Prepare(read_db_,
-                          "SELECT invite_ts / 1000000000, COUNT(*) FROM calls "
-                          "WHERE invite_ts >= ? AND invite_ts < ? AND invite_ts > 0" +
-                              filter + " GROUP BY 1");
-    if (!s.ok()) return s;
-    st.BindInt(1, from);
-    st.BindInt(2, to);
-    if (!q.sensor.empty()) st.BindText(3, q.sensor);
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) {
-      summarizer.AddCalls(st.ColumnInt(0), static_cast<uint64_t>(st.ColumnInt(1)));
-    }
-    if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot count calls in " + path_);
-  }
-  stats::TrafficSummary summary = summarizer.Summary();
-  if (summary.span_seconds == 0) return summary;
-
-  // Concurrent calls: established calls, each over [answer_ts, end_ts),
-  // clipped to the span (itself clipped to the range).
-  int64_t span_from = std::max(from, summary.first_second * kNsPerSecond);
-  int64_t span_to = std::min(to, (summary.last_second + 1) * kNsPerSecond);
-  if (span_to <= span_from) return summary;
-  Statement st;
-  Status s = st.Prepare(read_db_,
-                        "SELECT answer_ts, end_ts FROM calls WHERE invite_ts < ? AND "
-                        "end_ts > ? AND answer_ts > 0 AND end_ts > answer_ts" + filter);
-  if (!s.ok()) return s;
-  st.BindInt(1, span_to);
-  st.BindInt(2, span_from);
-  if (!q.sensor.empty()) st.BindText(3, q.sensor);
-  ConcurrentCalls concurrent(span_from, span_to);
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) concurrent.AddCall(st.ColumnInt(0), st.ColumnInt(1));
-  if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot read calls of " + path_);
-  concurrent.Finish(&summary);
-  return summary;
+  return internal::SummarizeTraffic(
+      this, q,
+      [this](const std::string& sql, int64_t p1, int64_t p2, std::string_view sensor,
+             const std::function<void(int64_t, int64_t)>& row) -> Status {
+        std::lock_guard<std::mutex> lock(read_mu_);
+        if (read_db_ == nullptr) return Closed();
+        Statement st;
+        if (Status s = st.Prepare(read_db_, sql); !s.ok()) return s;
+        st.BindInt(1, p1);
+        st.BindInt(2, p2);
+        if (!sensor.empty()) st.BindText(3, sensor);
+        int rc;
+        while ((rc = st.Step()) == SQLITE_ROW) row(st.ColumnInt(0), st.ColumnInt(1));
+        if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot read calls of " + path_);
+        return Status::Ok();
+      });
 }
 
 }  // namespace sipman::store::internal

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -126,35 +127,26 @@ inline int64_t OldestSecondKept(int64_t newest, int64_t retention_s) {
   return newest - std::max(retention_s, kMinRetentionSeconds);
 }
 
-// The per-second part of a traffic summary: `q`'s seconds, read through
-// `store` whatever resolution `q` asks, fed to *summarizer.
-Status SummarizeSeconds(Store* store, const TrafficQuery& q, stats::TrafficSummarizer* summarizer);
+// What SummarizeTraffic asks of a backend: run `sql` and call row(a, b)
+// for each row of two integers. The parameters are written $1 and $2
+// (integers) and $3 (the sensor, only when not empty), each once and in that
+// order, so the text serves both PostgreSQL and SQLite (where "$1" is a
+// named parameter numbered by its first appearance).
+using ReadIntPairs = std::function<Status(const std::string& sql, int64_t p1, int64_t p2,
+                                          std::string_view sensor,
+                                          const std::function<void(int64_t, int64_t)>& row)>;
 
-// The time range of a query as [from, to): 0 means open.
-inline std::pair<int64_t, int64_t> RangeOf(const TrafficQuery& q) {
-  return {q.from_ts == 0 ? INT64_MIN : q.from_ts, q.to_ts == 0 ? INT64_MAX : q.to_ts};
-}
+// Store::SummarizeTraffic for either backend: `q`'s seconds read through
+// `store` (whatever resolution `q` asks), calls per second and the
+// concurrent calls from the calls table through `read`.
+Result<stats::TrafficSummary> SummarizeTraffic(Store* store, const TrafficQuery& q,
+                                               const ReadIntPairs& read);
 
 // "SELECT COUNT(*) FROM <table>" for the tables Store::CountRows counts,
 // the same text for both backends (a table name cannot be a parameter:
 // only these fixed texts reach SQL); an error names the others.
 Result<const char*> CountRowsSql(std::string_view table);
 
-// Concurrent calls over a span of a traffic summary: established calls,
-// each over [answer_ts, end_ts) clipped to [from, to).
-class ConcurrentCalls {
- public:
-  ConcurrentCalls(int64_t from, int64_t to) : from_(from), to_(to) {}
-  void AddCall(int64_t answer_ts, int64_t end_ts);
-  // Sets summary->concurrent_calls: the peak, when it was first reached, and
-  // the average over the span.
-  void Finish(stats::TrafficSummary* summary);
-
- private:
-  int64_t from_, to_;
-  std::vector<std::pair<int64_t, int>> events_;  // (time, +1 start / -1 end)
-  double busy_ns_ = 0;
-};
 
 }  // namespace sipman::store::internal
 
