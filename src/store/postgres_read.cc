@@ -301,17 +301,17 @@ Result<std::vector<stats::TrafficCounters>> PostgresStore::TrafficRows(const Tra
 }
 
 Result<stats::TrafficSummary> PostgresStore::SummarizeTraffic(const TrafficQuery& q) {
-  return internal::SummarizeTraffic(
-      this, q,
-      [this](const std::string& sql, int64_t p1, int64_t p2, std::string_view sensor,
-             const std::function<void(int64_t, int64_t)>& row) -> Status {
-        std::vector<std::string> params = {std::to_string(p1), std::to_string(p2)};
-        if (!sensor.empty()) params.emplace_back(sensor);
-        auto result = Read(sql, params);
-        if (!result.ok()) return result.status();
-        for (int r = 0; r < result->rows(); ++r) row(result->Int(r, 0), result->Int(r, 1));
-        return Status::Ok();
-      });
+  return internal::SummarizeTraffic(this, q, this);
+}
+
+Status PostgresStore::ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2,
+                                   std::string_view sensor, const Row& row) {
+  std::vector<std::string> params = {std::to_string(p1), std::to_string(p2)};
+  if (!sensor.empty()) params.emplace_back(sensor);
+  auto result = Read(sql, params);
+  if (!result.ok()) return result.status();
+  for (int r = 0; r < result->rows(); ++r) row(result->Int(r, 0), result->Int(r, 1));
+  return Status::Ok();
 }
 
 }  // namespace sipman::store::internal

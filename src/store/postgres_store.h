@@ -56,6 +56,7 @@
 #include "store/pg_connection.h"
 #include "store/pg_copy_format.h"
 #include "store/queued_store.h"
+#include "store/traffic_tables.h"
 #include "store/record_codec.h"
 #include "store/store.h"
 #include "store/write_queue.h"
@@ -114,7 +115,7 @@ Status CreatePartitions(PgConnection* conn, const PartitionedTable& table,
 // `oldest_kept_day`. Returns how many it dropped.
 Result<int> DropPartitionsBefore(PgConnection* conn, int64_t oldest_kept_day);
 
-class PostgresStore final : public QueuedStore {
+class PostgresStore final : public QueuedStore, private IntPairReader {
  public:
   // `url` is a libpq connection URI (postgresql://user@host:port/db?...).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, std::string url);
@@ -136,6 +137,8 @@ class PostgresStore final : public QueuedStore {
   Result<int64_t> CountRows(std::string_view table) override;
 
  private:
+  Status ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2, std::string_view sensor,
+                      const Row& row) override;
   PostgresStore(const StoreOptions& options, std::string url);
   Status Init();
   // Connects the writer and prepares its session (staging tables).

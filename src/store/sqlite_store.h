@@ -10,6 +10,7 @@
 
 #include "store/call_rollups.h"
 #include "store/queued_store.h"
+#include "store/traffic_tables.h"
 #include "store/record_codec.h"
 #include "store/sqlite_util.h"
 #include "store/store.h"
@@ -19,7 +20,7 @@ namespace sipman::store::internal {
 
 // One write connection, used by the writer thread through WriteBatch, and
 // one read connection for queries (WAL mode lets them run side by side).
-class SqliteStore final : public QueuedStore {
+class SqliteStore final : public QueuedStore, private IntPairReader {
  public:
   // `path` is a file name (the "sqlite:" prefix already removed).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, std::string path);
@@ -38,6 +39,8 @@ class SqliteStore final : public QueuedStore {
   Result<int64_t> CountRows(std::string_view table) override;
 
  private:
+  Status ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2, std::string_view sensor,
+                      const Row& row) override;
   SqliteStore(const StoreOptions& options, std::string path);
   Status Init();
   Status WriteBatch(const RowBatch& batch, BatchResult* result) override;

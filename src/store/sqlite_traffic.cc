@@ -164,22 +164,22 @@ Result<std::vector<stats::TrafficCounters>> SqliteStore::TrafficRows(const Traff
 }
 
 Result<stats::TrafficSummary> SqliteStore::SummarizeTraffic(const TrafficQuery& q) {
-  return internal::SummarizeTraffic(
-      this, q,
-      [this](const std::string& sql, int64_t p1, int64_t p2, std::string_view sensor,
-             const std::function<void(int64_t, int64_t)>& row) -> Status {
-        std::lock_guard<std::mutex> lock(read_mu_);
-        if (read_db_ == nullptr) return Closed();
-        Statement st;
-        if (Status s = st.Prepare(read_db_, sql); !s.ok()) return s;
-        st.BindInt(1, p1);
-        st.BindInt(2, p2);
-        if (!sensor.empty()) st.BindText(3, sensor);
-        int rc;
-        while ((rc = st.Step()) == SQLITE_ROW) row(st.ColumnInt(0), st.ColumnInt(1));
-        if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot read calls of " + path_);
-        return Status::Ok();
-      });
+  return internal::SummarizeTraffic(this, q, this);
+}
+
+Status SqliteStore::ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2,
+                                 std::string_view sensor, const Row& row) {
+  std::lock_guard<std::mutex> lock(read_mu_);
+  if (read_db_ == nullptr) return Closed();
+  Statement st;
+  if (Status s = st.Prepare(read_db_, sql); !s.ok()) return s;
+  st.BindInt(1, p1);
+  st.BindInt(2, p2);
+  if (!sensor.empty()) st.BindText(3, sensor);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) row(st.ColumnInt(0), st.ColumnInt(1));
+  if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot read calls of " + path_);
+  return Status::Ok();
 }
 
 }  // namespace sipman::store::internal

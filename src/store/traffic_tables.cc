@@ -67,7 +67,7 @@ std::string TrafficColumns() {
 }
 
 Result<stats::TrafficSummary> SummarizeTraffic(Store* store, const TrafficQuery& q,
-                                               const ReadIntPairs& read) {
+                                               IntPairReader* calls) {
   stats::TrafficSummarizer summarizer;
   TrafficQuery seconds = q;
   seconds.resolution = TrafficResolution::kSecond;
@@ -78,12 +78,12 @@ Result<stats::TrafficSummary> SummarizeTraffic(Store* store, const TrafficQuery&
   const auto [from, to] = RangeOf(q);
   const std::string filter = q.sensor.empty() ? "" : " AND sensor = $3";
   // Calls per second of their INVITE (invite_ts 0: no INVITE seen).
-  Status s = read("SELECT invite_ts / 1000000000, COUNT(*) FROM calls "
+  Status s = calls->ReadIntPairs("SELECT invite_ts / 1000000000, COUNT(*) FROM calls "
                   "WHERE invite_ts >= $1 AND invite_ts < $2 AND invite_ts > 0" +
-                      filter + " GROUP BY 1",
-                  from, to, q.sensor, [&summarizer](int64_t second, int64_t calls) {
-                    summarizer.AddCalls(second, static_cast<uint64_t>(calls));
-                  });
+                                     filter + " GROUP BY 1",
+                                 from, to, q.sensor, [&summarizer](int64_t second, int64_t n) {
+                                   summarizer.AddCalls(second, static_cast<uint64_t>(n));
+                                 });
   if (!s.ok()) return s;
   stats::TrafficSummary summary = summarizer.Summary();
   if (summary.span_seconds == 0) return summary;
@@ -94,10 +94,11 @@ Result<stats::TrafficSummary> SummarizeTraffic(Store* store, const TrafficQuery&
   const int64_t span_to = std::min(to, (summary.last_second + 1) * kNsPerSecond);
   if (span_to <= span_from) return summary;
   ConcurrentCalls concurrent(span_from, span_to);
-  s = read("SELECT answer_ts, end_ts FROM calls WHERE invite_ts < $1 AND "
-           "end_ts > $2 AND answer_ts > 0 AND end_ts > answer_ts" + filter,
-           span_to, span_from, q.sensor,
-           [&concurrent](int64_t answer, int64_t end) { concurrent.AddCall(answer, end); });
+  s = calls->ReadIntPairs("SELECT answer_ts, end_ts FROM calls WHERE invite_ts < $1 AND "
+                          "end_ts > $2 AND answer_ts > 0 AND end_ts > answer_ts" + filter,
+                          span_to, span_from, q.sensor, [&concurrent](int64_t answer, int64_t end) {
+                            concurrent.AddCall(answer, end);
+                          });
   if (!s.ok()) return s;
   concurrent.Finish(&summary);
   return summary;

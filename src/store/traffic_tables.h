@@ -132,15 +132,21 @@ inline int64_t OldestSecondKept(int64_t newest, int64_t retention_s) {
 // (integers) and $3 (the sensor, only when not empty), each once and in that
 // order, so the text serves both PostgreSQL and SQLite (where "$1" is a
 // named parameter numbered by its first appearance).
-using ReadIntPairs = std::function<Status(const std::string& sql, int64_t p1, int64_t p2,
-                                          std::string_view sensor,
-                                          const std::function<void(int64_t, int64_t)>& row)>;
+class IntPairReader {
+ public:
+  using Row = std::function<void(int64_t, int64_t)>;
+  virtual Status ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2,
+                              std::string_view sensor, const Row& row) = 0;
+
+ protected:
+  ~IntPairReader() = default;
+};
 
 // Store::SummarizeTraffic for either backend: `q`'s seconds read through
 // `store` (whatever resolution `q` asks), calls per second and the
-// concurrent calls from the calls table through `read`.
+// concurrent calls from the calls table through `calls`.
 Result<stats::TrafficSummary> SummarizeTraffic(Store* store, const TrafficQuery& q,
-                                               const ReadIntPairs& read);
+                                               IntPairReader* calls);
 
 // "SELECT COUNT(*) FROM <table>" for the tables Store::CountRows counts,
 // the same text for both backends (a table name cannot be a parameter:
