@@ -273,17 +273,11 @@ Result<int64_t> PostgresStore::CountRows(std::string_view table) {
 }
 
 Result<std::vector<stats::TrafficCounters>> PostgresStore::TrafficRows(const TrafficQuery& q) {
-  int t = q.resolution == TrafficResolution::kSecond   ? 0
-          : q.resolution == TrafficResolution::kMinute ? 1
-                                                       : 2;
-  int64_t from = q.from_ts == 0 ? INT64_MIN : CeilDiv(q.from_ts, kNsPerSecond);
-  int64_t to = q.to_ts == 0 ? INT64_MAX : CeilDiv(q.to_ts, kNsPerSecond);
-  std::vector<std::string> params = {std::to_string(from), std::to_string(to)};
+  const TrafficRowsRead read = TrafficRowsSql(q);
+  const int t = read.table;
+  std::vector<std::string> params = {std::to_string(read.from), std::to_string(read.to)};
   if (!q.sensor.empty()) params.push_back(q.sensor);
-  auto res = Read(std::string("SELECT ts, ") + TrafficColumns() + " FROM " + kTrafficTables[t] +
-                      " WHERE ts >= $1 AND ts < $2" + (q.sensor.empty() ? "" : " AND sensor = $3") +
-                      " ORDER BY ts",
-                  params);
+  auto res = Read(read.sql, params);
   if (!res.ok()) return res.status();
   std::vector<stats::TrafficCounters> rows;
   for (int row = 0; row < res->rows(); ++row) {

@@ -127,22 +127,15 @@ Status SqliteStore::WriteTraffic(const RowBatch& batch, BatchResult* result) {
 }
 
 Result<std::vector<stats::TrafficCounters>> SqliteStore::TrafficRows(const TrafficQuery& q) {
-  int t = q.resolution == TrafficResolution::kSecond   ? 0
-          : q.resolution == TrafficResolution::kMinute ? 1
-                                                       : 2;
-  // A period belongs to the range when its start second lies in it.
-  int64_t from = q.from_ts == 0 ? INT64_MIN : CeilDiv(q.from_ts, kNsPerSecond);
-  int64_t to = q.to_ts == 0 ? INT64_MAX : CeilDiv(q.to_ts, kNsPerSecond);
-  std::string sql = std::string("SELECT ts, ") + TrafficColumns() + " FROM " + kTrafficTables[t] +
-                    " WHERE ts >= ? AND ts < ?" + (q.sensor.empty() ? "" : " AND sensor = ?") +
-                    " ORDER BY ts";
+  const TrafficRowsRead read = TrafficRowsSql(q);
+  const int t = read.table;
   std::lock_guard<std::mutex> lock(read_mu_);
   if (read_db_ == nullptr) return Closed();
   Statement st;
-  Status s = st.Prepare(read_db_, sql);
+  Status s = st.Prepare(read_db_, read.sql);
   if (!s.ok()) return s;
-  st.BindInt(1, from);
-  st.BindInt(2, to);
+  st.BindInt(1, read.from);
+  st.BindInt(2, read.to);
   if (!q.sensor.empty()) st.BindText(3, q.sensor);
   std::vector<stats::TrafficCounters> rows;
   int rc;

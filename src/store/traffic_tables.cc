@@ -66,6 +66,20 @@ std::string TrafficColumns() {
   return c;
 }
 
+TrafficRowsRead TrafficRowsSql(const TrafficQuery& q) {
+  TrafficRowsRead read;
+  read.table = q.resolution == TrafficResolution::kSecond   ? 0
+               : q.resolution == TrafficResolution::kMinute ? 1
+                                                            : 2;
+  // A period belongs to the range when its start second lies in it.
+  read.from = q.from_ts == 0 ? INT64_MIN : CeilDiv(q.from_ts, kNsPerSecond);
+  read.to = q.to_ts == 0 ? INT64_MAX : CeilDiv(q.to_ts, kNsPerSecond);
+  read.sql = std::string("SELECT ts, ") + TrafficColumns() + " FROM " + kTrafficTables[read.table] +
+             " WHERE ts >= $1 AND ts < $2" + (q.sensor.empty() ? "" : " AND sensor = $3") +
+             " ORDER BY ts";
+  return read;
+}
+
 Result<stats::TrafficSummary> SummarizeTraffic(Store* store, const TrafficQuery& q,
                                                IntPairReader* calls) {
   stats::TrafficSummarizer summarizer;

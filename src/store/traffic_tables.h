@@ -127,6 +127,17 @@ inline int64_t OldestSecondKept(int64_t newest, int64_t retention_s) {
   return newest - std::max(retention_s, kMinRetentionSeconds);
 }
 
+// The read behind Store::TrafficRows, for either backend: the rows of the
+// query's table whose period starts in the range, in time order. Parameters
+// $1 `from` and $2 `to` (seconds), $3 the sensor when `sensor` is set (as
+// for IntPairReader). Rows of one ts from several sensors follow each other.
+struct TrafficRowsRead {
+  int table = 0;  // index into kTrafficTables
+  std::string sql;
+  int64_t from = 0, to = 0;
+};
+TrafficRowsRead TrafficRowsSql(const TrafficQuery& q);
+
 // What SummarizeTraffic asks of a backend: run `sql` and call row(a, b)
 // for each row of two integers. The parameters are written $1 and $2
 // (integers) and $3 (the sensor, only when not empty), each once and in that
