@@ -1,62 +1,15 @@
 // The store's own reads over PostgreSQL (the web API's are in
-// postgres_search.cc and postgres_analytics.cc), and the row readers they share.
+// postgres_search.cc and postgres_analytics.cc), and the call and
+// registration row readers postgres_search.cc uses.
 #include <string>
 #include <vector>
 
 #include "store/postgres_store.h"
-#include "store/sqlite_rows.h"  // the calls and registrations column lists, shared
+#include "store/sqlite_rows.h"  // the call record's field lists, shared
 #include "store/traffic_tables.h"
 
 namespace sipman::store::internal {
 namespace {
-
-// Collects WHERE conditions; every value travels as a parameter.
-class Where {
- public:
-  // Adds a parameter and returns its placeholder.
-  std::string P(std::string value) {
-    params_.push_back(std::move(value));
-    std::string placeholder = "$";
-    placeholder += std::to_string(params_.size());
-    return placeholder;
-  }
-  std::string P(int64_t value) { return P(std::to_string(value)); }
-  void Add(const std::string& condition) {
-    sql_ += sql_.empty() ? " WHERE " : " AND ";
-    sql_ += condition;
-  }
-  // `column` starts with `prefix`: a range in byte order ("C" collation),
-  // so the column's index serves it. U+10FFFF is the largest character.
-  void Prefix(const char* column, const std::string& prefix) {
-    std::string p = SanitizeText(prefix);
-    Add(std::string(column) + " >= " + P(p) + " AND " + column + " < " + P(p + "\xF4\x8F\xBF\xBF"));
-  }
-  const std::string& sql() const { return sql_; }
-  std::vector<std::string>& params() { return params_; }
-
- private:
-  std::string sql_;
-  std::vector<std::string> params_;
-};
-
-void AddCallFilters(const CallQuery& q, Where* w) {
-  if (q.from_ts != 0) w->Add("invite_ts >= " + w->P(q.from_ts));
-  if (q.to_ts != 0) w->Add("invite_ts < " + w->P(q.to_ts));
-  if (!q.caller.empty()) w->Prefix("caller_user", q.caller);
-  if (!q.callee.empty()) w->Prefix("callee_user", q.callee);
-  if (!q.call_id.empty()) w->Add("call_id = " + w->P(q.call_id));
-  if (!q.ip.empty()) {
-    std::string p = w->P(NormalizeIpText(q.ip));
-    w->Add("(src_ip = " + p + " OR dst_ip = " + p + ")");
-  }
-  if (!q.state.empty()) w->Add("state = " + w->P(q.state));
-  if (!q.sensor.empty()) w->Add(CallOfSensorSql(w->P(q.sensor)));
-}
-
-int64_t LimitOf(size_t limit) {
-  if (limit == 0 || limit > kMaxQueryLimit) limit = kMaxQueryLimit;
-  return static_cast<int64_t>(limit);
-}
 
 Status ClosedError() { return Status::Error("the store is closed; open it again to query it"); }
 
@@ -159,70 +112,6 @@ Result<PgResult> PostgresStore::Read(const std::string& sql,
     }
     read_conn_.Disconnect();  // lost: reconnect once and ask again
   }
-}
-
-Result<std::map<std::string, int64_t>> PostgresStore::CountCallsByState(const CallQuery& query) {
-  Where where;
-  AddCallFilters(query, &where);
-  auto r = Read("SELECT state, COUNT(*) FROM calls" + where.sql() + " GROUP BY state",
-                where.params());
-  if (!r.ok()) return r.status();
-  std::map<std::string, int64_t> counts;
-  for (int i = 0; i < r->rows(); ++i) counts[std::string(r->Text(i, 0))] = r->Int(i, 1);
-  return counts;
-}
-
-Result<std::vector<calls::CallRecord>> PostgresStore::FindCalls(const CallQuery& query) {
-  Where where;
-  AddCallFilters(query, &where);
-  if (query.after) {
-    where.Add("(invite_ts, call_id, sensor, end_ts) > (" + where.P(query.after->invite_ts) +
-              ", " + where.P(query.after->call_id) + ", " + where.P(query.after->sensor) + ", " +
-              where.P(query.after->end_ts) + ")");
-  }
-  std::string limit = where.P(LimitOf(query.limit));
-  auto res = Read(std::string("SELECT ") + kCallColumns + ", also_seen_by FROM calls" +
-                      where.sql() + " ORDER BY invite_ts, call_id, sensor, end_ts LIMIT " + limit,
-                  where.params());
-  if (!res.ok()) return res.status();
-  std::vector<calls::CallRecord> records;
-  records.reserve(static_cast<size_t>(res->rows()));
-  for (int row = 0; row < res->rows(); ++row) {
-    calls::CallRecord r;
-    Status s = ReadPgCall(*res, row, 0, "calls row in " + where_, &r);
-    if (!s.ok()) return s;
-    records.push_back(std::move(r));
-  }
-  return records;
-}
-
-Result<std::vector<calls::RegistrationRecord>> PostgresStore::FindRegistrations(
-    const RegistrationQuery& q) {
-  Where where;
-  if (q.from_ts != 0) where.Add("first_seen >= " + where.P(q.from_ts));
-  if (q.to_ts != 0) where.Add("first_seen < " + where.P(q.to_ts));
-  if (!q.aor.empty()) where.Prefix("aor", q.aor);
-  if (!q.call_id.empty()) where.Add("call_id = " + where.P(q.call_id));
-  if (!q.ip.empty()) where.Add("src_ip = " + where.P(NormalizeIpText(q.ip)));
-  if (!q.result.empty()) where.Add("result = " + where.P(q.result));
-  if (!q.sensor.empty()) where.Add("sensor = " + where.P(q.sensor));
-  if (q.after) {
-    where.Add("(first_seen, call_id, sensor) > (" + where.P(q.after->first_seen) + ", " +
-              where.P(q.after->call_id) + ", " + where.P(q.after->sensor) + ")");
-  }
-  std::string limit = where.P(LimitOf(q.limit));
-  auto res = Read(std::string("SELECT ") + kRegistrationColumns + " FROM registrations" +
-                      where.sql() + " ORDER BY first_seen, call_id, sensor LIMIT " + limit,
-                  where.params());
-  if (!res.ok()) return res.status();
-  std::vector<calls::RegistrationRecord> records;
-  for (int row = 0; row < res->rows(); ++row) {
-    calls::RegistrationRecord r;
-    Status s = ReadPgRegistration(*res, row, 0, "registrations row in " + where_, &r);
-    if (!s.ok()) return s;
-    records.push_back(std::move(r));
-  }
-  return records;
 }
 
 Result<std::vector<StoredMessageRow>> PostgresStore::MessagesOfCall(std::string_view call_id) {

@@ -127,10 +127,6 @@ class PostgresStore final : public QueuedStore, private IntPairReader {
   Status Close() override;
   StoreCounters counters() const override;
 
-  Result<std::map<std::string, int64_t>> CountCallsByState(const CallQuery& query) override;
-  Result<std::vector<calls::CallRecord>> FindCalls(const CallQuery& query) override;
-  Result<std::vector<calls::RegistrationRecord>> FindRegistrations(
-      const RegistrationQuery& query) override;
   Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) override;
   Result<std::vector<stats::TrafficCounters>> TrafficRows(const TrafficQuery& query) override;
   Result<stats::TrafficSummary> SummarizeTraffic(const TrafficQuery& query) override;

@@ -44,11 +44,6 @@ bool CanonicalIpText(std::string_view text, std::string* out) {
   return true;
 }
 
-std::string NormalizeIpText(const std::string& text) {
-  std::string out;
-  return CanonicalIpText(text, &out) ? out : text;
-}
-
 bool ParseIp(std::string_view text, IpAddress* ip) {
   *ip = IpAddress();
   if (text.empty()) return true;

@@ -29,9 +29,6 @@ bool ParseIp(std::string_view text, IpAddress* ip);
 // (FormatIp of ParseIp): false, *out untouched, for "" or text that is no
 // address.
 bool CanonicalIpText(std::string_view text, std::string* out);
-// The same, keeping text that is no address as it is (it then matches
-// nothing).
-std::string NormalizeIpText(const std::string& text);
 
 // The inverse of calls::CallStateName.
 bool ParseCallState(std::string_view name, calls::CallState* state);

@@ -7,14 +7,6 @@
 
 namespace sipman::store {
 
-CallCursor CallCursor::After(const calls::CallRecord& last) {
-  return CallCursor{last.invite_ts, last.call_id, last.sensor, last.end_ts};
-}
-
-RegistrationCursor RegistrationCursor::After(const calls::RegistrationRecord& last) {
-  return RegistrationCursor{last.first_seen, last.call_id, last.sensor};
-}
-
 StoreUrl ParseStoreUrl(std::string_view url) {
   StoreUrl parsed;
   parsed.postgres = url.starts_with("postgresql://") || url.starts_with("postgres://");

@@ -1,6 +1,8 @@
 // The store module's public face: Store keeps call detail records,
 // registrations and the raw SIP messages of each call in a database, and
-// answers the operator's searches over them.
+// reads back a call's messages, traffic counters and row counts. The
+// operator's searches over calls and registrations are CallSearch's
+// (call_search.h), on a connection of their own.
 //
 // Store is an interface with one backend per database (Envoy-style): SQLite
 // and PostgreSQL. Open() picks the backend from the URL.
@@ -36,7 +38,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -162,53 +163,6 @@ struct StoredMessageRow {
   std::string raw;
 };
 
-// Position after which a paged search continues: the sort key of the last
-// row of the previous page. Calls sort by (invite_ts, call_id, sensor,
-// end_ts), registrations by (first_seen, call_id, sensor), which are also the
-// deduplication keys, so the order is total.
-struct CallCursor {
-  TimestampNs invite_ts = 0;
-  std::string call_id;
-  std::string sensor;
-  TimestampNs end_ts = 0;
-  static CallCursor After(const calls::CallRecord& last);
-};
-struct RegistrationCursor {
-  TimestampNs first_seen = 0;
-  std::string call_id;
-  std::string sensor;
-  static RegistrationCursor After(const calls::RegistrationRecord& last);
-};
-
-// Filters of a call search; empty or zero fields do not filter. Every value
-// is bound as an SQL parameter, never pasted into SQL text.
-struct CallQuery {
-  TimestampNs from_ts = 0;  // invite_ts >= from_ts
-  TimestampNs to_ts = 0;    // invite_ts < to_ts (0: no upper bound)
-  std::string caller;       // prefix of caller_user
-  std::string callee;       // prefix of callee_user
-  std::string call_id;      // exact
-  std::string ip;           // src_ip or dst_ip, textual form ("10.0.0.1", "2001:db8::1")
-  std::string state;        // "answered", "busy", ... (calls::CallStateName)
-  std::string sensor;       // exact
-  size_t limit = 100;       // at most kMaxQueryLimit
-  std::optional<CallCursor> after;
-};
-
-struct RegistrationQuery {
-  TimestampNs from_ts = 0;  // first_seen >= from_ts
-  TimestampNs to_ts = 0;    // first_seen < to_ts (0: no upper bound)
-  std::string aor;          // prefix of aor
-  std::string call_id;      // exact
-  std::string ip;           // src_ip
-  std::string result;       // "success", "failed", ...
-  std::string sensor;       // exact
-  size_t limit = 100;       // at most kMaxQueryLimit
-  std::optional<RegistrationCursor> after;
-};
-
-constexpr size_t kMaxQueryLimit = 100000;
-
 // A range of traffic counters: [from_ts, to_ts) in capture time. 0 leaves
 // a bound open. An empty sensor means all sensors, summed.
 enum class TrafficResolution { kSecond, kMinute, kHour };
@@ -307,14 +261,6 @@ class Store {
   // while the writer writes. They see committed rows only (call Flush first
   // to see your own writes).
 
-  // Number of calls per state name, over the calls that `query` selects
-  // (limit and cursor ignored).
-  virtual Result<std::map<std::string, int64_t>> CountCallsByState(const CallQuery& query) = 0;
-  // Calls matching every filter, in (invite_ts, call_id, sensor, end_ts) order.
-  virtual Result<std::vector<calls::CallRecord>> FindCalls(const CallQuery& query) = 0;
-  // Registrations matching every filter, in (first_seen, call_id, sensor) order.
-  virtual Result<std::vector<calls::RegistrationRecord>> FindRegistrations(
-      const RegistrationQuery& query) = 0;
   // Every stored message with this Call-ID (all sensors), in time order.
   virtual Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) = 0;
   // The messages of one stored call: its Call-ID's messages from its sensor,

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,7 +20,10 @@ namespace sipman::store {
 namespace {
 
 using testing::Backend;
+using testing::CountStates;
 using testing::FullCall;
+using testing::SearchCalls;
+using testing::SearchRegistrations;
 
 constexpr TimestampNs kDay = 86400 * kNsPerSecond;
 constexpr TimestampNs kT0 = 1700000000 * kNsPerSecond;  // 2023-11-14
@@ -86,12 +90,12 @@ TEST_P(PostgresTest, OutageLosesNothingAndDuplicatesNothing) {
   ASSERT_TRUE(store->Flush().ok());
   EXPECT_EQ(Count(store.get(), "calls"), kCalls);
   EXPECT_EQ(Count(store.get(), "messages"), kCalls);
-  CallQuery all;
-  all.limit = kCalls + 1;
-  auto found = store->FindCalls(all);
-  ASSERT_TRUE(found.ok()) << found.status().message();
+  CallSearchQuery all;
+  all.limit = kMaxSearchLimit;
+  std::vector<calls::CallRecord> found = SearchCalls(Url("outage"), all);
+  EXPECT_EQ(found.size(), static_cast<size_t>(kCalls));
   std::set<std::string> ids;
-  for (const calls::CallRecord& r : *found) ids.insert(r.call_id);
+  for (const calls::CallRecord& r : found) ids.insert(r.call_id);
   EXPECT_EQ(ids.size(), static_cast<size_t>(kCalls));
   StoreCounters c = store->counters();
   EXPECT_EQ(c.write_errors, 0u);
@@ -212,20 +216,24 @@ TEST_P(PostgresTest, ThirtySecondOutageSpillsToDiskWithoutBlocking) {
   EXPECT_EQ(Count(store.get(), "calls"), kCalls + 1);
   EXPECT_EQ(Count(store.get(), "registrations"), kCalls);
   EXPECT_EQ(Count(store.get(), "messages"), kCalls);
+  auto search = CallSearch::Open(Url("spill30"));
+  ASSERT_TRUE(search.ok()) << search.status().message();
   for (int i : {0, 1, 4321, kCalls - 1}) {
-    CallQuery q;
+    CallSearchQuery q;
     q.call_id = Id(i);
-    auto calls = store->FindCalls(q);
-    ASSERT_TRUE(calls.ok()) << calls.status().message();
-    ASSERT_EQ(calls->size(), 1u) << Id(i);
-    testing::ExpectSameCall((*calls)[0], FullCall(Id(i), ts_of(i)));
-    RegistrationQuery rq;
-    rq.call_id = Id(i);
-    auto regs = store->FindRegistrations(rq);
-    ASSERT_TRUE(regs.ok()) << regs.status().message();
-    ASSERT_EQ(regs->size(), 1u) << Id(i);
+    std::vector<calls::CallRecord> calls = SearchCalls(**search, q);
+    ASSERT_EQ(calls.size(), 1u) << Id(i);
+    testing::ExpectSameCall(calls[0], FullCall(Id(i), ts_of(i)));
+    // The registration search has no Call-ID filter: each registration has
+    // a first_seen of its own.
+    RegistrationSearchQuery rq;
+    rq.from_ts = ts_of(i);
+    rq.to_ts = ts_of(i) + 1;
+    std::vector<calls::RegistrationRecord> regs = SearchRegistrations(**search, rq);
+    ASSERT_EQ(regs.size(), 1u) << Id(i);
     calls::RegistrationRecord want = testing::FullRegistration(Id(i), ts_of(i));
-    const calls::RegistrationRecord& got = (*regs)[0];
+    const calls::RegistrationRecord& got = regs[0];
+    EXPECT_EQ(got.call_id, want.call_id);
     EXPECT_EQ(got.aor, want.aor);
     EXPECT_EQ(got.contact, want.contact);
     EXPECT_EQ(got.src_ip, want.src_ip);
@@ -296,12 +304,11 @@ TEST_P(PostgresTest, LeftoverSpillSegmentsAreWrittenByTheNextOpen) {
   ASSERT_TRUE(again->Flush().ok());
   EXPECT_EQ(Count(again.get(), "calls"), kCalls + 1);
   EXPECT_EQ(Count(again.get(), "active_calls"), 3) << "the newest snapshot wins";
-  CallQuery q;
+  CallSearchQuery q;
   q.call_id = Id(123);
-  auto found = again->FindCalls(q);
-  ASSERT_TRUE(found.ok()) << found.status().message();
-  ASSERT_EQ(found->size(), 1u);
-  testing::ExpectSameCall((*found)[0], FullCall(Id(123), kT0 + 123 * kNsPerSecond));
+  std::vector<calls::CallRecord> found = SearchCalls(Url("leftover"), q);
+  ASSERT_EQ(found.size(), 1u);
+  testing::ExpectSameCall(found[0], FullCall(Id(123), kT0 + 123 * kNsPerSecond));
   TrafficQuery tq;
   tq.sensor = "left";
   auto seconds = again->TrafficRows(tq);
@@ -498,10 +505,9 @@ TEST_P(PostgresTest, TextThatIsNotUtf8IsStoredNotRefused) {
   m.raw = raw;
   store->AddMessage(m);
   ASSERT_TRUE(store->Flush().ok());
-  auto found = store->FindCalls(CallQuery{});
-  ASSERT_TRUE(found.ok()) << found.status().message();
-  ASSERT_EQ(found->size(), 1u);
-  EXPECT_EQ((*found)[0].caller_display, "M\xEF\xBF\xBDller\xEF\xBF\xBDx");
+  std::vector<calls::CallRecord> found = SearchCalls(Url("latin1"));
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].caller_display, "M\xEF\xBF\xBDller\xEF\xBF\xBDx");
   auto messages = store->MessagesOfCall("latin1");
   ASSERT_TRUE(messages.ok()) << messages.status().message();
   ASSERT_EQ(messages->size(), 1u);
@@ -589,19 +595,21 @@ TEST_P(PostgresTest, TwoSensorsShareOneDatabase) {
   ta.join();
   ASSERT_TRUE(a->Flush().ok());
   ASSERT_TRUE(b->Flush().ok());
+  auto search = CallSearch::Open(Url("shared"));
+  ASSERT_TRUE(search.ok()) << search.status().message();
   for (const char* sensor : {"a", "b"}) {
-    CallQuery q;
+    CallSearchQuery q;
     q.sensor = sensor;
-    auto counts = a->CountCallsByState(q);
-    ASSERT_TRUE(counts.ok()) << counts.status().message();
-    EXPECT_EQ((*counts)["answered"], 2000) << "sensor " << sensor << " saw every call";
+    q.limit = kMaxSearchLimit;
+    std::map<std::string, int64_t> counts = CountStates(SearchCalls(**search, q));
+    EXPECT_EQ(counts["answered"], 2000) << "sensor " << sensor << " saw every call";
   }
   EXPECT_EQ(Count(a.get(), "calls"), 2000) << "a call seen by two sensors is one call";
-  CallQuery all;
-  all.limit = 5000;
-  auto rows = a->FindCalls(all);
-  ASSERT_TRUE(rows.ok()) << rows.status().message();
-  for (const calls::CallRecord& r : *rows) {
+  CallSearchQuery all;
+  all.limit = kMaxSearchLimit;
+  std::vector<calls::CallRecord> rows = SearchCalls(**search, all);
+  EXPECT_EQ(rows.size(), 2000u);
+  for (const calls::CallRecord& r : rows) {
     std::set<std::string> seen = {r.sensor, r.also_seen_by};
     ASSERT_EQ(seen, (std::set<std::string>{"a", "b"})) << r.call_id;
   }
@@ -635,30 +643,25 @@ TEST_P(PostgresTest, OneCallSeenBySeveralSensorsIsOneRow) {
     ASSERT_TRUE(flushed.ok()) << flushed.message();
   }
 
-  CallQuery q;
+  auto search = CallSearch::Open(Url("merge"));
+  ASSERT_TRUE(search.ok()) << search.status().message();
+  CallSearchQuery q;
   q.call_id = "merge-1";
-  auto rows = store->FindCalls(q);
-  ASSERT_TRUE(rows.ok()) << rows.status().message();
-  ASSERT_EQ(rows->size(), 2u) << "one call seen four times, and the later call";
-  EXPECT_EQ((*rows)[0].sensor, "proxy-1");
-  EXPECT_EQ((*rows)[0].invite_ts, kT0);
-  EXPECT_EQ((*rows)[0].also_seen_by, "hep-9,proxy-2,span");
-  EXPECT_EQ((*rows)[1].sensor, "span");
-  EXPECT_EQ((*rows)[1].also_seen_by, "");
+  std::vector<calls::CallRecord> rows = SearchCalls(**search, q);
+  ASSERT_EQ(rows.size(), 2u) << "one call seen four times, and the later call";
+  EXPECT_EQ(rows[0].sensor, "proxy-1");
+  EXPECT_EQ(rows[0].invite_ts, kT0);
+  EXPECT_EQ(rows[0].also_seen_by, "hep-9,proxy-2,span");
+  EXPECT_EQ(rows[1].sensor, "span");
+  EXPECT_EQ(rows[1].also_seen_by, "");
   for (const char* sensor : {"proxy-1", "proxy-2", "hep-9"}) {
     q.sensor = sensor;
-    auto mine = store->FindCalls(q);
-    ASSERT_TRUE(mine.ok());
-    EXPECT_EQ(mine->size(), 1u) << sensor;
+    EXPECT_EQ(SearchCalls(**search, q).size(), 1u) << sensor;
   }
   q.sensor = "span";
-  auto span = store->FindCalls(q);
-  ASSERT_TRUE(span.ok());
-  EXPECT_EQ(span->size(), 2u) << "span saw both calls";
+  EXPECT_EQ(SearchCalls(**search, q).size(), 2u) << "span saw both calls";
   q.sensor = "pro";
-  auto none = store->FindCalls(q);
-  ASSERT_TRUE(none.ok());
-  EXPECT_EQ(none->size(), 0u) << "a sensor name matches whole names only";
+  EXPECT_EQ(SearchCalls(**search, q).size(), 0u) << "a sensor name matches whole names only";
 }
 
 }  // namespace

@@ -1,17 +1,23 @@
-// Shared by the store tests: a temporary directory per test, and records
-// with every field set.
+// Shared by the store tests: a temporary directory per test, records with
+// every field set, and searches that read them back as production does.
 #ifndef SIPMAN_TESTS_STORE_STORE_TEST_UTIL_H_
 #define SIPMAN_TESTS_STORE_STORE_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "calls/calls.h"
 #include "postgres_server.h"
+#include "store/call_search.h"
 #include "store/store.h"
 
 namespace sipman::store::testing {
@@ -233,6 +239,82 @@ inline std::unique_ptr<Store> OpenOrDie(const std::string& path, size_t max_queu
   EXPECT_TRUE(store.ok()) << store.status().message();
   if (!store.ok()) return nullptr;
   return std::move(store.value());
+}
+
+// Every call `q` finds through the read path production uses (CallSearch,
+// as the web API does), each page's cursor followed (q.limit rows a page).
+// Sorted by (invite_ts, call_id, sensor, end_ts), whatever q.sort: the
+// search breaks ties by row id, which each backend numbers its own way, so
+// this order, total by the natural key, lets one expectation hold for both.
+// A failing search fails the test and ends the list there.
+inline std::vector<calls::CallRecord> SearchCalls(CallSearch& search, CallSearchQuery q) {
+  std::vector<calls::CallRecord> found;
+  for (int page_no = 0;; ++page_no) {
+    if (page_no == 100000) {
+      ADD_FAILURE() << "SearchCalls: more than 100000 pages";
+      break;
+    }
+    Result<CallPage> page = search.FindCalls(q);
+    EXPECT_TRUE(page.ok()) << page.status().message();
+    if (!page.ok()) break;
+    for (CallRow& row : page->rows) found.push_back(std::move(row.record));
+    if (!page->next) break;
+    q.after = page->next;
+  }
+  std::sort(found.begin(), found.end(), [](const calls::CallRecord& a, const calls::CallRecord& b) {
+    return std::tie(a.invite_ts, a.call_id, a.sensor, a.end_ts) <
+           std::tie(b.invite_ts, b.call_id, b.sensor, b.end_ts);
+  });
+  return found;
+}
+
+// The same over a CallSearch opened on `url` for this search (what a Store
+// was opened with: a SQLite file or a PostgreSQL URI).
+inline std::vector<calls::CallRecord> SearchCalls(const std::string& url, CallSearchQuery q = {}) {
+  Result<std::unique_ptr<CallSearch>> search = CallSearch::Open(url);
+  EXPECT_TRUE(search.ok()) << search.status().message();
+  if (!search.ok()) return {};
+  return SearchCalls(**search, std::move(q));
+}
+
+// Every registration `q` finds through CallSearch, as SearchCalls does;
+// sorted by (first_seen, call_id, sensor).
+inline std::vector<calls::RegistrationRecord> SearchRegistrations(
+    CallSearch& search, RegistrationSearchQuery q) {
+  std::vector<calls::RegistrationRecord> found;
+  for (int page_no = 0;; ++page_no) {
+    if (page_no == 100000) {
+      ADD_FAILURE() << "SearchRegistrations: more than 100000 pages";
+      break;
+    }
+    Result<RegistrationPage> page = search.FindRegistrations(q);
+    EXPECT_TRUE(page.ok()) << page.status().message();
+    if (!page.ok()) break;
+    for (RegistrationRow& row : page->rows) found.push_back(std::move(row.record));
+    if (!page->next) break;
+    q.after = page->next;
+  }
+  std::sort(found.begin(), found.end(),
+            [](const calls::RegistrationRecord& a, const calls::RegistrationRecord& b) {
+              return std::tie(a.first_seen, a.call_id, a.sensor) <
+                     std::tie(b.first_seen, b.call_id, b.sensor);
+            });
+  return found;
+}
+
+inline std::vector<calls::RegistrationRecord> SearchRegistrations(
+    const std::string& url, RegistrationSearchQuery q = {}) {
+  Result<std::unique_ptr<CallSearch>> search = CallSearch::Open(url);
+  EXPECT_TRUE(search.ok()) << search.status().message();
+  if (!search.ok()) return {};
+  return SearchRegistrations(**search, std::move(q));
+}
+
+// Calls per state name (calls::CallStateName), as a search's records hold them.
+inline std::map<std::string, int64_t> CountStates(const std::vector<calls::CallRecord>& records) {
+  std::map<std::string, int64_t> counts;
+  for (const calls::CallRecord& r : records) ++counts[std::string(calls::CallStateName(r.state))];
+  return counts;
 }
 
 }  // namespace sipman::store::testing
