@@ -10,6 +10,7 @@
 #include "app/report_command.h"
 #include "app/run_command.h"
 #include "app/run_config.h"
+#include "app/run_settings.h"
 #include "app/serve_command.h"
 
 #ifndef SIPMAN_VERSION
@@ -19,7 +20,7 @@
 namespace sipman::app {
 namespace {
 
-constexpr char kUsage[] =
+constexpr char kUsageHead[] =
     "sipman " SIPMAN_VERSION " - SIP traffic monitor\n"
     "\n"
     "Usage:\n"
@@ -46,48 +47,10 @@ constexpr char kUsage[] =
     "      print a summary. Meanwhile it serves the web GUI and the JSON API on\n"
     "      http://127.0.0.1:8080/ (docs/UI.md, docs/API.md). Every setting, and\n"
     "      the TOML file, is described in docs/CONFIG.md; flags override the file.\n"
-    "        -i IFACE           capture on IFACE (repeatable; 'any' = all)\n"
-    "        -f FILTER          BPF filter (default: udp or tcp or IPv4\n"
-    "                           fragments or ip6 -- SIP on any port)\n"
-    "        --pcap FILE        replay FILE as if live instead (repeatable)\n"
-    "        --pcap-speed X     replay speed: 1 real time (default), 0 as fast\n"
-    "                           as possible. Once a replay is stored, the web\n"
-    "                           GUI keeps serving it until SIGINT or SIGTERM\n"
-    "        --exit-after-replay  exit once the replay is stored instead\n"
-    "        --db PATH          database (default sipman.db), or postgresql://USER@HOST/DB\n"
-    "        --sensor NAME      sensor name stored in every row (default: host name)\n"
-    "        --config FILE      read settings from a TOML file first\n"
-    "        --buffer-mb N      kernel capture ring per interface (default 32)\n"
-    "        --snaplen N        bytes captured per packet (default 65535)\n"
-    "        --promisc          promiscuous mode (mirror/SPAN ports)\n"
-    "        --immediate        deliver each packet at once (no ring batching)\n"
-    "        --timeout-ms N     ring block timeout when not immediate (default 100)\n"
-    "        --queue-mb N       packet queue between capture and decoding (64)\n"
-    "        --queue-packets N  also bound the queue in packets (default 0: no)\n"
-    "        --spill-dir DIR    where a full queue spills packets (default DB.spill)\n"
-    "        --store-queue-rows N  rows waiting for the database writer (65536)\n"
-    "        --stats-second-hours N  per-second traffic rows kept, capture hours (168; 0 = all)\n"
-    "        --log FILE         log there instead of standard error (SIGHUP reopens)\n"
-    "        --stats-interval S status line every S seconds (default 1; 0 = off)\n"
-    "        --active-interval S  calls still up into table active_calls every S s (5; 0 = off)\n"
-    "        --correlation-header NAME  as for analyze\n"
-    "        --local-net CIDR[,CIDR...]  as for analyze (in/out traffic counters)\n"
-    "        --hep-in-capture   unwrap HEP found in live-captured packets too\n"
-    "                           (replayed files always are; off, a sensor on a\n"
-    "                           server that sends HEP sees each message once)\n"
-    "        --hep-listen [ADDR:]PORT  also receive HEP v1/v2/v3 on UDP and TCP\n"
-    "                           (9060 is usual); alone, HEP is the only source\n"
-    "        --hep-auth KEY     HEP auth key: required of received packets, sent\n"
-    "        --hep-send [tcp:]HOST:PORT  forward every SIP message as HEPv3\n"
-    "        --hep-capture-id N capture agent id of sent HEP packets (default 1)\n"
-    "        --listen ADDR:PORT web GUI and API address (default 127.0.0.1:8080)\n"
-    "        --no-web           no web GUI\n"
-    "        --admin-password-file FILE  first start: password of web user admin\n"
-    "                           (else $SIPMAN_ADMIN_PASSWORD, else a random one\n"
-    "                           printed once)\n"
-    "        --tls-cert CERT --tls-key KEY  serve the web GUI over HTTPS with this\n"
-    "                           PEM certificate chain and PEM private key\n"
-    "                           (SIGHUP reads them again: a renewed certificate)\n"
+    // The options of `sipman run` (RunSettingsHelp()) come here.
+    ;
+
+constexpr char kUsageTail[] =
     "      Capturing needs root or: setcap cap_net_raw,cap_net_admin=eip build/sipman\n"
     "  sipman serve [--db PATH|URL] [--users-db FILE] [--listen ADDR:PORT]\n"
     "               [--admin-password-file FILE] [--tls-cert CERT --tls-key KEY]\n"
@@ -141,6 +104,12 @@ constexpr char kUsage[] =
     "the cut is printed, with a warning), 1 when a file cannot be read, 2 on a\n"
     "usage error.\n";
 
+// The whole --help text.
+const std::string& Usage() {
+  static const std::string text = kUsageHead + RunSettingsHelp() + kUsageTail;
+  return text;
+}
+
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "sipman: %s\nRun 'sipman --help' for usage.\n", message.c_str());
   return 2;
@@ -168,7 +137,7 @@ int ParseMessages(int argc, char** argv) {
         return UsageError("unknown --format '" + std::string(value) + "' (use tsv, json or none)");
       }
     } else if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
+      std::fputs(Usage().c_str(), stdout);
       return 0;
     } else if (arg.starts_with("-") && arg != "-") {
       return UsageError("unknown option '" + std::string(arg) + "' for 'messages'");
@@ -212,7 +181,7 @@ int ParseAnalyze(int argc, char** argv) {
     } else if (arg == "--json") {
       options.json = true;
     } else if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
+      std::fputs(Usage().c_str(), stdout);
       return 0;
     } else if (arg.starts_with("-") && arg != "-") {
       return UsageError("unknown option '" + std::string(arg) + "' for 'analyze'");
@@ -277,7 +246,7 @@ int ParseReport(int argc, char** argv) {
     } else if (arg == "--no-traffic") {
       options.traffic = false;
     } else if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
+      std::fputs(Usage().c_str(), stdout);
       return 0;
     } else {
       return UsageError("unknown argument '" + std::string(arg) + "' for 'report'");
@@ -291,7 +260,7 @@ int ParseRun(int argc, char** argv) {
   bool usage = false, help = false;
   Status s = ParseRunArgs(argc, argv, &options, &usage, &help);
   if (help) {
-    std::fputs(kUsage, stdout);
+    std::fputs(Usage().c_str(), stdout);
     return 0;
   }
   if (!s.ok()) {
@@ -306,12 +275,12 @@ int ParseRun(int argc, char** argv) {
 
 int Main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs(kUsage, stderr);
+    std::fputs(Usage().c_str(), stderr);
     return 2;
   }
   std::string_view command = argv[1];
   if (command == "-h" || command == "--help" || command == "help") {
-    std::fputs(kUsage, stdout);
+    std::fputs(Usage().c_str(), stdout);
     return 0;
   }
   if (command == "--version" || command == "-V") {
