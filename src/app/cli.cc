@@ -1,11 +1,12 @@
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "app/analyze_command.h"
 #include "app/app.h"
+#include "app/flags.h"
 #include "app/messages_command.h"
 #include "app/report_command.h"
 #include "app/run_command.h"
@@ -115,78 +116,76 @@ int UsageError(const std::string& message) {
   return 2;
 }
 
+// An argument of messages or analyze that is none of its flags: -h, a
+// capture file ("-" for standard input) or an error. Returns the exit
+// status when the command ends here.
+std::optional<int> FileArgument(std::string_view command, std::string_view arg,
+                                std::vector<std::string>* files) {
+  if (arg == "-h" || arg == "--help") {
+    std::fputs(Usage().c_str(), stdout);
+    return 0;
+  }
+  if (arg.starts_with("-") && arg != "-") {
+    return UsageError("unknown option '" + std::string(arg) + "' for '" + std::string(command) +
+                      "'");
+  }
+  files->emplace_back(arg);
+  return std::nullopt;
+}
+
 int ParseMessages(int argc, char** argv) {
   MessagesOptions options;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--format" || arg.starts_with("--format=")) {
-      std::string_view value;
-      if (arg == "--format") {
-        if (i + 1 >= argc) return UsageError("--format needs a value: tsv, json or none");
-        value = argv[++i];
-      } else {
-        value = arg.substr(9);
-      }
-      if (value == "tsv") {
+  for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
+    std::string_view arg = f.Arg();
+    std::string v;
+    bool missing = false;
+    if (f.Is("--format", &v, &missing)) {
+      if (missing) return UsageError("--format needs a value: tsv, json or none");
+      if (v == "tsv") {
         options.format = MessageFormat::kTsv;
-      } else if (value == "json") {
+      } else if (v == "json") {
         options.format = MessageFormat::kJson;
-      } else if (value == "none") {
+      } else if (v == "none") {
         options.format = MessageFormat::kNone;
       } else {
-        return UsageError("unknown --format '" + std::string(value) + "' (use tsv, json or none)");
+        return UsageError("unknown --format '" + v + "' (use tsv, json or none)");
       }
-    } else if (arg == "-h" || arg == "--help") {
-      std::fputs(Usage().c_str(), stdout);
-      return 0;
-    } else if (arg.starts_with("-") && arg != "-") {
-      return UsageError("unknown option '" + std::string(arg) + "' for 'messages'");
-    } else {
-      options.files.emplace_back(arg);
+    } else if (std::optional<int> exit = FileArgument("messages", arg, &options.files)) {
+      return *exit;
     }
   }
   if (options.files.empty()) return UsageError("messages: name at least one capture file");
   return RunMessages(options);
 }
 
+// The flags analyze and report share with run take their messages from
+// run's table.
+std::string Needs(std::string_view key) { return FlagNeeds(*FindRunSetting(key)); }
+
 int ParseAnalyze(int argc, char** argv) {
   AnalyzeOptions options;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    auto value = [&](std::string_view name, std::string* out) {
-      if (arg == name) {
-        if (i + 1 >= argc) return false;
-        *out = argv[++i];
-      } else {
-        *out = std::string(arg.substr(name.size() + 1));
-      }
-      return !out->empty();
-    };
-    if (arg == "--db" || arg.starts_with("--db=")) {
-      if (!value("--db", &options.db)) return UsageError("--db needs a database path");
-    } else if (arg == "--sensor" || arg.starts_with("--sensor=")) {
-      if (!value("--sensor", &options.sensor)) return UsageError("--sensor needs a name");
-    } else if (arg == "--correlation-header" || arg.starts_with("--correlation-header=")) {
-      if (!value("--correlation-header", &options.correlation_header)) {
-        return UsageError("--correlation-header needs a header name, e.g. X-CID");
-      }
-    } else if (arg == "--local-net" || arg.starts_with("--local-net=")) {
-      std::string list;
-      if (!value("--local-net", &list)) {
-        return UsageError("--local-net needs the sensor's own networks, e.g. "
-                          "10.0.0.0/8,2001:db8::/32");
-      }
-      Status s = options.local_nets.AddList(list);
+  for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
+    std::string_view arg = f.Arg();
+    std::string v;
+    bool missing = false;
+    auto is = [&](std::string_view name) { return f.IsNonEmpty(name, &v, &missing); };
+    if (is("--db")) {
+      if (missing) return UsageError(Needs("db"));
+      options.db = v;
+    } else if (is("--sensor")) {
+      if (missing) return UsageError(Needs("sensor"));
+      options.sensor = v;
+    } else if (is("--correlation-header")) {
+      if (missing) return UsageError(Needs("correlation_header"));
+      options.correlation_header = v;
+    } else if (is("--local-net")) {
+      if (missing) return UsageError(Needs("local_net"));
+      Status s = options.local_nets.AddList(v);
       if (!s.ok()) return UsageError("--local-net: " + s.message());
     } else if (arg == "--json") {
       options.json = true;
-    } else if (arg == "-h" || arg == "--help") {
-      std::fputs(Usage().c_str(), stdout);
-      return 0;
-    } else if (arg.starts_with("-") && arg != "-") {
-      return UsageError("unknown option '" + std::string(arg) + "' for 'analyze'");
-    } else {
-      options.files.emplace_back(arg);
+    } else if (std::optional<int> exit = FileArgument("analyze", arg, &options.files)) {
+      return *exit;
     }
   }
   if (options.files.empty()) return UsageError("analyze: name at least one capture file");
@@ -195,29 +194,18 @@ int ParseAnalyze(int argc, char** argv) {
 
 int ParseReport(int argc, char** argv) {
   ReportOptions options;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
+  for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
+    std::string_view arg = f.Arg();
     std::string v;
-    auto value = [&](std::string_view name) {
-      if (arg == name) {
-        if (i + 1 >= argc) return false;
-        v = argv[++i];
-      } else {
-        v = std::string(arg.substr(name.size() + 1));
-      }
-      return !v.empty();
-    };
-    auto is = [&](std::string_view name) {
-      return arg == name || (arg.starts_with(name) && arg.size() > name.size() &&
-                             arg[name.size()] == '=');
-    };
+    bool missing = false;
+    auto is = [&](std::string_view name) { return f.IsNonEmpty(name, &v, &missing); };
     if (is("--db")) {
-      if (!value("--db")) return UsageError("--db needs a database path");
+      if (missing) return UsageError(Needs("db"));
       options.db = v;
     } else if (is("--from") || is("--to")) {
-      bool from = arg.starts_with("--from");
+      const bool from = arg.starts_with("--from");
       const char* name = from ? "--from" : "--to";
-      if (!value(name)) return UsageError(std::string(name) + " needs a time");
+      if (missing) return UsageError(std::string(name) + " needs a time");
       std::optional<TimestampNs> t = ParseReportTime(v);
       if (!t) {
         return UsageError("cannot read " + std::string(name) + " '" + v +
@@ -225,10 +213,10 @@ int ParseReport(int argc, char** argv) {
       }
       (from ? options.from_ts : options.to_ts) = *t;
     } else if (is("--sensor")) {
-      if (!value("--sensor")) return UsageError("--sensor needs a name");
+      if (missing) return UsageError(Needs("sensor"));
       options.sensor = v;
     } else if (is("--by")) {
-      if (!value("--by")) return UsageError("--by needs a grouping");
+      if (missing) return UsageError("--by needs a grouping");
       if (v != "hour" && v != "day" && v != "week" && v != "user" && v != "caller" &&
           v != "callee" && v != "ip" && v != "agent") {
         return UsageError("unknown --by '" + v +
@@ -236,10 +224,9 @@ int ParseReport(int argc, char** argv) {
       }
       options.by = v;
     } else if (is("--top")) {
-      if (!value("--top")) return UsageError("--top needs a number");
-      char* end = nullptr;
-      long n = std::strtol(v.c_str(), &end, 10);
-      if (*end != '\0' || n < 1 || n > 100000) return UsageError("--top takes 1 to 100000");
+      if (missing) return UsageError("--top needs a number");
+      int64_t n = 0;
+      if (!ParseInt(v, 1, 100000, &n)) return UsageError("--top takes 1 to 100000");
       options.top_n = static_cast<size_t>(n);
     } else if (arg == "--json") {
       options.json = true;

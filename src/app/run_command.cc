@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +20,7 @@
 #include "app/logger.h"
 #include "app/packet_queue.h"
 #include "app/pipeline.h"
+#include "app/process.h"
 #include "app/run_metrics.h"
 #include "app/run_report.h"
 #include "capture/capture.h"
@@ -69,12 +69,7 @@ class Daemon {
   int Run() {
     // Every thread started from here on (the store's writer included)
     // inherits this mask, so the signals reach only sigtimedwait below.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    const sigset_t signals = BlockStopSignals();
 
     if (!options_.interfaces.empty() || !options_.pcap_files.empty()) {
       if (!OpenSource()) return 1;
@@ -214,24 +209,10 @@ class Daemon {
     web_options.db_path = options_.db;
     web_options.tls_cert_file = options_.tls_cert_file;
     web_options.tls_key_file = options_.tls_key_file;
-    if (!options_.admin_password_file.empty()) {
-      std::ifstream in(options_.admin_password_file);
-      if (!in) {
-        log_->Line("cannot read --admin-password-file %s", options_.admin_password_file.c_str());
-        return false;
-      }
-      std::getline(in, web_options.admin_password);
-      while (!web_options.admin_password.empty() && (web_options.admin_password.back() == '\r' ||
-                                                     web_options.admin_password.back() == ' ')) {
-        web_options.admin_password.pop_back();
-      }
-      if (web_options.admin_password.empty()) {
-        log_->Line("--admin-password-file %s holds no password",
-                   options_.admin_password_file.c_str());
-        return false;
-      }
-    } else if (const char* env = std::getenv("SIPMAN_ADMIN_PASSWORD"); env && *env) {
-      web_options.admin_password = env;
+    Status password = ReadAdminPassword(options_.admin_password_file, &web_options.admin_password);
+    if (!password.ok()) {
+      log_->Line("%s", password.message().c_str());
+      return false;
     }
     web_options.metrics = [this](std::string* out) {
       metrics_.Render(out);
