@@ -40,18 +40,6 @@ constexpr int kPollMs = 100;
 
 unsigned long long U(uint64_t v) { return static_cast<unsigned long long>(v); }
 
-// What the worker publishes for the status line (relaxed: figures only).
-struct WorkerGauges {
-  std::atomic<uint64_t> packets{0};
-  std::atomic<uint64_t> messages{0};
-  std::atomic<uint64_t> open_calls{0};
-  std::atomic<uint64_t> calls{0};
-  // Calls up now (ringing or answered, not ended), counted about once a
-  // second while the web GUI runs.
-  std::atomic<uint64_t> calls_up{0};
-  std::atomic<bool> done{false};
-};
-
 // "http://HOST:PORT/" (or https://) for a --listen value and the port bound.
 std::string WebUrl(const std::string& listen, uint16_t port, bool https) {
   size_t colon = listen.rfind(':');
@@ -357,7 +345,6 @@ class Daemon {
     gauges_.packets.store(totals_.packets, std::memory_order_relaxed);
     gauges_.messages.store(totals_.messages, std::memory_order_relaxed);
     gauges_.open_calls.store(correlator_->tracker_counters().open_calls, std::memory_order_relaxed);
-    gauges_.calls.store(correlator_->total_calls(), std::memory_order_relaxed);
   }
 
   void AfterPacket(TimestampNs ts) {
@@ -377,8 +364,9 @@ class Daemon {
     if (!force && now - last_metrics_ < std::chrono::seconds(1)) return;
     last_metrics_ = now;
     const uint64_t up = force ? 0 : correlator_->CountOpenCalls(VirtualNow(now));
-    gauges_.calls_up.store(up, std::memory_order_relaxed);
-    metrics_.Set(correlator_->traffic_totals(), *correlator_, up,
+    gauges_.concurrent_calls.store(up, std::memory_order_relaxed);
+    Publish();
+    metrics_.Set(correlator_->traffic_totals(), *correlator_, gauges_.Load(),
                  pipeline_ != nullptr ? pipeline_->decoder_counters() : totals_.decoder);
     // The dashboard sees each second about a second after it ends, not
     // kOpenSeconds later; the final counts follow when it closes.
@@ -443,7 +431,7 @@ class Daemon {
     store_->ReplaceActiveCalls(options_.sensor, {});
     Publish();
     MaybeSnapshotMetrics(Clock::now(), true);
-    gauges_.done.store(true, std::memory_order_release);
+    worker_done_.store(true, std::memory_order_release);
   }
 
   // Every --active-interval seconds, replaces this sensor's rows of
@@ -485,7 +473,7 @@ class Daemon {
     bool input_ended = false;
     Clock::time_point next_status = Clock::now() + StatsPeriod();
     Clock::time_point next_concurrent = Clock::now();
-    while (!gauges_.done.load(std::memory_order_acquire)) {
+    while (!worker_done_.load(std::memory_order_acquire)) {
       const int sig = WaitSignal(signals);
       if (sig == SIGINT || sig == SIGTERM) {
         if (!stop_requested_) {
@@ -518,7 +506,7 @@ class Daemon {
       TakeQueueErrors();
       Clock::time_point now = Clock::now();
       if (web_ && now >= next_concurrent) {
-        web_->live()->PublishConcurrent(gauges_.calls_up.load(std::memory_order_relaxed));
+        web_->live()->PublishConcurrent(gauges_.concurrent_calls.load(std::memory_order_relaxed));
         next_concurrent = now + std::chrono::seconds(1);
       }
       if (options_.stats_interval > 0 && now >= next_status) {
@@ -573,15 +561,7 @@ class Daemon {
   PacketQueueCounters QueueTotals() const {
     PacketQueueCounters t;
     for (const PacketQueue* q : {queue_.get(), hep_queue_.get()}) {
-      if (q == nullptr) continue;
-      PacketQueueCounters c = q->counters();
-      t.queued += c.queued;
-      t.spill_pending += c.spill_pending;
-      t.spilled += c.spilled;
-      t.spilled_bytes += c.spilled_bytes;
-      t.spill_segments += c.spill_segments;
-      t.spill_lost += c.spill_lost;
-      t.max_queued = std::max(t.max_queued, c.max_queued);
+      if (q != nullptr) t.Add(q->counters());
     }
     return t;
   }
@@ -699,7 +679,9 @@ class Daemon {
   Clock::time_point last_active_;  // last active_calls snapshot
   Clock::time_point last_metrics_;  // last MetricsSnapshot::Set
   uint64_t kernel_drops_seen_ = 0, interface_drops_seen_ = 0;
-  WorkerGauges gauges_;
+  // What the worker publishes for the other threads.
+  SharedRunGauges gauges_;
+  std::atomic<bool> worker_done_{false};
 
   // Main thread only.
   Clock::time_point last_status_;
