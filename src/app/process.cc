@@ -29,7 +29,9 @@ Status ReadAdminPassword(const std::string& file, std::string* password) {
   while (!password->empty() && (password->back() == '\r' || password->back() == ' ')) {
     password->pop_back();
   }
-  if (password->empty()) return Status::Error("--admin-password-file " + file + " holds no password");
+  if (password->empty()) {
+    return Status::Error("--admin-password-file " + file + " holds no password");
+  }
   return Status::Ok();
 }
 

@@ -309,9 +309,9 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
   *help = false;
   // The file first, so that every flag overrides it whatever the order.
   const std::span<const RunSetting> settings = RunSettings();
-  const RunSetting& config = *std::find_if(settings.begin(), settings.end(), [](const RunSetting& s) {
-    return s.kind == SettingKind::kConfig;
-  });
+  const RunSetting& config = *std::find_if(
+      settings.begin(), settings.end(),
+      [](const RunSetting& s) { return s.kind == SettingKind::kConfig; });
   for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
     std::string value;
     bool missing = false;

@@ -63,8 +63,9 @@ int RunServeCommand(int argc, char** argv) {
     }
     std::string value;
     bool missing = false;
-    auto flag = std::find_if(std::begin(flags), std::end(flags),
-                             [&](const auto& entry) { return f.Is(entry.first, &value, &missing); });
+    auto flag = std::find_if(std::begin(flags), std::end(flags), [&](const auto& entry) {
+      return f.Is(entry.first, &value, &missing);
+    });
     if (flag == std::end(flags)) return Usage("unknown argument '" + std::string(arg) + "'");
     if (missing) return Usage(std::string(flag->first) + " needs a value");
     *flag->second = value;
