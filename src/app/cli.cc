@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <iterator>
 #include <vector>
 
 #include "app/analyze_command.h"
@@ -166,21 +168,18 @@ int ParseAnalyze(int argc, char** argv) {
   AnalyzeOptions options;
   for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
     std::string_view arg = f.Arg();
-    std::string v;
-    bool missing = false;
-    auto is = [&](std::string_view name) { return f.IsNonEmpty(name, &v, &missing); };
-    if (is("--db")) {
-      if (missing) return UsageError(Needs("db"));
-      options.db = v;
-    } else if (is("--sensor")) {
-      if (missing) return UsageError(Needs("sensor"));
-      options.sensor = v;
-    } else if (is("--correlation-header")) {
-      if (missing) return UsageError(Needs("correlation_header"));
-      options.correlation_header = v;
-    } else if (is("--local-net")) {
-      if (missing) return UsageError(Needs("local_net"));
-      Status s = options.local_nets.AddList(v);
+    if (f.Has("--db")) {
+      if (f.missing()) return UsageError(Needs("db"));
+      options.db = f.value();
+    } else if (f.Has("--sensor")) {
+      if (f.missing()) return UsageError(Needs("sensor"));
+      options.sensor = f.value();
+    } else if (f.Has("--correlation-header")) {
+      if (f.missing()) return UsageError(Needs("correlation_header"));
+      options.correlation_header = f.value();
+    } else if (f.Has("--local-net")) {
+      if (f.missing()) return UsageError(Needs("local_net"));
+      Status s = options.local_nets.AddList(f.value());
       if (!s.ok()) return UsageError("--local-net: " + s.message());
     } else if (arg == "--json") {
       options.json = true;
@@ -196,37 +195,36 @@ int ParseReport(int argc, char** argv) {
   ReportOptions options;
   for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
     std::string_view arg = f.Arg();
-    std::string v;
-    bool missing = false;
-    auto is = [&](std::string_view name) { return f.IsNonEmpty(name, &v, &missing); };
-    if (is("--db")) {
-      if (missing) return UsageError(Needs("db"));
-      options.db = v;
-    } else if (is("--from") || is("--to")) {
+    if (f.Has("--db")) {
+      if (f.missing()) return UsageError(Needs("db"));
+      options.db = f.value();
+    } else if (f.Has("--from") || f.Has("--to")) {
       const bool from = arg.starts_with("--from");
       const char* name = from ? "--from" : "--to";
-      if (missing) return UsageError(std::string(name) + " needs a time");
-      std::optional<TimestampNs> t = ParseReportTime(v);
+      if (f.missing()) return UsageError(std::string(name) + " needs a time");
+      std::optional<TimestampNs> t = ParseReportTime(f.value());
       if (!t) {
-        return UsageError("cannot read " + std::string(name) + " '" + v +
+        return UsageError("cannot read " + std::string(name) + " '" + f.value() +
                           "' (use epoch seconds or ISO 8601 UTC like 2026-11-25T10:00:00Z)");
       }
       (from ? options.from_ts : options.to_ts) = *t;
-    } else if (is("--sensor")) {
-      if (missing) return UsageError(Needs("sensor"));
-      options.sensor = v;
-    } else if (is("--by")) {
-      if (missing) return UsageError("--by needs a grouping");
-      if (v != "hour" && v != "day" && v != "week" && v != "user" && v != "caller" &&
-          v != "callee" && v != "ip" && v != "agent") {
-        return UsageError("unknown --by '" + v +
+    } else if (f.Has("--sensor")) {
+      if (f.missing()) return UsageError(Needs("sensor"));
+      options.sensor = f.value();
+    } else if (f.Has("--by")) {
+      if (f.missing()) return UsageError("--by needs a grouping");
+      constexpr std::string_view kGroupings[] = {"hour",   "day",    "week", "user",
+                                                 "caller", "callee", "ip",   "agent"};
+      if (std::find(std::begin(kGroupings), std::end(kGroupings), f.value()) ==
+          std::end(kGroupings)) {
+        return UsageError("unknown --by '" + f.value() +
                           "' (use hour, day, week, user, caller, callee, ip or agent)");
       }
-      options.by = v;
-    } else if (is("--top")) {
-      if (missing) return UsageError("--top needs a number");
+      options.by = f.value();
+    } else if (f.Has("--top")) {
+      if (f.missing()) return UsageError("--top needs a number");
       int64_t n = 0;
-      if (!ParseInt(v, 1, 100000, &n)) return UsageError("--top takes 1 to 100000");
+      if (!ParseInt(f.value(), 1, 100000, &n)) return UsageError("--top takes 1 to 100000");
       options.top_n = static_cast<size_t>(n);
     } else if (arg == "--json") {
       options.json = true;

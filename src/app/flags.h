@@ -21,17 +21,24 @@ class FlagReader {
   // value goes to *value (taking the next argument); *missing is set when
   // `name` came last, without one.
   bool Is(std::string_view name, std::string* value, bool* missing);
-  // As Is, for a flag whose value may not be empty: *missing also when it is.
-  bool IsNonEmpty(std::string_view name, std::string* value, bool* missing) {
-    if (!Is(name, value, missing)) return false;
-    if (value->empty()) *missing = true;
+  // As Is, for a flag whose value may not be empty, keeping it: value(),
+  // and missing() when there was none or it was empty.
+  bool Has(std::string_view name) {
+    value_.clear();
+    missing_ = false;
+    if (!Is(name, &value_, &missing_)) return false;
+    missing_ = missing_ || value_.empty();
     return true;
   }
+  const std::string& value() const { return value_; }
+  bool missing() const { return missing_; }
 
  private:
   int argc_;
   char** argv_;
   int i_ = 0;
+  std::string value_;
+  bool missing_ = false;
 };
 
 // A whole decimal integer from lo to hi.
