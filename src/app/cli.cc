@@ -1,15 +1,19 @@
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <iterator>
+#include <vector>
 
 #include "app/analyze_command.h"
 #include "app/app.h"
+#include "app/flags.h"
 #include "app/messages_command.h"
 #include "app/report_command.h"
 #include "app/run_command.h"
 #include "app/run_config.h"
+#include "app/run_settings.h"
 #include "app/serve_command.h"
 
 #ifndef SIPMAN_VERSION
@@ -19,7 +23,7 @@
 namespace sipman::app {
 namespace {
 
-constexpr char kUsage[] =
+constexpr char kUsageHead[] =
     "sipman " SIPMAN_VERSION " - SIP traffic monitor\n"
     "\n"
     "Usage:\n"
@@ -46,48 +50,10 @@ constexpr char kUsage[] =
     "      print a summary. Meanwhile it serves the web GUI and the JSON API on\n"
     "      http://127.0.0.1:8080/ (docs/UI.md, docs/API.md). Every setting, and\n"
     "      the TOML file, is described in docs/CONFIG.md; flags override the file.\n"
-    "        -i IFACE           capture on IFACE (repeatable; 'any' = all)\n"
-    "        -f FILTER          BPF filter (default: udp or tcp or IPv4\n"
-    "                           fragments or ip6 -- SIP on any port)\n"
-    "        --pcap FILE        replay FILE as if live instead (repeatable)\n"
-    "        --pcap-speed X     replay speed: 1 real time (default), 0 as fast\n"
-    "                           as possible. Once a replay is stored, the web\n"
-    "                           GUI keeps serving it until SIGINT or SIGTERM\n"
-    "        --exit-after-replay  exit once the replay is stored instead\n"
-    "        --db PATH          database (default sipman.db), or postgresql://USER@HOST/DB\n"
-    "        --sensor NAME      sensor name stored in every row (default: host name)\n"
-    "        --config FILE      read settings from a TOML file first\n"
-    "        --buffer-mb N      kernel capture ring per interface (default 32)\n"
-    "        --snaplen N        bytes captured per packet (default 65535)\n"
-    "        --promisc          promiscuous mode (mirror/SPAN ports)\n"
-    "        --immediate        deliver each packet at once (no ring batching)\n"
-    "        --timeout-ms N     ring block timeout when not immediate (default 100)\n"
-    "        --queue-mb N       packet queue between capture and decoding (64)\n"
-    "        --queue-packets N  also bound the queue in packets (default 0: no)\n"
-    "        --spill-dir DIR    where a full queue spills packets (default DB.spill)\n"
-    "        --store-queue-rows N  rows waiting for the database writer (65536)\n"
-    "        --stats-second-hours N  per-second traffic rows kept, capture hours (168; 0 = all)\n"
-    "        --log FILE         log there instead of standard error (SIGHUP reopens)\n"
-    "        --stats-interval S status line every S seconds (default 1; 0 = off)\n"
-    "        --active-interval S  calls still up into table active_calls every S s (5; 0 = off)\n"
-    "        --correlation-header NAME  as for analyze\n"
-    "        --local-net CIDR[,CIDR...]  as for analyze (in/out traffic counters)\n"
-    "        --hep-in-capture   unwrap HEP found in live-captured packets too\n"
-    "                           (replayed files always are; off, a sensor on a\n"
-    "                           server that sends HEP sees each message once)\n"
-    "        --hep-listen [ADDR:]PORT  also receive HEP v1/v2/v3 on UDP and TCP\n"
-    "                           (9060 is usual); alone, HEP is the only source\n"
-    "        --hep-auth KEY     HEP auth key: required of received packets, sent\n"
-    "        --hep-send [tcp:]HOST:PORT  forward every SIP message as HEPv3\n"
-    "        --hep-capture-id N capture agent id of sent HEP packets (default 1)\n"
-    "        --listen ADDR:PORT web GUI and API address (default 127.0.0.1:8080)\n"
-    "        --no-web           no web GUI\n"
-    "        --admin-password-file FILE  first start: password of web user admin\n"
-    "                           (else $SIPMAN_ADMIN_PASSWORD, else a random one\n"
-    "                           printed once)\n"
-    "        --tls-cert CERT --tls-key KEY  serve the web GUI over HTTPS with this\n"
-    "                           PEM certificate chain and PEM private key\n"
-    "                           (SIGHUP reads them again: a renewed certificate)\n"
+    // The options of `sipman run` (RunSettingsHelp()) come here.
+    ;
+
+constexpr char kUsageTail[] =
     "      Capturing needs root or: setcap cap_net_raw,cap_net_admin=eip build/sipman\n"
     "  sipman serve [--db PATH|URL] [--users-db FILE] [--listen ADDR:PORT]\n"
     "               [--admin-password-file FILE] [--tls-cert CERT --tls-key KEY]\n"
@@ -141,83 +107,84 @@ constexpr char kUsage[] =
     "the cut is printed, with a warning), 1 when a file cannot be read, 2 on a\n"
     "usage error.\n";
 
+// The whole --help text.
+const std::string& Usage() {
+  static const std::string text = kUsageHead + RunSettingsHelp() + kUsageTail;
+  return text;
+}
+
 int UsageError(const std::string& message) {
   std::fprintf(stderr, "sipman: %s\nRun 'sipman --help' for usage.\n", message.c_str());
   return 2;
 }
 
+// An argument of messages or analyze that is none of its flags: -h, a
+// capture file ("-" for standard input) or an error. Returns the exit
+// status when the command ends here.
+std::optional<int> FileArgument(std::string_view command, std::string_view arg,
+                                std::vector<std::string>* files) {
+  if (arg == "-h" || arg == "--help") {
+    std::fputs(Usage().c_str(), stdout);
+    return 0;
+  }
+  if (arg.starts_with("-") && arg != "-") {
+    return UsageError("unknown option '" + std::string(arg) + "' for '" + std::string(command) +
+                      "'");
+  }
+  files->emplace_back(arg);
+  return std::nullopt;
+}
+
 int ParseMessages(int argc, char** argv) {
   MessagesOptions options;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--format" || arg.starts_with("--format=")) {
-      std::string_view value;
-      if (arg == "--format") {
-        if (i + 1 >= argc) return UsageError("--format needs a value: tsv, json or none");
-        value = argv[++i];
-      } else {
-        value = arg.substr(9);
-      }
-      if (value == "tsv") {
+  for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
+    std::string_view arg = f.Arg();
+    std::string v;
+    bool missing = false;
+    if (f.Is("--format", &v, &missing)) {
+      if (missing) return UsageError("--format needs a value: tsv, json or none");
+      if (v == "tsv") {
         options.format = MessageFormat::kTsv;
-      } else if (value == "json") {
+      } else if (v == "json") {
         options.format = MessageFormat::kJson;
-      } else if (value == "none") {
+      } else if (v == "none") {
         options.format = MessageFormat::kNone;
       } else {
-        return UsageError("unknown --format '" + std::string(value) + "' (use tsv, json or none)");
+        return UsageError("unknown --format '" + v + "' (use tsv, json or none)");
       }
-    } else if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (arg.starts_with("-") && arg != "-") {
-      return UsageError("unknown option '" + std::string(arg) + "' for 'messages'");
-    } else {
-      options.files.emplace_back(arg);
+    } else if (std::optional<int> exit = FileArgument("messages", arg, &options.files)) {
+      return *exit;
     }
   }
   if (options.files.empty()) return UsageError("messages: name at least one capture file");
   return RunMessages(options);
 }
 
+// The flags analyze and report share with run take their messages from
+// run's table.
+std::string Needs(std::string_view key) { return FlagNeeds(*FindRunSetting(key)); }
+
 int ParseAnalyze(int argc, char** argv) {
   AnalyzeOptions options;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    auto value = [&](std::string_view name, std::string* out) {
-      if (arg == name) {
-        if (i + 1 >= argc) return false;
-        *out = argv[++i];
-      } else {
-        *out = std::string(arg.substr(name.size() + 1));
-      }
-      return !out->empty();
-    };
-    if (arg == "--db" || arg.starts_with("--db=")) {
-      if (!value("--db", &options.db)) return UsageError("--db needs a database path");
-    } else if (arg == "--sensor" || arg.starts_with("--sensor=")) {
-      if (!value("--sensor", &options.sensor)) return UsageError("--sensor needs a name");
-    } else if (arg == "--correlation-header" || arg.starts_with("--correlation-header=")) {
-      if (!value("--correlation-header", &options.correlation_header)) {
-        return UsageError("--correlation-header needs a header name, e.g. X-CID");
-      }
-    } else if (arg == "--local-net" || arg.starts_with("--local-net=")) {
-      std::string list;
-      if (!value("--local-net", &list)) {
-        return UsageError("--local-net needs the sensor's own networks, e.g. "
-                          "10.0.0.0/8,2001:db8::/32");
-      }
-      Status s = options.local_nets.AddList(list);
+  for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
+    std::string_view arg = f.Arg();
+    if (f.Has("--db")) {
+      if (f.missing()) return UsageError(Needs("db"));
+      options.db = f.value();
+    } else if (f.Has("--sensor")) {
+      if (f.missing()) return UsageError(Needs("sensor"));
+      options.sensor = f.value();
+    } else if (f.Has("--correlation-header")) {
+      if (f.missing()) return UsageError(Needs("correlation_header"));
+      options.correlation_header = f.value();
+    } else if (f.Has("--local-net")) {
+      if (f.missing()) return UsageError(Needs("local_net"));
+      Status s = options.local_nets.AddList(f.value());
       if (!s.ok()) return UsageError("--local-net: " + s.message());
     } else if (arg == "--json") {
       options.json = true;
-    } else if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (arg.starts_with("-") && arg != "-") {
-      return UsageError("unknown option '" + std::string(arg) + "' for 'analyze'");
-    } else {
-      options.files.emplace_back(arg);
+    } else if (std::optional<int> exit = FileArgument("analyze", arg, &options.files)) {
+      return *exit;
     }
   }
   if (options.files.empty()) return UsageError("analyze: name at least one capture file");
@@ -226,58 +193,45 @@ int ParseAnalyze(int argc, char** argv) {
 
 int ParseReport(int argc, char** argv) {
   ReportOptions options;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string v;
-    auto value = [&](std::string_view name) {
-      if (arg == name) {
-        if (i + 1 >= argc) return false;
-        v = argv[++i];
-      } else {
-        v = std::string(arg.substr(name.size() + 1));
-      }
-      return !v.empty();
-    };
-    auto is = [&](std::string_view name) {
-      return arg == name || (arg.starts_with(name) && arg.size() > name.size() &&
-                             arg[name.size()] == '=');
-    };
-    if (is("--db")) {
-      if (!value("--db")) return UsageError("--db needs a database path");
-      options.db = v;
-    } else if (is("--from") || is("--to")) {
-      bool from = arg.starts_with("--from");
+  for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
+    std::string_view arg = f.Arg();
+    if (f.Has("--db")) {
+      if (f.missing()) return UsageError(Needs("db"));
+      options.db = f.value();
+    } else if (f.Has("--from") || f.Has("--to")) {
+      const bool from = arg.starts_with("--from");
       const char* name = from ? "--from" : "--to";
-      if (!value(name)) return UsageError(std::string(name) + " needs a time");
-      std::optional<TimestampNs> t = ParseReportTime(v);
+      if (f.missing()) return UsageError(std::string(name) + " needs a time");
+      std::optional<TimestampNs> t = ParseReportTime(f.value());
       if (!t) {
-        return UsageError("cannot read " + std::string(name) + " '" + v +
+        return UsageError("cannot read " + std::string(name) + " '" + f.value() +
                           "' (use epoch seconds or ISO 8601 UTC like 2026-11-25T10:00:00Z)");
       }
       (from ? options.from_ts : options.to_ts) = *t;
-    } else if (is("--sensor")) {
-      if (!value("--sensor")) return UsageError("--sensor needs a name");
-      options.sensor = v;
-    } else if (is("--by")) {
-      if (!value("--by")) return UsageError("--by needs a grouping");
-      if (v != "hour" && v != "day" && v != "week" && v != "user" && v != "caller" &&
-          v != "callee" && v != "ip" && v != "agent") {
-        return UsageError("unknown --by '" + v +
+    } else if (f.Has("--sensor")) {
+      if (f.missing()) return UsageError(Needs("sensor"));
+      options.sensor = f.value();
+    } else if (f.Has("--by")) {
+      if (f.missing()) return UsageError("--by needs a grouping");
+      constexpr std::string_view kGroupings[] = {"hour",   "day",    "week", "user",
+                                                 "caller", "callee", "ip",   "agent"};
+      if (std::find(std::begin(kGroupings), std::end(kGroupings), f.value()) ==
+          std::end(kGroupings)) {
+        return UsageError("unknown --by '" + f.value() +
                           "' (use hour, day, week, user, caller, callee, ip or agent)");
       }
-      options.by = v;
-    } else if (is("--top")) {
-      if (!value("--top")) return UsageError("--top needs a number");
-      char* end = nullptr;
-      long n = std::strtol(v.c_str(), &end, 10);
-      if (*end != '\0' || n < 1 || n > 100000) return UsageError("--top takes 1 to 100000");
+      options.by = f.value();
+    } else if (f.Has("--top")) {
+      if (f.missing()) return UsageError("--top needs a number");
+      int64_t n = 0;
+      if (!ParseInt(f.value(), 1, 100000, &n)) return UsageError("--top takes 1 to 100000");
       options.top_n = static_cast<size_t>(n);
     } else if (arg == "--json") {
       options.json = true;
     } else if (arg == "--no-traffic") {
       options.traffic = false;
     } else if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
+      std::fputs(Usage().c_str(), stdout);
       return 0;
     } else {
       return UsageError("unknown argument '" + std::string(arg) + "' for 'report'");
@@ -291,7 +245,7 @@ int ParseRun(int argc, char** argv) {
   bool usage = false, help = false;
   Status s = ParseRunArgs(argc, argv, &options, &usage, &help);
   if (help) {
-    std::fputs(kUsage, stdout);
+    std::fputs(Usage().c_str(), stdout);
     return 0;
   }
   if (!s.ok()) {
@@ -306,12 +260,12 @@ int ParseRun(int argc, char** argv) {
 
 int Main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs(kUsage, stderr);
+    std::fputs(Usage().c_str(), stderr);
     return 2;
   }
   std::string_view command = argv[1];
   if (command == "-h" || command == "--help" || command == "help") {
-    std::fputs(kUsage, stdout);
+    std::fputs(Usage().c_str(), stdout);
     return 0;
   }
   if (command == "--version" || command == "-V") {

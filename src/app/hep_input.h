@@ -1,6 +1,7 @@
 // Private to app/: HEP around `sipman run`'s pipeline. HepIntake queues what
-// the HEP listener receives (--hep-listen); HepForwarder sends every SIP
-// message on as HEPv3 (--hep-send).
+// the HEP listener receives (--hep-listen) and HepUnwrapper feeds it to the
+// worker's pipeline; HepForwarder sends every SIP message on as HEPv3
+// (--hep-send).
 #ifndef SIPMAN_APP_HEP_INPUT_H_
 #define SIPMAN_APP_HEP_INPUT_H_
 
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "app/correlator.h"
 #include "app/packet_queue.h"
 #include "app/pipeline.h"
 #include "hep/hep.h"
@@ -48,6 +50,25 @@ class HepIntake : public hep::HepSink {
   PacketQueue* queue_;
   std::string buffer_;
   std::atomic<uint64_t> not_sip_{0};
+};
+
+// The worker's side of the HEP queue: decodes each queued packet again and
+// feeds its SIP payload to the pipeline as the UDP datagram or TCP stream
+// data it was, under the sensor of its capture agent: its node name, else
+// hep-<capture id>. Worker thread only.
+class HepUnwrapper {
+ public:
+  explicit HepUnwrapper(Correlator* correlator) : correlator_(correlator) {}
+
+  void OnQueued(PacketPipeline* pipeline, const capture::Packet& queued);
+
+ private:
+  void SetSensor(const hep::HepPacket& p);
+
+  Correlator* correlator_;
+  // The last capture agent seen, and its sensor name.
+  uint32_t capture_id_ = 0;
+  std::string node_, sensor_;
 };
 
 // Forwards every SIP message as HEPv3 (--hep-send), then hands it on.

@@ -46,17 +46,36 @@ struct PacketQueueOptions {
   int snaplen = 262144;
 };
 
+// The queue's counters, declared once: X(field, how the counters of two
+// queues combine (Sum or Max), what it counts). They make
+// PacketQueueCounters and its Add.
+#define SIPMAN_PACKET_QUEUE_COUNTERS(X)                                       \
+  X(pushed, Sum, "packets handed to Push")                                    \
+  X(popped, Sum, "packets handed out by Pop (ring and spill)")                \
+  X(queued, Sum, "gauge: packets in the ring now")                            \
+  X(queued_bytes, Sum, "gauge: ring bytes in use now")                        \
+  X(max_queued, Max, "highest `queued` seen")                                 \
+  X(spilled, Sum, "packets written to spill segments")                        \
+  X(spilled_bytes, Sum, "bytes of spill files written")                       \
+  X(spill_pending, Sum, "gauge: spilled, not yet read back")                  \
+  X(spill_segments, Sum, "segment files written")                             \
+  X(spill_lost, Sum, "packets that could not be written (see TakeErrors)")
+
 struct PacketQueueCounters {
-  uint64_t pushed = 0;          // packets handed to Push
-  uint64_t popped = 0;          // packets handed out by Pop (ring and spill)
-  uint64_t queued = 0;          // gauge: packets in the ring now
-  uint64_t queued_bytes = 0;    // gauge: ring bytes in use now
-  uint64_t max_queued = 0;      // highest `queued` seen
-  uint64_t spilled = 0;         // packets written to spill segments
-  uint64_t spilled_bytes = 0;   // bytes of spill files written
-  uint64_t spill_pending = 0;   // gauge: spilled, not yet read back
-  uint64_t spill_segments = 0;  // segment files written
-  uint64_t spill_lost = 0;      // packets that could not be written (see TakeErrors)
+#define SIPMAN_DECLARE_COUNTER(field, merge, help) uint64_t field = 0;
+  SIPMAN_PACKET_QUEUE_COUNTERS(SIPMAN_DECLARE_COUNTER)
+#undef SIPMAN_DECLARE_COUNTER
+
+  // Adds another queue's counters (the highest of a Max counter).
+  void Add(const PacketQueueCounters& other) {
+#define SIPMAN_ADD_COUNTER(field, merge, help) field = merge(field, other.field);
+    SIPMAN_PACKET_QUEUE_COUNTERS(SIPMAN_ADD_COUNTER)
+#undef SIPMAN_ADD_COUNTER
+  }
+
+ private:
+  static uint64_t Sum(uint64_t a, uint64_t b) { return a + b; }
+  static uint64_t Max(uint64_t a, uint64_t b) { return a > b ? a : b; }
 };
 
 class PacketQueue {

@@ -1,18 +1,13 @@
 #include "app/run_command.h"
 
-#include <pthread.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
@@ -21,11 +16,12 @@
 #include "app/logger.h"
 #include "app/packet_queue.h"
 #include "app/pipeline.h"
+#include "app/process.h"
 #include "app/run_metrics.h"
 #include "app/run_report.h"
+#include "app/run_worker.h"
 #include "capture/capture.h"
 #include "hep/hep.h"
-#include "stats/stats.h"
 #include "store/store.h"
 #include "web/web.h"
 
@@ -34,23 +30,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// How long the capture thread and the worker wait for input before they do
-// their housekeeping (spill hand-over, idle timers, stop checks).
-constexpr int kPollMs = 100;
-
 unsigned long long U(uint64_t v) { return static_cast<unsigned long long>(v); }
-
-// What the worker publishes for the status line (relaxed: figures only).
-struct WorkerGauges {
-  std::atomic<uint64_t> packets{0};
-  std::atomic<uint64_t> messages{0};
-  std::atomic<uint64_t> open_calls{0};
-  std::atomic<uint64_t> calls{0};
-  // Calls up now (ringing or answered, not ended), counted about once a
-  // second while the web GUI runs.
-  std::atomic<uint64_t> calls_up{0};
-  std::atomic<bool> done{false};
-};
 
 // "http://HOST:PORT/" (or https://) for a --listen value and the port bound.
 std::string WebUrl(const std::string& listen, uint16_t port, bool https) {
@@ -69,12 +49,7 @@ class Daemon {
   int Run() {
     // Every thread started from here on (the store's writer included)
     // inherits this mask, so the signals reach only sigtimedwait below.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    const sigset_t signals = BlockStopSignals();
 
     if (!options_.interfaces.empty() || !options_.pcap_files.empty()) {
       if (!OpenSource()) return 1;
@@ -92,12 +67,7 @@ class Daemon {
     store_options.on_write_event = [log = log_](const std::string& event) {
       log->Line("store: %s", event.c_str());
     };
-    auto store = store::Store::Open(store_options);
-    if (!store.ok()) {
-      log_->Line("%s", store.status().message().c_str());
-      return 1;
-    }
-    store_ = std::move(store.value());
+    if (!Keep(store::Store::Open(store_options), &store_)) return 1;
     if (!StartWeb()) {
       (void)store_->Close();
       return 1;
@@ -127,11 +97,21 @@ class Daemon {
     correlator_ = std::make_unique<Correlator>(tracker_options, store_.get());
     correlator_->set_local_nets(options_.local_nets);
     if (web_) correlator_->set_live(web_->live());
-    handler_ = correlator_.get();
+    RunWorkerParts parts;
+    parts.options = &options_;
+    parts.store = store_.get();
+    parts.correlator = correlator_.get();
+    parts.handler = correlator_.get();
     if (hep_sender_) {
       forwarder_ = std::make_unique<HepForwarder>(hep_sender_.get(), correlator_.get());
-      handler_ = forwarder_.get();
+      parts.handler = forwarder_.get();
     }
+    parts.source = source_.get();
+    parts.queue = queue_.get();
+    parts.hep_queue = hep_queue_.get();
+    parts.web = web_.get();
+    parts.metrics = &metrics_;
+    worker_ = std::make_unique<RunWorker>(parts);
 
     if (!source_) {
       // HEP is the only source.
@@ -164,9 +144,10 @@ class Daemon {
                  options_.hep_send.c_str(), options_.hep_capture_id, options_.sensor.c_str());
     }
     started_ = Clock::now();
+    status_line_.Start(started_);
     std::thread capture;
     if (source_) capture = std::thread([this] { CaptureLoop(); });
-    std::thread worker([this] { WorkerLoop(); });
+    std::thread worker([this] { worker_->Run(); });
     MainLoop(signals);
     if (capture.joinable()) capture.join();
     worker.join();
@@ -198,6 +179,17 @@ class Daemon {
   }
 
  private:
+  // Keeps what an Open made in *out, or logs why it failed.
+  template <typename T, typename U>
+  bool Keep(Result<std::unique_ptr<T>> opened, std::unique_ptr<U>* out) {
+    if (!opened.ok()) {
+      log_->Line("%s", opened.status().message().c_str());
+      return false;
+    }
+    *out = std::move(opened.value());
+    return true;
+  }
+
   std::string SpeedText() const {
     if (options_.pcap_speed == 0) return "full speed";
     char text[32];
@@ -214,24 +206,10 @@ class Daemon {
     web_options.db_path = options_.db;
     web_options.tls_cert_file = options_.tls_cert_file;
     web_options.tls_key_file = options_.tls_key_file;
-    if (!options_.admin_password_file.empty()) {
-      std::ifstream in(options_.admin_password_file);
-      if (!in) {
-        log_->Line("cannot read --admin-password-file %s", options_.admin_password_file.c_str());
-        return false;
-      }
-      std::getline(in, web_options.admin_password);
-      while (!web_options.admin_password.empty() && (web_options.admin_password.back() == '\r' ||
-                                                     web_options.admin_password.back() == ' ')) {
-        web_options.admin_password.pop_back();
-      }
-      if (web_options.admin_password.empty()) {
-        log_->Line("--admin-password-file %s holds no password",
-                   options_.admin_password_file.c_str());
-        return false;
-      }
-    } else if (const char* env = std::getenv("SIPMAN_ADMIN_PASSWORD"); env && *env) {
-      web_options.admin_password = env;
+    Status password = ReadAdminPassword(options_.admin_password_file, &web_options.admin_password);
+    if (!password.ok()) {
+      log_->Line("%s", password.message().c_str());
+      return false;
     }
     web_options.metrics = [this](std::string* out) {
       metrics_.Render(out);
@@ -262,13 +240,7 @@ class Daemon {
     send.capture_id = options_.hep_capture_id;
     send.auth_key = options_.hep_auth;
     send.node_name = options_.sensor;
-    auto sender = hep::HepSender::Open(send);
-    if (!sender.ok()) {
-      log_->Line("%s", sender.status().message().c_str());
-      return false;
-    }
-    hep_sender_ = std::move(sender.value());
-    return true;
+    return Keep(hep::HepSender::Open(send), &hep_sender_);
   }
 
   void TakeQueueErrors() {
@@ -287,42 +259,9 @@ class Daemon {
     hep_queue_->CloseProducer();
   }
 
-  // The sensor of a HEP capture agent: its node name, else hep-<id>.
-  void SetHepSensor(const hep::HepPacket& p) {
-    if (p.capture_id == sensor_capture_id_ && p.node_name == sensor_node_ && !hep_sensor_.empty()) {
-      correlator_->set_sensor(hep_sensor_);
-      return;
-    }
-    sensor_capture_id_ = p.capture_id;
-    sensor_node_.assign(p.node_name);
-    hep_sensor_ = p.node_name.empty() ? "hep-" + std::to_string(p.capture_id)
-                                      : std::string(p.node_name);
-    correlator_->set_sensor(hep_sensor_);
-  }
-
-  void OnHepQueued(PacketPipeline* pipeline, const capture::Packet& queued) {
-    hep::HepPacket p;
-    if (hep::DecodeHepPacket(queued.data, &p, nullptr) != hep::HepError::kOk) return;
-    SetHepSensor(p);
-    const net::Transport transport =
-        p.ip_protocol == hep::kIpProtocolTcp ? net::Transport::kTcp : net::Transport::kUdp;
-    pipeline->OnTransportPayload(
-        queued.ts, transport, p.src_ip, p.src_port, p.dst_ip, p.dst_port,
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(p.payload.data()),
-                                 p.payload.size()),
-        queued.wire_len);
-    correlator_->set_sensor({});
-  }
-
   bool OpenSource() {
     if (!options_.pcap_files.empty()) {
-      auto replay = capture::ReplaySource::Open(options_.pcap_files, options_.pcap_speed);
-      if (!replay.ok()) {
-        log_->Line("%s", replay.status().message().c_str());
-        return false;
-      }
-      source_ = std::move(replay.value());
-      return true;
+      return Keep(capture::ReplaySource::Open(options_.pcap_files, options_.pcap_speed), &source_);
     }
     capture::LiveOptions live;
     live.interfaces = options_.interfaces;
@@ -332,19 +271,13 @@ class Daemon {
     live.promiscuous = options_.promisc;
     live.immediate = options_.immediate;
     live.timeout_ms = options_.timeout_ms;
-    auto source = capture::LiveSource::Open(live);
-    if (!source.ok()) {
-      log_->Line("%s", source.status().message().c_str());
-      return false;
-    }
-    source_ = std::move(source.value());
-    return true;
+    return Keep(capture::LiveSource::Open(live), &source_);
   }
 
   void CaptureLoop() {
     capture::PacketVisitor push = [this](const capture::Packet& packet) { queue_->Push(packet); };
     for (;;) {
-      auto polled = source_->Poll(kPollMs, push);
+      auto polled = source_->Poll(kRunPollMs, push);
       queue_->ProducerTick();
       for (const std::string& w : source_->TakeWarnings()) log_->Line("warning: %s", w.c_str());
       if (!polled.ok()) {
@@ -358,143 +291,12 @@ class Daemon {
     capture_done_.store(true, std::memory_order_release);
   }
 
-  // Capture time now, by the worker's reckoning: the newest packet's time
-  // plus the wall time since it arrived (scaled for a replay), so calls end
-  // by their timers even when no packet comes.
-  // A full-speed replay (--pcap-speed 0) has no scale: while it runs,
-  // packets come back to back and idle time is nil; once it has ended (with
-  // HEP still coming in), capture time runs as wall time, or the calls it
-  // left open would never reach their timers.
-  TimestampNs VirtualNow(Clock::time_point now) const {
-    if (last_ts_ == 0) return last_ts_;
-    const double speed = options_.pcap_speed > 0 ? options_.pcap_speed : 1.0;
-    auto idle = std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_packet_wall_).count();
-    return last_ts_ + static_cast<TimestampNs>(static_cast<double>(idle) * speed);
-  }
 
-  void Publish() {
-    gauges_.packets.store(totals_.packets, std::memory_order_relaxed);
-    gauges_.messages.store(totals_.messages, std::memory_order_relaxed);
-    gauges_.open_calls.store(correlator_->tracker_counters().open_calls, std::memory_order_relaxed);
-    gauges_.calls.store(correlator_->total_calls(), std::memory_order_relaxed);
-  }
 
-  void AfterPacket(TimestampNs ts) {
-    if (ts > last_ts_) last_ts_ = ts;
-    last_packet_wall_ = Clock::now();
-    SampleDrops(last_packet_wall_, false);
-    MaybeSnapshotActive(last_packet_wall_);
-    MaybeSnapshotMetrics(last_packet_wall_, false);
-    Publish();
-  }
 
-  // About once a second (and at the end, `force`), counts the calls up now
-  // (for the live stream's "concurrent" events) and copies the counters
-  // that /metrics shows. Worker thread only; nothing without the web GUI.
-  void MaybeSnapshotMetrics(Clock::time_point now, bool force) {
-    if (!web_) return;
-    if (!force && now - last_metrics_ < std::chrono::seconds(1)) return;
-    last_metrics_ = now;
-    const uint64_t up = force ? 0 : correlator_->CountOpenCalls(VirtualNow(now));
-    gauges_.calls_up.store(up, std::memory_order_relaxed);
-    metrics_.Set(correlator_->traffic_totals(), *correlator_, up,
-                 pipeline_ != nullptr ? pipeline_->decoder_counters() : totals_.decoder);
-    // The dashboard sees each second about a second after it ends, not
-    // kOpenSeconds later; the final counts follow when it closes.
-    if (!force) correlator_->PublishOpenSeconds(VirtualNow(now));
-  }
 
-  void WorkerLoop() {
-    // HEP inside what is captured: always in a replayed file; from live
-    // interfaces only when asked (a sensor on a SIP server that also sends
-    // HEP would otherwise see every message twice).
-    net::DecoderOptions decoder_options;
-    decoder_options.decode_hep = !options_.pcap_files.empty() || options_.hep_in_capture;
-    PacketPipeline pipeline(handler_, &totals_, decoder_options);
-    pipeline_ = &pipeline;
-    capture::Packet packet, hep_packet;
-    Clock::time_point last_advance = Clock::now();
-    bool capture_open = queue_ != nullptr;
-    bool hep_open = hep_queue_ != nullptr;
-    bool idle = false;
-    while (capture_open || hep_open) {
-      // With two queues, neither may block the other for long: each waits
-      // a little, and only after a round found nothing.
-      const int wait = capture_open && hep_open ? (idle ? kPollMs / 10 : 0) : kPollMs;
-      bool got = false;
-      if (capture_open) {
-        PacketQueue::PopResult r = queue_->Pop(&packet, wait);
-        if (r == PacketQueue::PopResult::kPacket) {
-          pipeline.OnPacket(packet);
-          AfterPacket(packet.ts);
-          got = true;
-        } else if (r == PacketQueue::PopResult::kEnd) {
-          capture_open = false;
-        }
-      }
-      if (hep_open) {
-        PacketQueue::PopResult r = hep_queue_->Pop(&hep_packet, wait);
-        if (r == PacketQueue::PopResult::kPacket) {
-          OnHepQueued(&pipeline, hep_packet);
-          AfterPacket(hep_packet.ts);
-          got = true;
-        } else if (r == PacketQueue::PopResult::kEnd) {
-          hep_open = false;
-        }
-      }
-      idle = !got;
-      if (got) continue;
-      Clock::time_point now = Clock::now();
-      SampleDrops(now, false);
-      MaybeSnapshotMetrics(now, false);
-      if (now - last_advance >= std::chrono::seconds(1)) {
-        correlator_->AdvanceTime(VirtualNow(now));
-        last_advance = now;
-        Publish();
-      }
-      MaybeSnapshotActive(now);
-    }
-    pipeline.Finish();
-    pipeline_ = nullptr;
-    SampleDrops(Clock::now(), true);
-    correlator_->Finish(VirtualNow(Clock::now()));
-    // Every call is in `calls` now (queued before this): none is still up.
-    store_->ReplaceActiveCalls(options_.sensor, {});
-    Publish();
-    MaybeSnapshotMetrics(Clock::now(), true);
-    gauges_.done.store(true, std::memory_order_release);
-  }
 
-  // Every --active-interval seconds, replaces this sensor's rows of
-  // active_calls with the calls still up. Worker thread only: the tracker is
-  // single-threaded.
-  void MaybeSnapshotActive(Clock::time_point now) {
-    if (options_.active_interval <= 0) return;
-    if (last_active_ != Clock::time_point{} &&
-        now - last_active_ < std::chrono::duration<double>(options_.active_interval)) {
-      return;
-    }
-    last_active_ = now;
-    store_->ReplaceActiveCalls(options_.sensor, correlator_->OpenCalls(VirtualNow(now)));
-  }
 
-  // About once a second (and at the end, `force`), adds the capture's new
-  // kernel and interface drops to the traffic counters' current second.
-  void SampleDrops(Clock::time_point now, bool force) {
-    if (!force && now - last_drop_sample_ < std::chrono::seconds(1)) return;
-    last_drop_sample_ = now;
-    if (!source_) return;
-    capture::SourceStats s = source_->stats();
-    uint64_t kernel = s.kernel_drops - std::min(s.kernel_drops, kernel_drops_seen_);
-    uint64_t interface = s.interface_drops - std::min(s.interface_drops, interface_drops_seen_);
-    kernel_drops_seen_ = std::max(kernel_drops_seen_, s.kernel_drops);
-    interface_drops_seen_ = std::max(interface_drops_seen_, s.interface_drops);
-    if (kernel == 0 && interface == 0) return;
-    // Capture time: the worker's reckoning once packets came, else the
-    // wall clock (a live capture stamps packets with it).
-    TimestampNs ts = last_ts_ != 0 ? VirtualNow(now) : WallClockNs();
-    correlator_->AddDrops(ts, kernel, interface);
-  }
 
   // Waits for the worker to finish: the input ended (a replay, a failed
   // source) or a first SIGINT/SIGTERM stopped it; either way everything
@@ -504,7 +306,7 @@ class Daemon {
     bool input_ended = false;
     Clock::time_point next_status = Clock::now() + StatsPeriod();
     Clock::time_point next_concurrent = Clock::now();
-    while (!gauges_.done.load(std::memory_order_acquire)) {
+    while (!worker_->done()) {
       const int sig = WaitSignal(signals);
       if (sig == SIGINT || sig == SIGTERM) {
         if (!stop_requested_) {
@@ -512,7 +314,7 @@ class Daemon {
           PacketQueueCounters q = QueueTotals();
           log_->Line("%s: stopping capture; storing %llu open calls and draining %llu queued "
                      "and %llu spilled packets (a second signal exits at once and loses them)",
-                     SignalName(sig), U(gauges_.open_calls.load(std::memory_order_relaxed)),
+                     SignalName(sig), U(worker_->gauges().Load().open_calls),
                      U(q.queued), U(q.spill_pending));
           if (source_) source_->Stop();
           StopHep();
@@ -520,7 +322,7 @@ class Daemon {
           PacketQueueCounters q = QueueTotals();
           log_->Line("second %s while draining: exiting now; %llu open calls, %llu rows waiting "
                      "for the database, %llu queued and %llu spilled packets are not stored",
-                     SignalName(sig), U(gauges_.open_calls.load(std::memory_order_relaxed)),
+                     SignalName(sig), U(worker_->gauges().Load().open_calls),
                      U(store_->counters().rows_pending), U(q.queued), U(q.spill_pending));
           std::_Exit(1);
         }
@@ -531,13 +333,13 @@ class Daemon {
         input_ended = true;
         log_->Line("capture ended: storing %llu open calls, draining %llu queued and %llu "
                    "spilled packets",
-                   U(gauges_.open_calls.load(std::memory_order_relaxed)),
+                   U(worker_->gauges().Load().open_calls),
                    U(QueueTotals().queued), U(QueueTotals().spill_pending));
       }
       TakeQueueErrors();
       Clock::time_point now = Clock::now();
       if (web_ && now >= next_concurrent) {
-        web_->live()->PublishConcurrent(gauges_.calls_up.load(std::memory_order_relaxed));
+        web_->live()->PublishConcurrent(worker_->gauges().Load().concurrent_calls);
         next_concurrent = now + std::chrono::seconds(1);
       }
       if (options_.stats_interval > 0 && now >= next_status) {
@@ -562,10 +364,10 @@ class Daemon {
     }
   }
 
-  // Waits up to kPollMs for a signal; handles SIGHUP (log reopened, TLS
+  // Waits up to kRunPollMs for a signal; handles SIGHUP (log reopened, TLS
   // certificate reloaded) itself. Returns the signal, or 0.
   int WaitSignal(const sigset_t& signals) {
-    struct timespec wait = {0, kPollMs * 1000000L};
+    struct timespec wait = {0, kRunPollMs * 1000000L};
     siginfo_t info;
     const int sig = sigtimedwait(&signals, &info, &wait);
     if (sig != SIGHUP) return sig < 0 ? 0 : sig;
@@ -592,15 +394,7 @@ class Daemon {
   PacketQueueCounters QueueTotals() const {
     PacketQueueCounters t;
     for (const PacketQueue* q : {queue_.get(), hep_queue_.get()}) {
-      if (q == nullptr) continue;
-      PacketQueueCounters c = q->counters();
-      t.queued += c.queued;
-      t.spill_pending += c.spill_pending;
-      t.spilled += c.spilled;
-      t.spilled_bytes += c.spilled_bytes;
-      t.spill_segments += c.spill_segments;
-      t.spill_lost += c.spill_lost;
-      t.max_queued = std::max(t.max_queued, c.max_queued);
+      if (q != nullptr) t.Add(q->counters());
     }
     return t;
   }
@@ -630,37 +424,8 @@ class Daemon {
   }
 
   void LogStatus(Clock::time_point now) {
-    double seconds = std::chrono::duration<double>(now - last_status_).count();
-    if (last_status_ == Clock::time_point{}) {
-      seconds = std::chrono::duration<double>(now - started_).count();
-    }
-    capture::SourceStats s = SourceTotals();
-    uint64_t messages = gauges_.messages.load(std::memory_order_relaxed);
-    PacketQueueCounters q = QueueTotals();
-    auto rate = [&](uint64_t now_value, uint64_t before) {
-      return seconds > 0 ? static_cast<double>(now_value - before) / seconds : 0.0;
-    };
-    log_->Line("status: %.0f packets/s, %.0f messages/s, %llu open calls, %llu calls stored, "
-               "queue %llu packets (%llu spilled, %llu to read back), kernel drops %llu, "
-               "interface drops %llu",
-               rate(s.packets, status_packets_), rate(messages, status_messages_),
-               U(gauges_.open_calls.load(std::memory_order_relaxed)),
-               U(store_->counters().calls_written), U(q.queued), U(q.spilled), U(q.spill_pending),
-               U(s.kernel_drops), U(s.interface_drops));
-    store::StoreCounters st = store_->counters();
-    if (st.write_failing != 0) {
-      log_->Line("status: database write failing for %.0f s: %s; %llu rows kept, retrying",
-                 static_cast<double>(st.write_failing_ms) / 1000.0, st.last_write_error.c_str(),
-                 U(st.rows_pending));
-    }
-    if (st.spill_segments > 0) {
-      log_->Line("status: database unreachable or catching up: %llu store segments (%llu bytes) "
-                 "spilled to disk wait to be written",
-                 U(st.spill_segments), U(st.spill_bytes));
-    }
-    status_packets_ = s.packets;
-    status_messages_ = messages;
-    last_status_ = now;
+    status_line_.Log(log_, now, SourceTotals(), worker_->gauges().Load(), QueueTotals(),
+                     store_->counters());
   }
 
   void PrintSummary() {
@@ -670,7 +435,7 @@ class Daemon {
     r.source = SourceTotals();
     r.queue = QueueTotals();
     r.store = store_->counters();
-    r.totals = &totals_;
+    r.totals = &worker_->totals();
     r.correlator = correlator_.get();
     if (hep_listener_) {
       r.hep_received = hep_listener_->counters();
@@ -689,7 +454,6 @@ class Daemon {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<PacketQueue> queue_;
   std::unique_ptr<Correlator> correlator_;
-  MessageHandler* handler_ = nullptr;  // the correlator, or the forwarder in front of it
   // HEP (each optional).
   std::unique_ptr<hep::HepSender> hep_sender_;
   std::unique_ptr<HepForwarder> forwarder_;
@@ -701,28 +465,15 @@ class Daemon {
   // stopped before it closes.
   std::unique_ptr<web::WebServer> web_;
   MetricsSnapshot metrics_;
-  // Worker: the sensor of the last HEP agent seen.
-  uint32_t sensor_capture_id_ = 0;
-  std::string sensor_node_, hep_sensor_;
   std::atomic<bool> capture_done_{false};
   std::atomic<bool> failed_{false};
   bool stop_requested_ = false;  // main thread: a first SIGINT/SIGTERM came
   Clock::time_point started_;
 
-  // Worker thread only (read by the main thread after join).
-  PipelineTotals totals_;
-  const PacketPipeline* pipeline_ = nullptr;  // while WorkerLoop runs
-  TimestampNs last_ts_ = 0;
-  Clock::time_point last_packet_wall_;
-  Clock::time_point last_drop_sample_;
-  Clock::time_point last_active_;  // last active_calls snapshot
-  Clock::time_point last_metrics_;  // last MetricsSnapshot::Set
-  uint64_t kernel_drops_seen_ = 0, interface_drops_seen_ = 0;
-  WorkerGauges gauges_;
+  std::unique_ptr<RunWorker> worker_;
 
   // Main thread only.
-  Clock::time_point last_status_;
-  uint64_t status_packets_ = 0, status_messages_ = 0;
+  StatusLine status_line_;
 };
 
 }  // namespace

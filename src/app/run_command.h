@@ -14,6 +14,12 @@
 // A stop drains everything: capture ends, the worker reads the ring and the
 // spill to the end, the tracker's Finish stores every open call (as
 // in_progress or timed_out), and the store is closed before the summary.
+//
+// Files: run_command.cc wires the parts together and runs the capture and
+// main threads; run_worker.{h,cc} is the worker; hep_input.{h,cc} the HEP
+// listener's queue, its unwrapping and --hep-send; run_report.{h,cc} the
+// status line and the summary; run_metrics.{h,cc} the figures the worker
+// publishes and /metrics; run_settings.cc the settings (run_config.h).
 #ifndef SIPMAN_APP_RUN_COMMAND_H_
 #define SIPMAN_APP_RUN_COMMAND_H_
 

@@ -2,32 +2,28 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <span>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 // cpptoml reports errors by throwing. This file is the only place SIPMan
 // meets it: every exception is caught here and becomes a Status.
 #include <cpptoml.h>
 
+#include "app/flags.h"
+#include "app/run_settings.h"
 #include "capture/capture.h"
 #include "hep/hep.h"
 #include "store/store.h"
 
 namespace sipman::app {
 namespace {
-
-// The TOML keys, which are the long flags with '_' for '-'.
-constexpr std::string_view kKeys[] = {
-    "interfaces", "filter",      "pcap",          "pcap_speed",       "buffer_mb",
-    "snaplen",    "promisc",     "immediate",     "timeout_ms",       "db",
-    "sensor",     "correlation_header", "queue_mb", "queue_packets", "spill_dir",
-    "store_queue_rows", "log",   "stats_interval", "stats_second_hours",
-    "active_interval", "hep_listen", "hep_auth", "hep_send", "hep_capture_id",
-    "web",        "listen",      "admin_password_file", "tls_cert", "tls_key", "local_net",
-    "exit_after_replay", "hep_in_capture"};
 
 // The 1-based line where `key = ...` is written, or 0. cpptoml keeps no
 // positions for values, so errors about a value find its line here.
@@ -130,105 +126,85 @@ Status GetStringList(cpptoml::base& v, const FileErrors& err, std::string_view k
                          std::string(key) + " = [\"eth0\", \"eth1\"]");
 }
 
+// Sets an integer member, whatever its width (the row's range fits it).
+void SetInt(const RunSetting& setting, int64_t n, RunOptions* o) {
+  std::visit(
+      [&](auto member) {
+        if constexpr (!std::is_same_v<decltype(member), std::monostate>) {
+          using T = std::remove_reference_t<decltype(o->*member)>;
+          if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+            o->*member = static_cast<T>(n);
+          }
+        }
+      },
+      setting.member);
+}
+
+// The member a row sets, when it is of type T; else null.
+template <typename T>
+T* Field(const RunSetting& setting, RunOptions* o) {
+  auto* member = std::get_if<T RunOptions::*>(&setting.member);
+  return member != nullptr ? &(o->**member) : nullptr;
+}
+
+std::string KnownKeys() {
+  std::string known;
+  for (const RunSetting& s : RunSettings()) {
+    if (!s.key.empty()) known += (known.empty() ? "" : ", ") + std::string(s.key);
+  }
+  return known;
+}
+
+// Sets one setting from the file.
 Status ApplyKey(const std::string& key, cpptoml::base& v, const FileErrors& err,
                 RunOptions* o) {
+  const RunSetting* setting = FindRunSetting(key);
+  if (setting == nullptr) {
+    return err.At(key, "unknown setting '" + key + "' (known: " + KnownKeys() + ")");
+  }
+  const RunSetting& r = *setting;
   int64_t n = 0;
   Status s;
-  if (key == "interfaces") return GetStringList(v, err, key, &o->interfaces);
-  if (key == "filter") {
-    o->filter_set = true;
-    return GetString(v, err, key, &o->filter);
+  switch (r.kind) {
+    case SettingKind::kString:
+      s = GetString(v, err, key, Field<std::string>(r, o));
+      if (s.ok() && !r.toml_empty_error.empty() && Field<std::string>(r, o)->empty()) {
+        return err.At(key, std::string(r.toml_empty_error));
+      }
+      break;
+    case SettingKind::kPortOrString:
+      // A bare port is natural in TOML too: hep_listen = 9060.
+      if (v.as<int64_t>()) {
+        s = GetInt(v, err, key, r.lo, r.hi, &n);
+        if (s.ok()) *Field<std::string>(r, o) = std::to_string(n);
+      } else {
+        s = GetString(v, err, key, Field<std::string>(r, o));
+      }
+      break;
+    case SettingKind::kList:
+      s = GetStringList(v, err, key, Field<std::vector<std::string>>(r, o));
+      if (!s.ok() && !r.toml_type_error.empty()) return err.At(key, std::string(r.toml_type_error));
+      break;
+    case SettingKind::kInt:
+      s = GetInt(v, err, key, r.lo, r.hi, &n);
+      if (s.ok()) SetInt(r, n, o);
+      break;
+    case SettingKind::kNumber:
+      s = GetNumber(v, err, key, static_cast<double>(r.lo), Field<double>(r, o));
+      break;
+    case SettingKind::kSwitch:
+      s = GetBool(v, err, key, Field<bool>(r, o));
+      break;
+    case SettingKind::kConfig:
+      break;
   }
-  if (key == "pcap") return GetStringList(v, err, key, &o->pcap_files);
-  if (key == "pcap_speed") return GetNumber(v, err, key, 0, &o->pcap_speed);
-  if (key == "buffer_mb") {
-    s = GetInt(v, err, key, 1, 4096, &n);
-    o->buffer_mb = static_cast<int>(n);
-    return s;
+  if (!s.ok()) return s;
+  if (r.given != nullptr) o->*r.given = true;
+  if (r.check != nullptr) {
+    s = r.check(*o);
+    if (!s.ok()) return err.At(key, "'" + key + "': " + s.message());
   }
-  if (key == "snaplen") {
-    s = GetInt(v, err, key, 64, 262144, &n);
-    o->snaplen = static_cast<int>(n);
-    return s;
-  }
-  if (key == "promisc") return GetBool(v, err, key, &o->promisc);
-  if (key == "immediate") return GetBool(v, err, key, &o->immediate);
-  if (key == "timeout_ms") {
-    s = GetInt(v, err, key, 1, 10000, &n);
-    o->timeout_ms = static_cast<int>(n);
-    return s;
-  }
-  if (key == "db") return GetString(v, err, key, &o->db);
-  if (key == "sensor") return GetString(v, err, key, &o->sensor);
-  if (key == "correlation_header") return GetString(v, err, key, &o->correlation_header);
-  if (key == "local_net") {
-    const char* example = "e.g. local_net = [\"10.0.0.0/8\", \"2001:db8::/32\"]";
-    if (!GetStringList(v, err, key, &o->local_net).ok()) {
-      return err.At(key, std::string("'local_net' must be a string or a list of strings, ") +
-                             example);
-    }
-    stats::LocalNets check;
-    for (const std::string& item : o->local_net) {
-      s = check.AddList(item);
-      if (!s.ok()) return err.At(key, "'local_net': " + s.message());
-    }
-    return Status::Ok();
-  }
-  if (key == "queue_mb") {
-    s = GetInt(v, err, key, 1, 65536, &n);
-    o->queue_mb = static_cast<int>(n);
-    return s;
-  }
-  if (key == "queue_packets") {
-    s = GetInt(v, err, key, 0, int64_t{1} << 32, &n);
-    o->queue_packets = static_cast<size_t>(n);
-    return s;
-  }
-  if (key == "spill_dir") return GetString(v, err, key, &o->spill_dir);
-  if (key == "store_queue_rows") {
-    s = GetInt(v, err, key, 1, int64_t{1} << 30, &n);
-    o->store_queue_rows = static_cast<size_t>(n);
-    return s;
-  }
-  if (key == "log") return GetString(v, err, key, &o->log_file);
-  if (key == "stats_interval") return GetNumber(v, err, key, 0, &o->stats_interval);
-  if (key == "active_interval") return GetNumber(v, err, key, 0, &o->active_interval);
-  if (key == "stats_second_hours") {
-    return GetInt(v, err, key, 0, int64_t{1} << 20, &o->stats_second_hours);
-  }
-  if (key == "hep_listen") {
-    // A bare port is natural in TOML too: hep_listen = 9060.
-    if (v.as<int64_t>()) {
-      s = GetInt(v, err, key, 1, 65535, &n);
-      o->hep_listen = std::to_string(n);
-      return s;
-    }
-    return GetString(v, err, key, &o->hep_listen);
-  }
-  if (key == "hep_auth") return GetString(v, err, key, &o->hep_auth);
-  if (key == "hep_send") return GetString(v, err, key, &o->hep_send);
-  if (key == "hep_capture_id") {
-    s = GetInt(v, err, key, 0, 0xffffffffLL, &n);
-    o->hep_capture_id = static_cast<uint32_t>(n);
-    return s;
-  }
-  if (key == "web") return GetBool(v, err, key, &o->web);
-  if (key == "exit_after_replay") return GetBool(v, err, key, &o->exit_after_replay);
-  if (key == "hep_in_capture") return GetBool(v, err, key, &o->hep_in_capture);
-  if (key == "listen") {
-    s = GetString(v, err, key, &o->listen);
-    if (s.ok() && o->listen.empty()) {
-      return err.At(key, "'listen' must be ADDR:PORT, e.g. listen = \"127.0.0.1:8080\" "
-                         "(web = false turns the web GUI off)");
-    }
-    return s;
-  }
-  if (key == "admin_password_file") return GetString(v, err, key, &o->admin_password_file);
-  if (key == "tls_cert") return GetString(v, err, key, &o->tls_cert_file);
-  if (key == "tls_key") return GetString(v, err, key, &o->tls_key_file);
-  std::string known;
-  for (std::string_view k : kKeys) known += (known.empty() ? "" : ", ") + std::string(k);
-  return err.At(key, "unknown setting '" + key + "' (known: " + known + ")");
+  return Status::Ok();
 }
 
 // "Unidentified trailing character ... at line 3" -> line 3, message before it.
@@ -248,54 +224,47 @@ std::string HostName() {
   return name;
 }
 
-// Both "--name VALUE" and "--name=VALUE".
-class Flags {
- public:
-  Flags(int argc, char** argv) : argc_(argc), argv_(argv) {}
-  bool Done() const { return i_ >= argc_; }
-  std::string_view Arg() const { return argv_[i_]; }
-  void Advance() { ++i_; }
-  // True when the current argument is `name` (or name=...); its value goes
-  // to *value, and *missing says it had none.
-  bool Is(std::string_view name, std::string* value, bool* missing) {
-    std::string_view arg = Arg();
-    if (arg == name) {
-      if (i_ + 1 >= argc_) {
-        *missing = true;
-        return true;
-      }
-      *value = argv_[++i_];
-      return true;
-    }
-    if (arg.size() > name.size() + 1 && arg.starts_with(name) && arg[name.size()] == '=') {
-      *value = std::string(arg.substr(name.size() + 1));
-      return true;
-    }
+// When the current argument is row r's flag, sets the setting from it (a
+// list flag adds to *list) and returns true; a bad value goes to *error.
+bool ApplyFlag(const RunSetting& r, FlagReader& f, RunOptions* o, std::vector<std::string>* list,
+               Status* error) {
+  if (r.kind == SettingKind::kSwitch) {
+    const bool on = f.Arg() == r.flag;
+    if (!on && (r.alias.empty() || f.Arg() != r.alias)) return false;
+    *Field<bool>(r, o) = on ? r.switch_value : !r.switch_value;
+    return true;
+  }
+  std::string v;
+  bool missing = false;
+  if (!f.Is(r.flag, &v, &missing) && (r.alias.empty() || !f.Is(r.alias, &v, &missing))) {
     return false;
   }
-
- private:
-  int argc_;
-  char** argv_;
-  int i_ = 0;
-};
-
-bool ParseInt(const std::string& s, int64_t lo, int64_t hi, int64_t* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(s.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
-bool ParseDouble(const std::string& s, double lo, double* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (*end != '\0' || !(v >= lo) || !std::isfinite(v)) return false;
-  *out = v;
+  bool bad = missing || (v.empty() && !r.empty_ok);
+  int64_t n = 0;
+  switch (r.kind) {
+    case SettingKind::kString:
+    case SettingKind::kPortOrString:
+      if (!bad) *Field<std::string>(r, o) = v;
+      break;
+    case SettingKind::kList:
+      if (!bad) list->push_back(v);
+      break;
+    case SettingKind::kInt:
+      bad = bad || !ParseInt(v, r.lo, r.hi, &n);
+      if (!bad) SetInt(r, n, o);
+      break;
+    case SettingKind::kNumber:
+      bad = bad || !ParseNumber(v, static_cast<double>(r.lo), Field<double>(r, o));
+      break;
+    case SettingKind::kConfig:  // read before the other flags
+    case SettingKind::kSwitch:
+      break;
+  }
+  if (bad) {
+    *error = Status::Error(FlagNeeds(r));
+  } else if (r.given != nullptr) {
+    o->*r.given = true;
+  }
   return true;
 }
 
@@ -339,146 +308,47 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
   *usage = true;
   *help = false;
   // The file first, so that every flag overrides it whatever the order.
-  for (Flags f(argc, argv); !f.Done(); f.Advance()) {
+  const std::span<const RunSetting> settings = RunSettings();
+  const RunSetting& config = *std::find_if(
+      settings.begin(), settings.end(),
+      [](const RunSetting& s) { return s.kind == SettingKind::kConfig; });
+  for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
     std::string value;
     bool missing = false;
-    if (f.Is("--config", &value, &missing) || f.Is("-c", &value, &missing)) {
-      if (missing || value.empty()) return Status::Error("--config needs a file name");
+    if (f.Is(config.flag, &value, &missing) || f.Is(config.alias, &value, &missing)) {
+      if (missing || value.empty()) return Status::Error(FlagNeeds(config));
       *usage = false;
       Status s = LoadRunConfig(value, options);
       if (!s.ok()) return s;
       *usage = true;
     }
   }
-  std::vector<std::string> interfaces, pcaps, local_net;
-  for (Flags f(argc, argv); !f.Done(); f.Advance()) {
-    std::string v;
-    bool missing = false;
-    int64_t n = 0;
-    auto need = [&](std::string_view flag, std::string_view what) {
-      return Status::Error(std::string(flag) + " needs " + std::string(what));
-    };
+  // Then every other flag; a list flag's values replace the file's list.
+  std::vector<std::vector<std::string>> lists(settings.size());
+  for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
     std::string_view arg = f.Arg();
     if (arg == "-h" || arg == "--help") {
       *help = true;
       return Status::Ok();
-    } else if (f.Is("--config", &v, &missing) || f.Is("-c", &v, &missing)) {
-      // read above
-    } else if (f.Is("-i", &v, &missing) || f.Is("--interface", &v, &missing)) {
-      if (missing || v.empty()) return need("-i", "an interface name (e.g. eth0, or any)");
-      interfaces.push_back(v);
-    } else if (f.Is("-f", &v, &missing) || f.Is("--filter", &v, &missing)) {
-      if (missing) return need("-f", "a BPF filter expression (\"\" captures everything)");
-      options->filter = v;
-      options->filter_set = true;
-    } else if (f.Is("--pcap", &v, &missing)) {
-      if (missing || v.empty()) return need("--pcap", "a capture file");
-      pcaps.push_back(v);
-    } else if (f.Is("--pcap-speed", &v, &missing)) {
-      if (missing || !ParseDouble(v, 0, &options->pcap_speed)) {
-        return need("--pcap-speed", "a number: 1 real time, 10 ten times faster, 0 as fast as possible");
-      }
-    } else if (f.Is("--db", &v, &missing)) {
-      if (missing || v.empty()) return need("--db", "a database path");
-      options->db = v;
-    } else if (f.Is("--sensor", &v, &missing)) {
-      if (missing || v.empty()) return need("--sensor", "a name");
-      options->sensor = v;
-    } else if (f.Is("--correlation-header", &v, &missing)) {
-      if (missing || v.empty()) return need("--correlation-header", "a header name, e.g. X-CID");
-      options->correlation_header = v;
-    } else if (f.Is("--local-net", &v, &missing)) {
-      if (missing || v.empty()) {
-        return need("--local-net", "the sensor's own networks, e.g. 10.0.0.0/8,2001:db8::/32");
-      }
-      local_net.push_back(v);
-    } else if (f.Is("--buffer-mb", &v, &missing)) {
-      if (missing || !ParseInt(v, 1, 4096, &n)) return need("--buffer-mb", "MiB from 1 to 4096");
-      options->buffer_mb = static_cast<int>(n);
-    } else if (f.Is("--snaplen", &v, &missing)) {
-      if (missing || !ParseInt(v, 64, 262144, &n)) return need("--snaplen", "bytes from 64 to 262144");
-      options->snaplen = static_cast<int>(n);
-    } else if (arg == "--promisc") {
-      options->promisc = true;
-    } else if (arg == "--no-promisc") {
-      options->promisc = false;
-    } else if (arg == "--immediate") {
-      options->immediate = true;
-    } else if (f.Is("--timeout-ms", &v, &missing)) {
-      if (missing || !ParseInt(v, 1, 10000, &n)) return need("--timeout-ms", "milliseconds from 1 to 10000");
-      options->timeout_ms = static_cast<int>(n);
-    } else if (f.Is("--queue-mb", &v, &missing)) {
-      if (missing || !ParseInt(v, 1, 65536, &n)) return need("--queue-mb", "MiB from 1 to 65536");
-      options->queue_mb = static_cast<int>(n);
-    } else if (f.Is("--queue-packets", &v, &missing)) {
-      if (missing || !ParseInt(v, 0, int64_t{1} << 32, &n)) {
-        return need("--queue-packets", "a number of packets (0: no bound but --queue-mb)");
-      }
-      options->queue_packets = static_cast<size_t>(n);
-    } else if (f.Is("--spill-dir", &v, &missing)) {
-      if (missing || v.empty()) return need("--spill-dir", "a directory");
-      options->spill_dir = v;
-    } else if (f.Is("--store-queue-rows", &v, &missing)) {
-      if (missing || !ParseInt(v, 1, int64_t{1} << 30, &n)) return need("--store-queue-rows", "a number of rows");
-      options->store_queue_rows = static_cast<size_t>(n);
-    } else if (f.Is("--stats-second-hours", &v, &missing)) {
-      if (missing || !ParseInt(v, 0, int64_t{1} << 20, &options->stats_second_hours)) {
-        return need("--stats-second-hours", "hours of per-second traffic rows (0: keep all)");
-      }
-    } else if (f.Is("--log", &v, &missing)) {
-      if (missing || v.empty()) return need("--log", "a file name");
-      options->log_file = v;
-    } else if (f.Is("--stats-interval", &v, &missing)) {
-      if (missing || !ParseDouble(v, 0, &options->stats_interval)) {
-        return need("--stats-interval", "seconds (0: no status lines)");
-      }
-    } else if (f.Is("--active-interval", &v, &missing)) {
-      if (missing || !ParseDouble(v, 0, &options->active_interval)) {
-        return need("--active-interval", "seconds (0: no active_calls snapshots)");
-      }
-    } else if (f.Is("--hep-listen", &v, &missing)) {
-      if (missing || v.empty()) return need("--hep-listen", "[ADDR:]PORT, e.g. 9060 or 127.0.0.1:9060");
-      options->hep_listen = v;
-    } else if (f.Is("--hep-auth", &v, &missing)) {
-      if (missing || v.empty()) return need("--hep-auth", "a shared key");
-      options->hep_auth = v;
-    } else if (f.Is("--hep-send", &v, &missing)) {
-      if (missing || v.empty()) return need("--hep-send", "[udp:|tcp:]HOST:PORT, e.g. homer:9060");
-      options->hep_send = v;
-    } else if (f.Is("--hep-capture-id", &v, &missing)) {
-      if (missing || !ParseInt(v, 0, 0xffffffffLL, &n)) {
-        return need("--hep-capture-id", "a number from 0 to 4294967295");
-      }
-      options->hep_capture_id = static_cast<uint32_t>(n);
-    } else if (arg == "--no-web") {
-      options->web = false;
-    } else if (arg == "--web") {
-      options->web = true;
-    } else if (arg == "--exit-after-replay") {
-      options->exit_after_replay = true;
-    } else if (arg == "--hep-in-capture") {
-      options->hep_in_capture = true;
-    } else if (f.Is("--listen", &v, &missing)) {
-      if (missing || v.empty()) {
-        return need("--listen", "ADDR:PORT for the web GUI, e.g. 127.0.0.1:8080 or :8080");
-      }
-      options->listen = v;
-    } else if (f.Is("--admin-password-file", &v, &missing)) {
-      if (missing || v.empty()) return need("--admin-password-file", "a file holding a password");
-      options->admin_password_file = v;
-    } else if (f.Is("--tls-cert", &v, &missing)) {
-      if (missing || v.empty()) return need("--tls-cert", "a PEM certificate file (with --tls-key)");
-      options->tls_cert_file = v;
-    } else if (f.Is("--tls-key", &v, &missing)) {
-      if (missing || v.empty()) return need("--tls-key", "a PEM private key file (with --tls-cert)");
-      options->tls_key_file = v;
-    } else {
+    }
+    Status error;
+    size_t i = 0;
+    while (i < settings.size() && !ApplyFlag(settings[i], f, options, &lists[i], &error)) ++i;
+    if (i == settings.size()) {
       return Status::Error("unknown option '" + std::string(arg) + "' for 'run'");
     }
+    if (!error.ok()) return error;
   }
-  if (!interfaces.empty()) options->interfaces = interfaces;
-  if (!pcaps.empty()) options->pcap_files = pcaps;
-  if (!local_net.empty()) options->local_net = local_net;
+  auto from_flags = [&](std::vector<std::string> RunOptions::*member) -> std::vector<std::string>& {
+    size_t i = 0;
+    while (settings[i].member != SettingMember(member)) ++i;
+    return lists[i];
+  };
+  const std::vector<std::string>& interfaces = from_flags(&RunOptions::interfaces);
+  const std::vector<std::string>& pcaps = from_flags(&RunOptions::pcap_files);
+  for (size_t i = 0; i < settings.size(); ++i) {
+    if (!lists[i].empty()) *Field<std::vector<std::string>>(settings[i], options) = lists[i];
+  }
   options->local_nets = stats::LocalNets();
   for (const std::string& item : options->local_net) {
     Status s = options->local_nets.AddList(item);

@@ -1,6 +1,7 @@
 // Private to app: the settings of `sipman run`, from a TOML file
-// (--config) and from command-line flags, which override the file. Every
-// setting is documented in docs/CONFIG.md.
+// (--config) and from command-line flags, which override the file. Each
+// setting is declared once, in the table of run_settings.cc (key, flags,
+// range, help), and documented in docs/CONFIG.md.
 #ifndef SIPMAN_APP_RUN_CONFIG_H_
 #define SIPMAN_APP_RUN_CONFIG_H_
 

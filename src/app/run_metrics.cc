@@ -5,28 +5,34 @@
 
 namespace sipman::app {
 
+RunGauges SharedRunGauges::Load() const {
+  RunGauges g;
+#define SIPMAN_LOAD_GAUGE(field, metric, help) g.field = field.load(std::memory_order_relaxed);
+  SIPMAN_RUN_GAUGES(SIPMAN_LOAD_GAUGE)
+#undef SIPMAN_LOAD_GAUGE
+  return g;
+}
+
 void MetricsSnapshot::Set(const stats::TrafficCounters& traffic, const Correlator& correlator,
-                          uint64_t calls_up, const net::DecoderCounters& decoder) {
+                          const RunGauges& gauges, const net::DecoderCounters& decoder) {
   std::lock_guard<std::mutex> lock(mu_);
   traffic_ = traffic;
   decoder_ = decoder;
   for (size_t i = 0; i < kCallStates.size(); ++i) calls_[i] = correlator.calls(kCallStates[i]);
-  open_calls_ = correlator.tracker_counters().open_calls;
-  calls_up_ = calls_up;
+  gauges_ = gauges;
 }
 
 void MetricsSnapshot::Render(std::string* out) {
   stats::TrafficCounters traffic;
   std::array<uint64_t, kCallStates.size()> by_state;
-  uint64_t open_calls, calls_up;
+  RunGauges gauges;
   net::DecoderCounters decoder;
   {
     std::lock_guard<std::mutex> lock(mu_);
     traffic = traffic_;
     decoder = decoder_;
     by_state = calls_;
-    open_calls = open_calls_;
-    calls_up = calls_up_;
+    gauges = gauges_;
   }
   stats::RenderPrometheus(traffic, out);
   out->append("# HELP sipman_calls_total Calls ended and stored, by final state.\n"
@@ -38,14 +44,14 @@ void MetricsSnapshot::Render(std::string* out) {
         .append(std::to_string(by_state[i]))
         .append("\n");
   }
-  out->append("# HELP sipman_concurrent_calls Calls up now: ringing, or answered and not "
-              "hung up.\n# TYPE sipman_concurrent_calls gauge\nsipman_concurrent_calls ")
-      .append(std::to_string(calls_up))
-      .append("\n# HELP sipman_open_calls Calls the tracker holds: up, or ended and waiting "
-              "for retransmissions before they are stored.\n"
-              "# TYPE sipman_open_calls gauge\nsipman_open_calls ")
-      .append(std::to_string(open_calls))
-      .append("\n");
+#define SIPMAN_GAUGE_METRIC(field, metric, help)                                          \
+  if (*metric != '\0') {                                                                  \
+    out->append("# HELP " metric " " help "\n# TYPE " metric " gauge\n" metric " ")        \
+        .append(std::to_string(gauges.field))                                             \
+        .append("\n");                                                                    \
+  }
+  SIPMAN_RUN_GAUGES(SIPMAN_GAUGE_METRIC)
+#undef SIPMAN_GAUGE_METRIC
   // The decoder's counters (tunnels, SCTP, HEP in the capture, TLS that
   // cannot be read), each as sipman_decoder_NAME_total.
 #define SIPMAN_COUNTER_METRIC(field, name, help)                                        \

@@ -11,7 +11,7 @@ unsigned long long U(uint64_t v) { return static_cast<unsigned long long>(v); }
 }  // namespace
 
 void PrintRunReport(const RunReport& r) {
-    const capture::SourceStats& s = r.source;
+  const capture::SourceStats& s = r.source;
   const PacketQueueCounters& q = r.queue;
   const store::StoreCounters& st = r.store;
   const Correlator& correlator = *r.correlator;
@@ -87,6 +87,34 @@ void PrintRunReport(const RunReport& r) {
                 U(st.spill_bad_segments));
   }
   std::fflush(stdout);
+}
+
+void StatusLine::Log(Logger* log, Clock::time_point now, const capture::SourceStats& source,
+                     const RunGauges& gauges, const PacketQueueCounters& queue,
+                     const store::StoreCounters& store) {
+  const double seconds = std::chrono::duration<double>(now - last_).count();
+  auto rate = [&](uint64_t now_value, uint64_t before) {
+    return seconds > 0 ? static_cast<double>(now_value - before) / seconds : 0.0;
+  };
+  log->Line("status: %.0f packets/s, %.0f messages/s, %llu open calls, %llu calls stored, "
+            "queue %llu packets (%llu spilled, %llu to read back), kernel drops %llu, "
+            "interface drops %llu",
+            rate(source.packets, packets_), rate(gauges.messages, messages_),
+            U(gauges.open_calls), U(store.calls_written), U(queue.queued), U(queue.spilled),
+            U(queue.spill_pending), U(source.kernel_drops), U(source.interface_drops));
+  if (store.write_failing != 0) {
+    log->Line("status: database write failing for %.0f s: %s; %llu rows kept, retrying",
+              static_cast<double>(store.write_failing_ms) / 1000.0,
+              store.last_write_error.c_str(), U(store.rows_pending));
+  }
+  if (store.spill_segments > 0) {
+    log->Line("status: database unreachable or catching up: %llu store segments (%llu bytes) "
+              "spilled to disk wait to be written",
+              U(store.spill_segments), U(store.spill_bytes));
+  }
+  packets_ = source.packets;
+  messages_ = gauges.messages;
+  last_ = now;
 }
 
 }  // namespace sipman::app

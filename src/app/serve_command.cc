@@ -3,14 +3,16 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "app/flags.h"
+#include "app/process.h"
 #include "store/store.h"
 #include "store/users.h"
 #include "web/web.h"
@@ -46,30 +48,27 @@ int Usage(const std::string& message) {
 int RunServeCommand(int argc, char** argv) {
   web::WebServerOptions options;
   std::string password_file;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
+  const std::pair<std::string_view, std::string*> flags[] = {
+      {"--db", &options.db_path},
+      {"--users-db", &options.users_db_path},
+      {"--listen", &options.listen},
+      {"--admin-password-file", &password_file},
+      {"--tls-cert", &options.tls_cert_file},
+      {"--tls-key", &options.tls_key_file}};
+  for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
+    std::string_view arg = f.Arg();
     if (arg == "-h" || arg == "--help") {
       std::fputs(kServeUsage, stdout);
       return 0;
     }
-    std::string* target = nullptr;
-    if (arg == "--db") {
-      target = &options.db_path;
-    } else if (arg == "--users-db") {
-      target = &options.users_db_path;
-    } else if (arg == "--listen") {
-      target = &options.listen;
-    } else if (arg == "--admin-password-file") {
-      target = &password_file;
-    } else if (arg == "--tls-cert") {
-      target = &options.tls_cert_file;
-    } else if (arg == "--tls-key") {
-      target = &options.tls_key_file;
-    } else {
-      return Usage("unknown argument '" + std::string(arg) + "'");
-    }
-    if (i + 1 >= argc) return Usage(std::string(arg) + " needs a value");
-    *target = argv[++i];
+    std::string value;
+    bool missing = false;
+    auto flag = std::find_if(std::begin(flags), std::end(flags), [&](const auto& entry) {
+      return f.Is(entry.first, &value, &missing);
+    });
+    if (flag == std::end(flags)) return Usage("unknown argument '" + std::string(arg) + "'");
+    if (missing) return Usage(std::string(flag->first) + " needs a value");
+    *flag->second = value;
   }
   const store::StoreUrl db = store::ParseStoreUrl(options.db_path);
   const bool postgres = db.postgres;
@@ -85,35 +84,16 @@ int RunServeCommand(int argc, char** argv) {
                  path.c_str(), path.c_str(), path.c_str());
     return 1;
   }
-  if (!password_file.empty()) {
-    std::ifstream in(password_file);
-    if (!in) {
-      std::fprintf(stderr, "sipman serve: cannot read --admin-password-file %s\n",
-                   password_file.c_str());
-      return 1;
-    }
-    std::getline(in, options.admin_password);
-    while (!options.admin_password.empty() && (options.admin_password.back() == '\r' ||
-                                               options.admin_password.back() == ' ')) {
-      options.admin_password.pop_back();
-    }
-    if (options.admin_password.empty()) {
-      std::fprintf(stderr, "sipman serve: %s holds no password\n", password_file.c_str());
-      return 1;
-    }
-  } else if (const char* env = std::getenv("SIPMAN_ADMIN_PASSWORD"); env && *env) {
-    options.admin_password = env;
+  Status password = ReadAdminPassword(password_file, &options.admin_password);
+  if (!password.ok()) {
+    std::fprintf(stderr, "sipman serve: %s\n", password.message().c_str());
+    return 1;
   }
   options.live_from_database = true;
 
   // Every thread started from here inherits the blocked signals; this
   // thread waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockStopSignals();
 
   store::StoreOptions store_options;
   store_options.url = options.db_path;

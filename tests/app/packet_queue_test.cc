@@ -207,5 +207,20 @@ TEST_F(PacketQueueTest, UnwritableSpillDirectoryCountsLostPacketsAndSaysWhy) {
       << errors[0];
 }
 
+TEST(PacketQueueCounters, TwoQueuesAddUpAndKeepTheHigherPeak) {
+  PacketQueueCounters a, b;
+  a.queued = 3;
+  a.spilled = 10;
+  a.max_queued = 7;
+  b.queued = 4;
+  b.spill_lost = 1;
+  b.max_queued = 5;
+  a.Add(b);
+  EXPECT_EQ(a.queued, 7u);
+  EXPECT_EQ(a.spilled, 10u);
+  EXPECT_EQ(a.spill_lost, 1u);
+  EXPECT_EQ(a.max_queued, 7u);
+}
+
 }  // namespace
 }  // namespace sipman::app
