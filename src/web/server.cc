@@ -201,6 +201,12 @@ Status HttpServer::Start() {
 void HttpServer::Stop() {
   if (stop_.exchange(true)) return;
   Wake();
+  {
+    // A worker between its check of stop_ and its wait holds mu_: taking it
+    // here makes the notify below reach it, instead of being lost (a hang on
+    // SIGTERM when Stop came right after Start).
+    std::lock_guard<std::mutex> lock(mu_);
+  }
   work_cv_.notify_all();
   password_cv_.notify_all();
   if (io_thread_.joinable()) io_thread_.join();
