@@ -133,6 +133,19 @@ test('call events count in the newest second, or the capture clock without one',
   assert.equal(w.view(NOW_MS).totals.callStarts, 2);
 });
 
+test('a replay whose first event is a call follows the capture clock', () => {
+  const w = new TrafficWindow();
+  const replayed = W - 86400;  // a capture from yesterday
+  w.addCallEvent('start', NOW_MS, replayed);
+  assert.equal(w.last, replayed);
+  assert.equal(w.clockSkew, -86400);
+  w.addTraffic(row(replayed + 1), true, NOW_MS);
+  assert.equal(w.last, replayed + 1);
+  assert.equal(w.view(NOW_MS).totals.callStarts, 1);
+  w.addCallEvent('end', NOW_MS, replayed - 50);  // once traffic came: the newest second
+  assert.equal(w.get(replayed + 1).callEnds, 1);
+});
+
 test('stored calls count where they started and ended', () => {
   const w = new TrafficWindow();
   w.addStoredCall(ns(W - 20) + 250e6, ns(W - 5) + 999e6, NOW_MS);

@@ -20,8 +20,9 @@ export function renderDashboard(root: HTMLElement): () => void {
   let concurrent = 0;
 
   const addCall = ({ event, call }: LiveCallEvent) => {
-    const at = nsToMs(event === 'end' ? (call.end_ts || call.invite_ts) : call.invite_ts) || Date.now();
-    win.addCallEvent(event, Date.now());
+    const atNs = event === 'end' ? (call.end_ts || call.invite_ts) : call.invite_ts;
+    const at = nsToMs(atNs) || Date.now();
+    win.addCallEvent(event, Date.now(), Math.floor(at / 1000));
     recent.unshift({ event, call, at });
     recent.length = Math.min(recent.length, RECENT_MAX);
     view.drawCalls(recent);

@@ -100,11 +100,14 @@ export class TrafficWindow {
     cur.drops = row.kernel_drops + row.interface_drops;
   }
 
-  // A call started or ended now (a `call` event): counted in the second it
-  // was reported, since a call's own times may lie before the window (a
-  // long call ending, a replayed capture).
-  addCallEvent(event: 'start' | 'end', nowMs: number): void {
-    const cur = this.second(this.currentSecond(nowMs), true, nowMs);
+  // A call started or ended now (a `call` event): counted in the newest
+  // second received, since a call's own times may lie before the window (a
+  // long call ending). Before any second, the call's own capture second
+  // (`captureSecond`, 0 when unknown) sets the capture clock: a replay's
+  // first event may be a call, and wall time would then hide its traffic.
+  addCallEvent(event: 'start' | 'end', nowMs: number, captureSecond = 0): void {
+    const s = this.lastSec || captureSecond || this.currentSecond(nowMs);
+    const cur = this.second(s, true, nowMs);
     if (event === 'end') cur.callEnds += 1; else cur.callStarts += 1;
   }
 
