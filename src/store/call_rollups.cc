@@ -5,6 +5,16 @@
 #include <vector>
 
 namespace sipman::store::internal {
+
+std::string DurationBucketCondition(size_t i, std::string_view duration) {
+  std::string condition;
+  if (i > 0) condition = std::string(duration) + " >= " + std::to_string(kDurationBoundsMs[i]);
+  if (i + 1 < kDurationBoundsMs.size()) {
+    if (!condition.empty()) condition += " AND ";
+    condition += std::string(duration) + " < " + std::to_string(kDurationBoundsMs[i + 1]);
+  }
+  return condition;
+}
 namespace {
 
 // Values from here on are each their own bucket (2^50 ms: 35,000 years).
@@ -43,12 +53,7 @@ const std::vector<SumColumn>& HourlyColumns() {
         {"pdd_ms", "MAX($.post_dial_delay_ms, 0)"},
     };
     for (size_t i = 0; i < kDurationBoundsMs.size(); ++i) {
-      std::string condition =
-          i == 0 ? "" : "$.duration_ms >= " + std::to_string(kDurationBoundsMs[i]);
-      if (i + 1 < kDurationBoundsMs.size()) {
-        if (!condition.empty()) condition += " AND ";
-        condition += "$.duration_ms < " + std::to_string(kDurationBoundsMs[i + 1]);
-      }
+      std::string condition = DurationBucketCondition(i, "$.duration_ms");
       static const char* const kNames[] = {"h0", "h1", "h2", "h3", "h4",
                                            "h5", "h6", "h7", "h8", "h9"};
       c.push_back({kNames[i], "(" + condition + ")"});

@@ -40,6 +40,10 @@ constexpr int64_t kNsPerDay = 24 * kNsPerHour;
 // The duration histogram's lower bounds in ms (the last bucket is open).
 constexpr std::array<int64_t, 10> kDurationBoundsMs = {
     0, 5000, 15000, 30000, 60000, 120000, 300000, 600000, 1800000, 3600000};
+// The SQL condition for histogram bucket `i` of kDurationBoundsMs over the
+// column `duration` ("duration_ms", "$.duration_ms"): empty for the first
+// bucket's open lower bound and none for the last's upper.
+std::string DurationBucketCondition(size_t i, std::string_view duration);
 
 // The per-(state, final_status) sums of calls_hourly, in its column order
 // after the key. The same expressions aggregate raw `calls` rows at the

@@ -57,12 +57,7 @@ const std::string& HourlySumsSql() {
                     ", SUM(GREATEST(disconnect_delay_ms, 0)), SUM(connect_ms), SUM(duration_ms), " +
                     CountIf("post_dial_delay_ms >= 0") + ", SUM(GREATEST(post_dial_delay_ms, 0))";
     for (size_t i = 0; i < kDurationBoundsMs.size(); ++i) {
-      std::string condition =
-          i == 0 ? "" : "duration_ms >= " + std::to_string(kDurationBoundsMs[i]);
-      if (i + 1 < kDurationBoundsMs.size()) {
-        if (!condition.empty()) condition += " AND ";
-        condition += "duration_ms < " + std::to_string(kDurationBoundsMs[i + 1]);
-      }
+      std::string condition = DurationBucketCondition(i, "duration_ms");
       s += ", " + CountIf(condition);
     }
     return s;

@@ -183,10 +183,6 @@ Result<std::vector<stats::TrafficCounters>> PostgresStore::TrafficRows(const Tra
   return rows;
 }
 
-Result<stats::TrafficSummary> PostgresStore::SummarizeTraffic(const TrafficQuery& q) {
-  return internal::SummarizeTraffic(this, q, this);
-}
-
 Status PostgresStore::ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2,
                                    std::string_view sensor, const Row& row) {
   std::vector<std::string> params = {std::to_string(p1), std::to_string(p2)};

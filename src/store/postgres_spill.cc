@@ -219,14 +219,7 @@ void PostgresStore::ReplayBacklog(int64_t deadline_ns) {
       std::lock_guard<std::mutex> lock(spill_mu_);
       StoreCounters& c = spill_counters_;
       ++replayed_batches_;
-      c.calls_written += result.calls_inserted;
-      c.registrations_written += result.registrations_inserted;
-      c.messages_written += result.messages_inserted;
-      c.duplicates_ignored += result.duplicates;
-      c.message_raw_bytes += result.message_raw_bytes;
-      c.message_stored_bytes += result.message_stored_bytes;
-      c.messages_compressed += result.messages_compressed;
-      c.traffic_seconds_written += result.traffic_seconds_written;
+      CountWritten(result, &c);
       --c.spill_segments;
       c.spill_bytes -= std::min(segment.bytes, c.spill_bytes);
       backlog_.pop_front();

@@ -26,11 +26,7 @@ PostgresStore::PostgresStore(const StoreOptions& options, std::string url)
 PostgresStore::~PostgresStore() { Close(); }
 
 Result<std::unique_ptr<Store>> PostgresStore::Open(const StoreOptions& options, std::string url) {
-  std::unique_ptr<PostgresStore> store(new PostgresStore(options, std::move(url)));
-  Status s = store->Init();
-  if (!s.ok()) return s;
-  store->queue_.Start();
-  return std::unique_ptr<Store>(std::move(store));
+  return Started(std::unique_ptr<QueuedStore>(new PostgresStore(options, std::move(url))));
 }
 
 Status PostgresStore::Init() {
@@ -149,15 +145,10 @@ StoreCounters PostgresStore::counters() const {
   std::lock_guard<std::mutex> lock(spill_mu_);
   const StoreCounters& s = spill_counters_;
   c.batches += replayed_batches_;
-  c.calls_written += s.calls_written;
-  c.registrations_written += s.registrations_written;
-  c.messages_written += s.messages_written;
-  c.duplicates_ignored += s.duplicates_ignored;
+#define SIPMAN_ADD_REPLAYED(result_field, counter_field) c.counter_field += s.counter_field;
+  SIPMAN_BATCH_WRITTEN_COUNTS(SIPMAN_ADD_REPLAYED)
+#undef SIPMAN_ADD_REPLAYED
   c.rows_failed += s.rows_failed;
-  c.message_raw_bytes += s.message_raw_bytes;
-  c.message_stored_bytes += s.message_stored_bytes;
-  c.messages_compressed += s.messages_compressed;
-  c.traffic_seconds_written += s.traffic_seconds_written;
   c.spilled_rows = s.spilled_rows;
   c.spill_segments = s.spill_segments;
   c.spill_bytes = s.spill_bytes;

@@ -56,7 +56,6 @@
 #include "store/pg_connection.h"
 #include "store/pg_copy_format.h"
 #include "store/queued_store.h"
-#include "store/traffic_tables.h"
 #include "store/record_codec.h"
 #include "store/store.h"
 #include "store/write_queue.h"
@@ -115,7 +114,7 @@ Status CreatePartitions(PgConnection* conn, const PartitionedTable& table,
 // `oldest_kept_day`. Returns how many it dropped.
 Result<int> DropPartitionsBefore(PgConnection* conn, int64_t oldest_kept_day);
 
-class PostgresStore final : public QueuedStore, private IntPairReader {
+class PostgresStore final : public QueuedStore {
  public:
   // `url` is a libpq connection URI (postgresql://user@host:port/db?...).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, std::string url);
@@ -129,14 +128,12 @@ class PostgresStore final : public QueuedStore, private IntPairReader {
 
   Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) override;
   Result<std::vector<stats::TrafficCounters>> TrafficRows(const TrafficQuery& query) override;
-  Result<stats::TrafficSummary> SummarizeTraffic(const TrafficQuery& query) override;
   Result<int64_t> CountRows(std::string_view table) override;
 
  private:
-  Status ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2, std::string_view sensor,
-                      const Row& row) override;
   PostgresStore(const StoreOptions& options, std::string url);
-  Status Init();
+  // Connects, migrates the schema, finds the spill directory's backlog.
+  Status Init() override;
   // Connects the writer and prepares its session (staging tables).
   Status ConnectWriter();
   Status WriteBatch(const RowBatch& batch, BatchResult* result) override;
@@ -185,6 +182,9 @@ class PostgresStore final : public QueuedStore, private IntPairReader {
   Status TakeSpillError();
   // Sleeps up to `ms`, less when Close gives up waiting for the database.
   void Backoff(int64_t ms);
+  // The traffic summary's reads of the calls table (IntPairReader).
+  Status ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2, std::string_view sensor,
+                      const Row& row) override;
   // Runs a read query, reconnecting the read connection once when it was lost.
   Result<PgResult> Read(const std::string& sql, const std::vector<std::string>& params);
   // Whether Close has waited for an unreachable database long enough.

@@ -9,6 +9,12 @@ QueuedStore::QueuedStore(const StoreOptions& options, std::string what, bool mes
       message_key_hash_(message_key_hash),
       queue_(WriteQueue::OptionsFor(options, std::move(what)), this) {}
 
+Result<std::unique_ptr<Store>> QueuedStore::Started(std::unique_ptr<QueuedStore> store) {
+  if (Status s = store->Init(); !s.ok()) return s;
+  store->queue_.Start();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
 void QueuedStore::AddCall(const calls::CallRecord& record) {
   queue_.Push(EncodeCall(record, options_.sensor));
 }
@@ -37,6 +43,10 @@ StoreCounters QueuedStore::counters() const {
   StoreCounters c;
   queue_.GetCounters(&c);
   return c;
+}
+
+Result<stats::TrafficSummary> QueuedStore::SummarizeTraffic(const TrafficQuery& query) {
+  return internal::SummarizeTraffic(this, query, this);
 }
 
 }  // namespace sipman::store::internal

@@ -73,11 +73,7 @@ Result<std::unique_ptr<Store>> SqliteStore::Open(const StoreOptions& options, st
   // SQLite allocation skips a global mutex. Fails harmlessly when too late.
   static std::once_flag configure_once;
   std::call_once(configure_once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
-  std::unique_ptr<SqliteStore> store(new SqliteStore(options, std::move(path)));
-  Status s = store->Init();
-  if (!s.ok()) return s;
-  store->queue_.Start();
-  return std::unique_ptr<Store>(std::move(store));
+  return Started(std::unique_ptr<QueuedStore>(new SqliteStore(options, std::move(path))));
 }
 
 Status SqliteStore::Init() {

@@ -10,7 +10,6 @@
 
 #include "store/call_rollups.h"
 #include "store/queued_store.h"
-#include "store/traffic_tables.h"
 #include "store/record_codec.h"
 #include "store/sqlite_util.h"
 #include "store/store.h"
@@ -20,7 +19,7 @@ namespace sipman::store::internal {
 
 // One write connection, used by the writer thread through WriteBatch, and
 // one read connection for queries (WAL mode lets them run side by side).
-class SqliteStore final : public QueuedStore, private IntPairReader {
+class SqliteStore final : public QueuedStore {
  public:
   // `path` is a file name (the "sqlite:" prefix already removed).
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, std::string path);
@@ -31,14 +30,11 @@ class SqliteStore final : public QueuedStore, private IntPairReader {
 
   Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) override;
   Result<std::vector<stats::TrafficCounters>> TrafficRows(const TrafficQuery& query) override;
-  Result<stats::TrafficSummary> SummarizeTraffic(const TrafficQuery& query) override;
   Result<int64_t> CountRows(std::string_view table) override;
 
  private:
-  Status ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2, std::string_view sensor,
-                      const Row& row) override;
   SqliteStore(const StoreOptions& options, std::string path);
-  Status Init();
+  Status Init() override;  // opens both connections, migrates, prepares
   Status WriteBatch(const RowBatch& batch, BatchResult* result) override;
   Status WriteRows(const RowBatch& batch, BatchResult* result);
   // Inserts into calls through insert_call_, or into active_calls through
@@ -68,6 +64,9 @@ class SqliteStore final : public QueuedStore, private IntPairReader {
   // Adds this sensor's rows of `table_index` whose ts lies in [from, to) to
   // *sum.
   Status SumRows(int table_index, int64_t from, int64_t to, stats::TrafficCounters* sum);
+  // The traffic summary's reads of the calls table (IntPairReader).
+  Status ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2, std::string_view sensor,
+                      const Row& row) override;
   std::string_view SensorOr(const std::string& sensor) const {
     return sensor.empty() ? std::string_view(options_.sensor) : std::string_view(sensor);
   }

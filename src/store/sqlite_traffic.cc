@@ -156,10 +156,6 @@ Result<std::vector<stats::TrafficCounters>> SqliteStore::TrafficRows(const Traff
   return rows;
 }
 
-Result<stats::TrafficSummary> SqliteStore::SummarizeTraffic(const TrafficQuery& q) {
-  return internal::SummarizeTraffic(this, q, this);
-}
-
 Status SqliteStore::ReadIntPairs(const std::string& sql, int64_t p1, int64_t p2,
                                  std::string_view sensor, const Row& row) {
   std::lock_guard<std::mutex> lock(read_mu_);

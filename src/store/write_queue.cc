@@ -230,14 +230,7 @@ void WriteQueue::Run() {
     finished_total_ += rows;
     if (status.ok()) {
       if (!result.spilled) ++counters_.batches;
-      counters_.calls_written += result.calls_inserted;
-      counters_.registrations_written += result.registrations_inserted;
-      counters_.messages_written += result.messages_inserted;
-      counters_.duplicates_ignored += result.duplicates;
-      counters_.message_raw_bytes += result.message_raw_bytes;
-      counters_.message_stored_bytes += result.message_stored_bytes;
-      counters_.messages_compressed += result.messages_compressed;
-      counters_.traffic_seconds_written += result.traffic_seconds_written;
+      CountWritten(result, &counters_);
     } else {
       ++counters_.write_errors;
       counters_.rows_failed += rows;

@@ -147,15 +147,23 @@ struct RowBatch {
 };
 
 // What a backend reports for one batch.
+// What a committed batch wrote, each count with the StoreCounters field it
+// adds to: declared once, for the queue's counters and for the batches the
+// PostgreSQL store replays from its spill.
+#define SIPMAN_BATCH_WRITTEN_COUNTS(X)                  \
+  X(calls_inserted, calls_written)                      \
+  X(registrations_inserted, registrations_written)      \
+  X(messages_inserted, messages_written)                \
+  X(duplicates, duplicates_ignored)                     \
+  X(message_raw_bytes, message_raw_bytes)               \
+  X(message_stored_bytes, message_stored_bytes)         \
+  X(messages_compressed, messages_compressed)           \
+  X(traffic_seconds_written, traffic_seconds_written)
+
 struct BatchResult {
-  uint64_t calls_inserted = 0;
-  uint64_t registrations_inserted = 0;
-  uint64_t messages_inserted = 0;
-  uint64_t duplicates = 0;
-  uint64_t message_raw_bytes = 0;
-  uint64_t message_stored_bytes = 0;
-  uint64_t messages_compressed = 0;
-  uint64_t traffic_seconds_written = 0;
+#define SIPMAN_BATCH_FIELD(result_field, counter_field) uint64_t result_field = 0;
+  SIPMAN_BATCH_WRITTEN_COUNTS(SIPMAN_BATCH_FIELD)
+#undef SIPMAN_BATCH_FIELD
   uint64_t active_calls_inserted = 0;
   // The batch was set aside (spilled to disk) rather than committed; the
   // backend counts its rows when it writes them later.
@@ -166,6 +174,14 @@ struct BatchResult {
   // row the schema refuses); its rows are reported as not stored.
   bool retry = false;
 };
+
+// Adds what a committed batch wrote to *counters.
+inline void CountWritten(const BatchResult& result, StoreCounters* counters) {
+#define SIPMAN_BATCH_COUNT(result_field, counter_field) \
+  counters->counter_field += result.result_field;
+  SIPMAN_BATCH_WRITTEN_COUNTS(SIPMAN_BATCH_COUNT)
+#undef SIPMAN_BATCH_COUNT
+}
 
 class BatchSink {
  public:
