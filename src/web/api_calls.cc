@@ -179,15 +179,8 @@ void ListCalls(ApiContext& c) {
       !c.NeedDb()) {
     return;
   }
-  Result<store::CallPage> page = c.worker->search->FindCalls(q);
-  if (!page.ok()) return c.DbError(page.status());
-  JsonWriter w;
-  w.BeginObject().Key("calls").BeginArray();
-  for (const store::CallRow& row : page->rows) WriteCall(w, row.record, row.id);
-  w.EndArray();
-  WriteNextCursor(w, kind, page->next);
-  w.EndObject();
-  c.Json(w);
+  AnswerPage(c, "calls", kind, c.worker->search->FindCalls(q),
+             [](JsonWriter& w, const store::CallRow& row) { WriteCall(w, row.record, row.id); });
 }
 
 void GetCall(ApiContext& c) {

@@ -86,6 +86,21 @@ struct ApiContext {
 void WriteNextCursor(JsonWriter& w, std::string_view kind,
                      const std::optional<store::SearchCursor>& next);
 
+// Answers with one page of a search: {"<name>": [row...], "next_cursor"},
+// each row written by write_row(w, row); a database error as such.
+template <typename Page, typename WriteRow>
+void AnswerPage(ApiContext& c, std::string_view name, std::string_view cursor_kind,
+                const Result<Page>& page, WriteRow&& write_row) {
+  if (!page.ok()) return c.DbError(page.status());
+  JsonWriter w;
+  w.BeginObject().Key(name).BeginArray();
+  for (const auto& row : page->rows) write_row(w, row);
+  w.EndArray();
+  WriteNextCursor(w, cursor_kind, page->next);
+  w.EndObject();
+  c.Json(w);
+}
+
 // The handlers, one per route (api.cc's table says which).
 using ApiHandler = void (*)(ApiContext& c);
 

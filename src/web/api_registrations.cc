@@ -44,15 +44,8 @@ void ListRegistrations(ApiContext& c) {
       !c.NeedDb()) {
     return;
   }
-  Result<store::RegistrationPage> page = c.worker->search->FindRegistrations(q);
-  if (!page.ok()) return c.DbError(page.status());
-  JsonWriter w;
-  w.BeginObject().Key("registrations").BeginArray();
-  for (const store::RegistrationRow& row : page->rows) WriteRegistration(w, row);
-  w.EndArray();
-  WriteNextCursor(w, "registrations", page->next);
-  w.EndObject();
-  c.Json(w);
+  AnswerPage(c, "registrations", "registrations", c.worker->search->FindRegistrations(q),
+             WriteRegistration);
 }
 
 void CurrentRegistrations(ApiContext& c) {

@@ -19,16 +19,6 @@ constexpr int64_t kNsPerDay = 86400 * kNsPerSecond;
 
 constexpr size_t kMaxSessions = 10000;
 
-Auth::TokenInfo InfoOf(const store::UserDb::Token& t) {
-  Auth::TokenInfo info;
-  info.id = t.id;
-  info.name = t.name;
-  info.created_ns = t.created_ns;
-  info.expires_ns = t.expires_ns;
-  info.last_used_ns = t.last_used_ns;
-  return info;
-}
-
 }  // namespace
 
 int64_t LoginRateLimiter::RetryAfter(const std::string& key, int64_t now_s) {
@@ -262,12 +252,7 @@ Result<std::pair<std::string, Auth::TokenInfo>> Auth::CreateToken(const std::str
 
 Result<std::vector<Auth::TokenInfo>> Auth::ListTokens(const std::string& username,
                                                       int64_t now_ns) {
-  auto tokens = users_->Tokens(username, now_ns);
-  if (!tokens.ok()) return tokens.status();
-  std::vector<TokenInfo> out;
-  out.reserve(tokens->size());
-  for (const store::UserDb::Token& t : *tokens) out.push_back(InfoOf(t));
-  return out;
+  return users_->Tokens(username, now_ns);
 }
 
 Result<bool> Auth::RevokeToken(const std::string& username, int64_t id) {

@@ -105,13 +105,7 @@ class Auth {
 
   // An API token of `username`, valid until `expires_ns`: the token in clear
   // (shown once) and its row.
-  struct TokenInfo {
-    int64_t id = 0;
-    std::string name;
-    int64_t created_ns = 0;
-    int64_t expires_ns = 0;
-    int64_t last_used_ns = 0;  // 0: never used
-  };
+  using TokenInfo = store::UserDb::Token;
   static constexpr int64_t kDefaultTokenDays = 90;
   static constexpr int64_t kMaxTokenDays = 366;
   Result<std::pair<std::string, TokenInfo>> CreateToken(const std::string& username,
