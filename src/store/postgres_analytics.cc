@@ -81,11 +81,6 @@ void ReadSums(const PgResult& res, int row, int first, HourlySums* out) {
   for (int64_t& h : out->histogram) h = res.Int(row, c++);
 }
 
-std::optional<double> Mean(int64_t sum, int64_t n) {
-  if (n <= 0) return std::nullopt;
-  return static_cast<double>(sum) / 1.0 / static_cast<double>(n);
-}
-
 class PostgresCallAnalytics final : public CallAnalytics {
  public:
   Status Open(const std::string& url) { return reader_.Open(url); }

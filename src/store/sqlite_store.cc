@@ -323,39 +323,20 @@ Status SqliteStore::InsertCall(const EncodedCall& row, bool active, BatchResult*
   if (active) return StepInsert(&st, "active_calls", &result->active_calls_inserted, result);
   const CallCompleteness rank = CompletenessOf(r);
   Statement& weaker = delete_weaker_call_;
-  weaker.BindInt(1, r.invite_ts);
-  weaker.BindText(2, r.call_id);
-  weaker.BindText(3, r.sensor);
-  weaker.BindInt(4, rank.messages);
-  weaker.BindInt(5, rank.ended);
-  weaker.BindInt(6, rank.end_ts);
+  weaker.BindFrom(1, r.invite_ts, r.call_id, r.sensor, rank.messages, rank.ended, rank.end_ts);
   return StepInsert(&st, "calls", &result->calls_inserted, result, &weaker);
 }
 
 Status SqliteStore::InsertRegistration(const calls::RegistrationRecord& r, BatchResult* result) {
   Statement& st = insert_registration_;
   char src_ip[46];
-  st.BindText(1, SensorOr(r.sensor));
-  st.BindText(2, std::string_view(src_ip, FormatIp(r.src_ip, src_ip)));
-  st.BindText(3, r.call_id);
-  st.BindText(4, r.aor);
-  st.BindText(5, r.contact);
-  st.BindText(6, r.user_agent);
-  st.BindText(7, r.result);
-  st.BindInt(8, r.src_port);
-  st.BindInt(9, r.expires);
-  st.BindInt(10, r.status_code);
-  st.BindInt(11, r.challenges);
-  st.BindInt(12, r.request_delay_ms);
-  st.BindInt(13, r.first_seen);
-  st.BindInt(14, r.last_seen);
+  st.BindFrom(1, SensorOr(r.sensor), std::string_view(src_ip, FormatIp(r.src_ip, src_ip)),
+              r.call_id, r.aor, r.contact, r.user_agent, r.result, r.src_port, r.expires,
+              r.status_code, r.challenges, r.request_delay_ms, r.first_seen, r.last_seen);
   const RegistrationCompleteness rank = CompletenessOf(r);
   Statement& weaker = delete_weaker_registration_;
-  weaker.BindInt(1, r.first_seen);
-  weaker.BindText(2, r.call_id);
-  weaker.BindText(3, SensorOr(r.sensor));
-  weaker.BindInt(4, rank.last_seen);
-  weaker.BindInt(5, rank.status_code);
+  weaker.BindFrom(1, r.first_seen, r.call_id, SensorOr(r.sensor), rank.last_seen,
+                  rank.status_code);
   return StepInsert(&st, "registrations", &result->registrations_inserted, result, &weaker);
 }
 

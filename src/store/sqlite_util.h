@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "base/status.h"
@@ -35,6 +36,14 @@ class Statement {
   void BindText(int index, std::string_view text) {
     sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
   }
+  // Binds `values` to the parameters from `first` on, in order: integers
+  // with BindInt, anything else (texts) with BindText.
+  template <typename... Values>
+  void BindFrom(int first, const Values&... values) {
+    int index = first;
+    (BindOne(index++, values), ...);
+    (void)index;  // no values
+  }
   void BindBlob(int index, std::string_view bytes) {
     sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
   }
@@ -51,6 +60,14 @@ class Statement {
   sqlite3_stmt* get() const { return stmt_; }
 
  private:
+  template <typename T>
+  void BindOne(int index, const T& value) {
+    if constexpr (std::is_integral_v<T>) {
+      BindInt(index, static_cast<int64_t>(value));
+    } else {
+      BindText(index, std::string_view(value));
+    }
+  }
   sqlite3_stmt* stmt_ = nullptr;
 };
 

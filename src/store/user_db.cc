@@ -48,6 +48,26 @@ bool Prepare(sqlite3* db, Statement* st, std::string_view sql, const std::string
   return false;
 }
 
+// Prepares `sql` and binds `args` to its parameters in order (integers and
+// texts); on failure *error says `what` could not be done.
+template <typename... Args>
+bool Bound(sqlite3* db, Statement* st, std::string_view sql, const std::string& what,
+           Status* error, const Args&... args) {
+  if (!Prepare(db, st, sql, what, error)) return false;
+  st->BindFrom(1, args...);
+  return true;
+}
+
+// Runs `sql` with `args` to its end; an error names `what`.
+template <typename... Args>
+Status Exec(sqlite3* db, std::string_view sql, const std::string& what, const Args&... args) {
+  Statement st;
+  Status s;
+  if (!Bound(db, &st, sql, what, &s, args...)) return s;
+  if (st.Step() != SQLITE_DONE) return DbError(db, what);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<UserDb>> UserDb::Open(const std::string& url,
@@ -71,7 +91,12 @@ Result<std::unique_ptr<UserDb>> UserDb::Open(const std::string& url,
   return users;
 }
 
-UserDb::~UserDb() { sqlite3_close(db_); }
+UserDb::UserDb(sqlite3* db) : db_(db) {}
+
+UserDb::~UserDb() {
+  password_changed_.reset();  // finalized before its connection closes
+  sqlite3_close(db_);
+}
 
 Status UserDb::Init(int64_t old_tokens_expire_ns) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -103,13 +128,9 @@ Status UserDb::Init(int64_t old_tokens_expire_ns) {
     if (std::string_view(added.column) == "expires_ns") {
       // Tokens made when tokens did not expire: not for ever, and not
       // expired at once under a running script.
-      Statement st;
-      if (!Prepare(db_, &st, "UPDATE web_tokens SET expires_ns = ?", "cannot date old API tokens",
-                   &s)) {
-        return s;
-      }
-      st.BindInt(1, old_tokens_expire_ns);
-      if (st.Step() != SQLITE_DONE) return DbError(db_, "cannot date old API tokens");
+      s = Exec(db_, "UPDATE web_tokens SET expires_ns = ?", "cannot date old API tokens",
+               old_tokens_expire_ns);
+      if (!s.ok()) return s;
     }
   }
   return Status::Ok();
@@ -127,20 +148,11 @@ Result<int64_t> UserDb::CountUsers() {
 Status UserDb::PutUser(const std::string& username, const std::string& password_hash,
                        int64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement st;
-  Status s;
-  if (!Prepare(db_, &st,
-               "INSERT INTO web_users (username, password_hash, created_ns) VALUES (?, ?, ?) "
-               "ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, "
-               "password_changed_ns = excluded.created_ns",
-               "cannot store web user", &s)) {
-    return s;
-  }
-  st.BindText(1, username);
-  st.BindText(2, password_hash);
-  st.BindInt(3, now_ns);
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "cannot store web user " + username);
-  return Status::Ok();
+  return Exec(db_,
+              "INSERT INTO web_users (username, password_hash, created_ns) VALUES (?, ?, ?) "
+              "ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, "
+              "password_changed_ns = excluded.created_ns",
+              "cannot store web user " + username, username, password_hash, now_ns);
 }
 
 Result<std::optional<std::string>> UserDb::PasswordHash(const std::string& username) {
@@ -148,10 +160,10 @@ Result<std::optional<std::string>> UserDb::PasswordHash(const std::string& usern
   Statement st;
   Status s;
   const std::string what = "cannot read web user " + username;
-  if (!Prepare(db_, &st, "SELECT password_hash FROM web_users WHERE username = ?", what, &s)) {
+  if (!Bound(db_, &st, "SELECT password_hash FROM web_users WHERE username = ?", what, &s,
+             username)) {
     return s;
   }
-  st.BindText(1, username);
   int rc = st.Step();
   if (rc == SQLITE_DONE) return std::optional<std::string>();
   if (rc != SQLITE_ROW) return DbError(db_, what);
@@ -160,18 +172,24 @@ Result<std::optional<std::string>> UserDb::PasswordHash(const std::string& usern
 
 Result<std::optional<int64_t>> UserDb::PasswordChangedNs(const std::string& username) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement st;
-  Status s;
   const std::string what = "cannot read web user " + username;
-  if (!Prepare(db_, &st, "SELECT password_changed_ns FROM web_users WHERE username = ?", what,
-               &s)) {
-    return s;
+  if (password_changed_ == nullptr) {
+    auto st = std::make_unique<Statement>();
+    Status s;
+    if (!Prepare(db_, st.get(), "SELECT password_changed_ns FROM web_users WHERE username = ?",
+                 what, &s)) {
+      return s;
+    }
+    password_changed_ = std::move(st);
   }
-  st.BindText(1, username);
-  int rc = st.Step();
-  if (rc == SQLITE_DONE) return std::optional<int64_t>();
-  if (rc != SQLITE_ROW) return DbError(db_, what);
-  return std::optional<int64_t>(st.ColumnInt(0));
+  Statement& st = *password_changed_;
+  st.BindFrom(1, username);
+  const int rc = st.Step();
+  std::optional<int64_t> changed;
+  if (rc == SQLITE_ROW) changed = st.ColumnInt(0);
+  st.Reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return DbError(db_, what);
+  return changed;
 }
 
 Result<uint64_t> UserDb::ChangePassword(const std::string& username,
@@ -212,20 +230,11 @@ Result<int64_t> UserDb::AddToken(const std::string& username, const std::string&
                                  const std::string& token_hash, int64_t created_ns,
                                  int64_t expires_ns) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement st;
-  Status s;
-  if (!Prepare(db_, &st,
-               "INSERT INTO web_tokens (username, name, token_hash, created_ns, expires_ns) "
-               "VALUES (?, ?, ?, ?, ?)",
-               "cannot store API token", &s)) {
-    return s;
-  }
-  st.BindText(1, username);
-  st.BindText(2, name);
-  st.BindText(3, token_hash);
-  st.BindInt(4, created_ns);
-  st.BindInt(5, expires_ns);
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "cannot store API token");
+  Status s = Exec(db_,
+                  "INSERT INTO web_tokens (username, name, token_hash, created_ns, expires_ns) "
+                  "VALUES (?, ?, ?, ?, ?)",
+                  "cannot store API token", username, name, token_hash, created_ns, expires_ns);
+  if (!s.ok()) return s;
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }
 
@@ -233,14 +242,12 @@ Result<std::vector<UserDb::Token>> UserDb::Tokens(const std::string& username, i
   std::lock_guard<std::mutex> lock(mu_);
   Statement st;
   Status s;
-  if (!Prepare(db_, &st,
-               "SELECT id, name, created_ns, expires_ns, last_used_ns FROM web_tokens "
-               "WHERE username = ? AND expires_ns > ? ORDER BY created_ns DESC, id DESC",
-               "cannot list API tokens", &s)) {
+  if (!Bound(db_, &st,
+             "SELECT id, name, created_ns, expires_ns, last_used_ns FROM web_tokens "
+             "WHERE username = ? AND expires_ns > ? ORDER BY created_ns DESC, id DESC",
+             "cannot list API tokens", &s, username, now_ns)) {
     return s;
   }
-  st.BindText(1, username);
-  st.BindInt(2, now_ns);
   std::vector<Token> tokens;
   int rc;
   while ((rc = st.Step()) == SQLITE_ROW) {
@@ -258,15 +265,9 @@ Result<std::vector<UserDb::Token>> UserDb::Tokens(const std::string& username, i
 
 Result<bool> UserDb::DeleteToken(const std::string& username, int64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement st;
-  Status s;
-  if (!Prepare(db_, &st, "DELETE FROM web_tokens WHERE id = ? AND username = ?",
-               "cannot revoke API token", &s)) {
-    return s;
-  }
-  st.BindInt(1, id);
-  st.BindText(2, username);
-  if (st.Step() != SQLITE_DONE) return DbError(db_, "cannot revoke API token");
+  Status s = Exec(db_, "DELETE FROM web_tokens WHERE id = ? AND username = ?",
+                  "cannot revoke API token", id, username);
+  if (!s.ok()) return s;
   return sqlite3_changes(db_) > 0;
 }
 
@@ -275,14 +276,12 @@ Result<std::optional<std::string>> UserDb::TokenUser(const std::string& token_ha
   std::lock_guard<std::mutex> lock(mu_);
   Statement st;
   Status s;
-  if (!Prepare(db_, &st,
-               "SELECT t.username, t.id, t.last_used_ns FROM web_tokens t JOIN web_users u "
-               "ON u.username = t.username WHERE t.token_hash = ? AND t.expires_ns > ?",
-               "cannot read API tokens", &s)) {
+  if (!Bound(db_, &st,
+             "SELECT t.username, t.id, t.last_used_ns FROM web_tokens t JOIN web_users u "
+             "ON u.username = t.username WHERE t.token_hash = ? AND t.expires_ns > ?",
+             "cannot read API tokens", &s, token_hash, now_ns)) {
     return s;
   }
-  st.BindText(1, token_hash);
-  st.BindInt(2, now_ns);
   int rc = st.Step();
   if (rc == SQLITE_DONE) return std::optional<std::string>();
   if (rc != SQLITE_ROW) return DbError(db_, "cannot read API tokens");

@@ -24,6 +24,10 @@ struct sqlite3;
 
 namespace sipman::store {
 
+namespace internal {
+class Statement;
+}  // namespace internal
+
 class UserDb {
  public:
   // Where the users go when the calls are in PostgreSQL and no other file is
@@ -74,11 +78,14 @@ class UserDb {
                                                int64_t note_after_ns);
 
  private:
-  explicit UserDb(sqlite3* db) : db_(db) {}
+  explicit UserDb(sqlite3* db);
   Status Init(int64_t old_tokens_expire_ns);
 
   std::mutex mu_;
   sqlite3* db_;  // guarded by mu_
+  // PasswordChangedNs runs on every request with a session cookie: its
+  // statement is prepared once. Guarded by mu_.
+  std::unique_ptr<internal::Statement> password_changed_;
 };
 
 }  // namespace sipman::store
