@@ -49,20 +49,26 @@ def calls(db):
         con.close()
 
 
+def patched_copy(shared, old, new, path):
+    """A copy of the shared file `shared` at `path` with the text `old`
+    replaced by `new` (the shared files are not ours to change)."""
+    text = open(shared).read()
+    if old not in text:
+        raise SystemExit(f"{shared} no longer holds {old!r}: update this test")
+    with open(path, "w") as f:
+        f.write(text.replace(old, new))
+    return path
+
+
 def kamailio_config(tools, work, transport):
     """The shared Kamailio configuration; for tcp, a copy in WORKDIR whose
     siptrace sends HEP over TCP."""
     shared = os.path.join(tools, "kamailio", "kamailio.cfg")
     if transport == "udp":
         return shared
-    text = open(shared).read()
-    udp_dest = '#!substdef "!HEP_DEST!sip:127.0.0.1:9060!g"'
-    if udp_dest not in text:
-        raise SystemExit(f"{shared} no longer has the line {udp_dest}: update this test")
-    path = os.path.join(work, "kamailio-hep-tcp.cfg")
-    with open(path, "w") as f:
-        f.write(text.replace(udp_dest, '#!substdef "!HEP_DEST!sip:127.0.0.1:9060;transport=tcp!g"'))
-    return path
+    return patched_copy(shared, '#!substdef "!HEP_DEST!sip:127.0.0.1:9060!g"',
+                        '#!substdef "!HEP_DEST!sip:127.0.0.1:9060;transport=tcp!g"',
+                        os.path.join(work, "kamailio-hep-tcp.cfg"))
 
 
 def caller_scenario(sc, name, work):
@@ -74,14 +80,9 @@ def caller_scenario(sc, name, work):
     shared = os.path.join(sc, name + ".xml")
     if name != "uac-cancel":
         return shared
-    text = open(shared).read()
-    strict = '<recv response="200"/>\n  <recv response="487"/>'
-    if strict not in text:
-        raise SystemExit(f"{shared} no longer has the lines {strict!r}: update this test")
-    path = os.path.join(work, "uac-cancel-any-order.xml")
-    with open(path, "w") as f:
-        f.write(text.replace(strict, '<recv response="200" optional="true"/>\n  <recv response="487"/>'))
-    return path
+    return patched_copy(shared, '<recv response="200"/>\n  <recv response="487"/>',
+                        '<recv response="200" optional="true"/>\n  <recv response="487"/>',
+                        os.path.join(work, "uac-cancel-any-order.xml"))
 
 
 def transports(db):
