@@ -1,6 +1,7 @@
 // The store's own reads over PostgreSQL (the web API's are in
 // postgres_search.cc and postgres_analytics.cc), and the call and
 // registration row readers postgres_search.cc uses.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,10 +57,12 @@ Status ReadPgCall(const PgResult& res, int row, int first, const std::string& na
                          "' / '" + std::string(dst_ip) + "'");
   }
   std::string_view state = res.Text(row, i++);
-  if (!ParseCallState(state, &r.state)) {
+  const std::optional<calls::CallState> parsed = calls::ParseCallState(state);
+  if (!parsed) {
     return Status::Error(name + " has an unknown state '" + std::string(state) +
                          "' (written by a newer sipman?)");
   }
+  r.state = *parsed;
   if (!ParseMediaJson(res.Text(row, i++), &r.caller_media) ||
       !ParseMediaJson(res.Text(row, i++), &r.callee_media)) {
     return Status::Error(name + " has unreadable media JSON");

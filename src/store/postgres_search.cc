@@ -109,10 +109,8 @@ Result<CallPage> PostgresCallSearch::FindCalls(const CallSearchQuery& q) {
   if (!q.states.empty()) {
     std::string list;
     for (const std::string& state : q.states) {
-      calls::CallState parsed;
-      if (!ParseCallState(state, &parsed)) {
-        return Status::Error("state: unknown state (answered, busy, cancelled, no_answer, "
-                             "failed, in_progress, timed_out)");
+      if (!calls::ParseCallState(state)) {
+        return Status::Error("state: unknown state (" + calls::CallStateNames() + ")");
       }
       list += list.empty() ? "" : ", ";
       list += p.Text(state);

@@ -63,12 +63,6 @@ bool ParseIp(std::string_view text, IpAddress* ip) {
   return false;
 }
 
-bool ParseCallState(std::string_view name, calls::CallState* state) {
-  std::optional<calls::CallState> parsed = calls::ParseCallState(name);
-  if (parsed) *state = *parsed;
-  return parsed.has_value();
-}
-
 namespace {
 
 // The media columns hold SDP text as it came, bytes kept as they are.

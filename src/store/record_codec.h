@@ -30,9 +30,6 @@ bool ParseIp(std::string_view text, IpAddress* ip);
 // address.
 bool CanonicalIpText(std::string_view text, std::string* out);
 
-// The inverse of calls::CallStateName.
-bool ParseCallState(std::string_view name, calls::CallState* state);
-
 // Media streams as a JSON array of objects
 // [{"type":"audio","address":"10.0.0.1","port":4000,"codecs":"PCMU/8000"}];
 // "[]" for none.

@@ -1,5 +1,7 @@
 #include "store/sqlite_rows.h"
 
+#include <optional>
+
 #include "store/record_codec.h"
 
 namespace sipman::store::internal {
@@ -16,10 +18,12 @@ Status ReadCallColumns(const Statement& st, int first, const std::string& row_na
                          "' / '" + std::string(dst_ip) + "'");
   }
   std::string_view state = st.ColumnText(i++);
-  if (!ParseCallState(state, &r.state)) {
+  const std::optional<calls::CallState> parsed = calls::ParseCallState(state);
+  if (!parsed) {
     return Status::Error(row_name + " has an unknown state '" + std::string(state) +
                          "' (written by a newer sipman?)");
   }
+  r.state = *parsed;
   if (!ParseMediaJson(st.ColumnText(i++), &r.caller_media) ||
       !ParseMediaJson(st.ColumnText(i++), &r.callee_media)) {
     return Status::Error(row_name + " has unreadable media JSON");

@@ -188,10 +188,8 @@ Result<CallPage> SqliteCallSearch::FindCalls(const CallSearchQuery& q) {
   }
   if (!q.states.empty()) {
     for (const std::string& state : q.states) {
-      calls::CallState parsed;
-      if (!internal::ParseCallState(state, &parsed)) {
-        return Status::Error("state: unknown state (answered, busy, cancelled, no_answer, "
-                             "failed, in_progress, timed_out)");
+      if (!calls::ParseCallState(state)) {
+        return Status::Error("state: unknown state (" + calls::CallStateNames() + ")");
       }
       w.Text(state);
     }

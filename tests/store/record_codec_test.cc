@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 
 namespace sipman::store::internal {
@@ -82,13 +83,13 @@ TEST(CallStateText, EveryStateNameParsesBack) {
        {calls::CallState::kAnswered, calls::CallState::kBusy, calls::CallState::kCancelled,
         calls::CallState::kNoAnswer, calls::CallState::kFailed, calls::CallState::kInProgress,
         calls::CallState::kTimedOut}) {
-    calls::CallState back = calls::CallState::kInProgress;
-    ASSERT_TRUE(ParseCallState(calls::CallStateName(s), &back)) << calls::CallStateName(s);
-    EXPECT_EQ(back, s);
+    // The stores read states back through calls::ParseCallState.
+    const std::optional<calls::CallState> back = calls::ParseCallState(calls::CallStateName(s));
+    ASSERT_TRUE(back.has_value()) << calls::CallStateName(s);
+    EXPECT_EQ(*back, s);
   }
-  calls::CallState state;
-  EXPECT_FALSE(ParseCallState("ringing", &state));
-  EXPECT_FALSE(ParseCallState("", &state));
+  EXPECT_FALSE(calls::ParseCallState("ringing").has_value());
+  EXPECT_FALSE(calls::ParseCallState("").has_value());
 }
 
 std::string SipLikeText(size_t size) {

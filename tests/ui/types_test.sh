@@ -5,13 +5,7 @@
 # compiler of ui/node_modules checks them. A field renamed, added or
 # removed on either side fails. Skipped (77) without node or without
 # ui/node_modules (npm ci in ui/).
-set -euo pipefail
-command -v node >/dev/null || { echo "SKIP: node missing"; exit 77; }
-root=$(cd "$(dirname "$0")/../.." && pwd)
-tsc=$root/ui/node_modules/typescript/bin/tsc
-[ -f "$tsc" ] || { echo "SKIP: $root/ui/node_modules has no typescript (run npm ci in ui/)"; exit 77; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/node_env.sh"
 node "$root/tests/ui/types_golden.mjs" "$root" "$work/answers.ts"
 cat >"$work/tsconfig.json" <<JSON
 {

@@ -4,13 +4,7 @@
 # types it imports) to a temporary directory, and `node --test` runs
 # window_test.mjs against the JavaScript. Skipped (77) without node or
 # without ui/node_modules (npm ci in ui/).
-set -euo pipefail
-command -v node >/dev/null || { echo "SKIP: node missing"; exit 77; }
-root=$(cd "$(dirname "$0")/../.." && pwd)
-tsc=$root/ui/node_modules/typescript/bin/tsc
-[ -f "$tsc" ] || { echo "SKIP: $root/ui/node_modules has no typescript (run npm ci in ui/)"; exit 77; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/node_env.sh"
 # The window module must need no DOM: lib is ES2020 alone.
 cat >"$work/tsconfig.json" <<JSON
 {

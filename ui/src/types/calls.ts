@@ -85,17 +85,22 @@ export interface CallsResponse {
   next_cursor: string | null;
 }
 
-// A stored SIP message of a call (GET /api/v1/calls/{id}, `messages`).
-// Responses carry `status` and, as `method`, their CSeq method; requests
-// have status 0.
-export interface CallMessage {
-  id: number;
+// When a message was captured, and between which addresses: shared by a
+// call's messages and the SDP found in them.
+export interface MessagePlace {
   ts: Ns;
   time: IsoTime;
   src_ip: string;
   src_port: number;
   dst_ip: string;
   dst_port: number;
+}
+
+// A stored SIP message of a call (GET /api/v1/calls/{id}, `messages`).
+// Responses carry `status` and, as `method`, their CSeq method; requests
+// have status 0.
+export interface CallMessage extends MessagePlace {
+  id: number;
   transport: string;
   is_request: boolean;
   method: string;
@@ -124,15 +129,9 @@ export interface SdpMedia {
 
 // One message's SDP body (GET /api/v1/calls/{id}, `sdp`); message_index
 // points into `messages`.
-export interface CallSdp {
+export interface CallSdp extends MessagePlace {
   message_index: number;
   message_id: number;
-  ts: Ns;
-  time: IsoTime;
-  src_ip: string;
-  src_port: number;
-  dst_ip: string;
-  dst_port: number;
   side: 'caller' | 'callee';
   origin_address: string;
   media: SdpMedia[];
