@@ -9,6 +9,7 @@
 #include "app/analyze_command.h"
 #include "app/app.h"
 #include "app/flags.h"
+#include "app/media_command.h"
 #include "app/messages_command.h"
 #include "app/report_command.h"
 #include "app/run_command.h"
@@ -31,6 +32,17 @@ constexpr char kUsageHead[] =
     "      Decode every SIP message in pcap/pcapng FILEs (merged in time order)\n"
     "      and print one line per message, in capture order. FILE - reads\n"
     "      standard input (e.g. tcpdump -w - | sipman messages -).\n"
+    "  sipman media FILE...\n"
+    "      Measure every RTP stream in the FILEs: the SDP of each call names\n"
+    "      the addresses its media uses (an RTP stream no SDP announced is found\n"
+    "      after 4 packets in sequence). One line per stream, tab-separated:\n"
+    "      start (epoch seconds, 6 decimals), source IP, source port,\n"
+    "      destination IP, destination port, SSRC (0x and 8 hex digits), codec,\n"
+    "      packets, lost (expected - received, may be negative), max delta (ms),\n"
+    "      max jitter (ms), mean jitter (ms), MOS (E-model after a 50 ms jitter\n"
+    "      buffer; empty for codecs without E-model figures), Call-ID (empty\n"
+    "      when no SDP announced it). Packets, lost, delta and jitter are\n"
+    "      Wireshark's (tshark -z rtp,streams); every formula: docs/METRICS.md.\n"
     "  sipman analyze [--db PATH] [--sensor NAME] [--json]\n"
     "                 [--correlation-header NAME] [--local-net CIDR[,CIDR...]] FILE...\n"
     "      Decode the FILEs, correlate SIP into calls and registrations, store\n"
@@ -160,6 +172,15 @@ int ParseMessages(int argc, char** argv) {
   return RunMessages(options);
 }
 
+int ParseMedia(int argc, char** argv) {
+  MediaOptions options;
+  for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
+    if (std::optional<int> exit = FileArgument("media", f.Arg(), &options.files)) return *exit;
+  }
+  if (options.files.empty()) return UsageError("media: name at least one capture file");
+  return RunMedia(options);
+}
+
 // The flags analyze and report share with run take their messages from
 // run's table.
 std::string Needs(std::string_view key) { return FlagNeeds(*FindRunSetting(key)); }
@@ -273,6 +294,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (command == "messages") return ParseMessages(argc - 2, argv + 2);
+  if (command == "media") return ParseMedia(argc - 2, argv + 2);
   if (command == "analyze") return ParseAnalyze(argc - 2, argv + 2);
   if (command == "run") return ParseRun(argc - 2, argv + 2);
   if (command == "report") return ParseReport(argc - 2, argv + 2);

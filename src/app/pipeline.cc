@@ -21,6 +21,8 @@ class PacketPipeline::Sink : public net::PayloadSink {
     handler_->OnSipMessage(payload, message_);
   }
 
+  void OnOtherDatagram(const net::Payload& payload) override { handler_->OnOtherDatagram(payload); }
+
  private:
   MessageHandler* handler_;
   PipelineTotals* totals_;

@@ -25,6 +25,8 @@ class MessageHandler {
   // Called once per captured packet, after its messages, with its capture
   // time: lets a handler run timers in capture time.
   virtual void OnPacketDone(TimestampNs /*ts*/) {}
+  // A UDP datagram that is not SIP (media, perhaps); valid during the call.
+  virtual void OnOtherDatagram(const net::Payload& /*payload*/) {}
   // Called before OnPacketDone when the packet carried SIP over TLS that
   // cannot be read: `connections` newly seen, `bytes` of TLS payload.
   virtual void OnEncrypted(TimestampNs /*ts*/, uint64_t /*connections*/, uint64_t /*bytes*/) {}

@@ -20,4 +20,21 @@ std::string IpAddress::ToString() const {
   return std::string(buf, n);
 }
 
+bool ParseIpAddress(std::string_view text, IpAddress* out) {
+  char buf[64];
+  if (text.empty() || text.size() >= sizeof buf) return false;
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  IpAddress a;
+  if (inet_pton(AF_INET, buf, a.bytes) == 1) {
+    a.family = IpAddress::Family::kV4;
+  } else if (inet_pton(AF_INET6, buf, a.bytes) == 1) {
+    a.family = IpAddress::Family::kV6;
+  } else {
+    return false;
+  }
+  *out = a;
+  return true;
+}
+
 }  // namespace sipman

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 namespace sipman {
 
@@ -39,6 +40,10 @@ struct IpAddress {
     return a.family == b.family && std::memcmp(a.bytes, b.bytes, 16) == 0;
   }
 };
+
+// Reads a dotted quad or an IPv6 address (RFC 4291 text, no zone, no
+// brackets). False, with *out unchanged, for anything else.
+bool ParseIpAddress(std::string_view text, IpAddress* out);
 
 }  // namespace sipman
 

@@ -7,7 +7,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
+
+#include "base/base.h"
+#include "sip/sip.h"
 
 namespace sipman::media {
 
@@ -141,6 +146,143 @@ struct RtcpCounts {
 // what came before it was visited.
 RtcpError WalkRtcp(std::string_view compound, RtcpVisitor* visitor, RtcpCounts* counts);
 std::string_view RtcpErrorName(RtcpError error);
+
+// ---------------------------------------------------------------- codecs
+
+// What SIPMan knows of a codec: its clock, and the E-model's equipment
+// impairment Ie and packet-loss robustness Bpl (ITU-T G.113 Appendix I);
+// has_emodel is false where G.113 gives no figures (no MOS then).
+struct CodecInfo {
+  std::string_view name;     // as in rtpmap ("PCMU"), or RFC 3551's name
+  uint32_t clock_rate = 0;   // Hz; 0 when unknown
+  bool has_emodel = false;
+  double ie = 0, bpl = 0;
+};
+// The codec of a static payload type (RFC 3551 tables 4 and 5); an empty
+// name for dynamic and unassigned ones.
+CodecInfo StaticCodec(uint8_t payload_type);
+// E-model figures for a codec named in an rtpmap (case-insensitive).
+CodecInfo CodecByName(std::string_view name, uint32_t clock_rate);
+
+// ---------------------------------------------------------------- E-model
+
+// ITU-T G.107 with its default values for everything but the codec, the
+// packet loss and the one-way delay: R = 93.2 - Idd(delay) - Ie,eff with
+// Ie,eff = Ie + (95 - Ie) * Ppl / (Ppl / BurstR + Bpl).
+double EModelR(double ie, double bpl, double loss_percent, double burst_ratio,
+               double one_way_delay_ms);
+// G.107 Annex B: R to the MOS (conversational quality), 1 to 4.5.
+double MosFromR(double r);
+
+// ---------------------------------------------------------------- streams
+
+// The figures of one RTP stream (one SSRC from one source to one
+// destination address and port). docs/METRICS.md defines every one.
+struct StreamFigures {
+  IpAddress src_ip, dst_ip;
+  uint16_t src_port = 0, dst_port = 0;
+  uint32_t ssrc = 0;
+  std::string call_id;    // empty when no SDP announced either end
+  bool from_unexpected_source = false;  // joined by destination only (NAT)
+  std::string codec;      // of the first payload type that is not an event or CN
+  uint8_t payload_type = 0;
+  uint32_t clock_rate = 0;
+  uint64_t payload_types_seen[2] = {};  // bit n: payload type n seen
+  TimestampNs first_ts = 0, last_ts = 0;
+  uint64_t packets = 0, bytes = 0;  // bytes: RTP header and payload
+  // As Wireshark's RTP Streams: expected from the first and last sequence
+  // numbers and the wraps counted between; lost = expected - packets.
+  int64_t expected = 0, lost = 0;
+  uint32_t sequence_errors = 0;  // Wireshark's "wrong sequence" count
+  double max_delta_ms = 0, mean_delta_ms = 0;
+  double max_jitter_ms = 0, mean_jitter_ms = 0;
+  // RFC 3550 A.1: the extended highest sequence number, restarts included.
+  int64_t expected_rfc3550 = 0, lost_rfc3550 = 0;
+  uint32_t duplicates = 0, out_of_order = 0, discontinuities = 0, restarts = 0;
+  double longest_gap_ms = 0;  // the longest time between two packets, any kind
+  uint32_t telephone_events = 0;  // RFC 4733 events ended (DTMF digits and tones)
+  std::string dtmf;               // the digits, in order
+  // E-model MOS after a simulated jitter buffer; < 0 when not computable
+  // (unknown codec, under 2 packets).
+  double mos_fixed50 = -1, mos_adaptive = -1;
+  uint64_t discarded_fixed50 = 0, discarded_adaptive = 0;  // late for the buffer
+  double burst_ratio = 1;  // G.107's BurstR of the packets lost or discarded
+};
+
+// Receives streams when they end (idle, evicted, or at Finish).
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual void OnStream(const StreamFigures& stream) = 0;
+};
+
+struct MediaTrackerOptions {
+  // SDP endpoints (address, port) remembered at once; past it the least
+  // recently announced is forgotten (endpoints_evicted).
+  size_t max_endpoints = 262144;
+  // RTP streams measured at once; past it the least recently active is
+  // emitted early (streams_evicted).
+  size_t max_streams = 131072;
+  // An endpoint no SDP announced again and no media used for this long is
+  // forgotten; a stream without packets for this long is emitted.
+  TimestampNs endpoint_idle_ns = 3600 * kNsPerSecond;
+  TimestampNs stream_idle_ns = 60 * kNsPerSecond;
+};
+
+// What the tracker saw, declared once: X(field, "name", what it counts).
+#define SIPMAN_MEDIA_COUNTERS(X)                                                              \
+  X(sdp_endpoints, "sdp_endpoints", "media endpoints announced by SDP (RTP and RTCP)")        \
+  X(sdp_refused, "sdp_refused", "SDP media lines refused (no address, port 0, not RTP)")      \
+  X(rtp_packets, "rtp_packets", "RTP packets measured")                                       \
+  X(rtcp_packets, "rtcp_packets", "RTCP compound packets on media endpoints")                 \
+  X(rtcp_errors, "rtcp_errors", "RTCP packets malformed")                                     \
+  X(rtp_errors, "rtp_errors", "datagrams on media endpoints that are not RTP v2")             \
+  X(rtp_malformed, "rtp_malformed", "RTP with a cut CSRC list, extension or padding: measured") \
+  X(unassociated_packets, "unassociated_packets", "RTP packets of streams no SDP announced")  \
+  X(streams, "streams", "RTP streams measured")                                               \
+  X(unassociated_streams, "unassociated_streams", "of those, streams no SDP announced")       \
+  X(streams_evicted, "streams_evicted", "streams emitted early for max_streams")             \
+  X(endpoints_evicted, "endpoints_evicted", "SDP endpoints forgotten for max_endpoints")
+
+struct MediaCounters {
+#define SIPMAN_DECLARE_COUNTER(field, name, help) uint64_t field = 0;
+  SIPMAN_MEDIA_COUNTERS(SIPMAN_DECLARE_COUNTER)
+#undef SIPMAN_DECLARE_COUNTER
+};
+
+// Joins UDP datagrams to the calls whose SDP announced their addresses and
+// measures every RTP stream. Not thread-safe. Per packet it allocates
+// nothing once a stream exists.
+class MediaTracker {
+ public:
+  // `sink` must outlive the tracker.
+  MediaTracker(const MediaTrackerOptions& options, StreamSink* sink);
+  ~MediaTracker();
+  MediaTracker(const MediaTracker&) = delete;
+  MediaTracker& operator=(const MediaTracker&) = delete;
+
+  // An SDP body seen at `ts` in a message of call `call_id`: each RTP media
+  // line's address and port (and its RTCP port) now belong to that call,
+  // with the payload types it maps.
+  void OnSdp(TimestampNs ts, std::string_view call_id, const sip::SdpSession& sdp);
+
+  // A UDP datagram that is not SIP. Returns false when it is not media
+  // (no SDP endpoint at either end, and not an RTP stream found alone).
+  bool OnDatagram(TimestampNs ts, const IpAddress& src, uint16_t src_port,
+                  const IpAddress& dst, uint16_t dst_port, std::string_view data);
+
+  // Emits the streams idle at `now` and forgets idle endpoints. Cheap when
+  // nothing is due.
+  void AdvanceTime(TimestampNs now);
+  // Emits every stream, in the order they began.
+  void Finish();
+
+  const MediaCounters& counters() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace sipman::media
 

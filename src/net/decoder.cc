@@ -384,10 +384,6 @@ void Decoder::Impl::DecodeTcp(const IpAddress& src, const IpAddress& dst, const 
 
 void Decoder::Impl::EmitDatagram(const IpAddress& src, uint16_t src_port, const IpAddress& dst,
                                  uint16_t dst_port, Transport transport, std::string_view data) {
-  if (!LooksLikeSip(data)) {
-    ++counters_.non_sip;
-    return;
-  }
   Payload payload;
   payload.ts = ts_;
   payload.src_ip = src;
@@ -397,6 +393,11 @@ void Decoder::Impl::EmitDatagram(const IpAddress& src, uint16_t src_port, const 
   payload.transport = transport;
   payload.frame_bytes = wire_len_;
   payload.data = data;
+  if (!LooksLikeSip(data)) {
+    ++counters_.non_sip;
+    if (transport == Transport::kUdp) sink_->OnOtherDatagram(payload);
+    return;
+  }
   ++counters_.sip_payloads;
   sink_->OnPayload(payload);
 }

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <limits>
 
-#include "net/address_hash.h"
+#include "base/address_hash.h"
 
 namespace sipman::net {
 namespace {

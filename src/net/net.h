@@ -64,6 +64,9 @@ class PayloadSink {
  public:
   virtual ~PayloadSink() = default;
   virtual void OnPayload(const Payload& payload) = 0;
+  // A UDP datagram that is not SIP (nor a tunnel or HEP): media, perhaps.
+  // `payload.data` is the whole datagram; same lifetime as OnPayload's.
+  virtual void OnOtherDatagram(const Payload& /*payload*/) {}
 };
 
 struct DecoderOptions {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "net/address_hash.h"
+#include "base/address_hash.h"
 
 namespace sipman::net {
 namespace {

@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "hep/hep.h"
-#include "net/address_hash.h"
+#include "base/address_hash.h"
 #include "net/sip_framing.h"
 #include "net/websocket.h"
 

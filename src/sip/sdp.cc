@@ -95,6 +95,9 @@ void ResetMedia(SdpMedia* m) {
   m->formats = {};
   m->connection_address = {};
   m->direction = MediaDirection::kSendRecv;
+  m->rtcp_port = 0;
+  m->rtcp_address = {};
+  m->rtcp_mux = false;
   m->rtpmap_count = 0;
 }
 
@@ -108,6 +111,25 @@ void ResetSession(SdpSession* s) {
   s->direction = MediaDirection::kSendRecv;
   s->media_count = 0;
   s->malformed_lines = 0;
+}
+
+// a=rtcp:<port> [<nettype> <addrtype> <connection-address>] (RFC 3605).
+bool ParseRtcpAttribute(std::string_view value, SdpMedia* m) {
+  size_t i = 0;
+  uint32_t port = 0;
+  while (i < value.size() && value[i] >= '0' && value[i] <= '9' && port <= 65535) {
+    port = port * 10 + static_cast<uint32_t>(value[i++] - '0');
+  }
+  if (i == 0 || port == 0 || port > 65535) return false;
+  m->rtcp_port = static_cast<uint16_t>(port);
+  // The address is the last of the three optional words.
+  std::string_view rest = value.substr(i);
+  while (!rest.empty() && (rest.back() == ' ' || rest.back() == '\t')) rest.remove_suffix(1);
+  const size_t space = rest.find_last_of(" \t");
+  if (space != std::string_view::npos && rest.find_first_not_of(" \t") < space) {
+    m->rtcp_address = rest.substr(space + 1);
+  }
+  return true;
 }
 
 bool DirectionFromAttribute(std::string_view attr, MediaDirection* d) {
@@ -215,6 +237,10 @@ bool ParseSdp(std::string_view body, SdpSession* out) {
           } else {
             out->direction = d;
           }
+        } else if (value == "rtcp-mux" && media != nullptr) {
+          media->rtcp_mux = true;
+        } else if (value.substr(0, 5) == "rtcp:" && media != nullptr) {
+          if (!ParseRtcpAttribute(value.substr(5), media)) ++out->malformed_lines;
         } else if (value.substr(0, 7) == "rtpmap:" && media != nullptr) {
           if (media->rtpmap_count >= SdpMedia::kMaxRtpMaps) {
             ++out->malformed_lines;

@@ -207,6 +207,12 @@ struct SdpMedia {
   std::string_view formats;     // "0 8 101"
   std::string_view connection_address;  // c= of the media, else of the session
   MediaDirection direction = MediaDirection::kSendRecv;
+  // RTCP (RFC 3605 a=rtcp, RFC 5761 a=rtcp-mux): 0 when not given, and then
+  // RTCP goes to port + 1 unless rtcp_mux; rtcp_address empty when a=rtcp
+  // names no address (the connection address is meant).
+  uint16_t rtcp_port = 0;
+  std::string_view rtcp_address;
+  bool rtcp_mux = false;
   SdpRtpMap rtpmaps[kMaxRtpMaps];
   size_t rtpmap_count = 0;
 };

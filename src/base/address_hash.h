@@ -1,13 +1,14 @@
-// Private to net: the hash that keys fragment and TCP flow tables.
-#ifndef SIPMAN_NET_ADDRESS_HASH_H_
-#define SIPMAN_NET_ADDRESS_HASH_H_
+// The hash that keys flow tables: IP fragments and TCP streams (net), media
+// endpoints and RTP streams (media).
+#ifndef SIPMAN_BASE_ADDRESS_HASH_H_
+#define SIPMAN_BASE_ADDRESS_HASH_H_
 
 #include <cstdint>
 #include <cstring>
 
 #include "base/ip_address.h"
 
-namespace sipman::net {
+namespace sipman {
 
 // Mixes two addresses into `seed` (the key's small fields: ids, ports,
 // protocol). IpAddress keeps unused bytes zero, so IPv4 and IPv6 hash alike.
@@ -29,6 +30,6 @@ inline size_t HashAddressPair(uint64_t seed, const IpAddress& a, const IpAddress
   return static_cast<size_t>(h ^ (h >> 29));
 }
 
-}  // namespace sipman::net
+}  // namespace sipman
 
-#endif  // SIPMAN_NET_ADDRESS_HASH_H_
+#endif  // SIPMAN_BASE_ADDRESS_HASH_H_

@@ -1,0 +1,112 @@
+#include "app/media_command.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "app/json_writer.h"
+#include "app/output_buffer.h"
+#include "app/pipeline.h"
+#include "media/media.h"
+#include "sip/sip.h"
+
+namespace sipman::app {
+namespace {
+
+// Feeds SDP and non-SIP datagrams to a MediaTracker and keeps its streams.
+class MediaCollector : public MessageHandler, public media::StreamSink {
+ public:
+  MediaCollector() : tracker_(media::MediaTrackerOptions{}, this) {}
+
+  void OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) override {
+    const std::string_view body = sip::FindSdpBody(message.content_type, message.body);
+    if (body.empty() || !sip::ParseSdp(body, &sdp_)) return;
+    tracker_.OnSdp(payload.ts, message.call_id, sdp_);
+  }
+  void OnOtherDatagram(const net::Payload& payload) override {
+    tracker_.OnDatagram(payload.ts, payload.src_ip, payload.src_port, payload.dst_ip,
+                        payload.dst_port, payload.data);
+  }
+  void OnPacketDone(TimestampNs ts) override { tracker_.AdvanceTime(ts); }
+  void OnStream(const media::StreamFigures& stream) override { streams_.push_back(stream); }
+
+  // Ends the tracker; the streams in the order they began.
+  std::vector<media::StreamFigures>& Finish() {
+    tracker_.Finish();
+    std::stable_sort(streams_.begin(), streams_.end(),
+                     [](const auto& a, const auto& b) { return a.first_ts < b.first_ts; });
+    return streams_;
+  }
+  const media::MediaCounters& counters() const { return tracker_.counters(); }
+
+ private:
+  media::MediaTracker tracker_;
+  sip::SdpSession sdp_;
+  std::vector<media::StreamFigures> streams_;
+};
+
+void AppendFixed(OutputBuffer* out, double value, int decimals) {
+  char text[48];
+  const int n = std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  out->Append(std::string_view(text, n > 0 ? static_cast<size_t>(n) : 0));
+}
+
+void PrintStream(const media::StreamFigures& s, OutputBuffer* out) {
+  char ip[46];
+  out->AppendEpochMicros(s.first_ts);
+  out->Append('\t');
+  out->Append(std::string_view(ip, s.src_ip.Format(ip)));
+  out->Append('\t');
+  out->AppendInt(s.src_port);
+  out->Append('\t');
+  out->Append(std::string_view(ip, s.dst_ip.Format(ip)));
+  out->Append('\t');
+  out->AppendInt(s.dst_port);
+  out->Append('\t');
+  char ssrc[16];
+  std::snprintf(ssrc, sizeof ssrc, "0x%08X", s.ssrc);
+  out->Append(ssrc);
+  out->Append('\t');
+  AppendTsvField(out, s.codec);
+  out->Append('\t');
+  out->AppendInt(s.packets);
+  out->Append('\t');
+  out->AppendInt(s.lost);
+  out->Append('\t');
+  AppendFixed(out, s.max_delta_ms, 3);
+  out->Append('\t');
+  AppendFixed(out, s.max_jitter_ms, 3);
+  out->Append('\t');
+  AppendFixed(out, s.mean_jitter_ms, 3);
+  out->Append('\t');
+  if (s.mos_fixed50 >= 0) AppendFixed(out, s.mos_fixed50, 2);
+  out->Append('\t');
+  AppendTsvField(out, s.call_id);
+  out->Append('\n');
+}
+
+}  // namespace
+
+int RunMedia(const MediaOptions& options) {
+  MediaCollector collector;
+  Result<PipelineTotals> totals = RunFilePipeline(options.files, &collector);
+  if (!totals.ok()) {
+    std::fprintf(stderr, "sipman media: %s\n", totals.status().message().c_str());
+    return 1;
+  }
+  OutputBuffer out(1);
+  const std::vector<media::StreamFigures>& streams = collector.Finish();
+  for (const media::StreamFigures& s : streams) PrintStream(s, &out);
+  out.Flush();
+  for (const std::string& w : totals->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  const media::MediaCounters& c = collector.counters();
+  std::fprintf(stderr, "streams: %zu\n", streams.size());
+#define SIPMAN_PRINT_COUNTER(field, name, help) \
+  std::fprintf(stderr, "%s: %llu\n", name, static_cast<unsigned long long>(c.field));
+  SIPMAN_MEDIA_COUNTERS(SIPMAN_PRINT_COUNTER)
+#undef SIPMAN_PRINT_COUNTER
+  std::fprintf(stderr, "packets: %llu, elapsed: %.3f s\n",
+               static_cast<unsigned long long>(totals->packets), totals->elapsed_seconds);
+  return out.ok() ? 0 : 1;
+}
+
+}  // namespace sipman::app
