@@ -32,7 +32,7 @@ constexpr char kUsageHead[] =
     "      Decode every SIP message in pcap/pcapng FILEs (merged in time order)\n"
     "      and print one line per message, in capture order. FILE - reads\n"
     "      standard input (e.g. tcpdump -w - | sipman messages -).\n"
-    "  sipman media FILE...\n"
+    "  sipman media [--json] FILE...\n"
     "      Measure every RTP stream in the FILEs: the SDP of each call names\n"
     "      the addresses its media uses (an RTP stream no SDP announced is found\n"
     "      after 4 packets in sequence). One line per stream, tab-separated:\n"
@@ -43,6 +43,7 @@ constexpr char kUsageHead[] =
     "      buffer; empty for codecs without E-model figures), Call-ID (empty\n"
     "      when no SDP announced it). Packets, lost, delta and jitter are\n"
     "      Wireshark's (tshark -z rtp,streams); every formula: docs/METRICS.md.\n"
+    "      --json prints one object per stream with every figure instead.\n"
     "  sipman analyze [--db PATH] [--sensor NAME] [--json]\n"
     "                 [--correlation-header NAME] [--local-net CIDR[,CIDR...]] FILE...\n"
     "      Decode the FILEs, correlate SIP into calls and registrations, store\n"
@@ -175,7 +176,11 @@ int ParseMessages(int argc, char** argv) {
 int ParseMedia(int argc, char** argv) {
   MediaOptions options;
   for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
-    if (std::optional<int> exit = FileArgument("media", f.Arg(), &options.files)) return *exit;
+    if (f.Arg() == "--json") {
+      options.json = true;
+    } else if (std::optional<int> exit = FileArgument("media", f.Arg(), &options.files)) {
+      return *exit;
+    }
   }
   if (options.files.empty()) return UsageError("media: name at least one capture file");
   return RunMedia(options);

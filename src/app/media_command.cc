@@ -84,6 +84,58 @@ void PrintStream(const media::StreamFigures& s, OutputBuffer* out) {
   out->Append('\n');
 }
 
+// Every figure, by its declared name.
+void PrintStreamJson(const media::StreamFigures& s, OutputBuffer* out) {
+  char ip[46];
+  out->Append("{\"src_ip\":\"");
+  out->Append(std::string_view(ip, s.src_ip.Format(ip)));
+  out->Append("\",\"src_port\":");
+  out->AppendInt(s.src_port);
+  out->Append(",\"dst_ip\":\"");
+  out->Append(std::string_view(ip, s.dst_ip.Format(ip)));
+  out->Append("\",\"dst_port\":");
+  out->AppendInt(s.dst_port);
+  char ssrc[16];
+  std::snprintf(ssrc, sizeof ssrc, "0x%08X", s.ssrc);
+  out->Append(",\"ssrc\":\"");
+  out->Append(ssrc);
+  out->Append("\",\"call_id\":");
+  AppendJsonString(out, s.call_id);
+  out->Append(",\"from_unexpected_source\":");
+  out->Append(s.from_unexpected_source ? "true" : "false");
+  out->Append(",\"codec\":");
+  AppendJsonString(out, s.codec);
+  out->Append(",\"payload_type\":");
+  out->AppendInt(s.payload_type);
+  out->Append(",\"clock_rate\":");
+  out->AppendInt(s.clock_rate);
+  out->Append(",\"payload_types\":[");
+  bool first = true;
+  for (int pt = 0; pt < 128; ++pt) {
+    if ((s.payload_types_seen[pt >> 6] >> (pt & 63) & 1) == 0) continue;
+    if (!first) out->Append(',');
+    first = false;
+    out->AppendInt(pt);
+  }
+  out->Append("],\"first_ts\":");
+  out->AppendEpochMicros(s.first_ts);
+  out->Append(",\"last_ts\":");
+  out->AppendEpochMicros(s.last_ts);
+  out->Append(",\"dtmf\":");
+  AppendJsonString(out, s.dtmf);
+#define SIPMAN_APPEND_COUNT(type, field, help) \
+  out->Append(",\"" #field "\":");             \
+  out->AppendInt(s.field);
+  SIPMAN_STREAM_COUNTS(SIPMAN_APPEND_COUNT)
+#undef SIPMAN_APPEND_COUNT
+#define SIPMAN_APPEND_MEASURE(type, field, help) \
+  out->Append(",\"" #field "\":");               \
+  AppendFixed(out, s.field, 3);
+  SIPMAN_STREAM_MEASURES(SIPMAN_APPEND_MEASURE)
+#undef SIPMAN_APPEND_MEASURE
+  out->Append("}\n");
+}
+
 }  // namespace
 
 int RunMedia(const MediaOptions& options) {
@@ -95,7 +147,13 @@ int RunMedia(const MediaOptions& options) {
   }
   OutputBuffer out(1);
   const std::vector<media::StreamFigures>& streams = collector.Finish();
-  for (const media::StreamFigures& s : streams) PrintStream(s, &out);
+  for (const media::StreamFigures& s : streams) {
+    if (options.json) {
+      PrintStreamJson(s, &out);
+    } else {
+      PrintStream(s, &out);
+    }
+  }
   out.Flush();
   for (const std::string& w : totals->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   const media::MediaCounters& c = collector.counters();

@@ -8,6 +8,7 @@
 namespace sipman::app {
 
 struct MediaOptions {
+  bool json = false;  // one JSON object per stream, every figure
   std::vector<std::string> files;
 };
 

@@ -176,37 +176,52 @@ double MosFromR(double r);
 
 // ---------------------------------------------------------------- streams
 
+// The counted and measured figures of an RTP stream, declared once:
+// X(type, field, "what it is"). docs/METRICS.md defines every one.
+#define SIPMAN_STREAM_COUNTS(X)                                                               \
+  X(uint64_t, packets, "RTP packets")                                                         \
+  X(uint64_t, bytes, "their bytes: RTP header, payload and padding")                          \
+  X(int64_t, expected, "Wireshark: last - first sequence number + 1, wraps counted")          \
+  X(int64_t, lost, "Wireshark: expected - packets (negative with duplicates)")                \
+  X(uint64_t, sequence_errors, "Wireshark: packets out of sequence (jumps, late, duplicated)") \
+  X(int64_t, expected_rfc3550, "RFC 3550 A.1: extended highest - base + 1, restarts summed")  \
+  X(int64_t, lost_rfc3550, "RFC 3550 A.1: expected - distinct packets received")               \
+  X(uint64_t, duplicates, "packets whose sequence number was already received")               \
+  X(uint64_t, out_of_order, "packets behind the highest sequence number, not duplicates")     \
+  X(uint64_t, discontinuities, "forward jumps over one sequence number, and big jumps")        \
+  X(uint64_t, restarts, "sequence restarts (RFC 3550 A.1: two packets after a big jump)")     \
+  X(uint64_t, telephone_events, "RFC 4733 events ended (DTMF digits and tones)")             \
+  X(uint64_t, discarded_fixed50, "packets too late for a fixed 50 ms jitter buffer")           \
+  X(uint64_t, discarded_adaptive, "packets too late for the adaptive jitter buffer")
+
+#define SIPMAN_STREAM_MEASURES(X)                                                          \
+  X(double, max_delta_ms, "Wireshark: longest time between regular packets")               \
+  X(double, mean_delta_ms, "Wireshark: mean time between regular packets")                 \
+  X(double, max_jitter_ms, "Wireshark: highest RFC 3550 interarrival jitter")              \
+  X(double, mean_jitter_ms, "Wireshark: mean interarrival jitter")                         \
+  X(double, longest_gap_ms, "longest time between any two packets")                        \
+  X(double, burst_ratio, "G.107 BurstR of the losses and late discards (1: random)")       \
+  X(double, mos_fixed50, "E-model MOS after a fixed 50 ms buffer; -1 when not computable") \
+  X(double, mos_adaptive, "E-model MOS after the adaptive buffer; -1 when not computable")
+
 // The figures of one RTP stream (one SSRC from one source to one
-// destination address and port). docs/METRICS.md defines every one.
+// destination address and port).
 struct StreamFigures {
   IpAddress src_ip, dst_ip;
   uint16_t src_port = 0, dst_port = 0;
   uint32_t ssrc = 0;
   std::string call_id;    // empty when no SDP announced either end
-  bool from_unexpected_source = false;  // joined by destination only (NAT)
+  bool from_unexpected_source = false;  // joined by its destination only (NAT)
   std::string codec;      // of the first payload type that is not an event or CN
   uint8_t payload_type = 0;
   uint32_t clock_rate = 0;
-  uint64_t payload_types_seen[2] = {};  // bit n: payload type n seen
+  uint64_t payload_types_seen[2] = {};  // bit n of [n / 64]: payload type n seen
   TimestampNs first_ts = 0, last_ts = 0;
-  uint64_t packets = 0, bytes = 0;  // bytes: RTP header and payload
-  // As Wireshark's RTP Streams: expected from the first and last sequence
-  // numbers and the wraps counted between; lost = expected - packets.
-  int64_t expected = 0, lost = 0;
-  uint32_t sequence_errors = 0;  // Wireshark's "wrong sequence" count
-  double max_delta_ms = 0, mean_delta_ms = 0;
-  double max_jitter_ms = 0, mean_jitter_ms = 0;
-  // RFC 3550 A.1: the extended highest sequence number, restarts included.
-  int64_t expected_rfc3550 = 0, lost_rfc3550 = 0;
-  uint32_t duplicates = 0, out_of_order = 0, discontinuities = 0, restarts = 0;
-  double longest_gap_ms = 0;  // the longest time between two packets, any kind
-  uint32_t telephone_events = 0;  // RFC 4733 events ended (DTMF digits and tones)
-  std::string dtmf;               // the digits, in order
-  // E-model MOS after a simulated jitter buffer; < 0 when not computable
-  // (unknown codec, under 2 packets).
-  double mos_fixed50 = -1, mos_adaptive = -1;
-  uint64_t discarded_fixed50 = 0, discarded_adaptive = 0;  // late for the buffer
-  double burst_ratio = 1;  // G.107's BurstR of the packets lost or discarded
+  std::string dtmf;       // the DTMF digits of the events, in order (64 at most)
+#define SIPMAN_DECLARE_FIGURE(type, field, help) type field = 0;
+  SIPMAN_STREAM_COUNTS(SIPMAN_DECLARE_FIGURE)
+  SIPMAN_STREAM_MEASURES(SIPMAN_DECLARE_FIGURE)
+#undef SIPMAN_DECLARE_FIGURE
 };
 
 // Receives streams when they end (idle, evicted, or at Finish).
