@@ -20,7 +20,7 @@ class MediaCollector : public MessageHandler, public media::StreamSink {
   void OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) override {
     const std::string_view body = sip::FindSdpBody(message.content_type, message.body);
     if (body.empty() || !sip::ParseSdp(body, &sdp_)) return;
-    tracker_.OnSdp(payload.ts, message.call_id, sdp_);
+    tracker_.OnSdp(payload.ts, message, sdp_);
   }
   void OnOtherDatagram(const net::Payload& payload) override {
     tracker_.OnDatagram(payload.ts, payload.src_ip, payload.src_port, payload.dst_ip,
@@ -101,8 +101,12 @@ void PrintStreamJson(const media::StreamFigures& s, OutputBuffer* out) {
   out->Append(ssrc);
   out->Append("\",\"call_id\":");
   AppendJsonString(out, s.call_id);
-  out->Append(",\"from_unexpected_source\":");
+  out->Append(",\"sender\":\"");
+  out->Append(media::SideName(s.sender));
+  out->Append("\",\"from_unexpected_source\":");
   out->Append(s.from_unexpected_source ? "true" : "false");
+  out->Append(",\"payload_not_negotiated\":");
+  out->Append(s.payload_not_negotiated ? "true" : "false");
   out->Append(",\"codec\":");
   AppendJsonString(out, s.codec);
   out->Append(",\"payload_type\":");

@@ -176,6 +176,11 @@ double MosFromR(double r);
 
 // ---------------------------------------------------------------- streams
 
+// A party of a call: the caller is the From of the call's first message
+// with SDP when that is a request (the To when it is a response).
+enum class Side : uint8_t { kUnknown, kCaller, kCallee };
+std::string_view SideName(Side side);  // "", "caller", "callee"
+
 // The counted and measured figures of an RTP stream, declared once:
 // X(type, field, "what it is"). docs/METRICS.md defines every one.
 #define SIPMAN_STREAM_COUNTS(X)                                                               \
@@ -211,7 +216,11 @@ struct StreamFigures {
   uint16_t src_port = 0, dst_port = 0;
   uint32_t ssrc = 0;
   std::string call_id;    // empty when no SDP announced either end
+  Side sender = Side::kUnknown;         // who sent it
   bool from_unexpected_source = false;  // joined by its destination only (NAT)
+  // Its payload type is not in the format list of the SDP that announced
+  // the endpoint it was joined by (a codec the answer did not accept).
+  bool payload_not_negotiated = false;
   std::string codec;      // of the first payload type that is not an event or CN
   uint8_t payload_type = 0;
   uint32_t clock_rate = 0;
@@ -223,6 +232,31 @@ struct StreamFigures {
   SIPMAN_STREAM_MEASURES(SIPMAN_DECLARE_FIGURE)
 #undef SIPMAN_DECLARE_FIGURE
 };
+
+// One direction of a call's media: every stream one party sent.
+struct DirectionMedia {
+  std::string codec;  // of its stream with the most packets
+  uint64_t codec_packets = 0;  // that stream's packets
+  uint32_t streams = 0;
+  uint64_t packets = 0;
+  int64_t expected = 0, lost = 0;  // RFC 3550 A.1, summed over the streams
+  double loss_percent = 0;         // lost / expected
+  double max_jitter_ms = 0;
+  double mos_min = -1, mos_avg = -1;  // fixed 50 ms buffer; avg weighted by packets
+  uint64_t mos_packets = 0;           // the packets mos_avg is weighted by
+  TimestampNs first_ts = 0, last_ts = 0;
+};
+
+// A call's media, by who sent it.
+struct CallMedia {
+  DirectionMedia from_caller, from_callee;
+  uint32_t streams_of_unknown_side = 0;
+  bool from_unexpected_source = false;
+  bool payload_not_negotiated = false;
+};
+
+// Adds one stream's figures to a call's.
+void AddStream(const StreamFigures& stream, CallMedia* media);
 
 // Receives streams when they end (idle, evicted, or at Finish).
 class StreamSink {
@@ -241,6 +275,9 @@ struct MediaTrackerOptions {
   // An endpoint no SDP announced again and no media used for this long is
   // forgotten; a stream without packets for this long is emitted.
   TimestampNs endpoint_idle_ns = 3600 * kNsPerSecond;
+  // Calls whose media is summed at once (their SDP seen, TakeCallMedia not
+  // yet called); past it the least recently active is forgotten.
+  size_t max_calls = 262144;
   TimestampNs stream_idle_ns = 60 * kNsPerSecond;
 };
 
@@ -257,7 +294,8 @@ struct MediaTrackerOptions {
   X(streams, "streams", "RTP streams measured")                                               \
   X(unassociated_streams, "unassociated_streams", "of those, streams no SDP announced")       \
   X(streams_evicted, "streams_evicted", "streams emitted early for max_streams")             \
-  X(endpoints_evicted, "endpoints_evicted", "SDP endpoints forgotten for max_endpoints")
+  X(endpoints_evicted, "endpoints_evicted", "SDP endpoints forgotten for max_endpoints")     \
+  X(calls_evicted, "calls_evicted", "calls' media summaries forgotten for max_calls")
 
 struct MediaCounters {
 #define SIPMAN_DECLARE_COUNTER(field, name, help) uint64_t field = 0;
@@ -276,10 +314,15 @@ class MediaTracker {
   MediaTracker(const MediaTracker&) = delete;
   MediaTracker& operator=(const MediaTracker&) = delete;
 
-  // An SDP body seen at `ts` in a message of call `call_id`: each RTP media
-  // line's address and port (and its RTCP port) now belong to that call,
-  // with the payload types it maps.
-  void OnSdp(TimestampNs ts, std::string_view call_id, const sip::SdpSession& sdp);
+  // An SDP body seen at `ts` in `message`: each RTP media line's address and
+  // port (and its RTCP port) now belong to the message's call and to the
+  // side that sent it, with the payload types it maps.
+  void OnSdp(TimestampNs ts, const sip::SipMessage& message, const sip::SdpSession& sdp);
+
+  // The media of a call so far, its streams still running included; the
+  // call is then forgotten here (its streams go on to the sink). False
+  // when no SDP of the call was seen.
+  bool TakeCallMedia(std::string_view call_id, CallMedia* out);
 
   // A UDP datagram that is not SIP. Returns false when it is not media
   // (no SDP endpoint at either end, and not an RTP stream found alone).
