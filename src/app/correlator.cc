@@ -1,5 +1,7 @@
 #include "app/correlator.h"
 
+#include "app/call_media.h"
+
 namespace sipman::app {
 
 void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) {
@@ -35,6 +37,10 @@ void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage
   traffic_.OnMessage(payload.ts, payload.frame_bytes, message,
                      stats::DirectionOf(local_nets_, payload.src_ip, payload.dst_ip));
   if (message.call_id.empty()) return;  // nothing to file it under; counted as malformed
+  if (media_on_ && !message.body.empty()) {
+    const std::string_view sdp = sip::FindSdpBody(message.content_type, message.body);
+    if (!sdp.empty() && sip::ParseSdp(sdp, &sdp_)) media_.OnSdp(payload.ts, message, sdp_);
+  }
 
   store::StoredMessage stored;
   stored.sensor = sensor_;
@@ -52,7 +58,19 @@ void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage
   store_->AddMessage(stored);
 }
 
-void Correlator::OnCall(const calls::CallRecord& record) {
+void Correlator::OnCall(const calls::CallRecord& original) {
+  // The call's measured media joins its record (a copy, once per call).
+  calls::CallRecord with_media;
+  bool has_media = media_on_ && media_.TakeCallMedia(original.call_id, &call_media_);
+  if (has_media || (media_on_ && original.answer_ts > 0 && !original.caller_media.empty())) {
+    with_media = original;
+    if (has_media) {
+      ApplyCallMedia(call_media_, &with_media);
+    } else {
+      ApplyNoMedia(&with_media);
+    }
+  }
+  const calls::CallRecord& record = with_media.call_id.empty() ? original : with_media;
   ++calls_by_state_[static_cast<size_t>(record.state)];
   if (record.sensor.empty() && !call_sensors_.empty()) {
     auto it = call_sensors_.find(record.call_id);
@@ -68,6 +86,8 @@ void Correlator::OnCall(const calls::CallRecord& record) {
   if (live_ != nullptr) live_->PublishCallEnd(record);
   store_->AddCall(record);
 }
+
+void Correlator::OnStream(const media::StreamFigures& /*stream*/) { ++streams_measured_; }
 
 void Correlator::OnRegistration(const calls::RegistrationRecord& record) {
   ++registrations_by_result_[record.result];

@@ -16,6 +16,7 @@
 
 #include "app/pipeline.h"
 #include "calls/calls.h"
+#include "media/media.h"
 #include "stats/stats.h"
 #include "store/store.h"
 #include "web/web.h"
@@ -29,16 +30,33 @@ constexpr std::array kCallStates = {calls::CallState::kAnswered,  calls::CallSta
                                     calls::CallState::kTimedOut};
 
 // Single-threaded (it owns a CallTracker). `store` must outlive it.
-class Correlator : public MessageHandler, public calls::RecordSink, public stats::SecondSink {
+class Correlator : public MessageHandler,
+                   public calls::RecordSink,
+                   public stats::SecondSink,
+                   public media::StreamSink {
  public:
   Correlator(const calls::CallTrackerOptions& options, store::Store* store)
-      : tracker_(options, this), store_(store), traffic_(this) {}
+      : tracker_(options, this), store_(store), traffic_(this), media_(media::MediaTrackerOptions{}, this) {}
 
   void OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) override;
+  void OnOtherDatagram(const net::Payload& payload) override {
+    if (media_on_) {
+      media_.OnDatagram(payload.ts, payload.src_ip, payload.src_port, payload.dst_ip,
+                        payload.dst_port, payload.data);
+    }
+  }
   void OnPacketDone(TimestampNs ts) override {
     traffic_.OnFrameDone();
     tracker_.AdvanceTime(ts);
+    if (media_on_) media_.AdvanceTime(ts);
   }
+  void OnStream(const media::StreamFigures& stream) override;
+
+  // Media analysis (RTP streams joined to calls by their SDP): on by
+  // default; off for a signalling-only sensor.
+  void set_media(bool on) { media_on_ = on; }
+  const media::MediaCounters& media_counters() const { return media_.counters(); }
+  uint64_t streams_measured() const { return streams_measured_; }
   void OnCall(const calls::CallRecord& record) override;
   void OnRegistration(const calls::RegistrationRecord& record) override;
   void OnSecond(const stats::TrafficCounters& second) override;
@@ -66,6 +84,7 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
   void AdvanceTime(TimestampNs now) {
     tracker_.AdvanceTime(now);
     traffic_.AdvanceTime(now);
+    if (media_on_) media_.AdvanceTime(now);
   }
   // Publishes the still-open traffic seconds before `now`'s second (capture
   // time) to the live feed, as not yet final; nothing without one.
@@ -81,6 +100,7 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
   // and every open second of traffic counters.
   void Finish(TimestampNs now) {
     tracker_.Finish(now);
+    if (media_on_) media_.Finish();
     traffic_.Flush();
   }
 
@@ -125,6 +145,11 @@ class Correlator : public MessageHandler, public calls::RecordSink, public stats
   std::map<std::string, uint64_t> registrations_by_result_;
   stats::TrafficStats traffic_;
   stats::TrafficSummarizer summarizer_;
+  media::MediaTracker media_;
+  bool media_on_ = true;
+  sip::SdpSession sdp_;
+  media::CallMedia call_media_;
+  uint64_t streams_measured_ = 0;
 };
 
 }  // namespace sipman::app

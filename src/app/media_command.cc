@@ -103,6 +103,10 @@ void PrintStreamJson(const media::StreamFigures& s, OutputBuffer* out) {
   AppendJsonString(out, s.call_id);
   out->Append(",\"sender\":\"");
   out->Append(media::SideName(s.sender));
+  out->Append("\",\"other_call_id\":");
+  AppendJsonString(out, s.other_call_id);
+  out->Append(",\"other_sender\":\"");
+  out->Append(media::SideName(s.other_sender));
   out->Append("\",\"from_unexpected_source\":");
   out->Append(s.from_unexpected_source ? "true" : "false");
   out->Append(",\"payload_not_negotiated\":");

@@ -160,6 +160,26 @@ struct CallRecord {
   // B2BUA leg correlation (CallTrackerOptions::correlation_header).
   std::string correlation_id;  // the header's value in this call's INVITE
   std::string linked_call_id;  // the Call-ID of the other leg, when seen
+
+  // The RTP each party sent, as the media module measured it (the app fills
+  // these; the tracker leaves them as they are): codec, packets, RFC 3550
+  // loss, highest jitter, E-model MOS after a 50 ms jitter buffer (lowest
+  // and packet-weighted mean of its streams; -1 when not computable).
+  std::string caller_rtp_codec, callee_rtp_codec;
+  int64_t caller_rtp_packets = 0, callee_rtp_packets = 0;
+  int64_t caller_rtp_lost = 0, callee_rtp_lost = 0;
+  double caller_rtp_loss_pct = 0, callee_rtp_loss_pct = 0;
+  double caller_rtp_max_jitter_ms = 0, callee_rtp_max_jitter_ms = 0;
+  double caller_mos_min = -1, caller_mos_avg = -1;
+  double callee_mos_min = -1, callee_mos_avg = -1;
+  double mos_min = -1;           // the lower of the two directions' lowest
+  int64_t rtp_streams = 0;       // RTP streams joined to the call
+  int64_t first_rtp_ms = -1;     // answer to the first RTP packet after it; -1 when none
+  // Comma-separated, in this order: one_way (answered, RTP one way only),
+  // no_media (answered, no RTP at all), unexpected_source (RTP from an
+  // address no SDP named), after_bye (RTP over a second after the BYE),
+  // codec_not_in_answer (a payload type the SDP did not list).
+  std::string media_flags;
 };
 
 // A registration attempt's result, RegistrationRecord::result.

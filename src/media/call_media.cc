@@ -13,12 +13,12 @@ std::string_view SideName(Side side) {
   return "";
 }
 
-void AddStream(const StreamFigures& s, CallMedia* media) {
+void AddStream(const StreamFigures& s, Side sender, CallMedia* media) {
   media->from_unexpected_source |= s.from_unexpected_source;
   media->payload_not_negotiated |= s.payload_not_negotiated;
-  DirectionMedia* d = s.sender == Side::kCaller   ? &media->from_caller
-                      : s.sender == Side::kCallee ? &media->from_callee
-                                                  : nullptr;
+  DirectionMedia* d = sender == Side::kCaller   ? &media->from_caller
+                      : sender == Side::kCallee ? &media->from_callee
+                                                : nullptr;
   if (d == nullptr) {
     ++media->streams_of_unknown_side;
     return;
@@ -74,14 +74,15 @@ void CallMediaTable::StreamBegan(std::string_view call_id, const StreamKey& key)
   if (it != calls_.end()) it->second.live.push_back(key);
 }
 
-void CallMediaTable::StreamEnded(const StreamKey& key, const StreamFigures& figures) {
-  auto it = calls_.find(std::string_view(figures.call_id));
+void CallMediaTable::StreamEnded(std::string_view call_id, Side sender, const StreamKey& key,
+                                 const StreamFigures& figures) {
+  auto it = calls_.find(call_id);
   if (it == calls_.end()) return;
   Entry& e = it->second;
   auto live = std::find(e.live.begin(), e.live.end(), key);
   if (live != e.live.end()) e.live.erase(live);
   e.last_active = std::max(e.last_active, figures.last_ts);
-  AddStream(figures, &e.media);
+  AddStream(figures, sender, &e.media);
 }
 
 bool CallMediaTable::Take(std::string_view call_id, CallMedia* out, std::vector<StreamKey>* live) {

@@ -25,7 +25,8 @@ class CallMediaTable {
 
   // A stream of the call began, or ended (with its figures).
   void StreamBegan(std::string_view call_id, const StreamKey& key);
-  void StreamEnded(const StreamKey& key, const StreamFigures& figures);
+  void StreamEnded(std::string_view call_id, Side sender, const StreamKey& key,
+                   const StreamFigures& figures);
 
   // Removes the call; `live` gets the keys of its streams still running.
   bool Take(std::string_view call_id, CallMedia* out, std::vector<StreamKey>* live);

@@ -100,7 +100,11 @@ Endpoint& EndpointTable::Put(TimestampNs ts, const EndpointKey& key, std::string
   } else {
     by_age_.splice(by_age_.end(), by_age_, e.order);
   }
-  if (e.call_id != call_id) e.call_id.assign(call_id);
+  if (e.call_id != call_id) {
+    e.previous_call_id.swap(e.call_id);
+    e.previous_side = e.side;
+    e.call_id.assign(call_id);
+  }
   e.side = side;
   e.rtcp = rtcp;
   e.last_used = e.queued_at = ts;

@@ -24,6 +24,11 @@ struct MappedPayload {
 struct Endpoint {
   std::string call_id;
   Side side = Side::kUnknown;  // the party that receives here
+  // The call that announced it before, when another: a B2BUA's two legs
+  // both name the address where a phone receives once re-INVITEs have
+  // joined the phones' media.
+  std::string previous_call_id;
+  Side previous_side = Side::kUnknown;
   bool rtcp = false;           // the RTCP port of a media line
   uint64_t formats[2] = {};    // bit n of [n / 64]: payload type n is in the m= line
   std::vector<MappedPayload> payloads;

@@ -215,8 +215,14 @@ struct StreamFigures {
   IpAddress src_ip, dst_ip;
   uint16_t src_port = 0, dst_port = 0;
   uint32_t ssrc = 0;
-  std::string call_id;    // empty when no SDP announced either end
-  Side sender = Side::kUnknown;         // who sent it
+  // The call whose SDP announced the destination (else the source); empty
+  // when no SDP announced either end. Media between two phones that a
+  // B2BUA's re-INVITEs joined belongs to both legs: other_call_id is then
+  // the source's call.
+  std::string call_id;
+  Side sender = Side::kUnknown;  // who sent it, in call_id's call
+  std::string other_call_id;
+  Side other_sender = Side::kUnknown;
   bool from_unexpected_source = false;  // joined by its destination only (NAT)
   // Its payload type is not in the format list of the SDP that announced
   // the endpoint it was joined by (a codec the answer did not accept).
@@ -255,8 +261,8 @@ struct CallMedia {
   bool payload_not_negotiated = false;
 };
 
-// Adds one stream's figures to a call's.
-void AddStream(const StreamFigures& stream, CallMedia* media);
+// Adds one stream's figures to a call's, as sent by `sender`.
+void AddStream(const StreamFigures& stream, Side sender, CallMedia* media);
 
 // Receives streams when they end (idle, evicted, or at Finish).
 class StreamSink {

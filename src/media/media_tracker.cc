@@ -16,10 +16,15 @@ namespace {
 
 constexpr uint8_t kComfortNoise = 13, kComfortNoiseOld = 19;
 
-struct Stream {
-  uint64_t index = 0;  // creation order
+// A call a stream belongs to, and who sent it there.
+struct CallLink {
   std::string call_id;
   Side sender = Side::kUnknown;
+};
+
+struct Stream {
+  uint64_t index = 0;  // creation order
+  CallLink links[2];   // the destination's call (else the source's); the source's when another
   bool from_unexpected_source = false;
   bool payload_not_negotiated = false;
   uint8_t payload_type = 0;
@@ -116,19 +121,22 @@ class MediaTracker::Impl {
       ++counters_.rtp_malformed;
       rtp_.payload = {};
     }
-    // The receiver's SDP says best who sends: the other side.
-    Side sender = Side::kUnknown;
-    if (at_dst != nullptr) {
-      sender = at_dst->side == Side::kCaller   ? Side::kCallee
-               : at_dst->side == Side::kCallee ? Side::kCaller
-                                               : Side::kUnknown;
-    } else {
-      sender = at_src->side;
-    }
     const StreamKey key{src, dst, src_port, dst_port, rtp_.ssrc};
     Stream* stream = Find(key);
     if (stream == nullptr) {
-      stream = Create(key, endpoint->call_id, sender);
+      // The receiver's SDP says best whose stream it is: the other side's.
+      // Then the sender's; then the calls that announced either before.
+      CallLink links[2];
+      size_t n = 0;
+      auto link = [&](const std::string& call_id, Side sender) {
+        if (n == 2 || call_id.empty() || (n == 1 && links[0].call_id == call_id)) return;
+        links[n++] = CallLink{call_id, sender};
+      };
+      if (at_dst != nullptr) link(at_dst->call_id, Opposite(at_dst->side));
+      if (at_src != nullptr) link(at_src->call_id, at_src->side);
+      if (at_dst != nullptr) link(at_dst->previous_call_id, Opposite(at_dst->previous_side));
+      if (at_src != nullptr) link(at_src->previous_call_id, at_src->previous_side);
+      stream = Create(key, links);
       stream->from_unexpected_source = at_src == nullptr;
     }
     Measure(ts, data.size(), stream, at_dst != nullptr ? at_dst : at_src);
@@ -142,7 +150,9 @@ class MediaTracker::Impl {
       auto it = streams_.find(key);
       if (it == streams_.end()) continue;
       Figures(it->first, it->second);
-      AddStream(figures_, out);
+      for (const CallLink& link : it->second.links) {
+        if (!link.call_id.empty() && link.call_id == call_id) AddStream(figures_, link.sender, out);
+      }
     }
     live_keys_.clear();
     return true;
@@ -165,11 +175,7 @@ class MediaTracker::Impl {
     for (auto it = streams_.begin(); it != streams_.end(); ++it) all.push_back(it);
     std::sort(all.begin(), all.end(),
               [](const auto& a, const auto& b) { return a->second.index < b->second.index; });
-    for (auto& it : all) {
-      Figures(it->first, it->second);
-      calls_.StreamEnded(it->first, figures_);
-      sink_->OnStream(figures_);
-    }
+    for (auto& it : all) Ended(it->first, it->second);
     streams_.clear();
     by_age_.clear();
   }
@@ -186,20 +192,26 @@ class MediaTracker::Impl {
     return &it->second;
   }
 
-  Stream* Create(const StreamKey& key, std::string_view call_id, Side sender) {
+  static Side Opposite(Side side) {
+    return side == Side::kCaller ? Side::kCallee : side == Side::kCallee ? Side::kCaller : side;
+  }
+
+  Stream* Create(const StreamKey& key, const CallLink (&links)[2]) {
     if (streams_.size() >= options_.max_streams && !by_age_.empty()) {
       ++counters_.streams_evicted;
       Emit(streams_.find(by_age_.front()));
     }
     Stream& s = streams_[key];
     s.index = next_index_++;
-    s.call_id.assign(call_id);
-    s.sender = sender;
+    s.links[0] = links[0];
+    s.links[1] = links[1];
     by_age_.push_back(key);
     s.order = std::prev(by_age_.end());
     ++counters_.streams;
-    if (call_id.empty()) ++counters_.unassociated_streams;
-    calls_.StreamBegan(call_id, key);
+    if (links[0].call_id.empty()) ++counters_.unassociated_streams;
+    for (const CallLink& link : s.links) {
+      if (!link.call_id.empty()) calls_.StreamBegan(link.call_id, key);
+    }
     return &s;
   }
 
@@ -229,7 +241,7 @@ class MediaTracker::Impl {
     s->measure.OnPacket(p);
     if (facts.telephone_event) s->events.OnPacket(rtp_);
     ++counters_.rtp_packets;
-    if (s->call_id.empty()) ++counters_.unassociated_packets;
+    if (s->links[0].call_id.empty()) ++counters_.unassociated_packets;
   }
 
   bool OnMgcp(TimestampNs ts, std::string_view data) {
@@ -262,16 +274,23 @@ class MediaTracker::Impl {
       return false;
     }
     c.packets = 0;
-    Measure(ts, data.size(), Create(key, {}, Side::kUnknown), nullptr);
+    Measure(ts, data.size(), Create(key, {}), nullptr);
     return true;
   }
 
   void Emit(Map::iterator it) {
-    Figures(it->first, it->second);
-    calls_.StreamEnded(it->first, figures_);
-    sink_->OnStream(figures_);
+    Ended(it->first, it->second);
     by_age_.erase(it->second.order);
     streams_.erase(it);
+  }
+
+  // A stream's figures go to its calls and to the sink.
+  void Ended(const StreamKey& key, const Stream& s) {
+    Figures(key, s);
+    for (const CallLink& link : s.links) {
+      if (!link.call_id.empty()) calls_.StreamEnded(link.call_id, link.sender, key, figures_);
+    }
+    sink_->OnStream(figures_);
   }
 
   // Fills figures_ for a stream.
@@ -282,8 +301,10 @@ class MediaTracker::Impl {
     figures_.src_port = key.src_port;
     figures_.dst_port = key.dst_port;
     figures_.ssrc = key.ssrc;
-    figures_.call_id = s.call_id;
-    figures_.sender = s.sender;
+    figures_.call_id = s.links[0].call_id;
+    figures_.sender = s.links[0].sender;
+    figures_.other_call_id = s.links[1].call_id;
+    figures_.other_sender = s.links[1].sender;
     figures_.from_unexpected_source = s.from_unexpected_source;
     figures_.payload_not_negotiated = s.payload_not_negotiated;
     figures_.codec = s.codec_name;

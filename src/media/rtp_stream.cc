@@ -135,6 +135,7 @@ void RtpStream::TrackSequence(uint16_t seq) {
     bad_seq_ = 0x10001;  // no sequence number: nothing pending
     received_ = 1;
     recent_ = 1;
+    loss_runs_.Advance(1);
     return;
   }
   const uint16_t ahead = static_cast<uint16_t>(seq - max_seq_);
@@ -142,10 +143,8 @@ void RtpStream::TrackSequence(uint16_t seq) {
     ++duplicates_;
   } else if (ahead < kMaxDropout) {
     if (seq < max_seq_) cycles_ += 65536;
-    if (ahead > 1) {
-      ++discontinuities_;
-      for (int i = 1; i < ahead; ++i) CountLossRun(true);
-    }
+    if (ahead > 1) ++discontinuities_;
+    loss_runs_.Advance(ahead);
     recent_ = ahead >= 64 ? 1 : (recent_ << ahead) | 1;
     max_seq_ = seq;
     ++received_;
@@ -160,6 +159,7 @@ void RtpStream::TrackSequence(uint16_t seq) {
       bad_seq_ = 0x10001;
       received_ = 1;
       recent_ = 1;
+      loss_runs_.Restart();
     } else {
       bad_seq_ = static_cast<uint16_t>(seq + 1);
       ++discontinuities_;
@@ -170,6 +170,7 @@ void RtpStream::TrackSequence(uint16_t seq) {
       ++duplicates_;
     } else {
       if (behind < 64) recent_ |= uint64_t{1} << behind;
+      loss_runs_.Mark(behind, true);
       ++out_of_order_;
       ++received_;
     }
@@ -193,8 +194,6 @@ void RtpStream::Playout(const StreamPacket& p, int64_t extended_ts) {
     reference_transit_ms_ = 0;
     reference_at_ms_ = 0;
     ++played_;
-    CountLossRun(false);
-    playout_highest_seq_ = rtp.sequence;
     return;
   }
   const double arrival_ms = static_cast<double>(p.ts - playout_base_ts_) / 1e6;
@@ -206,8 +205,10 @@ void RtpStream::Playout(const StreamPacket& p, int64_t extended_ts) {
   reference_at_ms_ = arrival_ms;
   const double lateness = transit - reference_transit_ms_;
 
-  const bool late_fixed = lateness > kFixedBufferMs;
-  if (late_fixed) ++discarded_fixed_;
+  if (lateness > kFixedBufferMs) {
+    ++discarded_fixed_;
+    loss_runs_.Mark(static_cast<uint16_t>(max_seq_ - rtp.sequence), false);
+  }
   if (lateness > adaptive_delay_ms_) {
     ++discarded_adaptive_;
     adaptive_delay_ms_ = std::min(kAdaptiveMaxMs, lateness + kAdaptiveMinMs);
@@ -217,26 +218,58 @@ void RtpStream::Playout(const StreamPacket& p, int64_t extended_ts) {
         kAdaptiveMinMs, adaptive_delay_ms_ - 0.01 * (adaptive_delay_ms_ - lateness - kAdaptiveMinMs));
   }
   ++played_;
-  // Only packets that moved the sequence forward are outcomes; the gap
-  // before them was counted lost by TrackSequence.
-  const uint16_t ahead = static_cast<uint16_t>(rtp.sequence - playout_highest_seq_);
-  if (ahead != 0 && ahead < kMaxDropout) {
-    playout_highest_seq_ = rtp.sequence;
-    CountLossRun(late_fixed);
+}
+
+void LossRuns::Advance(uint32_t ahead) {
+  // A jump is at most kMaxDropout (3,000) numbers: shifted one by one.
+  for (uint32_t i = 0; i < ahead; ++i) {
+    if ((valid_ >> 63) & 1) Settle(((played_ >> 63) & 1) == 0);
+    played_ <<= 1;
+    valid_ = (valid_ << 1) | 1;
+  }
+  played_ |= 1;
+}
+
+void LossRuns::Mark(uint32_t behind, bool played) {
+  if (behind >= 64 || ((valid_ >> behind) & 1) == 0) return;
+  if (played) {
+    played_ |= uint64_t{1} << behind;
+  } else {
+    played_ &= ~(uint64_t{1} << behind);
   }
 }
 
-// A two-state (Gilbert) model of the outcomes in sequence order: BurstR is
-// the mean run of losses observed over the mean run expected of random loss
-// (G.107 Annex A: BurstR = 1 / (p + q)).
-void RtpStream::CountLossRun(bool lost) {
+void LossRuns::Restart() {
+  SettleWindow();
+  played_ = valid_ = 1;
+}
+
+void LossRuns::SettleWindow() {
+  for (int i = 63; i >= 0; --i) {
+    if ((valid_ >> i) & 1) Settle(((played_ >> i) & 1) == 0);
+  }
+  played_ = valid_ = 0;
+}
+
+// G.107 Annex A: p = P(loss | previous played), q = P(played | previous
+// lost); BurstR = 1 / (p + q), 1 for random loss.
+void LossRuns::Settle(bool lost) {
   if (lost) {
-    ++loss_events_;
-    if (!last_lost_) ++loss_runs_;
+    ++lost_;
+    if (!last_lost_) ++runs_;
   } else {
-    ++kept_events_;
+    ++kept_;
   }
   last_lost_ = lost;
+}
+
+double LossRuns::BurstRatio() const {
+  LossRuns all = *this;
+  all.SettleWindow();
+  if (all.runs_ == 0 || all.lost_ == 0 || all.kept_ == 0) return 1;
+  const double p = static_cast<double>(all.runs_) / static_cast<double>(all.kept_);
+  const double q = static_cast<double>(all.runs_) / static_cast<double>(all.lost_);
+  return std::max(1.0, 1 / (p + q));
 }
 
 void RtpStream::Fill(const CodecInfo& codec, StreamFigures* out) const {
@@ -265,13 +298,7 @@ void RtpStream::Fill(const CodecInfo& codec, StreamFigures* out) const {
   out->discarded_fixed50 = discarded_fixed_;
   out->discarded_adaptive = discarded_adaptive_;
 
-  // BurstR: observed mean loss run over the random-loss expectation.
-  double burst_ratio = 1;
-  if (loss_runs_ > 0 && loss_events_ > 0 && kept_events_ > 0) {
-    const double p = static_cast<double>(loss_runs_) / static_cast<double>(kept_events_);
-    const double q = static_cast<double>(loss_runs_) / static_cast<double>(loss_events_);
-    if (p + q > 0) burst_ratio = std::max(1.0, 1 / (p + q));
-  }
+  const double burst_ratio = loss_runs_.BurstRatio();
   out->burst_ratio = burst_ratio;
 
   out->mos_fixed50 = out->mos_adaptive = -1;

@@ -20,6 +20,31 @@ struct StreamPacket {
   bool telephone_event = false;
 };
 
+// Which packets, in sequence order, were played or lost (never arrived, or
+// too late for the fixed 50 ms buffer), for G.107's BurstR. A window of the
+// last 64 sequence numbers lets a reordered packet still count as played;
+// outcomes that leave it feed a two-state (Gilbert) model.
+class LossRuns {
+ public:
+  // The highest sequence number moved `ahead`: the new one arrived, the
+  // ones skipped are lost until they arrive.
+  void Advance(uint32_t ahead);
+  // The packet `behind` the highest arrived (played) or came too late.
+  void Mark(uint32_t behind, bool played);
+  // The sequence started again (RFC 3550 A.1 restart) with one packet.
+  void Restart();
+  // Observed mean loss run over the random-loss one: 1 / (p + q), at least 1.
+  double BurstRatio() const;
+
+ private:
+  void Settle(bool lost);
+  void SettleWindow();
+
+  uint64_t played_ = 0, valid_ = 0;  // bit i: highest - i
+  bool last_lost_ = false;
+  uint64_t runs_ = 0, lost_ = 0, kept_ = 0;
+};
+
 // Wireshark's RTP stream figures (max delta, jitter, lost), RFC 3550 A.1's
 // extended sequence numbers, and two simulated jitter buffers for the
 // E-model. A few hundred bytes, no allocation per packet.
@@ -40,7 +65,6 @@ class RtpStream {
   void TrackSequence(uint16_t seq);
   // Two playout buffers: fixed 50 ms, and adaptive.
   void Playout(const StreamPacket& p, int64_t extended_ts);
-  void CountLossRun(bool lost);
 
   TimestampNs first_ts_ = 0, last_ts_ = 0;
   uint64_t bytes_ = 0;
@@ -80,10 +104,7 @@ class RtpStream {
   double adaptive_delay_ms_ = 0;
   double reference_transit_ms_ = 0, reference_at_ms_ = 0;
   uint64_t played_ = 0, discarded_fixed_ = 0, discarded_adaptive_ = 0;
-  // Loss runs (lost, or discarded by the fixed buffer) for BurstR.
-  bool last_lost_ = false;
-  uint64_t loss_runs_ = 0, loss_events_ = 0, kept_events_ = 0;
-  int64_t playout_highest_seq_ = -1;
+  LossRuns loss_runs_;
 };
 
 // RFC 4733 events of a stream: an event ends with up to three packets with

@@ -3,6 +3,8 @@
 
 #include <libpq-fe.h>
 
+#include <cstdlib>
+
 #include <charconv>
 #include <string>
 
@@ -37,6 +39,11 @@ std::string_view PgResult::Text(int row, int column) const {
 }
 
 int64_t PgResult::Int(int row, int column) const { return ParseDecimal(Text(row, column)); }
+
+double PgResult::Double(int row, int column) const {
+  const std::string text(Text(row, column));
+  return text.empty() ? 0 : std::strtod(text.c_str(), nullptr);
+}
 
 int64_t PgResult::affected_rows() const {
   return result_ == nullptr ? 0 : ParseDecimal(PQcmdTuples(result_));

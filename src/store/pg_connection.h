@@ -32,6 +32,7 @@ class PgResult {
   // LIFETIME: the view lives as long as this result.
   std::string_view Text(int row, int column) const;
   int64_t Int(int row, int column) const;
+  double Double(int row, int column) const;  // 0 for NULL or unreadable text
   // Rows an INSERT, UPDATE or DELETE changed.
   int64_t affected_rows() const;
 

@@ -39,6 +39,13 @@ void AppendCopyText(std::string_view text, std::string* out) {
   }
 }
 
+// Enough digits to read the same double back (17 significant).
+void AppendCopyDouble(double v, std::string* out) {
+  char text[32];
+  const int n = std::snprintf(text, sizeof text, "%.17g", v);
+  out->append(text, n > 0 ? static_cast<size_t>(n) : 0);
+}
+
 void AppendCopyInt(int64_t v, std::string* out) {
   char buffer[24];
   auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), v);
@@ -78,6 +85,9 @@ void AppendCallRow(const EncodedCall& row, std::string* out) {
 #define SIPMAN_APPEND_INT(field) out->push_back('\t'); AppendCopyInt(static_cast<int64_t>(r.field), out);
   SIPMAN_CALL_INT_FIELDS(SIPMAN_APPEND_INT)
 #undef SIPMAN_APPEND_INT
+#define SIPMAN_APPEND_REAL(field) out->push_back('\t'); AppendCopyDouble(r.field, out);
+  SIPMAN_CALL_REAL_FIELDS(SIPMAN_APPEND_REAL)
+#undef SIPMAN_APPEND_REAL
   out->push_back('\n');
 }
 

@@ -73,6 +73,9 @@ Status ReadPgCall(const PgResult& res, int row, int first, const std::string& na
 #define SIPMAN_READ_INT(field) r.field = static_cast<decltype(r.field)>(res.Int(row, i++));
   SIPMAN_CALL_INT_FIELDS(SIPMAN_READ_INT)
 #undef SIPMAN_READ_INT
+#define SIPMAN_READ_REAL(field) r.field = res.Double(row, i++);
+  SIPMAN_CALL_REAL_FIELDS(SIPMAN_READ_REAL)
+#undef SIPMAN_READ_REAL
   r.also_seen_by = res.Text(row, i++);
   return Status::Ok();
 }

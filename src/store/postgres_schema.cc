@@ -208,6 +208,47 @@ struct PgMigration {
   const char* sql;
 };
 
+// Version 7: SQLite's version 11, each call's media as measured.
+constexpr const char kSchemaV7[] = R"sql(
+ALTER TABLE calls ADD COLUMN caller_rtp_codec TEXT NOT NULL DEFAULT '';
+ALTER TABLE calls ADD COLUMN callee_rtp_codec TEXT NOT NULL DEFAULT '';
+ALTER TABLE calls ADD COLUMN media_flags TEXT NOT NULL DEFAULT '';
+ALTER TABLE calls ADD COLUMN caller_rtp_packets BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN callee_rtp_packets BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN caller_rtp_lost BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN callee_rtp_lost BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN rtp_streams BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN first_rtp_ms BIGINT NOT NULL DEFAULT -1;
+ALTER TABLE calls ADD COLUMN caller_rtp_loss_pct DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN callee_rtp_loss_pct DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN caller_rtp_max_jitter_ms DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN callee_rtp_max_jitter_ms DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN caller_mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
+ALTER TABLE calls ADD COLUMN caller_mos_avg DOUBLE PRECISION NOT NULL DEFAULT -1;
+ALTER TABLE calls ADD COLUMN callee_mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
+ALTER TABLE calls ADD COLUMN callee_mos_avg DOUBLE PRECISION NOT NULL DEFAULT -1;
+ALTER TABLE calls ADD COLUMN mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
+ALTER TABLE active_calls ADD COLUMN caller_rtp_codec TEXT NOT NULL DEFAULT '';
+ALTER TABLE active_calls ADD COLUMN callee_rtp_codec TEXT NOT NULL DEFAULT '';
+ALTER TABLE active_calls ADD COLUMN media_flags TEXT NOT NULL DEFAULT '';
+ALTER TABLE active_calls ADD COLUMN caller_rtp_packets BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE active_calls ADD COLUMN callee_rtp_packets BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE active_calls ADD COLUMN caller_rtp_lost BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE active_calls ADD COLUMN callee_rtp_lost BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE active_calls ADD COLUMN rtp_streams BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE active_calls ADD COLUMN first_rtp_ms BIGINT NOT NULL DEFAULT -1;
+ALTER TABLE active_calls ADD COLUMN caller_rtp_loss_pct DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE active_calls ADD COLUMN callee_rtp_loss_pct DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE active_calls ADD COLUMN caller_rtp_max_jitter_ms DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE active_calls ADD COLUMN callee_rtp_max_jitter_ms DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE active_calls ADD COLUMN caller_mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
+ALTER TABLE active_calls ADD COLUMN caller_mos_avg DOUBLE PRECISION NOT NULL DEFAULT -1;
+ALTER TABLE active_calls ADD COLUMN callee_mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
+ALTER TABLE active_calls ADD COLUMN callee_mos_avg DOUBLE PRECISION NOT NULL DEFAULT -1;
+ALTER TABLE active_calls ADD COLUMN mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
+CREATE INDEX calls_mos_min ON calls(mos_min, invite_ts);
+)sql";
+
 const PgMigration kMigrations[] = {
     {1, "calls, registrations and messages partitioned by day; traffic; active calls",
      kSchemaV1},
@@ -216,6 +257,7 @@ const PgMigration kMigrations[] = {
     {4, "calls.also_seen_by: the other sensors that saw a call", kSchemaV4},
     {5, "encrypted SIP (TLS connections and bytes) per period", kSchemaV5},
     {6, "one row per call and sensor: the most complete sighting", SchemaV6()},
+    {7, "calls: the media measured per direction (codec, loss, jitter, MOS, flags)", kSchemaV7},
 };
 
 constexpr const char kCreateMigrationsTable[] = R"sql(

@@ -34,6 +34,9 @@ Status ReadCallColumns(const Statement& st, int first, const std::string& row_na
 #define SIPMAN_READ_INT(field) r.field = static_cast<decltype(r.field)>(st.ColumnInt(i++));
   SIPMAN_CALL_INT_FIELDS(SIPMAN_READ_INT)
 #undef SIPMAN_READ_INT
+#define SIPMAN_READ_REAL(field) r.field = st.ColumnDouble(i++);
+  SIPMAN_CALL_REAL_FIELDS(SIPMAN_READ_REAL)
+#undef SIPMAN_READ_REAL
   return Status::Ok();
 }
 

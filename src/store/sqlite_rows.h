@@ -21,23 +21,30 @@ namespace sipman::store::internal {
   X(callee_user) X(ruri_user) X(callee_domain) X(callee_tag) X(diversion_user) X(transport) \
   X(final_reason) X(hangup_by) X(reason_protocol) X(reason_text) X(caller_media_types)      \
   X(callee_media_types) X(caller_user_agent) X(callee_user_agent) X(correlation_id)         \
-  X(linked_call_id)
+  X(linked_call_id) X(caller_rtp_codec) X(callee_rtp_codec) X(media_flags)
 #define SIPMAN_CALL_INT_FIELDS(X)                                                           \
   X(src_port) X(dst_port) X(invite_ts) X(first_provisional_ts) X(first_18x_ts) X(answer_ts) \
   X(ack_ts) X(bye_ts) X(cancel_ts) X(final_ts) X(end_ts) X(duration_ms) X(connect_ms)       \
   X(post_dial_delay_ms) X(disconnect_delay_ms) X(final_status) X(reason_cause)              \
-  X(message_count) X(retransmissions) X(byte_count) X(auth_challenges)
+  X(message_count) X(retransmissions) X(byte_count) X(auth_challenges) X(caller_rtp_packets)  \
+  X(callee_rtp_packets) X(caller_rtp_lost) X(callee_rtp_lost) X(rtp_streams) X(first_rtp_ms)
+#define SIPMAN_CALL_REAL_FIELDS(X)                                                         \
+  X(caller_rtp_loss_pct) X(callee_rtp_loss_pct) X(caller_rtp_max_jitter_ms)                \
+  X(callee_rtp_max_jitter_ms) X(caller_mos_min) X(caller_mos_avg) X(callee_mos_min)         \
+  X(callee_mos_avg) X(mos_min)
 
 #define SIPMAN_COLUMN_NAME(field) ", " #field
 // Every column of a call record, in the order ReadCallColumns reads them.
 inline constexpr const char kCallColumns[] =
     "sensor, src_ip, dst_ip, state, caller_media, callee_media"
-    SIPMAN_CALL_TEXT_FIELDS(SIPMAN_COLUMN_NAME) SIPMAN_CALL_INT_FIELDS(SIPMAN_COLUMN_NAME);
+    SIPMAN_CALL_TEXT_FIELDS(SIPMAN_COLUMN_NAME) SIPMAN_CALL_INT_FIELDS(SIPMAN_COLUMN_NAME)
+        SIPMAN_CALL_REAL_FIELDS(SIPMAN_COLUMN_NAME);
 #undef SIPMAN_COLUMN_NAME
 
 #define SIPMAN_COUNT(field) +1
 inline constexpr int kCallColumnCount =
-    6 SIPMAN_CALL_TEXT_FIELDS(SIPMAN_COUNT) SIPMAN_CALL_INT_FIELDS(SIPMAN_COUNT);
+    6 SIPMAN_CALL_TEXT_FIELDS(SIPMAN_COUNT) SIPMAN_CALL_INT_FIELDS(SIPMAN_COUNT)
+        SIPMAN_CALL_REAL_FIELDS(SIPMAN_COUNT);
 #undef SIPMAN_COUNT
 
 // Every column of a registration record, in ReadRegistrationColumns' order.

@@ -320,6 +320,9 @@ Status SqliteStore::InsertCall(const EncodedCall& row, bool active, BatchResult*
 #define SIPMAN_BIND_INT(field) st.BindInt(i++, static_cast<int64_t>(r.field));
   SIPMAN_CALL_INT_FIELDS(SIPMAN_BIND_INT)
 #undef SIPMAN_BIND_INT
+#define SIPMAN_BIND_REAL(field) st.BindDouble(i++, r.field);
+  SIPMAN_CALL_REAL_FIELDS(SIPMAN_BIND_REAL)
+#undef SIPMAN_BIND_REAL
   if (active) return StepInsert(&st, "active_calls", &result->active_calls_inserted, result);
   const CallCompleteness rank = CompletenessOf(r);
   Statement& weaker = delete_weaker_call_;

@@ -33,6 +33,7 @@ class Statement {
   Status Prepare(sqlite3* db, std::string_view sql, bool persistent = false);
 
   void BindInt(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+  void BindDouble(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
   void BindText(int index, std::string_view text) {
     sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
   }
@@ -53,6 +54,7 @@ class Statement {
   void Reset() { sqlite3_reset(stmt_); }
 
   int64_t ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
+  double ColumnDouble(int column) const { return sqlite3_column_double(stmt_, column); }
   // LIFETIME: valid until the next Step, Reset or column read of this statement.
   std::string_view ColumnText(int column) const;
   std::string_view ColumnBlob(int column) const;

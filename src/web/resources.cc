@@ -78,6 +78,19 @@ void WriteCall(JsonWriter& w, const calls::CallRecord& r, std::optional<int64_t>
   w.Field("message_count", r.message_count).Field("retransmissions", r.retransmissions);
   w.Field("byte_count", r.byte_count).Field("auth_challenges", r.auth_challenges);
   w.Field("correlation_id", r.correlation_id).Field("linked_call_id", r.linked_call_id);
+  // The media measured, as in the calls table (docs/SCHEMA.md).
+  w.Field("caller_rtp_codec", r.caller_rtp_codec).Field("callee_rtp_codec", r.callee_rtp_codec);
+  w.Field("caller_rtp_packets", r.caller_rtp_packets);
+  w.Field("callee_rtp_packets", r.callee_rtp_packets);
+  w.Field("caller_rtp_lost", r.caller_rtp_lost).Field("callee_rtp_lost", r.callee_rtp_lost);
+  w.Field("caller_rtp_loss_pct", r.caller_rtp_loss_pct);
+  w.Field("callee_rtp_loss_pct", r.callee_rtp_loss_pct);
+  w.Field("caller_rtp_max_jitter_ms", r.caller_rtp_max_jitter_ms);
+  w.Field("callee_rtp_max_jitter_ms", r.callee_rtp_max_jitter_ms);
+  w.Field("caller_mos_min", r.caller_mos_min).Field("caller_mos_avg", r.caller_mos_avg);
+  w.Field("callee_mos_min", r.callee_mos_min).Field("callee_mos_avg", r.callee_mos_avg);
+  w.Field("mos_min", r.mos_min).Field("rtp_streams", r.rtp_streams);
+  w.Field("first_rtp_ms", r.first_rtp_ms).Field("media_flags", r.media_flags);
   w.EndObject();
 }
 

@@ -548,7 +548,8 @@ TEST_P(PostgresTest, Version6KeepsTheMostCompleteRowOfACall) {
                         " FROM calls;"
                         "INSERT INTO calls(sensor, call_id, invite_ts, state, message_count,"
                         " end_ts) SELECT sensor, call_id, invite_ts, state, 5, end_ts + 9"
-                        " FROM calls WHERE state = 'in_progress';"
+                        " FROM calls WHERE state = 'in_progress';" +
+                        testing::UndoCallMediaColumnsSql() +
                         "DELETE FROM schema_migrations WHERE version >= 6")
                   .ok());
   auto store = Open("v5");

@@ -166,7 +166,11 @@ TEST(Schema, ColumnsAreTheRecordFields) {
       "reason_protocol", "reason_cause", "reason_text", "caller_media_types", "caller_media",
       "callee_media_types", "callee_media", "caller_user_agent", "callee_user_agent",
       "message_count", "retransmissions", "byte_count", "auth_challenges", "correlation_id",
-      "linked_call_id"};
+      "linked_call_id", "caller_rtp_codec", "callee_rtp_codec", "media_flags",
+      "caller_rtp_packets", "callee_rtp_packets", "caller_rtp_lost", "callee_rtp_lost",
+      "rtp_streams", "first_rtp_ms", "caller_rtp_loss_pct", "callee_rtp_loss_pct",
+      "caller_rtp_max_jitter_ms", "callee_rtp_max_jitter_ms", "caller_mos_min",
+      "caller_mos_avg", "callee_mos_min", "callee_mos_avg", "mos_min"};
   EXPECT_EQ(Columns(&db, "calls"), call_fields);
   std::set<std::string> registration_fields = {
       "id", "call_id", "sensor", "aor", "contact", "src_ip", "src_port", "user_agent", "expires",
@@ -211,6 +215,7 @@ TEST(Schema, Version10KeepsTheMostCompleteRowOfACall) {
             "state = 'in_progress'");
     db.Exec("DELETE FROM calls_hourly; DELETE FROM calls_values; DELETE FROM calls_daily_keys;" +
             internal::CallRollupsBackfillSql());
+    db.Exec(testing::UndoCallMediaColumnsSql());
     db.Exec("DELETE FROM schema_migrations WHERE version >= 10");
   }
   auto store = OpenOrDie(path);
@@ -247,6 +252,7 @@ TEST(Schema, Version7TrafficRowsGainDirectionColumnsAsZero) {
       db.Exec(std::string("INSERT INTO ") + table +
               "(sensor, ts, packets, messages) VALUES('s', 3600, 2, 3)");
     }
+    db.Exec(testing::UndoCallMediaColumnsSql());
     db.Exec("DELETE FROM schema_migrations WHERE version >= 8");
   }
   StoreOptions options;
@@ -287,7 +293,7 @@ TEST(Schema, IndexesServeTheOperatorsSearches) {
       "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name");
   EXPECT_EQ(indexes, (std::vector<std::string>{
                          "active_calls_sensor", "calls_answered_duration", "calls_call_id",
-                         "calls_callee_invite", "calls_caller_invite", "calls_dst_ip_invite",
+                         "calls_callee_invite", "calls_caller_invite", "calls_dst_ip_invite", "calls_mos_min",
                          "calls_natural_key", "calls_post_dial_delay", "calls_report",
                          "calls_src_ip_invite", "calls_state",
                          "messages_call_id", "messages_key_hash", "registrations_aor",
