@@ -109,6 +109,14 @@ void PrintText(const AnalyzeOptions& options, const Correlator& a, const Pipelin
                 static_cast<unsigned long long>(c.calls_evicted_established));
   }
   for (const std::string& line : DecoderSummaryLines(t.decoder)) std::printf("%s\n", line.c_str());
+  if (options.media) {
+    const media::MediaCounters& m = a.media_counters();
+    std::printf("media: %llu RTP streams (%llu without SDP), %llu RTP packets, %llu RTCP\n",
+                static_cast<unsigned long long>(m.streams),
+                static_cast<unsigned long long>(m.unassociated_streams),
+                static_cast<unsigned long long>(m.rtp_packets),
+                static_cast<unsigned long long>(m.rtcp_packets));
+  }
   PrintTrafficText(a.traffic_summary());
   std::printf("stored in %s: %llu calls, %llu registrations, %llu messages (%llu already there)\n",
               options.db.c_str(), static_cast<unsigned long long>(s.calls_written),
@@ -200,6 +208,7 @@ int RunAnalyze(const AnalyzeOptions& options) {
   tracker_options.correlation_header = options.correlation_header;
   Correlator analyzer(tracker_options, store->get());
   analyzer.set_local_nets(options.local_nets);
+  analyzer.set_media(options.media);
   auto totals = RunFilePipeline(options.files, &analyzer);
   if (!totals.ok()) {
     std::fprintf(stderr, "sipman analyze: %s\n", totals.status().message().c_str());

@@ -18,6 +18,7 @@ struct AnalyzeOptions {
   std::string correlation_header;
   // --local-net: the sensor's own networks, for the in/out traffic counters.
   stats::LocalNets local_nets;
+  bool media = true;  // --no-media: RTP is not measured
 };
 
 // Decodes the files, correlates calls and registrations, stores them with

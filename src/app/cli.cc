@@ -45,7 +45,8 @@ constexpr char kUsageHead[] =
     "      Wireshark's (tshark -z rtp,streams); every formula: docs/METRICS.md.\n"
     "      --json prints one object per stream with every figure instead.\n"
     "  sipman analyze [--db PATH] [--sensor NAME] [--json]\n"
-    "                 [--correlation-header NAME] [--local-net CIDR[,CIDR...]] FILE...\n"
+    "                 [--correlation-header NAME] [--local-net CIDR[,CIDR...]]\n"
+    "                 [--no-media] FILE...\n"
     "      Decode the FILEs, correlate SIP into calls and registrations, store\n"
     "      one call detail record per call (and every message) in the SQLite\n"
     "      database PATH (default sipman.db), and print a summary: calls per\n"
@@ -55,6 +56,9 @@ constexpr char kUsageHead[] =
     "      carry that header (correlation_id, linked_call_id columns).\n"
     "      --local-net 10.0.0.0/8,2001:db8::/32 names the sensor's own networks\n"
     "      (repeatable): messages crossing their border count as in or out.\n"
+    "      The RTP of each call (joined by its SDP) is measured and stored\n"
+    "      with the call: codec, loss, jitter, MOS per direction (--no-media:\n"
+    "      not measured).\n"
     "  sipman run [-i IFACE]... [-f FILTER] [--pcap FILE [--pcap-speed X]] [--hep-listen PORT]\n"
     "             [--db PATH] [--sensor NAME] [--config FILE] [options]\n"
     "      Capture SIP live and store every call when it ends (and every\n"
@@ -209,6 +213,8 @@ int ParseAnalyze(int argc, char** argv) {
       if (!s.ok()) return UsageError("--local-net: " + s.message());
     } else if (arg == "--json") {
       options.json = true;
+    } else if (arg == "--no-media") {
+      options.media = false;
     } else if (std::optional<int> exit = FileArgument("analyze", arg, &options.files)) {
       return *exit;
     }

@@ -96,6 +96,7 @@ class Daemon {
     tracker_options.correlation_header = options_.correlation_header;
     correlator_ = std::make_unique<Correlator>(tracker_options, store_.get());
     correlator_->set_local_nets(options_.local_nets);
+    correlator_->set_media(options_.media);
     if (web_) correlator_->set_live(web_->live());
     RunWorkerParts parts;
     parts.options = &options_;

@@ -45,6 +45,7 @@ struct RunOptions {
 
   // The web GUI and API (docs/UI.md, docs/API.md), served while capturing.
   bool web = true;                         // --no-web (--web)
+  bool media = true;                       // --no-media (--media)
   // --exit-after-replay: a --pcap replay with the web GUI keeps serving the
   // stored data until SIGINT/SIGTERM; this exits once it is stored instead.
   bool exit_after_replay = false;

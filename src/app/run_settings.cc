@@ -130,6 +130,12 @@ constexpr RunSetting kSettings[] = {
                          "(web = false turns the web GUI off)"},
     {.key = "web", .flag = "--no-web", .alias = "--web", .kind = K::kSwitch, .member = &O::web,
      .help = "no web GUI", .switch_value = false},
+    {.key = "media", .flag = "--no-media", .alias = "--media", .kind = K::kSwitch,
+     .member = &O::media,
+     .help = "no media analysis (RTP joined to calls by their\n"
+             "SDP, measured: docs/METRICS.md), for a\n"
+             "signalling-only sensor",
+     .switch_value = false},
     {.key = "admin_password_file", .flag = "--admin-password-file", .metavar = "FILE",
      .kind = K::kString, .member = &O::admin_password_file,
      .need = "a file holding a password",

@@ -33,6 +33,15 @@ struct Stream {
   bool codec_known = false;
   RtpStream measure;
   TelephoneEvents events;
+  // The facts of the last payload type, so that a known stream's packets
+  // need no endpoint lookup (the per-packet fast path).
+  uint8_t cached_pt = 0xff;
+  uint32_t cached_clock = 0;
+  bool cached_event = false;
+  // The endpoint it was joined by, marked in use about once a second.
+  EndpointKey joined_by;
+  TimestampNs touched_at = 0;
+  TimestampNs queued_at = 0;             // put at the back of the age list
   std::list<StreamKey>::iterator order;  // in the age list
 };
 
@@ -98,6 +107,7 @@ class MediaTracker::Impl {
   bool OnDatagram(TimestampNs ts, const IpAddress& src, uint16_t src_port, const IpAddress& dst,
                   uint16_t dst_port, std::string_view data) {
     if ((IsMgcpPort(src_port) || IsMgcpPort(dst_port)) && OnMgcp(ts, data)) return true;
+    if (OnKnownStream(ts, src, src_port, dst, dst_port, data)) return true;
     // The source first, as Wireshark looks up its conversations.
     Endpoint* at_src = endpoints_.Find(EndpointKey{src, src_port});
     Endpoint* at_dst = endpoints_.Find(EndpointKey{dst, dst_port});
@@ -138,6 +148,8 @@ class MediaTracker::Impl {
       if (at_src != nullptr) link(at_src->previous_call_id, at_src->previous_side);
       stream = Create(key, links);
       stream->from_unexpected_source = at_src == nullptr;
+      stream->joined_by = at_dst != nullptr ? EndpointKey{dst, dst_port} : EndpointKey{src, src_port};
+      stream->touched_at = ts;
     }
     Measure(ts, data.size(), stream, at_dst != nullptr ? at_dst : at_src);
     return true;
@@ -158,10 +170,19 @@ class MediaTracker::Impl {
     return true;
   }
 
+  // Streams are queued by creation; one still active goes to the back
+  // once per idle period, so the age list costs nothing per packet.
   void AdvanceTime(TimestampNs now) {
+    last_advance_ = now;
     while (!by_age_.empty()) {
       auto it = streams_.find(by_age_.front());
-      if (it->second.measure.last_ts() + options_.stream_idle_ns > now) break;
+      Stream& s = it->second;
+      if (s.queued_at + options_.stream_idle_ns > now) break;
+      if (s.measure.last_ts() + options_.stream_idle_ns > now) {
+        s.queued_at = now;
+        by_age_.splice(by_age_.end(), by_age_, s.order);
+        continue;
+      }
       Emit(it);
     }
     endpoints_.Expire(now);
@@ -187,9 +208,25 @@ class MediaTracker::Impl {
 
   Stream* Find(const StreamKey& key) {
     auto it = streams_.find(key);
-    if (it == streams_.end()) return nullptr;
-    by_age_.splice(by_age_.end(), by_age_, it->second.order);
-    return &it->second;
+    return it == streams_.end() ? nullptr : &it->second;
+  }
+
+  // The fast path: an RTP packet of a stream already measured, with the
+  // payload type of its last packet. False when it is anything else.
+  bool OnKnownStream(TimestampNs ts, const IpAddress& src, uint16_t src_port, const IpAddress& dst,
+                     uint16_t dst_port, std::string_view data) {
+    if (data.size() < 12 || LooksLikeRtcp(data) || ParseRtp(data, &rtp_) != RtpError::kNone) {
+      return false;
+    }
+    Stream* s = Find(StreamKey{src, dst, src_port, dst_port, rtp_.ssrc});
+    if (s == nullptr || !s->codec_known || rtp_.payload_type != s->cached_pt) return false;
+    if (ts - s->touched_at > kNsPerSecond) {
+      // Keep the endpoint from expiring while its media flows.
+      s->touched_at = ts;
+      if (Endpoint* e = endpoints_.Find(s->joined_by)) e->last_used = ts;
+    }
+    Count(ts, data.size(), s, s->cached_clock, s->cached_event);
+    return true;
   }
 
   static Side Opposite(Side side) {
@@ -203,6 +240,7 @@ class MediaTracker::Impl {
     }
     Stream& s = streams_[key];
     s.index = next_index_++;
+    s.queued_at = last_advance_;
     s.links[0] = links[0];
     s.links[1] = links[1];
     by_age_.push_back(key);
@@ -232,14 +270,21 @@ class MediaTracker::Impl {
         s->payload_not_negotiated = ((endpoint->formats[pt >> 6] >> (pt & 63)) & 1) == 0;
       }
     }
+    s->cached_pt = rtp_.payload_type;
+    s->cached_clock = facts.clock_rate;
+    s->cached_event = facts.telephone_event;
+    Count(ts, size, s, facts.clock_rate, facts.telephone_event);
+  }
+
+  void Count(TimestampNs ts, size_t size, Stream* s, uint32_t clock_rate, bool telephone_event) {
     StreamPacket p;
     p.ts = ts;
     p.rtp = &rtp_;
     p.size = size;
-    p.clock_rate = facts.clock_rate;
-    p.telephone_event = facts.telephone_event;
+    p.clock_rate = clock_rate;
+    p.telephone_event = telephone_event;
     s->measure.OnPacket(p);
-    if (facts.telephone_event) s->events.OnPacket(rtp_);
+    if (telephone_event) s->events.OnPacket(rtp_);
     ++counters_.rtp_packets;
     if (s->links[0].call_id.empty()) ++counters_.unassociated_packets;
   }
@@ -323,6 +368,7 @@ class MediaTracker::Impl {
   std::vector<Candidate> candidates_;
   std::vector<StreamKey> live_keys_;
   uint64_t next_index_ = 0;
+  TimestampNs last_advance_ = 0;
   RtpPacket rtp_;
   sip::SdpSession sdp_;
   RtcpVisitor rtcp_visitor_;
