@@ -1,9 +1,13 @@
 // Call detail (#/calls/{id}): the ladder diagram of the call's messages,
-// the raw text of the selected message, the SDP media per side, every CDR
-// field, and the call's pcap (GET /api/v1/calls/{id}/pcap).
+// the raw text of the selected message, the RTP measured per direction, the
+// SDP media per side, every CDR field, and the call's pcap
+// (GET /api/v1/calls/{id}/pcap).
 import { ApiError, callPcapUrl, getCall } from '../api';
+import { describeMos, directions, formatFirstRtp, formatMos, hasMediaFigures, mediaWarnings,
+  MOS_FAIR, MOS_GOOD, MOS_HIGH, MOS_LOW, mosClass, mosFraction } from '../media';
 import type { CallMessage, Cdr, CdrMedia } from '../types';
-import { clear, fmtDateTime, fmtDuration, fmtMs, fmtTimeMs, h, nsToMs, s, stateBadge } from '../util';
+import { clear, fmtDateTime, fmtDuration, fmtMs, fmtNum, fmtTimeMs, h, nsToMs, s,
+  stateBadge } from '../util';
 
 const LEFT = 184;       // room for the time and delta column
 const ROW_H = 34;
@@ -113,6 +117,84 @@ function mediaTable(title: string, rows: CdrMedia[]): HTMLElement {
       : h('p', { class: 'muted' }, 'No SDP.'));
 }
 
+// A direction's MOS on the MOS_LOW..MOS_HIGH scale: the poor, fair and good
+// bands behind, a bar up to the mean in the colour of its class, and a tick
+// at the minimum.
+const BAR_W = 260, BAR_PAD = 8, BAR_Y = 3, BAR_H = 14;
+
+function mosBar(min: number, avg: number): SVGElement {
+  const X = (mos: number) => BAR_PAD + mosFraction(mos) * (BAR_W - 2 * BAR_PAD);
+  const label = mosClass(min) === 'none' && mosClass(avg) === 'none' ? 'MOS not computable'
+    : `MOS mean ${describeMos(avg)}, minimum ${describeMos(min)}, on the scale ${MOS_LOW} to ${MOS_HIGH}`;
+  const svg = s('svg', { class: 'mos-bar', width: BAR_W, height: 30, role: 'img', 'aria-label': label },
+    s('title', {}, label));
+  const bands: [number, number, string][] = [[MOS_LOW, MOS_FAIR, 'poor'], [MOS_FAIR, MOS_GOOD, 'fair'],
+    [MOS_GOOD, MOS_HIGH, 'good']];
+  for (const [a, b, cls] of bands) {
+    svg.append(s('rect', { x: X(a), y: BAR_Y, width: X(b) - X(a), height: BAR_H,
+      class: `band band-${cls}` }));
+  }
+  for (const v of [MOS_LOW, MOS_FAIR, MOS_GOOD, MOS_HIGH]) {
+    svg.append(s('text', { x: X(v), y: 28, 'text-anchor': 'middle', class: 'tick' }, v.toFixed(1)));
+  }
+  if (mosClass(avg) !== 'none') {
+    svg.append(s('rect', { x: X(MOS_LOW), y: BAR_Y + 4, width: Math.max(2, X(avg) - X(MOS_LOW)),
+      height: BAR_H - 8, rx: 2, fill: 'currentColor', class: `mean mos-${mosClass(avg)}` }));
+  }
+  if (mosClass(min) !== 'none') {
+    svg.append(s('rect', { x: X(min) - 1.5, y: BAR_Y - 2, width: 3, height: BAR_H + 4,
+      fill: 'currentColor', class: `min mos-${mosClass(min)}` }));
+  }
+  if (mosClass(min) === 'none' && mosClass(avg) === 'none') {
+    svg.append(s('text', { x: BAR_W / 2, y: BAR_Y + BAR_H - 3, 'text-anchor': 'middle', class: 'none' },
+      'not computable'));
+  }
+  return svg;
+}
+
+const mosSpan = (mos: number) =>
+  h('span', { class: `mos mos-${mosClass(mos)}`, title: `MOS ${describeMos(mos)}` }, formatMos(mos));
+
+// The Media (RTP) panel: warnings from media_flags, one row per direction,
+// the streams and the time to the first RTP packet.
+function mediaPanel(c: Cdr): HTMLElement {
+  const card = h('section', { class: 'card', id: 'media-panel' }, h('h2', {}, 'Media (RTP)'));
+  if (!hasMediaFigures(c)) {
+    card.append(h('p', { class: 'muted' }, 'No RTP measured for this call.'));
+    return card;
+  }
+  const warnings = mediaWarnings(c);
+  if (warnings.length) {
+    card.append(h('ul', { class: 'media-warnings', 'aria-label': 'media warnings' },
+      warnings.map((w) => h('li', { class: w.severity, 'data-flag': w.flag },
+        h('span', { 'aria-hidden': 'true' }, w.severity === 'bad' ? '✖ ' : '⚠ '),
+        h('strong', {}, w.label), w.hint ? h('span', { class: 'muted' }, `: ${w.hint}`) : null))));
+  }
+  const cols = ['Direction', 'Codec', 'Packets', 'Lost', 'Max jitter', 'MOS min', 'MOS mean', 'MOS 1–4.5'];
+  card.append(h('div', { class: 'table-wrap' }, h('table', { class: 'data compact', id: 'rtp-table' },
+    h('thead', {}, h('tr', {}, cols.map((x, i) =>
+      h('th', { scope: 'col', class: i >= 2 && i <= 6 ? 'num' : '' }, x)))),
+    h('tbody', {}, directions(c).map((d) =>
+      h('tr', { class: d.packets ? '' : 'silent', 'data-side': d.side },
+        h('th', { scope: 'row', class: 'nowrap' }, d.label),
+        h('td', {}, d.codec),
+        h('td', { class: 'num' }, fmtNum(d.packets)),
+        h('td', { class: 'num nowrap' }, d.lost),
+        h('td', { class: 'num nowrap' }, d.maxJitter),
+        h('td', { class: 'num' }, mosSpan(d.mosMin)),
+        h('td', { class: 'num' }, mosSpan(d.mosAvg)),
+        h('td', { class: 'bar-td' }, mosBar(d.mosMin, d.mosAvg))))))));
+  card.append(h('p', { class: 'media-facts' },
+    h('span', {}, 'RTP streams: ', h('b', {}, String(c.rtp_streams))),
+    h('span', {}, 'First RTP after the answer: ', h('b', {}, formatFirstRtp(c.first_rtp_ms))),
+    h('span', { class: 'muted mos-legend' }, 'MOS: ',
+      h('span', { class: 'mos mos-good' }, 'good ≥ 4.0'), ' · ',
+      h('span', { class: 'mos mos-fair' }, 'fair 3.6–4.0'), ' · ',
+      h('span', { class: 'mos mos-poor' }, 'poor < 3.6'),
+      '; bar: mean, tick: minimum')));
+  return card;
+}
+
 const CDR_LABELS: [keyof Cdr, string][] = [
   ['call_id', 'Call-ID'], ['state', 'State'], ['final_status', 'Final status'],
   ['caller_user', 'Caller'], ['caller_display', 'Caller name'], ['caller_domain', 'Caller domain'],
@@ -181,6 +263,7 @@ export function renderCall(root: HTMLElement, _q: URLSearchParams, id?: string):
       h('span', {}, fmtDateTime(nsToMs(call.invite_ts))),
       h('span', {}, call.final_status ? `${call.final_status} ${call.final_reason}` : 'no final response'),
       call.state === 'answered' ? h('span', {}, `duration ${fmtDuration(call.duration_ms)}`) : null,
+      mosClass(call.mos_min) !== 'none' ? h('span', {}, 'MOS ', mosSpan(call.mos_min)) : null,
       h('span', {}, `${msgs.length} messages`),
       h('span', { class: 'spacer' }),
       h('a', { class: 'button primary', id: 'download-pcap', href: pcapHref,
@@ -223,6 +306,7 @@ export function renderCall(root: HTMLElement, _q: URLSearchParams, id?: string):
             : h('p', { class: 'muted' }, 'No messages stored for this call.'),
           h('p', { class: 'hint muted' }, 'Click a message, or Tab to it and press Enter, to see its text. ↑/↓ move between messages.')),
         h('aside', { class: 'card raw-card', 'aria-label': 'raw message' }, rawHead, raw)),
+      mediaPanel(call),
       h('div', { class: 'grid2' },
         h('section', { class: 'card' }, h('h2', {}, 'Call record'), dl, all),
         h('section', { class: 'card' }, h('h2', {}, 'Media (SDP)'),

@@ -3,6 +3,7 @@
 // so that a search can be bookmarked and the Back button returns to it;
 // the cursors of the pages already seen are kept on a stack for Previous.
 import { ApiError, apiTime, getCalls, Params } from '../api';
+import { describeMos, formatMos, listMarkers, mosClass } from '../media';
 import type { Cdr } from '../types';
 import { clear, fmtDateTime, fmtDuration, fromLocalInput, h, nsToMs, stateBadge, STATE_LABELS,
   toLocalInput } from '../util';
@@ -129,6 +130,9 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
       label, h('span', { class: 'arrow', 'aria-hidden': 'true' }, active ? (desc ? ' ▼' : ' ▲') : ' ↕')));
   };
   const plain = (label: string, cls = '') => h('th', { scope: 'col', class: cls }, label);
+  const mosHeader = h('th', { scope: 'col', class: 'num' }, h('abbr', {
+    title: 'lowest E-model MOS of the two directions (1 to 4.5): good from 4.0, fair from 3.6, ' +
+      'poor below' }, 'MOS'));
 
   root.append(
     h('div', { class: 'page-head' }, h('h1', {}, 'Calls')),
@@ -140,7 +144,7 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
   table.append(
     h('thead', {}, h('tr', {}, sortHeader('Start', 'invite_ts'), plain('Caller'),
       plain('Callee'), plain('From IP'), plain('To IP'), plain('State'), plain('Status'),
-      sortHeader('Duration', 'duration_ms'), plain('Msgs', 'num'), plain('Call-ID'),
+      sortHeader('Duration', 'duration_ms'), mosHeader, plain('Msgs', 'num'), plain('Call-ID'),
       plain('Sensor'))),
     tbody);
 
@@ -157,6 +161,7 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     h('td', {}, stateBadge(c.state)),
     h('td', {}, c.final_status ? `${c.final_status} ${c.final_reason}` : '–'),
     h('td', { class: 'num' }, c.state === 'answered' ? fmtDuration(c.duration_ms) : '–'),
+    mosCell(c),
     h('td', { class: 'num' }, String(c.message_count)),
     h('td', { class: 'mono ellipsis', title: c.call_id }, c.call_id),
     // Which capture points saw it: a central store holds many, and a call
@@ -164,6 +169,20 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     h('td', { class: 'sensor', 'data-sensors': [c.sensor, c.also_seen_by].filter(Boolean).join(',') },
       c.sensor || '–', c.also_seen_by ? h('div', { class: 'sub' }, `+ ${c.also_seen_by}`) : null));
     return tr;
+  }
+
+  // The lower MOS of the two directions, coloured by its class, over a
+  // marker for one-way audio or no media (src/media.ts); a marker alone
+  // takes the place of the dash of a MOS not computable.
+  function mosCell(c: Cdr): HTMLElement {
+    const cls = mosClass(c.mos_min);
+    const markers = listMarkers(c.media_flags);
+    return h('td', { class: 'num nowrap mos-cell', 'data-mos': c.mos_min },
+      cls !== 'none' || !markers.length
+        ? h('span', { class: `mos mos-${cls}`, title: `MOS ${describeMos(c.mos_min)}` }, formatMos(c.mos_min))
+        : null,
+      markers.map((m) => h('div', {},
+        h('span', { class: 'badge media-marker', title: m.title, 'data-flag': m.flag }, m.text))));
   }
 
   function load(): void {
@@ -182,7 +201,7 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
       next = d.next_cursor;
       clear(tbody);
       if (!calls.length) {
-        tbody.append(h('tr', {}, h('td', { colspan: 11, class: 'muted empty-row' },
+        tbody.append(h('tr', {}, h('td', { colspan: 12, class: 'muted empty-row' },
           'No calls match these filters.')));
       }
       for (const c of calls) tbody.append(row(c));
@@ -197,7 +216,7 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
       if ((err as Error).name === 'AbortError') return;
       info.textContent = '';
       clear(tbody);
-      tbody.append(h('tr', {}, h('td', { colspan: 11, class: 'error' }, `Search failed: ${err.message}`)));
+      tbody.append(h('tr', {}, h('td', { colspan: 12, class: 'error' }, `Search failed: ${err.message}`)));
       table.dataset.shows = `${shownHash} page ${page + 1}`;
     });
   }

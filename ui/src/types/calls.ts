@@ -77,7 +77,31 @@ export interface Cdr {
   auth_challenges: number;
   correlation_id: string;
   linked_call_id: string;
+  // The RTP measured (docs/SCHEMA.md, calls): "caller_rtp_*" is what the
+  // caller sent (caller -> callee), "callee_rtp_*" what the callee sent.
+  caller_rtp_codec: string;          // its busiest stream's codec, "PCMA"; "" without RTP
+  callee_rtp_codec: string;
+  caller_rtp_packets: number;        // every stream of the direction
+  callee_rtp_packets: number;
+  caller_rtp_lost: number;           // RFC 3550 A.1: expected minus distinct received
+  callee_rtp_lost: number;
+  caller_rtp_loss_pct: number;       // lost over expected, in %
+  callee_rtp_loss_pct: number;
+  caller_rtp_max_jitter_ms: number;  // highest RFC 3550 interarrival jitter
+  callee_rtp_max_jitter_ms: number;
+  caller_mos_min: number;            // E-model MOS, 1 to 4.5; -1 when not computable
+  caller_mos_avg: number;            // weighted by packets; -1 likewise
+  callee_mos_min: number;
+  callee_mos_avg: number;
+  mos_min: number;                   // the lower of the two directions' minimum; -1 for neither
+  rtp_streams: number;               // streams joined to the call (one per SSRC and addresses)
+  first_rtp_ms: number;              // answer to first RTP, 0 for early media; -1 for none
+  media_flags: string;               // comma-separated MediaFlag names, "" for none
 }
+
+// The names `media_flags` holds, in this order when several apply.
+export type MediaFlag = 'one_way' | 'no_media' | 'unexpected_source' | 'after_bye' |
+  'codec_not_in_answer';
 
 // GET /api/v1/calls: one page of calls; next_cursor is null on the last.
 export interface CallsResponse {

@@ -1,0 +1,236 @@
+// media: the SDP-to-stream map, stream figures, each call's media, and the
+// bounds: streams joined to calls by SDP, sides, hold, rtcp-mux, streams
+// found without SDP, a flood that creates nothing, and the E-model.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "media/media.h"
+#include "sip/sip.h"
+
+namespace sipman::media {
+namespace {
+
+IpAddress V4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+  const uint8_t bytes[4] = {a, b, c, d};
+  return IpAddress::V4(bytes);
+}
+
+std::string Rtp(uint16_t seq, uint32_t timestamp, uint32_t ssrc, uint8_t pt = 0,
+                bool marker = false) {
+  std::string p(12 + 160, '\x55');
+  p[0] = '\x80';
+  p[1] = static_cast<char>(pt | (marker ? 0x80 : 0));
+  p[2] = static_cast<char>(seq >> 8);
+  p[3] = static_cast<char>(seq);
+  for (int i = 0; i < 4; ++i) {
+    p[4 + i] = static_cast<char>(timestamp >> (24 - 8 * i));
+    p[8 + i] = static_cast<char>(ssrc >> (24 - 8 * i));
+  }
+  return p;
+}
+
+std::string Sdp(const std::string& ip, int port, const std::string& extra = "") {
+  return "v=0\r\no=- 1 1 IN IP4 " + ip + "\r\ns=-\r\nc=IN IP4 " + ip + "\r\nt=0 0\r\nm=audio " +
+         std::to_string(port) + " RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n" + extra;
+}
+
+class Collector : public StreamSink {
+ public:
+  void OnStream(const StreamFigures& s) override { streams.push_back(s); }
+  std::vector<StreamFigures> streams;
+};
+
+// A tracker with one call: caller 10.0.0.1:4000, callee 10.0.0.2:5000.
+class TrackerTest : public ::testing::Test {
+ protected:
+  TrackerTest() : tracker_(options_, &sink_) {}
+
+  void Announce(bool from_caller, const std::string& sdp_text, int64_t ts = 1) {
+    sip::SipMessage message;
+    message.call_id = "call-1";
+    // The caller's INVITE has From tag a; the callee answers in a response
+    // (From still a).
+    message.from.tag = "a";
+    message.is_request = from_caller;
+    sip::SdpSession sdp;
+    ASSERT_TRUE(sip::ParseSdp(sdp_text, &sdp));
+    tracker_.OnSdp(ts, message, sdp);
+  }
+  void AnnounceBoth() {
+    Announce(true, Sdp("10.0.0.1", 4000));
+    Announce(false, Sdp("10.0.0.2", 5000));
+  }
+  // 20 ms packets from caller to callee (forward) or back.
+  void Send(bool forward, int count, uint16_t first_seq = 100, uint32_t ssrc = 0x1111,
+            int64_t start_ns = 1'000'000'000) {
+    for (int i = 0; i < count; ++i) {
+      const uint16_t seq = static_cast<uint16_t>(first_seq + i);
+      const std::string p = Rtp(seq, 160u * seq, ssrc);
+      const int64_t ts = start_ns + i * 20'000'000LL;
+      if (forward) {
+        tracker_.OnDatagram(ts, V4(10, 0, 0, 1), 4000, V4(10, 0, 0, 2), 5000, p);
+      } else {
+        tracker_.OnDatagram(ts, V4(10, 0, 0, 2), 5000, V4(10, 0, 0, 1), 4000, p);
+      }
+    }
+  }
+  const StreamFigures& Only() {
+    tracker_.Finish();
+    EXPECT_EQ(sink_.streams.size(), 1u);
+    return sink_.streams.at(0);
+  }
+
+  MediaTrackerOptions options_;
+  Collector sink_;
+  MediaTracker tracker_;
+};
+
+TEST_F(TrackerTest, StreamsJoinTheirCallWithTheirSender) {
+  AnnounceBoth();
+  Send(true, 50);
+  Send(false, 40, 7, 0x2222);
+  CallMedia media;
+  ASSERT_TRUE(tracker_.TakeCallMedia("call-1", &media));
+  EXPECT_EQ(media.from_caller.packets, 50u);
+  EXPECT_EQ(media.from_callee.packets, 40u);
+  EXPECT_EQ(media.from_caller.codec, "PCMU");
+  EXPECT_EQ(media.from_caller.lost, 0);
+  EXPECT_NEAR(media.from_caller.mos_min, 4.41, 0.01);
+  EXPECT_FALSE(media.from_unexpected_source);
+  EXPECT_FALSE(tracker_.TakeCallMedia("call-1", &media)) << "taken once";
+  tracker_.Finish();
+  ASSERT_EQ(sink_.streams.size(), 2u);
+  EXPECT_EQ(sink_.streams[0].call_id, "call-1");
+  EXPECT_EQ(sink_.streams[0].sender, Side::kCaller);
+  EXPECT_EQ(sink_.streams[1].sender, Side::kCallee);
+}
+
+TEST_F(TrackerTest, LossWrapAndDuplicatesFollowRfc3550AndWireshark) {
+  AnnounceBoth();
+  // 65530..65535, 0..9 with 2 and 3 lost and 5 sent twice.
+  int64_t ts = 1'000'000'000;
+  uint32_t n = 0;
+  auto send = [&](uint16_t seq) {
+    tracker_.OnDatagram(ts, V4(10, 0, 0, 1), 4000, V4(10, 0, 0, 2), 5000,
+                        Rtp(seq, 160u * static_cast<uint16_t>(seq - 65530), 0x1111));
+    ts += 20'000'000;
+    ++n;
+  };
+  for (int s = 65530; s <= 65535; ++s) send(static_cast<uint16_t>(s));
+  for (int s = 0; s <= 9; ++s) {
+    if (s == 2 || s == 3) continue;
+    send(static_cast<uint16_t>(s));
+    if (s == 5) send(5);
+  }
+  const StreamFigures& s = Only();
+  EXPECT_EQ(s.packets, n);
+  EXPECT_EQ(s.expected, 16);
+  EXPECT_EQ(s.lost, 16 - static_cast<int64_t>(n));  // Wireshark: duplicates make it smaller
+  EXPECT_EQ(s.expected_rfc3550, 16);
+  EXPECT_EQ(s.lost_rfc3550, 2);
+  EXPECT_EQ(s.duplicates, 1u);
+  EXPECT_EQ(s.discontinuities, 1u);
+}
+
+TEST_F(TrackerTest, HoldAddressIsNotAnEndpoint) {
+  Announce(true, Sdp("0.0.0.0", 4000));
+  EXPECT_EQ(tracker_.counters().sdp_endpoints, 0u);
+  EXPECT_EQ(tracker_.counters().sdp_refused, 1u);
+}
+
+TEST_F(TrackerTest, RtcpMuxIsCountedNotMeasured) {
+  Announce(true, Sdp("10.0.0.1", 4000, "a=rtcp-mux\r\n"));
+  Announce(false, Sdp("10.0.0.2", 5000, "a=rtcp-mux\r\n"));
+  Send(true, 10);
+  // An SR without report blocks: header, SSRC and 20 bytes of sender info.
+  std::string sr(28, '\0');
+  sr[0] = '\x80';
+  sr[1] = '\xc8';
+  sr[3] = '\x06';
+  tracker_.OnDatagram(2'000'000'000, V4(10, 0, 0, 1), 4000, V4(10, 0, 0, 2), 5000, sr);
+  EXPECT_EQ(tracker_.counters().rtcp_packets, 1u);
+  EXPECT_EQ(Only().packets, 10u);
+}
+
+TEST_F(TrackerTest, RtcpOnThePortAfterIsNotRtp) {
+  AnnounceBoth();
+  const std::string rr("\x80\xc9\x00\x01\x00\x00\x11\x11", 8);
+  tracker_.OnDatagram(1, V4(10, 0, 0, 1), 4001, V4(10, 0, 0, 2), 5001, rr);
+  EXPECT_EQ(tracker_.counters().rtcp_packets, 1u);
+  EXPECT_EQ(tracker_.counters().rtp_packets, 0u);
+}
+
+TEST_F(TrackerTest, StreamWithoutSdpIsFoundAfterFourPackets) {
+  for (int i = 0; i < 10; ++i) {
+    tracker_.OnDatagram(1'000'000'000 + i * 20'000'000LL, V4(10, 9, 0, 1), 7000, V4(10, 9, 0, 2),
+                        7002, Rtp(static_cast<uint16_t>(i), 160u * i, 0x77));
+  }
+  const StreamFigures& s = Only();
+  EXPECT_EQ(s.call_id, "");
+  EXPECT_EQ(s.packets, 7u);  // measured from the fourth
+  EXPECT_EQ(tracker_.counters().unassociated_streams, 1u);
+  EXPECT_EQ(tracker_.counters().unassociated_packets, 10u);
+}
+
+TEST_F(TrackerTest, AFloodOfRandomDatagramsCreatesNoStream) {
+  uint32_t x = 12345;
+  for (int i = 0; i < 100000; ++i) {
+    x = x * 1103515245 + 12345;
+    std::string p = Rtp(static_cast<uint16_t>(x), x, x >> 3);
+    tracker_.OnDatagram(i, V4(10, 8, (x >> 8) & 255, x & 255), static_cast<uint16_t>(x >> 16),
+                        V4(10, 7, 0, 1), static_cast<uint16_t>(x >> 5), p);
+  }
+  tracker_.Finish();
+  EXPECT_EQ(sink_.streams.size(), 0u);
+  EXPECT_EQ(tracker_.counters().streams, 0u);
+}
+
+TEST(TrackerBounds, StreamsAndEndpointsStayWithinTheirCaps) {
+  MediaTrackerOptions options;
+  options.max_streams = 4;
+  options.max_endpoints = 6;
+  Collector sink;
+  MediaTracker tracker(options, &sink);
+  for (int call = 0; call < 20; ++call) {
+    sip::SipMessage message;
+    // (Built with += : GCC 12 warns wrongly of "c" + std::to_string().)
+    std::string call_id = "c";
+    call_id += std::to_string(call);
+    message.call_id = call_id;
+    message.from.tag = "a";
+    message.is_request = true;
+    sip::SdpSession sdp;
+    std::string address = "10.0.1.";
+    address += std::to_string(call);
+    const std::string body = Sdp(address, 4000);
+    ASSERT_TRUE(sip::ParseSdp(body, &sdp));
+    tracker.OnSdp(call, message, sdp);
+    tracker.OnDatagram(call, V4(10, 0, 2, 1), 6000, V4(10, 0, 1, static_cast<uint8_t>(call)), 4000,
+                       Rtp(1, 160, 0x10 + call));
+  }
+  EXPECT_EQ(tracker.counters().streams, 20u);
+  EXPECT_EQ(tracker.counters().streams_evicted, 16u);
+  EXPECT_GE(tracker.counters().endpoints_evicted, 34u);  // 40 endpoints (RTP and RTCP), 6 kept
+  tracker.Finish();
+  EXPECT_EQ(sink.streams.size(), 20u);  // every stream emitted once, early or at the end
+}
+
+TEST(EModel, DefaultsAndLoss) {
+  EXPECT_NEAR(MosFromR(EModelR(0, 25.1, 0, 1, 70)), 4.41, 0.005);
+  // G.711 with PLC, 5 % random loss: Ie,eff = 95 * 5 / 30.1 = 15.78.
+  EXPECT_NEAR(EModelR(0, 25.1, 5, 1, 70), 93.2 - 95.0 * 5 / 30.1, 1e-9);
+  // Bursty loss hurts more.
+  EXPECT_LT(EModelR(0, 25.1, 5, 3, 70), EModelR(0, 25.1, 5, 1, 70));
+  // Delay over 100 ms costs.
+  EXPECT_LT(EModelR(0, 25.1, 0, 1, 300), EModelR(0, 25.1, 0, 1, 70));
+  EXPECT_EQ(MosFromR(-5), 1);
+  EXPECT_EQ(MosFromR(120), 4.5);
+  EXPECT_TRUE(StaticCodec(8).has_emodel);
+  EXPECT_EQ(StaticCodec(8).name, "PCMA");
+  EXPECT_FALSE(CodecByName("opus", 48000).has_emodel);
+}
+
+}  // namespace
+}  // namespace sipman::media
