@@ -41,6 +41,7 @@ void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage
     const std::string_view sdp = sip::FindSdpBody(message.content_type, message.body);
     if (!sdp.empty() && sip::ParseSdp(sdp, &sdp_)) media_.OnSdp(payload.ts, message, sdp_);
   }
+  if (media_on_ && message.is_request && message.method == "BYE") media_.OnCallEnded(message.call_id);
 
   store::StoredMessage stored;
   stored.sensor = sensor_;

@@ -18,6 +18,7 @@ class MediaCollector : public MessageHandler, public media::StreamSink {
   MediaCollector() : tracker_(media::MediaTrackerOptions{}, this) {}
 
   void OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) override {
+    if (message.is_request && message.method == "BYE") tracker_.OnCallEnded(message.call_id);
     const std::string_view body = sip::FindSdpBody(message.content_type, message.body);
     if (body.empty() || !sip::ParseSdp(body, &sdp_)) return;
     tracker_.OnSdp(payload.ts, message, sdp_);

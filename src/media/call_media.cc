@@ -69,6 +69,16 @@ Side CallMediaTable::SenderOf(TimestampNs ts, std::string_view call_id, std::str
   return is_request == from_is_caller ? Side::kCaller : Side::kCallee;
 }
 
+void CallMediaTable::Ended(std::string_view call_id) {
+  auto it = calls_.find(call_id);
+  if (it != calls_.end()) it->second.ended = true;
+}
+
+bool CallMediaTable::HasEnded(std::string_view call_id) const {
+  auto it = calls_.find(call_id);
+  return it == calls_.end() || it->second.ended;
+}
+
 void CallMediaTable::StreamBegan(std::string_view call_id, const StreamKey& key) {
   auto it = calls_.find(call_id);
   if (it != calls_.end()) it->second.live.push_back(key);

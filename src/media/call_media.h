@@ -23,6 +23,11 @@ class CallMediaTable {
   Side SenderOf(TimestampNs ts, std::string_view call_id, std::string_view from_tag,
                 bool is_request);
 
+  // The call was hung up (BYE): its endpoints may go to the next call alone.
+  void Ended(std::string_view call_id);
+  // True once Ended was called, or when the call is not (or no more) here.
+  bool HasEnded(std::string_view call_id) const;
+
   // A stream of the call began, or ended (with its figures).
   void StreamBegan(std::string_view call_id, const StreamKey& key);
   void StreamEnded(std::string_view call_id, Side sender, const StreamKey& key,
@@ -37,6 +42,7 @@ class CallMediaTable {
  private:
   struct Entry {
     std::string caller_tag;
+    bool ended = false;
     CallMedia media;
     std::vector<StreamKey> live;
     TimestampNs last_active = 0;

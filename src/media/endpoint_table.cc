@@ -61,7 +61,7 @@ PayloadFacts FactsOf(uint8_t payload_type, const Endpoint* endpoint) {
 }
 
 void EndpointTable::Announce(TimestampNs ts, std::string_view call_id, Side side,
-                             const sip::SdpSession& sdp) {
+                             const sip::SdpSession& sdp, const CallMediaTable& calls) {
   for (size_t i = 0; i < sdp.media_count; ++i) {
     const sip::SdpMedia& m = sdp.media[i];
     IpAddress ip;
@@ -70,7 +70,7 @@ void EndpointTable::Announce(TimestampNs ts, std::string_view call_id, Side side
       ++counters_->sdp_refused;  // disabled, on hold (0.0.0.0), T.38, unreadable
       continue;
     }
-    Endpoint& rtp = Put(ts, EndpointKey{ip, m.port}, call_id, side, false);
+    Endpoint& rtp = Put(ts, EndpointKey{ip, m.port}, call_id, side, false, calls);
     ReadFormats(m.formats, rtp.formats);
     rtp.payloads.clear();
     for (size_t j = 0; j < m.rtpmap_count; ++j) {
@@ -84,13 +84,13 @@ void EndpointTable::Announce(TimestampNs ts, std::string_view call_id, Side side
     if (!m.rtcp_address.empty() && !ParseIpAddress(m.rtcp_address, &rtcp_ip)) rtcp_ip = ip;
     const uint32_t rtcp_port = m.rtcp_port != 0 ? m.rtcp_port : uint32_t{m.port} + 1;
     if (rtcp_port <= 65535) {
-      Put(ts, EndpointKey{rtcp_ip, static_cast<uint16_t>(rtcp_port)}, call_id, side, true);
+      Put(ts, EndpointKey{rtcp_ip, static_cast<uint16_t>(rtcp_port)}, call_id, side, true, calls);
     }
   }
 }
 
 Endpoint& EndpointTable::Put(TimestampNs ts, const EndpointKey& key, std::string_view call_id,
-                             Side side, bool rtcp) {
+                             Side side, bool rtcp, const CallMediaTable& calls) {
   auto [it, created] = endpoints_.try_emplace(key);
   Endpoint& e = it->second;
   if (created) {
@@ -101,8 +101,13 @@ Endpoint& EndpointTable::Put(TimestampNs ts, const EndpointKey& key, std::string
     by_age_.splice(by_age_.end(), by_age_, e.order);
   }
   if (e.call_id != call_id) {
+    if (!created) ++takeovers_;
     e.previous_call_id.swap(e.call_id);
     e.previous_side = e.side;
+    if (calls.HasEnded(e.previous_call_id)) {
+      e.previous_call_id.clear();
+      e.previous_side = Side::kUnknown;
+    }
     e.call_id.assign(call_id);
   }
   e.side = side;

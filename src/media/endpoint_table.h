@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "media/call_media.h"
 #include "media/keys.h"
 #include "media/media.h"
 
@@ -56,23 +57,30 @@ class EndpointTable {
     return it == endpoints_.end() ? nullptr : &it->second;
   }
 
-  // The media lines of `sdp`, sent at `ts` by `side` of call `call_id`.
-  void Announce(TimestampNs ts, std::string_view call_id, Side side, const sip::SdpSession& sdp);
+  // The media lines of `sdp`, sent at `ts` by `side` of call `call_id`. An
+  // endpoint another call announced before stays that call's too unless
+  // `calls` says that call has ended (the next call reusing the ports).
+  void Announce(TimestampNs ts, std::string_view call_id, Side side, const sip::SdpSession& sdp,
+                const CallMediaTable& calls);
 
   // Forgets endpoints neither announced nor used for endpoint_idle_ns.
   void Expire(TimestampNs now);
 
   size_t size() const { return endpoints_.size(); }
+  // How many times an endpoint passed to another call: a stream joined
+  // before such a change checks that its endpoint is still its call's.
+  uint64_t takeovers() const { return takeovers_; }
 
  private:
   Endpoint& Put(TimestampNs ts, const EndpointKey& key, std::string_view call_id, Side side,
-                bool rtcp);
+                bool rtcp, const CallMediaTable& calls);
   void Forget(std::unordered_map<EndpointKey, Endpoint, EndpointKeyHash>::iterator it);
 
   const MediaTrackerOptions& options_;
   MediaCounters* counters_;
   std::unordered_map<EndpointKey, Endpoint, EndpointKeyHash> endpoints_;
   std::list<EndpointKey> by_age_;  // least recently queued first
+  uint64_t takeovers_ = 0;
 };
 
 }  // namespace sipman::media

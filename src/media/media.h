@@ -325,6 +325,10 @@ class MediaTracker {
   // side that sent it, with the payload types it maps.
   void OnSdp(TimestampNs ts, const sip::SipMessage& message, const sip::SdpSession& sdp);
 
+  // The call was hung up (a BYE): the next call that announces its
+  // addresses and ports takes them alone (see media_tracker.cc).
+  void OnCallEnded(std::string_view call_id);
+
   // The media of a call so far, its streams still running included; the
   // call is then forgotten here (its streams go on to the sink). False
   // when no SDP of the call was seen.

@@ -41,6 +41,7 @@ struct Stream {
   // The endpoint it was joined by, marked in use about once a second.
   EndpointKey joined_by;
   TimestampNs touched_at = 0;
+  uint64_t checked_takeovers = 0;  // EndpointTable::takeovers() when last checked
   TimestampNs queued_at = 0;             // put at the back of the age list
   std::list<StreamKey>::iterator order;  // in the age list
 };
@@ -101,8 +102,10 @@ class MediaTracker::Impl {
 
   void OnSdp(TimestampNs ts, const sip::SipMessage& message, const sip::SdpSession& sdp) {
     const Side side = calls_.SenderOf(ts, message.call_id, message.from.tag, message.is_request);
-    endpoints_.Announce(ts, message.call_id, side, sdp);
+    endpoints_.Announce(ts, message.call_id, side, sdp, calls_);
   }
+
+  void OnCallEnded(std::string_view call_id) { calls_.Ended(call_id); }
 
   bool OnDatagram(TimestampNs ts, const IpAddress& src, uint16_t src_port, const IpAddress& dst,
                   uint16_t dst_port, std::string_view data) {
@@ -150,6 +153,7 @@ class MediaTracker::Impl {
       stream->from_unexpected_source = at_src == nullptr;
       stream->joined_by = at_dst != nullptr ? EndpointKey{dst, dst_port} : EndpointKey{src, src_port};
       stream->touched_at = ts;
+      stream->checked_takeovers = endpoints_.takeovers();
     }
     Measure(ts, data.size(), stream, at_dst != nullptr ? at_dst : at_src);
     return true;
@@ -208,7 +212,24 @@ class MediaTracker::Impl {
 
   Stream* Find(const StreamKey& key) {
     auto it = streams_.find(key);
-    return it == streams_.end() ? nullptr : &it->second;
+    return it == streams_.end() || !StillOfItsCall(it) ? nullptr : &it->second;
+  }
+
+  // A new call's SDP that takes over a stream's endpoint (the same ports and
+  // SSRC in the next call, as SIPp and some gateways reuse them) ends the
+  // stream: its next packet begins the new call's. Checked once per
+  // takeover anywhere, so the fast path stays one lookup.
+  bool StillOfItsCall(Map::iterator it) {
+    Stream& s = it->second;
+    if (s.checked_takeovers == endpoints_.takeovers()) return true;
+    s.checked_takeovers = endpoints_.takeovers();
+    const Endpoint* e = endpoints_.Find(s.joined_by);
+    if (e == nullptr || s.links[0].call_id.empty() || e->call_id == s.links[0].call_id ||
+        e->call_id == s.links[1].call_id) {
+      return true;
+    }
+    Emit(it);
+    return false;
   }
 
   // The fast path: an RTP packet of a stream already measured, with the
@@ -218,8 +239,10 @@ class MediaTracker::Impl {
     if (data.size() < 12 || LooksLikeRtcp(data) || ParseRtp(data, &rtp_) != RtpError::kNone) {
       return false;
     }
-    Stream* s = Find(StreamKey{src, dst, src_port, dst_port, rtp_.ssrc});
-    if (s == nullptr || !s->codec_known || rtp_.payload_type != s->cached_pt) return false;
+    auto it = streams_.find(StreamKey{src, dst, src_port, dst_port, rtp_.ssrc});
+    if (it == streams_.end() || !StillOfItsCall(it)) return false;
+    Stream* s = &it->second;
+    if (!s->codec_known || rtp_.payload_type != s->cached_pt) return false;
     if (ts - s->touched_at > kNsPerSecond) {
       // Keep the endpoint from expiring while its media flows.
       s->touched_at = ts;
@@ -292,7 +315,7 @@ class MediaTracker::Impl {
   bool OnMgcp(TimestampNs ts, std::string_view data) {
     std::string_view call_id, sdp_text;
     if (!SplitMgcp(data, &call_id, &sdp_text) || !sip::ParseSdp(sdp_text, &sdp_)) return false;
-    endpoints_.Announce(ts, call_id, Side::kUnknown, sdp_);
+    endpoints_.Announce(ts, call_id, Side::kUnknown, sdp_, calls_);
     return true;
   }
 
@@ -390,6 +413,7 @@ bool MediaTracker::OnDatagram(TimestampNs ts, const IpAddress& src, uint16_t src
 bool MediaTracker::TakeCallMedia(std::string_view call_id, CallMedia* out) {
   return impl_->TakeCallMedia(call_id, out);
 }
+void MediaTracker::OnCallEnded(std::string_view call_id) { impl_->OnCallEnded(call_id); }
 void MediaTracker::AdvanceTime(TimestampNs now) { impl_->AdvanceTime(now); }
 void MediaTracker::Finish() { impl_->Finish(); }
 const MediaCounters& MediaTracker::counters() const { return impl_->counters(); }

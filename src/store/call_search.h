@@ -58,6 +58,18 @@ struct SearchCursor {
   int64_t id = 0;
 };
 
+// The flags media_flags may hold (calls.h), for the search's media_flag.
+inline constexpr std::string_view kMediaFlags[] = {"one_way", "no_media", "unexpected_source",
+                                                   "after_bye", "codec_not_in_answer"};
+
+// The SQL of the media filters, the same on both backends, around the
+// backend's placeholder for the value: "mos_min >= 0 AND mos_min < ?" (the
+// MOS bound as text, MosText, which both read as a number), and a
+// whole-word match in media_flags.
+std::string MosBelowSql(const std::string& placeholder);
+std::string MosText(double mos);
+std::string MediaFlagSql(const std::string& placeholder);
+
 // Filters of a call search; empty fields do not filter.
 struct CallSearchQuery {
   TimestampNs from_ts = 0;  // invite_ts >= from_ts
@@ -72,6 +84,9 @@ struct CallSearchQuery {
   std::vector<int> statuses;        // any of these final_status values
   std::optional<int64_t> min_duration_ms;  // duration_ms >= this
   std::optional<int64_t> max_duration_ms;  // duration_ms <= this
+  // 0 <= mos_min < this: calls whose media was measured and scored lower.
+  std::optional<double> mos_below;
+  std::string media_flag;       // one of the flags of media_flags (kMediaFlags)
   std::string sensor;           // exact
   CallSort sort = CallSort::kInviteDesc;
   size_t limit = 50;            // rows per page, 1..kMaxSearchLimit

@@ -127,6 +127,8 @@ Result<CallPage> PostgresCallSearch::FindCalls(const CallSearchQuery& q) {
   }
   if (q.min_duration_ms) w.Add("duration_ms >= " + p.Int(*q.min_duration_ms));
   if (q.max_duration_ms) w.Add("duration_ms <= " + p.Int(*q.max_duration_ms));
+  if (q.mos_below) w.Add(MosBelowSql(p.Text(MosText(*q.mos_below)) + "::double precision"));
+  if (!q.media_flag.empty()) w.Add(MediaFlagSql(p.Text(q.media_flag)));
   if (!q.sensor.empty()) w.Add(CallOfSensorSql(p.Text(q.sensor)));
   const std::string key = by_duration ? "duration_ms" : "invite_ts";
   if (q.after) {

@@ -210,6 +210,14 @@ Result<CallPage> SqliteCallSearch::FindCalls(const CallSearchQuery& q) {
     w.Add("duration_ms <= ?");
     w.Int(*q.max_duration_ms);
   }
+  if (q.mos_below) {
+    w.Add(MosBelowSql("?"));
+    w.Text(MosText(*q.mos_below));
+  }
+  if (!q.media_flag.empty()) {
+    w.Add(MediaFlagSql("?"));
+    w.Text(q.media_flag);
+  }
   if (!q.sensor.empty()) {
     w.Add("sensor = ?");
     w.Text(q.sensor);

@@ -57,7 +57,7 @@ constexpr ApiRoute kRoutes[] = {
     {"POST", "/api/v1/password", "", kLogin | kHashesPassword, ChangePassword},
     {"GET", "/api/v1/calls",
      "from to caller caller_contains callee callee_contains call_id ip state status "
-     "min_duration_ms max_duration_ms sensor sort limit cursor",
+     "min_duration_ms max_duration_ms mos_below media_flag sensor sort limit cursor",
      kLogin, ListCalls},
     {"GET", "/api/v1/calls/{id}", "", kLogin, GetCall},
     {"GET", "/api/v1/calls/{id}/pcap", "", kLogin, GetCallPcap},

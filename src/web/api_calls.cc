@@ -2,6 +2,7 @@
 // SDP (GET /api/v1/calls/{id}) and its messages as a pcap file
 // (GET /api/v1/calls/{id}/pcap).
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -157,6 +158,22 @@ void ListCalls(ApiContext& c) {
   }
   q.min_duration_ms = min_d;
   q.max_duration_ms = max_d;
+  if (std::optional<std::string> mos = c.Param("mos_below")) {
+    char* end = nullptr;
+    const double value = std::strtod(mos->c_str(), &end);
+    if (mos->empty() || end != mos->c_str() + mos->size() || !(value >= 1 && value <= 5)) {
+      return c.Bad("mos_below: a MOS between 1 and 5, e.g. 3.6");
+    }
+    q.mos_below = value;
+  }
+  if (std::optional<std::string> flag = c.Param("media_flag")) {
+    if (std::find(std::begin(store::kMediaFlags), std::end(store::kMediaFlags), *flag) ==
+        std::end(store::kMediaFlags)) {
+      return c.Bad("media_flag: one of one_way, no_media, unexpected_source, after_bye, "
+                   "codec_not_in_answer");
+    }
+    q.media_flag = *flag;
+  }
   q.limit = limit ? static_cast<size_t>(*limit) : 50;
   std::string sort = c.Param("sort").value_or("-invite_ts");
   if (sort == "invite_ts") {
