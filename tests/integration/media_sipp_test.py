@@ -7,13 +7,25 @@ SSRC in every call, so the second call's SDP must end the first call's
 streams. Expected in each call's record: both directions 236 packets, 0
 lost, codec PCMA, MOS >= 4.3, no flags, 2 streams.
 
+Then a third call through a lossy relay of the test's own: the callee's SDP
+names the relay's port, the relay drops every 20th packet and sends the rest
+on to the callee's real media port from the caller's address and port (a
+raw socket), and sipman's capture filter leaves out the relay's port, as a
+sensor behind a lossy link would. The caller's direction must show exactly
+the relay's drops as lost, and a MOS within 0.05 of G.107 for that loss
+(the E-model written here from G.107's formulas), lower than the other
+direction's.
+
 usage: media_sipp_test.py SIPMAN WORKDIR
 """
 import os
 import signal
+import socket
 import sqlite3
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -119,6 +131,49 @@ Content-Length: 0
 """.replace("AUDIO", AUDIO)
 
 
+RELAY_PORT = 16500      # what the lossy call's callee announces
+LOSSY_MEDIA_PORT = 16100  # where that callee's SIPp really receives
+DROP_EVERY = 20
+
+
+def relay(stop, counts):
+    """Receives the caller's RTP on RELAY_PORT, drops every DROP_EVERY-th
+    packet, and sends the rest to LOSSY_MEDIA_PORT with the caller's own
+    source port, so that the hop sipman sees looks like the caller's."""
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", RELAY_PORT))
+    rx.settimeout(0.2)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+    n = 0
+    while not stop.is_set():
+        try:
+            data, (_, src_port) = rx.recvfrom(65535)
+        except socket.timeout:
+            continue
+        n += 1
+        if n % DROP_EVERY == 0:
+            counts["dropped"] += 1
+            continue
+        # UDP header; checksum 0 (none) is allowed over IPv4.
+        raw.sendto(struct.pack("!HHHH", src_port, LOSSY_MEDIA_PORT, 8 + len(data), 0) + data,
+                   ("127.0.0.1", 0))
+        counts["forwarded"] += 1
+    rx.close()
+    raw.close()
+
+
+def g107_mos(loss_percent, ie=0.0, bpl=25.1, burst_ratio=1.0):
+    """ITU-T G.107 with its default values: R = Ro - Is - Id - Ie,eff + A,
+    at the defaults Ro - Is = 93.2 and Id = 0 below 100 ms; then Annex B."""
+    ie_eff = ie + (95 - ie) * loss_percent / (loss_percent / burst_ratio + bpl)
+    r = 93.2 - ie_eff
+    if r <= 0:
+        return 1.0
+    if r >= 100:
+        return 4.5
+    return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6
+
+
 def main():
     sipman, work = sys.argv[1], sys.argv[2]
     failures = []
@@ -133,9 +188,14 @@ def main():
             f.write(text)
     db = os.path.join(work, "media.db")
     log_path = os.path.join(work, "sipman.log")
+    lossy_uas = UAS.replace("m=audio [media_port] ", f"m=audio {RELAY_PORT} ")
+    with open(os.path.join(work, "uas-lossy.xml"), "w") as f:
+        f.write(lossy_uas)
     with open(os.path.join(work, "sipman.out"), "w") as out:
+        # The sensor sits behind the lossy link: the relay's port is not seen.
         daemon = subprocess.Popen([sipman, "run", "--no-web", "-i", "lo", "--db", db,
-                                   "--log", log_path], stdout=out, stderr=subprocess.STDOUT)
+                                   "-f", f"not udp port {RELAY_PORT}", "--log", log_path],
+                                  stdout=out, stderr=subprocess.STDOUT)
     try:
         if not lib.wait_for(log_path, r"capturing on lo", 10):
             check("sipman run -i lo starts capturing", False, open(log_path).read()
@@ -154,6 +214,28 @@ def main():
         except subprocess.TimeoutExpired:
             uas.kill()
             uas.wait()
+        # The third call, through the relay.
+        stop, counts = threading.Event(), {"dropped": 0, "forwarded": 0}
+        thread = threading.Thread(target=relay, args=(stop, counts))
+        thread.start()
+        uas = subprocess.Popen(["sipp", "-sf", os.path.join(work, "uas-lossy.xml"), "-p", "5073",
+                                "-mp", str(LOSSY_MEDIA_PORT), "-m", "1", *common],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        uac = subprocess.run(["sipp", "127.0.0.1:5073", "-sf", os.path.join(work, "uac.xml"),
+                              "-p", "5081", "-mp", "18000", "-m", "1", *common],
+                             capture_output=True, text=True)
+        check("the call through the relay succeeds", uac.returncode == 0,
+              uac.stdout[-1500:] + uac.stderr[-800:])
+        try:
+            uas.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            uas.kill()
+            uas.wait()
+        stop.set()
+        thread.join()
+        check(f"the relay dropped every {DROP_EVERY}th packet",
+              counts["dropped"] == PACKETS // DROP_EVERY and
+              counts["forwarded"] == PACKETS - PACKETS // DROP_EVERY, counts)
         time.sleep(1)
     finally:
         daemon.send_signal(signal.SIGTERM)
@@ -168,7 +250,26 @@ def main():
         "SELECT call_id, state, caller_rtp_codec, callee_rtp_codec, caller_rtp_packets,"
         " callee_rtp_packets, caller_rtp_lost, callee_rtp_lost, caller_mos_min, callee_mos_min,"
         " mos_min, rtp_streams, media_flags, first_rtp_ms FROM calls ORDER BY invite_ts").fetchall()
-    check(f"{CALLS} answered calls stored", [r[1] for r in rows] == ["answered"] * CALLS, rows)
+    check(f"{CALLS + 1} answered calls stored", [r[1] for r in rows] == ["answered"] * (CALLS + 1),
+          rows)
+    lossy = rows[CALLS:]
+    rows = rows[:CALLS]
+    for r in lossy:
+        (_, _, codec_a, codec_b, packets_a, packets_b, lost_a, lost_b, mos_a, mos_b, mos,
+         streams, flags, _) = r
+        dropped = PACKETS // DROP_EVERY
+        check("lossy call: the caller's packets are what the relay forwarded",
+              packets_a == PACKETS - dropped, r)
+        check(f"lossy call: the caller's lost are the relay's {dropped} drops", lost_a == dropped, r)
+        check("lossy call: the callee's direction is whole", (packets_b, lost_b) == (PACKETS, 0), r)
+        expected = g107_mos(100.0 * dropped / PACKETS)
+        check(f"lossy call: the caller's MOS follows G.107 ({expected:.3f} +- 0.05)",
+              abs(mos_a - expected) <= 0.05, r)
+        check("lossy call: lower than the whole direction's", mos_a < mos_b - 0.3 and mos == mos_a, r)
+        # The callee sends from its real port, not the relay's it announced:
+        # media from another address and port than the SDP named.
+        check("lossy call: the callee's RTP flagged as from an unexpected source",
+              flags == "unexpected_source" and streams == 2, r)
     for n, r in enumerate(rows, 1):
         (call_id, _, codec_a, codec_b, packets_a, packets_b, lost_a, lost_b, mos_a, mos_b, mos,
          streams, flags, first_rtp) = r
