@@ -197,7 +197,9 @@ std::string_view SideName(Side side);  // "", "caller", "callee"
   X(uint64_t, restarts, "sequence restarts (RFC 3550 A.1: two packets after a big jump)")     \
   X(uint64_t, telephone_events, "RFC 4733 events ended (DTMF digits and tones)")             \
   X(uint64_t, discarded_fixed50, "packets too late for a fixed 50 ms jitter buffer")           \
-  X(uint64_t, discarded_adaptive, "packets too late for the adaptive jitter buffer")
+  X(uint64_t, discarded_adaptive, "packets too late for the adaptive jitter buffer")          \
+  X(uint64_t, rtcp_reports, "RTCP report blocks about this SSRC (from its receiver)")          \
+  X(int64_t, rtcp_cumulative_lost, "the last report block's cumulative number lost")
 
 #define SIPMAN_STREAM_MEASURES(X)                                                          \
   X(double, max_delta_ms, "Wireshark: longest time between regular packets")               \
@@ -207,7 +209,12 @@ std::string_view SideName(Side side);  // "", "caller", "callee"
   X(double, longest_gap_ms, "longest time between any two packets")                        \
   X(double, burst_ratio, "G.107 BurstR of the losses and late discards (1: random)")       \
   X(double, mos_fixed50, "E-model MOS after a fixed 50 ms buffer; -1 when not computable") \
-  X(double, mos_adaptive, "E-model MOS after the adaptive buffer; -1 when not computable")
+  X(double, mos_adaptive, "E-model MOS after the adaptive buffer; -1 when not computable")   \
+  X(double, rtcp_fraction_lost_pct, "the last report block's fraction lost, in %")          \
+  X(double, rtcp_jitter_ms, "the highest jitter the reports give, in ms (stream's clock)")  \
+  X(double, rtcp_rtt_ms, "round trip from an SR and the block answering it; -1 none")      \
+  X(double, xr_mos_lq, "RTCP XR VoIP Metrics MOS-LQ about this SSRC; -1 none")             \
+  X(double, xr_mos_cq, "RTCP XR VoIP Metrics MOS-CQ about this SSRC; -1 none")
 
 // The figures of one RTP stream (one SSRC from one source to one
 // destination address and port).

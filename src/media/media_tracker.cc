@@ -9,6 +9,7 @@
 #include "media/endpoint_table.h"
 #include "media/keys.h"
 #include "media/media.h"
+#include "media/rtcp_reports.h"
 #include "media/rtp_stream.h"
 
 namespace sipman::media {
@@ -98,7 +99,8 @@ class MediaTracker::Impl {
         sink_(sink),
         endpoints_(options_, &counters_),
         calls_(options_, &counters_),
-        candidates_(kCandidateSlots) {}
+        candidates_(kCandidateSlots),
+        rtcp_(options_.max_streams) {}
 
   void OnSdp(TimestampNs ts, const sip::SipMessage& message, const sip::SdpSession& sdp) {
     const Side side = calls_.SenderOf(ts, message.call_id, message.from.tag, message.is_request);
@@ -119,9 +121,8 @@ class MediaTracker::Impl {
     endpoint->last_used = ts;
 
     if (endpoint->rtcp || LooksLikeRtcp(data)) {
-      RtcpCounts counts;
       ++counters_.rtcp_packets;
-      if (WalkRtcp(data, &rtcp_visitor_, &counts) != RtcpError::kNone) ++counters_.rtcp_errors;
+      if (rtcp_.Walk(ts, data) != RtcpError::kNone) ++counters_.rtcp_errors;
       return true;
     }
     const RtpError error = ParseRtp(data, &rtp_);
@@ -379,6 +380,18 @@ class MediaTracker::Impl {
     figures_.payload_type = s.payload_type;
     s.measure.Fill(s.codec, &figures_);
     s.events.Fill(&figures_);
+    figures_.rtcp_rtt_ms = figures_.xr_mos_lq = figures_.xr_mos_cq = -1;
+    if (const RtcpAbout* r = rtcp_.About(key.ssrc)) {
+      figures_.rtcp_reports = r->reports;
+      figures_.rtcp_cumulative_lost = r->cumulative_lost;
+      figures_.rtcp_fraction_lost_pct = r->fraction_lost_pct;
+      if (figures_.clock_rate != 0) {
+        figures_.rtcp_jitter_ms = r->jitter_units * 1000.0 / figures_.clock_rate;
+      }
+      figures_.rtcp_rtt_ms = r->rtt_ms;
+      figures_.xr_mos_lq = r->xr_mos_lq;
+      figures_.xr_mos_cq = r->xr_mos_cq;
+    }
   }
 
   MediaTrackerOptions options_;
@@ -394,7 +407,7 @@ class MediaTracker::Impl {
   TimestampNs last_advance_ = 0;
   RtpPacket rtp_;
   sip::SdpSession sdp_;
-  RtcpVisitor rtcp_visitor_;
+  RtcpReports rtcp_;
   StreamFigures figures_;
 };
 

@@ -154,6 +154,44 @@ TEST_F(TrackerTest, RtcpMuxIsCountedNotMeasured) {
   EXPECT_EQ(Only().packets, 10u);
 }
 
+void Be32(std::string* s, uint32_t v) {
+  for (int i = 3; i >= 0; --i) s->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+// The receiver's report about the caller's stream, and the round trip from
+// the caller's SR to the block answering it: seen 150 ms apart, 100 ms of
+// which the receiver held it (DLSR), so 50 ms.
+TEST_F(TrackerTest, ReceiverReportsAndRoundTripJoinTheirStream) {
+  AnnounceBoth();
+  Send(true, 10);  // SSRC 0x1111, from 1.0 s
+  std::string sr = {'\x80', '\xc8', '\x00', '\x06'};
+  Be32(&sr, 0x1111);
+  Be32(&sr, 0x00012345);  // NTP seconds
+  Be32(&sr, 0x67890000);  // NTP fraction: LSR = 0x23456789
+  Be32(&sr, 1600);
+  Be32(&sr, 10);
+  Be32(&sr, 1600);
+  tracker_.OnDatagram(2'000'000'000, V4(10, 0, 0, 1), 4001, V4(10, 0, 0, 2), 5001, sr);
+  std::string rr = {'\x81', '\xc9', '\x00', '\x07'};
+  Be32(&rr, 0x2222);
+  Be32(&rr, 0x1111);                   // about the caller's stream
+  Be32(&rr, (64u << 24) | 3);          // fraction 64/256 = 25 %, cumulative 3
+  Be32(&rr, 109);                      // extended highest sequence
+  Be32(&rr, 80);                       // jitter: 80 units = 10 ms at 8 kHz
+  Be32(&rr, 0x23456789);               // LSR
+  Be32(&rr, 65536 / 10);               // DLSR: 0.1 s
+  tracker_.OnDatagram(2'150'000'000, V4(10, 0, 0, 2), 5001, V4(10, 0, 0, 1), 4001, rr);
+  EXPECT_EQ(tracker_.counters().rtcp_packets, 2u);
+  EXPECT_EQ(tracker_.counters().rtcp_errors, 0u);
+  const StreamFigures& s = Only();
+  EXPECT_EQ(s.rtcp_reports, 1u);
+  EXPECT_DOUBLE_EQ(s.rtcp_fraction_lost_pct, 25.0);
+  EXPECT_EQ(s.rtcp_cumulative_lost, 3);
+  EXPECT_DOUBLE_EQ(s.rtcp_jitter_ms, 10.0);
+  EXPECT_NEAR(s.rtcp_rtt_ms, 50.0, 0.02);  // DLSR is in 1/65536 s
+  EXPECT_EQ(s.xr_mos_cq, -1);
+}
+
 TEST_F(TrackerTest, RtcpOnThePortAfterIsNotRtp) {
   AnnounceBoth();
   const std::string rr("\x80\xc9\x00\x01\x00\x00\x11\x11", 8);
