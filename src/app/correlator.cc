@@ -72,6 +72,7 @@ void Correlator::OnCall(const calls::CallRecord& original) {
     }
   }
   const calls::CallRecord& record = with_media.call_id.empty() ? original : with_media;
+  quality_.Add(record);
   ++calls_by_state_[static_cast<size_t>(record.state)];
   if (record.sensor.empty() && !call_sensors_.empty()) {
     auto it = call_sensors_.find(record.call_id);
@@ -86,6 +87,29 @@ void Correlator::OnCall(const calls::CallRecord& original) {
   }
   if (live_ != nullptr) live_->PublishCallEnd(record);
   store_->AddCall(record);
+}
+
+namespace {
+
+template <size_t N>
+void Observe(const double (&bounds)[N], double value, QualityHistograms::Histogram* h) {
+  static_assert(N <= std::size(QualityHistograms::Histogram{}.buckets));
+  for (size_t i = 0; i < N; ++i) {
+    if (value <= bounds[i]) {
+      ++h->buckets[i];
+      break;
+    }
+  }
+  ++h->count;
+  h->sum += value;
+}
+
+}  // namespace
+
+void QualityHistograms::Add(const calls::CallRecord& r) {
+  if (r.mos_min >= 0) Observe(kMosBounds, r.mos_min, &mos);
+  if (r.caller_rtp_packets > 0) Observe(kLossBounds, r.caller_rtp_loss_pct, &loss);
+  if (r.callee_rtp_packets > 0) Observe(kLossBounds, r.callee_rtp_loss_pct, &loss);
 }
 
 void Correlator::OnStream(const media::StreamFigures& /*stream*/) { ++streams_measured_; }

@@ -29,6 +29,21 @@ constexpr std::array kCallStates = {calls::CallState::kAnswered,  calls::CallSta
                                     calls::CallState::kFailed,    calls::CallState::kInProgress,
                                     calls::CallState::kTimedOut};
 
+// The calls' media quality for /metrics (Prometheus histograms): each
+// stored call's lowest MOS, and each direction's RTP loss, when measured.
+struct QualityHistograms {
+  static constexpr double kMosBounds[] = {1.5, 2.0, 2.5, 3.0, 3.6, 4.0, 4.3, 4.5};
+  static constexpr double kLossBounds[] = {0, 0.5, 1, 2, 5, 10, 20, 50, 100};
+  struct Histogram {
+    uint64_t buckets[9] = {};  // per bound (not cumulative); enough for both
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  Histogram mos, loss;
+
+  void Add(const calls::CallRecord& record);
+};
+
 // Single-threaded (it owns a CallTracker). `store` must outlive it.
 class Correlator : public MessageHandler,
                    public calls::RecordSink,
@@ -56,6 +71,7 @@ class Correlator : public MessageHandler,
   // default; off for a signalling-only sensor.
   void set_media(bool on) { media_on_ = on; }
   const media::MediaCounters& media_counters() const { return media_.counters(); }
+  const QualityHistograms& quality() const { return quality_; }
   uint64_t streams_measured() const { return streams_measured_; }
   void OnCall(const calls::CallRecord& record) override;
   void OnRegistration(const calls::RegistrationRecord& record) override;
@@ -150,6 +166,7 @@ class Correlator : public MessageHandler,
   sip::SdpSession sdp_;
   media::CallMedia call_media_;
   uint64_t streams_measured_ = 0;
+  QualityHistograms quality_;
 };
 
 }  // namespace sipman::app

@@ -20,19 +20,50 @@ void MetricsSnapshot::Set(const stats::TrafficCounters& traffic, const Correlato
   decoder_ = decoder;
   for (size_t i = 0; i < kCallStates.size(); ++i) calls_[i] = correlator.calls(kCallStates[i]);
   gauges_ = gauges;
+  quality_ = correlator.quality();
+  media_ = correlator.media_counters();
 }
+
+namespace {
+
+// A Prometheus histogram: cumulative buckets by `le`, +Inf, sum and count.
+template <size_t N>
+void RenderHistogram(const char* name, const char* help, const double (&bounds)[N],
+                     const QualityHistograms::Histogram& h, std::string* out) {
+  out->append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+  out->append(name).append(" histogram\n");
+  uint64_t cumulative = 0;
+  char le[32];
+  for (size_t i = 0; i < N; ++i) {
+    cumulative += h.buckets[i];
+    std::snprintf(le, sizeof le, "%g", bounds[i]);
+    out->append(name).append("_bucket{le=\"").append(le).append("\"} ");
+    out->append(std::to_string(cumulative)).append("\n");
+  }
+  out->append(name).append("_bucket{le=\"+Inf\"} ").append(std::to_string(h.count)).append("\n");
+  char sum[48];
+  std::snprintf(sum, sizeof sum, "%.6g", h.sum);
+  out->append(name).append("_sum ").append(sum).append("\n");
+  out->append(name).append("_count ").append(std::to_string(h.count)).append("\n");
+}
+
+}  // namespace
 
 void MetricsSnapshot::Render(std::string* out) {
   stats::TrafficCounters traffic;
   std::array<uint64_t, kCallStates.size()> by_state;
   RunGauges gauges;
   net::DecoderCounters decoder;
+  QualityHistograms quality;
+  media::MediaCounters media;
   {
     std::lock_guard<std::mutex> lock(mu_);
     traffic = traffic_;
     decoder = decoder_;
     by_state = calls_;
     gauges = gauges_;
+    quality = quality_;
+    media = media_;
   }
   stats::RenderPrometheus(traffic, out);
   out->append("# HELP sipman_calls_total Calls ended and stored, by final state.\n"
@@ -61,6 +92,21 @@ out->append("# HELP sipman_decoder_" name "_total " help ".\n# TYPE sipman_decod
     .append("\n");
   SIPMAN_DECODER_COUNTERS(SIPMAN_COUNTER_METRIC)
 #undef SIPMAN_COUNTER_METRIC
+  // The media tracker's counters, each as sipman_media_NAME_total.
+#define SIPMAN_MEDIA_METRIC(field, name, help)                                          \
+  out->append("# HELP sipman_media_" name "_total " help ".\n# TYPE sipman_media_" name  \
+              "_total counter\nsipman_media_" name "_total ")                           \
+      .append(std::to_string(media.field))                                              \
+      .append("\n");
+  SIPMAN_MEDIA_COUNTERS(SIPMAN_MEDIA_METRIC)
+#undef SIPMAN_MEDIA_METRIC
+  RenderHistogram("sipman_call_mos",
+                  "Lowest E-model MOS of each stored call whose RTP was scored (G.107, 50 ms "
+                  "jitter buffer).",
+                  QualityHistograms::kMosBounds, quality.mos, out);
+  RenderHistogram("sipman_rtp_loss_percent",
+                  "RTP loss (RFC 3550) of each direction of each stored call that had RTP, in %.",
+                  QualityHistograms::kLossBounds, quality.loss, out);
 }
 
 void RenderStoreMetrics(const store::StoreCounters& c, std::string* out) {

@@ -62,6 +62,8 @@ class MetricsSnapshot {
   net::DecoderCounters decoder_;                     // guarded by mu_
   std::array<uint64_t, kCallStates.size()> calls_{};  // guarded by mu_
   RunGauges gauges_;                                 // guarded by mu_
+  QualityHistograms quality_;                        // guarded by mu_
+  media::MediaCounters media_;                       // guarded by mu_
 };
 
 // Appends the store writer's health and progress to a /metrics body

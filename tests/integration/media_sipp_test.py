@@ -18,7 +18,9 @@ direction's.
 
 usage: media_sipp_test.py SIPMAN WORKDIR
 """
+import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -27,6 +29,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze_lib as lib  # noqa: E402
@@ -131,6 +135,27 @@ Content-Length: 0
 """.replace("AUDIO", AUDIO)
 
 
+WEB_PORT = 18580
+PASSWORD = "media-test-password"
+
+
+def http(path, cookie=None, data=None):
+    """(status, body, headers); never raises for an HTTP error status."""
+    headers = {"Cookie": cookie} if cookie else {}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(f"http://127.0.0.1:{WEB_PORT}{path}", headers=headers,
+                                 data=None if data is None else json.dumps(data).encode(),
+                                 method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode(errors="replace"), resp.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace"), e.headers
+    except OSError as e:
+        return 0, str(e), {}
+
+
 RELAY_PORT = 16500      # what the lossy call's callee announces
 LOSSY_MEDIA_PORT = 16100  # where that callee's SIPp really receives
 DROP_EVERY = 20
@@ -191,10 +216,15 @@ def main():
     lossy_uas = UAS.replace("m=audio [media_port] ", f"m=audio {RELAY_PORT} ")
     with open(os.path.join(work, "uas-lossy.xml"), "w") as f:
         f.write(lossy_uas)
+    password_file = os.path.join(work, "password")
+    with open(password_file, "w") as f:
+        f.write(PASSWORD + "\n")
     with open(os.path.join(work, "sipman.out"), "w") as out:
         # The sensor sits behind the lossy link: the relay's port is not seen.
-        daemon = subprocess.Popen([sipman, "run", "--no-web", "-i", "lo", "--db", db,
-                                   "-f", f"not udp port {RELAY_PORT}", "--log", log_path],
+        daemon = subprocess.Popen([sipman, "run", "-i", "lo", "--db", db,
+                                   "-f", f"not udp port {RELAY_PORT}", "--log", log_path,
+                                   "--listen", f"127.0.0.1:{WEB_PORT}",
+                                   "--admin-password-file", password_file],
                                   stdout=out, stderr=subprocess.STDOUT)
     try:
         if not lib.wait_for(log_path, r"capturing on lo", 10):
@@ -237,6 +267,30 @@ def main():
               counts["dropped"] == PACKETS // DROP_EVERY and
               counts["forwarded"] == PACKETS - PACKETS // DROP_EVERY, counts)
         time.sleep(1)
+        # The three calls end after their linger (32 s) while sipman runs;
+        # /metrics then has their MOS and loss histograms.
+        code, body, headers = http("/api/v1/login", data={"username": "admin", "password": PASSWORD})
+        cookie = (headers.get("Set-Cookie") or "").split(";")[0] if code == 200 else None
+        check("login to the web API", code == 200, f"{code} {body[:200]}")
+        metrics, deadline = "", time.time() + 60
+        while time.time() < deadline:
+            _, metrics, _ = http("/metrics", cookie=cookie)
+            if re.search(r"^sipman_call_mos_count 3$", metrics, re.M):
+                break
+            time.sleep(1)
+        check("/metrics: sipman_call_mos counts the 3 calls, 2 of them at 4.3 or more",
+              re.search(r'^sipman_call_mos_count 3$', metrics, re.M) is not None and
+              re.search(r'^sipman_call_mos_bucket\{le="4.3"\} 1$', metrics, re.M) is not None,
+              "\n".join(line for line in metrics.splitlines() if "mos" in line))
+        check("/metrics: sipman_rtp_loss_percent has the 6 directions, 5 without loss",
+              re.search(r'^sipman_rtp_loss_percent_count 6$', metrics, re.M) is not None and
+              re.search(r'^sipman_rtp_loss_percent_bucket\{le="0"\} 5$', metrics, re.M)
+              is not None,
+              "\n".join(line for line in metrics.splitlines() if "loss" in line))
+        check("/metrics: sipman_media_rtp_packets_total counts every RTP packet",
+              re.search(rf"^sipman_media_rtp_packets_total {6 * PACKETS - PACKETS // DROP_EVERY}$",
+                        metrics, re.M) is not None,
+              "\n".join(line for line in metrics.splitlines() if "sipman_media" in line))
     finally:
         daemon.send_signal(signal.SIGTERM)
         try:
