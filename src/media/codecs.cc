@@ -2,6 +2,7 @@
 // figures of ITU-T G.113 Appendix I (Ie, Table I.1; Bpl, Table I.3).
 #include <cmath>
 
+#include "base/ascii.h"
 #include "media/media.h"
 
 namespace sipman::media {
@@ -18,17 +19,6 @@ constexpr EModelFigures kEModel[] = {
     {"PCMU", 0, 25.1},     {"PCMA", 0, 25.1},  {"G729", 11, 19.0}, {"G729A", 11, 19.0},
     {"G723", 15, 16.1},    {"GSM-EFR", 5, 10.0},
 };
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 CodecInfo WithEModel(CodecInfo info) {
   for (const EModelFigures& e : kEModel) {

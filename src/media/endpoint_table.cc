@@ -2,22 +2,14 @@
 
 #include <cstring>
 
+#include "base/ascii.h"
+
 namespace sipman::media {
 namespace {
 
 bool IsUnspecified(const IpAddress& ip) {
   static const uint8_t kZero[16] = {};
   return std::memcmp(ip.bytes, kZero, 16) == 0;
-}
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view lower_prefix) {
-  if (s.size() < lower_prefix.size()) return false;
-  for (size_t i = 0; i < lower_prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower_prefix[i]) return false;
-  }
-  return true;
 }
 
 // The payload types of an m= line's format list ("0 8 101").

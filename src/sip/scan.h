@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "base/ascii.h"
+
 namespace sipman::sip::internal {
 
 enum CharClass : uint8_t {
@@ -68,18 +70,9 @@ inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 inline bool IsTokenChar(char c) { return HasClass(c, kClassToken); }
 inline char ToLower(char c) { return kLowerTable[static_cast<uint8_t>(c)]; }
 
-// ASCII case-insensitive equality.
-inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ToLower(a[i]) != ToLower(b[i])) return false;
-  }
-  return true;
-}
-
-inline bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
-}
+// ASCII case-insensitive equality (base/ascii.h).
+using ::sipman::EqualsIgnoreCase;
+using ::sipman::StartsWithIgnoreCase;
 
 // Strips SP, HT, CR and LF at both ends (so folded values trim too).
 inline std::string_view TrimLws(std::string_view s) {

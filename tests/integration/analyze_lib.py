@@ -17,6 +17,8 @@ import sqlite3
 import struct
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 # tshark's SIP over TCP on other ports than 5060 rests on a heuristic that runs
 # only when no dissector claims the connection's ports by number. A SIPp
@@ -52,6 +54,24 @@ class Checks:
 
 # Helpers of the tests that start daemons and SIPp (run_live_test,
 # hep_kamailio_test, hep_sngrep_test).
+
+def http(port, path, cookie=None, data=None):
+    """GET (or POST `data` as JSON) http://127.0.0.1:PORT/PATH: (status, body
+    text, headers); never raises for an HTTP error status (0 when unreachable)."""
+    headers = {"Cookie": cookie} if cookie else {}
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers,
+                                 data=None if data is None else json.dumps(data).encode(),
+                                 method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read().decode(errors="replace"), resp.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace"), e.headers
+    except OSError as e:
+        return 0, str(e), {}
+
 
 def wait_for(path, pattern, timeout):
     """True once the file at `path` matches `pattern`; False after `timeout` s."""

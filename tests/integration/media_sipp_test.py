@@ -18,7 +18,6 @@ direction's.
 
 usage: media_sipp_test.py SIPMAN WORKDIR
 """
-import json
 import os
 import re
 import signal
@@ -29,8 +28,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze_lib as lib  # noqa: E402
@@ -140,20 +137,7 @@ PASSWORD = "media-test-password"
 
 
 def http(path, cookie=None, data=None):
-    """(status, body, headers); never raises for an HTTP error status."""
-    headers = {"Cookie": cookie} if cookie else {}
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(f"http://127.0.0.1:{WEB_PORT}{path}", headers=headers,
-                                 data=None if data is None else json.dumps(data).encode(),
-                                 method="POST" if data is not None else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read().decode(errors="replace"), resp.headers
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace"), e.headers
-    except OSError as e:
-        return 0, str(e), {}
+    return lib.http(WEB_PORT, path, cookie, data)
 
 
 RELAY_PORT = 16500      # what the lossy call's callee announces

@@ -26,7 +26,6 @@ log, /healthz "ok", nothing in /metrics or the status line.
 Every process is ended by its PID.
 usage: store_full_disk_test.py SIPMAN WORKDIR
 """
-import json
 import os
 import re
 import signal
@@ -36,8 +35,6 @@ import struct
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze_lib as lib  # noqa: E402
@@ -136,21 +133,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http(port, path, cookie=None, data=None):
-    """(status, body text); never raises for an HTTP error status."""
-    headers = {"Cookie": cookie} if cookie else {}
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers,
-                                 data=None if data is None else json.dumps(data).encode(),
-                                 method="POST" if data is not None else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read().decode(errors="replace"), resp.headers
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace"), e.headers
-    except OSError as e:
-        return 0, str(e), {}
+http = lib.http
 
 
 def read(path):
