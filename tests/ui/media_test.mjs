@@ -66,6 +66,17 @@ test('the call list marks one-way audio and no media only', () => {
     [{ flag: 'no_media', text: 'no media', title: 'No media after answer' }]);
 });
 
+test('every flag has a short marker with its label as title and its severity', () => {
+  assert.deepEqual(m.flagMarkers(''), []);
+  assert.deepEqual(m.flagMarkers('one_way,unexpected_source,odd').map((x) =>
+    [x.flag, x.text, x.title, x.severity]), [
+    ['one_way', 'one-way', 'One-way audio', 'bad'],
+    ['unexpected_source', 'NAT?', 'Media from an unexpected address (NAT?)', 'warn'],
+    ['odd', 'odd', 'odd', 'warn']]);
+  assert.deepEqual(m.flagMarkers('no_media,after_bye,codec_not_in_answer').map((x) => x.text),
+    ['no media', 'after BYE', 'odd codec']);
+});
+
 test('warnings: severity, and the silent side of one-way audio', () => {
   const w = m.mediaWarnings(call({ media_flags: 'one_way,unexpected_source', caller_rtp_packets: 500 }));
   assert.deepEqual(w.map((x) => [x.flag, x.label, x.severity]), [

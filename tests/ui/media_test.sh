@@ -6,17 +6,5 @@
 # runs media_test.mjs against the JavaScript. Skipped (77) without node or
 # without ui/node_modules (npm ci in ui/).
 source "$(dirname "$0")/node_env.sh"
-# The media module must need no DOM: lib is ES2020 alone.
-cat >"$work/tsconfig.json" <<JSON
-{
-  "compilerOptions": {
-    "target": "ES2020", "module": "ES2020", "moduleResolution": "bundler",
-    "lib": ["ES2020"], "types": [], "strict": true, "skipLibCheck": true,
-    "noEmitOnError": true, "rootDir": "$root/ui/src", "outDir": "$work/out"
-  },
-  "files": ["$root/ui/src/media.ts"]
-}
-JSON
-node "$tsc" -p "$work/tsconfig.json"
-echo '{"type": "module"}' >"$work/out/package.json"
+compile_module media.ts
 MEDIA_JS=$work/out/media.js node --test "$root/tests/ui/media_test.mjs"

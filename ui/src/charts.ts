@@ -202,13 +202,16 @@ export class LineChart extends ChartBase {
   }
 }
 
-// Grouped bars: one group per label, one bar per series.
+// Grouped bars: one group per label, one bar per series; `stacked` puts
+// the series of a label on top of each other in one bar instead.
 export class BarChart extends ChartBase {
   private labels: string[] = [];
+  private stacked = false;
 
-  setData(labels: string[], series: Series[]): void {
+  setData(labels: string[], series: Series[], stacked = false): void {
     this.labels = labels;
     this.series = series;
+    this.stacked = stacked;
     this.drawLegend();
     this.render();
   }
@@ -225,18 +228,27 @@ export class BarChart extends ChartBase {
     const ih = hgt - M.top - bottom;
     const svg = s('svg', { width: w, height: hgt, role: 'img', 'aria-label': 'bar chart' });
     let max = 0;
-    for (const sr of this.series) for (const v of sr.values) if (v > max) max = v;
+    if (this.stacked) {
+      this.labels.forEach((_, gi) => {
+        max = Math.max(max, this.series.reduce((a, sr) => a + (sr.values[gi] ?? 0), 0));
+      });
+    } else {
+      for (const sr of this.series) for (const v of sr.values) if (v > max) max = v;
+    }
     max = niceMax(max);
     this.yAxis(svg, w, ih, max);
-    const nb = Math.max(1, this.series.length);
+    const nb = this.stacked ? 1 : Math.max(1, this.series.length);
     const bw = Math.max(1, Math.min(40, (gw * 0.8) / nb));
     this.labels.forEach((label, gi) => {
       const gx = M.left + gi * gw + (gw - bw * nb) / 2;
+      let below = 0;  // stacked: the height of the series drawn so far
       this.series.forEach((sr, si) => {
         const v = sr.values[gi] ?? 0;
         const bh = (v / max) * ih;
-        svg.append(s('rect', { x: gx + si * bw, y: M.top + ih - bh, width: Math.max(1, bw - 1),
-          height: bh, fill: this.colorOf(si) }));
+        svg.append(s('rect', { x: gx + (this.stacked ? 0 : si * bw),
+          y: M.top + ih - bh - below, width: Math.max(1, bw - 1), height: bh,
+          fill: this.colorOf(si) }));
+        if (this.stacked) below += bh;
       });
       const cx = M.left + gi * gw + gw / 2;
       const text = label.length > 14 ? `${label.slice(0, 13)}…` : label;

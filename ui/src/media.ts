@@ -101,12 +101,34 @@ export function mediaWarnings(c: MediaFigures): MediaWarning[] {
   });
 }
 
+// Short names of the flags, for markers in lists.
+export const FLAG_SHORT: Record<MediaFlag, string> = {
+  one_way: 'one-way',
+  no_media: 'no media',
+  unexpected_source: 'NAT?',
+  after_bye: 'after BYE',
+  codec_not_in_answer: 'odd codec',
+};
+
+export interface FlagMarker {
+  flag: string;
+  text: string;   // FLAG_SHORT's, "one-way"
+  title: string;  // FLAG_LABELS', "One-way audio"
+  severity: 'bad' | 'warn';
+}
+
+// Every flag of `media_flags` as a short marker, in its order; a flag this
+// UI does not know keeps its own name as both.
+export function flagMarkers(flags: string): FlagMarker[] {
+  return parseFlags(flags).map((f) => ({ flag: f, text: isKnown(f) ? FLAG_SHORT[f] : f,
+    title: isKnown(f) ? FLAG_LABELS[f] : f, severity: SEVERE.has(f) ? 'bad' : 'warn' }));
+}
+
 // The call list's short markers: "one-way" and "no media" only, with the
 // full label as their title.
 export function listMarkers(flags: string): { flag: MediaFlag; text: string; title: string }[] {
-  const short: Partial<Record<MediaFlag, string>> = { one_way: 'one-way', no_media: 'no media' };
-  return parseFlags(flags).filter(isKnown).filter((f) => short[f])
-    .map((f) => ({ flag: f, text: short[f]!, title: FLAG_LABELS[f] }));
+  return parseFlags(flags).filter(isKnown).filter((f) => SEVERE.has(f))
+    .map((f) => ({ flag: f, text: FLAG_SHORT[f], title: FLAG_LABELS[f] }));
 }
 
 // Whether the call page shows media figures: some RTP stream was joined to

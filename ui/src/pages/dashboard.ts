@@ -1,23 +1,60 @@
 // Dashboard: live charts of the last five minutes (one point per second)
-// from the Server-Sent Events stream /api/v1/live, and the last calls. When
-// the stream drops, the page polls /api/v1/stats/traffic until it is back.
-// The parts: dashboard/live.ts (the feed), dashboard/window.ts (the time
-// window's arithmetic), dashboard/draw.ts (the drawing).
+// from the Server-Sent Events stream /api/v1/live, the last calls, and the
+// call quality of the window. When the stream drops, the page polls
+// /api/v1/stats/traffic until it is back. The parts: dashboard/live.ts (the
+// feed), dashboard/window.ts (the time window's arithmetic),
+// dashboard/quality.ts (the Call quality panel's arithmetic),
+// dashboard/draw.ts (the drawing).
 import { apiTime, getCalls } from '../api';
-import type { LiveCallEvent } from '../types';
+import type { Cdr, LiveCallEvent } from '../types';
 import { nsToMs } from '../util';
 import { DashboardView, RecentCall } from './dashboard/draw';
 import { LiveFeed } from './dashboard/live';
+import { qualitySummary } from './dashboard/quality';
 import { TrafficWindow } from './dashboard/window';
 
 // Rows in the table of the last calls.
 const RECENT_MAX = 15;
+// The Call quality panel reads one page of the window's calls (the API's
+// largest), after each poll of the feed, QUALITY_DELAY_MS after a call
+// ends (the calls ending meanwhile share the read, and the writer has
+// stored them by then) and every QUALITY_REFRESH_MS while the stream is
+// up (`sipman serve` sends no call events).
+const QUALITY_LIMIT = 500;
+const QUALITY_DELAY_MS = 2000;
+const QUALITY_REFRESH_MS = 30000;
 
 export function renderDashboard(root: HTMLElement): () => void {
   const win = new TrafficWindow();
   const view = new DashboardView(root);
   const recent: RecentCall[] = [];
   let concurrent = 0;
+
+  // The Call quality panel: the calls last read (newest first), whether the
+  // page was full, and the read last started (an older answer is dropped,
+  // and every answer once the page is left).
+  let quality: { calls: Cdr[]; full: boolean } | null = null;
+  let qualityTimer = 0;
+  let qualityRead = 0;
+  let left = false;
+  async function loadQuality(): Promise<void> {
+    if (left) return;
+    const read = ++qualityRead;
+    try {
+      const d = await getCalls({ from: apiTime(win.storedCallsFrom(Date.now())),
+        limit: QUALITY_LIMIT });
+      if (left || read !== qualityRead) return;
+      quality = { calls: d.calls, full: d.calls.length >= QUALITY_LIMIT };
+      drawQuality();
+    } catch { /* 401 goes to login; the next read tries again */ }
+  }
+  // Calls that left the window as it moved on are left out without a read.
+  const drawQuality = () => {
+    if (quality) {
+      view.drawQuality(qualitySummary(quality.calls, win.storedCallsFrom(Date.now()) * 1e6),
+        quality.full, QUALITY_LIMIT);
+    }
+  };
 
   const addCall = ({ event, call }: LiveCallEvent) => {
     const atNs = event === 'end' ? (call.end_ts || call.invite_ts) : call.invite_ts;
@@ -26,6 +63,10 @@ export function renderDashboard(root: HTMLElement): () => void {
     recent.unshift({ event, call, at });
     recent.length = Math.min(recent.length, RECENT_MAX);
     view.drawCalls(recent);
+    if (event === 'end' && !qualityTimer) {
+      qualityTimer = window.setTimeout(() => { qualityTimer = 0; void loadQuality(); },
+        QUALITY_DELAY_MS);
+    }
   };
 
   const feed = new LiveFeed({
@@ -36,9 +77,13 @@ export function renderDashboard(root: HTMLElement): () => void {
       win.setConcurrent(concurrent, Date.now());
     },
     pollRange: () => win.pollRange(Date.now()),
+    polled: () => void loadQuality(),
   });
 
-  const draw = () => view.drawWindow(win.view(Date.now()), concurrent, feed.status);
+  const draw = () => {
+    view.drawWindow(win.view(Date.now()), concurrent, feed.status);
+    drawQuality();
+  };
 
   // The calls stored in the window (they ended before this page opened),
   // counted in the seconds they started and ended; the stream adds the rest.
@@ -72,9 +117,15 @@ export function renderDashboard(root: HTMLElement): () => void {
   view.drawCalls(recent);
   draw();
   const drawTimer = window.setInterval(draw, 1000);
+  const qualityRefresh = window.setInterval(() => {
+    if (feed.status === 'live') void loadQuality();
+  }, QUALITY_REFRESH_MS);
 
   return () => {
     feed.stop();
     window.clearInterval(drawTimer);
+    window.clearInterval(qualityRefresh);
+    window.clearTimeout(qualityTimer);
+    left = true;
   };
 }

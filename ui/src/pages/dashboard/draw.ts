@@ -1,11 +1,13 @@
 // The dashboard's drawing: the page's layout, the KPIs and charts of the
-// time window (window.ts), the live status, and the table of the last
-// calls.
-import { LineChart, Series } from '../../charts';
+// time window (window.ts), the live status, the table of the last calls and
+// the Call quality panel (quality.ts).
+import { BarChart, LineChart, Series } from '../../charts';
+import { describeMos, flagMarkers, formatMos, mosClass } from '../../media';
 import type { LiveCall } from '../../types';
 import { clear, fmtBytes, fmtDateTime, fmtDuration, fmtNum, fmtShort, fmtTimeMs, h,
   stateBadge } from '../../util';
 import type { FeedStatus } from './live';
+import type { QualitySummary } from './quality';
 import type { WindowView } from './window';
 
 const METHOD_ORDER = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'OPTIONS', 'PRACK',
@@ -33,6 +35,11 @@ export class DashboardView {
   private readonly callsChart = new LineChart('Calls: started per second and concurrent', 170);
   private readonly dropsChart = new LineChart('Capture drops per second', 120);
   private readonly callsBody = h('tbody');
+  private readonly mosChart = new BarChart('Calls by lowest MOS', 140);
+  private readonly qualityNote = h('span', { class: 'muted' }, 'loading…');
+  private readonly qualityFacts = h('p', { class: 'quality-facts' });
+  private readonly worstBody = h('tbody');
+  private qualityKey = '';
 
   constructor(root: HTMLElement) {
     root.append(
@@ -47,7 +54,54 @@ export class DashboardView {
             h('thead', {}, h('tr', {}, ['Time', 'Event', 'Caller', 'Callee', 'State', 'Status',
               'Duration'].map((t) => h('th', { scope: 'col' }, t)))),
             this.callsBody)),
-        this.dropsChart.el));
+        this.dropsChart.el),
+      h('section', { class: 'card', id: 'call-quality' },
+        h('h2', {}, 'Call quality ', this.qualityNote),
+        h('div', { class: 'pair' },
+          h('div', { class: 'pair-chart' }, this.mosChart.el, this.qualityFacts),
+          h('div', { class: 'pair-table' }, h('h3', {}, 'Worst calls'),
+            h('table', { class: 'data compact', id: 'worst-calls' },
+              h('thead', {}, h('tr', {}, h('th', { scope: 'col', class: 'num' }, 'MOS'),
+                h('th', { scope: 'col' }, 'Caller → callee'), h('th', { scope: 'col' }, 'Flags'))),
+              this.worstBody)))));
+  }
+
+  // The Call quality panel: the MOS bins of the window's calls, the calls
+  // without a MOS, one-way and no media, the worst calls. `full`: the page
+  // read was full, so only the newest `limit` calls count. Redrawn only when
+  // something changed (it is drawn every second as the window moves).
+  drawQuality(q: QualitySummary, full: boolean, limit: number): void {
+    const key = JSON.stringify([q, full]);
+    if (key === this.qualityKey) return;
+    this.qualityKey = key;
+    this.qualityNote.textContent = full ? `latest ${limit} calls of the last 5 minutes`
+      : 'calls of the last 5 minutes';
+    this.mosChart.setData(q.bins.map((b) => b.label), [
+      { name: 'poor < 3.6', values: q.bins.map((b) => b.poor), color: '#d1242f' },
+      { name: 'fair 3.6–4.0', values: q.bins.map((b) => b.fair), color: '#bf8700' },
+      { name: 'good ≥ 4.0', values: q.bins.map((b) => b.good), color: '#1a7f37' }], true);
+    clear(this.qualityFacts);
+    const count = (n: number, text: string) =>
+      h('span', { class: n > 0 ? 'mos-poor' : '' }, `${fmtNum(n)} ${text}`);
+    this.qualityFacts.append(`${fmtNum(q.calls)} calls · `,
+      h('span', { title: 'no RTP, or a codec without E-model figures' },
+        `${fmtNum(q.unscored)} without a MOS`), ' · ',
+      count(q.oneWay, 'one-way'), ' · ', count(q.noMedia, 'no media'));
+
+    const body = this.worstBody;
+    clear(body);
+    if (!q.worst.length) {
+      body.append(h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'No call with a MOS.')));
+    }
+    for (const c of q.worst) {
+      body.append(h('tr', {},
+        h('td', { class: 'num' }, h('span', { class: `mos mos-${mosClass(c.mos_min)}`,
+          title: `MOS ${describeMos(c.mos_min)}` }, formatMos(c.mos_min))),
+        h('td', {}, h('a', { href: `#/calls/${encodeURIComponent(String(c.id))}` },
+          `${c.caller_user || '–'} → ${c.callee_user || '–'}`)),
+        h('td', {}, flagMarkers(c.media_flags).map((m) => h('span', {
+          class: `badge media-marker ${m.severity}`, title: m.title, 'data-flag': m.flag }, m.text)))));
+    }
   }
 
   drawCalls(recent: RecentCall[]): void {

@@ -14,6 +14,8 @@ export interface FeedHandlers {
   concurrent(ev: LiveConcurrentEvent): void;
   // The range (ms) a poll reads.
   pollRange(): { from: number; to: number };
+  // After each poll (read or failed): the page's other periodic reads.
+  polled?(): void;
 }
 
 const POLL_MS = 2000;
@@ -48,6 +50,7 @@ export class LiveFeed {
       const d = await getStatsTraffic({ from: apiTime(from), to: apiTime(to), step: 'second' });
       for (const r of d.rows) this.on.traffic(r, false);
     } catch { /* shown by the status; 401 goes to login */ }
+    this.on.polled?.();
   }
 
   private startPolling(): void {
