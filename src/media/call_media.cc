@@ -95,6 +95,11 @@ void CallMediaTable::StreamEnded(std::string_view call_id, Side sender, const St
   AddStream(figures, sender, &e.media);
 }
 
+size_t CallMediaTable::LiveStreams(std::string_view call_id) const {
+  auto it = calls_.find(call_id);
+  return it == calls_.end() ? 0 : it->second.live.size();
+}
+
 bool CallMediaTable::Take(std::string_view call_id, CallMedia* out, std::vector<StreamKey>* live) {
   auto it = calls_.find(call_id);
   if (it == calls_.end()) return false;
@@ -111,7 +116,8 @@ void CallMediaTable::Expire(TimestampNs now) {
     auto it = calls_.find(by_age_.front());
     Entry& e = it->second;
     if (e.queued_at + options_.endpoint_idle_ns > now) break;
-    if (e.last_active + options_.endpoint_idle_ns > now) {
+    // A call whose media still flows stays, however long ago its SDP was.
+    if (e.last_active + options_.endpoint_idle_ns > now || !e.live.empty()) {
       e.queued_at = now;
       by_age_.splice(by_age_.end(), by_age_, e.order);
       continue;

@@ -33,6 +33,9 @@ class CallMediaTable {
   void StreamEnded(std::string_view call_id, Side sender, const StreamKey& key,
                    const StreamFigures& figures);
 
+  // Streams of the call running now (0 when the call is not here).
+  size_t LiveStreams(std::string_view call_id) const;
+
   // Removes the call; `live` gets the keys of its streams still running.
   bool Take(std::string_view call_id, CallMedia* out, std::vector<StreamKey>* live);
 

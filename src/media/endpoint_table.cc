@@ -75,7 +75,7 @@ void EndpointTable::Announce(TimestampNs ts, std::string_view call_id, Side side
     IpAddress rtcp_ip = ip;
     if (!m.rtcp_address.empty() && !ParseIpAddress(m.rtcp_address, &rtcp_ip)) rtcp_ip = ip;
     const uint32_t rtcp_port = m.rtcp_port != 0 ? m.rtcp_port : uint32_t{m.port} + 1;
-    if (rtcp_port <= 65535) {
+    if (rtcp_port <= 65535 && !(rtcp_port == m.port && rtcp_ip == ip)) {
       Put(ts, EndpointKey{rtcp_ip, static_cast<uint16_t>(rtcp_port)}, call_id, side, true, calls);
     }
   }
@@ -92,6 +92,7 @@ Endpoint& EndpointTable::Put(TimestampNs ts, const EndpointKey& key, std::string
   } else {
     by_age_.splice(by_age_.end(), by_age_, e.order);
   }
+  const bool same_call = !created && e.call_id == call_id;
   if (e.call_id != call_id) {
     if (!created) ++takeovers_;
     e.previous_call_id.swap(e.call_id);
@@ -103,7 +104,9 @@ Endpoint& EndpointTable::Put(TimestampNs ts, const EndpointKey& key, std::string
     e.call_id.assign(call_id);
   }
   e.side = side;
-  e.rtcp = rtcp;
+  // An address the same call named for RTP stays RTP when it names it for
+  // RTCP too (a=rtcp on the RTP port, or one line's port + 1 another's).
+  e.rtcp = same_call ? e.rtcp && rtcp : rtcp;
   e.last_used = e.queued_at = ts;
   if (created && endpoints_.size() > options_.max_endpoints) {
     ++counters_->endpoints_evicted;

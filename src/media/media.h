@@ -282,8 +282,9 @@ struct MediaTrackerOptions {
   // SDP endpoints (address, port) remembered at once; past it the least
   // recently announced is forgotten (endpoints_evicted).
   size_t max_endpoints = 262144;
-  // RTP streams measured at once; past it the least recently active is
-  // emitted early (streams_evicted).
+  // RTP streams measured at once; past it the one queued longest (requeued
+  // once per stream_idle_ns while active) is emitted early
+  // (streams_evicted).
   size_t max_streams = 131072;
   // An endpoint no SDP announced again and no media used for this long is
   // forgotten; a stream without packets for this long is emitted.
@@ -293,6 +294,10 @@ struct MediaTrackerOptions {
   size_t max_calls = 262144;
   TimestampNs stream_idle_ns = 60 * kNsPerSecond;
 };
+
+// A call's streams running at once at most: datagrams with ever new SSRCs
+// sent to a call's media port (a flood) make no more (streams_refused).
+constexpr size_t kMaxStreamsPerCall = 32;
 
 // What the tracker saw, declared once: X(field, "name", what it counts).
 #define SIPMAN_MEDIA_COUNTERS(X)                                                              \
@@ -308,7 +313,8 @@ struct MediaTrackerOptions {
   X(unassociated_streams, "unassociated_streams", "of those, streams no SDP announced")       \
   X(streams_evicted, "streams_evicted", "streams emitted early for max_streams")             \
   X(endpoints_evicted, "endpoints_evicted", "SDP endpoints forgotten for max_endpoints")     \
-  X(calls_evicted, "calls_evicted", "calls' media summaries forgotten for max_calls")
+  X(calls_evicted, "calls_evicted", "calls' media summaries forgotten for max_calls")     \
+  X(streams_refused, "streams_refused", "new SSRCs past kMaxStreamsPerCall: counted, not measured")
 
 struct MediaCounters {
 #define SIPMAN_DECLARE_COUNTER(field, name, help) uint64_t field = 0;

@@ -120,7 +120,8 @@ class MediaTracker::Impl {
     if (endpoint == nullptr) return OnUnannounced(ts, src, src_port, dst, dst_port, data);
     endpoint->last_used = ts;
 
-    if (endpoint->rtcp || LooksLikeRtcp(data)) {
+    // The receiver's endpoint says best whether this is its RTCP port.
+    if ((at_dst != nullptr ? at_dst->rtcp : at_src->rtcp) || LooksLikeRtcp(data)) {
       ++counters_.rtcp_packets;
       if (rtcp_.Walk(ts, data) != RtcpError::kNone) ++counters_.rtcp_errors;
       return true;
@@ -150,6 +151,12 @@ class MediaTracker::Impl {
       if (at_src != nullptr) link(at_src->call_id, at_src->side);
       if (at_dst != nullptr) link(at_dst->previous_call_id, Opposite(at_dst->previous_side));
       if (at_src != nullptr) link(at_src->previous_call_id, at_src->previous_side);
+      for (const CallLink& l : links) {
+        if (!l.call_id.empty() && calls_.LiveStreams(l.call_id) >= kMaxStreamsPerCall) {
+          ++counters_.streams_refused;
+          return true;
+        }
+      }
       stream = Create(key, links);
       stream->from_unexpected_source = at_src == nullptr;
       stream->joined_by = at_dst != nullptr ? EndpointKey{dst, dst_port} : EndpointKey{src, src_port};
@@ -359,6 +366,7 @@ class MediaTracker::Impl {
     for (const CallLink& link : s.links) {
       if (!link.call_id.empty()) calls_.StreamEnded(link.call_id, link.sender, key, figures_);
     }
+    rtcp_.Forget(key.ssrc);  // the next stream with this SSRC starts afresh
     sink_->OnStream(figures_);
   }
 

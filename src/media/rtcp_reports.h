@@ -35,6 +35,8 @@ class RtcpReports : public RtcpVisitor {
 
   // The reports about `ssrc`, or null.
   const RtcpAbout* About(uint32_t ssrc) const;
+  // Forgets them (the stream ended).
+  void Forget(uint32_t ssrc) { sources_.erase(ssrc); }
 
   void OnSenderReport(uint32_t sender, const RtcpSenderInfo& info) override;
   void OnReportBlock(uint32_t reporter, const RtcpReportBlock& block) override;

@@ -13,6 +13,7 @@ constexpr int64_t k2To32 = int64_t{1} << 32;
 constexpr uint8_t kComfortNoise = 13, kComfortNoiseOld = 19;
 constexpr double kFixedBufferMs = 50;
 constexpr double kAdaptiveMinMs = 20, kAdaptiveMaxMs = 500;
+constexpr double kTransitJumpMs = 2000;
 // RFC 3550 A.1: the largest forward jump taken as loss, the largest backward
 // one taken as reordering.
 constexpr uint16_t kMaxDropout = 3000, kMaxMisorder = 100;
@@ -42,8 +43,8 @@ void RtpStream::OnPacket(const StreamPacket& p) {
   bytes_ += p.size;
   payload_types_seen_[rtp.payload_type >> 6] |= uint64_t{1} << (rtp.payload_type & 63);
 
-  TrackSequence(rtp.sequence);
-  Playout(p, extended_ts_);
+  // A duplicate or an unconfirmed jump is not played (nor lost again).
+  if (TrackSequence(rtp.sequence)) Playout(p, extended_ts_);
   Analyse(p);
 }
 
@@ -128,7 +129,7 @@ void RtpStream::Analyse(const StreamPacket& p) {
   ++total_nr_;
 }
 
-void RtpStream::TrackSequence(uint16_t seq) {
+bool RtpStream::TrackSequence(uint16_t seq) {
   if (received_ == 0) {
     base_seq_ = max_seq_ = seq;
     cycles_ = 0;
@@ -136,11 +137,12 @@ void RtpStream::TrackSequence(uint16_t seq) {
     received_ = 1;
     recent_ = 1;
     loss_runs_.Advance(1);
-    return;
+    return true;
   }
   const uint16_t ahead = static_cast<uint16_t>(seq - max_seq_);
   if (ahead == 0) {
     ++duplicates_;
+    return false;
   } else if (ahead < kMaxDropout) {
     if (seq < max_seq_) cycles_ += 65536;
     if (ahead > 1) ++discontinuities_;
@@ -160,14 +162,17 @@ void RtpStream::TrackSequence(uint16_t seq) {
       received_ = 1;
       recent_ = 1;
       loss_runs_.Restart();
+      playout_started_ = false;  // the source restarted: so does its timing
     } else {
       bad_seq_ = static_cast<uint16_t>(seq + 1);
       ++discontinuities_;
+      return false;
     }
   } else {
     const uint16_t behind = static_cast<uint16_t>(max_seq_ - seq);
     if (behind < 64 && (recent_ & (uint64_t{1} << behind)) != 0) {
       ++duplicates_;
+      return false;
     } else {
       if (behind < 64) recent_ |= uint64_t{1} << behind;
       loss_runs_.Mark(behind, true);
@@ -175,6 +180,7 @@ void RtpStream::TrackSequence(uint16_t seq) {
       ++received_;
     }
   }
+  return true;
 }
 
 // Playout: a packet is due its media time after the stream's reference
@@ -191,8 +197,7 @@ void RtpStream::Playout(const StreamPacket& p, int64_t extended_ts) {
     playout_base_rtp_ = extended_ts;
     playout_clock_ = p.clock_rate;
     adaptive_delay_ms_ = kAdaptiveMinMs;
-    reference_transit_ms_ = 0;
-    reference_at_ms_ = 0;
+    reference_transit_ms_ = reference_at_ms_ = last_transit_ms_ = 0;
     ++played_;
     return;
   }
@@ -200,6 +205,17 @@ void RtpStream::Playout(const StreamPacket& p, int64_t extended_ts) {
   const double media_ms =
       static_cast<double>(extended_ts - playout_base_rtp_) * 1000.0 / playout_clock_;
   const double transit = arrival_ms - media_ms;
+  // A timestamp that jumps (a PBX restarting its clock on a transfer, or a
+  // forged packet) would make every later packet early or late for hours:
+  // a jump of over 2 s in transit starts the playout again here.
+  if (std::fabs(transit - last_transit_ms_) > kTransitJumpMs) {
+    playout_base_ts_ = p.ts;
+    playout_base_rtp_ = extended_ts;
+    reference_transit_ms_ = reference_at_ms_ = last_transit_ms_ = 0;
+    ++played_;
+    return;
+  }
+  last_transit_ms_ = transit;
   reference_transit_ms_ =
       std::min(transit, reference_transit_ms_ + (arrival_ms - reference_at_ms_) / 1000.0);
   reference_at_ms_ = arrival_ms;
@@ -221,7 +237,16 @@ void RtpStream::Playout(const StreamPacket& p, int64_t extended_ts) {
 }
 
 void LossRuns::Advance(uint32_t ahead) {
-  // A jump is at most kMaxDropout (3,000) numbers: shifted one by one.
+  if (ahead > 64) {
+    // Everything in the window is settled, and the numbers skipped beyond
+    // the next window are lost at once: one run.
+    SettleWindow();
+    const uint64_t beyond = ahead - 64;
+    lost_ += beyond;
+    if (!last_lost_) ++runs_;
+    last_lost_ = true;
+    ahead = 64;
+  }
   for (uint32_t i = 0; i < ahead; ++i) {
     if ((valid_ >> 63) & 1) Settle(((played_ >> 63) & 1) == 0);
     played_ <<= 1;

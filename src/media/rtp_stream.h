@@ -61,8 +61,9 @@ class RtpStream {
  private:
   // The Wireshark-compatible part (docs/METRICS.md, "RTP streams").
   void Analyse(const StreamPacket& p);
-  // RFC 3550 A.1 with duplicates, reordering and restarts.
-  void TrackSequence(uint16_t seq);
+  // RFC 3550 A.1 with duplicates, reordering and restarts. False for a
+  // packet that does not count: a duplicate, or the first after a big jump.
+  bool TrackSequence(uint16_t seq);
   // Two playout buffers: fixed 50 ms, and adaptive.
   void Playout(const StreamPacket& p, int64_t extended_ts);
 
@@ -75,7 +76,7 @@ class RtpStream {
   int64_t extended_ts_ = 0;
 
   // Wireshark's state.
-  uint32_t total_nr_ = 0;
+  uint64_t total_nr_ = 0;
   uint16_t seq_num_ = 0, start_seq_ = 0, stop_seq_ = 0;
   bool under_ = false;
   int32_t seq_cycles_ = 0;
@@ -90,11 +91,12 @@ class RtpStream {
 
   // RFC 3550 A.1.
   uint16_t max_seq_ = 0;
-  uint32_t cycles_ = 0, base_seq_ = 0, bad_seq_ = 0x10001;
+  uint64_t cycles_ = 0;
+  uint32_t base_seq_ = 0, bad_seq_ = 0x10001;
   uint64_t received_ = 0, received_before_restart_ = 0;
   int64_t expected_before_restart_ = 0;
   uint64_t recent_ = 0;  // bit i: extended max - i received
-  uint32_t duplicates_ = 0, out_of_order_ = 0, discontinuities_ = 0, restarts_ = 0;
+  uint64_t duplicates_ = 0, out_of_order_ = 0, discontinuities_ = 0, restarts_ = 0;
 
   // Jitter buffers: playout deadline = first arrival + media time + delay.
   bool playout_started_ = false;
@@ -102,7 +104,7 @@ class RtpStream {
   int64_t playout_base_rtp_ = 0;
   uint32_t playout_clock_ = 0;
   double adaptive_delay_ms_ = 0;
-  double reference_transit_ms_ = 0, reference_at_ms_ = 0;
+  double reference_transit_ms_ = 0, reference_at_ms_ = 0, last_transit_ms_ = 0;
   uint64_t played_ = 0, discarded_fixed_ = 0, discarded_adaptive_ = 0;
   LossRuns loss_runs_;
 };

@@ -134,6 +134,49 @@ TEST_F(TrackerTest, LossWrapAndDuplicatesFollowRfc3550AndWireshark) {
   EXPECT_EQ(s.discontinuities, 1u);
 }
 
+// One packet whose timestamp jumps 1,000 s ahead (a PBX restarting its
+// clock, or a forged packet) must not make every later packet late.
+TEST_F(TrackerTest, ATimestampJumpRestartsThePlayoutNotTheLoss) {
+  AnnounceBoth();
+  for (int i = 0; i < 100; ++i) {
+    const uint32_t media = 160u * i + (i >= 50 ? 8'000'000u : 0u);
+    tracker_.OnDatagram(1'000'000'000 + i * 20'000'000LL, V4(10, 0, 0, 1), 4000, V4(10, 0, 0, 2),
+                        5000, Rtp(static_cast<uint16_t>(i), media, 0x1111));
+  }
+  const StreamFigures& s = Only();
+  EXPECT_EQ(s.discarded_fixed50, 0u);
+  EXPECT_NEAR(s.mos_fixed50, 4.41, 0.01);
+}
+
+// A late copy of a packet already played is a duplicate, not a discard.
+TEST_F(TrackerTest, ALateDuplicateIsNotALoss) {
+  AnnounceBoth();
+  for (int i = 0; i < 50; ++i) {
+    tracker_.OnDatagram(1'000'000'000 + i * 20'000'000LL, V4(10, 0, 0, 1), 4000, V4(10, 0, 0, 2),
+                        5000, Rtp(static_cast<uint16_t>(i), 160u * i, 0x1111));
+  }
+  // Packet 10 again, 800 ms late.
+  tracker_.OnDatagram(2'000'000'000, V4(10, 0, 0, 1), 4000, V4(10, 0, 0, 2), 5000,
+                      Rtp(10, 1600, 0x1111));
+  const StreamFigures& s = Only();
+  EXPECT_EQ(s.duplicates, 1u);
+  EXPECT_EQ(s.discarded_fixed50, 0u);
+  EXPECT_EQ(s.lost_rfc3550, 0);
+  EXPECT_NEAR(s.mos_fixed50, 4.41, 0.01);
+}
+
+// Datagrams with ever new SSRCs to a call's media port make at most
+// kMaxStreamsPerCall streams; the rest are counted.
+TEST_F(TrackerTest, ANewSsrcFloodOnACallsPortIsCapped) {
+  AnnounceBoth();
+  for (uint32_t i = 0; i < 1000; ++i) {
+    tracker_.OnDatagram(1'000'000'000 + i, V4(10, 6, 6, 6), 6666, V4(10, 0, 0, 2), 5000,
+                        Rtp(1, 160, 0x5000 + i));
+  }
+  EXPECT_EQ(tracker_.counters().streams, kMaxStreamsPerCall);
+  EXPECT_EQ(tracker_.counters().streams_refused, 1000 - kMaxStreamsPerCall);
+}
+
 TEST_F(TrackerTest, HoldAddressIsNotAnEndpoint) {
   Announce(true, Sdp("0.0.0.0", 4000));
   EXPECT_EQ(tracker_.counters().sdp_endpoints, 0u);
