@@ -3,7 +3,7 @@
 // so that a search can be bookmarked and the Back button returns to it;
 // the cursors of the pages already seen are kept on a stack for Previous.
 import { ApiError, apiTime, getCalls, Params } from '../api';
-import { describeMos, formatMos, listMarkers, mosClass } from '../media';
+import { describeMos, FLAG_LABELS, formatMos, listMarkers, mosClass } from '../media';
 import type { Cdr } from '../types';
 import { clear, fmtDateTime, fmtDuration, fromLocalInput, h, nsToMs, stateBadge, STATE_LABELS,
   toLocalInput } from '../util';
@@ -42,6 +42,13 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
   const [fMin, minField] = input('min_s', 'Min duration (s)', { type: 'number', min: '0', step: 'any' });
   const [fMax, maxField] = input('max_s', 'Max duration (s)', { type: 'number', min: '0', step: 'any' });
   const [fSensor, sensorField] = input('sensor', 'Sensor');
+  // Media: calls scored below a MOS, or with one of the media flags.
+  const [fMos, mosField] = input('mos_below', 'MOS below', { type: 'number', min: '1', max: '5',
+    step: '0.1', placeholder: 'e.g. 3.6' });
+  const fFlag = h('select', { id: 'f-media_flag', name: 'media_flag' },
+    h('option', { value: '' }, 'any'),
+    Object.entries(FLAG_LABELS).map(([v, l]) => h('option', { value: v }, l)));
+  fFlag.value = q('media_flag');
   const fLimit = h('select', { id: 'f-limit', name: 'limit' },
     ['25', '50', '100', '200'].map((v) => h('option', { value: v }, v)));
   // A limit from an edited or bookmarked URL that the list does not offer
@@ -64,7 +71,8 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     h('div', { class: 'joined' }, calleeMode, fCallee)),
   callIdField, ipField,
   h('div', { class: 'field' }, h('label', { for: 'f-state' }, 'State'), fState),
-  statusField, minField, maxField, sensorField,
+  statusField, minField, maxField, sensorField, mosField,
+  h('div', { class: 'field' }, h('label', { for: 'f-media_flag' }, 'Media'), fFlag),
   h('div', { class: 'field' }, h('label', { for: 'f-limit' }, 'Rows per page'), fLimit),
   h('div', { class: 'field actions' },
     h('button', { type: 'submit', class: 'primary', id: 'search' }, 'Search'),
@@ -87,6 +95,8 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
     set('min_s', fMin.value);
     set('max_s', fMax.value);
     set('sensor', fSensor.value);
+    set('mos_below', fMos.value);
+    set('media_flag', fFlag.value);
     if (newSort !== '-invite_ts') p.set('sort', newSort);
     if (fLimit.value !== '50') p.set('limit', fLimit.value);
     const hash = `#/calls${p.toString() ? `?${p}` : ''}`;
@@ -99,7 +109,9 @@ export function renderCalls(root: HTMLElement, query: URLSearchParams): () => vo
   if (toMsV) params.to = apiTime(toMsV);
   if (q('caller')) params[q('caller_mode') === 'contains' ? 'caller_contains' : 'caller'] = q('caller');
   if (q('callee')) params[q('callee_mode') === 'contains' ? 'callee_contains' : 'callee'] = q('callee');
-  for (const k of ['call_id', 'ip', 'state', 'status', 'sensor']) if (q(k)) params[k] = q(k);
+  for (const k of ['call_id', 'ip', 'state', 'status', 'sensor', 'mos_below', 'media_flag']) {
+    if (q(k)) params[k] = q(k);
+  }
   if (q('min_s')) params.min_duration_ms = Math.round(Number(q('min_s')) * 1000);
   if (q('max_s')) params.max_duration_ms = Math.round(Number(q('max_s')) * 1000);
 
