@@ -62,7 +62,8 @@ void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage
 void Correlator::OnCall(const calls::CallRecord& original) {
   // The call's measured media joins its record (a copy, once per call).
   calls::CallRecord with_media;
-  bool has_media = media_on_ && media_.TakeCallMedia(original.call_id, &call_media_);
+  const calls::CallRecord* chosen = &original;
+  const bool has_media = media_on_ && media_.TakeCallMedia(original.call_id, &call_media_);
   if (has_media || (media_on_ && original.answer_ts > 0 && !original.caller_media.empty())) {
     with_media = original;
     if (has_media) {
@@ -70,8 +71,9 @@ void Correlator::OnCall(const calls::CallRecord& original) {
     } else {
       ApplyNoMedia(&with_media);
     }
+    chosen = &with_media;
   }
-  const calls::CallRecord& record = with_media.call_id.empty() ? original : with_media;
+  const calls::CallRecord& record = *chosen;
   quality_.Add(record);
   ++calls_by_state_[static_cast<size_t>(record.state)];
   if (record.sensor.empty() && !call_sensors_.empty()) {

@@ -26,6 +26,13 @@ void MetricsSnapshot::Set(const stats::TrafficCounters& traffic, const Correlato
 
 namespace {
 
+// One Prometheus counter with its HELP and TYPE lines.
+void RenderCounter(const char* name, const char* help, uint64_t value, std::string* out) {
+  out->append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ");
+  out->append(name).append(" counter\n").append(name).append(" ");
+  out->append(std::to_string(value)).append("\n");
+}
+
 // A Prometheus histogram: cumulative buckets by `le`, +Inf, sum and count.
 template <size_t N>
 void RenderHistogram(const char* name, const char* help, const double (&bounds)[N],
@@ -85,19 +92,13 @@ void MetricsSnapshot::Render(std::string* out) {
 #undef SIPMAN_GAUGE_METRIC
   // The decoder's counters (tunnels, SCTP, HEP in the capture, TLS that
   // cannot be read), each as sipman_decoder_NAME_total.
-#define SIPMAN_COUNTER_METRIC(field, name, help)                                        \
-out->append("# HELP sipman_decoder_" name "_total " help ".\n# TYPE sipman_decoder_" name \
-            "_total counter\nsipman_decoder_" name "_total ")                           \
-    .append(std::to_string(decoder.field))                                            \
-    .append("\n");
+#define SIPMAN_COUNTER_METRIC(field, name, help) \
+  RenderCounter("sipman_decoder_" name "_total", help ".", decoder.field, out);
   SIPMAN_DECODER_COUNTERS(SIPMAN_COUNTER_METRIC)
 #undef SIPMAN_COUNTER_METRIC
   // The media tracker's counters, each as sipman_media_NAME_total.
-#define SIPMAN_MEDIA_METRIC(field, name, help)                                          \
-  out->append("# HELP sipman_media_" name "_total " help ".\n# TYPE sipman_media_" name  \
-              "_total counter\nsipman_media_" name "_total ")                           \
-      .append(std::to_string(media.field))                                              \
-      .append("\n");
+#define SIPMAN_MEDIA_METRIC(field, name, help) \
+  RenderCounter("sipman_media_" name "_total", help ".", media.field, out);
   SIPMAN_MEDIA_COUNTERS(SIPMAN_MEDIA_METRIC)
 #undef SIPMAN_MEDIA_METRIC
   RenderHistogram("sipman_call_mos",

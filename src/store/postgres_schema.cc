@@ -5,6 +5,7 @@
 #include <string>
 
 #include "store/postgres_store.h"
+#include "store/call_media_columns.h"
 #include "store/sightings.h"
 
 namespace sipman::store::internal {
@@ -209,45 +210,10 @@ struct PgMigration {
 };
 
 // Version 7: SQLite's version 11, each call's media as measured.
-constexpr const char kSchemaV7[] = R"sql(
-ALTER TABLE calls ADD COLUMN caller_rtp_codec TEXT NOT NULL DEFAULT '';
-ALTER TABLE calls ADD COLUMN callee_rtp_codec TEXT NOT NULL DEFAULT '';
-ALTER TABLE calls ADD COLUMN media_flags TEXT NOT NULL DEFAULT '';
-ALTER TABLE calls ADD COLUMN caller_rtp_packets BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN callee_rtp_packets BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN caller_rtp_lost BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN callee_rtp_lost BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN rtp_streams BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN first_rtp_ms BIGINT NOT NULL DEFAULT -1;
-ALTER TABLE calls ADD COLUMN caller_rtp_loss_pct DOUBLE PRECISION NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN callee_rtp_loss_pct DOUBLE PRECISION NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN caller_rtp_max_jitter_ms DOUBLE PRECISION NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN callee_rtp_max_jitter_ms DOUBLE PRECISION NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN caller_mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
-ALTER TABLE calls ADD COLUMN caller_mos_avg DOUBLE PRECISION NOT NULL DEFAULT -1;
-ALTER TABLE calls ADD COLUMN callee_mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
-ALTER TABLE calls ADD COLUMN callee_mos_avg DOUBLE PRECISION NOT NULL DEFAULT -1;
-ALTER TABLE calls ADD COLUMN mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN caller_rtp_codec TEXT NOT NULL DEFAULT '';
-ALTER TABLE active_calls ADD COLUMN callee_rtp_codec TEXT NOT NULL DEFAULT '';
-ALTER TABLE active_calls ADD COLUMN media_flags TEXT NOT NULL DEFAULT '';
-ALTER TABLE active_calls ADD COLUMN caller_rtp_packets BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN callee_rtp_packets BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN caller_rtp_lost BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN callee_rtp_lost BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN rtp_streams BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN first_rtp_ms BIGINT NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN caller_rtp_loss_pct DOUBLE PRECISION NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN callee_rtp_loss_pct DOUBLE PRECISION NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN caller_rtp_max_jitter_ms DOUBLE PRECISION NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN callee_rtp_max_jitter_ms DOUBLE PRECISION NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN caller_mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN caller_mos_avg DOUBLE PRECISION NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN callee_mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN callee_mos_avg DOUBLE PRECISION NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN mos_min DOUBLE PRECISION NOT NULL DEFAULT -1;
-CREATE INDEX calls_mos_min ON calls(mos_min, invite_ts);
-)sql";
+const char* SchemaV7() {
+  static const std::string sql = AddCallMediaColumnsSql(true);
+  return sql.c_str();
+}
 
 const PgMigration kMigrations[] = {
     {1, "calls, registrations and messages partitioned by day; traffic; active calls",
@@ -257,7 +223,7 @@ const PgMigration kMigrations[] = {
     {4, "calls.also_seen_by: the other sensors that saw a call", kSchemaV4},
     {5, "encrypted SIP (TLS connections and bytes) per period", kSchemaV5},
     {6, "one row per call and sensor: the most complete sighting", SchemaV6()},
-    {7, "calls: the media measured per direction (codec, loss, jitter, MOS, flags)", kSchemaV7},
+    {7, "calls: the media measured per direction (codec, loss, jitter, MOS, flags)", SchemaV7()},
 };
 
 constexpr const char kCreateMigrationsTable[] = R"sql(

@@ -5,6 +5,7 @@
 
 #include "store/call_rollups.h"
 #include "store/record_codec.h"
+#include "store/call_media_columns.h"
 #include "store/sightings.h"
 #include "store/sqlite_util.h"
 
@@ -318,45 +319,10 @@ const char* SchemaV10() {
 // Version 11: each call's media as the media module measured it (the RTP
 // each party sent: codec, packets, loss, jitter, MOS; flags), in calls and
 // active_calls; calls searched by their lowest MOS.
-constexpr const char kSchemaV11[] = R"sql(
-ALTER TABLE calls ADD COLUMN caller_rtp_codec TEXT NOT NULL DEFAULT '';
-ALTER TABLE calls ADD COLUMN callee_rtp_codec TEXT NOT NULL DEFAULT '';
-ALTER TABLE calls ADD COLUMN media_flags TEXT NOT NULL DEFAULT '';
-ALTER TABLE calls ADD COLUMN caller_rtp_packets INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN callee_rtp_packets INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN caller_rtp_lost INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN callee_rtp_lost INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN rtp_streams INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN first_rtp_ms INTEGER NOT NULL DEFAULT -1;
-ALTER TABLE calls ADD COLUMN caller_rtp_loss_pct REAL NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN callee_rtp_loss_pct REAL NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN caller_rtp_max_jitter_ms REAL NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN callee_rtp_max_jitter_ms REAL NOT NULL DEFAULT 0;
-ALTER TABLE calls ADD COLUMN caller_mos_min REAL NOT NULL DEFAULT -1;
-ALTER TABLE calls ADD COLUMN caller_mos_avg REAL NOT NULL DEFAULT -1;
-ALTER TABLE calls ADD COLUMN callee_mos_min REAL NOT NULL DEFAULT -1;
-ALTER TABLE calls ADD COLUMN callee_mos_avg REAL NOT NULL DEFAULT -1;
-ALTER TABLE calls ADD COLUMN mos_min REAL NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN caller_rtp_codec TEXT NOT NULL DEFAULT '';
-ALTER TABLE active_calls ADD COLUMN callee_rtp_codec TEXT NOT NULL DEFAULT '';
-ALTER TABLE active_calls ADD COLUMN media_flags TEXT NOT NULL DEFAULT '';
-ALTER TABLE active_calls ADD COLUMN caller_rtp_packets INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN callee_rtp_packets INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN caller_rtp_lost INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN callee_rtp_lost INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN rtp_streams INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN first_rtp_ms INTEGER NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN caller_rtp_loss_pct REAL NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN callee_rtp_loss_pct REAL NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN caller_rtp_max_jitter_ms REAL NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN callee_rtp_max_jitter_ms REAL NOT NULL DEFAULT 0;
-ALTER TABLE active_calls ADD COLUMN caller_mos_min REAL NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN caller_mos_avg REAL NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN callee_mos_min REAL NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN callee_mos_avg REAL NOT NULL DEFAULT -1;
-ALTER TABLE active_calls ADD COLUMN mos_min REAL NOT NULL DEFAULT -1;
-CREATE INDEX calls_mos_min ON calls(mos_min, invite_ts);
-)sql";
+const char* SchemaV11() {
+  static const std::string sql = AddCallMediaColumnsSql(false);
+  return sql.c_str();
+}
 
 const Migration kMigrations[] = {
     {1, "initial schema: calls, registrations, messages", kSchemaV1},
@@ -369,7 +335,7 @@ const Migration kMigrations[] = {
     {8, "traffic counters per direction (in/out of the local networks)", kSchemaV8},
     {9, "encrypted SIP (TLS connections and bytes) per period", kSchemaV9},
     {10, "one row per call and sensor: the most complete sighting", SchemaV10()},
-    {11, "calls: the media measured per direction (codec, loss, jitter, MOS, flags)", kSchemaV11},
+    {11, "calls: the media measured per direction (codec, loss, jitter, MOS, flags)", SchemaV11()},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

@@ -17,6 +17,7 @@
 
 #include "calls/calls.h"
 #include "postgres_server.h"
+#include "store/call_media_columns.h"
 #include "store/call_search.h"
 #include "store/store.h"
 
@@ -91,17 +92,10 @@ class BackendTest : public ::testing::TestWithParam<Backend> {
 // Undoes the calls media migration (SQLite 11, PostgreSQL 7) so that a test
 // can take a database back to an older version and migrate it again.
 inline std::string UndoCallMediaColumnsSql() {
-  static const char* const kColumns[] = {
-      "caller_rtp_codec",    "callee_rtp_codec",         "media_flags",
-      "caller_rtp_packets",  "callee_rtp_packets",       "caller_rtp_lost",
-      "callee_rtp_lost",     "rtp_streams",              "first_rtp_ms",
-      "caller_rtp_loss_pct", "callee_rtp_loss_pct",      "caller_rtp_max_jitter_ms",
-      "callee_rtp_max_jitter_ms", "caller_mos_min",      "caller_mos_avg",
-      "callee_mos_min",      "callee_mos_avg",           "mos_min"};
   std::string sql = "DROP INDEX calls_mos_min;";
   for (const char* table : {"calls", "active_calls"}) {
-    for (const char* column : kColumns) {
-      sql += std::string("ALTER TABLE ") + table + " DROP COLUMN " + column + ";";
+    for (const internal::AddedColumn& c : internal::kCallMediaColumns) {
+      sql += std::string("ALTER TABLE ") + table + " DROP COLUMN " + c.name + ";";
     }
   }
   return sql;
