@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -243,11 +244,14 @@ struct Registration : Slot {
 
 // Slots of T (a Slot with Reset()) indexed by uint32_t, reused through a
 // free list, and linked in creation order so the oldest is found in O(1).
+// The slots live in fixed chunks, never moved: growing by one chunk costs
+// one chunk, where a vector's doubling briefly held the old and the new
+// array (with 200,000 open calls, 260 MB at once instead of 133 MB).
 template <typename T>
 class SlotPool {
  public:
-  T& operator[](uint32_t i) { return slots_[i]; }
-  const T& operator[](uint32_t i) const { return slots_[i]; }
+  T& operator[](uint32_t i) { return chunks_[i >> kChunkBits][i & kChunkMask]; }
+  const T& operator[](uint32_t i) const { return chunks_[i >> kChunkBits][i & kChunkMask]; }
   size_t size() const { return used_; }
   uint32_t oldest() const { return oldest_; }
 
@@ -257,15 +261,15 @@ class SlotPool {
       i = free_.back();
       free_.pop_back();
     } else {
-      i = static_cast<uint32_t>(slots_.size());
-      slots_.emplace_back();
+      i = static_cast<uint32_t>(allocated_++);
+      if ((i & kChunkMask) == 0) chunks_.push_back(std::make_unique<T[]>(kChunkSize));
     }
-    T& s = slots_[i];
+    T& s = (*this)[i];
     s.Reset();
     s.in_use = true;
     s.older = newest_;
     s.newer = kNil;
-    if (newest_ != kNil) slots_[newest_].newer = i;
+    if (newest_ != kNil) (*this)[newest_].newer = i;
     newest_ = i;
     if (oldest_ == kNil) oldest_ = i;
     ++used_;
@@ -273,9 +277,9 @@ class SlotPool {
   }
 
   void Release(uint32_t i) {
-    T& s = slots_[i];
-    (s.older != kNil ? slots_[s.older].newer : oldest_) = s.newer;
-    (s.newer != kNil ? slots_[s.newer].older : newest_) = s.older;
+    T& s = (*this)[i];
+    (s.older != kNil ? (*this)[s.older].newer : oldest_) = s.newer;
+    (s.newer != kNil ? (*this)[s.newer].older : newest_) = s.older;
     s.in_use = false;
     s.key = nullptr;
     ++s.gen;
@@ -285,11 +289,16 @@ class SlotPool {
 
   template <typename F>
   void ForEachInUse(F f) {
-    for (uint32_t i = oldest_; i != kNil; i = slots_[i].newer) f(i, slots_[i]);
+    for (uint32_t i = oldest_; i != kNil; i = (*this)[i].newer) f(i, (*this)[i]);
   }
 
  private:
-  std::vector<T> slots_;
+  static constexpr uint32_t kChunkBits = 12;  // 4,096 slots: 2.7 MB of calls
+  static constexpr uint32_t kChunkSize = 1u << kChunkBits;
+  static constexpr uint32_t kChunkMask = kChunkSize - 1;
+
+  std::vector<std::unique_ptr<T[]>> chunks_;
+  size_t allocated_ = 0;  // slots ever handed out; the chunks hold them
   std::vector<uint32_t> free_;
   uint32_t oldest_ = kNil, newest_ = kNil;
   size_t used_ = 0;

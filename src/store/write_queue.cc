@@ -113,7 +113,7 @@ RowBatch* WriteQueue::ReserveRow(std::unique_lock<std::mutex>& lock, bool* waite
     writer_cv_.notify_one();
     space_cv_.wait(lock, [this] { return queued_rows_ < max_queued_rows_ || writer_done_; });
   }
-  if (batches_.empty() || batches_.back().size() >= batch_rows_) {
+  if (batches_.empty() || batches_.back().Full(batch_rows_)) {
     if (spare_.empty()) {
       batches_.emplace_back();
     } else {
@@ -129,7 +129,7 @@ void WriteQueue::RowAdded(bool waited) {
   ++queued_rows_;
   ++enqueued_total_;
   counters_.max_queue_depth = std::max<uint64_t>(counters_.max_queue_depth, queued_rows_);
-  if (batches_.back().size() >= batch_rows_) writer_cv_.notify_one();
+  if (batches_.back().Full(batch_rows_)) writer_cv_.notify_one();
 }
 
 bool WriteQueue::Push(EncodedCall&& row) {
@@ -189,7 +189,7 @@ void WriteQueue::Run() {
     writer_cv_.wait_for(lock, kMaxLatency, [this] {
       if (batches_.empty()) return closing_;
       return closing_ || flush_waiters_ > 0 || producers_waiting_ > 0 || batches_.size() > 1 ||
-             batches_.front().size() >= batch_rows_;
+             batches_.front().Full(batch_rows_);
     });
     if (batches_.empty()) {
       // A producer waiting for room always finds rows queued, so an empty

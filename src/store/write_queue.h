@@ -129,6 +129,11 @@ struct RowBatch {
     return calls.size() + registrations.size() + messages.size() + traffic_seconds.size() +
            active_snapshots.size();
   }
+  // A call row is about 1.3 KB, four times a message row: a batch takes at
+  // most kMaxCalls of them, so that a burst of ended calls (a cap or a
+  // timer closing 200,000 at once) holds 10 MB per batch, not 85 MB.
+  static constexpr size_t kMaxCalls = 8192;
+  bool Full(size_t batch_rows) const { return size() >= batch_rows || calls.size() >= kMaxCalls; }
   void clear() {
     calls.clear();
     registrations.clear();
