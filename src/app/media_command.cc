@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "app/json_writer.h"
 #include "app/output_buffer.h"
@@ -142,6 +143,10 @@ void PrintStreamJson(const media::StreamFigures& s, OutputBuffer* out) {
   AppendFixed(out, s.field, 3);
   SIPMAN_STREAM_MEASURES(SIPMAN_APPEND_MEASURE)
 #undef SIPMAN_APPEND_MEASURE
+  std::string intervals;
+  media::AppendIntervalsJson(s, &intervals);
+  out->Append(",\"intervals\":");
+  out->Append(intervals);
   out->Append("}\n");
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/base.h"
 #include "sip/sip.h"
@@ -216,6 +217,21 @@ std::string_view SideName(Side side);  // "", "caller", "callee"
   X(double, xr_mos_lq, "RTCP XR VoIP Metrics MOS-LQ about this SSRC; -1 none")             \
   X(double, xr_mos_cq, "RTCP XR VoIP Metrics MOS-CQ about this SSRC; -1 none")
 
+// One interval of a stream (10 s, wider for long streams: see
+// StreamFigures::interval_ns): counts, so that intervals add up.
+struct StreamInterval {
+  uint32_t packets = 0;   // arrived in the interval (Wireshark's count)
+  uint32_t expected = 0;  // RFC 3550 A.1 expected, this interval's share
+  int32_t lost = 0;       // expected - distinct received; negative when packets
+                          // missing at the previous interval's end came late
+  uint32_t late = 0;      // too late for the fixed 50 ms jitter buffer
+  uint32_t loss_runs = 0, lost_settled = 0, played_settled = 0;  // for BurstR
+  float max_jitter_ms = 0;  // Wireshark's interarrival jitter, highest
+  float mos = -1;           // E-model after the fixed buffer; -1 when none
+
+  void Add(const StreamInterval& other);  // mos is left as it is
+};
+
 // The figures of one RTP stream (one SSRC from one source to one
 // destination address and port).
 struct StreamFigures {
@@ -240,11 +256,21 @@ struct StreamFigures {
   uint64_t payload_types_seen[2] = {};  // bit n of [n / 64]: payload type n seen
   TimestampNs first_ts = 0, last_ts = 0;
   std::string dtmf;       // the DTMF digits of the events, in order (64 at most)
+  // Interval i covers [interval_start_ts + i * interval_ns, + interval_ns);
+  // interval_start_ts is a multiple of 10 s since the epoch.
+  TimestampNs interval_start_ts = 0, interval_ns = 0;
+  std::vector<StreamInterval> intervals;
 #define SIPMAN_DECLARE_FIGURE(type, field, help) type field = 0;
   SIPMAN_STREAM_COUNTS(SIPMAN_DECLARE_FIGURE)
   SIPMAN_STREAM_MEASURES(SIPMAN_DECLARE_FIGURE)
 #undef SIPMAN_DECLARE_FIGURE
 };
+
+// The stream's intervals as one JSON object, the shape stored with the
+// stream and served by the API: {"start_ts": epoch s, "width_s": 10,
+// "packets": [...], "expected": [...], "lost": [...], "late": [...],
+// "max_jitter_ms": [...], "mos": [... null where none]}; arrays in time order.
+void AppendIntervalsJson(const StreamFigures& stream, std::string* out);
 
 // One direction of a call's media: every stream one party sent.
 struct DirectionMedia {

@@ -25,10 +25,12 @@ bool IsComfortNoise(uint8_t pt) { return pt == kComfortNoise || pt == kComfortNo
 void RtpStream::OnPacket(const StreamPacket& p) {
   const RtpPacket& rtp = *p.rtp;
   if (total_nr_ == 0) {
+    intervals_.Start(p.ts);
     first_ts_ = p.ts;
     // Start one wrap up so that a timestamp going back stays positive.
     extended_ts_ = k2To32 + rtp.timestamp;
   } else {
+    if (intervals_.Due(p.ts)) intervals_.Close(Totals(), p.ts);
     const double gap_ms = static_cast<double>(p.ts - last_ts_) / 1e6;
     longest_gap_ms_ = std::max(longest_gap_ms_, gap_ms);
     int64_t candidate = (extended_ts_ & ~(k2To32 - 1)) | rtp.timestamp;
@@ -46,6 +48,17 @@ void RtpStream::OnPacket(const StreamPacket& p) {
   // A duplicate or an unconfirmed jump is not played (nor lost again).
   if (TrackSequence(rtp.sequence)) Playout(p, extended_ts_);
   Analyse(p);
+  intervals_.NoteJitter(jitter_);
+}
+
+IntervalTotals RtpStream::Totals() const {
+  IntervalTotals t;
+  t.packets = total_nr_;
+  t.expected = expected_before_restart_ + static_cast<int64_t>(cycles_) + max_seq_ - base_seq_ + 1;
+  t.received = received_before_restart_ + received_;
+  t.late = discarded_fixed_;
+  loss_runs_.AddSettled(&t);
+  return t;
 }
 
 // Wireshark's rtppacket_analyse (as in tshark 4.0), figure by figure:
@@ -312,9 +325,9 @@ void RtpStream::Fill(const CodecInfo& codec, StreamFigures* out) const {
   out->max_jitter_ms = max_jitter_;
   out->mean_jitter_ms = mean_jitter_;
   out->clock_rate = clock_rate_;
-  out->expected_rfc3550 =
-      expected_before_restart_ + static_cast<int64_t>(cycles_) + max_seq_ - base_seq_ + 1;
-  out->lost_rfc3550 = out->expected_rfc3550 - static_cast<int64_t>(received_before_restart_ + received_);
+  const IntervalTotals totals = Totals();
+  out->expected_rfc3550 = totals.expected;
+  out->lost_rfc3550 = totals.expected - static_cast<int64_t>(totals.received);
   out->duplicates = duplicates_;
   out->out_of_order = out_of_order_;
   out->discontinuities = discontinuities_;
@@ -338,6 +351,7 @@ void RtpStream::Fill(const CodecInfo& codec, StreamFigures* out) const {
     out->mos_adaptive = MosFromR(
         EModelR(codec.ie, codec.bpl, adaptive_loss, burst_ratio, adaptive_delay_ms_ + 20));
   }
+  intervals_.Fill(totals, codec, out);
 }
 
 void TelephoneEvents::OnPacket(const RtpPacket& rtp) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "media/intervals.h"
 #include "media/media.h"
 
 namespace sipman::media {
@@ -35,6 +36,12 @@ class LossRuns {
   void Restart();
   // Observed mean loss run over the random-loss one: 1 / (p + q), at least 1.
   double BurstRatio() const;
+  // The outcomes settled so far (those that left the window).
+  void AddSettled(IntervalTotals* totals) const {
+    totals->loss_runs = runs_;
+    totals->lost_settled = lost_;
+    totals->played_settled = kept_;
+  }
 
  private:
   void Settle(bool lost);
@@ -47,7 +54,8 @@ class LossRuns {
 
 // Wireshark's RTP stream figures (max delta, jitter, lost), RFC 3550 A.1's
 // extended sequence numbers, and two simulated jitter buffers for the
-// E-model. A few hundred bytes, no allocation per packet.
+// E-model, and the same per 10-second interval. A few hundred bytes, no
+// allocation per packet (one per interval, while the series grows).
 class RtpStream {
  public:
   void OnPacket(const StreamPacket& p);
@@ -66,6 +74,7 @@ class RtpStream {
   bool TrackSequence(uint16_t seq);
   // Two playout buffers: fixed 50 ms, and adaptive.
   void Playout(const StreamPacket& p, int64_t extended_ts);
+  IntervalTotals Totals() const;
 
   TimestampNs first_ts_ = 0, last_ts_ = 0;
   uint64_t bytes_ = 0;
@@ -107,6 +116,8 @@ class RtpStream {
   double reference_transit_ms_ = 0, reference_at_ms_ = 0, last_transit_ms_ = 0;
   uint64_t played_ = 0, discarded_fixed_ = 0, discarded_adaptive_ = 0;
   LossRuns loss_runs_;
+
+  IntervalSeries intervals_;
 };
 
 // RFC 4733 events of a stream: an event ends with up to three packets with
