@@ -118,10 +118,12 @@ void PrintText(const AnalyzeOptions& options, const Correlator& a, const Pipelin
                 static_cast<unsigned long long>(m.rtcp_packets));
   }
   PrintTrafficText(a.traffic_summary());
-  std::printf("stored in %s: %llu calls, %llu registrations, %llu messages (%llu already there)\n",
+  std::printf("stored in %s: %llu calls, %llu registrations, %llu messages, %llu RTP streams "
+              "(%llu already there)\n",
               options.db.c_str(), static_cast<unsigned long long>(s.calls_written),
               static_cast<unsigned long long>(s.registrations_written),
               static_cast<unsigned long long>(s.messages_written),
+              static_cast<unsigned long long>(s.streams_written),
               static_cast<unsigned long long>(s.duplicates_ignored));
   std::printf("elapsed: %.3f s  %.0f messages/s  %.0f calls/s\n", elapsed,
               PerSecond(t.messages, elapsed), PerSecond(a.total_calls(), elapsed));
@@ -175,6 +177,7 @@ void PrintJson(const AnalyzeOptions& options, const Correlator& a, const Pipelin
   field("calls_stored", s.calls_written);
   field("registrations_stored", s.registrations_written);
   field("messages_stored", s.messages_written);
+  field("streams_stored", s.streams_written);
   field("duplicates_ignored", s.duplicates_ignored);
   char buf[64];
   std::snprintf(buf, sizeof buf, ",\"elapsed_seconds\":%.3f", elapsed);

@@ -114,7 +114,12 @@ void QualityHistograms::Add(const calls::CallRecord& r) {
   if (r.callee_rtp_packets > 0) Observe(kLossBounds, r.callee_rtp_loss_pct, &loss);
 }
 
-void Correlator::OnStream(const media::StreamFigures& /*stream*/) { ++streams_measured_; }
+// Every stream that ends is stored, with its intervals; RTP comes from the
+// capture itself (not HEP), so it carries the store's own sensor.
+void Correlator::OnStream(const media::StreamFigures& stream) {
+  ++streams_measured_;
+  store_->AddStream(store::StreamRowOf(stream, {}));
+}
 
 void Correlator::OnRegistration(const calls::RegistrationRecord& record) {
   ++registrations_by_result_[record.result];

@@ -143,7 +143,8 @@ void RenderStoreMetrics(const store::StoreCounters& c, std::string* out) {
               "table.\n# TYPE sipman_store_rows_written_total counter\n");
   const std::pair<const char*, uint64_t> tables[] = {{"calls", c.calls_written},
                                                      {"registrations", c.registrations_written},
-                                                     {"messages", c.messages_written}};
+                                                     {"messages", c.messages_written},
+                                                     {"rtp_streams", c.streams_written}};
   for (const auto& [table, value] : tables) {
     out->append("sipman_store_rows_written_total{table=\"")
         .append(table)

@@ -69,10 +69,11 @@ void PrintRunReport(const RunReport& r) {
   for (const auto& [result, count] : correlator.registrations_by_result()) {
     std::printf("  %-12s %llu\n", result.c_str(), U(count));
   }
-  std::printf("stored in %s (sensor %s): %llu calls, %llu registrations, %llu messages "
-              "(%llu already there)\n",
+  std::printf("stored in %s (sensor %s): %llu calls, %llu registrations, %llu messages, "
+              "%llu RTP streams (%llu already there)\n",
               r.db.c_str(), r.sensor.c_str(), U(st.calls_written),
-              U(st.registrations_written), U(st.messages_written), U(st.duplicates_ignored));
+              U(st.registrations_written), U(st.messages_written), U(st.streams_written),
+              U(st.duplicates_ignored));
   if (st.write_retries > 0 || st.write_errors > 0) {
     std::printf("database write failures: %llu failed attempts kept their rows and were "
                 "retried; %llu batches (%llu rows) given up, not stored%s%s\n",

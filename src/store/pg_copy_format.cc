@@ -214,6 +214,8 @@ void CopyBatch::clear() {
   registrations.clear();
   messages.clear();
   call_rows = registration_rows = message_rows = 0;
+  streams.clear();
+  stream_rows = 0;
   for (std::set<int64_t>& d : days) d.clear();
   traffic_sensor.clear();
   traffic_seconds.clear();
@@ -238,6 +240,19 @@ void FormatBatch(const RowBatch& batch, std::string_view traffic_sensor, CopyBat
     out->days[2].insert(DayOf(m.ts));
   }
   out->message_rows = batch.messages.size();
+  for (const StreamRow& r : batch.streams) {
+    bool first = true;
+    auto separate = [&] {
+      if (!first) out->streams.push_back('\t');
+      first = false;
+    };
+    VisitStreamColumns(
+        r, [&](const std::string& v) { separate(); AppendCopyText(v, &out->streams); },
+        [&](int64_t v) { separate(); AppendCopyInt(v, &out->streams); },
+        [&](double v) { separate(); AppendCopyDouble(v, &out->streams); });
+    out->streams.push_back('\n');
+  }
+  out->stream_rows = batch.streams.size();
   out->traffic_sensor.assign(traffic_sensor);
   out->traffic_seconds = batch.traffic_seconds;
   for (const ActiveSnapshot& snapshot : batch.active_snapshots) {
@@ -265,6 +280,7 @@ void EncodeSpillSegment(const CopyBatch& batch, std::string* out) {
   AppendSection("registrations", batch.registration_rows, batch.registrations,
                 days(batch.days[1]), out);
   AppendSection("messages", batch.message_rows, batch.messages, days(batch.days[2]), out);
+  if (batch.stream_rows > 0) AppendSection("rtp_streams", batch.stream_rows, batch.streams, {}, out);
   std::string traffic = batch.traffic_sensor;
   for (const stats::TrafficCounters& c : batch.traffic_seconds) {
     AppendCopyInt(c.ts, &traffic);
@@ -333,7 +349,10 @@ Status DecodeSpillSegment(std::string_view bytes, CopyBatch* out) {
     if (!payload(static_cast<size_t>(n[1]), &p)) return bad;
     const uint64_t rows = static_cast<uint64_t>(n[0]);
     int table = name == "calls" ? 0 : name == "registrations" ? 1 : name == "messages" ? 2 : -1;
-    if (table >= 0) {
+    if (name == "rtp_streams") {
+      out->streams.assign(p);
+      out->stream_rows = rows;
+    } else if (table >= 0) {
       out->days[table].insert(n.begin() + 2, n.end());
       std::string& copy = table == 0 ? out->calls : table == 1 ? out->registrations : out->messages;
       uint64_t& count = table == 0   ? out->call_rows

@@ -120,6 +120,21 @@ Result<PgResult> PostgresStore::Read(const std::string& sql,
   }
 }
 
+Result<std::vector<StreamRow>> PostgresStore::StreamsOfCall(std::string_view call_id) {
+  auto res = Read(std::string("SELECT ") + kStreamColumns +
+                      " FROM rtp_streams WHERE call_id = $1 OR other_call_id = $1 ORDER BY first_ts, id",
+                  {std::string(call_id)});
+  if (!res.ok()) return res.status();
+  std::vector<StreamRow> rows(static_cast<size_t>(res->rows()));
+  for (int row = 0; row < res->rows(); ++row) {
+    int c = 0;
+    VisitStreamColumns(
+        rows[static_cast<size_t>(row)], [&](std::string& v) { v = res->Text(row, c++); },
+        [&](int64_t& v) { v = res->Int(row, c++); }, [&](double& v) { v = res->Double(row, c++); });
+  }
+  return rows;
+}
+
 Result<std::vector<StoredMessageRow>> PostgresStore::MessagesOfCall(std::string_view call_id) {
   auto res = Read(std::string("SELECT id, ") + kPgMessageColumns +
                       " FROM messages WHERE call_id = $1 ORDER BY ts, id",

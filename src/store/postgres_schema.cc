@@ -7,6 +7,7 @@
 #include "store/postgres_store.h"
 #include "store/call_media_columns.h"
 #include "store/sightings.h"
+#include "store/streams.h"
 
 namespace sipman::store::internal {
 namespace {
@@ -215,6 +216,13 @@ const char* SchemaV7() {
   return sql.c_str();
 }
 
+// Version 8: SQLite's version 12, rtp_streams (not partitioned: a day
+// holds about two rows per call).
+const char* SchemaV8() {
+  static const std::string sql = CreateStreamsTableSql(true);
+  return sql.c_str();
+}
+
 const PgMigration kMigrations[] = {
     {1, "calls, registrations and messages partitioned by day; traffic; active calls",
      kSchemaV1},
@@ -224,6 +232,7 @@ const PgMigration kMigrations[] = {
     {5, "encrypted SIP (TLS connections and bytes) per period", kSchemaV5},
     {6, "one row per call and sensor: the most complete sighting", SchemaV6()},
     {7, "calls: the media measured per direction (codec, loss, jitter, MOS, flags)", SchemaV7()},
+    {8, "rtp_streams: every RTP stream with its 10-second intervals", SchemaV8()},
 };
 
 constexpr const char kCreateMigrationsTable[] = R"sql(

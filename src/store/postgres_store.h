@@ -129,6 +129,7 @@ class PostgresStore final : public QueuedStore {
   Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) override;
   Result<std::vector<stats::TrafficCounters>> TrafficRows(const TrafficQuery& query) override;
   Result<int64_t> CountRows(std::string_view table) override;
+  Result<std::vector<StreamRow>> StreamsOfCall(std::string_view call_id) override;
 
  private:
   PostgresStore(const StoreOptions& options, std::string url);
@@ -153,6 +154,7 @@ class PostgresStore final : public QueuedStore {
   Status LoadStaged(const char* table, const char* columns, const std::string& copy,
                     uint64_t* inserted);
   Status LoadMessages(const CopyBatch& batch, BatchResult* result);
+  Status LoadStreams(const CopyBatch& batch, BatchResult* result);
   Status WriteTraffic(const std::string& sensor,
                       const std::vector<stats::TrafficCounters>& seconds, BatchResult* result);
   Status UpsertTraffic(const std::string& sensor, int table_index, const stats::TrafficCounters& c);

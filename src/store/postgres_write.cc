@@ -55,6 +55,7 @@ Status PostgresStore::TryLoadBatch(const CopyBatch& batch, BatchResult* result) 
     result->duplicates += batch.registration_rows - std::min(inserted, batch.registration_rows);
   }
   if (s.ok()) s = LoadMessages(batch, result);
+  if (s.ok()) s = LoadStreams(batch, result);
   if (s.ok()) s = WriteTraffic(batch.traffic_sensor, batch.traffic_seconds, result);
   for (const CopyBatch::Snapshot& snapshot : batch.snapshots) {
     if (s.ok()) s = ReplaceSnapshot(snapshot, result);
@@ -214,6 +215,22 @@ Status PostgresStore::LoadStaged(const char* table, const char* columns, const s
       update + " WHERE " + rank("EXCLUDED") + " > " + rank(table));
   if (!r.ok()) return r.status();
   *inserted = static_cast<uint64_t>(r->affected_rows());
+  return Status::Ok();
+}
+
+Status PostgresStore::LoadStreams(const CopyBatch& batch, BatchResult* result) {
+  if (batch.stream_rows == 0) return Status::Ok();
+  Status s = write_conn_.Copy(std::string("COPY stage_rtp_streams(") + kStreamColumns +
+                                  ") FROM STDIN",
+                              batch.streams);
+  if (!s.ok()) return s;
+  Result<PgResult> r = write_conn_.Query(std::string("INSERT INTO rtp_streams(") + kStreamColumns +
+                                         ") SELECT " + kStreamColumns +
+                                         " FROM stage_rtp_streams ON CONFLICT DO NOTHING");
+  if (!r.ok()) return r.status();
+  const uint64_t n = static_cast<uint64_t>(r->affected_rows());
+  result->streams_inserted += n;
+  result->duplicates += batch.stream_rows - std::min(n, batch.stream_rows);
   return Status::Ok();
 }
 

@@ -25,6 +25,11 @@ void QueuedStore::AddRegistration(const calls::RegistrationRecord& record) {
   queue_.Push(std::move(copy));
 }
 
+void QueuedStore::AddStream(StreamRow row) {
+  if (row.sensor.empty()) row.sensor = options_.sensor;
+  queue_.Push(std::move(row));
+}
+
 void QueuedStore::AddMessage(const StoredMessage& message) {
   EncodeMessage(message, options_, message_key_hash_,
                 [this](const EncodedMessage& m) { queue_.Push(m); });

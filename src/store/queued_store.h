@@ -21,6 +21,7 @@ class QueuedStore : public Store, protected BatchSink, protected IntPairReader {
   void AddCall(const calls::CallRecord& record) final;
   void AddRegistration(const calls::RegistrationRecord& record) final;
   void AddMessage(const StoredMessage& message) final;
+  void AddStream(StreamRow row) final;
   void AddTrafficSecond(const stats::TrafficCounters& second) final;
   void ReplaceActiveCalls(std::string_view sensor, std::vector<calls::CallRecord> records) final;
   Status Flush() override;

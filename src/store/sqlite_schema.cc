@@ -8,6 +8,7 @@
 #include "store/call_media_columns.h"
 #include "store/sightings.h"
 #include "store/sqlite_util.h"
+#include "store/streams.h"
 
 namespace sipman::store::internal {
 namespace {
@@ -324,6 +325,13 @@ const char* SchemaV11() {
   return sql.c_str();
 }
 
+// Version 12: one row per RTP stream with its 10-second intervals
+// (store/streams.h).
+const char* SchemaV12() {
+  static const std::string sql = CreateStreamsTableSql(false);
+  return sql.c_str();
+}
+
 const Migration kMigrations[] = {
     {1, "initial schema: calls, registrations, messages", kSchemaV1},
     {2, "messages deduplicated by (ts, key_hash)", kSchemaV2},
@@ -336,6 +344,7 @@ const Migration kMigrations[] = {
     {9, "encrypted SIP (TLS connections and bytes) per period", kSchemaV9},
     {10, "one row per call and sensor: the most complete sighting", SchemaV10()},
     {11, "calls: the media measured per direction (codec, loss, jitter, MOS, flags)", SchemaV11()},
+    {12, "rtp_streams: every RTP stream with its 10-second intervals", SchemaV12()},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

@@ -146,6 +146,9 @@ Status SqliteStore::Init() {
             write_db_,
             InsertSql("registrations", kRegistrationColumns, kRegistrationColumnCount), true))
            .ok() ||
+      !(s = insert_stream_.Prepare(
+            write_db_, InsertSql("rtp_streams", kStreamColumns, kStreamColumnCount), true))
+           .ok() ||
       !(s = insert_message_.Prepare(
             write_db_,
             InsertSql("messages", kMessageInsertColumns, kMessageInsertColumnCount), true))
@@ -185,6 +188,7 @@ Status SqliteStore::Close() {
   rollups_.Finalize();
   insert_registration_ = Statement();
   insert_message_ = Statement();
+  insert_stream_ = Statement();
   select_message_key_ = Statement();
   CloseTraffic();
   if (write_db_ != nullptr) {
@@ -244,6 +248,10 @@ Status SqliteStore::WriteRows(const RowBatch& batch, BatchResult* result) {
   }
   for (const MessageRow& m : batch.messages) {
     Status s = InsertMessage(m, batch.TextsOf(m), result);
+    if (!s.ok()) return s;
+  }
+  for (const StreamRow& r : batch.streams) {
+    Status s = InsertStream(r, result);
     if (!s.ok()) return s;
   }
   Status s = WriteTraffic(batch, result);
@@ -341,6 +349,15 @@ Status SqliteStore::InsertRegistration(const calls::RegistrationRecord& r, Batch
   weaker.BindFrom(1, r.first_seen, r.call_id, SensorOr(r.sensor), rank.last_seen,
                   rank.status_code);
   return StepInsert(&st, "registrations", &result->registrations_inserted, result, &weaker);
+}
+
+Status SqliteStore::InsertStream(const StreamRow& r, BatchResult* result) {
+  Statement& st = insert_stream_;
+  int i = 1;
+  VisitStreamColumns(
+      r, [&](const std::string& v) { st.BindText(i++, v); },
+      [&](int64_t v) { st.BindInt(i++, v); }, [&](double v) { st.BindDouble(i++, v); });
+  return StepInsert(&st, "rtp_streams", &result->streams_inserted, result);
 }
 
 Status SqliteStore::InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,
@@ -461,6 +478,29 @@ Result<std::vector<StoredMessageRow>> SqliteStore::MessagesOfCall(std::string_vi
     rows.push_back(std::move(m));
   }
   if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot read messages from " + path_);
+  return rows;
+}
+
+Result<std::vector<StreamRow>> SqliteStore::StreamsOfCall(std::string_view call_id) {
+  const std::string sql = std::string("SELECT ") + kStreamColumns +
+                          " FROM rtp_streams WHERE call_id = ?1 OR other_call_id = ?1 "
+                          "ORDER BY first_ts, id";
+  std::lock_guard<std::mutex> lock(read_mu_);
+  if (read_db_ == nullptr) return ClosedError();
+  Statement st;
+  Status s = st.Prepare(read_db_, sql);
+  if (!s.ok()) return s;
+  st.BindText(1, call_id);
+  std::vector<StreamRow> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    StreamRow& r = rows.emplace_back();
+    int c = 0;
+    VisitStreamColumns(
+        r, [&](std::string& v) { v = st.ColumnText(c++); },
+        [&](int64_t& v) { v = st.ColumnInt(c++); }, [&](double& v) { v = st.ColumnDouble(c++); });
+  }
+  if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot read rtp_streams from " + path_);
   return rows;
 }
 

@@ -31,6 +31,7 @@ class SqliteStore final : public QueuedStore {
   Result<std::vector<StoredMessageRow>> MessagesOfCall(std::string_view call_id) override;
   Result<std::vector<stats::TrafficCounters>> TrafficRows(const TrafficQuery& query) override;
   Result<int64_t> CountRows(std::string_view table) override;
+  Result<std::vector<StreamRow>> StreamsOfCall(std::string_view call_id) override;
 
  private:
   SqliteStore(const StoreOptions& options, std::string path);
@@ -42,6 +43,7 @@ class SqliteStore final : public QueuedStore {
   Status InsertCall(const EncodedCall& row, bool active, BatchResult* result);
   Status ReplaceSnapshot(const ActiveSnapshot& snapshot, BatchResult* result);
   Status InsertRegistration(const calls::RegistrationRecord& r, BatchResult* result);
+  Status InsertStream(const StreamRow& r, BatchResult* result);
   Status InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,
                        BatchResult* result);
   // Whether the message stored at (ts, key_hash) has the natural key of `m`
@@ -79,7 +81,7 @@ class SqliteStore final : public QueuedStore {
   Statement insert_call_, insert_active_call_, delete_active_calls_;
   Statement delete_weaker_call_, delete_weaker_registration_;
   internal::CallRollupWriter rollups_;  // of the calls inserted by the current batch
-  Statement insert_registration_, insert_message_, select_message_key_;
+  Statement insert_registration_, insert_message_, select_message_key_, insert_stream_;
   Statement upsert_traffic_[3], select_traffic_[3], delete_old_seconds_;
 
   std::mutex read_mu_;

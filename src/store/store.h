@@ -49,6 +49,7 @@
 #include "base/time.h"
 #include "calls/calls.h"
 #include "stats/stats.h"
+#include "store/streams.h"
 
 namespace sipman::store {
 
@@ -178,6 +179,7 @@ struct StoreCounters {
   uint64_t calls_written = 0;
   uint64_t registrations_written = 0;
   uint64_t messages_written = 0;
+  uint64_t streams_written = 0;  // rtp_streams
   // Rows already in the database (same natural key), ignored.
   uint64_t duplicates_ignored = 0;
   uint64_t batches = 0;        // committed write transactions
@@ -231,6 +233,9 @@ class Store {
   virtual void AddCall(const calls::CallRecord& record) = 0;
   virtual void AddRegistration(const calls::RegistrationRecord& record) = 0;
   virtual void AddMessage(const StoredMessage& message) = 0;
+  // One RTP stream that ended (StreamRowOf); an empty sensor becomes
+  // StoreOptions::sensor.
+  virtual void AddStream(StreamRow row) = 0;
   // One second of traffic counters (sensor: StoreOptions::sensor). A row
   // already stored for that sensor and second is replaced, and the minute
   // and hour rows are recomputed from the rows below them, so writing the
@@ -275,7 +280,10 @@ class Store {
   // calls.invite_ts and the calls' answer-to-end intervals. A range without
   // data gives a zero summary.
   virtual Result<stats::TrafficSummary> SummarizeTraffic(const TrafficQuery& query) = 0;
-  // Rows in "calls", "active_calls", "registrations" or "messages"; other
+  // The RTP streams of a call: those whose call_id or other_call_id (a
+  // B2BUA's other leg) is `call_id`, every sensor, by first_ts.
+  virtual Result<std::vector<StreamRow>> StreamsOfCall(std::string_view call_id) = 0;
+  // Rows in "calls", "active_calls", "registrations", "messages" or "rtp_streams"; other
   // names are refused.
   virtual Result<int64_t> CountRows(std::string_view table) = 0;
 };

@@ -123,8 +123,10 @@ Result<const char*> CountRowsSql(std::string_view table) {
   if (table == "registrations") return "SELECT COUNT(*) FROM registrations";
   if (table == "active_calls") return "SELECT COUNT(*) FROM active_calls";
   if (table == "messages") return "SELECT COUNT(*) FROM messages";
+  if (table == "rtp_streams") return "SELECT COUNT(*) FROM rtp_streams";
   return Status::Error("no table '" + std::string(table) +
-                       "' to count; use calls, active_calls, registrations or messages");
+                       "' to count; use calls, active_calls, registrations, messages or "
+                       "rtp_streams");
 }
 
 int64_t FloorDiv(int64_t a, int64_t b) {

@@ -142,6 +142,16 @@ bool WriteQueue::Push(EncodedCall&& row) {
   return true;
 }
 
+bool WriteQueue::Push(StreamRow&& row) {
+  std::unique_lock<std::mutex> lock(mu_);
+  bool waited;
+  RowBatch* batch = ReserveRow(lock, &waited);
+  if (batch == nullptr) return false;
+  batch->streams.push_back(std::move(row));
+  RowAdded(waited);
+  return true;
+}
+
 bool WriteQueue::Push(calls::RegistrationRecord&& row) {
   std::unique_lock<std::mutex> lock(mu_);
   bool waited;
@@ -216,6 +226,7 @@ void WriteQueue::Run() {
       kinds.messages = batch.messages.size();
       kinds.traffic_seconds = batch.traffic_seconds.size();
       kinds.snapshots = batch.active_snapshots.size();
+      kinds.streams = batch.streams.size();
       // Told before Flush and Close return, which report it too.
       Report(DescribeRows(kinds, rows) + (rows == 1 ? " is" : " are") + " not stored in " +
              options_.what + ": " + status.message() +
@@ -239,6 +250,7 @@ void WriteQueue::Run() {
       lost_.messages += kinds.messages;
       lost_.traffic_seconds += kinds.traffic_seconds;
       lost_.snapshots += kinds.snapshots;
+      lost_.streams += kinds.streams;
       last_error_ = status.message();
       last_lost_error_ = status.message();
     }
@@ -262,6 +274,7 @@ std::string WriteQueue::DescribeRows(const RowKinds& kinds, uint64_t rows) {
   add(kinds.messages, "message", "messages");
   add(kinds.traffic_seconds, "second of traffic counters", "seconds of traffic counters");
   add(kinds.snapshots, "snapshot of active calls", "snapshots of active calls");
+  add(kinds.streams, "RTP stream", "RTP streams");
   return Count(rows, "row", "rows") + (parts.empty() ? "" : " (" + parts + ")");
 }
 
@@ -338,7 +351,8 @@ Status WriteQueue::TakeErrorLocked() {
   const RowKinds lost = lost_;
   lost_ = RowKinds{};
   const uint64_t rows =
-      lost.calls + lost.registrations + lost.messages + lost.traffic_seconds + lost.snapshots;
+      lost.calls + lost.registrations + lost.messages + lost.traffic_seconds + lost.snapshots +
+      lost.streams;
   return Status::Error(Count(failed, "write batch", "write batches") + " failed: " +
                        DescribeRows(lost, rows) + (rows == 1 ? " is" : " are") +
                        " not stored in " + options_.what +

@@ -124,16 +124,20 @@ struct RowBatch {
   std::vector<stats::TrafficCounters> traffic_seconds;  // sensor: the store's
   // Applied after the rows above, in the order they were queued.
   std::vector<ActiveSnapshot> active_snapshots;
+  std::vector<StreamRow> streams;
 
   size_t size() const {
     return calls.size() + registrations.size() + messages.size() + traffic_seconds.size() +
-           active_snapshots.size();
+           active_snapshots.size() + streams.size();
   }
-  // A call row is about 1.3 KB, four times a message row: a batch takes at
-  // most kMaxCalls of them, so that a burst of ended calls (a cap or a
-  // timer closing 200,000 at once) holds 10 MB per batch, not 85 MB.
-  static constexpr size_t kMaxCalls = 8192;
-  bool Full(size_t batch_rows) const { return size() >= batch_rows || calls.size() >= kMaxCalls; }
+  // A call row is about 1.3 KB, a stream row 1-6 KB, a message row 300 B: a
+  // batch takes at most kMaxLargeRows calls and streams, so that a burst of
+  // ended calls (a cap or a timer closing 200,000 at once) holds 10-50 MB
+  // per batch, not 85 MB or more.
+  static constexpr size_t kMaxLargeRows = 8192;
+  bool Full(size_t batch_rows) const {
+    return size() >= batch_rows || calls.size() + streams.size() >= kMaxLargeRows;
+  }
   void clear() {
     calls.clear();
     registrations.clear();
@@ -141,6 +145,7 @@ struct RowBatch {
     message_bytes.clear();
     traffic_seconds.clear();
     active_snapshots.clear();
+    streams.clear();
   }
   void AddMessage(const EncodedMessage& m);
 
@@ -159,6 +164,7 @@ struct RowBatch {
   X(calls_inserted, calls_written)                      \
   X(registrations_inserted, registrations_written)      \
   X(messages_inserted, messages_written)                \
+  X(streams_inserted, streams_written)                  \
   X(duplicates, duplicates_ignored)                     \
   X(message_raw_bytes, message_raw_bytes)               \
   X(message_stored_bytes, message_stored_bytes)         \
@@ -249,6 +255,7 @@ class WriteQueue {
   bool Push(const EncodedMessage& message);  // copied into the batch
   bool Push(const stats::TrafficCounters& second);
   bool Push(ActiveSnapshot&& snapshot);
+  bool Push(StreamRow&& row);
 
   // Waits until every row queued before this call is written or given up
   // (while writes fail, that is until they work again or Close gives up).
@@ -266,6 +273,7 @@ class WriteQueue {
   // Rows of a batch by kind.
   struct RowKinds {
     uint64_t calls = 0, registrations = 0, messages = 0, traffic_seconds = 0, snapshots = 0;
+    uint64_t streams = 0;
   };
   // "52000 rows (1200 calls, 50800 messages)".
   static std::string DescribeRows(const RowKinds& kinds, uint64_t rows);

@@ -213,6 +213,21 @@ void GetCall(ApiContext& c) {
   w.Key("sdp").BeginArray();
   for (size_t i = 0; i < messages.size(); ++i) WriteSdp(w, messages[i], i, call.record);
   w.EndArray();
+  Result<std::vector<store::StreamRow>> streams = c.store->StreamsOfCall(call.record.call_id);
+  if (!streams.ok()) {
+    c.DbError(streams.status());
+    return;
+  }
+  // Of its Call-ID's streams, those of this call: a Call-ID used again
+  // later has its own (the margin is the messages').
+  const calls::CallRecord& r = call.record;
+  const TimestampNs from = r.invite_ts - store::Store::kCallMessageMargin;
+  const TimestampNs to = r.end_ts > 0 ? r.end_ts + store::Store::kCallMessageMargin : 0;
+  w.Key("streams").BeginArray();
+  for (const store::StreamRow& s : *streams) {
+    if (s.first_ts >= from && (to == 0 || s.first_ts <= to)) WriteStream(w, s);
+  }
+  w.EndArray();
   w.EndObject();
   c.Json(w);
 }

@@ -11,6 +11,7 @@
 #include "base/time.h"
 #include "calls/calls.h"
 #include "stats/stats.h"
+#include "store/streams.h"
 #include "web/json.h"
 
 namespace sipman::web {
@@ -22,6 +23,11 @@ void WriteTime(JsonWriter& w, std::string_view ts_name, TimestampNs ts);
 // A call. `id` is the stored row's id; the live feed has none for calls not
 // yet stored, and leaves the field out (the GUI tells them apart by it).
 void WriteCall(JsonWriter& w, const calls::CallRecord& call, std::optional<int64_t> id);
+
+// An RTP stream (rtp_streams): every column by its name; first_ts and
+// last_ts with their ISO twins, ssrc also as "0x" and 8 hex digits,
+// payload_types and flags as arrays, intervals as their stored object.
+void WriteStream(JsonWriter& w, const store::StreamRow& stream);
 
 // A second, minute or hour of traffic counters. `final` is the live feed's:
 // false while the second is still counting.

@@ -426,7 +426,9 @@ TEST(SpillSegment, RoundTripsAndRefusesTruncationAndDamage) {
   batch.traffic_seconds = {Second(1700000000), Second(1700000001)};
   batch.snapshots.push_back({"s1", "row\n", 1});
   batch.snapshots.push_back({"", "", 0});
-  batch.source_rows = 7;
+  batch.streams = "s\tcall\t{\"start_ts\":1}\n";
+  batch.stream_rows = 1;
+  batch.source_rows = 8;
   std::string encoded;
   internal::EncodeSpillSegment(batch, &encoded);
   CopyBatch decoded;
@@ -440,6 +442,8 @@ TEST(SpillSegment, RoundTripsAndRefusesTruncationAndDamage) {
   EXPECT_EQ(decoded.messages, batch.messages);
   EXPECT_EQ(decoded.days[2], batch.days[2]);
   EXPECT_EQ(decoded.traffic_sensor, batch.traffic_sensor);
+  EXPECT_EQ(decoded.streams, batch.streams);
+  EXPECT_EQ(decoded.stream_rows, 1u);
   ASSERT_EQ(decoded.traffic_seconds.size(), 2u);
   EXPECT_TRUE(decoded.traffic_seconds[0] == batch.traffic_seconds[0]);
   EXPECT_TRUE(decoded.traffic_seconds[1] == batch.traffic_seconds[1]);
@@ -447,7 +451,7 @@ TEST(SpillSegment, RoundTripsAndRefusesTruncationAndDamage) {
   EXPECT_EQ(decoded.snapshots[0].sensor, "s1");
   EXPECT_EQ(decoded.snapshots[0].copy, "row\n");
   EXPECT_EQ(decoded.snapshots[0].rows, 1u);
-  EXPECT_EQ(decoded.source_rows, 7u);
+  EXPECT_EQ(decoded.source_rows, 8u);
   for (size_t n = 0; n < encoded.size(); ++n) {
     EXPECT_FALSE(internal::DecodeSpillSegment(encoded.substr(0, n), &decoded).ok()) << n;
   }
@@ -549,7 +553,7 @@ TEST_P(PostgresTest, Version6KeepsTheMostCompleteRowOfACall) {
                         "INSERT INTO calls(sensor, call_id, invite_ts, state, message_count,"
                         " end_ts) SELECT sensor, call_id, invite_ts, state, 5, end_ts + 9"
                         " FROM calls WHERE state = 'in_progress';" +
-                        testing::UndoCallMediaColumnsSql() +
+                        testing::UndoMediaMigrationsSql() +
                         "DELETE FROM schema_migrations WHERE version >= 6")
                   .ok());
   auto store = Open("v5");

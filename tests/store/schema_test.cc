@@ -70,7 +70,8 @@ TEST(Schema, FreshDatabaseGetsEveryMigrationAndWal) {
   EXPECT_EQ(tables, (std::vector<std::string>{"active_calls", "calls", "calls_daily_keys",
                                               "calls_hourly", "calls_values",
                                               "compression_dictionaries", "messages",
-                                              "registrations", "schema_migrations", "stats_hour",
+                                              "registrations", "rtp_streams",
+                                              "schema_migrations", "stats_hour",
                                               "stats_minute", "stats_second"}));
 }
 
@@ -215,7 +216,7 @@ TEST(Schema, Version10KeepsTheMostCompleteRowOfACall) {
             "state = 'in_progress'");
     db.Exec("DELETE FROM calls_hourly; DELETE FROM calls_values; DELETE FROM calls_daily_keys;" +
             internal::CallRollupsBackfillSql());
-    db.Exec(testing::UndoCallMediaColumnsSql());
+    db.Exec(testing::UndoMediaMigrationsSql());
     db.Exec("DELETE FROM schema_migrations WHERE version >= 10");
   }
   auto store = OpenOrDie(path);
@@ -252,7 +253,7 @@ TEST(Schema, Version7TrafficRowsGainDirectionColumnsAsZero) {
       db.Exec(std::string("INSERT INTO ") + table +
               "(sensor, ts, packets, messages) VALUES('s', 3600, 2, 3)");
     }
-    db.Exec(testing::UndoCallMediaColumnsSql());
+    db.Exec(testing::UndoMediaMigrationsSql());
     db.Exec("DELETE FROM schema_migrations WHERE version >= 8");
   }
   StoreOptions options;
@@ -297,7 +298,9 @@ TEST(Schema, IndexesServeTheOperatorsSearches) {
                          "calls_natural_key", "calls_post_dial_delay", "calls_report",
                          "calls_src_ip_invite", "calls_state",
                          "messages_call_id", "messages_key_hash", "registrations_aor",
-                         "registrations_natural_key", "stats_hour_ts", "stats_minute_ts",
+                         "registrations_natural_key", "rtp_streams_call",
+                         "rtp_streams_natural_key", "rtp_streams_other_call", "stats_hour_ts",
+                         "stats_minute_ts",
                          "stats_second_ts"}));
   // The planner uses them (not a full scan) for the common searches.
   auto plan = [&](const std::string& sql) {

@@ -707,12 +707,74 @@ TEST(Store, OpenExplainsWhatItCannotOpen) {
       << bad.status().message();
 }
 
+// A stream with every column set to a value of its own, so that a column
+// read into another's place shows.
+store::StreamRow FullStream(const std::string& call_id, int64_t first_ts, int64_t ssrc) {
+  store::StreamRow r;
+  int64_t n = 1;
+  VisitStreamColumns(
+      r, [&](std::string& v) { v = "text-" + std::to_string(n++) + " \t\\'é"; },
+      [&](int64_t& v) { v = 1000 * n++ - 7; }, [&](double& v) { v = 0.125 * static_cast<double>(n++); });
+  r.call_id = call_id;
+  r.other_call_id = "";
+  r.sensor = "edge-9";
+  r.src_ip = "10.0.0.1";
+  r.dst_ip = "2001:db8::2";
+  r.first_ts = first_ts;
+  r.ssrc = ssrc;
+  r.intervals = R"({"start_ts":1700000000,"width_s":10,"packets":[1],"expected":[1],"lost":[0],"late":[0],"max_jitter_ms":[0.000],"mos":[null]})";
+  return r;
+}
+
+TEST_P(StoreTest, StreamsRoundTripEveryColumnOnceAndJoinBothLegs) {
+  auto store = OpenOrDie(Url("streams.db"));
+  ASSERT_NE(store, nullptr);
+  store::StreamRow a = FullStream("leg-a@host", kT0, 0x11111111);
+  store::StreamRow b = FullStream("leg-b@host", kT0 + 5, 0x22222222);
+  b.other_call_id = "leg-a@host";  // media a B2BUA's re-INVITE joined
+  store::StreamRow other = FullStream("other@host", kT0 + 9, 0x33333333);
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass adds nothing
+    store->AddStream(a);
+    store->AddStream(b);
+    store->AddStream(other);
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  EXPECT_EQ(store->counters().streams_written, 3u);
+  EXPECT_EQ(store->counters().duplicates_ignored, 3u);
+  auto n = store->CountRows("rtp_streams");
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  EXPECT_EQ(*n, 3);
+
+  auto found = store->StreamsOfCall("leg-a@host");
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  ASSERT_EQ(found->size(), 2u);
+  for (const auto& [got, want] : {std::pair(found->at(0), a), std::pair(found->at(1), b)}) {
+    std::vector<std::string> got_text, want_text;
+    std::vector<int64_t> got_int, want_int;
+    std::vector<double> got_real, want_real;
+    VisitStreamColumns(
+        got, [&](const std::string& v) { got_text.push_back(v); },
+        [&](int64_t v) { got_int.push_back(v); }, [&](double v) { got_real.push_back(v); });
+    VisitStreamColumns(
+        want, [&](const std::string& v) { want_text.push_back(v); },
+        [&](int64_t v) { want_int.push_back(v); }, [&](double v) { want_real.push_back(v); });
+    EXPECT_EQ(got_text, want_text);
+    EXPECT_EQ(got_int, want_int);
+    EXPECT_EQ(got_real, want_real);
+  }
+  auto none = store->StreamsOfCall("nobody@host");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_P(StoreTest, CountRowsRefusesOtherTables) {
   auto store = OpenOrDie(Url("count.db"));
   ASSERT_NE(store, nullptr);
   auto n = store->CountRows("schema_migrations");
   ASSERT_FALSE(n.ok());
-  EXPECT_NE(n.status().message().find("calls, registrations or messages"), std::string::npos);
+  EXPECT_NE(n.status().message().find("calls, active_calls, registrations, messages or rtp_streams"),
+            std::string::npos)
+      << n.status().message();
 }
 
 }  // namespace

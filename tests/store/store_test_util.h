@@ -89,10 +89,11 @@ class BackendTest : public ::testing::TestWithParam<Backend> {
                                              ::sipman::store::testing::Backend::kPostgres), \
                            ::sipman::store::testing::BackendName)
 
-// Undoes the calls media migration (SQLite 11, PostgreSQL 7) so that a test
-// can take a database back to an older version and migrate it again.
-inline std::string UndoCallMediaColumnsSql() {
-  std::string sql = "DROP INDEX calls_mos_min;";
+// Undoes the media migrations (SQLite 11 and 12, PostgreSQL 7 and 8: the
+// calls' media columns and rtp_streams) so that a test can take a database
+// back to an older version and migrate it again.
+inline std::string UndoMediaMigrationsSql() {
+  std::string sql = "DROP TABLE rtp_streams; DROP INDEX calls_mos_min;";
   for (const char* table : {"calls", "active_calls"}) {
     for (const internal::AddedColumn& c : internal::kCallMediaColumns) {
       sql += std::string("ALTER TABLE ") + table + " DROP COLUMN " + c.name + ";";
