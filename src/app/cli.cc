@@ -16,6 +16,7 @@
 #include "app/run_config.h"
 #include "app/run_settings.h"
 #include "app/serve_command.h"
+#include "store/analytics.h"
 
 #ifndef SIPMAN_VERSION
 #define SIPMAN_VERSION "0.1.0"
@@ -79,6 +80,8 @@ constexpr char kUsageTail[] =
     "  sipman report [--db PATH|URL] [--from T] [--to T] [--sensor NAME]\n"
     "                [--by hour|day|week|user|caller|callee|ip|agent] [--top N] [--json]\n"
     "                [--no-traffic]\n"
+    "  sipman report --quality [--by codec|src_ip|dst_ip|hour|day|week] [--db ...]\n"
+    "                [--from T] [--to T] [--sensor NAME] [--top N] [--json]\n"
     "      Call analytics over the calls whose INVITE time lies in [--from, --to):\n"
     "      calls per state and final status, RFC 6076 SER, SEER, ISA, SCR, SRD,\n"
     "      SDD, SDT, RRD, IRA, plus ASR, ACD, NER, post-dial delay and the call\n"
@@ -94,6 +97,11 @@ constexpr char kUsageTail[] =
     "      (fractions allowed) or ISO 8601 UTC (2026-11-25T10:00:00Z,\n"
     "      2026-11-25). --db is a SQLite file or a postgresql:// URL (every\n"
     "      sensor's calls; --sensor picks one). Formulas: docs/METRICS.md.\n"
+    "      --quality reports the RTP streams whose first packet lies in the\n"
+    "      range instead, per codec (default), media source or destination IP\n"
+    "      (the top N) or UTC period: streams, packets, RFC 3550 loss %, mean\n"
+    "      and highest jitter, MOS (packet-weighted mean and lowest, E-model\n"
+    "      after a 50 ms buffer) and the streams below MOS 3.6.\n"
     "  sipman --help | --version\n"
     "\n"
     "sipman messages output (--format tsv, the default): tab-separated fields\n"
@@ -247,10 +255,12 @@ int ParseReport(int argc, char** argv) {
       if (f.missing()) return UsageError("--by needs a grouping");
       constexpr std::string_view kGroupings[] = {"hour",   "day",    "week", "user",
                                                  "caller", "callee", "ip",   "agent"};
-      if (std::find(std::begin(kGroupings), std::end(kGroupings), f.value()) ==
-          std::end(kGroupings)) {
+      const bool call_grouping = std::find(std::begin(kGroupings), std::end(kGroupings),
+                                           f.value()) != std::end(kGroupings);
+      if (!call_grouping && !store::QualityGroupByName(f.value())) {
         return UsageError("unknown --by '" + f.value() +
-                          "' (use hour, day, week, user, caller, callee, ip or agent)");
+                          "' (use hour, day, week, user, caller, callee, ip or agent; with "
+                          "--quality " + std::string(store::kQualityGroupList) + ")");
       }
       options.by = f.value();
     } else if (f.Has("--top")) {
@@ -262,12 +272,22 @@ int ParseReport(int argc, char** argv) {
       options.json = true;
     } else if (arg == "--no-traffic") {
       options.traffic = false;
+    } else if (arg == "--quality") {
+      options.quality = true;
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(Usage().c_str(), stdout);
       return 0;
     } else {
       return UsageError("unknown argument '" + std::string(arg) + "' for 'report'");
     }
+  }
+  const bool quality_grouping = store::QualityGroupByName(options.by).has_value();
+  if (options.quality && !options.by.empty() && !quality_grouping) {
+    return UsageError("--quality --by takes " + std::string(store::kQualityGroupList));
+  }
+  if (!options.quality && !options.by.empty() && quality_grouping &&
+      options.by != "hour" && options.by != "day" && options.by != "week") {
+    return UsageError("--by " + options.by + " groups RTP streams: add --quality");
   }
   return RunReport(options);
 }

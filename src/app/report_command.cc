@@ -248,6 +248,42 @@ int PrintGrouping(std::FILE* out, const ReportOptions& options,
   return 0;
 }
 
+// --quality: the media quality table of one grouping.
+int PrintQuality(std::FILE* out, const ReportOptions& options, const std::string& by,
+                 const std::vector<store::QualityRow>& rows) {
+  if (options.json) {
+    std::string text = "{\"range\":" + RangeJson(options) + ",\"by\":";
+    JsonString(&text, by);
+    text += ",\"rows\":" + web::QualityRowsJson(rows) + "}\n";
+    std::fwrite(text.data(), 1, text.size(), out);
+    return 0;
+  }
+  std::fprintf(out, "range: %s .. %s  sensor: %s\n", IsoTime(options.from_ts).c_str(),
+               options.to_ts ? IsoTime(options.to_ts).c_str() : "(open)",
+               options.sensor.empty() ? "(all)" : options.sensor.c_str());
+  std::fprintf(out, "media quality by %s (RTP streams by their first packet; MOS after a 50 ms buffer)\n",
+               by.c_str());
+  std::fprintf(out, "  %-24s %8s %10s %8s %8s %8s %6s %6s %6s\n", "key", "streams", "packets",
+               "loss%", "jit_ms", "maxjit", "mos", "min", "poor");
+  if (rows.empty()) std::fprintf(out, "  (none)\n");
+  auto number = [](const std::optional<double>& v, const char* format) {
+    if (!v) return std::string("-");
+    char text[32];
+    std::snprintf(text, sizeof text, format, *v);
+    return std::string(text);
+  };
+  for (const store::QualityRow& r : rows) {
+    const std::string key = r.key.empty() && r.start_ts != 0 ? IsoTime(r.start_ts) : r.key;
+    std::fprintf(out, "  %-24s %8lld %10lld %8s %8s %8.1f %6s %6s %6lld\n",
+                 key.empty() ? "(none)" : key.c_str(), static_cast<long long>(r.streams),
+                 static_cast<long long>(r.packets), number(r.loss_pct, "%.2f").c_str(),
+                 number(r.mean_jitter_ms, "%.2f").c_str(), r.max_jitter_ms,
+                 number(r.mos_avg, "%.2f").c_str(), number(r.mos_min, "%.2f").c_str(),
+                 static_cast<long long>(r.poor_streams));
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::optional<TimestampNs> ParseReportTime(std::string_view text) {
@@ -322,6 +358,16 @@ int RunReport(const ReportOptions& options, std::FILE* out) {
     std::fprintf(stderr, "sipman report: %s\n", s.message().c_str());
     return 1;
   };
+  if (options.quality) {
+    const std::string by = options.by.empty() ? "codec" : options.by;
+    const std::optional<store::QualityGroup> group = store::QualityGroupByName(by);
+    if (!group) {
+      return fail(Status::Error("--quality --by takes " + std::string(store::kQualityGroupList)));
+    }
+    Result<std::vector<store::QualityRow>> rows = (*analytics)->Quality(query, *group);
+    if (!rows.ok()) return fail(rows.status());
+    return PrintQuality(out, options, by, *rows);
+  }
   std::vector<store::PeriodCount> periods;
   std::vector<store::KeyCount> groups;
   const std::string& by = options.by;

@@ -23,6 +23,9 @@ struct ReportOptions {
   // "" (summary only), "hour", "day", "week", "user", "caller", "callee",
   // "ip" or "agent".
   std::string by;
+  // Media quality (rtp_streams) instead of calls: `by` is then one of
+  // store::kQualityGroups ("" means codec).
+  bool quality = false;
   size_t top_n = 10;
   bool json = false;
   // The traffic section (without `by` only). Its calls per second and

@@ -16,6 +16,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -102,6 +104,42 @@ struct CallSummary {
   Distribution rrd;
 };
 
+// Media quality (rtp_streams) grouped by the streams' codec, source or
+// destination IP, or the period their first packet fell in.
+enum class QualityGroup { kCodec, kSourceIp, kDestinationIp, kHour, kDay, kWeek };
+// Their names in `sipman report --quality --by` and the API's ?by=.
+inline constexpr std::pair<std::string_view, QualityGroup> kQualityGroups[] = {
+    {"codec", QualityGroup::kCodec}, {"src_ip", QualityGroup::kSourceIp},
+    {"dst_ip", QualityGroup::kDestinationIp}, {"hour", QualityGroup::kHour},
+    {"day", QualityGroup::kDay}, {"week", QualityGroup::kWeek}};
+inline constexpr std::string_view kQualityGroupList = "codec, src_ip, dst_ip, hour, day or week";
+inline std::optional<QualityGroup> QualityGroupByName(std::string_view name) {
+  for (const auto& [n, g] : kQualityGroups) {
+    if (n == name) return g;
+  }
+  return std::nullopt;
+}
+
+// The RTP streams of one group whose first packet lies in the range.
+// Formulas: docs/METRICS.md, "Media quality report".
+struct QualityRow {
+  std::string key;           // codec or IP; "" for periods
+  TimestampNs start_ts = 0;  // periods: the period's first nanosecond
+  int64_t streams = 0;
+  int64_t packets = 0;
+  int64_t expected = 0, lost = 0;  // RFC 3550, summed over the streams
+  std::optional<double> loss_pct;  // 100 * lost / expected
+  std::optional<double> mean_jitter_ms;  // the streams' mean jitter, weighted by packets
+  double max_jitter_ms = 0;              // the highest of any stream
+  int64_t mos_streams = 0;               // streams with a MOS (E-model codecs)
+  std::optional<double> mos_avg;         // their MOS (50 ms buffer), weighted by packets
+  std::optional<double> mos_min;         // the lowest
+  int64_t poor_streams = 0;              // of them, MOS below kPoorMos
+};
+// G.107's "many users dissatisfied" begins at R 60, MOS 3.1; "some users
+// dissatisfied" at R 70, MOS 3.6: below it a stream counts as poor.
+constexpr double kPoorMos = 3.6;
+
 // Over SQLite (analytics.cc: rollups plus the range's edges) or PostgreSQL
 // (postgres_analytics.cc: aggregates over the calls table); the same figures
 // from either.
@@ -126,6 +164,11 @@ class CallAnalytics {
   // The top_n signalling source IPs, and caller user agents, by calls.
   virtual Result<std::vector<KeyCount>> TopSourceIps(const AnalyticsQuery& query) = 0;
   virtual Result<std::vector<KeyCount>> TopUserAgents(const AnalyticsQuery& query) = 0;
+  // Media quality per group: periods in time order; codecs and IPs by
+  // streams (the top_n), ties by key. Read from rtp_streams (first_ts),
+  // on both backends with the same SQL.
+  virtual Result<std::vector<QualityRow>> Quality(const AnalyticsQuery& query,
+                                                  QualityGroup by) = 0;
 
  protected:
   CallAnalytics() = default;

@@ -94,6 +94,26 @@ class PostgresCallAnalytics final : public CallAnalytics {
   Result<std::vector<KeyCount>> TopUserAgents(const AnalyticsQuery& query) override {
     return TopBy(query, "caller_user_agent", false);
   }
+  Result<std::vector<QualityRow>> Quality(const AnalyticsQuery& query, QualityGroup by) override {
+    const std::string sql = QualitySql(by, !query.sensor.empty(), [](int i, bool integer) {
+      std::string placeholder = "$";
+      placeholder += std::to_string(i);
+      if (integer) placeholder += "::bigint";
+      return placeholder;
+    });
+    std::vector<std::string> params = {
+        std::to_string(query.from_ts),
+        std::to_string(query.to_ts == 0 ? std::numeric_limits<int64_t>::max() : query.to_ts)};
+    if (!query.sensor.empty()) params.push_back(query.sensor);
+    Result<PgResult> res = reader_.Query("read media quality", sql, params);
+    if (!res.ok()) return res.status();
+    QualityAccumulator groups(by);
+    for (int row = 0; row < res->rows(); ++row) {
+      groups.Add([&](int c) { return std::string(res->Text(row, c)); },
+                 [&](int c) { return res->Int(row, c); }, [&](int c) { return res->Double(row, c); });
+    }
+    return groups.Finish(query.top_n);
+  }
 
  private:
   // The calls range [from, to) of a query, as SQLite's edges: false when

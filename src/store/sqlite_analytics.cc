@@ -110,6 +110,7 @@ class SqliteCallAnalytics final : public CallAnalytics {
   Result<std::vector<KeyCount>> TopUsers(const AnalyticsQuery& query, UserSide side) override;
   Result<std::vector<KeyCount>> TopSourceIps(const AnalyticsQuery& query) override;
   Result<std::vector<KeyCount>> TopUserAgents(const AnalyticsQuery& query) override;
+  Result<std::vector<QualityRow>> Quality(const AnalyticsQuery& query, QualityGroup by) override;
 
  private:
   // Top-N of one calls_daily_keys kind (see call_rollups.h).
@@ -541,6 +542,30 @@ Result<std::vector<KeyCount>> SqliteCallAnalytics::TopSourceIps(
 Result<std::vector<KeyCount>> SqliteCallAnalytics::TopUserAgents(
     const AnalyticsQuery& query) {
   return TopBy(query, static_cast<int>(KeyKind::kUserAgent));
+}
+
+Result<std::vector<QualityRow>> SqliteCallAnalytics::Quality(const AnalyticsQuery& query,
+                                                             QualityGroup by) {
+  const std::string sql = internal::QualitySql(
+      by, !query.sensor.empty(), [](int i, bool) {
+        std::string placeholder = "$";
+        placeholder += std::to_string(i);
+        return placeholder;
+      });
+  Statement st;
+  Status s = st.Prepare(db_, sql);
+  if (!s.ok()) return s;
+  st.BindInt(1, query.from_ts);
+  st.BindInt(2, query.to_ts == 0 ? std::numeric_limits<int64_t>::max() : query.to_ts);
+  if (!query.sensor.empty()) st.BindText(3, query.sensor);
+  internal::QualityAccumulator groups(by);
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    groups.Add([&](int c) { return std::string(st.ColumnText(c)); },
+               [&](int c) { return st.ColumnInt(c); }, [&](int c) { return st.ColumnDouble(c); });
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, "cannot read media quality from " + path_);
+  return groups.Finish(query.top_n);
 }
 
 }  // namespace sipman::store

@@ -68,6 +68,7 @@ constexpr ApiRoute kRoutes[] = {
     {"GET", "/api/v1/stats/periods", "from to sensor by", kLogin, StatsPeriods},
     {"GET", "/api/v1/stats/top", "from to sensor by limit", kLogin, StatsTop},
     {"GET", "/api/v1/stats/traffic", "from to sensor step", kLogin, StatsTraffic},
+    {"GET", "/api/v1/stats/quality", "from to sensor by limit", kLogin, StatsQuality},
     {"GET", "/api/v1/live", "", kLogin, LiveStream},
 };
 

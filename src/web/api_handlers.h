@@ -126,6 +126,7 @@ void CurrentRegistrations(ApiContext& c);
 void StatsSummary(ApiContext& c);
 void StatsPeriods(ApiContext& c);
 void StatsTop(ApiContext& c);
+void StatsQuality(ApiContext& c);
 void StatsTraffic(ApiContext& c);
 // live.cc
 void LiveStream(ApiContext& c);

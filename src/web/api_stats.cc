@@ -183,6 +183,52 @@ void StatsTop(ApiContext& c) {
   c.Json(w);
 }
 
+namespace {
+
+void WriteQualityRows(JsonWriter& w, const std::vector<store::QualityRow>& rows) {
+  w.BeginArray();
+  for (const store::QualityRow& r : rows) {
+    w.BeginObject().Field("key", r.key);
+    WriteTime(w, "start_ts", r.start_ts);
+    w.Field("streams", r.streams).Field("packets", r.packets);
+    w.Field("expected", r.expected).Field("lost", r.lost);
+    w.Key("loss_pct").OptionalDouble(r.loss_pct);
+    w.Key("mean_jitter_ms").OptionalDouble(r.mean_jitter_ms);
+    w.Field("max_jitter_ms", r.max_jitter_ms).Field("mos_streams", r.mos_streams);
+    w.Key("mos_avg").OptionalDouble(r.mos_avg);
+    w.Key("mos_min").OptionalDouble(r.mos_min);
+    w.Field("poor_streams", r.poor_streams).EndObject();
+  }
+  w.EndArray();
+}
+
+}  // namespace
+
+std::string QualityRowsJson(const std::vector<store::QualityRow>& rows) {
+  JsonWriter w;
+  WriteQualityRows(w, rows);
+  return w.Take();
+}
+
+void StatsQuality(ApiContext& c) {
+  store::AnalyticsQuery q;
+  if (!AnalyticsParams(c, &q)) return;
+  const std::string by = c.Param("by").value_or("codec");
+  const std::optional<store::QualityGroup> group = store::QualityGroupByName(by);
+  if (!group) return c.Bad("by: one of " + std::string(store::kQualityGroupList));
+  std::optional<int64_t> limit;
+  if (!c.IntParam("limit", 1, 100, &limit)) return;
+  q.top_n = limit ? static_cast<size_t>(*limit) : 10;
+  if (!c.NeedDb()) return;
+  Result<std::vector<store::QualityRow>> rows = c.worker->analytics->Quality(q, *group);
+  if (!rows.ok()) return c.DbError(rows.status());
+  JsonWriter w;
+  w.BeginObject().Field("by", by).Key("rows");
+  WriteQualityRows(w, *rows);
+  w.EndObject();
+  c.Json(w);
+}
+
 void StatsTraffic(ApiContext& c) {
   store::TrafficQuery q;
   if (!c.TimeParam("from", &q.from_ts) || !c.TimeParam("to", &q.to_ts)) return;

@@ -14,10 +14,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "calls/calls.h"
 #include "stats/stats.h"
+#include "store/analytics.h"
 
 namespace sipman::store {
 class Store;
@@ -136,6 +138,10 @@ class WebServer {
 // `sipman report --json` writes the same object as its "traffic", so the
 // resource has one shape wherever it appears.
 std::string TrafficSummaryJson(const stats::TrafficSummary& summary);
+
+// JSON array: the "rows" of GET /api/v1/stats/quality (docs/API.md), which
+// `sipman report --quality --json` writes too.
+std::string QualityRowsJson(const std::vector<store::QualityRow>& rows);
 
 }  // namespace sipman::web
 
