@@ -41,6 +41,7 @@ import re
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -197,6 +198,18 @@ def states_capture():
         d.response(inv2, 200, "OK", body=answer_sdp(d)), d.request("ACK", 2), bye,
         d.response(bye, 200, "OK")],
        carlos, dora, 0x2400)
+
+    # 7b. Its RTP, both ways, for 12 s after the ACK (PCMU, 20 ms): the
+    # caller's stream loses sequence numbers 50-54, the callee's is clean.
+    def rtp(seq, ssrc):
+        return (struct.pack("!BBHII", 0x80, 0, seq, 160 * seq, ssrc) + b"\xff" * 160)
+    for i in range(600):
+        t = t1 + 11500 * MS + i * 20 * MS
+        if not 50 <= i < 55:
+            packets.append((t, m.ip_udp(carlos.ip, 40000, dora.ip, 50000, rtp(i, 0x0A0B0C0D),
+                                        ident=(0x4000 + i) & 0xFFFF)))
+        packets.append((t + 5 * MS, m.ip_udp(dora.ip, 50000, carlos.ip, 40000,
+                                             rtp(i, 0x1A2B3C4D), ident=(0x6000 + i) & 0xFFFF)))
 
     # 8. timed_out: answered, never hung up; the traffic 2 h 10 min later
     # (section 11) is past the idle timeout.
@@ -461,6 +474,12 @@ def requests(ids):
         out.append(("GET", q(S + "/top", by=by, limit=100, **rng), True))
     out += [("GET", q(S + "/top", by="user", limit=2, **rng), True),
             ("GET", q(S + "/top", by="caller", sensor="golden-b", **rng), True)]
+    out.append(("GET", S + "/quality", True))
+    for by in ("codec", "src_ip", "dst_ip", "hour", "day", "week"):
+        out.append(("GET", q(S + "/quality", by=by, **rng), True))
+    out += [("GET", q(S + "/quality", by="src_ip", limit=1, **rng), True),
+            ("GET", q(S + "/quality", by="codec", sensor="golden-b", **rng), True),
+            ("GET", q(S + "/quality", by="caller"), True)]
     first_minutes = {"from": "2023-11-14T22:13:00Z", "to": "2023-11-14T22:17:00Z"}
     out += [("GET", S + "/traffic", True),                                   # hour, open range
             ("GET", q(S + "/traffic", **rng), True),                         # 3 h: minute
