@@ -7,6 +7,8 @@
 // its rollups.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -127,6 +129,37 @@ std::vector<calls::RegistrationRecord> MakeRegistrations() {
   return out;
 }
 
+// RTP streams over the same three weeks: codecs with and without E-model
+// figures, a few addresses each way, loss, jitter and MOS of every kind.
+std::vector<StreamRow> MakeStreams() {
+  const char* const codecs[] = {"PCMU", "PCMA", "G729", "opus", ""};
+  const char* const ips[] = {"10.0.0.1", "10.0.0.2", "192.0.2.7", "2001:db8::5"};
+  Lcg rng;
+  std::vector<StreamRow> out;
+  for (int i = 0; i < 700; ++i) {
+    StreamRow r;
+    r.sensor = kSensors[rng.Next(3)];
+    r.call_id = "stream-call-" + std::to_string(i / 2);
+    r.sender = i % 2 == 0 ? "caller" : "callee";
+    r.src_ip = ips[rng.Next(4)];
+    r.dst_ip = ips[rng.Next(4)];
+    r.src_port = 10000 + i;
+    r.dst_port = 20000 + i;
+    r.ssrc = static_cast<int64_t>(rng.Next(1ull << 32));
+    r.codec = codecs[rng.Next(5)];
+    r.first_ts = kT0 - 3 * kDay + static_cast<int64_t>(rng.Next(21 * 24 * 60)) * kMin + i;
+    r.packets = static_cast<int64_t>(rng.Next(30000)) + 1;
+    r.expected_rfc3550 = r.packets + static_cast<int64_t>(rng.Next(300));
+    r.lost_rfc3550 = r.expected_rfc3550 - r.packets;
+    r.mean_jitter_ms = static_cast<double>(rng.Next(4000)) / 97.0;
+    r.max_jitter_ms = r.mean_jitter_ms * 3.25;
+    const bool emodel = r.codec != "opus" && !r.codec.empty();
+    r.mos_fixed50 = emodel ? 1.0 + static_cast<double>(rng.Next(3500)) / 1000.0 : -1;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 void Fill(const std::string& url) {
   StoreOptions options;
   options.url = url;
@@ -134,6 +167,7 @@ void Fill(const std::string& url) {
   ASSERT_TRUE(store.ok()) << store.status().message();
   for (const calls::CallRecord& r : MakeCalls()) (*store)->AddCall(r);
   for (const calls::RegistrationRecord& r : MakeRegistrations()) (*store)->AddRegistration(r);
+  for (StreamRow& r : MakeStreams()) (*store)->AddStream(std::move(r));
   Status s = (*store)->Close();
   ASSERT_TRUE(s.ok()) << s.message();
 }
@@ -597,6 +631,90 @@ TEST_F(BackendParityTest, EveryAnalyticsFigure) {
   EXPECT_GT(s->duration.count, 10);
   EXPECT_TRUE(s->post_dial_delay.p99_ms.has_value());
   EXPECT_GT(s->registrations, 0);
+}
+
+// The media quality report: every grouping over the same queries, equal on
+// both backends (sums of doubles to 1e-9, since the two databases add in
+// their own order), and against sums taken here from the generated rows.
+TEST_F(BackendParityTest, EveryMediaQualityFigure) {
+  AnalyticsQuery all;
+  all.top_n = 100;
+  AnalyticsQuery b_only = all;
+  b_only.sensor = "B";
+  AnalyticsQuery unaligned;
+  unaligned.from_ts = kT0 + 37 * kMin + 123;
+  unaligned.to_ts = kT0 + 9 * kDay + 5 * kHour;
+  unaligned.top_n = 2;
+  AnalyticsQuery empty;
+  empty.from_ts = kT0 + 1000 * kDay;
+  for (const AnalyticsQuery& q : {all, b_only, unaligned, empty}) {
+    for (const auto& [name, group] : kQualityGroups) {
+      const std::string what = Describe(q) + " by " + std::string(name);
+      auto a = sqlite_analytics_->Quality(q, group);
+      auto b = pg_analytics_->Quality(q, group);
+      ASSERT_TRUE(a.ok()) << what << ": " << a.status().message();
+      ASSERT_TRUE(b.ok()) << what << ": " << b.status().message();
+      ASSERT_EQ(a->size(), b->size()) << what;
+      for (size_t i = 0; i < a->size(); ++i) {
+        const QualityRow& x = (*a)[i];
+        const QualityRow& y = (*b)[i];
+        EXPECT_EQ(x.key, y.key) << what << " row " << i;
+        EXPECT_EQ(x.start_ts, y.start_ts) << what << " row " << i;
+        EXPECT_EQ(x.streams, y.streams) << what << " row " << i;
+        EXPECT_EQ(x.packets, y.packets) << what << " row " << i;
+        EXPECT_EQ(x.expected, y.expected) << what << " row " << i;
+        EXPECT_EQ(x.lost, y.lost) << what << " row " << i;
+        EXPECT_EQ(x.mos_streams, y.mos_streams) << what << " row " << i;
+        EXPECT_EQ(x.poor_streams, y.poor_streams) << what << " row " << i;
+        EXPECT_EQ(x.max_jitter_ms, y.max_jitter_ms) << what << " row " << i;
+        EXPECT_EQ(x.mos_min, y.mos_min) << what << " row " << i;
+        for (auto [p, r] : {std::pair(x.loss_pct, y.loss_pct),
+                            std::pair(x.mean_jitter_ms, y.mean_jitter_ms),
+                            std::pair(x.mos_avg, y.mos_avg)}) {
+          ASSERT_EQ(p.has_value(), r.has_value()) << what << " row " << i;
+          if (p) {
+            EXPECT_NEAR(*p, *r, 1e-9 * std::max(1.0, std::abs(*p))) << what << " row " << i;
+          }
+        }
+      }
+    }
+  }
+  // By codec over everything, against the generated rows themselves.
+  std::map<std::string, QualityRow> want;
+  std::map<std::string, double> mos_weighted;
+  std::map<std::string, int64_t> mos_packets;
+  for (const StreamRow& r : MakeStreams()) {
+    QualityRow& w = want[r.codec];
+    ++w.streams;
+    w.packets += r.packets;
+    w.lost += r.lost_rfc3550;
+    if (r.mos_fixed50 >= 0) {
+      ++w.mos_streams;
+      w.poor_streams += r.mos_fixed50 < kPoorMos ? 1 : 0;
+      w.mos_min = w.mos_min ? std::min(*w.mos_min, r.mos_fixed50) : r.mos_fixed50;
+      mos_weighted[r.codec] += r.mos_fixed50 * static_cast<double>(r.packets);
+      mos_packets[r.codec] += r.packets;
+    }
+  }
+  auto got = pg_analytics_->Quality(all, QualityGroup::kCodec);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), want.size());
+  for (const QualityRow& g : *got) {
+    const QualityRow& w = want[g.key];
+    EXPECT_EQ(g.streams, w.streams) << g.key;
+    EXPECT_EQ(g.packets, w.packets) << g.key;
+    EXPECT_EQ(g.lost, w.lost) << g.key;
+    EXPECT_EQ(g.mos_streams, w.mos_streams) << g.key;
+    EXPECT_EQ(g.poor_streams, w.poor_streams) << g.key;
+    EXPECT_EQ(g.mos_min, w.mos_min) << g.key;
+    if (w.mos_streams > 0) {
+      ASSERT_TRUE(g.mos_avg.has_value()) << g.key;
+      EXPECT_NEAR(*g.mos_avg, mos_weighted[g.key] / static_cast<double>(mos_packets[g.key]), 1e-9)
+          << g.key;
+    } else {
+      EXPECT_FALSE(g.mos_avg.has_value()) << g.key;
+    }
+  }
 }
 
 }  // namespace
