@@ -20,7 +20,8 @@ class CountingSink : public sipman::media::StreamSink {
  public:
   void OnStream(const sipman::media::StreamFigures& s) override {
     ++streams;
-    if (s.packets == 0) __builtin_trap();  // a stream exists only for a packet
+    // A stream exists only for a packet, or for the RTCP that told of it.
+    if (s.packets == 0 && !s.rtcp_only) __builtin_trap();
   }
   uint64_t streams = 0;
 };
@@ -73,6 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       tracker.OnDatagram(ts, V4(9), 9000, ip, port, datagram);
     } else if (direction == 1) {
       tracker.OnDatagram(ts, ip, port, V4(9), 9000, datagram);
+    } else if (direction == 2 || direction == 3) {
+      // HEP's RTCP (raw or JSON), with and without a correlation ID.
+      tracker.OnHepRtcp(ts, direction == 2 ? "fuzz-call" : "", ip,
+                        static_cast<uint16_t>(port + 1), V4(9), 9001, datagram);
     } else {
       tracker.OnDatagram(ts, V4(direction), direction * 7, V4(3), 5004, datagram);
     }
@@ -82,6 +87,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)tracker.TakeCallMedia("fuzz-call", &media);
   tracker.Finish();
   const sipman::media::MediaCounters& c = tracker.counters();
-  if (c.streams != sink.streams || sink.streams > c.rtp_packets) __builtin_trap();
+  if (c.streams + c.rtcp_only_streams != sink.streams ||
+      sink.streams > c.rtp_packets + c.rtcp_only_streams) {
+    __builtin_trap();
+  }
   return 0;
 }

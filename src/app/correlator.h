@@ -60,6 +60,12 @@ class Correlator : public MessageHandler,
                         payload.dst_port, payload.data);
     }
   }
+  void OnHepRtcp(const net::Payload& payload, std::string_view correlation_id) override {
+    if (media_on_) {
+      media_.OnHepRtcp(payload.ts, correlation_id, payload.src_ip, payload.src_port,
+                       payload.dst_ip, payload.dst_port, payload.data);
+    }
+  }
   void OnPacketDone(TimestampNs ts) override {
     traffic_.OnFrameDone();
     tracker_.AdvanceTime(ts);

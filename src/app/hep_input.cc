@@ -8,6 +8,19 @@ void HepUnwrapper::OnQueued(PacketPipeline* pipeline, const capture::Packet& que
   hep::HepPacket p;
   if (hep::DecodeHepPacket(queued.data, &p, nullptr) != hep::HepError::kOk) return;
   SetSensor(p);
+  if (p.payload_type == hep::kPayloadTypeRtcp) {
+    net::Payload payload;
+    payload.ts = p.ts != 0 ? p.ts : queued.ts;
+    payload.src_ip = p.src_ip;
+    payload.dst_ip = p.dst_ip;
+    payload.src_port = p.src_port;
+    payload.dst_port = p.dst_port;
+    payload.frame_bytes = queued.wire_len;
+    payload.data = p.payload;
+    correlator_->OnHepRtcp(payload, p.correlation_id);
+    correlator_->set_sensor({});
+    return;
+  }
   const net::Transport transport =
       p.ip_protocol == hep::kIpProtocolTcp ? net::Transport::kTcp : net::Transport::kUdp;
   pipeline->OnTransportPayload(

@@ -17,7 +17,8 @@
 namespace sipman::app {
 
 // The HEP listener's sink, on the listener thread: the only producer of the
-// HEP queue. Each SIP packet is queued as a normalised HEPv3 packet
+// HEP queue. Each SIP or RTCP packet (payload types 1 and 5; others are
+// counted as not SIP) is queued as a normalised HEPv3 packet
 // (uncompressed, no auth key) so that the worker decodes it again, and so
 // that spilled HEP packets read back from disk like any other.
 class HepIntake : public hep::HepSink {
@@ -25,7 +26,9 @@ class HepIntake : public hep::HepSink {
   explicit HepIntake(PacketQueue* queue) : queue_(queue) { buffer_.reserve(65536); }
 
   void OnHepPacket(const hep::HepPacket& packet, TimestampNs received_ns) override {
-    if (packet.payload_type != hep::kPayloadTypeSip || packet.payload.empty()) {
+    const bool wanted = packet.payload_type == hep::kPayloadTypeSip ||
+                        packet.payload_type == hep::kPayloadTypeRtcp;
+    if (!wanted || packet.payload.empty()) {
       not_sip_.store(not_sip_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       return;
     }
@@ -89,6 +92,11 @@ class HepForwarder : public MessageHandler {
     p.payload = payload.data;
     sender_->Send(p);
     next_->OnSipMessage(payload, message);
+  }
+  // Media goes on unforwarded (HEP carries signalling here) but measured.
+  void OnOtherDatagram(const net::Payload& payload) override { next_->OnOtherDatagram(payload); }
+  void OnHepRtcp(const net::Payload& payload, std::string_view correlation_id) override {
+    next_->OnHepRtcp(payload, correlation_id);
   }
   void OnPacketDone(TimestampNs ts) override { next_->OnPacketDone(ts); }
   void OnEncrypted(TimestampNs ts, uint64_t connections, uint64_t bytes) override {

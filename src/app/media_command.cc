@@ -28,6 +28,12 @@ class MediaCollector : public MessageHandler, public media::StreamSink {
     tracker_.OnDatagram(payload.ts, payload.src_ip, payload.src_port, payload.dst_ip,
                         payload.dst_port, payload.data);
   }
+  // HEP's RTCP joins the RTP streams measured here (streams known from
+  // RTCP alone need their call's end, which this command does not track).
+  void OnHepRtcp(const net::Payload& payload, std::string_view correlation_id) override {
+    tracker_.OnHepRtcp(payload.ts, correlation_id, payload.src_ip, payload.src_port,
+                       payload.dst_ip, payload.dst_port, payload.data);
+  }
   void OnPacketDone(TimestampNs ts) override { tracker_.AdvanceTime(ts); }
   void OnStream(const media::StreamFigures& stream) override { streams_.push_back(stream); }
 

@@ -22,6 +22,9 @@ class PacketPipeline::Sink : public net::PayloadSink {
   }
 
   void OnOtherDatagram(const net::Payload& payload) override { handler_->OnOtherDatagram(payload); }
+  void OnHepRtcp(const net::Payload& payload, std::string_view correlation_id) override {
+    handler_->OnHepRtcp(payload, correlation_id);
+  }
 
  private:
   MessageHandler* handler_;

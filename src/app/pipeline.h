@@ -27,6 +27,8 @@ class MessageHandler {
   virtual void OnPacketDone(TimestampNs /*ts*/) {}
   // A UDP datagram that is not SIP (media, perhaps); valid during the call.
   virtual void OnOtherDatagram(const net::Payload& /*payload*/) {}
+  // An RTCP report from a HEP agent (net::PayloadSink::OnHepRtcp).
+  virtual void OnHepRtcp(const net::Payload& /*payload*/, std::string_view /*correlation_id*/) {}
   // Called before OnPacketDone when the packet carried SIP over TLS that
   // cannot be read: `connections` newly seen, `bytes` of TLS payload.
   virtual void OnEncrypted(TimestampNs /*ts*/, uint64_t /*connections*/, uint64_t /*bytes*/) {}

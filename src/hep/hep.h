@@ -52,6 +52,7 @@ enum ChunkType : uint16_t {
 };
 
 constexpr uint8_t kPayloadTypeSip = 1;
+constexpr uint8_t kPayloadTypeRtcp = 5;  // RTCP, raw or as JSON
 constexpr uint8_t kIpProtocolTcp = 6;
 constexpr uint8_t kIpProtocolUdp = 17;
 

@@ -81,7 +81,10 @@ bool CallMediaTable::HasEnded(std::string_view call_id) const {
 
 void CallMediaTable::StreamBegan(std::string_view call_id, const StreamKey& key) {
   auto it = calls_.find(call_id);
-  if (it != calls_.end()) it->second.live.push_back(key);
+  if (it == calls_.end()) return;
+  it->second.live.push_back(key);
+  std::vector<uint32_t>& ssrcs = it->second.rtp_ssrcs;
+  if (ssrcs.size() < kMaxStreamsPerCall) ssrcs.push_back(key.ssrc);
 }
 
 void CallMediaTable::StreamEnded(std::string_view call_id, Side sender, const StreamKey& key,
@@ -100,11 +103,13 @@ size_t CallMediaTable::LiveStreams(std::string_view call_id) const {
   return it == calls_.end() ? 0 : it->second.live.size();
 }
 
-bool CallMediaTable::Take(std::string_view call_id, CallMedia* out, std::vector<StreamKey>* live) {
+bool CallMediaTable::Take(std::string_view call_id, CallMedia* out, std::vector<StreamKey>* live,
+                          std::vector<uint32_t>* rtp_ssrcs) {
   auto it = calls_.find(call_id);
   if (it == calls_.end()) return false;
   *out = it->second.media;
   live->swap(it->second.live);
+  rtp_ssrcs->swap(it->second.rtp_ssrcs);
   Forget(it);
   return true;
 }

@@ -36,8 +36,10 @@ class CallMediaTable {
   // Streams of the call running now (0 when the call is not here).
   size_t LiveStreams(std::string_view call_id) const;
 
-  // Removes the call; `live` gets the keys of its streams still running.
-  bool Take(std::string_view call_id, CallMedia* out, std::vector<StreamKey>* live);
+  // Removes the call; `live` gets the keys of its streams still running,
+  // `rtp_ssrcs` the SSRCs of every RTP stream it had.
+  bool Take(std::string_view call_id, CallMedia* out, std::vector<StreamKey>* live,
+            std::vector<uint32_t>* rtp_ssrcs);
 
   // Forgets calls without activity for endpoint_idle_ns.
   void Expire(TimestampNs now);
@@ -48,6 +50,7 @@ class CallMediaTable {
     bool ended = false;
     CallMedia media;
     std::vector<StreamKey> live;
+    std::vector<uint32_t> rtp_ssrcs;  // at most kMaxStreamsPerCall
     TimestampNs last_active = 0;
     TimestampNs queued_at = 0;
     std::list<std::string>::iterator order;

@@ -134,6 +134,7 @@ enum class RtcpError : uint8_t {
   kNotVersion2,   // a packet's version bits are not 2
   kBadLength,     // a packet's length runs past the compound packet
   kBadItem,       // an SDES item or XR block runs past its packet
+  kBadJson,       // HEP's JSON report is not a JSON object of that shape
 };
 
 // What one compound packet held.
@@ -250,6 +251,10 @@ struct StreamFigures {
   // Its payload type is not in the format list of the SDP that announced
   // the endpoint it was joined by (a codec the answer did not accept).
   bool payload_not_negotiated = false;
+  // Known only from the endpoints' RTCP that a HEP agent sent (no RTP seen):
+  // packets from the sender's last SR, loss and jitter from its receiver's
+  // reports, MOS from that loss (docs/METRICS.md, "RTCP-only streams").
+  bool rtcp_only = false;
   std::string codec;      // of the first payload type that is not an event or CN
   uint8_t payload_type = 0;
   uint32_t clock_rate = 0;
@@ -340,7 +345,9 @@ constexpr size_t kMaxStreamsPerCall = 32;
   X(streams_evicted, "streams_evicted", "streams emitted early for max_streams")             \
   X(endpoints_evicted, "endpoints_evicted", "SDP endpoints forgotten for max_endpoints")     \
   X(calls_evicted, "calls_evicted", "calls' media summaries forgotten for max_calls")     \
-  X(streams_refused, "streams_refused", "new SSRCs past kMaxStreamsPerCall: counted, not measured")
+  X(streams_refused, "streams_refused", "new SSRCs past kMaxStreamsPerCall: counted, not measured") \
+  X(hep_rtcp_reports, "hep_rtcp_reports", "RTCP reports HEP agents sent (payload type 5)")  \
+  X(rtcp_only_streams, "rtcp_only_streams", "streams known from HEP's RTCP alone, no RTP seen")
 
 struct MediaCounters {
 #define SIPMAN_DECLARE_COUNTER(field, name, help) uint64_t field = 0;
@@ -367,6 +374,15 @@ class MediaTracker {
   // The call was hung up (a BYE): the next call that announces its
   // addresses and ports takes them alone (see media_tracker.cc).
   void OnCallEnded(std::string_view call_id);
+
+  // An RTCP report a HEP agent sent (HEP payload type 5): raw RTCP, or its
+  // JSON rendering. `call_id` is the HEP correlation ID (may be empty: the
+  // addresses' SDP then names the call). Its figures join the RTP stream
+  // of the SSRC it reports on; a stream whose RTP this sensor never saw is
+  // emitted from the reports alone when its call is taken (rtcp_only).
+  void OnHepRtcp(TimestampNs ts, std::string_view call_id, const IpAddress& src,
+                 uint16_t src_port, const IpAddress& dst, uint16_t dst_port,
+                 std::string_view payload);
 
   // The media of a call so far, its streams still running included; the
   // call is then forgotten here (its streams go on to the sink). False

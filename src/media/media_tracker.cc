@@ -9,6 +9,7 @@
 #include "media/endpoint_table.h"
 #include "media/keys.h"
 #include "media/media.h"
+#include "media/rtcp_only.h"
 #include "media/rtcp_reports.h"
 #include "media/rtp_stream.h"
 
@@ -100,7 +101,8 @@ class MediaTracker::Impl {
         endpoints_(options_, &counters_),
         calls_(options_, &counters_),
         candidates_(kCandidateSlots),
-        rtcp_(options_.max_streams) {}
+        rtcp_(options_.max_streams),
+        rtcp_only_(options_.max_streams, &counters_) {}
 
   void OnSdp(TimestampNs ts, const sip::SipMessage& message, const sip::SdpSession& sdp) {
     const Side side = calls_.SenderOf(ts, message.call_id, message.from.tag, message.is_request);
@@ -108,6 +110,37 @@ class MediaTracker::Impl {
   }
 
   void OnCallEnded(std::string_view call_id) { calls_.Ended(call_id); }
+
+  void OnHepRtcp(TimestampNs ts, std::string_view call_id, const IpAddress& src,
+                 uint16_t src_port, const IpAddress& dst, uint16_t dst_port,
+                 std::string_view payload) {
+    ++counters_.hep_rtcp_reports;
+    if (rtcp_.WalkHep(ts, payload, &report_ssrcs_) != RtcpError::kNone) {
+      ++counters_.rtcp_errors;
+      return;
+    }
+    // Who reported: the party whose SDP named the address it came from
+    // (a party receives where it sends from), else the other one of the
+    // address it went to.
+    Side reporter = Side::kUnknown;
+    std::string_view call = call_id;
+    if (const Endpoint* e = FindNear(src, src_port); e != nullptr && (call.empty() || e->call_id == call)) {
+      reporter = e->side;
+      call = e->call_id;
+    } else if (const Endpoint* d = FindNear(dst, dst_port);
+               d != nullptr && (call.empty() || d->call_id == call)) {
+      reporter = Other(d->side);
+      call = d->call_id;
+    }
+    if (call.empty()) return;  // neither a correlation ID nor an SDP: figures by SSRC only
+    const ReportSsrcs& r = report_ssrcs_;
+    if (r.reporter_sent) {
+      rtcp_only_.Note(ts, call, {r.reporter, reporter, src, dst, src_port, dst_port, 0, 0});
+    }
+    for (size_t i = 0; i < r.source_count; ++i) {
+      rtcp_only_.Note(ts, call, {r.sources[i], Other(reporter), dst, src, dst_port, src_port, 0, 0});
+    }
+  }
 
   bool OnDatagram(TimestampNs ts, const IpAddress& src, uint16_t src_port, const IpAddress& dst,
                   uint16_t dst_port, std::string_view data) {
@@ -168,7 +201,20 @@ class MediaTracker::Impl {
   }
 
   bool TakeCallMedia(std::string_view call_id, CallMedia* out) {
-    if (!calls_.Take(call_id, out, &live_keys_)) return false;
+    const bool known = calls_.Take(call_id, out, &live_keys_, &rtp_ssrcs_);
+    if (!known) {
+      *out = CallMedia();
+      rtp_ssrcs_.clear();
+    }
+    // Streams the endpoints' RTCP told of, whose RTP was not seen here.
+    rtcp_only_.Take(call_id, rtp_ssrcs_, &rtcp_only_taken_);
+    for (const RtcpOnlySource& source : rtcp_only_taken_) {
+      RtcpOnlyFigures(call_id, source);
+      AddStream(figures_, source.sender, out);
+      ++counters_.rtcp_only_streams;
+      sink_->OnStream(figures_);
+    }
+    if (!known) return !rtcp_only_taken_.empty();
     // Streams still running count with their figures so far.
     for (const StreamKey& key : live_keys_) {
       auto it = streams_.find(key);
@@ -370,6 +416,88 @@ class MediaTracker::Impl {
     sink_->OnStream(figures_);
   }
 
+  // An endpoint by the address of its RTCP: the RTCP port itself, or the
+  // RTP port below it (RFC 3550's default).
+  const Endpoint* FindNear(const IpAddress& ip, uint16_t port) {
+    if (const Endpoint* e = endpoints_.Find(EndpointKey{ip, port})) return e;
+    return port > 0 ? endpoints_.Find(EndpointKey{ip, static_cast<uint16_t>(port - 1)}) : nullptr;
+  }
+  static Side Other(Side side) {
+    return side == Side::kCaller ? Side::kCallee : side == Side::kCallee ? Side::kCaller : side;
+  }
+
+  // Fills figures_ for a stream known from RTCP alone: packets and bytes
+  // from its sender's last SR, loss and jitter from its receiver's last
+  // report, the codec from the receiver's SDP (its first format), and the
+  // E-model MOS of that loss (random loss, no jitter buffer figures).
+  void RtcpOnlyFigures(std::string_view call_id, const RtcpOnlySource& s) {
+    figures_ = StreamFigures{};
+    figures_.src_ip = s.src;
+    figures_.dst_ip = s.dst;
+    figures_.src_port = s.src_port;
+    figures_.dst_port = s.dst_port;
+    figures_.ssrc = s.ssrc;
+    figures_.call_id.assign(call_id);
+    figures_.sender = s.sender;
+    figures_.rtcp_only = true;
+    figures_.first_ts = s.first_ts;
+    figures_.last_ts = s.last_ts;
+    figures_.mos_fixed50 = figures_.mos_adaptive = -1;
+    figures_.rtcp_rtt_ms = figures_.xr_mos_lq = figures_.xr_mos_cq = -1;
+    CodecInfo codec;
+    // The receiver's RTP endpoint (its RTCP one maps no formats).
+    const Endpoint* receiver = endpoints_.Find(EndpointKey{s.dst, static_cast<uint16_t>(s.dst_port - 1)});
+    if (receiver == nullptr || receiver->rtcp) receiver = endpoints_.Find(EndpointKey{s.dst, s.dst_port});
+    if (receiver != nullptr && !receiver->rtcp) {
+      // The SDP's first format: its rtpmap lines keep their order (the
+      // format bits do not), then the static ones by number.
+      std::vector<int> order;
+      for (const MappedPayload& p : receiver->payloads) order.push_back(p.payload_type);
+      for (int pt = 0; pt < 128; ++pt) order.push_back(pt);
+      for (int pt : order) {
+        if (((receiver->formats[pt >> 6] >> (pt & 63)) & 1) == 0) continue;
+        const PayloadFacts facts = FactsOf(static_cast<uint8_t>(pt), receiver);
+        if (facts.telephone_event || facts.name.empty()) continue;
+        figures_.codec.assign(facts.name);
+        figures_.payload_type = static_cast<uint8_t>(pt);
+        figures_.clock_rate = facts.clock_rate;
+        codec = pt < 96 ? StaticCodec(static_cast<uint8_t>(pt))
+                        : CodecByName(figures_.codec, facts.clock_rate);
+        break;
+      }
+    }
+    const RtcpAbout* about = rtcp_.About(s.ssrc);
+    if (about == nullptr) return;
+    figures_.rtcp_reports = about->reports;
+    figures_.rtcp_cumulative_lost = about->cumulative_lost;
+    figures_.rtcp_fraction_lost_pct = about->fraction_lost_pct;
+    if (figures_.clock_rate != 0) {
+      figures_.rtcp_jitter_ms = about->jitter_units * 1000.0 / figures_.clock_rate;
+      figures_.max_jitter_ms = figures_.rtcp_jitter_ms;
+    }
+    figures_.rtcp_rtt_ms = about->rtt_ms;
+    figures_.xr_mos_lq = about->xr_mos_lq;
+    figures_.xr_mos_cq = about->xr_mos_cq;
+    // Without its sender's SR the packets are unknown, and so is the share
+    // lost: only the receiver's last fraction lost says something then.
+    double loss_pct = about->fraction_lost_pct;
+    if (about->sent_report) {
+      figures_.packets = about->sent_packets;
+      figures_.bytes = about->sent_octets;
+      const int64_t lost = std::max<int64_t>(0, about->cumulative_lost);
+      figures_.lost = figures_.lost_rfc3550 = lost;
+      figures_.expected = figures_.expected_rfc3550 = static_cast<int64_t>(figures_.packets) + lost;
+      if (figures_.expected_rfc3550 > 0) {
+        loss_pct = 100.0 * static_cast<double>(lost) / figures_.expected_rfc3550;
+      }
+    }
+    if (codec.has_emodel && about->reports > 0) {
+      figures_.mos_fixed50 = figures_.mos_adaptive =
+          MosFromR(EModelR(codec.ie, codec.bpl, loss_pct, 1, 50 + 20));
+    }
+    rtcp_.Forget(s.ssrc);
+  }
+
   // Fills figures_ for a stream.
   void Figures(const StreamKey& key, const Stream& s) {
     figures_ = StreamFigures{};
@@ -416,6 +544,10 @@ class MediaTracker::Impl {
   RtpPacket rtp_;
   sip::SdpSession sdp_;
   RtcpReports rtcp_;
+  RtcpOnlySources rtcp_only_;
+  ReportSsrcs report_ssrcs_;
+  std::vector<uint32_t> rtp_ssrcs_;
+  std::vector<RtcpOnlySource> rtcp_only_taken_;
   StreamFigures figures_;
 };
 
@@ -435,6 +567,11 @@ bool MediaTracker::TakeCallMedia(std::string_view call_id, CallMedia* out) {
   return impl_->TakeCallMedia(call_id, out);
 }
 void MediaTracker::OnCallEnded(std::string_view call_id) { impl_->OnCallEnded(call_id); }
+void MediaTracker::OnHepRtcp(TimestampNs ts, std::string_view call_id, const IpAddress& src,
+                             uint16_t src_port, const IpAddress& dst, uint16_t dst_port,
+                             std::string_view payload) {
+  impl_->OnHepRtcp(ts, call_id, src, src_port, dst, dst_port, payload);
+}
 void MediaTracker::AdvanceTime(TimestampNs now) { impl_->AdvanceTime(now); }
 void MediaTracker::Finish() { impl_->Finish(); }
 const MediaCounters& MediaTracker::counters() const { return impl_->counters(); }

@@ -178,6 +178,7 @@ std::string_view RtcpErrorName(RtcpError error) {
     case RtcpError::kNotVersion2: return "not_version_2";
     case RtcpError::kBadLength: return "bad_length";
     case RtcpError::kBadItem: return "bad_item";
+    case RtcpError::kBadJson: return "bad_json";
   }
   return "unknown";
 }

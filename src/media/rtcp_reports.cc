@@ -1,6 +1,9 @@
 #include "media/rtcp_reports.h"
 
 #include <algorithm>
+#include <iterator>
+
+#include "media/rtcp_json.h"
 
 namespace sipman::media {
 
@@ -8,6 +11,23 @@ RtcpError RtcpReports::Walk(TimestampNs ts, std::string_view compound) {
   now_ = ts;
   RtcpCounts counts;
   return WalkRtcp(compound, this, &counts);
+}
+
+RtcpError RtcpReports::WalkHep(TimestampNs ts, std::string_view payload, ReportSsrcs* ssrcs) {
+  now_ = ts;
+  *ssrcs = ReportSsrcs();
+  collect_ = ssrcs;
+  RtcpError error;
+  if (payload.empty()) {
+    error = RtcpError::kTooShort;
+  } else if (payload.front() == '{' || payload.front() == ' ') {
+    error = WalkRtcpJson(payload, this);
+  } else {
+    RtcpCounts counts;
+    error = WalkRtcp(payload, this, &counts);
+  }
+  collect_ = nullptr;
+  return error;
 }
 
 const RtcpAbout* RtcpReports::About(uint32_t ssrc) const {
@@ -24,9 +44,22 @@ void RtcpReports::OnSenderReport(uint32_t sender, const RtcpSenderInfo& info) {
   Source& s = SourceOf(sender);
   s.last_sr = static_cast<uint32_t>(info.ntp_timestamp >> 16);
   s.last_sr_ts = now_;
+  s.about.sent_report = true;
+  s.about.sent_packets = info.packet_count;
+  s.about.sent_octets = info.octet_count;
+  if (collect_ != nullptr) {
+    collect_->reporter = sender;
+    collect_->reporter_sent = true;
+  }
 }
 
-void RtcpReports::OnReportBlock(uint32_t /*reporter*/, const RtcpReportBlock& block) {
+void RtcpReports::OnReportBlock(uint32_t reporter, const RtcpReportBlock& block) {
+  if (collect_ != nullptr) {
+    collect_->reporter = reporter;
+    if (collect_->source_count < std::size(collect_->sources)) {
+      collect_->sources[collect_->source_count++] = block.source;
+    }
+  }
   Source& s = SourceOf(block.source);
   RtcpAbout& a = s.about;
   ++a.reports;

@@ -10,6 +10,15 @@
 
 namespace sipman::media {
 
+// The SSRCs one report named: its sender's (when an SR), and those its
+// blocks are about.
+struct ReportSsrcs {
+  uint32_t reporter = 0;
+  bool reporter_sent = false;  // an SR: the reporter sends media too
+  uint32_t sources[31] = {};
+  size_t source_count = 0;
+};
+
 // The reports about one SSRC, as StreamFigures holds them.
 struct RtcpAbout {
   uint64_t reports = 0;             // report blocks about it
@@ -18,6 +27,10 @@ struct RtcpAbout {
   uint32_t jitter_units = 0;        // the highest, in timestamp units
   double rtt_ms = -1;               // the highest round trip seen; -1 none
   double xr_mos_lq = -1, xr_mos_cq = -1;  // the last XR VoIP Metrics'; -1 none
+  // Its own sender reports: the last one's counts (RTCP-only streams,
+  // HEP's, are measured by them).
+  bool sent_report = false;
+  uint32_t sent_packets = 0, sent_octets = 0;
 };
 
 // Walks RTCP compounds (RtcpVisitor) and keeps, per SSRC reported on, the
@@ -32,6 +45,9 @@ class RtcpReports : public RtcpVisitor {
 
   // Walks one compound seen at `ts`.
   RtcpError Walk(TimestampNs ts, std::string_view compound);
+  // One report a HEP agent sent (payload type 5): RTCP as on the wire, or
+  // its JSON rendering (rtcp_json.h). *ssrcs gets the SSRCs it named.
+  RtcpError WalkHep(TimestampNs ts, std::string_view payload, ReportSsrcs* ssrcs);
 
   // The reports about `ssrc`, or null.
   const RtcpAbout* About(uint32_t ssrc) const;
@@ -52,6 +68,7 @@ class RtcpReports : public RtcpVisitor {
 
   size_t max_sources_;
   TimestampNs now_ = 0;
+  ReportSsrcs* collect_ = nullptr;  // during WalkHep
   std::unordered_map<uint32_t, Source> sources_;
 };
 

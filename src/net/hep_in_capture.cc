@@ -49,7 +49,17 @@ bool Decoder::Impl::DecodeHepPacket(std::string_view packet) {
   // The HEP header's time is when the agent saw the message; HEPv1 has none.
   const TimestampNs saved_ts = ts_;
   if (hep.ts != 0) ts_ = hep.ts;
-  if (hep.ip_protocol == hep::kIpProtocolTcp) {
+  if (hep.payload_type == hep::kPayloadTypeRtcp) {
+    Payload payload;
+    payload.ts = ts_;
+    payload.src_ip = hep.src_ip;
+    payload.dst_ip = hep.dst_ip;
+    payload.src_port = hep.src_port;
+    payload.dst_port = hep.dst_port;
+    payload.frame_bytes = wire_len_;
+    payload.data = hep.payload;
+    sink_->OnHepRtcp(payload, hep.correlation_id);
+  } else if (hep.ip_protocol == hep::kIpProtocolTcp) {
     TcpSegment seg;
     seg.ts = ts_;
     seg.clock_ts = saved_ts;

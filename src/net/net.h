@@ -67,6 +67,10 @@ class PayloadSink {
   // A UDP datagram that is not SIP (nor a tunnel or HEP): media, perhaps.
   // `payload.data` is the whole datagram; same lifetime as OnPayload's.
   virtual void OnOtherDatagram(const Payload& /*payload*/) {}
+  // An RTCP report a HEP agent sent (HEP payload type 5, raw or JSON), with
+  // the HEP header's addresses and time; `correlation_id` is HEP's (the
+  // call's Call-ID for most agents), possibly empty. Same lifetime.
+  virtual void OnHepRtcp(const Payload& /*payload*/, std::string_view /*correlation_id*/) {}
 };
 
 struct DecoderOptions {

@@ -23,6 +23,7 @@ StreamRow StreamRowOf(const media::StreamFigures& s, std::string_view sensor) {
   r.dtmf = s.dtmf;
   if (s.from_unexpected_source) r.flags = "unexpected_source";
   if (s.payload_not_negotiated) r.flags += r.flags.empty() ? "codec_not_in_answer" : ",codec_not_in_answer";
+  if (s.rtcp_only) r.flags += r.flags.empty() ? "rtcp_only" : ",rtcp_only";
   media::AppendIntervalsJson(s, &r.intervals);
   r.src_port = s.src_port;
   r.dst_port = s.dst_port;

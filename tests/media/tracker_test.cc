@@ -235,6 +235,105 @@ TEST_F(TrackerTest, ReceiverReportsAndRoundTripJoinTheirStream) {
   EXPECT_EQ(s.xr_mos_cq, -1);
 }
 
+// HEP's RTCP (payload type 5) as the JSON Asterisk, rtpengine and heplify
+// send: with no RTP seen, each SSRC the reports name becomes a stream of
+// its call from the reports alone (rtcp_only), each by its sender.
+std::string JsonReport(uint32_t ssrc, uint32_t sent, uint32_t about, int lost, uint32_t jitter) {
+  return "{\"type\":200,\"ssrc\":" + std::to_string(ssrc) +
+         ",\"report_count\":1,\"sender_information\":{\"ntp_timestamp_sec\":\"3900000000\","
+         "\"ntp_timestamp_usec\":\"250000\",\"rtp_timestamp\":160,\"packets\":" +
+         std::to_string(sent) + ",\"octets\":" + std::to_string(sent * 160) +
+         "},\"report_blocks\":[{\"source_ssrc\":" + std::to_string(about) +
+         ",\"fraction_lost\":5,\"packets_lost\":" + std::to_string(lost) +
+         ",\"highest_seq_no\":1500,\"ia_jitter\":" + std::to_string(jitter) +
+         ",\"lsr\":\"0\",\"dlsr\":0}]}";
+}
+
+TEST_F(TrackerTest, HepRtcpJsonAloneGivesRtcpOnlyStreamsPerDirection) {
+  AnnounceBoth();
+  // The callee reports from its RTCP port (RTP + 1): it sent 1500 and lost
+  // 30 of the caller's; the caller sent 1470 and lost none of the callee's.
+  tracker_.OnHepRtcp(5'000'000'000, "call-1", V4(10, 0, 0, 2), 5001, V4(10, 0, 0, 1), 4001,
+                     JsonReport(0x2222, 1500, 0x1111, 30, 160));
+  tracker_.OnHepRtcp(5'100'000'000, "call-1", V4(10, 0, 0, 1), 4001, V4(10, 0, 0, 2), 5001,
+                     JsonReport(0x1111, 1470, 0x2222, 0, 8));
+  EXPECT_EQ(tracker_.counters().hep_rtcp_reports, 2u);
+  EXPECT_EQ(tracker_.counters().rtcp_errors, 0u);
+  CallMedia media;
+  ASSERT_TRUE(tracker_.TakeCallMedia("call-1", &media));
+  EXPECT_EQ(tracker_.counters().rtcp_only_streams, 2u);
+  EXPECT_EQ(media.from_caller.streams, 1u);
+  EXPECT_EQ(media.from_caller.packets, 1470u);
+  EXPECT_EQ(media.from_caller.lost, 30);
+  EXPECT_EQ(media.from_caller.expected, 1500);
+  EXPECT_DOUBLE_EQ(media.from_caller.max_jitter_ms, 20.0);  // 160 units at 8 kHz
+  EXPECT_EQ(media.from_callee.packets, 1500u);
+  EXPECT_EQ(media.from_callee.lost, 0);
+  ASSERT_EQ(sink_.streams.size(), 2u);
+  for (const StreamFigures& f : sink_.streams) {
+    EXPECT_TRUE(f.rtcp_only);
+    EXPECT_EQ(f.call_id, "call-1");
+    EXPECT_EQ(f.codec, "PCMU");  // the receiver's SDP: first format
+  }
+  const StreamFigures& from_caller = sink_.streams[0].ssrc == 0x1111 ? sink_.streams[0] : sink_.streams[1];
+  EXPECT_EQ(from_caller.sender, Side::kCaller);
+  EXPECT_EQ(from_caller.src_port, 4001);
+  EXPECT_EQ(from_caller.dst_port, 5001);
+  // 2 % random loss on G.711 (Bpl 25.1, Ie 0): R = 93.2 - 2.6 (70 ms) - 95 * 2 / 27.1.
+  EXPECT_NEAR(from_caller.mos_fixed50, MosFromR(EModelR(0, 25.1, 2.0, 1, 70)), 1e-9);
+  EXPECT_LT(from_caller.mos_fixed50, 4.3);
+  EXPECT_GT(from_caller.mos_fixed50, 3.9);
+  // Taken once: a second take finds nothing.
+  CallMedia again;
+  EXPECT_FALSE(tracker_.TakeCallMedia("call-1", &again));
+}
+
+// With the RTP seen too, the reports join the RTP stream; only the SSRC
+// whose RTP was not seen comes from RTCP alone. Raw RTCP in HEP works as
+// the JSON does, and the SDP names the call when HEP gives no correlation.
+TEST_F(TrackerTest, HepRtcpJoinsMeasuredRtpAndRawRtcpNeedsNoCorrelationId) {
+  AnnounceBoth();
+  Send(true, 10);  // the caller's RTP, SSRC 0x1111
+  std::string rr = {'\x81', '\xc8', '\x00', '\x0c'};
+  Be32(&rr, 0x2222);      // the callee's SR
+  Be32(&rr, 0x00012345);
+  Be32(&rr, 0x67890000);
+  Be32(&rr, 1600);
+  Be32(&rr, 700);          // packets it sent
+  Be32(&rr, 700 * 160);
+  Be32(&rr, 0x1111);       // about the caller's stream
+  Be32(&rr, (0u << 24) | 2);
+  Be32(&rr, 109);
+  Be32(&rr, 16);
+  Be32(&rr, 0);
+  Be32(&rr, 0);
+  tracker_.OnHepRtcp(2'000'000'000, "", V4(10, 0, 0, 2), 5001, V4(10, 0, 0, 1), 4001, rr);
+  EXPECT_EQ(tracker_.counters().rtcp_errors, 0u);
+  CallMedia media;
+  ASSERT_TRUE(tracker_.TakeCallMedia("call-1", &media));
+  EXPECT_EQ(tracker_.counters().rtcp_only_streams, 1u);  // the callee's, 0x2222
+  EXPECT_EQ(media.from_caller.packets, 10u);              // measured RTP, not the report
+  EXPECT_EQ(media.from_callee.packets, 700u);
+  tracker_.Finish();
+  ASSERT_EQ(sink_.streams.size(), 2u);
+  const StreamFigures& rtp = sink_.streams[0].ssrc == 0x1111 ? sink_.streams[0] : sink_.streams[1];
+  EXPECT_FALSE(rtp.rtcp_only);
+  EXPECT_EQ(rtp.rtcp_reports, 1u);
+  EXPECT_EQ(rtp.rtcp_cumulative_lost, 2);
+}
+
+TEST_F(TrackerTest, HepRtcpThatIsNotAReportIsCounted) {
+  AnnounceBoth();
+  for (const char* bad : {"{", "{\"ssrc\":1,\"report_blocks\":[{\"source_ssrc\":}]}", "[1,2]",
+                          "{\"a\":[[[[[[[[[[1]]]]]]]]]]}", "", "\x80"}) {
+    tracker_.OnHepRtcp(1, "call-1", V4(10, 0, 0, 2), 5001, V4(10, 0, 0, 1), 4001, bad);
+  }
+  EXPECT_EQ(tracker_.counters().rtcp_errors, 6u);
+  CallMedia media;
+  EXPECT_TRUE(tracker_.TakeCallMedia("call-1", &media));  // the SDP's call, without streams
+  EXPECT_EQ(media.from_caller.streams + media.from_callee.streams, 0u);
+}
+
 TEST_F(TrackerTest, RtcpOnThePortAfterIsNotRtp) {
   AnnounceBoth();
   const std::string rr("\x80\xc9\x00\x01\x00\x00\x11\x11", 8);
