@@ -12,6 +12,7 @@
 
 #include "store/analytics_internal.h"
 #include "store/call_rollups.h"
+#include "store/quality_rollups.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_util.h"
 
@@ -544,27 +545,48 @@ Result<std::vector<KeyCount>> SqliteCallAnalytics::TopUserAgents(
   return TopBy(query, static_cast<int>(KeyKind::kUserAgent));
 }
 
+// The whole hours of the range from rtp_quality_hourly, its edges (and
+// everything without use_rollups) from rtp_streams: the same sums either way.
 Result<std::vector<QualityRow>> SqliteCallAnalytics::Quality(const AnalyticsQuery& query,
                                                              QualityGroup by) {
-  const std::string sql = internal::QualitySql(
-      by, !query.sensor.empty(), [](int i, bool) {
-        std::string placeholder = "$";
-        placeholder += std::to_string(i);
-        return placeholder;
-      });
-  Statement st;
-  Status s = st.Prepare(db_, sql);
-  if (!s.ok()) return s;
-  st.BindInt(1, query.from_ts);
-  st.BindInt(2, query.to_ts == 0 ? std::numeric_limits<int64_t>::max() : query.to_ts);
-  if (!query.sensor.empty()) st.BindText(3, query.sensor);
+  const int64_t from = std::max<int64_t>(query.from_ts, 0);
+  const int64_t to = query.to_ts == 0 ? std::numeric_limits<int64_t>::max() : query.to_ts;
   internal::QualityAccumulator groups(by);
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    groups.Add([&](int c) { return std::string(st.ColumnText(c)); },
-               [&](int c) { return st.ColumnInt(c); }, [&](int c) { return st.ColumnDouble(c); });
+  if (from >= to) return groups.Finish(query.top_n);
+  const bool with_sensor = !query.sensor.empty();
+  auto read = [&](const std::string& sql, int64_t a, int64_t b) -> Status {
+    Statement st;
+    Status s = st.Prepare(db_, sql);
+    if (!s.ok()) return s;
+    st.BindInt(1, a);
+    st.BindInt(2, b);
+    if (with_sensor) st.BindText(3, query.sensor);
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      groups.Add([&](int c) { return std::string(st.ColumnText(c)); },
+                 [&](int c) { return st.ColumnInt(c); }, [&](int c) { return st.ColumnDouble(c); });
+    }
+    if (rc != SQLITE_DONE) return SqliteError(db_, "cannot read media quality from " + path_);
+    return Status::Ok();
+  };
+  const std::string raw = internal::QualitySql(by, with_sensor, [](int i, bool) {
+    std::string placeholder = "$";
+    placeholder += std::to_string(i);
+    return placeholder;
+  });
+  const int64_t first_hour = from / internal::kNsPerHour + (from % internal::kNsPerHour != 0 ? 1 : 0);
+  const int64_t end_hour = to / internal::kNsPerHour;
+  Status s;
+  if (!query.use_rollups || first_hour >= end_hour) {
+    s = read(raw, from, to);
+  } else {
+    s = read(internal::QualityRollupSql(by, with_sensor), first_hour, end_hour);
+    if (s.ok() && from < first_hour * internal::kNsPerHour) {
+      s = read(raw, from, first_hour * internal::kNsPerHour);
+    }
+    if (s.ok() && end_hour * internal::kNsPerHour < to) s = read(raw, end_hour * internal::kNsPerHour, to);
   }
-  if (rc != SQLITE_DONE) return SqliteError(db_, "cannot read media quality from " + path_);
+  if (!s.ok()) return s;
   return groups.Finish(query.top_n);
 }
 

@@ -8,6 +8,7 @@
 #include "store/call_media_columns.h"
 #include "store/sightings.h"
 #include "store/sqlite_util.h"
+#include "store/quality_rollups.h"
 #include "store/streams.h"
 
 namespace sipman::store::internal {
@@ -326,9 +327,9 @@ const char* SchemaV11() {
 }
 
 // Version 12: one row per RTP stream with its 10-second intervals
-// (store/streams.h).
+// (store/streams.h), and their hourly quality rollup (quality_rollups.h).
 const char* SchemaV12() {
-  static const std::string sql = CreateStreamsTableSql(false);
+  static const std::string sql = CreateStreamsTableSql(false) + QualityRollupTableSql();
   return sql.c_str();
 }
 
@@ -344,7 +345,8 @@ const Migration kMigrations[] = {
     {9, "encrypted SIP (TLS connections and bytes) per period", kSchemaV9},
     {10, "one row per call and sensor: the most complete sighting", SchemaV10()},
     {11, "calls: the media measured per direction (codec, loss, jitter, MOS, flags)", SchemaV11()},
-    {12, "rtp_streams: every RTP stream with its 10-second intervals", SchemaV12()},
+    {12, "rtp_streams: every RTP stream with its 10-second intervals; rtp_quality_hourly",
+     SchemaV12()},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

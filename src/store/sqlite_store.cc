@@ -130,6 +130,7 @@ Status SqliteStore::Init() {
                                          true))
            .ok() ||
       !(s = rollups_.Prepare(write_db_)).ok() ||
+      !(s = quality_rollups_.Prepare(write_db_)).ok() ||
       !(s = delete_weaker_call_.Prepare(
             write_db_,
             "DELETE FROM calls WHERE invite_ts = ?1 AND call_id = ?2 AND sensor = ?3 AND " +
@@ -186,6 +187,7 @@ Status SqliteStore::Close() {
   delete_weaker_call_ = Statement();
   delete_weaker_registration_ = Statement();
   rollups_.Finalize();
+  quality_rollups_.Finalize();
   insert_registration_ = Statement();
   insert_message_ = Statement();
   insert_stream_ = Statement();
@@ -227,6 +229,7 @@ Status SqliteStore::WriteBatch(const RowBatch& batch, BatchResult* result) {
   // The code of the failed call, before ROLLBACK replaces it.
   result->retry = MayPass(sqlite3_extended_errcode(write_db_));
   rollups_.Discard();
+  quality_rollups_.Discard();
   if (sqlite3_get_autocommit(write_db_) == 0) {
     rollback_.Step();
     rollback_.Reset();
@@ -251,9 +254,12 @@ Status SqliteStore::WriteRows(const RowBatch& batch, BatchResult* result) {
     if (!s.ok()) return s;
   }
   for (const StreamRow& r : batch.streams) {
+    const uint64_t before = result->streams_inserted;
     Status s = InsertStream(r, result);
     if (!s.ok()) return s;
+    if (result->streams_inserted != before) quality_rollups_.Add(r);
   }
+  if (Status s = quality_rollups_.Flush(write_db_, "database " + path_); !s.ok()) return s;
   Status s = WriteTraffic(batch, result);
   if (!s.ok()) return s;
   for (const ActiveSnapshot& snapshot : batch.active_snapshots) {

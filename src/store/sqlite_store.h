@@ -9,6 +9,7 @@
 #include <string>
 
 #include "store/call_rollups.h"
+#include "store/quality_rollups.h"
 #include "store/queued_store.h"
 #include "store/record_codec.h"
 #include "store/sqlite_util.h"
@@ -81,6 +82,7 @@ class SqliteStore final : public QueuedStore {
   Statement insert_call_, insert_active_call_, delete_active_calls_;
   Statement delete_weaker_call_, delete_weaker_registration_;
   internal::CallRollupWriter rollups_;  // of the calls inserted by the current batch
+  internal::QualityRollupWriter quality_rollups_;  // of its streams
   Statement insert_registration_, insert_message_, select_message_key_, insert_stream_;
   Statement upsert_traffic_[3], select_traffic_[3], delete_old_seconds_;
 

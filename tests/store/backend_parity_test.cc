@@ -634,8 +634,9 @@ TEST_F(BackendParityTest, EveryAnalyticsFigure) {
 }
 
 // The media quality report: every grouping over the same queries, equal on
-// both backends (sums of doubles to 1e-9, since the two databases add in
-// their own order), and against sums taken here from the generated rows.
+// both backends, SQLite with and without its hourly rollup (sums of doubles
+// to 1e-9, since each adds in its own order), and against sums taken here
+// from the generated rows.
 TEST_F(BackendParityTest, EveryMediaQualityFigure) {
   AnalyticsQuery all;
   all.top_n = 100;
@@ -647,7 +648,20 @@ TEST_F(BackendParityTest, EveryMediaQualityFigure) {
   unaligned.top_n = 2;
   AnalyticsQuery empty;
   empty.from_ts = kT0 + 1000 * kDay;
-  for (const AnalyticsQuery& q : {all, b_only, unaligned, empty}) {
+  AnalyticsQuery hours;  // whole hours only, and an hour's inside
+  hours.from_ts = kT0 - kDay;
+  hours.to_ts = kT0 + 4 * kDay;
+  AnalyticsQuery inside = hours;
+  inside.from_ts = kT0 + 5 * kMin;
+  inside.to_ts = kT0 + 50 * kMin;
+  std::vector<AnalyticsQuery> queries;
+  for (const AnalyticsQuery& q : {all, b_only, unaligned, empty, hours, inside}) {
+    queries.push_back(q);
+    AnalyticsQuery raw = q;
+    raw.use_rollups = false;
+    queries.push_back(raw);
+  }
+  for (const AnalyticsQuery& q : queries) {
     for (const auto& [name, group] : kQualityGroups) {
       const std::string what = Describe(q) + " by " + std::string(name);
       auto a = sqlite_analytics_->Quality(q, group);

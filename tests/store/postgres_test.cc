@@ -553,7 +553,7 @@ TEST_P(PostgresTest, Version6KeepsTheMostCompleteRowOfACall) {
                         "INSERT INTO calls(sensor, call_id, invite_ts, state, message_count,"
                         " end_ts) SELECT sensor, call_id, invite_ts, state, 5, end_ts + 9"
                         " FROM calls WHERE state = 'in_progress';" +
-                        testing::UndoMediaMigrationsSql() +
+                        testing::UndoMediaMigrationsSql(true) +
                         "DELETE FROM schema_migrations WHERE version >= 6")
                   .ok());
   auto store = Open("v5");

@@ -70,7 +70,7 @@ TEST(Schema, FreshDatabaseGetsEveryMigrationAndWal) {
   EXPECT_EQ(tables, (std::vector<std::string>{"active_calls", "calls", "calls_daily_keys",
                                               "calls_hourly", "calls_values",
                                               "compression_dictionaries", "messages",
-                                              "registrations", "rtp_streams",
+                                              "registrations", "rtp_quality_hourly", "rtp_streams",
                                               "schema_migrations", "stats_hour",
                                               "stats_minute", "stats_second"}));
 }

@@ -92,8 +92,10 @@ class BackendTest : public ::testing::TestWithParam<Backend> {
 // Undoes the media migrations (SQLite 11 and 12, PostgreSQL 7 and 8: the
 // calls' media columns and rtp_streams) so that a test can take a database
 // back to an older version and migrate it again.
-inline std::string UndoMediaMigrationsSql() {
-  std::string sql = "DROP TABLE rtp_streams; DROP INDEX calls_mos_min;";
+inline std::string UndoMediaMigrationsSql(bool postgres = false) {
+  std::string sql(postgres ? "DROP TABLE rtp_streams; DROP INDEX calls_mos_min;"
+                           : "DROP TABLE rtp_streams; DROP TABLE rtp_quality_hourly; "
+                             "DROP INDEX calls_mos_min;");
   for (const char* table : {"calls", "active_calls"}) {
     for (const internal::AddedColumn& c : internal::kCallMediaColumns) {
       sql += std::string("ALTER TABLE ") + table + " DROP COLUMN " + c.name + ";";
