@@ -53,6 +53,10 @@ void RtcpReports::OnSenderReport(uint32_t sender, const RtcpSenderInfo& info) {
   }
 }
 
+namespace {
+constexpr double kRttQuantumMs = 2;
+}  // namespace
+
 void RtcpReports::OnReportBlock(uint32_t reporter, const RtcpReportBlock& block) {
   if (collect_ != nullptr) {
     collect_->reporter = reporter;
@@ -70,7 +74,9 @@ void RtcpReports::OnReportBlock(uint32_t reporter, const RtcpReportBlock& block)
   if (block.last_sr != 0 && block.last_sr == s.last_sr && s.last_sr_ts != 0) {
     const double rtt = static_cast<double>(now_ - s.last_sr_ts) / 1e6 -
                        block.delay_since_last_sr * 1000.0 / 65536;
-    if (rtt >= 0) a.rtt_ms = std::max(a.rtt_ms, rtt);
+    // Endpoints quantise DLSR to their timer (baresip: whole ms), so on a
+    // LAN a pair reads a little below zero: that is a round trip of 0.
+    if (rtt >= -kRttQuantumMs) a.rtt_ms = std::max(a.rtt_ms, std::max(rtt, 0.0));
   }
 }
 
