@@ -18,6 +18,7 @@ const TYPES = {
   'GET /api/v1/stats/summary': 'StatsSummaryResponse',
   'GET /api/v1/stats/periods': 'StatsPeriodsResponse',
   'GET /api/v1/stats/top': 'StatsTopResponse',
+  'GET /api/v1/stats/quality': 'StatsQualityResponse',
   'GET /api/v1/stats/traffic': 'StatsTrafficResponse',
 };
 

@@ -4,8 +4,9 @@
 // and brings them back to where they were after logging in.
 import type {
   CallResponse, CallsResponse, ErrorResponse, LoginResponse, LogoutResponse, MeResponse,
-  PasswordResponse, PeriodBy, RegistrationsCurrentResponse, RegistrationsResponse,
-  StatsPeriodsResponse, StatsSummaryResponse, StatsTopResponse, StatsTrafficResponse,
+  PasswordResponse, PeriodBy, QualityBy, RegistrationsCurrentResponse, RegistrationsResponse,
+  StatsPeriodsResponse, StatsQualityResponse, StatsSummaryResponse, StatsTopResponse,
+  StatsTrafficResponse,
   TokenCreateResponse, TokenDeleteResponse, TokensResponse, TopBy, TrafficStep,
 } from './types';
 
@@ -154,6 +155,10 @@ export const getStatsPeriods = (params: Params & { by: PeriodBy }, signal?: Abor
 // GET /api/v1/stats/top.
 export const getStatsTop = (params: Params & { by: TopBy; limit?: number }, signal?: AbortSignal) =>
   apiGet<StatsTopResponse>('stats/top', params, signal);
+
+// GET /api/v1/stats/quality.
+export const getStatsQuality = (params: Params & { by: QualityBy; limit?: number },
+  signal?: AbortSignal) => apiGet<StatsQualityResponse>('stats/quality', params, signal);
 
 // GET /api/v1/stats/traffic.
 export const getStatsTraffic = (params: Params & { step: TrafficStep }, signal?: AbortSignal) =>

@@ -1,13 +1,14 @@
 // Call detail (#/calls/{id}): the ladder diagram of the call's messages,
-// the raw text of the selected message, the RTP measured per direction, the
-// SDP media per side, every CDR field, and the call's pcap
-// (GET /api/v1/calls/{id}/pcap).
+// the raw text of the selected message, the RTP measured per direction and
+// per stream (call_streams.ts), the SDP media per side, every CDR field,
+// and the call's pcap (GET /api/v1/calls/{id}/pcap).
 import { ApiError, callPcapUrl, getCall } from '../api';
 import { describeMos, directions, formatFirstRtp, formatMos, hasMediaFigures, mediaWarnings,
   MOS_FAIR, MOS_GOOD, MOS_HIGH, MOS_LOW, mosClass, mosFraction } from '../media';
-import type { CallMessage, Cdr, CdrMedia } from '../types';
+import type { CallMessage, Cdr, CdrMedia, RtpStream } from '../types';
 import { clear, fmtDateTime, fmtDuration, fmtMs, fmtNum, fmtTimeMs, h, nsToMs, s,
   stateBadge } from '../util';
+import { streamsSection } from './call_streams';
 
 const LEFT = 184;       // room for the time and delta column
 const ROW_H = 34;
@@ -156,10 +157,11 @@ const mosSpan = (mos: number) =>
   h('span', { class: `mos mos-${mosClass(mos)}`, title: `MOS ${describeMos(mos)}` }, formatMos(mos));
 
 // The Media (RTP) panel: warnings from media_flags, one row per direction,
-// the streams and the time to the first RTP packet.
-function mediaPanel(c: Cdr): HTMLElement {
+// the number of streams and the time to the first RTP packet, then each
+// stream's figures per interval and in a table.
+function mediaPanel(c: Cdr, streams: RtpStream[]): HTMLElement {
   const card = h('section', { class: 'card', id: 'media-panel' }, h('h2', {}, 'Media (RTP)'));
-  if (!hasMediaFigures(c)) {
+  if (!hasMediaFigures(c) && !streams.length) {
     card.append(h('p', { class: 'muted' }, 'No RTP measured for this call.'));
     return card;
   }
@@ -192,6 +194,7 @@ function mediaPanel(c: Cdr): HTMLElement {
       h('span', { class: 'mos mos-fair' }, 'fair 3.6–4.0'), ' · ',
       h('span', { class: 'mos mos-poor' }, 'poor < 3.6'),
       '; bar: mean, tick: minimum')));
+  card.append(streamsSection(streams, c));
   return card;
 }
 
@@ -306,7 +309,7 @@ export function renderCall(root: HTMLElement, _q: URLSearchParams, id?: string):
             : h('p', { class: 'muted' }, 'No messages stored for this call.'),
           h('p', { class: 'hint muted' }, 'Click a message, or Tab to it and press Enter, to see its text. ↑/↓ move between messages.')),
         h('aside', { class: 'card raw-card', 'aria-label': 'raw message' }, rawHead, raw)),
-      mediaPanel(call),
+      mediaPanel(call, d.streams),
       h('div', { class: 'grid2' },
         h('section', { class: 'card' }, h('h2', {}, 'Call record'), dl, all),
         h('section', { class: 'card' }, h('h2', {}, 'Media (SDP)'),

@@ -1,15 +1,18 @@
 // Statistics for a chosen range: calls per period, traffic per period, the
 // duration histogram and percentiles, the RFC 6076 ratios, response codes,
-// calls per state, and the top callers, callees, IPs and user agents. Each
-// chart has its table beside it. Sources: /api/v1/stats/{summary,periods,
-// traffic,top} (types/stats.ts).
-import { ApiError, apiTime, getStatsPeriods, getStatsSummary, getStatsTop, getStatsTraffic,
-  Params } from '../api';
+// calls per state, the top callers, callees, IPs and user agents, and the
+// media quality of the RTP streams (stats/quality_view.ts). Each chart has
+// its table beside or under it. Sources: /api/v1/stats/{summary,periods,
+// traffic,top,quality} (types/stats.ts).
+import { ApiError, apiTime, getStatsPeriods, getStatsQuality, getStatsSummary, getStatsTop,
+  getStatsTraffic, Params } from '../api';
 import { BarChart, LineChart } from '../charts';
 import type { DistributionKey, DurationBucket, PeriodBy, PeriodRow, RatioKey, TopBy, TrafficRow,
   TrafficStep } from '../types';
 import { clear, fmtBytes, fmtDateTime, fmtDuration, fmtMs, fmtNum, fmtPct, fromLocalInput, h, nsToMs,
   STATE_LABELS, toLocalInput } from '../util';
+import { isPeriodGrouping, isQualityBy, QUALITY_TOP } from './stats/quality';
+import { qualityBySelect, qualitySection } from './stats/quality_view';
 
 const RANGES: [string, string, number][] = [
   ['hour', 'Last hour', 3600e3], ['day', 'Last day', 86400e3], ['week', 'Last week', 7 * 86400e3],
@@ -72,6 +75,9 @@ export function renderStats(root: HTMLElement, query: URLSearchParams): () => vo
   // refuses what it does not know (400, shown in its section).
   const by = (query.get('by') ?? (span && span <= 2 * 86400e3 ? 'hour' : 'day')) as PeriodBy;
   const step = (query.get('step') ?? (span && span <= 3 * 3600e3 ? 'minute' : span && span <= 2 * 86400e3 ? 'minute' : 'hour')) as TrafficStep;
+  // The media quality's grouping: codec unless the address names another.
+  const qbyParam = query.get('qby') ?? '';
+  const qby = isQualityBy(qbyParam) ? qbyParam : 'codec';
 
   const setHash = (p: Record<string, string>) => {
     const u = new URLSearchParams({ range, ...p });
@@ -89,7 +95,7 @@ export function renderStats(root: HTMLElement, query: URLSearchParams): () => vo
     e.preventDefault();
     location.hash = `#/stats?${new URLSearchParams({ range: 'custom',
       from: String(fromLocalInput(cFrom.value)), to: String(fromLocalInput(cTo.value)),
-      by: bySel.value, step: stepSel.value })}`;
+      by: bySel.value, step: stepSel.value, qby })}`;
   } },
   h('div', { class: 'seg', role: 'group', 'aria-label': 'range' },
     RANGES.filter((r) => r[0] !== 'custom').map(([id, label]) => h('button', {
@@ -101,10 +107,12 @@ export function renderStats(root: HTMLElement, query: URLSearchParams): () => vo
   h('span', { class: 'spacer' }),
   h('span', { class: 'field-inline' }, h('label', { for: 's-by' }, 'Calls'), bySel),
   h('span', { class: 'field-inline' }, h('label', { for: 's-step' }, 'Traffic'), stepSel));
-  bySel.addEventListener('change', () => setHash({ by: bySel.value, step: stepSel.value,
-    from: range === 'custom' ? String(from) : '', to: range === 'custom' ? String(to) : '' }));
-  stepSel.addEventListener('change', () => setHash({ by: bySel.value, step: stepSel.value,
-    from: range === 'custom' ? String(from) : '', to: range === 'custom' ? String(to) : '' }));
+  // The selectors keep each other's choice and the custom range.
+  const choose = (p: Record<string, string>) => setHash({ by: bySel.value, step: stepSel.value, qby,
+    from: range === 'custom' ? String(from) : '', to: range === 'custom' ? String(to) : '', ...p });
+  bySel.addEventListener('change', () => choose({}));
+  stepSel.addEventListener('change', () => choose({}));
+  const chooseQuality = (q: string) => choose({ qby: q });
 
   const rangeText = from ? `${fmtDateTime(from)} – ${fmtDateTime(to)}` : 'all stored data';
   const kpis = h('div', { class: 'kpis' });
@@ -126,7 +134,7 @@ export function renderStats(root: HTMLElement, query: URLSearchParams): () => vo
   };
   const put = (slotEl: HTMLElement, el: HTMLElement) => { clear(slotEl); slotEl.append(el); };
   const sPeriods = slot(), sTraffic = slot(), sRatios = slot(), sDur = slot(), sCodes = slot(),
-    sTop = slot();
+    sTop = slot(), sQuality = slot();
 
   getStatsSummary(base, ctl.signal).then((sm) => {
     const calls = sm.calls;
@@ -270,5 +278,15 @@ export function renderStats(root: HTMLElement, query: URLSearchParams): () => vo
       box.append(h('h3', {}, title), errBox('Could not load', e));
     });
   }
+  // Media quality: codecs and IPs cut to the busiest QUALITY_TOP, periods
+  // whole. The selector stays when the answer is an error, to choose again.
+  getStatsQuality({ ...base, by: qby, limit: isPeriodGrouping(qby) ? undefined : QUALITY_TOP }, ctl.signal)
+    .then((d) => put(sQuality, qualitySection(d, chooseQuality)))
+    .catch((e: ApiError) => {
+      if (e.name === 'AbortError') return;
+      put(sQuality, h('section', { class: 'card', id: 'quality' },
+        h('div', { class: 'card-head' }, h('h2', {}, 'Media quality (RTP streams)'),
+          qualityBySelect(qby, chooseQuality)), errBox('Media quality', e)));
+    });
   return () => ctl.abort();
 }

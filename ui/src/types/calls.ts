@@ -161,10 +161,93 @@ export interface CallSdp extends MessagePlace {
   media: SdpMedia[];
 }
 
-// GET /api/v1/calls/{id}: the CDR, its messages in capture order, and
-// their SDP bodies.
+// The names a stream's `flags` hold (docs/METRICS.md, "RTP streams").
+export type StreamFlag = 'unexpected_source' | 'codec_not_in_answer' | 'rtcp_only';
+
+// A stream's figures per interval of capture time (docs/METRICS.md, "Per
+// 10-second interval"): parallel arrays, interval i covering
+// [start_ts + i * width_s, start_ts + (i + 1) * width_s) in seconds since
+// the epoch. `lost` is signed (a packet late across an interval's end
+// counts -1 in the next); `mos` null where none (no packets, or a codec
+// without E-model figures).
+export interface StreamIntervals {
+  start_ts: number;  // seconds since the epoch, a multiple of 10 (not ns)
+  width_s: number;   // 10, or 20, 40, ... for long streams
+  packets: number[];
+  expected: number[];
+  lost: number[];
+  late: number[];
+  max_jitter_ms: number[];
+  mos: (number | null)[];
+}
+
+// One RTP stream of a call (GET /api/v1/calls/{id}, `streams`; a row of
+// `rtp_streams`, docs/SCHEMA.md): one SSRC from one address to another.
+// `sender` is who sent it in `call_id`'s call; a B2BUA's other leg lists
+// the stream with this call as `other_call_id` and the side there as
+// `other_sender`. The figures are media's (src/media/media.h,
+// SIPMAN_STREAM_COUNTS and SIPMAN_STREAM_MEASURES), MOS and the RTCP
+// figures -1 when none.
+export interface RtpStream {
+  sensor: string;
+  call_id: string;
+  sender: 'caller' | 'callee' | '';
+  other_call_id: string;
+  other_sender: 'caller' | 'callee' | '';
+  src_ip: string;
+  src_port: number;
+  dst_ip: string;
+  dst_port: number;
+  ssrc: number;
+  ssrc_hex: string;              // "0x0A0B0C0D"
+  codec: string;
+  payload_type: number;
+  clock_rate: number;
+  payload_types: string[];       // every payload type seen, ["0", "101"]
+  first_ts: Ns;
+  first_time: IsoTime | null;
+  last_ts: Ns;
+  last_time: IsoTime | null;
+  dtmf: string;                  // the RFC 4733 digits, "12#"
+  flags: string[];               // StreamFlag names
+  packets: number;
+  bytes: number;
+  expected: number;
+  lost: number;
+  sequence_errors: number;
+  expected_rfc3550: number;
+  lost_rfc3550: number;
+  duplicates: number;
+  out_of_order: number;
+  discontinuities: number;
+  restarts: number;
+  telephone_events: number;
+  discarded_fixed50: number;
+  discarded_adaptive: number;
+  rtcp_reports: number;
+  rtcp_cumulative_lost: number;
+  max_delta_ms: number;
+  mean_delta_ms: number;
+  max_jitter_ms: number;
+  mean_jitter_ms: number;
+  longest_gap_ms: number;
+  burst_ratio: number;
+  mos_fixed50: number;
+  mos_adaptive: number;
+  rtcp_fraction_lost_pct: number;
+  rtcp_jitter_ms: number;
+  rtcp_rtt_ms: number;
+  xr_mos_lq: number;
+  xr_mos_cq: number;
+  loss_pct: number;              // 100 * lost_rfc3550 / expected_rfc3550
+  intervals: StreamIntervals | null;  // null for streams stored without them
+}
+
+// GET /api/v1/calls/{id}: the CDR, its messages in capture order, their
+// SDP bodies, and its RTP streams by first packet.
 export interface CallResponse {
   call: Cdr;
   messages: CallMessage[];
   sdp: CallSdp[];
+  streams: RtpStream[];
 }

@@ -1,4 +1,4 @@
-// Statistics: GET /api/v1/stats/{summary,periods,top,traffic} (docs/API.md,
+// Statistics: GET /api/v1/stats/{summary,periods,top,quality,traffic} (docs/API.md,
 // "Statistics"; written by src/web/api_stats.cc, formulas in
 // docs/METRICS.md).
 import type { IsoTime, Ns } from './common';
@@ -89,6 +89,37 @@ export type TopBy = 'caller' | 'callee' | 'user' | 'ip' | 'agent';
 export interface StatsTopResponse {
   by: TopBy;
   top: KeyCount[];
+}
+
+// How GET /api/v1/stats/quality groups the streams: by codec, media
+// source or destination IP, or UTC period of their first packet.
+export type QualityBy = 'codec' | 'src_ip' | 'dst_ip' | 'hour' | 'day' | 'week';
+
+// One group of RTP streams (docs/METRICS.md, "Media quality report"):
+// `key` is the codec or IP ("" for periods), `start_ts` the period's start
+// (0 otherwise); the averages are null without data.
+export interface QualityRow {
+  key: string;
+  start_ts: Ns;
+  start_time: IsoTime | null;
+  streams: number;
+  packets: number;
+  expected: number;
+  lost: number;
+  loss_pct: number | null;
+  mean_jitter_ms: number | null;
+  max_jitter_ms: number;
+  mos_streams: number;           // the streams with a MOS
+  mos_avg: number | null;        // weighted by packets
+  mos_min: number | null;
+  poor_streams: number;          // MOS below 3.6
+}
+
+// GET /api/v1/stats/quality?by=...&limit=N: codecs and IPs by streams
+// (cut to limit), periods in time order.
+export interface StatsQualityResponse {
+  by: QualityBy;
+  rows: QualityRow[];
 }
 
 export type TrafficStep = 'second' | 'minute' | 'hour';
