@@ -114,11 +114,18 @@ void QualityHistograms::Add(const calls::CallRecord& r) {
   if (r.callee_rtp_packets > 0) Observe(kLossBounds, r.callee_rtp_loss_pct, &loss);
 }
 
-// Every stream that ends is stored, with its intervals; RTP comes from the
-// capture itself (not HEP), so it carries the store's own sensor.
+// Every stream that ends is stored, with its intervals. RTP comes from the
+// capture itself (not HEP): the store's own sensor. A stream known from
+// HEP's RTCP alone is emitted while its call is being stored (OnCall), and
+// takes that call's sensor.
 void Correlator::OnStream(const media::StreamFigures& stream) {
   ++streams_measured_;
-  store_->AddStream(store::StreamRowOf(stream, {}));
+  std::string_view sensor;
+  if (stream.rtcp_only && !call_sensors_.empty()) {
+    auto it = call_sensors_.find(stream.call_id);
+    if (it != call_sensors_.end()) sensor = it->second;
+  }
+  store_->AddStream(store::StreamRowOf(stream, sensor));
 }
 
 void Correlator::OnRegistration(const calls::RegistrationRecord& record) {

@@ -84,7 +84,10 @@ void CallMediaTable::StreamBegan(std::string_view call_id, const StreamKey& key)
   if (it == calls_.end()) return;
   it->second.live.push_back(key);
   std::vector<uint32_t>& ssrcs = it->second.rtp_ssrcs;
-  if (ssrcs.size() < kMaxStreamsPerCall) ssrcs.push_back(key.ssrc);
+  // Once per SSRC: a stream that idles out and starts again is the same.
+  if (ssrcs.size() < kMaxStreamsPerCall && std::find(ssrcs.begin(), ssrcs.end(), key.ssrc) == ssrcs.end()) {
+    ssrcs.push_back(key.ssrc);
+  }
 }
 
 void CallMediaTable::StreamEnded(std::string_view call_id, Side sender, const StreamKey& key,

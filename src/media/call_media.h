@@ -33,6 +33,9 @@ class CallMediaTable {
   void StreamEnded(std::string_view call_id, Side sender, const StreamKey& key,
                    const StreamFigures& figures);
 
+  // Whether the call is here (its SDP was seen, not yet taken).
+  bool Has(std::string_view call_id) const { return calls_.find(call_id) != calls_.end(); }
+
   // Streams of the call running now (0 when the call is not here).
   size_t LiveStreams(std::string_view call_id) const;
 

@@ -46,15 +46,31 @@ void IntervalSeries::Open(TimestampNs ts) {
   // Silence (hold, one-way) leaves empty slots; a long one only takes a
   // few rounds, since every merge halves the slots.
   while (SlotOf(ts) >= kMaxIntervals) {
-    for (size_t i = 0; i < slots_.size(); i += 2) {
-      StreamInterval merged = slots_[i];
-      if (i + 1 < slots_.size()) merged.Add(slots_[i + 1]);
-      slots_[i / 2] = merged;
+    // Slots of the doubled width start on its multiples too, so that every
+    // stream's slots line up: a start in the middle of one leaves the first
+    // old slot alone in the first new one.
+    const size_t shift = start_ts_ % (2 * width_ns_) != 0 ? 1 : 0;
+    size_t merged = 0;
+    for (size_t j = 0; j < slots_.size(); ++j) {
+      const size_t k = (j + shift) / 2;
+      const StreamInterval old = slots_[j];
+      if (j == 0 || k != (j - 1 + shift) / 2) {
+        slots_[k] = old;
+        merged = k + 1;
+      } else {
+        slots_[k].Add(old);
+      }
     }
-    slots_.resize((slots_.size() + 1) / 2);
+    slots_.resize(merged);
+    start_ts_ -= start_ts_ % (2 * width_ns_);
     width_ns_ *= 2;
   }
-  slots_.resize(std::max(slots_.size(), SlotOf(ts) + 1));
+  const size_t needed = SlotOf(ts) + 1;
+  if (needed > slots_.capacity()) {
+    // Doubling, but never past kMaxIntervals: 4.5 KiB per stream at most.
+    slots_.reserve(std::min(kMaxIntervals, std::max(needed, 2 * slots_.capacity())));
+  }
+  slots_.resize(std::max(slots_.size(), needed));
   end_ts_ = start_ts_ + static_cast<TimestampNs>(SlotOf(ts) + 1) * width_ns_;
 }
 

@@ -21,9 +21,9 @@ struct IntervalTotals {
 
 // Intervals start on multiples of 10 s since the epoch, so that the two
 // directions of a call line up. Past kMaxIntervals, neighbours merge and
-// the width doubles (a 4-hour stream keeps 128 intervals of 2 min): memory
-// stays at most 4 KiB per stream, and the merged figures stay exact since
-// an interval holds counts, not ratios.
+// the width doubles (a 4-hour stream keeps 90 intervals of 160 s), still on
+// multiples of the width: memory stays at most 4.5 KiB per stream, and the
+// merged figures stay exact since an interval holds counts, not ratios.
 class IntervalSeries {
  public:
   static constexpr TimestampNs kWidthNs = 10'000'000'000;

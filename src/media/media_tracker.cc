@@ -102,7 +102,7 @@ class MediaTracker::Impl {
         calls_(options_, &counters_),
         candidates_(kCandidateSlots),
         rtcp_(options_.max_streams),
-        rtcp_only_(options_.max_streams, &counters_) {}
+        rtcp_only_(options_.max_streams, options_.endpoint_idle_ns, &counters_) {}
 
   void OnSdp(TimestampNs ts, const sip::SipMessage& message, const sip::SdpSession& sdp) {
     const Side side = calls_.SenderOf(ts, message.call_id, message.from.tag, message.is_request);
@@ -122,13 +122,18 @@ class MediaTracker::Impl {
     // Who reported: the party whose SDP named the address it came from
     // (a party receives where it sends from), else the other one of the
     // address it went to.
+    // A correlation ID that names no call here (Asterisk's channel name,
+    // say) gives way to the call the SDP names.
     Side reporter = Side::kUnknown;
     std::string_view call = call_id;
-    if (const Endpoint* e = FindNear(src, src_port); e != nullptr && (call.empty() || e->call_id == call)) {
+    const bool call_known = !call.empty() && calls_.Has(call);
+    auto usable = [&](const Endpoint* e) {
+      return e != nullptr && (!call_known || e->call_id == call);
+    };
+    if (const Endpoint* e = FindNear(src, src_port); usable(e)) {
       reporter = e->side;
       call = e->call_id;
-    } else if (const Endpoint* d = FindNear(dst, dst_port);
-               d != nullptr && (call.empty() || d->call_id == call)) {
+    } else if (const Endpoint* d = FindNear(dst, dst_port); usable(d)) {
       reporter = Other(d->side);
       call = d->call_id;
     }
@@ -245,6 +250,7 @@ class MediaTracker::Impl {
     }
     endpoints_.Expire(now);
     calls_.Expire(now);
+    rtcp_only_.Expire(now);
   }
 
   // Every stream, in the order they began.
@@ -446,7 +452,9 @@ class MediaTracker::Impl {
     figures_.rtcp_rtt_ms = figures_.xr_mos_lq = figures_.xr_mos_cq = -1;
     CodecInfo codec;
     // The receiver's RTP endpoint (its RTCP one maps no formats).
-    const Endpoint* receiver = endpoints_.Find(EndpointKey{s.dst, static_cast<uint16_t>(s.dst_port - 1)});
+    const Endpoint* receiver =
+        s.dst_port > 0 ? endpoints_.Find(EndpointKey{s.dst, static_cast<uint16_t>(s.dst_port - 1)})
+                       : nullptr;
     if (receiver == nullptr || receiver->rtcp) receiver = endpoints_.Find(EndpointKey{s.dst, s.dst_port});
     if (receiver != nullptr && !receiver->rtcp) {
       // The SDP's first format: its rtpmap lines keep their order (the
@@ -471,27 +479,27 @@ class MediaTracker::Impl {
     figures_.rtcp_reports = about->reports;
     figures_.rtcp_cumulative_lost = about->cumulative_lost;
     figures_.rtcp_fraction_lost_pct = about->fraction_lost_pct;
+    figures_.burst_ratio = 1;  // the reports say nothing of bursts
     if (figures_.clock_rate != 0) {
       figures_.rtcp_jitter_ms = about->jitter_units * 1000.0 / figures_.clock_rate;
-      figures_.max_jitter_ms = figures_.rtcp_jitter_ms;
+      figures_.max_jitter_ms = figures_.mean_jitter_ms = figures_.rtcp_jitter_ms;
     }
     figures_.rtcp_rtt_ms = about->rtt_ms;
     figures_.xr_mos_lq = about->xr_mos_lq;
     figures_.xr_mos_cq = about->xr_mos_cq;
     // Without its sender's SR the packets are unknown, and so is the share
-    // lost: only the receiver's last fraction lost says something then.
-    double loss_pct = about->fraction_lost_pct;
-    if (about->sent_report) {
-      figures_.packets = about->sent_packets;
-      figures_.bytes = about->sent_octets;
-      const int64_t lost = std::max<int64_t>(0, about->cumulative_lost);
-      figures_.lost = figures_.lost_rfc3550 = lost;
-      figures_.expected = figures_.expected_rfc3550 = static_cast<int64_t>(figures_.packets) + lost;
-      if (figures_.expected_rfc3550 > 0) {
-        loss_pct = 100.0 * static_cast<double>(lost) / figures_.expected_rfc3550;
-      }
+    // lost: no MOS then (its receiver's figures stay in the rtcp_ columns).
+    if (!about->sent_report) {
+      rtcp_.Forget(s.ssrc);
+      return;
     }
-    if (codec.has_emodel && about->reports > 0) {
+    figures_.packets = about->sent_packets;
+    figures_.bytes = about->sent_octets;
+    const int64_t lost = std::max<int64_t>(0, about->cumulative_lost);
+    figures_.lost = figures_.lost_rfc3550 = lost;
+    figures_.expected = figures_.expected_rfc3550 = static_cast<int64_t>(figures_.packets) + lost;
+    if (codec.has_emodel && about->reports > 0 && figures_.expected_rfc3550 > 0) {
+      const double loss_pct = 100.0 * static_cast<double>(lost) / figures_.expected_rfc3550;
       figures_.mos_fixed50 = figures_.mos_adaptive =
           MosFromR(EModelR(codec.ie, codec.bpl, loss_pct, 1, 50 + 20));
     }

@@ -158,7 +158,10 @@ RtcpError WalkRtcpJson(std::string_view json, RtcpVisitor* visitor) {
           const std::string_view field = std::string_view(path).substr(19);
           if (field == "ntp_timestamp_sec") ntp_sec = std::isfinite(v) ? v : 0;
           if (field == "ntp_timestamp_usec") ntp_frac = std::isfinite(v) ? v : 0;
-          if (field == "rtp_timestamp") info.rtp_timestamp = static_cast<uint32_t>(std::isfinite(v) ? static_cast<int64_t>(v) : 0);
+          if (field == "rtp_timestamp") {  // may come signed (Asterisk): taken mod 2^32
+            info.rtp_timestamp = std::isfinite(v) ? static_cast<uint32_t>(static_cast<int64_t>(
+                                                        std::fmod(v, 4294967296.0))) : 0;
+          }
           if (field == "packets") info.packet_count = U32(v);
           if (field == "octets") info.octet_count = U32(v);
         } else if (path.starts_with("report_blocks.")) {
@@ -186,7 +189,7 @@ RtcpError WalkRtcpJson(std::string_view json, RtcpVisitor* visitor) {
     // The fraction comes as NTP's raw 32-bit fraction (rtpengine, heplify)
     // or as microseconds (Asterisk): below 10^6 it is taken as microseconds.
     const uint64_t fraction = ntp_frac >= 1e6 ? static_cast<uint64_t>(U32(ntp_frac))
-                                              : static_cast<uint64_t>(ntp_frac * 4294.967296);
+                                              : static_cast<uint64_t>(std::max(0.0, ntp_frac) * 4294.967296);
     info.ntp_timestamp = (static_cast<uint64_t>(U32(ntp_sec)) << 32) | (fraction & 0xFFFFFFFFu);
     visitor->OnSenderReport(ssrc, info);
   }

@@ -7,6 +7,7 @@
 #define SIPMAN_MEDIA_RTCP_ONLY_H_
 
 #include <cstdint>
+#include <list>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,27 +25,42 @@ struct RtcpOnlySource {
   TimestampNs first_ts = 0, last_ts = 0;  // the reports about it
 };
 
-// Bounded: at most `max_sources`, then it starts again empty (counted).
+// Bounded: at most `max_sources` sources; past it, and for calls without a
+// report for `idle_ns` (a correlation ID that names no call this sensor
+// takes, reports after the call's record), the oldest call's sources are
+// dropped (counted in rtcp_only_dropped).
 class RtcpOnlySources {
  public:
-  RtcpOnlySources(size_t max_sources, MediaCounters* counters)
-      : max_sources_(max_sources), counters_(counters) {}
+  RtcpOnlySources(size_t max_sources, TimestampNs idle_ns, MediaCounters* counters)
+      : max_sources_(max_sources), idle_ns_(idle_ns), counters_(counters) {}
 
   void Note(TimestampNs ts, std::string_view call_id, const RtcpOnlySource& source);
   // Removes the call's sources; returns those whose SSRC is not among
   // `rtp_ssrcs` (the RTP streams the call had) in *out.
   void Take(std::string_view call_id, const std::vector<uint32_t>& rtp_ssrcs,
             std::vector<RtcpOnlySource>* out);
+  // Drops the calls without a report since now - idle_ns.
+  void Expire(TimestampNs now);
 
  private:
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  struct Call {
+    std::vector<RtcpOnlySource> sources;
+    TimestampNs last_ts = 0;
+    std::list<std::string>::iterator order;
+  };
+  using Map = std::unordered_map<std::string, Call, Hash, std::equal_to<>>;
+  void Drop(Map::iterator it);
+
   size_t max_sources_;
+  TimestampNs idle_ns_;
   MediaCounters* counters_;
   size_t size_ = 0;
-  std::unordered_map<std::string, std::vector<RtcpOnlySource>, Hash, std::equal_to<>> by_call_;
+  Map calls_;
+  std::list<std::string> by_age_;  // least recently reported first
 };
 
 }  // namespace sipman::media

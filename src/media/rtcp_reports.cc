@@ -7,6 +7,20 @@
 
 namespace sipman::media {
 
+namespace {
+constexpr double kRttQuantumMs = 2;
+
+// JSON starts with '{' after optional whitespace or a UTF-8 byte-order mark;
+// RTCP's first byte has version 2 (0x80-0xBF), never one of those.
+bool LooksLikeJson(std::string_view s) {
+  if (s.starts_with("\xEF\xBB\xBF")) s.remove_prefix(3);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  return !s.empty() && s.front() == '{';
+}
+}  // namespace
+
 RtcpError RtcpReports::Walk(TimestampNs ts, std::string_view compound) {
   now_ = ts;
   RtcpCounts counts;
@@ -20,7 +34,8 @@ RtcpError RtcpReports::WalkHep(TimestampNs ts, std::string_view payload, ReportS
   RtcpError error;
   if (payload.empty()) {
     error = RtcpError::kTooShort;
-  } else if (payload.front() == '{' || payload.front() == ' ') {
+  } else if (LooksLikeJson(payload)) {
+    if (payload.starts_with("\xEF\xBB\xBF")) payload.remove_prefix(3);
     error = WalkRtcpJson(payload, this);
   } else {
     RtcpCounts counts;
@@ -53,9 +68,6 @@ void RtcpReports::OnSenderReport(uint32_t sender, const RtcpSenderInfo& info) {
   }
 }
 
-namespace {
-constexpr double kRttQuantumMs = 2;
-}  // namespace
 
 void RtcpReports::OnReportBlock(uint32_t reporter, const RtcpReportBlock& block) {
   if (collect_ != nullptr) {

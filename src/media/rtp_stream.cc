@@ -48,7 +48,6 @@ void RtpStream::OnPacket(const StreamPacket& p) {
   // A duplicate or an unconfirmed jump is not played (nor lost again).
   if (TrackSequence(rtp.sequence)) Playout(p, extended_ts_);
   Analyse(p);
-  intervals_.NoteJitter(jitter_);
 }
 
 IntervalTotals RtpStream::Totals() const {
@@ -134,6 +133,7 @@ void RtpStream::Analyse(const StreamPacket& p) {
     mean_delta_ = (mean_delta_ * (total_nr_ - 1) + delta_) / total_nr_;
     if (khz != 0) {
       max_jitter_ = std::max(max_jitter_, jitter_);
+      intervals_.NoteJitter(jitter_);  // the same packets as the stream's highest
       mean_jitter_ = (mean_jitter_ * (total_nr_ - 1) + current_jitter) / total_nr_;
     }
   }

@@ -37,7 +37,7 @@ void SortByCount(std::vector<KeyCount>* rows);
 int64_t PeriodStart(int64_t ts, Period period);
 
 // The media quality query, the same for both backends: `param(i, integer)`
-// writes parameter i's placeholder ($1 for SQLite, $1::bigint for
+// writes parameter i's placeholder (?1 for SQLite, $1::bigint for
 // PostgreSQL). Parameters: $1 from, $2 to, $3 sensor (when given). Each
 // result row: key, then the sums QualityFromRow reads.
 std::string QualitySql(QualityGroup by, bool with_sensor,

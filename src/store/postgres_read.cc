@@ -122,7 +122,8 @@ Result<PgResult> PostgresStore::Read(const std::string& sql,
 
 Result<std::vector<StreamRow>> PostgresStore::StreamsOfCall(std::string_view call_id) {
   auto res = Read(std::string("SELECT ") + kStreamColumns +
-                      " FROM rtp_streams WHERE call_id = $1 OR other_call_id = $1 ORDER BY first_ts, id",
+                      " FROM rtp_streams WHERE call_id = $1 OR (other_call_id = $1 AND other_call_id <> '')"
+                      " ORDER BY first_ts, id",
                   {std::string(call_id)});
   if (!res.ok()) return res.status();
   std::vector<StreamRow> rows(static_cast<size_t>(res->rows()));

@@ -35,8 +35,8 @@ std::string QualityRollupSql(QualityGroup by, bool with_sensor) {
                     " MAX(max_jitter), SUM(mos_weighted), SUM(mos_packets),"
                     " COALESCE(MIN(CASE WHEN mos_min >= 0 THEN mos_min END), -1),"
                     " SUM(mos_streams), SUM(poor_streams) FROM rtp_quality_hourly WHERE kind = " +
-                    std::to_string(KindOf(by)) + " AND hour >= $1 AND hour < $2";
-  if (with_sensor) sql += " AND sensor = $3";
+                    std::to_string(KindOf(by)) + " AND hour >= ?1 AND hour < ?2";
+  if (with_sensor) sql += " AND sensor = ?3";
   return sql + " GROUP BY 1";
 }
 

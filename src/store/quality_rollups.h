@@ -28,8 +28,8 @@ namespace sipman::store::internal {
 // The table and its key, part of migration 12.
 const char* QualityRollupTableSql();
 
-// QualitySql's shape over whole hours of the rollup: $1 first hour, $2 end
-// hour (exclusive), $3 sensor when given.
+// QualitySql's shape over whole hours of the rollup: ?1 first hour, ?2 end
+// hour (exclusive), ?3 sensor when given.
 std::string QualityRollupSql(QualityGroup by, bool with_sensor);
 
 // The rollup rows of the streams one write batch inserts, upserted at the

@@ -570,7 +570,7 @@ Result<std::vector<QualityRow>> SqliteCallAnalytics::Quality(const AnalyticsQuer
     return Status::Ok();
   };
   const std::string raw = internal::QualitySql(by, with_sensor, [](int i, bool) {
-    std::string placeholder = "$";
+    std::string placeholder = "?";
     placeholder += std::to_string(i);
     return placeholder;
   });

@@ -489,7 +489,7 @@ Result<std::vector<StoredMessageRow>> SqliteStore::MessagesOfCall(std::string_vi
 
 Result<std::vector<StreamRow>> SqliteStore::StreamsOfCall(std::string_view call_id) {
   const std::string sql = std::string("SELECT ") + kStreamColumns +
-                          " FROM rtp_streams WHERE call_id = ?1 OR other_call_id = ?1 "
+                          " FROM rtp_streams WHERE call_id = ?1 OR (other_call_id = ?1 AND other_call_id <> '') "
                           "ORDER BY first_ts, id";
   std::lock_guard<std::mutex> lock(read_mu_);
   if (read_db_ == nullptr) return ClosedError();

@@ -99,6 +99,23 @@ TEST_F(IntervalsTest, LongStreamsMergeNeighboursAndKeepEveryPacket) {
   EXPECT_EQ(Sum(f.intervals, &StreamInterval::lost), 0);
 }
 
+TEST_F(IntervalsTest, MergedIntervalsStayOnMultiplesOfTheirWidth) {
+  // Starting at ...010 s (not a multiple of 20): after the first merge the
+  // first 10-second interval stands alone in a 20-second one, and every
+  // later width starts on its own multiples, as another stream's would.
+  const int64_t start = 1'700'000'010 * kSecond;
+  for (int i = 0; i < 3 * 3600; ++i) Send(static_cast<uint16_t>(i), start + i * kSecond);
+  const StreamFigures& f = Figures();
+  EXPECT_EQ(f.interval_ns, 160 * kSecond);
+  EXPECT_EQ(f.interval_start_ts % f.interval_ns, 0);
+  EXPECT_EQ(f.interval_start_ts, 1'700'000'000 * kSecond - 1'700'000'000 % 160 * kSecond);
+  EXPECT_EQ(Sum(f.intervals, &StreamInterval::packets), 3 * 3600);
+  // The first interval holds the packets from the start to its end only.
+  EXPECT_EQ(f.intervals[0].packets,
+            static_cast<uint32_t>((f.interval_start_ts + f.interval_ns - start) / kSecond));
+  EXPECT_LE(f.intervals.size(), IntervalSeries::kMaxIntervals);
+}
+
 TEST_F(IntervalsTest, JsonShapeIsColumnar) {
   const int64_t start = 1'700'000'000 * kSecond;
   for (uint16_t seq = 0; seq < 600; ++seq) {
