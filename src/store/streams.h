@@ -66,24 +66,33 @@ inline constexpr int kStreamColumnCount =
 #undef SIPMAN_STREAM_COUNT_ONE
 #undef SIPMAN_STREAM_COUNT_FIGURE
 
-// Calls text(std::string&), integer(int64_t&) and real(double&) on each
-// column of `row` in kStreamColumns order (Row: StreamRow or const
-// StreamRow), so that every writer and reader keeps that order.
+// Calls text(name, std::string&), integer(name, int64_t&) and real(name,
+// double&) on each column of `row` in kStreamColumns order (Row: StreamRow
+// or const StreamRow), so that every writer and reader, and the API's JSON,
+// keep that order and those names.
 template <typename Row, typename Text, typename Integer, typename Real>
-void VisitStreamColumns(Row& row, Text text, Integer integer, Real real) {
-#define SIPMAN_VISIT_TEXT(field) text(row.field);
+void VisitNamedStreamColumns(Row& row, Text text, Integer integer, Real real) {
+#define SIPMAN_VISIT_TEXT(field) text(#field, row.field);
   SIPMAN_STREAM_TEXT_COLUMNS(SIPMAN_VISIT_TEXT)
 #undef SIPMAN_VISIT_TEXT
-#define SIPMAN_VISIT_INT(field) integer(row.field);
+#define SIPMAN_VISIT_INT(field) integer(#field, row.field);
   SIPMAN_STREAM_INT_COLUMNS(SIPMAN_VISIT_INT)
 #undef SIPMAN_VISIT_INT
-#define SIPMAN_VISIT_COUNT(type, field, help) integer(row.field);
+#define SIPMAN_VISIT_COUNT(type, field, help) integer(#field, row.field);
   SIPMAN_STREAM_COUNTS(SIPMAN_VISIT_COUNT)
 #undef SIPMAN_VISIT_COUNT
-#define SIPMAN_VISIT_MEASURE(type, field, help) real(row.field);
+#define SIPMAN_VISIT_MEASURE(type, field, help) real(#field, row.field);
   SIPMAN_STREAM_MEASURES(SIPMAN_VISIT_MEASURE)
 #undef SIPMAN_VISIT_MEASURE
-  real(row.loss_pct);
+  real("loss_pct", row.loss_pct);
+}
+
+// The same without the names.
+template <typename Row, typename Text, typename Integer, typename Real>
+void VisitStreamColumns(Row& row, Text text, Integer integer, Real real) {
+  VisitNamedStreamColumns(
+      row, [&](const char*, auto& v) { text(v); }, [&](const char*, auto& v) { integer(v); },
+      [&](const char*, auto& v) { real(v); });
 }
 
 // The row of a measured stream, as `sensor` saw it.

@@ -54,35 +54,36 @@ void WriteList(JsonWriter& w, std::string_view name, std::string_view list) {
 
 }  // namespace
 
+// Every column by its name (store/streams.h), some in a richer shape.
 void WriteStream(JsonWriter& w, const store::StreamRow& s) {
   w.BeginObject();
-  w.Field("sensor", s.sensor).Field("call_id", s.call_id).Field("sender", s.sender);
-  w.Field("other_call_id", s.other_call_id).Field("other_sender", s.other_sender);
-  w.Field("src_ip", s.src_ip).Field("src_port", s.src_port);
-  w.Field("dst_ip", s.dst_ip).Field("dst_port", s.dst_port);
-  char ssrc[16];
-  std::snprintf(ssrc, sizeof ssrc, "0x%08X", static_cast<uint32_t>(s.ssrc));
-  w.Field("ssrc", s.ssrc).Field("ssrc_hex", std::string_view(ssrc));
-  w.Field("codec", s.codec).Field("payload_type", s.payload_type).Field("clock_rate", s.clock_rate);
-  WriteList(w, "payload_types", s.payload_types);
-  WriteTime(w, "first_ts", s.first_ts);
-  WriteTime(w, "last_ts", s.last_ts);
-  w.Field("dtmf", s.dtmf);
-  WriteList(w, "flags", s.flags);
-#define SIPMAN_WRITE_FIGURE(type, field, help) w.Field(#field, s.field);
-  SIPMAN_STREAM_COUNTS(SIPMAN_WRITE_FIGURE)
-  SIPMAN_STREAM_MEASURES(SIPMAN_WRITE_FIGURE)
-#undef SIPMAN_WRITE_FIGURE
-  w.Field("loss_pct", s.loss_pct);
-  // Written by media::AppendIntervalsJson; anything else is not passed on.
-  const bool intervals_ok = s.intervals.size() >= 2 && s.intervals.front() == '{' &&
-                            s.intervals.back() == '}';
-  w.Key("intervals");
-  if (intervals_ok) {
-    w.Raw(s.intervals);
-  } else {
-    w.Null();
-  }
+  store::VisitNamedStreamColumns(
+      s,
+      [&](std::string_view name, const std::string& v) {
+        if (name == "payload_types" || name == "flags") {
+          WriteList(w, name, v);
+        } else if (name == "intervals") {
+          // Written by media::AppendIntervalsJson; anything else is not passed on.
+          const bool ok = v.size() >= 2 && v.front() == '{' && v.back() == '}';
+          w.Key(name);
+          ok ? w.Raw(v) : w.Null();
+        } else {
+          w.Field(name, v);
+        }
+      },
+      [&](std::string_view name, int64_t v) {
+        if (name == "first_ts" || name == "last_ts" || name == "interval_start_ts") {
+          WriteTime(w, name, v);
+        } else {
+          w.Field(name, v);
+        }
+        if (name == "ssrc") {
+          char hex[16];
+          std::snprintf(hex, sizeof hex, "0x%08X", static_cast<uint32_t>(v));
+          w.Field("ssrc_hex", std::string_view(hex));
+        }
+      },
+      [&](std::string_view name, double v) { w.Field(name, v); });
   w.EndObject();
 }
 

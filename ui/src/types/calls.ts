@@ -208,6 +208,10 @@ export interface RtpStream {
   first_time: IsoTime | null;
   last_ts: Ns;
   last_time: IsoTime | null;
+  /** The first interval's start and the intervals' width (as in `intervals`). */
+  interval_start_ts: Ns;
+  interval_start_time: IsoTime | null;
+  interval_s: number;
   dtmf: string;                  // the RFC 4733 digits, "12#"
   flags: string[];               // StreamFlag names
   packets: number;
