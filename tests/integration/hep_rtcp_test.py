@@ -1,7 +1,5 @@
 #!/usr/bin/env python3
 """HEP RTCP joined to its call; see hep_rtcp_test.sh."""
-import importlib.machinery
-import importlib.util
 import json
 import os
 import signal
@@ -14,21 +12,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze_lib as lib  # noqa: E402
+from api_golden_test import load_fixture_builders  # noqa: E402
 from media_truth_test import g107_mos, g107_r  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HEP_CORRELATION_ID = 0x11
 MS = 1_000_000
-
-
-def builders():
-    """scripts/make-test-pcaps as a module (its main() runs only as a script)."""
-    path = os.path.join(ROOT, "scripts", "make-test-pcaps")
-    loader = importlib.machinery.SourceFileLoader("make_test_pcaps", path)
-    spec = importlib.util.spec_from_loader("make_test_pcaps", loader)
-    m = importlib.util.module_from_spec(spec)
-    loader.exec_module(m)
-    return m
 
 
 def sdp(ip, port):
@@ -140,7 +128,7 @@ def free_udp_port():
 def main():
     sipman, work = sys.argv[1], sys.argv[2]
     ck = lib.Checks()
-    m, packets, call_id = hep_packets(builders())
+    m, packets, call_id = hep_packets(load_fixture_builders())
 
     # 1. A capture of the HEP traffic, analysed.
     pcap = os.path.join(work, "hep-rtcp.pcap")

@@ -59,6 +59,7 @@ import wave
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze_lib as lib  # noqa: E402
+from media_sipp_test import g107_mos  # noqa: E402  (G.107 with its defaults, Annex B)
 import media_tshark_test  # noqa: E402  (tshark_streams: tshark -z rtp,streams)
 
 WEB_PORT = 18581
@@ -242,19 +243,6 @@ def relay(stop, seen):
                    ("127.0.0.1", 0))
     rx.close()
     raw.close()
-
-
-def g107_mos(loss_percent, ie=0.0, bpl=25.1, burst_ratio=1.0):
-    """ITU-T G.107 with its default values: R = Ro - Is - Id - Ie,eff + A,
-    at the defaults Ro - Is = 93.2 and Id = 0 below 100 ms; then Annex B.
-    G.711 with PLC: Ie 0, Bpl 25.1 (G.113 Appendix I)."""
-    ie_eff = ie + (95 - ie) * loss_percent / (loss_percent / burst_ratio + bpl)
-    r = 93.2 - ie_eff
-    if r <= 0:
-        return 1.0
-    if r >= 100:
-        return 4.5
-    return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6
 
 
 def tshark_rtcp(pcap):
