@@ -64,8 +64,9 @@ constexpr char kUsageHead[] =
     "             [--db PATH] [--sensor NAME] [--config FILE] [options]\n"
     "      Capture SIP live and store every call when it ends (and every\n"
     "      message) in the SQLite database PATH, until SIGINT or SIGTERM; then\n"
-    "      drain every queue, store the calls still open as in_progress, and\n"
-    "      print a summary. Meanwhile it serves the web GUI and the JSON API on\n"
+    "      drain every queue, store the calls not yet ended as in_progress (a\n"
+    "      call hung up but in its linger as what it was), and print a\n"
+    "      summary. Meanwhile it serves the web GUI and the JSON API on\n"
     "      http://127.0.0.1:8080/ (docs/UI.md, docs/API.md). Every setting, and\n"
     "      the TOML file, is described in docs/CONFIG.md; flags override the file.\n"
     // The options of `sipman run` (RunSettingsHelp()) come here.

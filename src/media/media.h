@@ -348,7 +348,7 @@ constexpr size_t kMaxStreamsPerCall = 32;
   X(streams_refused, "streams_refused", "new SSRCs past kMaxStreamsPerCall: counted, not measured") \
   X(hep_rtcp_reports, "hep_rtcp_reports", "RTCP reports HEP agents sent (payload type 5)")  \
   X(rtcp_only_streams, "rtcp_only_streams", "streams known from HEP's RTCP alone, no RTP seen")  \
-  X(rtcp_only_dropped, "rtcp_only_dropped", "RTCP-only sources of calls never taken (idle, bound)")
+  X(rtcp_only_dropped, "rtcp_only_dropped", "RTCP-only sources of calls never taken (idle, bound, end)")
 
 struct MediaCounters {
 #define SIPMAN_DECLARE_COUNTER(field, name, help) uint64_t field = 0;

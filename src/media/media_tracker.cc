@@ -263,6 +263,7 @@ class MediaTracker::Impl {
     for (auto& it : all) Ended(it->first, it->second);
     streams_.clear();
     by_age_.clear();
+    rtcp_only_.DropAll();  // their calls were never taken: counted, not emitted
   }
 
   const MediaCounters& counters() const { return counters_; }

@@ -41,6 +41,10 @@ class RtcpOnlySources {
             std::vector<RtcpOnlySource>* out);
   // Drops the calls without a report since now - idle_ns.
   void Expire(TimestampNs now);
+  // Drops every call's sources (the end of the input: calls never taken).
+  void DropAll() {
+    while (!by_age_.empty()) Drop(calls_.find(by_age_.front()));
+  }
 
  private:
   struct Hash {
