@@ -438,12 +438,7 @@ class MediaTracker::Impl {
   // report, the codec from the receiver's SDP (its first format), and the
   // E-model MOS of that loss (random loss, no jitter buffer figures).
   void RtcpOnlyFigures(std::string_view call_id, const RtcpOnlySource& s) {
-    figures_ = StreamFigures{};
-    figures_.src_ip = s.src;
-    figures_.dst_ip = s.dst;
-    figures_.src_port = s.src_port;
-    figures_.dst_port = s.dst_port;
-    figures_.ssrc = s.ssrc;
+    StartFigures(StreamKey{s.src, s.dst, s.src_port, s.dst_port, s.ssrc});
     figures_.call_id.assign(call_id);
     figures_.sender = s.sender;
     figures_.rtcp_only = true;
@@ -507,14 +502,19 @@ class MediaTracker::Impl {
     rtcp_.Forget(s.ssrc);
   }
 
-  // Fills figures_ for a stream.
-  void Figures(const StreamKey& key, const Stream& s) {
+  // figures_ emptied, for the stream `key` names.
+  void StartFigures(const StreamKey& key) {
     figures_ = StreamFigures{};
     figures_.src_ip = key.src;
     figures_.dst_ip = key.dst;
     figures_.src_port = key.src_port;
     figures_.dst_port = key.dst_port;
     figures_.ssrc = key.ssrc;
+  }
+
+  // Fills figures_ for a stream.
+  void Figures(const StreamKey& key, const Stream& s) {
+    StartFigures(key);
     figures_.call_id = s.links[0].call_id;
     figures_.sender = s.links[0].sender;
     figures_.other_call_id = s.links[1].call_id;

@@ -45,6 +45,8 @@ void RtcpOnlySources::Take(std::string_view call_id, const std::vector<uint32_t>
 }
 
 void RtcpOnlySources::Expire(TimestampNs now) {
+  if (by_age_.empty() || now < next_check_) return;
+  next_check_ = now + kNsPerSecond;
   while (!by_age_.empty()) {
     auto it = calls_.find(by_age_.front());
     if (it->second.last_ts + idle_ns_ > now) break;

@@ -39,7 +39,8 @@ class RtcpOnlySources {
   // `rtp_ssrcs` (the RTP streams the call had) in *out.
   void Take(std::string_view call_id, const std::vector<uint32_t>& rtp_ssrcs,
             std::vector<RtcpOnlySource>* out);
-  // Drops the calls without a report since now - idle_ns.
+  // Drops the calls without a report since now - idle_ns. Called per
+  // packet, it looks at most once a second of capture time.
   void Expire(TimestampNs now);
   // Drops every call's sources (the end of the input: calls never taken).
   void DropAll() {
@@ -63,6 +64,7 @@ class RtcpOnlySources {
   TimestampNs idle_ns_;
   MediaCounters* counters_;
   size_t size_ = 0;
+  TimestampNs next_check_ = 0;
   Map calls_;
   std::list<std::string> by_age_;  // least recently reported first
 };
