@@ -1,5 +1,7 @@
 #include "app/analyze_command.h"
 
+#include "app/alerting.h"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -81,8 +83,8 @@ void AppendTrafficJson(OutputBuffer* out, const stats::TrafficSummary& s) {
   out->Append('}');
 }
 
-void PrintText(const AnalyzeOptions& options, const Correlator& a, const PipelineTotals& t,
-               const store::StoreCounters& s, double elapsed) {
+void PrintText(const AnalyzeOptions& options, const Correlator& a, const Alerting& alerting,
+               const PipelineTotals& t, const store::StoreCounters& s, double elapsed) {
   std::printf("calls: %llu\n", static_cast<unsigned long long>(a.total_calls()));
   for (calls::CallState state : kCallStates) {
     std::printf("  %-12s %llu\n", std::string(calls::CallStateName(state)).c_str(),
@@ -118,6 +120,12 @@ void PrintText(const AnalyzeOptions& options, const Correlator& a, const Pipelin
                 static_cast<unsigned long long>(m.rtcp_packets));
   }
   PrintTrafficText(a.traffic_summary());
+  if (!options.alerts.rules.empty()) {
+    std::printf("alerts: %llu fired, %llu resolved, by %zu rules (sipman alerts --db %s lists them)\n",
+                static_cast<unsigned long long>(alerting.fired()),
+                static_cast<unsigned long long>(alerting.resolved()), options.alerts.rules.size(),
+                options.db.c_str());
+  }
   std::printf("stored in %s: %llu calls, %llu registrations, %llu messages, %llu RTP streams "
               "(%llu already there)\n",
               options.db.c_str(), static_cast<unsigned long long>(s.calls_written),
@@ -129,8 +137,8 @@ void PrintText(const AnalyzeOptions& options, const Correlator& a, const Pipelin
               PerSecond(t.messages, elapsed), PerSecond(a.total_calls(), elapsed));
 }
 
-void PrintJson(const AnalyzeOptions& options, const Correlator& a, const PipelineTotals& t,
-               const store::StoreCounters& s, double elapsed) {
+void PrintJson(const AnalyzeOptions& options, const Correlator& a, const Alerting& alerting,
+               const PipelineTotals& t, const store::StoreCounters& s, double elapsed) {
   OutputBuffer out(1);
   const calls::CallTrackerCounters& c = a.tracker_counters();
   out.Append("{\"calls\":{\"total\":");
@@ -178,6 +186,8 @@ void PrintJson(const AnalyzeOptions& options, const Correlator& a, const Pipelin
   field("registrations_stored", s.registrations_written);
   field("messages_stored", s.messages_written);
   field("streams_stored", s.streams_written);
+  field("alerts_fired", alerting.fired());
+  field("alerts_resolved", alerting.resolved());
   field("duplicates_ignored", s.duplicates_ignored);
   char buf[64];
   std::snprintf(buf, sizeof buf, ",\"elapsed_seconds\":%.3f", elapsed);
@@ -212,6 +222,8 @@ int RunAnalyze(const AnalyzeOptions& options) {
   Correlator analyzer(tracker_options, store->get());
   analyzer.set_local_nets(options.local_nets);
   analyzer.set_media(options.media);
+  Alerting alerting(options.alerts, store->get(), options.sensor, nullptr);
+  if (!options.alerts.rules.empty()) analyzer.set_alerting(&alerting);
   auto totals = RunFilePipeline(options.files, &analyzer);
   if (!totals.ok()) {
     std::fprintf(stderr, "sipman analyze: %s\n", totals.status().message().c_str());
@@ -227,9 +239,9 @@ int RunAnalyze(const AnalyzeOptions& options) {
     return 1;
   }
   if (options.json) {
-    PrintJson(options, analyzer, *totals, (*store)->counters(), elapsed);
+    PrintJson(options, analyzer, alerting, *totals, (*store)->counters(), elapsed);
   } else {
-    PrintText(options, analyzer, *totals, (*store)->counters(), elapsed);
+    PrintText(options, analyzer, alerting, *totals, (*store)->counters(), elapsed);
   }
   return 0;
 }

@@ -1,4 +1,8 @@
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -47,7 +51,7 @@ constexpr char kUsageHead[] =
     "      --json prints one object per stream with every figure instead.\n"
     "  sipman analyze [--db PATH] [--sensor NAME] [--json]\n"
     "                 [--correlation-header NAME] [--local-net CIDR[,CIDR...]]\n"
-    "                 [--no-media] FILE...\n"
+    "                 [--no-media] [--config FILE] [--no-alerts] FILE...\n"
     "      Decode the FILEs, correlate SIP into calls and registrations, store\n"
     "      one call detail record per call (and every message) in the SQLite\n"
     "      database PATH (default sipman.db), and print a summary: calls per\n"
@@ -60,6 +64,10 @@ constexpr char kUsageHead[] =
     "      The RTP of each call (joined by its SDP) is measured and stored\n"
     "      with the call: codec, loss, jitter, MOS per direction (--no-media:\n"
     "      not measured).\n"
+    "      The alert rules (docs/ALERTS.md: the built-in security and health\n"
+    "      rules, and the [[rule]] tables of --config FILE) run over the capture\n"
+    "      as they would live; their alerts are stored, nothing is notified\n"
+    "      and no action runs (--no-alerts: no rules).\n"
     "  sipman run [-i IFACE]... [-f FILTER] [--pcap FILE [--pcap-speed X]] [--hep-listen PORT]\n"
     "             [--db PATH] [--sensor NAME] [--config FILE] [options]\n"
     "      Capture SIP live and store every call when it ends (and every\n"
@@ -103,6 +111,15 @@ constexpr char kUsageTail[] =
     "      (the top N) or UTC period: streams, packets, RFC 3550 loss %, mean\n"
     "      and highest jitter, MOS (packet-weighted mean and lowest, E-model\n"
     "      after a 50 ms buffer) and the streams below MOS 3.6.\n"
+    "  sipman alerts [--db PATH|URL] [--state firing|resolved] [--rule NAME]\n"
+    "                [--severity S] [--key TEXT] [--from T] [--to T] [--limit N] [--json]\n"
+    "      The stored alerts, newest first: when each fired (and resolved), the\n"
+    "      rule, its metric, the key (an address, a domain, a user), the value\n"
+    "      against the threshold, the evidence (Call-IDs or addresses) and what\n"
+    "      its action did. --json prints one object per line: rule, kind,\n"
+    "      category, by, key, severity, state, fired_at (ns) and fired_at_time,\n"
+    "      resolved_at, value, threshold, resolved_value, resolve_threshold,\n"
+    "      evidence, sensor, action, action_result.\n"
     "  sipman --help | --version\n"
     "\n"
     "sipman messages output (--format tsv, the default): tab-separated fields\n"
@@ -205,6 +222,8 @@ std::string Needs(std::string_view key) { return FlagNeeds(*FindRunSetting(key))
 
 int ParseAnalyze(int argc, char** argv) {
   AnalyzeOptions options;
+  std::string config_file;
+  bool alerts_on = true;
   for (FlagReader f(argc, argv); !f.Done(); f.Next()) {
     std::string_view arg = f.Arg();
     if (f.Has("--db")) {
@@ -224,11 +243,35 @@ int ParseAnalyze(int argc, char** argv) {
       options.json = true;
     } else if (arg == "--no-media") {
       options.media = false;
+    } else if (f.Has("--config")) {
+      if (f.missing()) return UsageError("--config needs a FILE (TOML, docs/CONFIG.md)");
+      config_file = f.value();
+    } else if (arg == "--no-alerts") {
+      alerts_on = false;
     } else if (std::optional<int> exit = FileArgument("analyze", arg, &options.files)) {
       return *exit;
     }
   }
   if (options.files.empty()) return UsageError("analyze: name at least one capture file");
+  if (!config_file.empty()) {
+    std::ifstream in(config_file, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "sipman analyze: cannot read configuration file %s: %s\n",
+                   config_file.c_str(), std::strerror(errno));
+      return 1;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    Status s = ParseAlertsConfigText(text.str(), config_file, &options.alerts);
+    if (!s.ok()) {
+      std::fprintf(stderr, "sipman analyze: %s\n", s.message().c_str());
+      return 1;
+    }
+  } else if (Status s = alerts::FinishAlertsConfig({}, &options.alerts); !s.ok()) {
+    std::fprintf(stderr, "sipman analyze: %s\n", s.message().c_str());
+    return 1;
+  }
+  if (!alerts_on) options.alerts.rules.clear();
   return RunAnalyze(options);
 }
 
@@ -331,6 +374,7 @@ int Main(int argc, char** argv) {
   if (command == "run") return ParseRun(argc - 2, argv + 2);
   if (command == "report") return ParseReport(argc - 2, argv + 2);
   if (command == "serve") return RunServeCommand(argc - 2, argv + 2);
+  if (command == "alerts") return RunAlertsCommand(argc - 2, argv + 2);
   return UsageError("unknown command '" + std::string(command) + "'");
 }
 

@@ -25,14 +25,14 @@ void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage
   event.message = &message;
   event.raw = raw;
   event.frame_bytes = payload.frame_bytes;
-  if (live_ == nullptr) {
+  if (live_ == nullptr && alerting_ == nullptr) {
     tracker_.OnMessage(event);
   } else {
     const uint64_t created = tracker_.counters().calls_created;
     tracker_.OnMessage(event);
-    if (tracker_.counters().calls_created != created) {
-      live_->PublishCallStart(StartRecord(payload, message));
-    }
+    const bool started = tracker_.counters().calls_created != created;
+    if (started && live_ != nullptr) live_->PublishCallStart(StartRecord(payload, message));
+    if (alerting_ != nullptr) FeedAlerts(payload, message, started);
   }
   traffic_.OnMessage(payload.ts, payload.frame_bytes, message,
                      stats::DirectionOf(local_nets_, payload.src_ip, payload.dst_ip));
@@ -82,13 +82,72 @@ void Correlator::OnCall(const calls::CallRecord& original) {
       calls::CallRecord with_sensor = record;
       with_sensor.sensor = std::move(it->second);
       call_sensors_.erase(it);
-      if (live_ != nullptr) live_->PublishCallEnd(with_sensor);
-      store_->AddCall(with_sensor);
+      Emit(with_sensor);
       return;
+    }
+  }
+  Emit(record);
+}
+
+void Correlator::Emit(const calls::CallRecord& record) {
+  if (alerting_ != nullptr) {
+    if (record.sensor.empty()) {
+      calls::CallRecord named = record;
+      named.sensor = alerting_->sensor();
+      alerting_->engine().OnCallEnd(named);
+    } else {
+      alerting_->engine().OnCallEnd(record);
     }
   }
   if (live_ != nullptr) live_->PublishCallEnd(record);
   store_->AddCall(record);
+}
+
+void Correlator::FeedAlerts(const net::Payload& payload, const sip::SipMessage& message,
+                            bool call_started) {
+  const std::string_view sensor = sensor_.empty() ? std::string_view(alerting_->sensor()) : sensor_;
+  alerts::MessageEvent e;
+  e.ts = payload.ts;
+  e.src_ip = payload.src_ip;
+  e.dst_ip = payload.dst_ip;
+  e.is_request = message.is_request;
+  e.method = message.method;
+  e.status = message.status_code;
+  e.cseq_method = message.cseq_method;
+  e.user_agent = message.user_agent;
+  e.from_user = message.from.uri.user;
+  e.to_user = message.to.uri.user;
+  e.ruri_user = message.is_request ? message.request_uri.user : std::string_view();
+  e.to_domain = message.to.uri.host;
+  e.call_id = message.call_id;
+  e.sensor = sensor;
+  e.malformed = message.malformed != sip::kMalformedNone;
+  alerting_->engine().OnMessage(e);
+  if (!call_started) return;
+  alerts::CallStartEvent s;
+  s.ts = payload.ts;
+  // A call first seen from a response: the response goes callee to caller.
+  s.src_ip = message.is_request ? payload.src_ip : payload.dst_ip;
+  s.dst_ip = message.is_request ? payload.dst_ip : payload.src_ip;
+  s.caller = message.from.uri.user;
+  s.callee = message.is_request && !message.request_uri.user.empty() ? message.request_uri.user
+                                                                     : message.to.uri.user;
+  s.callee_domain = message.to.uri.host;
+  s.call_id = message.call_id;
+  s.sensor = sensor;
+  alerting_->engine().OnCallStart(s);
+}
+
+void Correlator::OnMalformed(const net::Payload& payload) {
+  if (alerting_ == nullptr) return;
+  alerts::MessageEvent e;
+  e.ts = payload.ts;
+  e.src_ip = payload.src_ip;
+  e.dst_ip = payload.dst_ip;
+  e.is_request = true;  // keyed by its sender
+  e.sensor = sensor_.empty() ? std::string_view(alerting_->sensor()) : std::string_view(sensor_);
+  e.malformed = true;
+  alerting_->engine().OnMessage(e);
 }
 
 namespace {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "app/alerting.h"
 #include "app/pipeline.h"
 #include "calls/calls.h"
 #include "media/media.h"
@@ -70,7 +71,9 @@ class Correlator : public MessageHandler,
     traffic_.OnFrameDone();
     tracker_.AdvanceTime(ts);
     if (media_on_) media_.AdvanceTime(ts);
+    if (alerting_ != nullptr) alerting_->AdvanceTime(ts);
   }
+  void OnMalformed(const net::Payload& payload) override;
   void OnStream(const media::StreamFigures& stream) override;
 
   // Media analysis (RTP streams joined to calls by their SDP): on by
@@ -101,12 +104,17 @@ class Correlator : public MessageHandler,
   // the correlator's use; it is called on the correlator's thread.
   void set_live(web::LiveFeed* live) { live_ = live; }
 
+  // The alert rules, fed with every message, call start and end and the
+  // capture's drops; null (the default) feeds none. Must outlive its use.
+  void set_alerting(Alerting* alerting) { alerting_ = alerting; }
+
   // Runs the tracker's timers and closes traffic seconds at `now` (capture
   // time).
   void AdvanceTime(TimestampNs now) {
     tracker_.AdvanceTime(now);
     traffic_.AdvanceTime(now);
     if (media_on_) media_.AdvanceTime(now);
+    if (alerting_ != nullptr) alerting_->AdvanceTime(now);
   }
   // Publishes the still-open traffic seconds before `now`'s second (capture
   // time) to the live feed, as not yet final; nothing without one.
@@ -117,6 +125,23 @@ class Correlator : public MessageHandler,
   }
   void AddDrops(TimestampNs now, uint64_t kernel_drops, uint64_t interface_drops) {
     traffic_.AddDrops(now, kernel_drops, interface_drops);
+    if (alerting_ != nullptr && kernel_drops + interface_drops > 0) {
+      alerts::HealthEvent e;
+      e.ts = now;
+      e.sensor = alerting_->sensor();
+      e.kernel_drops = kernel_drops + interface_drops;
+      alerting_->engine().OnHealth(e);
+    }
+  }
+  // Rows the store set aside on disk (its database away), for the alert
+  // rules.
+  void AddSpilled(TimestampNs now, uint64_t rows) {
+    if (alerting_ == nullptr) return;
+    alerts::HealthEvent e;
+    e.ts = now;
+    e.sensor = alerting_->sensor();
+    e.spilled_rows = rows;
+    alerting_->engine().OnHealth(e);
   }
   // End of input: every open call and registration is emitted and stored,
   // and every open second of traffic counters.
@@ -155,10 +180,16 @@ class Correlator : public MessageHandler,
   // The record PublishCallStart gets for a call the tracker has just
   // created from `message`.
   calls::CallRecord StartRecord(const net::Payload& payload, const sip::SipMessage& message) const;
+  // Hands the message, and the call it started (when it started one), to
+  // the alert rules.
+  void FeedAlerts(const net::Payload& payload, const sip::SipMessage& message, bool call_started);
+  // The record as stored: with the sensor of its messages.
+  void Emit(const calls::CallRecord& record);
 
   std::string sensor_;
   stats::LocalNets local_nets_;
   web::LiveFeed* live_ = nullptr;
+  Alerting* alerting_ = nullptr;
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> call_sensors_;
 
   calls::CallTracker tracker_;

@@ -14,6 +14,7 @@ class PacketPipeline::Sink : public net::PayloadSink {
     if (sip::ParseSipMessage(payload.data, sip::ParseOptions{}, &message_) !=
         sip::ParseStatus::kComplete) {
       ++totals_->malformed;
+      handler_->OnMalformed(payload);
       return;
     }
     ++totals_->messages;

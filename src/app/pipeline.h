@@ -27,6 +27,9 @@ class MessageHandler {
   virtual void OnPacketDone(TimestampNs /*ts*/) {}
   // A UDP datagram that is not SIP (media, perhaps); valid during the call.
   virtual void OnOtherDatagram(const net::Payload& /*payload*/) {}
+  // A payload that looked like SIP but could not be parsed (counted as
+  // malformed); valid during the call.
+  virtual void OnMalformed(const net::Payload& /*payload*/) {}
   // An RTCP report from a HEP agent (net::PayloadSink::OnHepRtcp).
   virtual void OnHepRtcp(const net::Payload& /*payload*/, std::string_view /*correlation_id*/) {}
   // Called before OnPacketDone when the packet carried SIP over TLS that

@@ -68,6 +68,15 @@ class Daemon {
       log->Line("store: %s", event.c_str());
     };
     if (!Keep(store::Store::Open(store_options), &store_)) return 1;
+    alerting_ = std::make_unique<Alerting>(options_.alerts, store_.get(), options_.sensor,
+                                           [log = log_](const std::string& line) {
+                                             log->Line("%s", line.c_str());
+                                           });
+    if (Status s = alerting_->Start(); !s.ok()) {
+      log_->Line("%s", s.message().c_str());
+      (void)store_->Close();
+      return 1;
+    }
     if (!StartWeb()) {
       (void)store_->Close();
       return 1;
@@ -98,6 +107,13 @@ class Daemon {
     correlator_->set_local_nets(options_.local_nets);
     correlator_->set_media(options_.media);
     if (web_) correlator_->set_live(web_->live());
+    if (!options_.alerts.rules.empty()) {
+      correlator_->set_alerting(alerting_.get());
+      if (web_) {
+        alerting_->set_live(web_->live());
+        alerting_->set_publish_rules(true);
+      }
+    }
     RunWorkerParts parts;
     parts.options = &options_;
     parts.store = store_.get();
@@ -166,8 +182,10 @@ class Daemon {
       summarized = true;
       ServeUntilSignal(signals);
     }
-    // The server reads the store: it stops first.
+    // The server reads the store: it stops first. The notifier's action
+    // results go to the store too.
     if (web_) web_->Stop();
+    alerting_->Stop();
 
     Status closed = store_->Close();
     if (!closed.ok()) {
@@ -215,7 +233,11 @@ class Daemon {
     web_options.metrics = [this](std::string* out) {
       metrics_.Render(out);
       RenderStoreMetrics(store_->counters(), out);
+      alerting_->AppendMetrics(out);
     };
+    if (!options_.alerts.rules.empty()) {
+      web_options.alert_rules = [this] { return alerting_->RulesJson(); };
+    }
     auto server = web::WebServer::Create(web_options, store_.get());
     if (!server.ok()) {
       log_->Line("web GUI: %s", server.status().message().c_str());
@@ -454,6 +476,7 @@ class Daemon {
   std::unique_ptr<capture::PacketSource> source_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<PacketQueue> queue_;
+  std::unique_ptr<Alerting> alerting_;
   std::unique_ptr<Correlator> correlator_;
   // HEP (each optional).
   std::unique_ptr<hep::HepSender> hep_sender_;

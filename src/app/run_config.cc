@@ -268,22 +268,135 @@ bool ApplyFlag(const RunSetting& r, FlagReader& f, RunOptions* o, std::vector<st
   return true;
 }
 
-}  // namespace
 
-Status ParseRunConfigText(std::string_view text, const std::string& path, RunOptions* options) {
-  FileErrors err(text, path);
-  std::shared_ptr<cpptoml::table> table;
+// The 1-based line of the `index`-th (0-based) `[[name]]` or `[name]`
+// header, or 0.
+size_t LineOfHeader(std::string_view text, std::string_view header, size_t index) {
+  size_t line = 1, pos = 0, seen = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view l = text.substr(pos, end - pos);
+    while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
+    if (l.starts_with(header) && seen++ == index) return line;
+    ++line;
+    pos = end + 1;
+  }
+  return 0;
+}
+
+// The line of `key` after line `from` (within its table), or `from`.
+size_t LineOfKeyAfter(std::string_view text, size_t from, std::string_view key) {
+  size_t pos = 0;
+  for (size_t l = 1; l < from && pos <= text.size(); ++l) {
+    const size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) return from;
+    pos = end + 1;
+  }
+  std::string_view rest = text.substr(std::min(pos, text.size()));
+  // Up to the next table header.
+  size_t next = rest.find("\n[", 1);
+  const size_t line = LineOfKey(rest.substr(0, next), key);
+  return line == 0 ? from : from + line - 1;
+}
+
+Status ToAlertField(const std::string& key, cpptoml::base& v, size_t line, alerts::Field* f) {
+  f->key = key;
+  f->line = line;
+  if (auto b = v.as<bool>()) {
+    f->value = b->get();
+  } else if (auto i = v.as<int64_t>()) {
+    f->value = i->get();
+  } else if (auto d = v.as<double>()) {
+    f->value = d->get();
+  } else if (auto s = v.as<std::string>()) {
+    f->value = s->get();
+  } else if (v.is_array()) {
+    auto list = v.as_array()->get_array_of<std::string>();
+    if (!list) return Status::Error("'" + key + "' must be a list of strings");
+    f->value = *list;
+  } else {
+    return Status::Error("'" + key + "' must be a value, not a table");
+  }
+  return Status::Ok();
+}
+
+Status ApplyAlertTables(std::string_view text, const std::string& path, cpptoml::table& table,
+                        alerts::AlertsConfig* config) {
+  auto at = [&](size_t line, const std::string& what) {
+    return Status::Error((line ? path + ":" + std::to_string(line) : path) + ": " + what);
+  };
+  std::vector<alerts::Rule> rules;
+  for (const auto& [key, value] : table) {
+    if (key == "alerts") {
+      if (!value->is_table()) return at(LineOfKey(text, key), "'alerts' must be a table: [alerts]");
+      const size_t header = LineOfHeader(text, "[alerts]", 0);
+      for (const auto& [k, v] : *value->as_table()) {
+        alerts::Field f;
+        const size_t line = LineOfKeyAfter(text, header, k);
+        Status s = ToAlertField(k, *v, line, &f);
+        if (s.ok()) s = alerts::ParseAlertsField(f, config);
+        if (!s.ok()) return at(line, "[alerts]: " + s.message());
+      }
+    } else if (key == "rule") {
+      if (!value->is_table_array()) {
+        return at(LineOfKey(text, key), "rules are written as [[rule]] tables (docs/ALERTS.md)");
+      }
+      size_t index = 0;
+      for (const auto& rule_table : *value->as_table_array()) {
+        const size_t header = LineOfHeader(text, "[[rule]]", index++);
+        std::vector<alerts::Field> fields;
+        for (const auto& [k, v] : *rule_table) {
+          alerts::Field& f = fields.emplace_back();
+          Status s = ToAlertField(k, *v, LineOfKeyAfter(text, header, k), &f);
+          if (!s.ok()) return at(f.line, "[[rule]]: " + s.message());
+        }
+        alerts::Rule rule;
+        size_t line = 0;
+        Status s = alerts::ParseRule(fields, &rule, &line);
+        if (!s.ok()) return at(line ? line : header, "[[rule]]: " + s.message());
+        rules.push_back(std::move(rule));
+      }
+    }
+  }
+  Status s = alerts::FinishAlertsConfig(std::move(rules), config);
+  if (!s.ok()) return Status::Error(path + ": " + s.message());
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<cpptoml::table>> ParseToml(std::string_view text, const std::string& path) {
   try {
     std::istringstream in{std::string(text)};
     cpptoml::parser parser(in);
-    table = parser.parse();
+    return parser.parse();
   } catch (const cpptoml::parse_exception& e) {
     return FromParseException(path, e.what());
   } catch (const std::exception& e) {
     return Status::Error(path + ": " + e.what());
   }
+}
+
+}  // namespace
+
+Status ParseAlertsConfigText(std::string_view text, const std::string& path,
+                             alerts::AlertsConfig* config) {
+  Result<std::shared_ptr<cpptoml::table>> table = ParseToml(text, path);
+  if (!table.ok()) return table.status();
+  return ApplyAlertTables(text, path, **table, config);
+}
+
+
+Status ParseRunConfigText(std::string_view text, const std::string& path, RunOptions* options) {
+  FileErrors err(text, path);
+  Result<std::shared_ptr<cpptoml::table>> parsed = ParseToml(text, path);
+  if (!parsed.ok()) return parsed.status();
+  std::shared_ptr<cpptoml::table> table = *parsed;
   options->config_file = path;
+  Status alerts_status = ApplyAlertTables(text, path, *table, &options->alerts);
+  if (!alerts_status.ok()) return alerts_status;
+  options->alerts_ready = true;
   for (const auto& [key, value] : *table) {
+    if (key == "alerts" || key == "rule") continue;
     if (value->is_table() || value->is_table_array()) {
       return err.At(key, "[" + key + "]: sections are not used; write every setting as key = value "
                          "at the top level (see docs/CONFIG.md)");
@@ -388,6 +501,12 @@ Status ParseRunArgs(int argc, char** argv, RunOptions* options, bool* usage, boo
   if (!options->interfaces.empty() && !options->pcap_files.empty()) {
     return Status::Error("run: give either interfaces (-i) or capture files (--pcap), not both");
   }
+  if (!options->alerts_ready) {
+    Status s = alerts::FinishAlertsConfig({}, &options->alerts);
+    if (!s.ok()) return s;
+    options->alerts_ready = true;
+  }
+  if (!options->alerts_on) options->alerts.rules.clear();
   if (!options->filter_set) options->filter = capture::kDefaultLiveFilter;
   if (options->sensor.empty()) options->sensor = HostName();
   if (options->spill_dir.empty()) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "alerts/alerts.h"
 #include "base/status.h"
 #include "stats/stats.h"
 
@@ -86,12 +87,24 @@ struct RunOptions {
   // --active-interval, seconds between snapshots of the calls still up into
   // the store's active_calls table; 0 = none.
   double active_interval = 5.0;
+
+  // Alerts (docs/ALERTS.md): the [alerts] table and the [[rule]] tables of
+  // the file, the built-in rules first unless [alerts] defaults = false.
+  alerts::AlertsConfig alerts;
+  bool alerts_on = true;       // --no-alerts: no rule runs
+  bool alerts_ready = false;   // alerts.rules is complete (FinishAlertsConfig ran)
 };
 
 // Reads the TOML text of a configuration file into `options`. `path` names
 // the file in messages, which look like "sipman.toml:3: ..." and say what to
 // change. Unknown keys and wrong types are errors.
 Status ParseRunConfigText(std::string_view text, const std::string& path, RunOptions* options);
+
+// Reads the [alerts] and [[rule]] tables of a configuration file's TOML
+// text (other keys are ignored) into *config, the defaults included:
+// `sipman analyze --config` evaluates the same rules as `sipman run`.
+Status ParseAlertsConfigText(std::string_view text, const std::string& path,
+                             alerts::AlertsConfig* config);
 
 // Reads the file at `path` and parses it as above.
 Status LoadRunConfig(const std::string& path, RunOptions* options);

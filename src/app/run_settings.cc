@@ -136,6 +136,11 @@ constexpr RunSetting kSettings[] = {
              "SDP, measured: docs/METRICS.md), for a\n"
              "signalling-only sensor",
      .switch_value = false},
+    {.key = "alert_rules", .flag = "--no-alerts", .alias = "--alerts", .kind = K::kSwitch,
+     .member = &O::alerts_on,
+     .help = "no alert rules (the built-in ones and the\n"
+             "file's [[rule]] tables: docs/ALERTS.md)",
+     .switch_value = false},
     {.key = "admin_password_file", .flag = "--admin-password-file", .metavar = "FILE",
      .kind = K::kString, .member = &O::admin_password_file,
      .need = "a file holding a password",

@@ -142,6 +142,11 @@ void RunWorker::MaybeSnapshotActive(Clock::time_point now) {
 void RunWorker::SampleDrops(Clock::time_point now, bool force) {
   if (!force && now - last_drop_sample_ < std::chrono::seconds(1)) return;
   last_drop_sample_ = now;
+  const uint64_t spilled = store_->counters().spilled_rows;
+  if (spilled > spilled_seen_) {
+    correlator_->AddSpilled(last_ts_ != 0 ? VirtualNow(now) : WallClockNs(), spilled - spilled_seen_);
+    spilled_seen_ = spilled;
+  }
   if (!source_) return;
   capture::SourceStats s = source_->stats();
   uint64_t kernel = s.kernel_drops - std::min(s.kernel_drops, kernel_drops_seen_);

@@ -84,6 +84,7 @@ class RunWorker {
   Clock::time_point last_active_;   // last active_calls snapshot
   Clock::time_point last_metrics_;  // last MetricsSnapshot::Set
   uint64_t kernel_drops_seen_ = 0, interface_drops_seen_ = 0;
+  uint64_t spilled_seen_ = 0;  // store rows spilled, as last told to the alert rules
 
   SharedRunGauges gauges_;
   std::atomic<bool> done_{false};

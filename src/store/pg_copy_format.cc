@@ -216,6 +216,8 @@ void CopyBatch::clear() {
   call_rows = registration_rows = message_rows = 0;
   streams.clear();
   stream_rows = 0;
+  alerts.clear();
+  alert_rows = 0;
   for (std::set<int64_t>& d : days) d.clear();
   traffic_sensor.clear();
   traffic_seconds.clear();
@@ -253,6 +255,19 @@ void FormatBatch(const RowBatch& batch, std::string_view traffic_sensor, CopyBat
     out->streams.push_back('\n');
   }
   out->stream_rows = batch.streams.size();
+  for (const AlertRow& r : batch.alerts) {
+    bool first = true;
+    auto separate = [&] {
+      if (!first) out->alerts.push_back('\t');
+      first = false;
+    };
+    VisitAlertColumns(
+        r, [&](const std::string& v) { separate(); AppendCopyText(v, &out->alerts); },
+        [&](int64_t v) { separate(); AppendCopyInt(v, &out->alerts); },
+        [&](double v) { separate(); AppendCopyDouble(v, &out->alerts); });
+    out->alerts.push_back('\n');
+  }
+  out->alert_rows = batch.alerts.size();
   out->traffic_sensor.assign(traffic_sensor);
   out->traffic_seconds = batch.traffic_seconds;
   for (const ActiveSnapshot& snapshot : batch.active_snapshots) {
@@ -281,6 +296,7 @@ void EncodeSpillSegment(const CopyBatch& batch, std::string* out) {
                 days(batch.days[1]), out);
   AppendSection("messages", batch.message_rows, batch.messages, days(batch.days[2]), out);
   if (batch.stream_rows > 0) AppendSection("rtp_streams", batch.stream_rows, batch.streams, {}, out);
+  if (batch.alert_rows > 0) AppendSection("alerts", batch.alert_rows, batch.alerts, {}, out);
   std::string traffic = batch.traffic_sensor;
   for (const stats::TrafficCounters& c : batch.traffic_seconds) {
     AppendCopyInt(c.ts, &traffic);
@@ -352,6 +368,9 @@ Status DecodeSpillSegment(std::string_view bytes, CopyBatch* out) {
     if (name == "rtp_streams") {
       out->streams.assign(p);
       out->stream_rows = rows;
+    } else if (name == "alerts") {
+      out->alerts.assign(p);
+      out->alert_rows = rows;
     } else if (table >= 0) {
       out->days[table].insert(n.begin() + 2, n.end());
       std::string& copy = table == 0 ? out->calls : table == 1 ? out->registrations : out->messages;

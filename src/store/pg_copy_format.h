@@ -32,6 +32,8 @@ struct CopyBatch {
   uint64_t call_rows = 0, registration_rows = 0, message_rows = 0;
   std::string streams;  // COPY text in kStreamColumns order
   uint64_t stream_rows = 0;
+  std::string alerts;  // COPY text in kAlertColumns order (without id)
+  uint64_t alert_rows = 0;
   // The day partitions each partitioned table (kPartitionedTables order) needs.
   std::set<int64_t> days[3];
   std::string traffic_sensor;  // the stats_* rows' sensor

@@ -136,6 +136,23 @@ Result<std::vector<StreamRow>> PostgresStore::StreamsOfCall(std::string_view cal
   return rows;
 }
 
+Result<std::vector<AlertRow>> PostgresStore::Alerts(const AlertQuery& query) {
+  std::vector<std::string> params;
+  const std::string sql = AlertQuerySql(query, &params);
+  auto res = Read(sql, params);
+  if (!res.ok()) return res.status();
+  std::vector<AlertRow> rows(static_cast<size_t>(res->rows()));
+  for (int row = 0; row < res->rows(); ++row) {
+    AlertRow& r = rows[static_cast<size_t>(row)];
+    int c = 0;
+    VisitAlertColumns(
+        r, [&](std::string& v) { v = res->Text(row, c++); },
+        [&](int64_t& v) { v = res->Int(row, c++); }, [&](double& v) { v = res->Double(row, c++); });
+    r.id = res->Int(row, c);
+  }
+  return rows;
+}
+
 Result<std::vector<StoredMessageRow>> PostgresStore::MessagesOfCall(std::string_view call_id) {
   auto res = Read(std::string("SELECT id, ") + kPgMessageColumns +
                       " FROM messages WHERE call_id = $1 ORDER BY ts, id",

@@ -7,6 +7,7 @@
 #include "store/postgres_store.h"
 #include "store/call_media_columns.h"
 #include "store/sightings.h"
+#include "store/alerts_table.h"
 #include "store/streams.h"
 
 namespace sipman::store::internal {
@@ -223,6 +224,12 @@ const char* SchemaV8() {
   return sql.c_str();
 }
 
+// Version 9: SQLite's version 13, alerts.
+const char* SchemaV9() {
+  static const std::string sql = CreateAlertsTableSql(true);
+  return sql.c_str();
+}
+
 const PgMigration kMigrations[] = {
     {1, "calls, registrations and messages partitioned by day; traffic; active calls",
      kSchemaV1},
@@ -233,6 +240,7 @@ const PgMigration kMigrations[] = {
     {6, "one row per call and sensor: the most complete sighting", SchemaV6()},
     {7, "calls: the media measured per direction (codec, loss, jitter, MOS, flags)", SchemaV7()},
     {8, "rtp_streams: every RTP stream with its 10-second intervals", SchemaV8()},
+    {9, "alerts: each time a rule fired for a key, until it resolved", SchemaV9()},
 };
 
 constexpr const char kCreateMigrationsTable[] = R"sql(

@@ -65,6 +65,8 @@ Status PostgresStore::ConnectWriter() {
                      "SELECT ") + kPgMessageColumns + " FROM messages WITH NO DATA;";
   sql += std::string("CREATE TEMP TABLE IF NOT EXISTS stage_rtp_streams ON COMMIT DELETE ROWS AS "
                      "SELECT ") + kStreamColumns + " FROM rtp_streams WITH NO DATA;";
+  sql += std::string("CREATE TEMP TABLE IF NOT EXISTS stage_alerts ON COMMIT DELETE ROWS AS "
+                     "SELECT ") + kAlertColumns + " FROM alerts WITH NO DATA;";
   Status s = write_conn_.Exec(sql);
   if (!s.ok()) {
     write_conn_.Disconnect();  // e.g. a server still starting up: connect again later

@@ -130,6 +130,7 @@ class PostgresStore final : public QueuedStore {
   Result<std::vector<stats::TrafficCounters>> TrafficRows(const TrafficQuery& query) override;
   Result<int64_t> CountRows(std::string_view table) override;
   Result<std::vector<StreamRow>> StreamsOfCall(std::string_view call_id) override;
+  Result<std::vector<AlertRow>> Alerts(const AlertQuery& query) override;
 
  private:
   PostgresStore(const StoreOptions& options, std::string url);
@@ -155,6 +156,7 @@ class PostgresStore final : public QueuedStore {
                     uint64_t* inserted);
   Status LoadMessages(const CopyBatch& batch, BatchResult* result);
   Status LoadStreams(const CopyBatch& batch, BatchResult* result);
+  Status LoadAlerts(const CopyBatch& batch, BatchResult* result);
   Status WriteTraffic(const std::string& sensor,
                       const std::vector<stats::TrafficCounters>& seconds, BatchResult* result);
   Status UpsertTraffic(const std::string& sensor, int table_index, const stats::TrafficCounters& c);

@@ -56,6 +56,7 @@ Status PostgresStore::TryLoadBatch(const CopyBatch& batch, BatchResult* result) 
   }
   if (s.ok()) s = LoadMessages(batch, result);
   if (s.ok()) s = LoadStreams(batch, result);
+  if (s.ok()) s = LoadAlerts(batch, result);
   if (s.ok()) s = WriteTraffic(batch.traffic_sensor, batch.traffic_seconds, result);
   for (const CopyBatch::Snapshot& snapshot : batch.snapshots) {
     if (s.ok()) s = ReplaceSnapshot(snapshot, result);
@@ -231,6 +232,21 @@ Status PostgresStore::LoadStreams(const CopyBatch& batch, BatchResult* result) {
   const uint64_t n = static_cast<uint64_t>(r->affected_rows());
   result->streams_inserted += n;
   result->duplicates += batch.stream_rows - std::min(n, batch.stream_rows);
+  return Status::Ok();
+}
+
+// Alerts are few: staged by COPY like the rest, then upserted (a batch
+// holds one row per alert, so no row is met twice).
+Status PostgresStore::LoadAlerts(const CopyBatch& batch, BatchResult* result) {
+  if (batch.alert_rows == 0) return Status::Ok();
+  std::string columns(kAlertColumns);
+  columns.resize(columns.size() - 4);  // without ", id"
+  Status s = write_conn_.Copy("COPY stage_alerts(" + columns + ") FROM STDIN", batch.alerts);
+  if (!s.ok()) return s;
+  Result<PgResult> r =
+      write_conn_.Query(UpsertAlertSql(true, "SELECT " + columns + " FROM stage_alerts"));
+  if (!r.ok()) return r.status();
+  result->alerts_inserted += static_cast<uint64_t>(r->affected_rows());
   return Status::Ok();
 }
 

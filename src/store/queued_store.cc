@@ -30,6 +30,11 @@ void QueuedStore::AddStream(StreamRow row) {
   queue_.Push(std::move(row));
 }
 
+void QueuedStore::AddAlert(AlertRow row) {
+  if (row.sensor.empty()) row.sensor = options_.sensor;
+  queue_.Push(std::move(row));
+}
+
 void QueuedStore::AddMessage(const StoredMessage& message) {
   EncodeMessage(message, options_, message_key_hash_,
                 [this](const EncodedMessage& m) { queue_.Push(m); });

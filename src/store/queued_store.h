@@ -22,6 +22,7 @@ class QueuedStore : public Store, protected BatchSink, protected IntPairReader {
   void AddRegistration(const calls::RegistrationRecord& record) final;
   void AddMessage(const StoredMessage& message) final;
   void AddStream(StreamRow row) final;
+  void AddAlert(AlertRow row) final;
   void AddTrafficSecond(const stats::TrafficCounters& second) final;
   void ReplaceActiveCalls(std::string_view sensor, std::vector<calls::CallRecord> records) final;
   Status Flush() override;

@@ -9,6 +9,7 @@
 #include "store/sightings.h"
 #include "store/sqlite_util.h"
 #include "store/quality_rollups.h"
+#include "store/alerts_table.h"
 #include "store/streams.h"
 
 namespace sipman::store::internal {
@@ -333,6 +334,13 @@ const char* SchemaV12() {
   return sql.c_str();
 }
 
+// Version 13: alerts, one row per time a rule fired for a key
+// (store/alerts_table.h).
+const char* SchemaV13() {
+  static const std::string sql = CreateAlertsTableSql(false);
+  return sql.c_str();
+}
+
 const Migration kMigrations[] = {
     {1, "initial schema: calls, registrations, messages", kSchemaV1},
     {2, "messages deduplicated by (ts, key_hash)", kSchemaV2},
@@ -347,6 +355,7 @@ const Migration kMigrations[] = {
     {11, "calls: the media measured per direction (codec, loss, jitter, MOS, flags)", SchemaV11()},
     {12, "rtp_streams: every RTP stream with its 10-second intervals; rtp_quality_hourly",
      SchemaV12()},
+    {13, "alerts: each time a rule fired for a key, until it resolved", SchemaV13()},
 };
 
 // sipman_sip_dictionary_v1(): the bytes of SipDictionaryV1(), so that every

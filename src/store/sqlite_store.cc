@@ -33,6 +33,14 @@ std::string InsertSql(const char* table, const char* columns, int count) {
   return sql;
 }
 
+// The alerts upsert with one "?" per written column.
+std::string SqliteUpsertAlertSql() {
+  std::string values = "VALUES(";
+  for (int i = 0; i < kAlertColumnCount; ++i) values += i == 0 ? "?" : ", ?";
+  values += ")";
+  return UpsertAlertSql(false, values);
+}
+
 // Whether a write that failed with this (extended) result code may succeed
 // when tried again later: the disk or file system is full, an I/O error (a
 // full disk shows as one too), another process holds a lock past the busy
@@ -150,6 +158,7 @@ Status SqliteStore::Init() {
       !(s = insert_stream_.Prepare(
             write_db_, InsertSql("rtp_streams", kStreamColumns, kStreamColumnCount), true))
            .ok() ||
+      !(s = upsert_alert_.Prepare(write_db_, SqliteUpsertAlertSql(), true)).ok() ||
       !(s = insert_message_.Prepare(
             write_db_,
             InsertSql("messages", kMessageInsertColumns, kMessageInsertColumnCount), true))
@@ -191,6 +200,7 @@ Status SqliteStore::Close() {
   insert_registration_ = Statement();
   insert_message_ = Statement();
   insert_stream_ = Statement();
+  upsert_alert_ = Statement();
   select_message_key_ = Statement();
   CloseTraffic();
   if (write_db_ != nullptr) {
@@ -260,6 +270,10 @@ Status SqliteStore::WriteRows(const RowBatch& batch, BatchResult* result) {
     if (result->streams_inserted != before) quality_rollups_.Add(r);
   }
   if (Status s = quality_rollups_.Flush(write_db_, "database " + path_); !s.ok()) return s;
+  for (const AlertRow& r : batch.alerts) {
+    Status s = UpsertAlert(r, result);
+    if (!s.ok()) return s;
+  }
   Status s = WriteTraffic(batch, result);
   if (!s.ok()) return s;
   for (const ActiveSnapshot& snapshot : batch.active_snapshots) {
@@ -364,6 +378,15 @@ Status SqliteStore::InsertStream(const StreamRow& r, BatchResult* result) {
       r, [&](const std::string& v) { st.BindText(i++, v); },
       [&](int64_t v) { st.BindInt(i++, v); }, [&](double v) { st.BindDouble(i++, v); });
   return StepInsert(&st, "rtp_streams", &result->streams_inserted, result);
+}
+
+Status SqliteStore::UpsertAlert(const AlertRow& r, BatchResult* result) {
+  Statement& st = upsert_alert_;
+  int i = 1;
+  VisitAlertColumns(
+      r, [&](const std::string& v) { st.BindText(i++, v); },
+      [&](int64_t v) { st.BindInt(i++, v); }, [&](double v) { st.BindDouble(i++, v); });
+  return StepInsert(&st, "alerts", &result->alerts_inserted, result);
 }
 
 Status SqliteStore::InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,
@@ -507,6 +530,29 @@ Result<std::vector<StreamRow>> SqliteStore::StreamsOfCall(std::string_view call_
         [&](int64_t& v) { v = st.ColumnInt(c++); }, [&](double& v) { v = st.ColumnDouble(c++); });
   }
   if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot read rtp_streams from " + path_);
+  return rows;
+}
+
+Result<std::vector<AlertRow>> SqliteStore::Alerts(const AlertQuery& query) {
+  std::vector<std::string> params;
+  const std::string sql = AlertQuerySql(query, &params);
+  std::lock_guard<std::mutex> lock(read_mu_);
+  if (read_db_ == nullptr) return ClosedError();
+  Statement st;
+  Status s = st.Prepare(read_db_, sql);
+  if (!s.ok()) return s;
+  for (size_t p = 0; p < params.size(); ++p) st.BindText(static_cast<int>(p + 1), params[p]);
+  std::vector<AlertRow> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    AlertRow& r = rows.emplace_back();
+    int c = 0;
+    VisitAlertColumns(
+        r, [&](std::string& v) { v = st.ColumnText(c++); },
+        [&](int64_t& v) { v = st.ColumnInt(c++); }, [&](double& v) { v = st.ColumnDouble(c++); });
+    r.id = st.ColumnInt(c);
+  }
+  if (rc != SQLITE_DONE) return SqliteError(read_db_, "cannot read alerts from " + path_);
   return rows;
 }
 

@@ -33,6 +33,7 @@ class SqliteStore final : public QueuedStore {
   Result<std::vector<stats::TrafficCounters>> TrafficRows(const TrafficQuery& query) override;
   Result<int64_t> CountRows(std::string_view table) override;
   Result<std::vector<StreamRow>> StreamsOfCall(std::string_view call_id) override;
+  Result<std::vector<AlertRow>> Alerts(const AlertQuery& query) override;
 
  private:
   SqliteStore(const StoreOptions& options, std::string path);
@@ -45,6 +46,7 @@ class SqliteStore final : public QueuedStore {
   Status ReplaceSnapshot(const ActiveSnapshot& snapshot, BatchResult* result);
   Status InsertRegistration(const calls::RegistrationRecord& r, BatchResult* result);
   Status InsertStream(const StreamRow& r, BatchResult* result);
+  Status UpsertAlert(const AlertRow& r, BatchResult* result);
   Status InsertMessage(const MessageRow& m, const RowBatch::MessageTexts& texts,
                        BatchResult* result);
   // Whether the message stored at (ts, key_hash) has the natural key of `m`
@@ -84,6 +86,7 @@ class SqliteStore final : public QueuedStore {
   internal::CallRollupWriter rollups_;  // of the calls inserted by the current batch
   internal::QualityRollupWriter quality_rollups_;  // of its streams
   Statement insert_registration_, insert_message_, select_message_key_, insert_stream_;
+  Statement upsert_alert_;
   Statement upsert_traffic_[3], select_traffic_[3], delete_old_seconds_;
 
   std::mutex read_mu_;

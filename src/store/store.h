@@ -49,6 +49,7 @@
 #include "base/time.h"
 #include "calls/calls.h"
 #include "stats/stats.h"
+#include "store/alerts_table.h"
 #include "store/streams.h"
 
 namespace sipman::store {
@@ -180,6 +181,7 @@ struct StoreCounters {
   uint64_t registrations_written = 0;
   uint64_t messages_written = 0;
   uint64_t streams_written = 0;  // rtp_streams
+  uint64_t alerts_written = 0;   // alerts: new alerts, resolutions and action results
   // Rows already in the database (same natural key), ignored.
   uint64_t duplicates_ignored = 0;
   uint64_t batches = 0;        // committed write transactions
@@ -236,6 +238,10 @@ class Store {
   // One RTP stream that ended (StreamRowOf); an empty sensor becomes
   // StoreOptions::sensor.
   virtual void AddStream(StreamRow row) = 0;
+  // An alert that fired, or a change of one (it resolved, its action ran):
+  // the row with its rule, key, fired_at and sensor is created or updated
+  // (alerts_table.h). An empty sensor becomes StoreOptions::sensor.
+  virtual void AddAlert(AlertRow row) = 0;
   // One second of traffic counters (sensor: StoreOptions::sensor). A row
   // already stored for that sensor and second is replaced, and the minute
   // and hour rows are recomputed from the rows below them, so writing the
@@ -283,7 +289,9 @@ class Store {
   // The RTP streams of a call: those whose call_id or other_call_id (a
   // B2BUA's other leg) is `call_id`, every sensor, by first_ts.
   virtual Result<std::vector<StreamRow>> StreamsOfCall(std::string_view call_id) = 0;
-  // Rows in "calls", "active_calls", "registrations", "messages" or "rtp_streams"; other
+  // Stored alerts matching `query`, newest first (id set).
+  virtual Result<std::vector<AlertRow>> Alerts(const AlertQuery& query) = 0;
+  // Rows in "calls", "active_calls", "registrations", "messages", "rtp_streams" or "alerts"; other
   // names are refused.
   virtual Result<int64_t> CountRows(std::string_view table) = 0;
 };

@@ -124,9 +124,10 @@ Result<const char*> CountRowsSql(std::string_view table) {
   if (table == "active_calls") return "SELECT COUNT(*) FROM active_calls";
   if (table == "messages") return "SELECT COUNT(*) FROM messages";
   if (table == "rtp_streams") return "SELECT COUNT(*) FROM rtp_streams";
+  if (table == "alerts") return "SELECT COUNT(*) FROM alerts";
   return Status::Error("no table '" + std::string(table) +
-                       "' to count; use calls, active_calls, registrations, messages or "
-                       "rtp_streams");
+                       "' to count; use calls, active_calls, registrations, messages, "
+                       "rtp_streams or alerts");
 }
 
 int64_t FloorDiv(int64_t a, int64_t b) {

@@ -152,6 +152,24 @@ bool WriteQueue::Push(StreamRow&& row) {
   return true;
 }
 
+bool WriteQueue::Push(AlertRow&& row) {
+  std::unique_lock<std::mutex> lock(mu_);
+  bool waited;
+  RowBatch* batch = ReserveRow(lock, &waited);
+  if (batch == nullptr) return false;
+  for (AlertRow& queued : batch->alerts) {
+    if (queued.rule == row.rule && queued.key == row.key && queued.fired_at == row.fired_at &&
+        queued.sensor == row.sensor) {
+      MergeAlertRow(row, &queued);
+      if (waited) --producers_waiting_;  // no row added
+      return true;
+    }
+  }
+  batch->alerts.push_back(std::move(row));
+  RowAdded(waited);
+  return true;
+}
+
 bool WriteQueue::Push(calls::RegistrationRecord&& row) {
   std::unique_lock<std::mutex> lock(mu_);
   bool waited;
@@ -227,6 +245,7 @@ void WriteQueue::Run() {
       kinds.traffic_seconds = batch.traffic_seconds.size();
       kinds.snapshots = batch.active_snapshots.size();
       kinds.streams = batch.streams.size();
+      kinds.alerts = batch.alerts.size();
       // Told before Flush and Close return, which report it too.
       Report(DescribeRows(kinds, rows) + (rows == 1 ? " is" : " are") + " not stored in " +
              options_.what + ": " + status.message() +
@@ -251,6 +270,7 @@ void WriteQueue::Run() {
       lost_.traffic_seconds += kinds.traffic_seconds;
       lost_.snapshots += kinds.snapshots;
       lost_.streams += kinds.streams;
+      lost_.alerts += kinds.alerts;
       last_error_ = status.message();
       last_lost_error_ = status.message();
     }
@@ -275,6 +295,7 @@ std::string WriteQueue::DescribeRows(const RowKinds& kinds, uint64_t rows) {
   add(kinds.traffic_seconds, "second of traffic counters", "seconds of traffic counters");
   add(kinds.snapshots, "snapshot of active calls", "snapshots of active calls");
   add(kinds.streams, "RTP stream", "RTP streams");
+  add(kinds.alerts, "alert", "alerts");
   return Count(rows, "row", "rows") + (parts.empty() ? "" : " (" + parts + ")");
 }
 
@@ -352,7 +373,7 @@ Status WriteQueue::TakeErrorLocked() {
   lost_ = RowKinds{};
   const uint64_t rows =
       lost.calls + lost.registrations + lost.messages + lost.traffic_seconds + lost.snapshots +
-      lost.streams;
+      lost.streams + lost.alerts;
   return Status::Error(Count(failed, "write batch", "write batches") + " failed: " +
                        DescribeRows(lost, rows) + (rows == 1 ? " is" : " are") +
                        " not stored in " + options_.what +

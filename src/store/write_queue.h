@@ -125,10 +125,13 @@ struct RowBatch {
   // Applied after the rows above, in the order they were queued.
   std::vector<ActiveSnapshot> active_snapshots;
   std::vector<StreamRow> streams;
+  // Alert changes; one row per alert (MergeAlertRow), so that a backend's
+  // upsert never meets the same alert twice in one statement.
+  std::vector<AlertRow> alerts;
 
   size_t size() const {
     return calls.size() + registrations.size() + messages.size() + traffic_seconds.size() +
-           active_snapshots.size() + streams.size();
+           active_snapshots.size() + streams.size() + alerts.size();
   }
   // A call row is about 1.3 KB, a stream row 1-6 KB, a message row 300 B: a
   // batch takes at most kMaxLargeRows calls and streams, so that a burst of
@@ -146,6 +149,7 @@ struct RowBatch {
     traffic_seconds.clear();
     active_snapshots.clear();
     streams.clear();
+    alerts.clear();
   }
   void AddMessage(const EncodedMessage& m);
 
@@ -165,6 +169,7 @@ struct RowBatch {
   X(registrations_inserted, registrations_written)      \
   X(messages_inserted, messages_written)                \
   X(streams_inserted, streams_written)                  \
+  X(alerts_inserted, alerts_written)                    \
   X(duplicates, duplicates_ignored)                     \
   X(message_raw_bytes, message_raw_bytes)               \
   X(message_stored_bytes, message_stored_bytes)         \
@@ -256,6 +261,7 @@ class WriteQueue {
   bool Push(const stats::TrafficCounters& second);
   bool Push(ActiveSnapshot&& snapshot);
   bool Push(StreamRow&& row);
+  bool Push(AlertRow&& row);
 
   // Waits until every row queued before this call is written or given up
   // (while writes fail, that is until they work again or Close gives up).
@@ -274,6 +280,7 @@ class WriteQueue {
   struct RowKinds {
     uint64_t calls = 0, registrations = 0, messages = 0, traffic_seconds = 0, snapshots = 0;
     uint64_t streams = 0;
+    uint64_t alerts = 0;
   };
   // "52000 rows (1200 calls, 50800 messages)".
   static std::string DescribeRows(const RowKinds& kinds, uint64_t rows);

@@ -69,6 +69,8 @@ constexpr ApiRoute kRoutes[] = {
     {"GET", "/api/v1/stats/top", "from to sensor by limit", kLogin, StatsTop},
     {"GET", "/api/v1/stats/traffic", "from to sensor step", kLogin, StatsTraffic},
     {"GET", "/api/v1/stats/quality", "from to sensor by limit", kLogin, StatsQuality},
+    {"GET", "/api/v1/alerts", "state rule severity key from to limit", kLogin, ListAlerts},
+    {"GET", "/api/v1/alerts/rules", "", kLogin, AlertRules},
     {"GET", "/api/v1/live", "", kLogin, LiveStream},
 };
 

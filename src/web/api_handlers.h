@@ -127,6 +127,10 @@ void StatsSummary(ApiContext& c);
 void StatsPeriods(ApiContext& c);
 void StatsTop(ApiContext& c);
 void StatsQuality(ApiContext& c);
+
+// api_alerts.cc
+void ListAlerts(ApiContext& c);
+void AlertRules(ApiContext& c);
 void StatsTraffic(ApiContext& c);
 // live.cc
 void LiveStream(ApiContext& c);

@@ -213,6 +213,11 @@ void LiveHub::PublishConcurrent(uint64_t calls) {
   Broadcast("concurrent", w.str());
 }
 
+void LiveHub::PublishAlert(const std::string& alert_json) {
+  if (client_count() == 0) return;
+  Broadcast("alert", alert_json);
+}
+
 void LiveHub::PollDatabase() {
   if (store_ == nullptr) return;
   store::TrafficQuery q;

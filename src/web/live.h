@@ -61,6 +61,7 @@ class LiveHub : public LiveFeed {
   void PublishCallStart(const calls::CallRecord& call) override;
   void PublishCallEnd(const calls::CallRecord& call) override;
   void PublishConcurrent(uint64_t calls) override;
+  void PublishAlert(const std::string& alert_json) override;
 
   // Appends "event: NAME\ndata: JSON\n\n" to every client.
   void Broadcast(std::string_view event, std::string_view json);

@@ -165,4 +165,33 @@ void WriteTrafficRow(JsonWriter& w, const stats::TrafficCounters& c, std::option
   w.EndObject();
 }
 
+void WriteAlert(JsonWriter& w, const store::AlertRow& a) {
+  w.BeginObject();
+  if (a.id > 0) w.Field("id", a.id);
+  store::VisitNamedAlertColumns(
+      a,
+      [&](std::string_view name, const std::string& v) {
+        if (name == "evidence") {
+          w.Key("evidence").BeginArray();
+          for (const std::string& item : store::ParseEvidence(v)) w.String(item);
+          w.EndArray();
+        } else {
+          w.Field(name == "grouped_by" ? std::string_view("by") : name, v);
+        }
+      },
+      [&](std::string_view name, int64_t v) {
+        w.Field(name, v);
+        w.Key(std::string(name) + "_time");
+        w.String(v > 0 ? FormatIsoTime(v) : std::string());
+      },
+      [&](std::string_view name, double v) { w.Field(name, v); });
+  w.EndObject();
+}
+
+std::string AlertJson(const store::AlertRow& alert) {
+  JsonWriter w;
+  WriteAlert(w, alert);
+  return w.str();
+}
+
 }  // namespace sipman::web

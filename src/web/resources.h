@@ -11,6 +11,7 @@
 #include "base/time.h"
 #include "calls/calls.h"
 #include "stats/stats.h"
+#include "store/alerts_table.h"
 #include "store/streams.h"
 #include "web/json.h"
 
@@ -28,6 +29,12 @@ void WriteCall(JsonWriter& w, const calls::CallRecord& call, std::optional<int64
 // last_ts with their ISO twins, ssrc also as "0x" and 8 hex digits,
 // payload_types and flags as arrays, intervals as their stored object.
 void WriteStream(JsonWriter& w, const store::StreamRow& stream);
+
+// One stored alert (store/alerts_table.h): every column by its name
+// (grouped_by as "by", evidence as an array), times also as ISO text
+// ("fired_at_time", "resolved_at_time", "" while firing).
+void WriteAlert(JsonWriter& w, const store::AlertRow& alert);
+std::string AlertJson(const store::AlertRow& alert);
 
 // A second, minute or hour of traffic counters. `final` is the live feed's:
 // false while the second is still counting.

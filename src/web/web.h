@@ -48,6 +48,8 @@ class LiveFeed {
   virtual void PublishCallEnd(const calls::CallRecord& call) = 0;
   // Calls up now (event "concurrent").
   virtual void PublishConcurrent(uint64_t calls) = 0;
+  // An alert fired or resolved (event "alert", the API's alert object).
+  virtual void PublishAlert(const std::string& /*alert_json*/) {}
 };
 
 struct WebServerOptions {
@@ -100,6 +102,10 @@ struct WebServerOptions {
   // Renders the /metrics body (Prometheus text). Unset: the totals of
   // stats_hour rows in the database.
   std::function<void(std::string*)> metrics;
+  // GET /api/v1/alerts/rules: the rules of the running engine with their
+  // values now (JSON object with "live" and "rules"), safe to call from any
+  // thread. Unset (sipman serve): no rules run in this process.
+  std::function<std::string()> alert_rules;
   // Where the server reports trouble it rides out (no file descriptor left
   // for a new connection, and when it accepts again); one line each, without
   // a newline. Unset: standard error, prefixed "sipman: web: ".

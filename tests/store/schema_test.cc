@@ -67,7 +67,7 @@ TEST(Schema, FreshDatabaseGetsEveryMigrationAndWal) {
   EXPECT_EQ(db.Column("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   std::vector<std::string> tables = db.Column(
       "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
-  EXPECT_EQ(tables, (std::vector<std::string>{"active_calls", "calls", "calls_daily_keys",
+  EXPECT_EQ(tables, (std::vector<std::string>{"active_calls", "alerts", "calls", "calls_daily_keys",
                                               "calls_hourly", "calls_values",
                                               "compression_dictionaries", "messages",
                                               "registrations", "rtp_quality_hourly", "rtp_streams",
@@ -293,7 +293,8 @@ TEST(Schema, IndexesServeTheOperatorsSearches) {
   std::vector<std::string> indexes = db.Column(
       "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name");
   EXPECT_EQ(indexes, (std::vector<std::string>{
-                         "active_calls_sensor", "calls_answered_duration", "calls_call_id",
+                         "active_calls_sensor", "alerts_fired_at", "alerts_firing",
+                         "alerts_natural_key", "calls_answered_duration", "calls_call_id",
                          "calls_callee_invite", "calls_caller_invite", "calls_dst_ip_invite", "calls_mos_min",
                          "calls_natural_key", "calls_post_dial_delay", "calls_report",
                          "calls_src_ip_invite", "calls_state",

@@ -93,8 +93,9 @@ class BackendTest : public ::testing::TestWithParam<Backend> {
 // calls' media columns and rtp_streams) so that a test can take a database
 // back to an older version and migrate it again.
 inline std::string UndoMediaMigrationsSql(bool postgres = false) {
-  std::string sql(postgres ? "DROP TABLE rtp_streams; DROP INDEX calls_mos_min;"
-                           : "DROP TABLE rtp_streams; DROP TABLE rtp_quality_hourly; "
+  // The alerts table (a later migration) goes too.
+  std::string sql(postgres ? "DROP TABLE alerts; DROP TABLE rtp_streams; DROP INDEX calls_mos_min;"
+                           : "DROP TABLE alerts; DROP TABLE rtp_streams; DROP TABLE rtp_quality_hourly; "
                              "DROP INDEX calls_mos_min;");
   for (const char* table : {"calls", "active_calls"}) {
     for (const internal::AddedColumn& c : internal::kCallMediaColumns) {

@@ -20,6 +20,8 @@ const TYPES = {
   'GET /api/v1/stats/top': 'StatsTopResponse',
   'GET /api/v1/stats/quality': 'StatsQualityResponse',
   'GET /api/v1/stats/traffic': 'StatsTrafficResponse',
+  'GET /api/v1/alerts': 'AlertsResponse',
+  'GET /api/v1/alerts/rules': 'AlertRulesResponse',
 };
 
 const lines = [`import type * as T from '${root}/ui/src/types';`];

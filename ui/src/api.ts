@@ -3,7 +3,7 @@
 // sends the session cookie; a 401 anywhere sends the user to the login page
 // and brings them back to where they were after logging in.
 import type {
-  CallResponse, CallsResponse, ErrorResponse, LoginResponse, LogoutResponse, MeResponse,
+  AlertRulesResponse, AlertsResponse, CallResponse, CallsResponse, ErrorResponse, LoginResponse, LogoutResponse, MeResponse,
   PasswordResponse, PeriodBy, QualityBy, RegistrationsCurrentResponse, RegistrationsResponse,
   StatsPeriodsResponse, StatsQualityResponse, StatsSummaryResponse, StatsTopResponse,
   StatsTrafficResponse,
@@ -163,6 +163,16 @@ export const getStatsQuality = (params: Params & { by: QualityBy; limit?: number
 // GET /api/v1/stats/traffic.
 export const getStatsTraffic = (params: Params & { step: TrafficStep }, signal?: AbortSignal) =>
   apiGet<StatsTrafficResponse>('stats/traffic', params, signal);
+
+// --- Alerts -------------------------------------------------------------
+
+// GET /api/v1/alerts (state, rule, key, severity, from, to, limit).
+export const getAlerts = (params: Params, signal?: AbortSignal) =>
+  apiGet<AlertsResponse>('alerts', params, signal);
+
+// GET /api/v1/alerts/rules.
+export const getAlertRules = (signal?: AbortSignal) =>
+  apiGet<AlertRulesResponse>('alerts/rules', {}, signal);
 
 // --- Live stream --------------------------------------------------------
 

@@ -2,6 +2,7 @@
 // the redirect to the login page on 401.
 import './style.css';
 import { logout as apiLogout, setUnauthorizedHandler } from './api';
+import { onFiringCount, refreshFiringCount, REFRESH_MS } from './alert_count';
 import { clear, h } from './util';
 import { renderLogin } from './pages/login';
 import { renderDashboard } from './pages/dashboard';
@@ -10,6 +11,7 @@ import { renderCall } from './pages/call';
 import { renderRegistrations } from './pages/registrations';
 import { renderStats } from './pages/stats';
 import { renderAccount } from './pages/account';
+import { renderAlerts } from './pages/alerts';
 
 // A page draws itself into `root` and returns what to run when it is left
 // (closing streams, stopping timers).
@@ -25,16 +27,19 @@ const routes: Route[] = [
   { re: /^\/calls\/([^/]+)$/, page: renderCall, nav: 'calls', title: 'Call' },
   { re: /^\/registrations$/, page: renderRegistrations, nav: 'registrations', title: 'Registrations' },
   { re: /^\/stats$/, page: renderStats, nav: 'stats', title: 'Statistics' },
+  { re: /^\/alerts$/, page: renderAlerts, nav: 'alerts', title: 'Alerts' },
   { re: /^\/account$/, page: renderAccount, nav: 'account', title: 'Account' },
 ];
 
 const NAV: [string, string][] = [
   ['dashboard', 'Dashboard'], ['calls', 'Calls'], ['registrations', 'Registrations'],
-  ['stats', 'Statistics'],
+  ['stats', 'Statistics'], ['alerts', 'Alerts'],
 ];
 
 let cleanup: Cleanup;
 const app = document.getElementById('app')!;
+// The badge of the frame shown: how many alerts fire now (alert_count.ts).
+let unsubscribeBadge: () => void = () => {};
 
 export function navigate(hash: string): void {
   if (location.hash === hash) route();
@@ -60,6 +65,23 @@ async function logout(): Promise<void> {
   location.hash = '#/login';
 }
 
+// The badge beside "Alerts": the number firing, coloured by the worst
+// severity; hidden while none fires.
+function alertBadge(): HTMLElement {
+  const count = h('span', {});
+  const badge = h('span', { class: 'nav-badge', id: 'nav-alerts-badge', hidden: true }, count,
+    h('span', { class: 'sr-only' }, ' firing'));
+  unsubscribeBadge();
+  unsubscribeBadge = onFiringCount(({ count: n, severity }) => {
+    badge.hidden = n <= 0;
+    badge.className = `nav-badge sev-${severity || 'warning'}`;
+    badge.title = `${n} alert${n === 1 ? '' : 's'} firing`;
+    count.textContent = String(n);
+  });
+  void refreshFiringCount();
+  return badge;
+}
+
 function frame(active: string): HTMLElement {
   const main = h('main', { id: 'main', tabindex: '-1' });
   const header = h('header', { class: 'topbar' },
@@ -68,7 +90,7 @@ function frame(active: string): HTMLElement {
       NAV.map(([id, label]) => h('a', {
         href: `#/${id}`, class: id === active ? 'active' : '',
         'aria-current': id === active ? 'page' : false,
-      }, label))),
+      }, label, id === 'alerts' ? alertBadge() : null))),
     // Account sits with Log out, apart from the data pages: it is about the
     // user, not the traffic.
     h('div', { class: 'user-links' },
@@ -107,3 +129,7 @@ function route(): void {
 
 window.addEventListener('hashchange', route);
 route();
+// The badge is read again every minute, except on the login page.
+window.setInterval(() => {
+  if (currentPath()[0] !== '/login') void refreshFiringCount();
+}, REFRESH_MS);

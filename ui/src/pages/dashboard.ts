@@ -4,10 +4,14 @@
 // /api/v1/stats/traffic until it is back. The parts: dashboard/live.ts (the
 // feed), dashboard/window.ts (the time window's arithmetic),
 // dashboard/quality.ts (the Call quality panel's arithmetic),
-// dashboard/draw.ts (the drawing).
-import { apiTime, getCalls } from '../api';
+// dashboard/draw.ts (the drawing), dashboard/banner.ts (the alerts firing,
+// from GET /api/v1/alerts?state=firing and the stream's `alert` events).
+import { setFiringCount } from '../alert_count';
+import { bannerSummary, FiringSet } from '../alerts';
+import { apiTime, getAlerts, getCalls } from '../api';
 import type { Cdr, LiveCallEvent } from '../types';
 import { nsToMs } from '../util';
+import { AlertBanner } from './dashboard/banner';
 import { DashboardView, RecentCall } from './dashboard/draw';
 import { LiveFeed } from './dashboard/live';
 import { qualitySummary } from './dashboard/quality';
@@ -23,10 +27,17 @@ const RECENT_MAX = 15;
 const QUALITY_LIMIT = 500;
 const QUALITY_DELAY_MS = 2000;
 const QUALITY_REFRESH_MS = 30000;
+// The banner reads the alerts firing when the page opens, when the stream
+// opens (again), and every FIRING_REFRESH_MS besides the stream's events
+// (which `sipman serve` may not send); at most FIRING_LIMIT of them.
+const FIRING_REFRESH_MS = 30000;
+const FIRING_LIMIT = 200;
 
 export function renderDashboard(root: HTMLElement): () => void {
   const win = new TrafficWindow();
   const view = new DashboardView(root);
+  const banner = new AlertBanner();
+  root.prepend(banner.el);
   const recent: RecentCall[] = [];
   let concurrent = 0;
 
@@ -56,6 +67,25 @@ export function renderDashboard(root: HTMLElement): () => void {
     }
   };
 
+  // The alerts firing: the banner and the navigation's badge.
+  const firing = new FiringSet();
+  let firingRead = 0;
+  const drawBanner = () => {
+    banner.draw(bannerSummary(firing));
+    setFiringCount(firing.count, firing.severity);
+  };
+  async function loadFiring(): Promise<void> {
+    if (left) return;
+    const read = ++firingRead;
+    firing.beginRead();
+    try {
+      const d = await getAlerts({ state: 'firing', limit: FIRING_LIMIT });
+      if (left || read !== firingRead) return;
+      firing.reset(d);
+      drawBanner();
+    } catch { /* 401 goes to login; a server without alerts shows no banner */ }
+  }
+
   const addCall = ({ event, call }: LiveCallEvent) => {
     const atNs = event === 'end' ? (call.end_ts || call.invite_ts) : call.invite_ts;
     const at = nsToMs(atNs) || Date.now();
@@ -76,6 +106,8 @@ export function renderDashboard(root: HTMLElement): () => void {
       concurrent = ev.calls;
       win.setConcurrent(concurrent, Date.now());
     },
+    alert: (a) => { if (firing.apply(a)) drawBanner(); },
+    opened: () => void loadFiring(),
     pollRange: () => win.pollRange(Date.now()),
     polled: () => void loadQuality(),
   });
@@ -113,6 +145,8 @@ export function renderDashboard(root: HTMLElement): () => void {
   // Fill the window and the call list from stored data, then go live.
   void feed.poll().then(loadStoredCalls);
   loadRecentCalls().catch(() => {});
+  void loadFiring();
+  const firingRefresh = window.setInterval(() => void loadFiring(), FIRING_REFRESH_MS);
   feed.connect();
   view.drawCalls(recent);
   draw();
@@ -125,6 +159,7 @@ export function renderDashboard(root: HTMLElement): () => void {
     feed.stop();
     window.clearInterval(drawTimer);
     window.clearInterval(qualityRefresh);
+    window.clearInterval(firingRefresh);
     window.clearTimeout(qualityTimer);
     left = true;
   };

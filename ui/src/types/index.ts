@@ -7,3 +7,4 @@ export type * from './calls';
 export type * from './registrations';
 export type * from './stats';
 export type * from './live';
+export type * from './alerts';

@@ -1,6 +1,7 @@
 // The live stream GET /api/v1/live (Server-Sent Events, docs/API.md "Live
 // stream"; written by src/web/live.cc). Each event's data is one JSON
 // object; the event name says which.
+import type { Alert } from './alerts';
 import type { Cdr } from './calls';
 import type { Ns } from './common';
 import type { TrafficRow } from './stats';
@@ -30,9 +31,14 @@ export interface LiveConcurrentEvent {
   calls: number;
 }
 
+// event: alert. An alert fired or resolved, in the shape of a row of
+// GET /api/v1/alerts.
+export type LiveAlertEvent = Alert;
+
 // The event names and their data.
 export interface LiveEvents {
   traffic: LiveTrafficEvent;
   call: LiveCallEvent;
   concurrent: LiveConcurrentEvent;
+  alert: LiveAlertEvent;
 }

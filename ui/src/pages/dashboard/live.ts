@@ -1,8 +1,9 @@
 // The dashboard's live feed: the Server-Sent Events stream GET
 // /api/v1/live (types/live.ts), and while it is down, polling GET
 // /api/v1/stats/traffic every 2 s; the stream is tried again every 5 s.
+// Its `alert` events go to the alert banner.
 import { apiTime, getStatsTraffic, openLiveStream } from '../../api';
-import type { LiveCallEvent, LiveConcurrentEvent, LiveEvents, LiveTrafficEvent,
+import type { LiveAlertEvent, LiveCallEvent, LiveConcurrentEvent, LiveEvents, LiveTrafficEvent,
   TrafficRow } from '../../types';
 
 export type FeedStatus = 'connecting' | 'live' | 'polling';
@@ -12,6 +13,10 @@ export interface FeedHandlers {
   traffic(row: LiveTrafficEvent | TrafficRow, fromStream: boolean): void;
   call(ev: LiveCallEvent): void;
   concurrent(ev: LiveConcurrentEvent): void;
+  // An alert fired or resolved.
+  alert?(ev: LiveAlertEvent): void;
+  // The stream opened (again): what it may have missed is read again.
+  opened?(): void;
   // The range (ms) a poll reads.
   pollRange(): { from: number; to: number };
   // After each poll (read or failed): the page's other periodic reads.
@@ -75,6 +80,7 @@ export class LiveFeed {
       this.stopPolling();
       window.clearTimeout(this.refillTimer);
       this.refillTimer = window.setTimeout(() => void this.poll(), REFILL_MS);
+      this.on.opened?.();
     };
     es.addEventListener('traffic', (e) => {
       const d = parse<'traffic'>(e);
@@ -87,6 +93,10 @@ export class LiveFeed {
     es.addEventListener('concurrent', (e) => {
       const d = parse<'concurrent'>(e);
       if (d) this.on.concurrent(d);
+    });
+    es.addEventListener('alert', (e) => {
+      const d = parse<'alert'>(e);
+      if (d) this.on.alert?.(d);
     });
     es.onerror = () => {
       this.startPolling();

@@ -1,0 +1,752 @@
+// The rule engine. Rules fed by the same events and grouped by the same key
+// share one key table, so an event costs one key lookup per group, however
+// many rules the group holds; each rule keeps its own window per key,
+// indexed by the key's slot in the table.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+#include "alerts/alerts.h"
+#include "alerts/window.h"
+#include "base/ascii.h"
+
+namespace sipman::alerts {
+namespace {
+
+using internal::Histogram;
+using internal::Sample;
+using internal::Window;
+
+constexpr size_t kEvidence = 5;  // items an alert carries at most
+constexpr uint32_t kNone = UINT32_MAX;
+
+// Everything an event offers the key extractors and the rules' samplers.
+struct Context {
+  Source source = Source::kMessage;
+  TimestampNs ts = 0;
+  IpAddress src_ip, dst_ip;  // requester, responder
+  std::string_view sensor, caller, callee, callee_domain, call_id;
+  const MessageEvent* message = nullptr;
+  const CallStartEvent* start = nullptr;
+  const calls::CallRecord* record = nullptr;
+  const HealthEvent* health = nullptr;
+  bool call_end = false;  // gauge rules: a call ended (else started)
+};
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// One key's slot in a group's table. Slots are reused when a key is
+// evicted: the generation tells a rule's window that its samples belonged
+// to the key before.
+struct Slot {
+  std::string key;  // as looked up (addresses in binary)
+  IpAddress address, address2;
+  uint32_t generation = 0;
+  uint32_t prev = kNone, next = kNone;  // least-recently-used list
+  uint32_t firing = 0;                  // rules firing on this key
+};
+
+size_t AppendIp(const IpAddress& ip, std::string* out) {
+  out->push_back(static_cast<char>(ip.family));
+  out->append(reinterpret_cast<const char*>(ip.bytes), ip.is_v4() ? 4 : 16);
+  return out->size();
+}
+
+bool HasOneWayAudio(std::string_view flags) {
+  return flags.find("one_way") != std::string_view::npos ||
+         flags.find("no_media") != std::string_view::npos;
+}
+
+bool NerCounts(const calls::CallRecord& r) {
+  using calls::CallState;
+  switch (r.state) {
+    case CallState::kAnswered:
+    case CallState::kBusy:
+    case CallState::kNoAnswer:
+    case CallState::kCancelled:
+      return true;
+    default:
+      return r.final_status == 480 || r.final_status == 603 || r.final_status == 600;
+  }
+}
+
+bool ContainsIgnoreCase(std::string_view hay, std::string_view lower_needle) {
+  if (lower_needle.size() > hay.size()) return false;
+  for (size_t i = 0; i + lower_needle.size() <= hay.size(); ++i) {
+    size_t k = 0;
+    while (k < lower_needle.size() && AsciiLower(hay[i + k]) == lower_needle[k]) ++k;
+    if (k == lower_needle.size()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct RuleState;
+
+// Rules fed by one source and grouped by one key.
+struct Group {
+  Source source;
+  KeyKind by;
+  int prefix_len;
+  size_t max_keys = 0;
+  std::vector<RuleState*> rules;
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> index;
+  std::vector<Slot> slots;
+  uint32_t lru_head = kNone, lru_tail = kNone;  // head: most recent
+};
+
+struct RuleState {
+  Rule rule;
+  const MetricInfo* info;
+  Group* group = nullptr;
+  size_t position = 0;  // in the group
+  TimestampNs bucket_ns = 0;
+  std::vector<Window> windows;  // by slot
+  std::vector<Histogram> histograms;  // percentile rules, by slot
+  std::vector<std::unique_ptr<std::vector<std::string>>> evidence;  // by slot, when any
+};
+
+struct Firing {
+  RuleState* rule;
+  uint32_t slot;
+  Alert alert;
+};
+
+class Engine::Impl {
+ public:
+  Impl(std::vector<Rule> rules, AlertSink* sink, EngineCounters* counters);
+
+  void Feed(Context& ctx);
+  void Tick(TimestampNs now);
+  std::vector<RuleStatus> Statuses(TimestampNs now);
+
+  std::vector<Rule> rules_copy;
+  std::vector<std::unique_ptr<RuleState>> rules;
+  std::vector<std::unique_ptr<Group>> groups;
+  std::vector<Firing> firing;
+  TimestampNs last_tick_s = 0;
+  TimestampNs latest = 0;
+
+ private:
+  bool MakeKey(const Group& g, const Context& ctx, std::string* key) const;
+  uint32_t Touch(Group& g, const std::string& key, const Context& ctx);
+  void Unlink(Group& g, uint32_t i);
+  void PushFront(Group& g, uint32_t i);
+  bool Sample(const RuleState& r, const Context& ctx, internal::Sample* s) const;
+  double Value(const RuleState& r, uint32_t slot, TimestampNs now, bool* enough, bool* empty);
+  void Evaluate(RuleState& r, uint32_t slot, TimestampNs now, std::string_view sensor);
+  void Fire(RuleState& r, uint32_t slot, TimestampNs now, double value, std::string_view sensor);
+  void Resolve(size_t firing_index, TimestampNs now, double value);
+  void AddEvidence(RuleState& r, uint32_t slot, const Context& ctx);
+  std::string KeyText(const Group& g, const Slot& slot) const;
+
+  AlertSink* sink_;
+  EngineCounters* counters_;
+  std::string key_;
+  std::string item_;
+  std::vector<internal::Sample> samples_;
+};
+
+Engine::Impl::Impl(std::vector<Rule> in, AlertSink* sink, EngineCounters* counters)
+    : rules_copy(in), sink_(sink), counters_(counters) {
+  for (Rule& rule : in) {
+    auto r = std::make_unique<RuleState>();
+    r->info = &InfoOf(rule.metric);
+    r->bucket_ns = std::max<TimestampNs>(1, rule.window_s * kNsPerSecond / internal::kBuckets);
+    // Silence is kept per sensor from the messages; gauges from starts and ends.
+    Source source = r->info->source;
+    if (rule.metric == Metric::kSensorSilent) source = Source::kMessage;
+    const int prefix_len = rule.by == KeyKind::kCalleePrefix ? rule.prefix_len : 0;
+    Group* group = nullptr;
+    for (auto& g : groups) {
+      if (g->source == source && g->by == rule.by && g->prefix_len == prefix_len) group = g.get();
+    }
+    if (group == nullptr) {
+      groups.push_back(std::make_unique<Group>());
+      group = groups.back().get();
+      group->source = source;
+      group->by = rule.by;
+      group->prefix_len = prefix_len;
+    }
+    group->max_keys = std::max(group->max_keys, rule.max_keys);
+    r->group = group;
+    r->position = group->rules.size();
+    group->rules.push_back(r.get());
+    r->rule = std::move(rule);
+    rules.push_back(std::move(r));
+  }
+}
+
+bool Engine::Impl::MakeKey(const Group& g, const Context& ctx, std::string* key) const {
+  key->clear();
+  switch (g.by) {
+    case KeyKind::kAll: key->push_back('*'); return true;
+    case KeyKind::kSrcIp: return AppendIp(ctx.src_ip, key) > 1;
+    case KeyKind::kDstIp: return AppendIp(ctx.dst_ip, key) > 1;
+    case KeyKind::kIpPair: AppendIp(ctx.src_ip, key); return AppendIp(ctx.dst_ip, key) > 2;
+    case KeyKind::kSensor: key->assign(ctx.sensor); break;
+    case KeyKind::kCaller: key->assign(ctx.caller); break;
+    case KeyKind::kCallee: key->assign(ctx.callee); break;
+    case KeyKind::kCalleeDomain: key->assign(ctx.callee_domain); break;
+    case KeyKind::kCalleePrefix:
+      key->assign(ctx.callee.substr(0, static_cast<size_t>(g.prefix_len)));
+      break;
+  }
+  return !key->empty();
+}
+
+std::string Engine::Impl::KeyText(const Group& g, const Slot& slot) const {
+  switch (g.by) {
+    case KeyKind::kAll: return "all";
+    case KeyKind::kSrcIp:
+    case KeyKind::kDstIp: return slot.address.ToString();
+    case KeyKind::kIpPair: return slot.address.ToString() + " > " + slot.address2.ToString();
+    default: return slot.key;
+  }
+}
+
+void Engine::Impl::Unlink(Group& g, uint32_t i) {
+  Slot& s = g.slots[i];
+  (s.prev != kNone ? g.slots[s.prev].next : g.lru_head) = s.next;
+  (s.next != kNone ? g.slots[s.next].prev : g.lru_tail) = s.prev;
+  s.prev = s.next = kNone;
+}
+
+void Engine::Impl::PushFront(Group& g, uint32_t i) {
+  Slot& s = g.slots[i];
+  s.prev = kNone;
+  s.next = g.lru_head;
+  if (g.lru_head != kNone) g.slots[g.lru_head].prev = i;
+  g.lru_head = i;
+  if (g.lru_tail == kNone) g.lru_tail = i;
+}
+
+// The slot of `key`, made most recent; a new key takes a free slot, or the
+// least recent one's when the group holds max_keys (a firing key is passed
+// over a few times before it is taken too, and its alerts resolved).
+uint32_t Engine::Impl::Touch(Group& g, const std::string& key, const Context& ctx) {
+  auto it = g.index.find(key);
+  uint32_t i;
+  if (it != g.index.end()) {
+    i = it->second;
+    if (g.lru_head != i) {
+      Unlink(g, i);
+      PushFront(g, i);
+    }
+    return i;
+  }
+  if (g.slots.size() < g.max_keys) {
+    i = static_cast<uint32_t>(g.slots.size());
+    g.slots.emplace_back();
+    for (RuleState* r : g.rules) {
+      r->windows.emplace_back();
+      if (r->info->value == ValueKind::kPercentile) r->histograms.emplace_back();
+      r->evidence.emplace_back();
+    }
+  } else {
+    i = g.lru_tail;
+    for (int passes = 0; passes < 4 && g.slots[i].firing > 0; ++passes) {
+      Unlink(g, i);
+      PushFront(g, i);
+      i = g.lru_tail;
+    }
+    Slot& old = g.slots[i];
+    if (old.firing > 0) {
+      for (size_t f = firing.size(); f-- > 0;) {
+        if (firing[f].rule->group == &g && firing[f].slot == i) {
+          ++counters_->firing_evicted;
+          Resolve(f, ctx.ts, firing[f].alert.value);
+        }
+      }
+    }
+    g.index.erase(old.key);
+    Unlink(g, i);
+    ++old.generation;
+    ++counters_->keys_evicted;
+  }
+  Slot& s = g.slots[i];
+  s.key = key;
+  s.address = g.by == KeyKind::kDstIp ? ctx.dst_ip : ctx.src_ip;
+  s.address2 = ctx.dst_ip;
+  s.firing = 0;
+  g.index.emplace(key, i);
+  PushFront(g, i);
+  return i;
+}
+
+bool Engine::Impl::Sample(const RuleState& r, const Context& ctx, internal::Sample* s) const {
+  const Rule& rule = r.rule;
+  const calls::CallRecord* c = ctx.record;
+  const MessageEvent* m = ctx.message;
+  *s = internal::Sample{};
+  switch (rule.metric) {
+    case Metric::kAsr:
+      if (c->state == calls::CallState::kInProgress) return false;
+      s->samples = 1;
+      s->hits = c->state == calls::CallState::kAnswered;
+      s->bad = s->hits == 0;
+      return true;
+    case Metric::kNer:
+      if (c->state == calls::CallState::kInProgress) return false;
+      s->samples = 1;
+      s->hits = NerCounts(*c);
+      s->bad = s->hits == 0;
+      return true;
+    case Metric::kPddP95:
+      if (c->post_dial_delay_ms < 0) return false;
+      s->samples = 1;
+      s->bin = internal::PercentileBin(c->post_dial_delay_ms);
+      s->bad = static_cast<double>(c->post_dial_delay_ms) >= rule.fire;
+      return true;
+    case Metric::kStatusShare:
+      if (c->state == calls::CallState::kInProgress) return false;
+      s->samples = 1;
+      s->hits = c->final_status == rule.status;
+      s->bad = s->hits != 0;
+      return true;
+    case Metric::kMos:
+      if (c->mos_min < 0) return false;
+      s->samples = 1;
+      s->hits = std::llround(c->mos_min * 1000);
+      s->bad = c->mos_min <= rule.fire;
+      return true;
+    case Metric::kLoss: {
+      if (c->caller_rtp_packets <= 0 && c->callee_rtp_packets <= 0) return false;
+      const double loss = std::max(c->caller_rtp_loss_pct, c->callee_rtp_loss_pct);
+      s->samples = 1;
+      s->hits = std::llround(std::max(0.0, loss) * 1000);
+      s->bad = loss >= rule.fire;
+      return true;
+    }
+    case Metric::kOneWayShare:
+      if (c->state != calls::CallState::kAnswered ||
+          (c->rtp_streams == 0 && c->media_flags.find("no_media") == std::string::npos)) {
+        return false;
+      }
+      s->samples = 1;
+      s->hits = HasOneWayAudio(c->media_flags);
+      s->bad = s->hits != 0;
+      return true;
+    case Metric::kShortCalls: {
+      const bool answered_short = c->state == calls::CallState::kAnswered && c->bye_ts > 0 &&
+                                  c->duration_ms < rule.max_duration_s * 1000;
+      const bool cancelled_short = c->state == calls::CallState::kCancelled && c->end_ts > 0 &&
+                                   c->end_ts - c->invite_ts < rule.max_duration_s * kNsPerSecond;
+      if (!answered_short && !cancelled_short) return false;
+      s->hits = 1;
+      s->bad = true;
+      return true;
+    }
+    case Metric::kRegisterFailures:
+      if (m->is_request || m->cseq_method != "REGISTER") return false;
+      if (m->status == 401 || m->status == 403 || m->status == 407) {
+        s->hits = 1;
+        s->bad = true;
+        return true;
+      }
+      if (m->status >= 200 && m->status < 300) {
+        s->samples = 1;
+        return true;
+      }
+      return false;
+    case Metric::kRequestRate:
+      if (!m->is_request) return false;
+      for (const std::string& method : rule.methods) {
+        if (m->method == method) {
+          s->hits = 1;
+          s->bad = true;
+          return true;
+        }
+      }
+      return false;
+    case Metric::kNotFoundShare:
+      if (m->is_request || m->status < 200) return false;
+      s->samples = 1;
+      s->hits = m->status == 404;
+      s->bad = s->hits != 0;
+      return true;
+    case Metric::kScanner:
+      if (!m->is_request || m->user_agent.empty()) return false;
+      for (const std::string& ua : rule.user_agents) {
+        if (ContainsIgnoreCase(m->user_agent, ua)) {
+          s->hits = 1;
+          s->bad = true;
+          return true;
+        }
+      }
+      return false;
+    case Metric::kMalformed:
+      if (!m->malformed) return false;
+      s->hits = 1;
+      s->bad = true;
+      return true;
+    case Metric::kConcurrentCalls:
+      if (ctx.call_end && ctx.record->state == calls::CallState::kInProgress) return false;
+      s->hits = ctx.call_end ? -1 : 1;
+      s->bad = !ctx.call_end;
+      return true;
+    case Metric::kPrefixCalls: {
+      std::string_view callee = ctx.callee;
+      for (const std::string& p : rule.prefixes) {
+        std::string_view bare = p;
+        if (callee.starts_with(p) || (bare.starts_with('+') && callee.starts_with("00") &&
+                                      callee.substr(2).starts_with(bare.substr(1)))) {
+          s->hits = 1;
+          s->bad = true;
+          return true;
+        }
+      }
+      return false;
+    }
+    case Metric::kOffHoursCalls: {
+      const int64_t minute_of_day =
+          ((ctx.ts / (60 * kNsPerSecond) + rule.utc_offset_min) % 1440 + 1440) % 1440;
+      const int from = rule.hours_from_min, to = rule.hours_to_min;
+      const bool allowed = from < to ? (minute_of_day >= from && minute_of_day < to)
+                                     : (minute_of_day >= from || minute_of_day < to);
+      if (allowed) return false;
+      s->hits = 1;
+      s->bad = true;
+      return true;
+    }
+    case Metric::kKernelDrops:
+      if (ctx.health->kernel_drops == 0) return false;
+      s->hits = static_cast<int64_t>(ctx.health->kernel_drops);
+      s->bad = true;
+      return true;
+    case Metric::kStoreSpill:
+      if (ctx.health->spilled_rows == 0) return false;
+      s->hits = static_cast<int64_t>(ctx.health->spilled_rows);
+      s->bad = true;
+      return true;
+    case Metric::kSensorSilent:
+      return true;  // every message: the sensor is heard
+  }
+  return false;
+}
+
+double Engine::Impl::Value(const RuleState& r, uint32_t slot, TimestampNs now, bool* enough,
+                           bool* empty) {
+  const Window& w = r.windows[slot];
+  const int64_t hits = w.hits_sum, samples = w.samples_sum;
+  *empty = hits == 0 && samples == 0;
+  *enough = samples >= r.rule.min_samples;
+  switch (r.info->value) {
+    case ValueKind::kRatio:
+      return samples > 0 ? 100.0 * static_cast<double>(hits) / static_cast<double>(samples) : 0;
+    case ValueKind::kMean:
+      return samples > 0 ? static_cast<double>(hits) / static_cast<double>(samples) / 1000 : 0;
+    case ValueKind::kPercentile:
+      return samples > 0 ? r.histograms[slot].P95(samples) : 0;
+    case ValueKind::kCount:
+      *enough = true;
+      return static_cast<double>(hits);
+    case ValueKind::kRate:
+      *enough = true;
+      return static_cast<double>(hits) / static_cast<double>(r.rule.window_s);
+    case ValueKind::kDifference:
+      *enough = true;
+      return static_cast<double>(std::max<int64_t>(0, hits - samples));
+    case ValueKind::kGauge:
+      *enough = true;
+      *empty = hits <= 0;
+      return static_cast<double>(std::max<int64_t>(0, hits));
+    case ValueKind::kSilence:
+      *enough = true;
+      *empty = false;
+      return static_cast<double>(std::max<TimestampNs>(0, now - w.last_ts) / kNsPerSecond);
+  }
+  return 0;
+}
+
+void Engine::Impl::Evaluate(RuleState& r, uint32_t slot, TimestampNs now, std::string_view sensor) {
+  Window& w = r.windows[slot];
+  if (r.info->value != ValueKind::kGauge && r.info->value != ValueKind::kSilence) {
+    w.Slide(now / r.bucket_ns);
+    if (!r.histograms.empty()) r.histograms[slot].Slide(now / r.bucket_ns);
+  }
+  bool enough = false, empty = false;
+  const double value = Value(r, slot, now, &enough, &empty);
+  const bool above = r.info->direction == Direction::kAbove;
+  if (w.firing < 0) {
+    if (enough && !empty && (above ? value >= r.rule.fire : value <= r.rule.fire)) {
+      Fire(r, slot, now, value, sensor);
+    }
+  } else if (empty || (enough && (above ? value <= r.rule.resolve : value >= r.rule.resolve))) {
+    Resolve(static_cast<size_t>(w.firing), now, value);
+  }
+}
+
+void Engine::Impl::Fire(RuleState& r, uint32_t slot, TimestampNs now, double value,
+                        std::string_view sensor) {
+  Group& g = *r.group;
+  Firing f{&r, slot, {}};
+  Alert& a = f.alert;
+  a.rule = r.rule.name;
+  a.metric = r.rule.metric;
+  a.by = r.rule.by;
+  a.key = KeyText(g, g.slots[slot]);
+  a.severity = r.rule.severity;
+  a.firing = true;
+  a.fired_at = now;
+  a.value = value;
+  a.threshold = r.rule.fire;
+  if (r.evidence[slot]) a.evidence = *r.evidence[slot];
+  a.sensor.assign(sensor);
+  a.action = r.rule.action;
+  if (g.by == KeyKind::kSrcIp || g.by == KeyKind::kDstIp) a.address = g.slots[slot].address;
+  r.windows[slot].firing = static_cast<int32_t>(firing.size());
+  ++g.slots[slot].firing;
+  ++counters_->fired;
+  firing.push_back(std::move(f));
+  sink_->OnAlert(firing.back().alert);
+}
+
+void Engine::Impl::Resolve(size_t index, TimestampNs now, double value) {
+  Firing& f = firing[index];
+  f.alert.firing = false;
+  f.alert.resolved_at = now;
+  f.alert.value = value;
+  f.alert.threshold = f.rule->rule.resolve;
+  ++counters_->resolved;
+  sink_->OnAlert(f.alert);
+  f.rule->windows[f.slot].firing = -1;
+  --f.rule->group->slots[f.slot].firing;
+  if (index != firing.size() - 1) {
+    firing[index] = std::move(firing.back());
+    firing[index].rule->windows[firing[index].slot].firing = static_cast<int32_t>(index);
+  }
+  firing.pop_back();
+}
+
+void Engine::Impl::AddEvidence(RuleState& r, uint32_t slot, const Context& ctx) {
+  const KeyKind by = r.group->by;
+  const bool by_address = by == KeyKind::kSrcIp || by == KeyKind::kDstIp || by == KeyKind::kIpPair;
+  if (ctx.source == Source::kHealth) return;
+  if (ctx.source == Source::kMessage && !by_address) {
+    char ip[46];
+    item_.assign(ip, ctx.src_ip.Format(ip));
+  } else if (!ctx.call_id.empty()) {
+    item_.assign(ctx.call_id);
+  } else {
+    return;
+  }
+  auto& list = r.evidence[slot];
+  if (!list) list = std::make_unique<std::vector<std::string>>();
+  if (std::find(list->begin(), list->end(), item_) != list->end()) return;
+  if (list->size() < kEvidence) {
+    list->push_back(item_);
+  } else {
+    // The oldest item's string is reused for the newest: no allocation
+    // once the list is full.
+    std::rotate(list->begin(), list->begin() + 1, list->end());
+    list->back().assign(item_);
+  }
+}
+
+void Engine::Impl::Feed(Context& ctx) {
+  latest = std::max(latest, ctx.ts);
+  for (auto& gp : groups) {
+    Group& g = *gp;
+    const bool gauge_end = ctx.call_end && g.source == Source::kCallStart;
+    if (g.source != ctx.source && !gauge_end) continue;
+    // Sample first: most events concern none of a group's rules.
+    bool any = false;
+    const size_t n = g.rules.size();
+    std::vector<internal::Sample>& samples = samples_;
+    if (samples.size() < n) samples.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      RuleState& r = *g.rules[i];
+      const bool takes = gauge_end ? r.info->value == ValueKind::kGauge : true;
+      samples[i].samples = -1;
+      if (takes && Sample(r, ctx, &samples[i])) any = true;
+    }
+    if (!any || !MakeKey(g, ctx, &key_)) continue;
+    const uint32_t slot = Touch(g, key_, ctx);
+    const uint32_t generation = g.slots[slot].generation;
+    for (size_t i = 0; i < n; ++i) {
+      if (samples[i].samples < 0) continue;
+      RuleState& r = *g.rules[i];
+      Window& w = r.windows[slot];
+      if (w.generation != generation) {
+        const int32_t keep_firing = -1;
+        w = Window{};
+        w.generation = generation;
+        w.firing = keep_firing;
+        if (!r.histograms.empty()) r.histograms[slot] = Histogram{};
+        r.evidence[slot].reset();
+      }
+      const int64_t bucket = ctx.ts / r.bucket_ns;
+      switch (r.info->value) {
+        case ValueKind::kGauge:
+          w.hits_sum = std::max<int64_t>(0, w.hits_sum + samples[i].hits);
+          break;
+        case ValueKind::kSilence:
+          w.last_ts = std::max(w.last_ts, ctx.ts);
+          break;
+        default:
+          w.Slide(bucket);
+          w.Add(bucket, samples[i]);
+          if (samples[i].bin >= 0) {
+            r.histograms[slot].Slide(bucket);
+            r.histograms[slot].Add(bucket, samples[i].bin);
+          }
+      }
+      if (samples[i].bad) AddEvidence(r, slot, ctx);
+      if (r.info->value != ValueKind::kSilence || w.firing >= 0) Evaluate(r, slot, ctx.ts, ctx.sensor);
+    }
+  }
+}
+
+// Once per second of capture time. Between events a window changes only
+// when one of its buckets expires, and a sensor's silence only grows: a
+// firing alert is looked at on each bucket boundary passed since the last
+// tick, a silent sensor at the moment its silence reaches the threshold,
+// both rounded up to the whole second. So an alert fires and resolves at the
+// same second whether the capture is read live (a tick every second) or
+// from a file (ticks only as packets come, however far apart).
+void Engine::Impl::Tick(TimestampNs now) {
+  latest = std::max(latest, now);
+  const TimestampNs second = now / kNsPerSecond;
+  if (last_tick_s == 0) {
+    last_tick_s = second;
+    return;
+  }
+  if (second <= last_tick_s) return;
+  const TimestampNs done_until = last_tick_s * kNsPerSecond;  // evaluated up to here
+  last_tick_s = second;
+  const TimestampNs until = second * kNsPerSecond;
+  auto ceil_second = [](TimestampNs t) {
+    return (t + kNsPerSecond - 1) / kNsPerSecond * kNsPerSecond;
+  };
+  for (size_t f = firing.size(); f-- > 0;) {
+    RuleState& r = *firing[f].rule;
+    if (r.info->value == ValueKind::kGauge || r.info->value == ValueKind::kSilence) continue;
+    const uint32_t slot = firing[f].slot;
+    for (int64_t b = r.windows[slot].head + 1, n = 0; n <= internal::kBuckets; ++b, ++n) {
+      const TimestampNs t = ceil_second(b * r.bucket_ns);
+      if (t > until) break;
+      if (t <= done_until) continue;
+      Evaluate(r, slot, t, firing[f].alert.sensor);
+      if (f >= firing.size() || firing[f].rule != &r || firing[f].slot != slot) break;  // resolved
+    }
+  }
+  for (auto& r : rules) {
+    if (r->info->value != ValueKind::kSilence) continue;
+    for (uint32_t slot = 0; slot < r->windows.size(); ++slot) {
+      const Window& w = r->windows[slot];
+      if (w.generation != r->group->slots[slot].generation || w.last_ts <= 0 || w.firing >= 0) continue;
+      const TimestampNs t =
+          ceil_second(w.last_ts + static_cast<TimestampNs>(r->rule.fire * 1e9));
+      if (t <= until) Evaluate(*r, slot, std::max(t, done_until), r->group->slots[slot].key);
+    }
+  }
+}
+
+std::vector<RuleStatus> Engine::Impl::Statuses(TimestampNs now) {
+  std::vector<RuleStatus> out;
+  for (auto& rp : rules) {
+    RuleState& r = *rp;
+    RuleStatus st;
+    st.rule = &r.rule;
+    st.keys = r.group->index.size();
+    const bool above = r.info->direction == Direction::kAbove;
+    for (uint32_t slot = 0; slot < r.windows.size(); ++slot) {
+      Window& w = r.windows[slot];
+      if (w.generation != r.group->slots[slot].generation) continue;
+      if (w.firing >= 0) ++st.firing;
+      if (r.info->value != ValueKind::kGauge && r.info->value != ValueKind::kSilence) {
+        w.Slide(now / r.bucket_ns);
+        if (!r.histograms.empty()) r.histograms[slot].Slide(now / r.bucket_ns);
+      }
+      bool enough = false, empty = false;
+      const double v = Value(r, slot, now, &enough, &empty);
+      if (!enough || empty) continue;
+      if (!st.has_value || (above ? v > st.worst_value : v < st.worst_value)) {
+        st.has_value = true;
+        st.worst_value = v;
+        st.worst_key = KeyText(*r.group, r.group->slots[slot]);
+      }
+    }
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+Engine::Engine(std::vector<Rule> rules, AlertSink* sink)
+    : impl_(std::make_unique<Impl>(std::move(rules), sink, &counters_)) {}
+Engine::~Engine() = default;
+
+void Engine::OnMessage(const MessageEvent& e) {
+  ++counters_.events;
+  Context ctx;
+  ctx.source = Source::kMessage;
+  ctx.ts = e.ts;
+  ctx.message = &e;
+  // A response is keyed by its request's sender: the response's destination.
+  ctx.src_ip = e.is_request ? e.src_ip : e.dst_ip;
+  ctx.dst_ip = e.is_request ? e.dst_ip : e.src_ip;
+  ctx.sensor = e.sensor;
+  ctx.caller = e.from_user;
+  ctx.callee = !e.ruri_user.empty() ? e.ruri_user : e.to_user;
+  ctx.callee_domain = e.to_domain;
+  ctx.call_id = e.call_id;
+  impl_->Feed(ctx);
+}
+
+void Engine::OnCallStart(const CallStartEvent& e) {
+  ++counters_.events;
+  Context ctx;
+  ctx.source = Source::kCallStart;
+  ctx.ts = e.ts;
+  ctx.start = &e;
+  ctx.src_ip = e.src_ip;
+  ctx.dst_ip = e.dst_ip;
+  ctx.sensor = e.sensor;
+  ctx.caller = e.caller;
+  ctx.callee = e.callee;
+  ctx.callee_domain = e.callee_domain;
+  ctx.call_id = e.call_id;
+  impl_->Feed(ctx);
+}
+
+void Engine::OnCallEnd(const calls::CallRecord& c) {
+  ++counters_.events;
+  Context ctx;
+  ctx.source = Source::kCallEnd;
+  ctx.call_end = true;
+  // A record is handed over when its call ends, or later (linger): its
+  // samples belong to its end, whenever the tracker lets it go.
+  ctx.ts = c.end_ts > 0 ? c.end_ts : c.invite_ts;
+  ctx.record = &c;
+  ctx.src_ip = c.src_ip;
+  ctx.dst_ip = c.dst_ip;
+  ctx.sensor = c.sensor;
+  ctx.caller = c.caller_user;
+  ctx.callee = !c.ruri_user.empty() ? std::string_view(c.ruri_user) : std::string_view(c.callee_user);
+  ctx.callee_domain = c.callee_domain;
+  ctx.call_id = c.call_id;
+  impl_->Feed(ctx);
+}
+
+void Engine::OnHealth(const HealthEvent& e) {
+  ++counters_.events;
+  Context ctx;
+  ctx.source = Source::kHealth;
+  ctx.ts = e.ts;
+  ctx.health = &e;
+  ctx.sensor = e.sensor;
+  impl_->Feed(ctx);
+}
+
+void Engine::AdvanceTime(TimestampNs now) { impl_->Tick(now); }
+const std::vector<Rule>& Engine::rules() const { return impl_->rules_copy; }
+std::vector<RuleStatus> Engine::RuleStatuses(TimestampNs now) { return impl_->Statuses(now); }
+size_t Engine::firing() const { return impl_->firing.size(); }
+
+}  // namespace sipman::alerts
