@@ -49,7 +49,7 @@ namespace sipman::alerts {
   X(kOneWayShare, "one_way_share", kCallEnd, kRatio, kAbove, "quality",                         \
     "answered calls with RTP one way only or none / answered calls with media analysed, %")     \
   X(kRegisterFailures, "register_failures", kMessage, kDifference, kAbove, "security",         \
-    "REGISTER answered 401/403/407 minus REGISTER answered 2xx, in the window")                 \
+    "REGISTER with credentials answered 401/403/407, minus REGISTER answered 2xx, in the window") \
   X(kRequestRate, "request_rate", kMessage, kRate, kAbove, "security",                          \
     "requests per second (of `methods`, default INVITE and REGISTER)")                          \
   X(kNotFoundShare, "not_found_share", kMessage, kRatio, kAbove, "security",                    \
@@ -203,6 +203,9 @@ struct MessageEvent {
   std::string_view call_id;
   std::string_view sensor;
   bool malformed = false;        // unreadable, or parsed with a malformed flag
+  // A response to a REGISTER that carried Authorization or
+  // Proxy-Authorization: its 401, 403 or 407 says the credentials were wrong.
+  bool to_credentials = false;
 };
 
 struct CallStartEvent {
@@ -228,8 +231,10 @@ struct Alert {
   bool firing = true;    // false: resolved
   TimestampNs fired_at = 0;
   TimestampNs resolved_at = 0;  // 0 while firing
-  double value = 0;      // when it fired (resolved: when it resolved)
-  double threshold = 0;  // the fire threshold (resolved: the resolve one)
+  double value = 0;      // when it fired
+  double threshold = 0;  // the fire threshold
+  double resolved_value = 0;     // when it resolved (0 while firing)
+  double resolve_threshold = 0;  // the rule's resolve threshold
   std::vector<std::string> evidence;  // Call-IDs, or source addresses for user keys
   std::string sensor;
   std::string action;    // the rule's action ("" none)
@@ -280,8 +285,9 @@ class Engine {
 
   void OnMessage(const MessageEvent& event);
   void OnCallStart(const CallStartEvent& event);
-  // A call's record (it ended, or was emitted at the end of input).
-  void OnCallEnd(const calls::CallRecord& record);
+  // A call's record (it ended, or was emitted at the end of input);
+  // `sensor` when the record names none.
+  void OnCallEnd(const calls::CallRecord& record, std::string_view sensor = {});
   void OnHealth(const HealthEvent& event);
   // Re-evaluates firing alerts as their windows slide, once per second of
   // capture time.

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "alerts/alerts.h"
+#include "alerts/key_table.h"
 #include "alerts/window.h"
 #include "base/ascii.h"
 
@@ -15,11 +16,12 @@ namespace sipman::alerts {
 namespace {
 
 using internal::Histogram;
+using internal::KeyTable;
+using internal::Slot;
 using internal::Sample;
 using internal::Window;
 
 constexpr size_t kEvidence = 5;  // items an alert carries at most
-constexpr uint32_t kNone = UINT32_MAX;
 
 // Everything an event offers the key extractors and the rules' samplers.
 struct Context {
@@ -32,22 +34,6 @@ struct Context {
   const calls::CallRecord* record = nullptr;
   const HealthEvent* health = nullptr;
   bool call_end = false;  // gauge rules: a call ended (else started)
-};
-
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
-// One key's slot in a group's table. Slots are reused when a key is
-// evicted: the generation tells a rule's window that its samples belonged
-// to the key before.
-struct Slot {
-  std::string key;  // as looked up (addresses in binary)
-  IpAddress address, address2;
-  uint32_t generation = 0;
-  uint32_t prev = kNone, next = kNone;  // least-recently-used list
-  uint32_t firing = 0;                  // rules firing on this key
 };
 
 size_t AppendIp(const IpAddress& ip, std::string* out) {
@@ -88,27 +74,39 @@ bool ContainsIgnoreCase(std::string_view hay, std::string_view lower_needle) {
 
 struct RuleState;
 
-// Rules fed by one source and grouped by one key.
+// Rules fed by one source and grouped by one key. The rules' state of one
+// key lies together (slot-major), so an event touches one stretch of memory.
 struct Group {
   Source source;
   KeyKind by;
   int prefix_len;
   size_t max_keys = 0;
   std::vector<RuleState*> rules;
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> index;
-  std::vector<Slot> slots;
-  uint32_t lru_head = kNone, lru_tail = kNone;  // head: most recent
+  size_t percentile_rules = 0;
+  std::unique_ptr<KeyTable> keys;
+  std::vector<Window> windows;        // [slot * rules.size() + rule position]
+  std::vector<Histogram> histograms;  // [slot * percentile_rules + percentile position]
+  std::vector<std::unique_ptr<std::vector<std::string>>> evidence;  // as windows; when any
+
+  std::vector<Slot>& slots() { return keys->slots(); }
 };
 
 struct RuleState {
   Rule rule;
   const MetricInfo* info;
   Group* group = nullptr;
-  size_t position = 0;  // in the group
+  size_t position = 0;             // in the group
+  size_t percentile_position = 0;  // among the group's percentile rules
   TimestampNs bucket_ns = 0;
-  std::vector<Window> windows;  // by slot
-  std::vector<Histogram> histograms;  // percentile rules, by slot
-  std::vector<std::unique_ptr<std::vector<std::string>>> evidence;  // by slot, when any
+
+  Window& window(uint32_t slot) const { return group->windows[slot * group->rules.size() + position]; }
+  Histogram& histogram(uint32_t slot) const {
+    return group->histograms[slot * group->percentile_rules + percentile_position];
+  }
+  std::unique_ptr<std::vector<std::string>>& evidence(uint32_t slot) {
+    return group->evidence[slot * group->rules.size() + position];
+  }
+  bool percentile() const { return info->value == ValueKind::kPercentile; }
 };
 
 struct Firing {
@@ -135,14 +133,13 @@ class Engine::Impl {
  private:
   bool MakeKey(const Group& g, const Context& ctx, std::string* key) const;
   uint32_t Touch(Group& g, const std::string& key, const Context& ctx);
-  void Unlink(Group& g, uint32_t i);
-  void PushFront(Group& g, uint32_t i);
   bool Sample(const RuleState& r, const Context& ctx, internal::Sample* s) const;
   double Value(const RuleState& r, uint32_t slot, TimestampNs now, bool* enough, bool* empty);
   void Evaluate(RuleState& r, uint32_t slot, TimestampNs now, std::string_view sensor);
   void Fire(RuleState& r, uint32_t slot, TimestampNs now, double value, std::string_view sensor);
   void Resolve(size_t firing_index, TimestampNs now, double value);
   void AddEvidence(RuleState& r, uint32_t slot, const Context& ctx);
+  bool NearFiring(RuleState& r, uint32_t slot, TimestampNs now);
   std::string KeyText(const Group& g, const Slot& slot) const;
 
   AlertSink* sink_;
@@ -150,6 +147,7 @@ class Engine::Impl {
   std::string key_;
   std::string item_;
   std::vector<internal::Sample> samples_;
+  std::vector<char> taken_;  // per rule of the group: the event gave it a sample
 };
 
 Engine::Impl::Impl(std::vector<Rule> in, AlertSink* sink, EngineCounters* counters)
@@ -176,9 +174,20 @@ Engine::Impl::Impl(std::vector<Rule> in, AlertSink* sink, EngineCounters* counte
     group->max_keys = std::max(group->max_keys, rule.max_keys);
     r->group = group;
     r->position = group->rules.size();
+    if (r->info->value == ValueKind::kPercentile) r->percentile_position = group->percentile_rules++;
     group->rules.push_back(r.get());
     r->rule = std::move(rule);
     rules.push_back(std::move(r));
+  }
+  for (auto& g : groups) {
+    g->keys = std::make_unique<KeyTable>(g->max_keys);
+    // Room for the keys up front (address space; pages are taken as keys
+    // come), so that growing never copies every window, up to 128 Ki keys.
+    const size_t keys = std::min<size_t>(g->max_keys, size_t{1} << 17);
+    g->windows.reserve(keys * g->rules.size());
+    g->evidence.reserve(keys * g->rules.size());
+    g->histograms.reserve(keys * g->percentile_rules);
+    g->keys->slots().reserve(keys);
   }
 }
 
@@ -210,72 +219,41 @@ std::string Engine::Impl::KeyText(const Group& g, const Slot& slot) const {
   }
 }
 
-void Engine::Impl::Unlink(Group& g, uint32_t i) {
-  Slot& s = g.slots[i];
-  (s.prev != kNone ? g.slots[s.prev].next : g.lru_head) = s.next;
-  (s.next != kNone ? g.slots[s.next].prev : g.lru_tail) = s.prev;
-  s.prev = s.next = kNone;
-}
-
-void Engine::Impl::PushFront(Group& g, uint32_t i) {
-  Slot& s = g.slots[i];
-  s.prev = kNone;
-  s.next = g.lru_head;
-  if (g.lru_head != kNone) g.slots[g.lru_head].prev = i;
-  g.lru_head = i;
-  if (g.lru_tail == kNone) g.lru_tail = i;
-}
-
-// The slot of `key`, made most recent; a new key takes a free slot, or the
-// least recent one's when the group holds max_keys (a firing key is passed
-// over a few times before it is taken too, and its alerts resolved).
+// The slot of `key`; a new key takes a new slot, or, when the group holds
+// max_keys, the least recently used of a few sampled ones (a firing one only
+// when all sampled are firing: its alerts resolve, counted).
 uint32_t Engine::Impl::Touch(Group& g, const std::string& key, const Context& ctx) {
-  auto it = g.index.find(key);
-  uint32_t i;
-  if (it != g.index.end()) {
-    i = it->second;
-    if (g.lru_head != i) {
-      Unlink(g, i);
-      PushFront(g, i);
-    }
+  const uint64_t hash = KeyTable::Hash(key);
+  KeyTable& keys = *g.keys;
+  uint32_t i = keys.Find(key, hash);
+  const uint32_t now_s = static_cast<uint32_t>(ctx.ts / kNsPerSecond);
+  if (i != KeyTable::kNotFound) {
+    keys.slots()[i].last_used = now_s;
     return i;
   }
-  if (g.slots.size() < g.max_keys) {
-    i = static_cast<uint32_t>(g.slots.size());
-    g.slots.emplace_back();
-    for (RuleState* r : g.rules) {
-      r->windows.emplace_back();
-      if (r->info->value == ValueKind::kPercentile) r->histograms.emplace_back();
-      r->evidence.emplace_back();
-    }
+  if (!keys.full()) {
+    i = keys.Add(key, hash);
+    const size_t n = g.rules.size();
+    g.windows.resize(keys.slots().size() * n);
+    g.evidence.resize(keys.slots().size() * n);
+    g.histograms.resize(keys.slots().size() * g.percentile_rules);
   } else {
-    i = g.lru_tail;
-    for (int passes = 0; passes < 4 && g.slots[i].firing > 0; ++passes) {
-      Unlink(g, i);
-      PushFront(g, i);
-      i = g.lru_tail;
-    }
-    Slot& old = g.slots[i];
-    if (old.firing > 0) {
+    i = keys.Victim();
+    if (keys.slots()[i].firing > 0) {
       for (size_t f = firing.size(); f-- > 0;) {
-        if (firing[f].rule->group == &g && firing[f].slot == i) {
+        if (f < firing.size() && firing[f].rule->group == &g && firing[f].slot == i) {
           ++counters_->firing_evicted;
           Resolve(f, ctx.ts, firing[f].alert.value);
         }
       }
     }
-    g.index.erase(old.key);
-    Unlink(g, i);
-    ++old.generation;
+    keys.Reuse(i, key, hash);
     ++counters_->keys_evicted;
   }
-  Slot& s = g.slots[i];
-  s.key = key;
+  Slot& s = keys.slots()[i];
   s.address = g.by == KeyKind::kDstIp ? ctx.dst_ip : ctx.src_ip;
   s.address2 = ctx.dst_ip;
-  s.firing = 0;
-  g.index.emplace(key, i);
-  PushFront(g, i);
+  s.last_used = now_s;
   return i;
 }
 
@@ -343,8 +321,11 @@ bool Engine::Impl::Sample(const RuleState& r, const Context& ctx, internal::Samp
       return true;
     }
     case Metric::kRegisterFailures:
+      // Credentials refused. A plain challenge is not a failure: every
+      // phone gets one, and during a registration storm many answers to
+      // challenges are on their way at once.
       if (m->is_request || m->cseq_method != "REGISTER") return false;
-      if (m->status == 401 || m->status == 403 || m->status == 407) {
+      if (m->to_credentials && (m->status == 401 || m->status == 403 || m->status == 407)) {
         s->hits = 1;
         s->bad = true;
         return true;
@@ -432,7 +413,7 @@ bool Engine::Impl::Sample(const RuleState& r, const Context& ctx, internal::Samp
 
 double Engine::Impl::Value(const RuleState& r, uint32_t slot, TimestampNs now, bool* enough,
                            bool* empty) {
-  const Window& w = r.windows[slot];
+  const Window& w = r.window(slot);
   const int64_t hits = w.hits_sum, samples = w.samples_sum;
   *empty = hits == 0 && samples == 0;
   *enough = samples >= r.rule.min_samples;
@@ -442,7 +423,7 @@ double Engine::Impl::Value(const RuleState& r, uint32_t slot, TimestampNs now, b
     case ValueKind::kMean:
       return samples > 0 ? static_cast<double>(hits) / static_cast<double>(samples) / 1000 : 0;
     case ValueKind::kPercentile:
-      return samples > 0 ? r.histograms[slot].P95(samples) : 0;
+      return samples > 0 ? r.histogram(slot).P95(samples) : 0;
     case ValueKind::kCount:
       *enough = true;
       return static_cast<double>(hits);
@@ -464,11 +445,27 @@ double Engine::Impl::Value(const RuleState& r, uint32_t slot, TimestampNs now, b
   return 0;
 }
 
+// Whether a key's value is close enough to its threshold for the samples
+// that push it there to be kept as evidence: firing, or half-way there with
+// half the samples. Most keys never come close, and keep none.
+bool Engine::Impl::NearFiring(RuleState& r, uint32_t slot, TimestampNs now) {
+  const Window& w = r.window(slot);
+  if (w.firing >= 0) return true;
+  const ValueKind kind = r.info->value;
+  const bool sampled = kind == ValueKind::kRatio || kind == ValueKind::kMean || kind == ValueKind::kPercentile;
+  if (sampled && w.samples_sum * 2 < r.rule.min_samples) return false;
+  bool enough = false, empty = false;
+  const double value = Value(r, slot, now, &enough, &empty);
+  if (r.info->direction == Direction::kAbove) return value >= r.rule.fire * 0.5;
+  const double hi = r.info->value == ValueKind::kRatio ? 100 : r.rule.metric == Metric::kMos ? 5 : r.rule.fire * 2;
+  return value <= r.rule.fire + (hi - r.rule.fire) * 0.5;
+}
+
 void Engine::Impl::Evaluate(RuleState& r, uint32_t slot, TimestampNs now, std::string_view sensor) {
-  Window& w = r.windows[slot];
+  Window& w = r.window(slot);
   if (r.info->value != ValueKind::kGauge && r.info->value != ValueKind::kSilence) {
     w.Slide(now / r.bucket_ns);
-    if (!r.histograms.empty()) r.histograms[slot].Slide(now / r.bucket_ns);
+    if (r.percentile()) r.histogram(slot).Slide(now / r.bucket_ns);
   }
   bool enough = false, empty = false;
   const double value = Value(r, slot, now, &enough, &empty);
@@ -490,18 +487,19 @@ void Engine::Impl::Fire(RuleState& r, uint32_t slot, TimestampNs now, double val
   a.rule = r.rule.name;
   a.metric = r.rule.metric;
   a.by = r.rule.by;
-  a.key = KeyText(g, g.slots[slot]);
+  a.key = KeyText(g, g.slots()[slot]);
   a.severity = r.rule.severity;
   a.firing = true;
   a.fired_at = now;
   a.value = value;
   a.threshold = r.rule.fire;
-  if (r.evidence[slot]) a.evidence = *r.evidence[slot];
+  a.resolve_threshold = r.rule.resolve;
+  if (r.evidence(slot)) a.evidence = *r.evidence(slot);
   a.sensor.assign(sensor);
   a.action = r.rule.action;
-  if (g.by == KeyKind::kSrcIp || g.by == KeyKind::kDstIp) a.address = g.slots[slot].address;
-  r.windows[slot].firing = static_cast<int32_t>(firing.size());
-  ++g.slots[slot].firing;
+  if (g.by == KeyKind::kSrcIp || g.by == KeyKind::kDstIp) a.address = g.slots()[slot].address;
+  r.window(slot).firing = static_cast<int32_t>(firing.size());
+  ++g.slots()[slot].firing;
   ++counters_->fired;
   firing.push_back(std::move(f));
   sink_->OnAlert(firing.back().alert);
@@ -511,15 +509,14 @@ void Engine::Impl::Resolve(size_t index, TimestampNs now, double value) {
   Firing& f = firing[index];
   f.alert.firing = false;
   f.alert.resolved_at = now;
-  f.alert.value = value;
-  f.alert.threshold = f.rule->rule.resolve;
+  f.alert.resolved_value = value;
   ++counters_->resolved;
   sink_->OnAlert(f.alert);
-  f.rule->windows[f.slot].firing = -1;
-  --f.rule->group->slots[f.slot].firing;
+  f.rule->window(f.slot).firing = -1;
+  --f.rule->group->slots()[f.slot].firing;
   if (index != firing.size() - 1) {
     firing[index] = std::move(firing.back());
-    firing[index].rule->windows[firing[index].slot].firing = static_cast<int32_t>(index);
+    firing[index].rule->window(firing[index].slot).firing = static_cast<int32_t>(index);
   }
   firing.pop_back();
 }
@@ -536,7 +533,7 @@ void Engine::Impl::AddEvidence(RuleState& r, uint32_t slot, const Context& ctx) 
   } else {
     return;
   }
-  auto& list = r.evidence[slot];
+  auto& list = r.evidence(slot);
   if (!list) list = std::make_unique<std::vector<std::string>>();
   if (std::find(list->begin(), list->end(), item_) != list->end()) return;
   if (list->size() < kEvidence) {
@@ -560,26 +557,27 @@ void Engine::Impl::Feed(Context& ctx) {
     const size_t n = g.rules.size();
     std::vector<internal::Sample>& samples = samples_;
     if (samples.size() < n) samples.resize(n);
+    if (taken_.size() < n) taken_.resize(n);
     for (size_t i = 0; i < n; ++i) {
       RuleState& r = *g.rules[i];
       const bool takes = gauge_end ? r.info->value == ValueKind::kGauge : true;
-      samples[i].samples = -1;
-      if (takes && Sample(r, ctx, &samples[i])) any = true;
+      taken_[i] = takes && Sample(r, ctx, &samples[i]);
+      any = any || taken_[i];
     }
     if (!any || !MakeKey(g, ctx, &key_)) continue;
     const uint32_t slot = Touch(g, key_, ctx);
-    const uint32_t generation = g.slots[slot].generation;
+    const uint32_t generation = g.slots()[slot].generation;
     for (size_t i = 0; i < n; ++i) {
-      if (samples[i].samples < 0) continue;
+      if (!taken_[i]) continue;
       RuleState& r = *g.rules[i];
-      Window& w = r.windows[slot];
+      Window& w = r.window(slot);
       if (w.generation != generation) {
         const int32_t keep_firing = -1;
         w = Window{};
         w.generation = generation;
         w.firing = keep_firing;
-        if (!r.histograms.empty()) r.histograms[slot] = Histogram{};
-        r.evidence[slot].reset();
+        if (r.percentile()) r.histogram(slot) = Histogram{};
+        r.evidence(slot).reset();
       }
       const int64_t bucket = ctx.ts / r.bucket_ns;
       switch (r.info->value) {
@@ -593,11 +591,11 @@ void Engine::Impl::Feed(Context& ctx) {
           w.Slide(bucket);
           w.Add(bucket, samples[i]);
           if (samples[i].bin >= 0) {
-            r.histograms[slot].Slide(bucket);
-            r.histograms[slot].Add(bucket, samples[i].bin);
+            r.histogram(slot).Slide(bucket);
+            r.histogram(slot).Add(bucket, samples[i].bin);
           }
       }
-      if (samples[i].bad) AddEvidence(r, slot, ctx);
+      if (samples[i].bad && NearFiring(r, slot, ctx.ts)) AddEvidence(r, slot, ctx);
       if (r.info->value != ValueKind::kSilence || w.firing >= 0) Evaluate(r, slot, ctx.ts, ctx.sensor);
     }
   }
@@ -628,7 +626,7 @@ void Engine::Impl::Tick(TimestampNs now) {
     RuleState& r = *firing[f].rule;
     if (r.info->value == ValueKind::kGauge || r.info->value == ValueKind::kSilence) continue;
     const uint32_t slot = firing[f].slot;
-    for (int64_t b = r.windows[slot].head + 1, n = 0; n <= internal::kBuckets; ++b, ++n) {
+    for (int64_t b = r.window(slot).head + 1, n = 0; n <= internal::kBuckets; ++b, ++n) {
       const TimestampNs t = ceil_second(b * r.bucket_ns);
       if (t > until) break;
       if (t <= done_until) continue;
@@ -638,12 +636,12 @@ void Engine::Impl::Tick(TimestampNs now) {
   }
   for (auto& r : rules) {
     if (r->info->value != ValueKind::kSilence) continue;
-    for (uint32_t slot = 0; slot < r->windows.size(); ++slot) {
-      const Window& w = r->windows[slot];
-      if (w.generation != r->group->slots[slot].generation || w.last_ts <= 0 || w.firing >= 0) continue;
+    for (uint32_t slot = 0; slot < r->group->slots().size(); ++slot) {
+      const Window& w = r->window(slot);
+      if (w.generation != r->group->slots()[slot].generation || w.last_ts <= 0 || w.firing >= 0) continue;
       const TimestampNs t =
           ceil_second(w.last_ts + static_cast<TimestampNs>(r->rule.fire * 1e9));
-      if (t <= until) Evaluate(*r, slot, std::max(t, done_until), r->group->slots[slot].key);
+      if (t <= until) Evaluate(*r, slot, std::max(t, done_until), r->group->slots()[slot].key);
     }
   }
 }
@@ -654,15 +652,15 @@ std::vector<RuleStatus> Engine::Impl::Statuses(TimestampNs now) {
     RuleState& r = *rp;
     RuleStatus st;
     st.rule = &r.rule;
-    st.keys = r.group->index.size();
+    st.keys = r.group->keys->size();
     const bool above = r.info->direction == Direction::kAbove;
-    for (uint32_t slot = 0; slot < r.windows.size(); ++slot) {
-      Window& w = r.windows[slot];
-      if (w.generation != r.group->slots[slot].generation) continue;
+    for (uint32_t slot = 0; slot < r.group->slots().size(); ++slot) {
+      Window& w = r.window(slot);
+      if (w.generation != r.group->slots()[slot].generation) continue;
       if (w.firing >= 0) ++st.firing;
       if (r.info->value != ValueKind::kGauge && r.info->value != ValueKind::kSilence) {
         w.Slide(now / r.bucket_ns);
-        if (!r.histograms.empty()) r.histograms[slot].Slide(now / r.bucket_ns);
+        if (r.percentile()) r.histogram(slot).Slide(now / r.bucket_ns);
       }
       bool enough = false, empty = false;
       const double v = Value(r, slot, now, &enough, &empty);
@@ -670,7 +668,7 @@ std::vector<RuleStatus> Engine::Impl::Statuses(TimestampNs now) {
       if (!st.has_value || (above ? v > st.worst_value : v < st.worst_value)) {
         st.has_value = true;
         st.worst_value = v;
-        st.worst_key = KeyText(*r.group, r.group->slots[slot]);
+        st.worst_key = KeyText(*r.group, r.group->slots()[slot]);
       }
     }
     out.push_back(std::move(st));
@@ -715,7 +713,7 @@ void Engine::OnCallStart(const CallStartEvent& e) {
   impl_->Feed(ctx);
 }
 
-void Engine::OnCallEnd(const calls::CallRecord& c) {
+void Engine::OnCallEnd(const calls::CallRecord& c, std::string_view sensor) {
   ++counters_.events;
   Context ctx;
   ctx.source = Source::kCallEnd;
@@ -726,7 +724,7 @@ void Engine::OnCallEnd(const calls::CallRecord& c) {
   ctx.record = &c;
   ctx.src_ip = c.src_ip;
   ctx.dst_ip = c.dst_ip;
-  ctx.sensor = c.sensor;
+  ctx.sensor = c.sensor.empty() ? sensor : std::string_view(c.sensor);
   ctx.caller = c.caller_user;
   ctx.callee = !c.ruri_user.empty() ? std::string_view(c.ruri_user) : std::string_view(c.callee_user);
   ctx.callee_domain = c.callee_domain;

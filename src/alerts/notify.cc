@@ -361,8 +361,9 @@ void Notifier::Deliver(const Job& job) {
     const int priority = a.severity == "critical" ? LOG_CRIT : a.severity == "info" ? LOG_INFO : LOG_WARNING;
     ::syslog(priority, "alert %s %s: %s of %s %s is %s (threshold %s)%s", a.rule.c_str(),
              a.firing ? "firing" : "resolved", std::string(MetricName(a.metric)).c_str(),
-             std::string(KeyName(a.by)).c_str(), a.key.c_str(), FormatNumber(a.value).c_str(),
-             FormatNumber(a.threshold).c_str(), a.sensor.empty() ? "" : (" sensor " + a.sensor).c_str());
+             std::string(KeyName(a.by)).c_str(), a.key.c_str(),
+             FormatNumber(a.firing ? a.value : a.resolved_value).c_str(),
+             FormatNumber(a.firing ? a.threshold : a.resolve_threshold).c_str(), a.sensor.empty() ? "" : (" sensor " + a.sensor).c_str());
     Count(&NotifyCounters::syslog_sent);
   }
 }

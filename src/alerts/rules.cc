@@ -6,6 +6,7 @@
 
 #include "alerts/alerts.h"
 #include "base/ascii.h"
+#include "stats/stats.h"
 
 namespace sipman::alerts {
 namespace {
@@ -30,7 +31,7 @@ constexpr std::string_view kKeyNames[] = {
 // User agents of well-known SIP scanners and attack tools, matched as
 // case-insensitive substrings.
 const std::vector<std::string> kScannerAgents = {
-    "friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sipsak-scan", "iwar",
+    "friendly-scanner", "sipvicious", "sipcli/", "sip-scan", "sipsak-scan", "iwar",
     "sundayddr", "vaxsipuseragent", "pplsip", "smap", "sivus", "sipscan"};
 
 std::string Names(auto begin, auto end) {
@@ -232,7 +233,12 @@ Status ParseRule(std::span<const Field> fields, Rule* rule, size_t* line) {
       continue;
     } else if (k == "name") {
       s = GetString(f, &r.name);
-      if (s.ok() && r.name.empty()) s = Status::Error("'name' must not be empty");
+      if (s.ok() && (r.name.empty() || r.name.size() > 64 ||
+                     !std::all_of(r.name.begin(), r.name.end(), [](char c) {
+                       return IsAlnum(c) || c == '-' || c == '_' || c == '.';
+                     }))) {
+        s = Status::Error("'name' must be 1 to 64 letters, digits, '-', '_' or '.'");
+      }
     } else if (k == "by") {
       std::string by;
       s = GetString(f, &by);
@@ -341,16 +347,27 @@ Status ParseRule(std::span<const Field> fields, Rule* rule, size_t* line) {
   if (r.name.empty()) return Status::Error("a [[rule]] needs a 'name'");
   if (!has_fire) return Status::Error("rule '" + r.name + "' needs 'fire' (the threshold)");
   if (!has_resolve) {
-    // Without hysteresis: resolve as soon as the value is back past fire.
-    r.resolve = info->direction == Direction::kBelow
-                    ? std::min(r.fire, info->value == ValueKind::kRatio ? 100.0 : 1e12)
-                    : (info->value == ValueKind::kGauge || info->value == ValueKind::kSilence
-                           ? std::max(0.0, r.fire - 1)
-                           : 0.0);
-    if (info->direction == Direction::kAbove && info->value != ValueKind::kCount &&
-        info->value != ValueKind::kDifference && info->value != ValueKind::kRate &&
-        info->value != ValueKind::kGauge && info->value != ValueKind::kSilence) {
-      r.resolve = r.fire;
+    // Some hysteresis by default, so that a value hovering at the
+    // threshold does not fire and resolve on every sample: counts resolve
+    // when their window empties, levels one below the threshold, ratios,
+    // means and percentiles a fifth of the way back (toward 0, or toward
+    // the top of their range for the metrics that fire low).
+    double lo, hi;
+    ThresholdRange(*info, &lo, &hi);
+    switch (info->value) {
+      case ValueKind::kCount:
+      case ValueKind::kDifference:
+      case ValueKind::kRate:
+        r.resolve = 0;
+        break;
+      case ValueKind::kGauge:
+      case ValueKind::kSilence:
+        r.resolve = std::max(0.0, r.fire - 1);
+        break;
+      default:
+        r.resolve = info->direction == Direction::kBelow ? r.fire + (std::min(hi, 100.0) - r.fire) * 0.2
+                                                         : r.fire * 0.8;
+        if (r.metric == Metric::kMos) r.resolve = std::min(5.0, r.fire + 0.3);
     }
   }
   s = CheckThresholds(*info, r, fire_line, resolve_line, line);
@@ -365,9 +382,10 @@ Status ParseRule(std::span<const Field> fields, Rule* rule, size_t* line) {
   if (r.by == KeyKind::kCalleePrefix) need(r.prefix_len > 0, "'prefix_len' for by = \"callee_prefix\"");
   if (r.metric == Metric::kScanner) need(!r.user_agents.empty(), "'user_agents'");
   if (r.metric == Metric::kRequestRate) need(!r.methods.empty(), "'methods'");
-  if (!r.action.empty() && r.action == "command") need(!r.command.empty(), "'command' for action = \"command\"");
-  if (r.action == "block" && r.by != KeyKind::kSrcIp && r.by != KeyKind::kDstIp) {
-    s = Status::Error("rule '" + r.name + "': action = \"block\" needs an address key (by = \"src_ip\")");
+  if (r.action == "command") need(!r.command.empty(), "'command' for action = \"command\"");
+  if (!r.action.empty() && r.by != KeyKind::kSrcIp && r.by != KeyKind::kDstIp) {
+    s = Status::Error("rule '" + r.name + "': action = \"" + r.action +
+                      "\" acts on an address: the rule needs by = \"src_ip\" (or \"dst_ip\")");
   }
   if (!s.ok()) return s;
   *rule = std::move(r);
@@ -397,7 +415,7 @@ std::vector<Rule> DefaultRules() {
   rules.push_back(std::move(extensions));
   rules.push_back(rule("password-guessing", Metric::kRegisterFailures, KeyKind::kSrcIp, 60, 20, 5, "critical"));
   rules.push_back(rule("password-guessing-user", Metric::kRegisterFailures, KeyKind::kCaller, 60, 20, 5, "critical"));
-  Rule flood = rule("request-flood", Metric::kRequestRate, KeyKind::kSrcIp, 10, 500, 100, "warning");
+  Rule flood = rule("request-flood", Metric::kRequestRate, KeyKind::kSrcIp, 10, 2000, 500, "warning");
   flood.methods = {"INVITE", "REGISTER"};
   rules.push_back(std::move(flood));
   rules.push_back(rule("malformed-sip", Metric::kMalformed, KeyKind::kSrcIp, 60, 100, 0, "warning"));
@@ -424,6 +442,9 @@ Status ParseAlertsField(const Field& f, AlertsConfig* c) {
     s = GetBool(f, &c->syslog);
   } else if (f.key == "allow") {
     s = GetList(f, &c->allow);
+    stats::LocalNets check;
+    for (size_t i = 0; s.ok() && i < c->allow.size(); ++i) s = check.AddList(c->allow[i]);
+    if (!s.ok()) s = Status::Error("'allow': " + s.message());
   } else if (f.key == "nft_set") {
     s = GetString(f, &c->nft_set);
     size_t words = 0;

@@ -51,13 +51,14 @@ void Alerting::Stop() {
 
 void Alerting::AdvanceTime(TimestampNs now) {
   engine_.AdvanceTime(now);
-  if (!publish_rules_) return;
   const TimestampNs second = now / kNsPerSecond;
   if (second == last_rules_s_) return;
+  // Once a second of capture time: what the web and /metrics read.
   last_rules_s_ = second;
-  std::string json = BuildRulesJson(now);
+  std::string json = publish_rules_ ? BuildRulesJson(now) : std::string();
   std::lock_guard<std::mutex> lock(mu_);
-  rules_json_ = std::move(json);
+  engine_counters_ = engine_.counters();
+  if (publish_rules_) rules_json_ = std::move(json);
 }
 
 void Alerting::OnAlert(const alerts::Alert& alert) {
@@ -75,7 +76,8 @@ void Alerting::OnAlert(const alerts::Alert& alert) {
   if (log_) {
     log_("alert " + alert.rule + " " + (alert.firing ? "firing" : "resolved") + ": " +
          std::string(alerts::MetricName(alert.metric)) + " of " + alert.key + " is " +
-         alerts::FormatNumber(alert.value) + " (threshold " + alerts::FormatNumber(alert.threshold) + ")");
+         alerts::FormatNumber(alert.firing ? alert.value : alert.resolved_value) + " (threshold " +
+         alerts::FormatNumber(alert.firing ? alert.threshold : alert.resolve_threshold) + ")");
   }
   if (notifier_) notifier_->Notify(alert, std::move(json));
 }
@@ -139,6 +141,11 @@ void Alerting::AppendMetrics(std::string* out) const {
   *out += "# HELP sipman_alerts_resolved_total Alerts resolved since start.\n"
           "# TYPE sipman_alerts_resolved_total counter\n"
           "sipman_alerts_resolved_total " + std::to_string(resolved_) + "\n";
+#define SIPMAN_ENGINE_METRIC(name, help)                                                  \
+  *out += "# HELP sipman_alert_engine_" #name "_total " help ".\n# TYPE sipman_alert_engine_" #name \
+          "_total counter\nsipman_alert_engine_" #name "_total " + std::to_string(engine_counters_.name) + "\n";
+  SIPMAN_ALERT_COUNTERS(SIPMAN_ENGINE_METRIC)
+#undef SIPMAN_ENGINE_METRIC
   if (notifier_) {
     const alerts::NotifyCounters c = notifier_->counters();
 #define SIPMAN_NOTIFY_METRIC(name, help)                                                  \

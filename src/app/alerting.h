@@ -70,6 +70,7 @@ class Alerting : public alerts::AlertSink {
   std::string rules_json_;
   std::map<std::string, std::pair<std::string, int64_t>> firing_by_rule_;  // rule -> severity, count
   uint64_t fired_ = 0, resolved_ = 0;
+  alerts::EngineCounters engine_counters_;  // as of the last second
 };
 
 }  // namespace sipman::app

@@ -48,7 +48,9 @@ int RunAlertsCommand(int argc, char** argv) {
       if (f.missing()) return Usage("--rule needs a rule name");
       q.rule = f.value();
     } else if (f.Has("--severity")) {
-      if (f.missing()) return Usage("--severity takes info, warning or critical");
+      if (f.missing() || (f.value() != "info" && f.value() != "warning" && f.value() != "critical")) {
+        return Usage("--severity takes info, warning or critical");
+      }
       q.severity = f.value();
     } else if (f.Has("--key")) {
       if (f.missing()) return Usage("--key needs a text to look for in the keys");

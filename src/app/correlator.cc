@@ -1,13 +1,17 @@
 #include "app/correlator.h"
 
 #include "app/call_media.h"
+#include "base/fnv.h"
 
 namespace sipman::app {
 
 void Correlator::OnSipMessage(const net::Payload& payload, const sip::SipMessage& message) {
   // Run due timers first: a Call-ID reused after its call ended must find
-  // the old call gone, not be taken for a retransmission of it.
+  // the old call gone, not be taken for a retransmission of it. The alert
+  // rules too look at the seconds up to this message before they take it,
+  // as they would have live.
   tracker_.AdvanceTime(payload.ts);
+  if (alerting_ != nullptr) alerting_->AdvanceTime(payload.ts);
   std::string_view raw = payload.data.substr(0, message.size);
   if (!sensor_.empty() && !message.call_id.empty() &&
       (message.cseq_method == "INVITE" || message.cseq_method == "REGISTER") &&
@@ -90,15 +94,7 @@ void Correlator::OnCall(const calls::CallRecord& original) {
 }
 
 void Correlator::Emit(const calls::CallRecord& record) {
-  if (alerting_ != nullptr) {
-    if (record.sensor.empty()) {
-      calls::CallRecord named = record;
-      named.sensor = alerting_->sensor();
-      alerting_->engine().OnCallEnd(named);
-    } else {
-      alerting_->engine().OnCallEnd(record);
-    }
-  }
+  if (alerting_ != nullptr) alerting_->engine().OnCallEnd(record, alerting_->sensor());
   if (live_ != nullptr) live_->PublishCallEnd(record);
   store_->AddCall(record);
 }
@@ -122,6 +118,21 @@ void Correlator::FeedAlerts(const net::Payload& payload, const sip::SipMessage& 
   e.call_id = message.call_id;
   e.sensor = sensor;
   e.malformed = message.malformed != sip::kMalformedNone;
+  if (message.cseq_method == "REGISTER") {
+    // Which REGISTERs carried credentials, so that their 401/403/407 counts
+    // as credentials refused (bounded: cleared when full).
+    Fnv1a64 h;
+    h.Bytes(message.call_id);
+    h.LittleEndian(message.cseq_number, 4);
+    if (message.is_request) {
+      if (message.Find("Authorization") != nullptr || message.Find("Proxy-Authorization") != nullptr) {
+        if (credentialed_registers_.size() >= kMaxCredentialedRegisters) credentialed_registers_.clear();
+        credentialed_registers_.insert(h.value());
+      }
+    } else if (message.status_code >= 200) {
+      e.to_credentials = credentialed_registers_.erase(h.value()) > 0;
+    }
+  }
   alerting_->engine().OnMessage(e);
   if (!call_started) return;
   alerts::CallStartEvent s;

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "app/alerting.h"
@@ -190,6 +191,9 @@ class Correlator : public MessageHandler,
   stats::LocalNets local_nets_;
   web::LiveFeed* live_ = nullptr;
   Alerting* alerting_ = nullptr;
+  // Call-ID and CSeq hashes of REGISTERs with credentials, until answered.
+  static constexpr size_t kMaxCredentialedRegisters = 65536;
+  std::unordered_set<uint64_t> credentialed_registers_;
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> call_sensors_;
 
   calls::CallTracker tracker_;

@@ -468,6 +468,8 @@ class Daemon {
     r.hep_send = options_.hep_send;
     r.db = options_.db;
     r.sensor = options_.sensor;
+    r.alerting = alerting_.get();
+    r.alert_rules = options_.alerts.rules.size();
     PrintRunReport(r);
   }
 

@@ -144,7 +144,8 @@ void RenderStoreMetrics(const store::StoreCounters& c, std::string* out) {
   const std::pair<const char*, uint64_t> tables[] = {{"calls", c.calls_written},
                                                      {"registrations", c.registrations_written},
                                                      {"messages", c.messages_written},
-                                                     {"rtp_streams", c.streams_written}};
+                                                     {"rtp_streams", c.streams_written},
+                                                     {"alerts", c.alerts_written}};
   for (const auto& [table, value] : tables) {
     out->append("sipman_store_rows_written_total{table=\"")
         .append(table)

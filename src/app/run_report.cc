@@ -69,6 +69,16 @@ void PrintRunReport(const RunReport& r) {
   for (const auto& [result, count] : correlator.registrations_by_result()) {
     std::printf("  %-12s %llu\n", result.c_str(), U(count));
   }
+  if (r.alerting != nullptr && r.alert_rules > 0) {
+    const alerts::NotifyCounters n = r.alerting->notify_counters();
+    std::printf("alerts: %llu fired, %llu resolved, by %zu rules; notifications: %llu queued, "
+                "%llu dropped (queue full), webhook %llu sent %llu failed, alertmanager %llu sent "
+                "%llu failed; blocked %llu (failed %llu, allow-listed %llu); commands %llu (failed %llu)\n",
+                U(r.alerting->fired()), U(r.alerting->resolved()), r.alert_rules, U(n.queued),
+                U(n.dropped), U(n.webhook_sent), U(n.webhook_failed), U(n.alertmanager_sent),
+                U(n.alertmanager_failed), U(n.blocked), U(n.block_failed), U(n.allowed_not_blocked),
+                U(n.commands_run), U(n.commands_failed));
+  }
   std::printf("stored in %s (sensor %s): %llu calls, %llu registrations, %llu messages, "
               "%llu RTP streams (%llu already there)\n",
               r.db.c_str(), r.sensor.c_str(), U(st.calls_written),

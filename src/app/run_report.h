@@ -33,6 +33,8 @@ struct RunReport {
   std::optional<hep::HepSenderCounters> hep_sent;  // with --hep-send
   std::string hep_send;
   std::string db, sensor;
+  const Alerting* alerting = nullptr;  // null or no rules: no alerts line
+  size_t alert_rules = 0;
 };
 
 // Prints the summary to standard output.

@@ -25,13 +25,12 @@ AlertRow AlertRowOf(const alerts::Alert& a, std::string_view sensor) {
   r.sensor = a.sensor.empty() ? std::string(sensor) : a.sensor;
   r.action = a.action;
   r.fired_at = a.fired_at;
-  if (a.firing) {
-    r.value = a.value;
-    r.threshold = a.threshold;
-  } else {
+  r.value = a.value;
+  r.threshold = a.threshold;
+  r.resolve_threshold = a.resolve_threshold;
+  if (!a.firing) {
     r.resolved_at = a.resolved_at;
-    r.resolved_value = a.value;
-    r.resolve_threshold = a.threshold;
+    r.resolved_value = a.resolved_value;
   }
   return r;
 }
@@ -111,7 +110,8 @@ std::string AlertQuerySql(const AlertQuery& q, std::vector<std::string>* params)
       pattern.push_back(c);
     }
     pattern.push_back('%');
-    sql += " AND key LIKE " + param(pattern) + " ESCAPE '\\'";
+    // Case-insensitive on both backends (SQLite's LIKE is, PostgreSQL's is not).
+    sql += " AND LOWER(key) LIKE LOWER(" + param(pattern) + ") ESCAPE '\\'";
   }
   if (q.from_ts > 0) sql += " AND fired_at >= " + param(std::to_string(q.from_ts));
   if (q.to_ts > 0) sql += " AND fired_at < " + param(std::to_string(q.to_ts));

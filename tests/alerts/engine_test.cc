@@ -58,6 +58,13 @@ MessageEvent Response(TimestampNs ts, uint8_t requester, int status, std::string
   return e;
 }
 
+// A 403 to a REGISTER that carried credentials.
+MessageEvent Refused(TimestampNs ts, uint8_t requester) {
+  MessageEvent e = Response(ts, requester, 403, "REGISTER");
+  e.to_credentials = true;
+  return e;
+}
+
 TEST(RuleTest, BadRulesAreRefusedWithTheFieldAndTheReason) {
   struct Case {
     std::vector<Field> fields;
@@ -159,7 +166,7 @@ TEST(EngineTest, LiveTicksAndSparseTicksGiveTheSameAlerts) {
       }
       engine.AdvanceTime(times[i]);
       engine.OnMessage(Request(times[i], 9, "REGISTER", "sipvicious", "r" + std::to_string(i)));
-      engine.OnMessage(Response(times[i], 9, 401, "REGISTER"));
+      engine.OnMessage(Refused(times[i], 9));
     }
     return sink.alerts;
   };
@@ -181,13 +188,12 @@ TEST(EngineTest, RegisterFailuresCountChallengesLessSuccesses) {
                            {"fire", int64_t{20}}, {"resolve", int64_t{5}}})},
                 &sink);
   TimestampNs t = 100 * kS;
-  // An ordinary phone: one challenge, one success, every minute.
-  for (int i = 0; i < 30; ++i, t += kS) {
-    engine.OnMessage(Response(t, 5, 401, "REGISTER"));
-    engine.OnMessage(Response(t, 5, 200, "REGISTER"));
-  }
+  // Ordinary phones: a challenge, then credentials and a success; many
+  // challenges are outstanding at once (a registration storm).
+  for (int i = 0; i < 30; ++i) engine.OnMessage(Response(t, 5, 401, "REGISTER"));
+  for (int i = 0; i < 30; ++i, t += kS) engine.OnMessage(Response(t, 5, 200, "REGISTER"));
   EXPECT_TRUE(sink.alerts.empty());
-  for (int i = 0; i < 25; ++i, t += kS / 10) engine.OnMessage(Response(t, 6, 403, "REGISTER"));
+  for (int i = 0; i < 25; ++i, t += kS / 10) engine.OnMessage(Refused(t, 6));
   ASSERT_EQ(sink.alerts.size(), 1u);
   EXPECT_EQ(sink.alerts[0].key, "192.0.2.6");
   EXPECT_EQ(sink.alerts[0].value, 20);
@@ -228,14 +234,17 @@ TEST(EngineTest, AsrPerDestinationNeedsItsSamplesAndHasHysteresis) {
   ASSERT_EQ(sink.alerts.size(), 1u);
   EXPECT_EQ(sink.alerts[0].key, "trunk.example");
   EXPECT_DOUBLE_EQ(sink.alerts[0].value, 40);
-  EXPECT_EQ(sink.alerts[0].evidence.size(), 5u);  // the last five failed calls
+  // The failed calls since the key came close (half its samples, half-way
+  // to the threshold): the fifth failure, and the tenth.
+  EXPECT_EQ(sink.alerts[0].evidence, (std::vector<std::string>{"call4", "call9"}));
   for (int i = 0; i < 3; ++i) call("trunk.example", true);  // 7 of 13: 53.8 %: still firing
   EXPECT_EQ(sink.alerts.size(), 1u);
   call("trunk.example", true);  // 8 of 14: 57 %
   call("trunk.example", true);  // 9 of 15: 60 %: resolves
   ASSERT_EQ(sink.alerts.size(), 2u);
   EXPECT_FALSE(sink.alerts[1].firing);
-  EXPECT_DOUBLE_EQ(sink.alerts[1].value, 60);
+  EXPECT_DOUBLE_EQ(sink.alerts[1].resolved_value, 60);
+  EXPECT_DOUBLE_EQ(sink.alerts[1].value, 40);  // the value it fired with stays
   for (int i = 0; i < 20; ++i) call("other.example", false);  // another key, its own alert
   EXPECT_EQ(sink.alerts.back().key, "other.example");
 }

@@ -1,0 +1,130 @@
+// Private to alerts: the keys one group of rules holds, at most max_keys of
+// them, in slots that are reused. An open-addressing index (linear probing,
+// backward-shift deletion) maps a key to its slot with one hash of its
+// bytes and, mostly, one cache line; a full table evicts the least recently
+// used of a few sampled slots (approximate LRU: no list to keep in order on
+// every event).
+#ifndef SIPMAN_ALERTS_KEY_TABLE_H_
+#define SIPMAN_ALERTS_KEY_TABLE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/ip_address.h"
+
+namespace sipman::alerts::internal {
+
+struct Slot {
+  uint64_t hash = 0;
+  std::string key;                // as looked up (addresses in binary)
+  IpAddress address, address2;    // the key's addresses, for its text
+  uint32_t generation = 0;        // bumped when the slot takes another key
+  uint32_t last_used = 0;         // capture second of its last event
+  uint32_t firing = 0;            // rules firing on this key
+};
+
+class KeyTable {
+ public:
+  static constexpr uint32_t kNotFound = UINT32_MAX;
+  static constexpr int kEvictionSample = 8;
+
+  explicit KeyTable(size_t max_keys) : max_keys_(max_keys) {
+    size_t size = 16;
+    while (size < max_keys * 2) size <<= 1;
+    index_.assign(size, 0);
+    mask_ = size - 1;
+  }
+
+  static uint64_t Hash(std::string_view key) {
+    uint64_t h = 14695981039346656037ull;
+    for (char c : key) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    return h ^ (h >> 29);
+  }
+
+  uint32_t Find(std::string_view key, uint64_t hash) const {
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const uint32_t entry = index_[i];
+      if (entry == 0) return kNotFound;
+      const Slot& s = slots_[entry - 1];
+      if (s.hash == hash && s.key == key) return entry - 1;
+    }
+  }
+
+  bool full() const { return slots_.size() >= max_keys_; }
+  size_t size() const { return slots_.size(); }
+  std::vector<Slot>& slots() { return slots_; }
+  const std::vector<Slot>& slots() const { return slots_; }
+
+  // A new slot for `key` (REQUIRES: not full()); the caller grows its
+  // per-slot storage to slots().size().
+  uint32_t Add(std::string_view key, uint64_t hash) {
+    const uint32_t s = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+    Place(s, key, hash);
+    return s;
+  }
+
+  // The slot to give up for a new key: the least recently used of a few
+  // sampled ones, a firing one only when all sampled are.
+  uint32_t Victim() {
+    uint32_t best = kNotFound;
+    for (int i = 0; i < kEvictionSample; ++i) {
+      rng_ = rng_ * 6364136223846793005ull + 1442695040888963407ull;
+      const uint32_t s = static_cast<uint32_t>((rng_ >> 33) % slots_.size());
+      if (best == kNotFound) {
+        best = s;
+        continue;
+      }
+      const Slot& a = slots_[s];
+      const Slot& b = slots_[best];
+      if ((a.firing == 0) != (b.firing == 0) ? a.firing == 0 : a.last_used < b.last_used) best = s;
+    }
+    return best;
+  }
+
+  // Gives slot `s` to `key`: its old key leaves the index.
+  void Reuse(uint32_t s, std::string_view key, uint64_t hash) {
+    Erase(s);
+    ++slots_[s].generation;
+    slots_[s].firing = 0;
+    Place(s, key, hash);
+  }
+
+ private:
+  void Place(uint32_t s, std::string_view key, uint64_t hash) {
+    Slot& slot = slots_[s];
+    slot.hash = hash;
+    slot.key.assign(key);
+    size_t i = hash & mask_;
+    while (index_[i] != 0) i = (i + 1) & mask_;
+    index_[i] = s + 1;
+  }
+
+  // Backward-shift deletion: the entries after the hole that could sit in
+  // it move up, so every lookup still finds its key before an empty entry.
+  void Erase(uint32_t s) {
+    size_t hole = slots_[s].hash & mask_;
+    while (index_[hole] != s + 1) hole = (hole + 1) & mask_;
+    index_[hole] = 0;
+    for (size_t j = (hole + 1) & mask_; index_[j] != 0; j = (j + 1) & mask_) {
+      const size_t home = slots_[index_[j] - 1].hash & mask_;
+      const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+      if (stays) continue;
+      index_[hole] = index_[j];
+      index_[j] = 0;
+      hole = j;
+    }
+  }
+
+  size_t max_keys_;
+  std::vector<uint32_t> index_;  // slot + 1; 0 is empty
+  size_t mask_ = 0;
+  std::vector<Slot> slots_;
+  uint64_t rng_ = 0x9e3779b97f4a7c15ull;
+};
+
+}  // namespace sipman::alerts::internal
+
+#endif  // SIPMAN_ALERTS_KEY_TABLE_H_
