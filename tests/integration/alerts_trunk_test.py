@@ -523,10 +523,12 @@ receivers:
                       and r.get("resolved_value") == a["resolved_value"]
                       and r.get("resolve_threshold") == a["resolve_threshold"]
                       and r.get("evidence") == a["evidence"], r)
-        # docs/ALERTS.md, Webhook: a resolution's value and threshold are 0
-        # (the stored row keeps the firing ones).
-        self.ck.check("the resolve POST's value and threshold are 0, as documented",
-                      r.get("value") == 0 and r.get("threshold") == 0, r)
+        # docs/ALERTS.md, Webhook: a resolution still carries the value and
+        # threshold it fired with, beside the ones it resolved with.
+        self.ck.check("the resolve POST keeps the value and threshold it fired with",
+                      r.get("value") == a["value"] and r.get("threshold") == a["threshold"]
+                      and r.get("threshold") == 50 and r.get("resolve_threshold") == 80
+                      and r.get("resolved_value", 0) >= 80, r)
         fire_latency = (t_fire - t_first) / 1e9
         res_latency = (t_res - t_recover) / 1e9
         print(f"     notified: fire {fire_latency:.1f} s after the first 503 ({(t_fire - a['fired_at']) / 1e9:.1f} s "

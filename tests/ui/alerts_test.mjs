@@ -7,17 +7,20 @@ import { pathToFileURL } from 'node:url';
 const a = await import(pathToFileURL(process.env.ALERTS_JS).href);
 
 // An alert as GET /api/v1/alerts sends it: fired at second `s` (in ns),
-// firing, unless `extra` says otherwise.
+// firing, unless `extra` says otherwise. Its value and fire threshold are
+// those it fired with; the rule's resolve threshold is there while it
+// fires, resolved_value 0 until it resolves.
 let nextId = 1;
 function alert(s, extra = {}) {
   return {
     id: nextId++, rule: 'scanner', kind: 'scanner', category: 'security', by: 'src_ip',
     key: '192.0.2.7', severity: 'warning', state: 'firing', fired_at: s * 1e9,
     fired_at_time: new Date(s * 1000).toISOString(), resolved_at: 0, resolved_at_time: '',
-    value: 12, threshold: 10, evidence: [], sensor: 'default', action: '', action_result: '',
-    ...extra,
+    value: 12, threshold: 10, resolved_value: 0, resolve_threshold: 0, evidence: [],
+    sensor: 'default', action: '', action_result: '', ...extra,
   };
 }
+// Its resolution: value and threshold stay those it fired with.
 const resolved = (x, s, extra = {}) => ({ ...x, state: 'resolved', resolved_at: s * 1e9,
   resolved_at_time: new Date(s * 1000).toISOString(), ...extra });
 
@@ -80,10 +83,44 @@ test('scale: the rule\'s unit and direction, else the metric\'s', () => {
 
 test('thresholds: fires at or beyond, resolves at or back, by direction', () => {
   const below = { unit: '%', direction: 'below' }, above = { unit: 'ms', direction: 'above' };
-  assert.equal(a.thresholdText({ state: 'firing', threshold: 40 }, below), 'fires at ≤ 40 %');
-  assert.equal(a.thresholdText({ state: 'resolved', threshold: 50 }, below), 'resolved at ≥ 50 %');
-  assert.equal(a.thresholdText({ state: 'firing', threshold: 3000 }, above), 'fires at ≥ 3,000 ms');
-  assert.equal(a.thresholdText({ state: 'resolved', threshold: 2000 }, above), 'resolved at ≤ 2,000 ms');
+  // An ASR rule (fire 40, resolve 80) firing at 31.5 %, then resolved at 88 %.
+  const asr = alert(100, { rule: 'asr-low', kind: 'asr', value: 31.5, threshold: 40,
+    resolve_threshold: 80 });
+  const asrDone = resolved(asr, 200, { resolved_value: 88 });
+  assert.equal(a.thresholdText(asr, below), 'fires at ≤ 40 %, resolves at ≥ 80 %');
+  assert.equal(a.valueShort(asr, below), '31.5 %');
+  assert.equal(a.valueText(asr, below), '31.5 % · fires at ≤ 40 %, resolves at ≥ 80 %');
+  assert.equal(a.thresholdText(asrDone, below), 'fired at ≤ 40 %, resolved at ≥ 80 %');
+  assert.equal(a.valueShort(asrDone, below), '31.5 % → 88 %');
+  assert.equal(a.valueText(asrDone, below), 'fired at 31.5 % (≤ 40 %) · resolved at 88 % (≥ 80 %)');
+  assert.equal(a.resolvedPast(asrDone, 'below'), true);
+  // A post-dial delay rule (fire 3000, resolve 2000): high is bad.
+  const pdd = alert(100, { value: 4000, threshold: 3000, resolve_threshold: 2000 });
+  assert.equal(a.valueText(pdd, above), '4,000 ms · fires at ≥ 3,000 ms, resolves at ≤ 2,000 ms');
+  const pddDone = resolved(pdd, 200, { resolved_value: 1500 });
+  assert.equal(a.valueText(pddDone, above),
+    'fired at 4,000 ms (≥ 3,000 ms) · resolved at 1,500 ms (≤ 2,000 ms)');
+  assert.equal(a.valueShort(pddDone, above), '4,000 ms → 1,500 ms');
+  // On the threshold itself counts as back.
+  assert.equal(a.resolvedPast({ resolved_value: 2000, resolve_threshold: 2000 }, 'above'), true);
+  assert.equal(a.resolvedPast({ resolved_value: 80, resolve_threshold: 80 }, 'below'), true);
+  // A count resolving with its window empty: 0, back at its resolve threshold 0.
+  const scan = resolved(alert(100), 200);
+  assert.equal(a.valueText(scan, { unit: '', direction: 'above' }),
+    'fired at 12 (≥ 10) · resolved at 0 (≤ 0)');
+  // An ASR window that emptied (0 %), or a key evicted (the value it fired
+  // with): the value did not come back, and is not shown.
+  for (const v of [0, 31.5]) {
+    const gone = resolved(asr, 200, { resolved_value: v });
+    assert.equal(a.resolvedPast(gone, 'below'), false);
+    assert.equal(a.valueShort(gone, below), '31.5 % → –');
+    assert.equal(a.thresholdText(gone, below), 'fired at ≤ 40 %, resolved: window empty or key evicted');
+    assert.equal(a.valueText(gone, below),
+      'fired at 31.5 % (≤ 40 %) · resolved with its window empty or its key evicted');
+  }
+  // An alert without a resolve threshold (from an older server): the fire threshold alone.
+  const old = { state: 'firing', value: 12, threshold: 10 };
+  assert.equal(a.thresholdText(old, { unit: '', direction: 'above' }), 'fires at ≥ 10');
   assert.equal(a.directionArrow('above'), '↑');
   assert.equal(a.directionArrow('below'), '↓');
 });
@@ -154,7 +191,8 @@ test('firing set: the answer, then fire and resolve events, ids or not', () => {
   assert.equal(set.count, 0);
   assert.equal(a.bannerSummary(set), null);
   const x = alert(100, { severity: 'warning' });
-  const y = alert(110, { rule: 'asr-low', kind: 'asr', by: 'all', key: 'all', severity: 'critical' });
+  const y = alert(110, { rule: 'asr-low', kind: 'asr', by: 'all', key: 'all', severity: 'critical',
+    value: 31.5, threshold: 40, resolve_threshold: 52 });
   // Five firing, two listed (the page was cut): three unlisted.
   set.reset({ alerts: [x, y], firing: 5 });
   assert.equal(set.count, 5);
@@ -163,6 +201,9 @@ test('firing set: the answer, then fire and resolve events, ids or not', () => {
   const sum = a.bannerSummary(set);
   assert.equal(sum.title, '5 alerts firing');
   assert.deepEqual(sum.named.map(a.alertName), ['asr-low', 'scanner · 192.0.2.7']);
+  // Each named alert's tooltip, on its metric's scale.
+  assert.deepEqual(sum.named.map(a.bannerItemTitle), ['asr-low: 31.5 % · fires at ≤ 40 %, resolves at ≥ 52 %',
+    'scanner · 192.0.2.7: 12 · fires at ≥ 10, resolves at ≤ 0']);
   assert.equal(a.bannerSummary(set, 1).named.length, 1);
 
   // The same alert again (a value update): no new alert.

@@ -1,5 +1,6 @@
 // Alerts without the DOM: severity order, values with their rule's unit
-// and thresholds with its direction, evidence as IP addresses or Call-IDs
+// and thresholds with its direction (an alert's value when it fired and,
+// once resolved, when it resolved), evidence as IP addresses or Call-IDs
 // and where they link, relative times, the set of alerts firing now as the
 // live stream changes it, which alerts a filter shows, the lanes of the
 // timeline and the geometry of a rule's gauge. Pure (no DOM, no clock of
@@ -137,12 +138,68 @@ export const resolveSign = (d: AlertDirection) => (d === 'below' ? '≥' : '≤'
 // Which way is bad: ↑ above, ↓ below.
 export const directionArrow = (d: AlertDirection) => (d === 'below' ? '↓' : '↑');
 
-// The threshold an alert's value is compared with: "fires at ≥ 40 %", or
-// for a resolved alert "resolved at ≤ 30 %".
-export function thresholdText(alert: Pick<Alert, 'state' | 'threshold'>, scale: Scale): string {
-  return alert.state === 'resolved'
-    ? `resolved at ${resolveSign(scale.direction)} ${fmtValue(alert.threshold, scale.unit)}`
-    : `fires at ${fireSign(scale.direction)} ${fmtValue(alert.threshold, scale.unit)}`;
+// An alert's figures (src/alerts/alerts.h, struct Alert): `value` and
+// `threshold` as it fired, `resolved_value` once it resolved, and the
+// rule's `resolve_threshold` (in firing alerts too).
+type AlertFigures = Pick<Alert, 'state' | 'value' | 'threshold' | 'resolved_value' |
+  'resolve_threshold'>;
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+// "≥ 40 %": a threshold with the sign of its side.
+const fireAt = (a: Pick<Alert, 'threshold'>, s: Scale) =>
+  `${fireSign(s.direction)} ${fmtValue(a.threshold, s.unit)}`;
+const resolveAt = (a: Pick<Alert, 'resolve_threshold'>, s: Scale) =>
+  `${resolveSign(s.direction)} ${fmtValue(a.resolve_threshold, s.unit)}`;
+
+// Whether a resolved alert's value came back past its resolve threshold.
+// An alert also resolves when its key's window empties (the value of an
+// empty window, 0) or its key is evicted (the value it fired with): for
+// those the value may lie on the other side, and is not worth showing.
+export function resolvedPast(alert: Pick<Alert, 'resolved_value' | 'resolve_threshold'>,
+  direction: AlertDirection): boolean {
+  const v = alert.resolved_value, t = alert.resolve_threshold;
+  if (!isNumber(v) || !isNumber(t)) return false;
+  return direction === 'below' ? v >= t : v <= t;
+}
+
+// The thresholds, under an alert's value: "fires at ≤ 40 %, resolves at
+// ≥ 80 %" while it fires; "fired at ≤ 40 %, resolved at ≥ 80 %" once
+// resolved ("resolved: window empty or key evicted" when its value did not
+// come back). Without a resolve threshold (an older server) the fire
+// threshold alone.
+export function thresholdText(alert: AlertFigures, scale: Scale): string {
+  const hasResolve = isNumber(alert.resolve_threshold);
+  if (alert.state !== 'resolved') {
+    return `fires at ${fireAt(alert, scale)}` +
+      (hasResolve ? `, resolves at ${resolveAt(alert, scale)}` : '');
+  }
+  if (!resolvedPast(alert, scale.direction)) {
+    return `fired at ${fireAt(alert, scale)}, resolved: window empty or key evicted`;
+  }
+  return `fired at ${fireAt(alert, scale)}, resolved at ${resolveAt(alert, scale)}`;
+}
+
+// An alert's value in short: "31.5 %" while it fires, "31.5 % → 88 %"
+// once resolved ("31.5 % → –" when its value did not come back).
+export function valueShort(alert: AlertFigures, scale: Scale): string {
+  const fired = fmtValue(alert.value, scale.unit);
+  if (alert.state !== 'resolved') return fired;
+  return `${fired} → ${resolvedPast(alert, scale.direction)
+    ? fmtValue(alert.resolved_value, scale.unit) : '–'}`;
+}
+
+// An alert's value against its thresholds in one line: "31.5 % · fires at
+// ≤ 40 %, resolves at ≥ 80 %" while it fires; "fired at 31.5 % (≤ 40 %) ·
+// resolved at 88 % (≥ 80 %)" once resolved.
+export function valueText(alert: AlertFigures, scale: Scale): string {
+  if (alert.state !== 'resolved') {
+    return `${fmtValue(alert.value, scale.unit)} · ${thresholdText(alert, scale)}`;
+  }
+  const fired = `fired at ${fmtValue(alert.value, scale.unit)} (${fireAt(alert, scale)})`;
+  return resolvedPast(alert, scale.direction)
+    ? `${fired} · resolved at ${fmtValue(alert.resolved_value, scale.unit)} (${resolveAt(alert, scale)})`
+    : `${fired} · resolved with its window empty or its key evicted`;
 }
 
 // A rule's window: "30 s", "1 min", "5 min", "1 h", "90 s".
@@ -333,6 +390,10 @@ export interface BannerSummary {
   title: string;
   named: Alert[];
 }
+
+// A banner item's tooltip: "scanner · 192.0.2.7: 12 · fires at ≥ 10,
+// resolves at ≤ 0", on its metric's scale (the banner reads no rules).
+export const bannerItemTitle = (a: Alert) => `${alertName(a)}: ${valueText(a, scaleOf(a))}`;
 
 export function bannerSummary(firing: FiringSet, named = 2): BannerSummary | null {
   const count = firing.count;

@@ -18,9 +18,14 @@ export type AlertMetric = 'asr' | 'ner' | 'pdd_p95' | 'status_share' | 'mos' | '
   'kernel_drops' | 'sensor_silent' | 'store_spill';
 
 // One alert: it fired for a key of a rule and, once back past the rule's
-// resolve threshold, resolved. `value` and `threshold` are when it fired
-// (the fire threshold), for a resolved alert when it resolved (the resolve
-// threshold), in the unit of the rule's metric.
+// resolve threshold (or with its window empty, or its key evicted),
+// resolved. Every object carries both ends, in the unit of the rule's
+// metric (AlertRowOf in src/store/alerts_table.cc): `value` and `threshold`
+// are the value when it fired and the rule's fire threshold, also once it
+// has resolved; `resolved_value` the value when it resolved (0 while
+// firing) and `resolve_threshold` the rule's resolve threshold (there
+// while firing too). The same in GET /api/v1/alerts, the stream's `alert`
+// events and the webhook.
 export interface Alert {
   id: number;
   rule: string;
@@ -34,8 +39,10 @@ export interface Alert {
   fired_at_time: IsoTime;
   resolved_at: Ns;             // 0 while firing
   resolved_at_time: IsoTime;   // "" while firing
-  value: number;
-  threshold: number;
+  value: number;               // when it fired
+  threshold: number;           // the rule's fire threshold
+  resolved_value: number;      // when it resolved; 0 while firing
+  resolve_threshold: number;   // the rule's resolve threshold
   // Call-IDs of calls behind it, or source addresses for keys that are
   // users (an item is a Call-ID unless it is an IP address).
   evidence: string[];

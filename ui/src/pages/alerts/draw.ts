@@ -5,7 +5,7 @@
 // arithmetic is ../../alerts.ts'.
 import { alertName, directionArrow, evidenceHref, evidenceKind, fireSign, firedFor, fmtAgo,
   fmtSpan, fmtValue, fmtWindow, keyHref, keyLabel, metricLabel, resolveSign, ruleGauge,
-  Scale, thresholdText, TimelineLane } from '../../alerts';
+  Scale, thresholdText, TimelineLane, valueShort, valueText } from '../../alerts';
 import { getCalls } from '../../api';
 import { timeTicks } from '../../charts';
 import type { Alert, AlertRule } from '../../types';
@@ -88,8 +88,8 @@ export function firingCard(alert: Alert, scale: Scale, nowMs: number): HTMLEleme
   h('div', { class: 'alert-card-key' },
     alert.by === 'all' ? null : h('span', { class: 'muted' }, `${keyLabel(alert.by)}: `),
     keyCell(alert), alert.sensor ? h('span', { class: 'muted' }, ` · sensor ${alert.sensor}`) : null),
-  h('div', { class: 'alert-card-value' },
-    h('span', { class: 'alert-value' }, fmtValue(alert.value, scale.unit)),
+  h('div', { class: 'alert-card-value', title: valueText(alert, scale) },
+    h('span', { class: 'alert-value' }, valueShort(alert, scale)),
     h('span', { class: 'muted' }, ` · ${thresholdText(alert, scale)}`)),
   h('div', { class: 'small' }, h('span', { class: 'muted' }, 'Firing for '),
     h('strong', {}, fmtSpan(firedFor(alert, nowMs))),
@@ -217,7 +217,7 @@ export function historyRows(alert: Alert, scale: Scale, nowMs: number, expanded:
   h('td', {}, severityBadge(alert.severity)),
   h('td', {}, alert.rule, h('div', { class: 'sub' }, metricLabel(alert.kind))),
   h('td', { class: 'wrap' }, keyCell(alert)),
-  h('td', { class: 'nowrap' }, fmtValue(alert.value, scale.unit),
+  h('td', { class: 'nowrap', title: valueText(alert, scale) }, valueShort(alert, scale),
     h('div', { class: 'sub' }, thresholdText(alert, scale))),
   h('td', { class: 'nowrap' }, stateBadge(alert),
     h('div', { class: 'sub' }, alert.state === 'firing' ? `for ${dur}` : `after ${dur}`)),
@@ -229,6 +229,7 @@ export function historyRows(alert: Alert, scale: Scale, nowMs: number, expanded:
   item('Grouped by', keyLabel(alert.by));
   item('Fired', `${fmtDateTime(fired)} (${fmtAgo(fired, nowMs)})`);
   item('Resolved', alert.resolved_at > 0 ? `${fmtDateTime(nsToMs(alert.resolved_at))} (after ${dur})` : 'still firing');
+  item('Value', valueText(alert, scale));
   item('Sensor', alert.sensor);
   item('Action', alert.action ? `${alert.action}${alert.action_result ? ` — ${alert.action_result}` : ''}`
     : alert.action_result);

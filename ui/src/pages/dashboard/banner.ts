@@ -1,7 +1,8 @@
 // The dashboard's alert banner: "3 alerts firing" and the one or two most
-// severe (rule and key), linking to the Alerts page; hidden while none
-// fires. Its figures are alerts.ts' bannerSummary.
-import { alertName, BannerSummary } from '../../alerts';
+// severe (rule and key; hovering one gives its value against its
+// thresholds), linking to the Alerts page; hidden while none fires. Its
+// figures are alerts.ts' bannerSummary and bannerItemTitle.
+import { alertName, bannerItemTitle, BannerSummary } from '../../alerts';
 import { clear, h } from '../../util';
 
 export class AlertBanner {
@@ -11,7 +12,7 @@ export class AlertBanner {
 
   draw(sum: BannerSummary | null): void {
     const key = JSON.stringify(sum && [sum.count, sum.severity,
-      sum.named.map((a) => [a.id, a.rule, a.key, a.severity])]);
+      sum.named.map((a) => [a.id, a.rule, a.key, a.severity, a.fired_at, a.value])]);
     if (key === this.key) return;
     this.key = key;
     this.el.hidden = !sum;
@@ -22,7 +23,8 @@ export class AlertBanner {
     this.el.append(h('span', { class: 'alert-banner-icon', 'aria-hidden': 'true' }, '⚠'),
       h('span', { class: 'alert-banner-text' }, h('strong', {}, sum.title),
         sum.named.length ? ': ' : '',
-        sum.named.map((a, i) => h('span', { class: 'alert-banner-item' }, i ? ', ' : '',
+        sum.named.map((a, i) => h('span', { class: 'alert-banner-item', title: bannerItemTitle(a) },
+          i ? ', ' : '',
           h('span', { class: `badge sev-${a.severity}` }, a.severity), ' ', alertName(a))),
         sum.count > sum.named.length ? h('span', { class: 'muted' },
           `, and ${sum.count - sum.named.length} more`) : null),
