@@ -186,19 +186,8 @@ class Test:
                       f"SIPp exit status {p.returncode}, {n} successful; {log[-1500:]}")
 
     def alerts(self, phase, db):
-        out = subprocess.run([self.a.sipman, "alerts", "--db", db, "--json"], capture_output=True,
-                             text=True, timeout=60)
-        rows, bad = [], []
-        for line in out.stdout.splitlines():
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    bad.append(line)
-        self.ck.check(f"{phase}: sipman alerts --db --json prints one JSON object per line",
-                      out.returncode == 0 and rows and not bad,
-                      f"exit status {out.returncode}, lines not JSON {bad[:3]}: {out.stdout[-1500:]} "
-                      f"{out.stderr[-1500:]}")
+        rows, ok, detail = lib.stored_alerts(self.a.sipman, db)
+        self.ck.check(f"{phase}: sipman alerts --db --json prints one JSON object per line", ok, detail)
         print(f"     {phase} alerts:")
         for r in rows:
             print(f"       {r.get('rule')} {r.get('key')} {r.get('state')} at {r.get('fired_at_time')}: "

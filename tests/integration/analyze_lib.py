@@ -597,3 +597,21 @@ def analyze_capture(ck, label, sipman, pcap, truth, workdir):
     check_raw_messages(ck, label, db, pcap)
     check_rerun(ck, label, sipman, db, [pcap], summary)
     return summary, calls, tcalls
+
+
+def stored_alerts(sipman, db, limit=10000):
+    """The alerts `sipman alerts --db DB --json` prints: (rows, ok, detail),
+    ok when it exited 0 and printed only JSON lines, at least one."""
+    out = subprocess.run([sipman, "alerts", "--db", db, "--json", "--limit", str(limit)],
+                         capture_output=True, text=True, timeout=60)
+    rows, bad = [], []
+    for line in out.stdout.splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                bad.append(line)
+    detail = (f"exit status {out.returncode}, lines not JSON {bad[:3]}: {out.stdout[-1500:]} "
+              f"{out.stderr[-1500:]}")
+    return rows, out.returncode == 0 and bool(rows) and not bad, detail
+

@@ -262,5 +262,33 @@ with tempfile.TemporaryDirectory(prefix="sipman-cli-") as tmp:
           f"encrypted SIP      2 connections, {TLS_SIP_BYTES} bytes" in report.stdout,
           report.stdout[-1500:] + report.stderr)
 
+# Bad alert rules are refused at start, by run and by analyze, with the
+# file's line and the reason (docs/ALERTS.md, "Bad rules").
+BAD_RULES = [
+    ("unknown field", 'db = "x.db"\n[[rule]]\nname = "a"\nmetric = "asr"\nfire = 40\ncolour = 3\n',
+     ":6: [[rule]]: unknown field 'colour'"),
+    ("impossible threshold", '[[rule]]\nname = "a"\nmetric = "asr"\nfire = 150\n',
+     ":4: [[rule]]: 'fire' = 150 is impossible for asr: it must be from 0 to 100"),
+    ("a prefix that is not a number",
+     '[alerts]\ndefaults = false\n\n[[rule]]\nname = "p"\nmetric = "prefix_calls"\nfire = 3\n'
+     'prefixes = ["900", "09x"]\n', ':8: [[rule]]: \'prefixes\': "09x" is not a number prefix'),
+    ("resolve on the wrong side", '[[rule]]\nname = "a"\nmetric = "scanner"\nfire = 5\nresolve = 9\n',
+     ":5: [[rule]]: 'resolve' (9) must be at most 'fire' (5)"),
+    ("an allow list that is no address", '[alerts]\nallow = ["10.0.0.0/8", "ten"]\n',
+     ":2: [alerts]: 'allow':"),
+]
+with tempfile.TemporaryDirectory() as tmp:
+    for name, text, want in BAD_RULES:
+        cfg = os.path.join(tmp, "bad.toml")
+        with open(cfg, "w") as f:
+            f.write(text)
+        for command in (["run", "--config", cfg, "--pcap", fx("tcp-segmentation.pcap"), "--no-web",
+                         "--db", os.path.join(tmp, "run.db")],
+                        ["analyze", "--config", cfg, "--db", os.path.join(tmp, "a.db"),
+                         fx("tcp-segmentation.pcap")]):
+            r = run(*command)
+            check(f"bad rules ({name}): sipman {command[0]} refuses them with the line and reason",
+                  r.returncode == 1 and (cfg + want) in r.stderr, (r.returncode, r.stderr[-600:]))
+
 print(f"{passed} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)

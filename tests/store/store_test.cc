@@ -777,5 +777,74 @@ TEST_P(StoreTest, CountRowsRefusesOtherTables) {
       << n.status().message();
 }
 
+// An alert is one row from its firing on: its resolution and its action's
+// result join it (in one batch or later ones), a resolved alert never goes
+// back to firing, and storing the same changes again adds nothing.
+TEST_P(StoreTest, AlertChangesUpdateOneRowPerAlert) {
+  auto store = OpenOrDie(Url("alerts.db"));
+  ASSERT_NE(store, nullptr);
+  alerts::Alert a;
+  a.rule = "trunk-asr";
+  a.metric = alerts::Metric::kAsr;
+  a.by = alerts::KeyKind::kDstIp;
+  a.key = "Trunk.Example";
+  a.severity = "critical";
+  a.fired_at = 1'700'000'000'123'456'789;
+  a.value = 31.5;
+  a.threshold = 40;
+  a.resolve_threshold = 52;
+  a.evidence = {"call-1@h", "call-\"2\"@h"};
+  a.action = "block";
+  AlertRow fired = AlertRowOf(a, "s1");
+  alerts::Alert resolved = a;
+  resolved.firing = false;
+  resolved.resolved_at = a.fired_at + 60'000'000'000;
+  resolved.resolved_value = 88;
+  AlertRow acted = fired;
+  acted.action_result = "nft: added 192.0.2.7";
+  for (int pass = 0; pass < 2; ++pass) {
+    store->AddAlert(fired);
+    store->AddAlert(acted);  // the same batch: merged before writing
+    ASSERT_TRUE(store->Flush().ok());
+    store->AddAlert(AlertRowOf(resolved, "s1"));
+    store->AddAlert(fired);  // late: does not take the resolution back
+    ASSERT_TRUE(store->Flush().ok());
+  }
+  auto rows = store->Alerts(AlertQuery{});
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 1u);
+  const AlertRow& r = rows->front();
+  EXPECT_EQ(r.rule, "trunk-asr");
+  EXPECT_EQ(r.kind, "asr");
+  EXPECT_EQ(r.category, "quality");
+  EXPECT_EQ(r.grouped_by, "dst_ip");
+  EXPECT_EQ(r.state, "resolved");
+  EXPECT_EQ(r.fired_at, a.fired_at);
+  EXPECT_EQ(r.resolved_at, resolved.resolved_at);
+  EXPECT_DOUBLE_EQ(r.value, 31.5);
+  EXPECT_DOUBLE_EQ(r.threshold, 40);
+  EXPECT_DOUBLE_EQ(r.resolved_value, 88);
+  EXPECT_DOUBLE_EQ(r.resolve_threshold, 52);
+  EXPECT_EQ(r.action_result, "nft: added 192.0.2.7");
+  EXPECT_EQ(ParseEvidence(r.evidence), a.evidence);
+  EXPECT_EQ(r.sensor, "s1");
+  EXPECT_EQ(*store->CountRows("alerts"), 1);
+
+  AlertQuery q;
+  q.key = "trunk.ex";  // a substring, whatever the case
+  EXPECT_EQ(store->Alerts(q)->size(), 1u);
+  q.key = "100%";
+  EXPECT_EQ(store->Alerts(q)->size(), 0u);
+  q = AlertQuery{};
+  q.state = "firing";
+  EXPECT_EQ(store->Alerts(q)->size(), 0u);
+  q.state = "resolved";
+  q.from_ts = a.fired_at + 1;
+  EXPECT_EQ(store->Alerts(q)->size(), 0u);
+  q.from_ts = a.fired_at;
+  q.to_ts = a.fired_at + 1;
+  EXPECT_EQ(store->Alerts(q)->size(), 1u);
+}
+
 }  // namespace
 }  // namespace sipman::store
