@@ -269,12 +269,13 @@ TEST(EngineTest, ConcurrentCallsRiseAndFallWithStartsAndEnds) {
   Engine engine({MakeRule({{"name", std::string("conc")}, {"metric", std::string("concurrent_calls")},
                            {"by", std::string("caller")}, {"fire", int64_t{3}}})},
                 &sink);
+  const std::string ids[] = {"c0", "c1", "c2"};
   for (int i = 0; i < 3; ++i) {
     CallStartEvent s;
     s.ts = (10 + i) * kS;
     s.caller = "alice";
     s.callee = "200";
-    s.call_id = "c" + std::to_string(i);
+    s.call_id = ids[i];  // a view: the string must outlive the event
     s.sensor = "s1";
     engine.OnCallStart(s);
   }
