@@ -547,6 +547,8 @@ void Engine::Impl::AddEvidence(RuleState& r, uint32_t slot, const Context& ctx) 
 }
 
 void Engine::Impl::Feed(Context& ctx) {
+  // A time before 1970 (a damaged capture) has no bucket: not measured.
+  if (ctx.ts <= 0) return;
   latest = std::max(latest, ctx.ts);
   for (auto& gp : groups) {
     Group& g = *gp;
@@ -609,6 +611,7 @@ void Engine::Impl::Feed(Context& ctx) {
 // same second whether the capture is read live (a tick every second) or
 // from a file (ticks only as packets come, however far apart).
 void Engine::Impl::Tick(TimestampNs now) {
+  if (now <= 0) return;
   latest = std::max(latest, now);
   const TimestampNs second = now / kNsPerSecond;
   if (last_tick_s == 0) {
@@ -639,8 +642,10 @@ void Engine::Impl::Tick(TimestampNs now) {
     for (uint32_t slot = 0; slot < r->group->slots().size(); ++slot) {
       const Window& w = r->window(slot);
       if (w.generation != r->group->slots()[slot].generation || w.last_ts <= 0 || w.firing >= 0) continue;
+      // fire is at most 1e12 s: in double, then capped, no overflow.
+      const double due = static_cast<double>(w.last_ts) + r->rule.fire * 1e9;
       const TimestampNs t =
-          ceil_second(w.last_ts + static_cast<TimestampNs>(r->rule.fire * 1e9));
+          due > static_cast<double>(until) ? until + 1 : ceil_second(static_cast<TimestampNs>(due));
       if (t <= until) Evaluate(*r, slot, std::max(t, done_until), r->group->slots()[slot].key);
     }
   }
