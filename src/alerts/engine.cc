@@ -30,7 +30,6 @@ struct Context {
   IpAddress src_ip, dst_ip;  // requester, responder
   std::string_view sensor, caller, callee, callee_domain, call_id;
   const MessageEvent* message = nullptr;
-  const CallStartEvent* start = nullptr;
   const calls::CallRecord* record = nullptr;
   const HealthEvent* health = nullptr;
   bool call_end = false;  // gauge rules: a call ended (else started)
@@ -128,7 +127,6 @@ class Engine::Impl {
   std::vector<std::unique_ptr<Group>> groups;
   std::vector<Firing> firing;
   TimestampNs last_tick_s = 0;
-  TimestampNs latest = 0;
 
  private:
   bool MakeKey(const Group& g, const Context& ctx, std::string* key) const;
@@ -549,7 +547,6 @@ void Engine::Impl::AddEvidence(RuleState& r, uint32_t slot, const Context& ctx) 
 void Engine::Impl::Feed(Context& ctx) {
   // A time before 1970 (a damaged capture) has no bucket: not measured.
   if (ctx.ts <= 0) return;
-  latest = std::max(latest, ctx.ts);
   for (auto& gp : groups) {
     Group& g = *gp;
     const bool gauge_end = ctx.call_end && g.source == Source::kCallStart;
@@ -612,7 +609,6 @@ void Engine::Impl::Feed(Context& ctx) {
 // from a file (ticks only as packets come, however far apart).
 void Engine::Impl::Tick(TimestampNs now) {
   if (now <= 0) return;
-  latest = std::max(latest, now);
   const TimestampNs second = now / kNsPerSecond;
   if (last_tick_s == 0) {
     last_tick_s = second;
@@ -707,7 +703,6 @@ void Engine::OnCallStart(const CallStartEvent& e) {
   Context ctx;
   ctx.source = Source::kCallStart;
   ctx.ts = e.ts;
-  ctx.start = &e;
   ctx.src_ip = e.src_ip;
   ctx.dst_ip = e.dst_ip;
   ctx.sensor = e.sensor;

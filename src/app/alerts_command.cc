@@ -17,15 +17,7 @@ int Usage(const std::string& message) {
   return 2;
 }
 
-std::string Time(int64_t ts) {
-  if (ts <= 0) return "-";
-  char buf[32];
-  const time_t secs = static_cast<time_t>(ts / kNsPerSecond);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string Time(int64_t ts) { return ts > 0 ? IsoTime(ts) : "-"; }
 
 }  // namespace
 

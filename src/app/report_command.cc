@@ -13,7 +13,6 @@
 #include "web/web.h"
 
 namespace sipman::app {
-namespace {
 
 std::string IsoTime(TimestampNs ns) {
   time_t seconds = static_cast<time_t>(ns / kNsPerSecond);
@@ -23,6 +22,8 @@ std::string IsoTime(TimestampNs ns) {
   strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
+
+namespace {
 
 std::string Number(const std::optional<double>& v, const char* format = "%.3f") {
   if (!v) return "null";

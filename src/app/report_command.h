@@ -37,6 +37,8 @@ struct ReportOptions {
 // Parses a time argument: epoch seconds ("1764064800", fractions allowed) or
 // ISO 8601 UTC ("2026-11-25T10:00:00Z", "2026-11-25T10:00Z", "2026-11-25").
 std::optional<TimestampNs> ParseReportTime(std::string_view text);
+// "2026-11-25T10:00:00Z": a time in the reports' text, to the second (UTC).
+std::string IsoTime(TimestampNs ns);
 
 // Prints the report to `out` (errors go to stderr); returns the process exit
 // status (0, or 1 when the database cannot be read). Without `by` (and with
