@@ -19,9 +19,53 @@ using internal::Histogram;
 using internal::KeyTable;
 using internal::Slot;
 using internal::Sample;
+using internal::SlotArray;
 using internal::Window;
 
 constexpr size_t kEvidence = 5;  // items an alert carries at most
+
+// What a message is, as far as the message rules tell messages apart. A
+// group keeps, for each class, the rules that may take a sample from it, so
+// a message visits only those: most rules want one method, or responses.
+enum MessageClass : uint8_t {
+  kInvite, kAck, kBye, kCancel, kRegister, kOptions,  // as kClassMethods
+  kOtherRequest, kProvisional, kFinalToRegister, kFinal, kMalformed,
+  kMessageClasses
+};
+constexpr std::string_view kClassMethods[] = {"INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS"};
+
+MessageClass ClassOf(const MessageEvent& m) {
+  if (m.malformed) return kMalformed;
+  if (!m.is_request) {
+    if (m.status < 200) return kProvisional;
+    return m.cseq_method == "REGISTER" ? kFinalToRegister : kFinal;
+  }
+  for (uint8_t i = 0; i < std::size(kClassMethods); ++i) {
+    if (m.method == kClassMethods[i]) return static_cast<MessageClass>(i);
+  }
+  return kOtherRequest;
+}
+
+// False when `rule` never takes a sample from a message of class `c` (see
+// Sample(); true when it may).
+bool MayTake(const Rule& rule, MessageClass c) {
+  if (c == kMalformed) return true;  // any field may be missing: ask Sample()
+  const bool request = c <= kOtherRequest;
+  switch (rule.metric) {
+    case Metric::kRequestRate:
+      if (!request) return false;
+      for (const std::string& method : rule.methods) {
+        const auto* known = std::find(std::begin(kClassMethods), std::end(kClassMethods), method);
+        if (c == kOtherRequest ? known == std::end(kClassMethods) : method == kClassMethods[c]) return true;
+      }
+      return false;
+    case Metric::kScanner: return request;
+    case Metric::kNotFoundShare: return c == kFinal || c == kFinalToRegister;
+    case Metric::kRegisterFailures: return c == kFinalToRegister;
+    case Metric::kMalformed: return false;  // kMalformed only, above
+    default: return true;
+  }
+}
 
 // Everything an event offers the key extractors and the rules' samplers.
 struct Context {
@@ -32,6 +76,8 @@ struct Context {
   const MessageEvent* message = nullptr;
   const calls::CallRecord* record = nullptr;
   const HealthEvent* health = nullptr;
+  MessageClass message_class = kMalformed;
+  std::string_view user_agent_lower;  // messages
   bool call_end = false;  // gauge rules: a call ended (else started)
 };
 
@@ -59,52 +105,39 @@ bool NerCounts(const calls::CallRecord& r) {
   }
 }
 
-bool ContainsIgnoreCase(std::string_view hay, std::string_view lower_needle) {
-  if (lower_needle.size() > hay.size()) return false;
-  for (size_t i = 0; i + lower_needle.size() <= hay.size(); ++i) {
-    size_t k = 0;
-    while (k < lower_needle.size() && AsciiLower(hay[i + k]) == lower_needle[k]) ++k;
-    if (k == lower_needle.size()) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 struct RuleState;
 
-// Rules fed by one source and grouped by one key. The rules' state of one
-// key lies together (slot-major), so an event touches one stretch of memory.
+// Rules fed by one source and grouped by one key.
 struct Group {
   Source source;
   KeyKind by;
   int prefix_len;
   size_t max_keys = 0;
   std::vector<RuleState*> rules;
-  size_t percentile_rules = 0;
   std::unique_ptr<KeyTable> keys;
-  std::vector<Window> windows;        // [slot * rules.size() + rule position]
-  std::vector<Histogram> histograms;  // [slot * percentile_rules + percentile position]
-  std::vector<std::unique_ptr<std::vector<std::string>>> evidence;  // as windows; when any
+  // Positions in `rules` an event visits: all of them, the gauges (a call
+  // start group on a call's end), or those a message class may feed.
+  std::vector<uint16_t> all, gauges, by_class[kMessageClasses];
 
   std::vector<Slot>& slots() { return keys->slots(); }
 };
 
+// A rule's windows (and histograms) are indexed by its group's key slots,
+// one array per rule: most events give a sample to few of a group's rules,
+// and a rule's array takes memory only where its keys got one.
 struct RuleState {
   Rule rule;
   const MetricInfo* info;
   Group* group = nullptr;
-  size_t position = 0;             // in the group
-  size_t percentile_position = 0;  // among the group's percentile rules
+  size_t index = 0;  // among all rules: evidence is keyed by it
   TimestampNs bucket_ns = 0;
+  std::unique_ptr<SlotArray<Window>> windows;
+  std::unique_ptr<SlotArray<Histogram>> histograms;  // percentile rules
 
-  Window& window(uint32_t slot) const { return group->windows[slot * group->rules.size() + position]; }
-  Histogram& histogram(uint32_t slot) const {
-    return group->histograms[slot * group->percentile_rules + percentile_position];
-  }
-  std::unique_ptr<std::vector<std::string>>& evidence(uint32_t slot) {
-    return group->evidence[slot * group->rules.size() + position];
-  }
+  Window& window(uint32_t slot) const { return (*windows)[slot]; }
+  Histogram& histogram(uint32_t slot) const { return (*histograms)[slot]; }
   bool percentile() const { return info->value == ValueKind::kPercentile; }
 };
 
@@ -125,12 +158,19 @@ class Engine::Impl {
   std::vector<Rule> rules_copy;
   std::vector<std::unique_ptr<RuleState>> rules;
   std::vector<std::unique_ptr<Group>> groups;
+  // The groups an event of each source visits: a call's end also visits
+  // the call start groups that hold gauges.
+  std::vector<Group*> groups_of[static_cast<int>(Source::kHealth) + 1];
   std::vector<Firing> firing;
   TimestampNs last_tick_s = 0;
+  std::string user_agent_lower;  // the message's, for scanner rules
+  // Evidence of the keys near firing, by rule index << 32 | slot: few.
+  std::unordered_map<uint64_t, std::vector<std::string>> evidence;
 
  private:
-  bool MakeKey(const Group& g, const Context& ctx, std::string* key) const;
-  uint32_t Touch(Group& g, const std::string& key, const Context& ctx);
+  bool AppendKey(const Group& g, const Context& ctx, std::string* keys) const;
+  uint32_t Touch(Group& g, std::string_view key, uint64_t hash, const Context& ctx);
+  void Update(Group& g, const std::vector<uint16_t>& visit, uint32_t slot, const Context& ctx);
   bool Sample(const RuleState& r, const Context& ctx, internal::Sample* s) const;
   double Value(const RuleState& r, uint32_t slot, TimestampNs now, bool* enough, bool* empty);
   void Evaluate(RuleState& r, uint32_t slot, TimestampNs now, std::string_view sensor);
@@ -142,10 +182,23 @@ class Engine::Impl {
 
   AlertSink* sink_;
   EngineCounters* counters_;
-  std::string key_;
+  // One event's groups that got a sample, with their keys (in keys_).
+  struct Pending {
+    Group* group;
+    const std::vector<uint16_t>* visit;
+    uint64_t hash;
+    size_t key_begin, key_size;
+    uint32_t slot;
+  };
+  std::vector<Pending> pending_;
+  std::string keys_;
   std::string item_;
-  std::vector<internal::Sample> samples_;
-  std::vector<char> taken_;  // per rule of the group: the event gave it a sample
+  std::vector<internal::Sample> samples_;  // by rule index: this event's sample
+  std::vector<char> taken_;                // by rule index: the event gave it one
+
+  static uint64_t EvidenceKey(const RuleState& r, uint32_t slot) {
+    return static_cast<uint64_t>(r.index) << 32 | slot;
+  }
 };
 
 Engine::Impl::Impl(std::vector<Rule> in, AlertSink* sink, EngineCounters* counters)
@@ -171,40 +224,59 @@ Engine::Impl::Impl(std::vector<Rule> in, AlertSink* sink, EngineCounters* counte
     }
     group->max_keys = std::max(group->max_keys, rule.max_keys);
     r->group = group;
-    r->position = group->rules.size();
-    if (r->info->value == ValueKind::kPercentile) r->percentile_position = group->percentile_rules++;
+    r->index = rules.size();
     group->rules.push_back(r.get());
     r->rule = std::move(rule);
     rules.push_back(std::move(r));
   }
+  samples_.resize(rules.size());
+  taken_.resize(rules.size());
   for (auto& g : groups) {
     g->keys = std::make_unique<KeyTable>(g->max_keys);
-    // Room for the keys up front (address space; pages are taken as keys
-    // come), so that growing never copies every window, up to 128 Ki keys.
-    const size_t keys = std::min<size_t>(g->max_keys, size_t{1} << 17);
-    g->windows.reserve(keys * g->rules.size());
-    g->evidence.reserve(keys * g->rules.size());
-    g->histograms.reserve(keys * g->percentile_rules);
-    g->keys->slots().reserve(keys);
+    // Room for the keys up front, so that growing never copies them all,
+    // up to 128 Ki keys.
+    g->keys->slots().reserve(std::min<size_t>(g->max_keys, size_t{1} << 17));
+  }
+  for (auto& g : groups) {
+    for (uint16_t i = 0; i < g->rules.size(); ++i) {
+      const RuleState& r = *g->rules[i];
+      g->all.push_back(i);
+      if (r.info->value == ValueKind::kGauge) g->gauges.push_back(i);
+      for (uint8_t c = 0; c < kMessageClasses; ++c) {
+        if (MayTake(r.rule, static_cast<MessageClass>(c))) g->by_class[c].push_back(i);
+      }
+    }
+    for (RuleState* r : g->rules) {
+      r->windows = std::make_unique<SlotArray<Window>>(g->max_keys);
+      if (r->percentile()) r->histograms = std::make_unique<SlotArray<Histogram>>(g->max_keys);
+    }
+  }
+  for (auto& g : groups) {
+    groups_of[static_cast<int>(g->source)].push_back(g.get());
+    if (g->source == Source::kCallStart && !g->gauges.empty()) {
+      groups_of[static_cast<int>(Source::kCallEnd)].push_back(g.get());
+    }
   }
 }
 
-bool Engine::Impl::MakeKey(const Group& g, const Context& ctx, std::string* key) const {
-  key->clear();
+// Appends the event's key in group `g` to *keys; false when the event has
+// none (an empty user, say).
+bool Engine::Impl::AppendKey(const Group& g, const Context& ctx, std::string* keys) const {
+  const size_t begin = keys->size();
   switch (g.by) {
-    case KeyKind::kAll: key->push_back('*'); return true;
-    case KeyKind::kSrcIp: return AppendIp(ctx.src_ip, key) > 1;
-    case KeyKind::kDstIp: return AppendIp(ctx.dst_ip, key) > 1;
-    case KeyKind::kIpPair: AppendIp(ctx.src_ip, key); return AppendIp(ctx.dst_ip, key) > 2;
-    case KeyKind::kSensor: key->assign(ctx.sensor); break;
-    case KeyKind::kCaller: key->assign(ctx.caller); break;
-    case KeyKind::kCallee: key->assign(ctx.callee); break;
-    case KeyKind::kCalleeDomain: key->assign(ctx.callee_domain); break;
+    case KeyKind::kAll: keys->push_back('*'); return true;
+    case KeyKind::kSrcIp: return AppendIp(ctx.src_ip, keys) > begin + 1;
+    case KeyKind::kDstIp: return AppendIp(ctx.dst_ip, keys) > begin + 1;
+    case KeyKind::kIpPair: AppendIp(ctx.src_ip, keys); return AppendIp(ctx.dst_ip, keys) > begin + 2;
+    case KeyKind::kSensor: keys->append(ctx.sensor); break;
+    case KeyKind::kCaller: keys->append(ctx.caller); break;
+    case KeyKind::kCallee: keys->append(ctx.callee); break;
+    case KeyKind::kCalleeDomain: keys->append(ctx.callee_domain); break;
     case KeyKind::kCalleePrefix:
-      key->assign(ctx.callee.substr(0, static_cast<size_t>(g.prefix_len)));
+      keys->append(ctx.callee.substr(0, static_cast<size_t>(g.prefix_len)));
       break;
   }
-  return !key->empty();
+  return keys->size() > begin;
 }
 
 std::string Engine::Impl::KeyText(const Group& g, const Slot& slot) const {
@@ -220,8 +292,7 @@ std::string Engine::Impl::KeyText(const Group& g, const Slot& slot) const {
 // The slot of `key`; a new key takes a new slot, or, when the group holds
 // max_keys, the least recently used of a few sampled ones (a firing one only
 // when all sampled are firing: its alerts resolve, counted).
-uint32_t Engine::Impl::Touch(Group& g, const std::string& key, const Context& ctx) {
-  const uint64_t hash = KeyTable::Hash(key);
+uint32_t Engine::Impl::Touch(Group& g, std::string_view key, uint64_t hash, const Context& ctx) {
   KeyTable& keys = *g.keys;
   uint32_t i = keys.Find(key, hash);
   const uint32_t now_s = static_cast<uint32_t>(ctx.ts / kNsPerSecond);
@@ -231,10 +302,6 @@ uint32_t Engine::Impl::Touch(Group& g, const std::string& key, const Context& ct
   }
   if (!keys.full()) {
     i = keys.Add(key, hash);
-    const size_t n = g.rules.size();
-    g.windows.resize(keys.slots().size() * n);
-    g.evidence.resize(keys.slots().size() * n);
-    g.histograms.resize(keys.slots().size() * g.percentile_rules);
   } else {
     i = keys.Victim();
     if (keys.slots()[i].firing > 0) {
@@ -335,6 +402,11 @@ bool Engine::Impl::Sample(const RuleState& r, const Context& ctx, internal::Samp
       return false;
     case Metric::kRequestRate:
       if (!m->is_request) return false;
+      if (ctx.message_class < kOtherRequest) {  // a method MayTake() matched
+        s->hits = 1;
+        s->bad = true;
+        return true;
+      }
       for (const std::string& method : rule.methods) {
         if (m->method == method) {
           s->hits = 1;
@@ -352,7 +424,7 @@ bool Engine::Impl::Sample(const RuleState& r, const Context& ctx, internal::Samp
     case Metric::kScanner:
       if (!m->is_request || m->user_agent.empty()) return false;
       for (const std::string& ua : rule.user_agents) {
-        if (ContainsIgnoreCase(m->user_agent, ua)) {
+        if (ctx.user_agent_lower.find(ua) != std::string_view::npos) {
           s->hits = 1;
           s->bad = true;
           return true;
@@ -448,7 +520,7 @@ double Engine::Impl::Value(const RuleState& r, uint32_t slot, TimestampNs now, b
 // half the samples. Most keys never come close, and keep none.
 bool Engine::Impl::NearFiring(RuleState& r, uint32_t slot, TimestampNs now) {
   const Window& w = r.window(slot);
-  if (w.firing >= 0) return true;
+  if (w.is_firing()) return true;
   const ValueKind kind = r.info->value;
   const bool sampled = kind == ValueKind::kRatio || kind == ValueKind::kMean || kind == ValueKind::kPercentile;
   if (sampled && w.samples_sum * 2 < r.rule.min_samples) return false;
@@ -468,12 +540,12 @@ void Engine::Impl::Evaluate(RuleState& r, uint32_t slot, TimestampNs now, std::s
   bool enough = false, empty = false;
   const double value = Value(r, slot, now, &enough, &empty);
   const bool above = r.info->direction == Direction::kAbove;
-  if (w.firing < 0) {
+  if (!w.is_firing()) {
     if (enough && !empty && (above ? value >= r.rule.fire : value <= r.rule.fire)) {
       Fire(r, slot, now, value, sensor);
     }
   } else if (empty || (enough && (above ? value <= r.rule.resolve : value >= r.rule.resolve))) {
-    Resolve(static_cast<size_t>(w.firing), now, value);
+    Resolve(w.firing_index(), now, value);
   }
 }
 
@@ -492,11 +564,11 @@ void Engine::Impl::Fire(RuleState& r, uint32_t slot, TimestampNs now, double val
   a.value = value;
   a.threshold = r.rule.fire;
   a.resolve_threshold = r.rule.resolve;
-  if (r.evidence(slot)) a.evidence = *r.evidence(slot);
+  if (auto e = evidence.find(EvidenceKey(r, slot)); e != evidence.end()) a.evidence = e->second;
   a.sensor.assign(sensor);
   a.action = r.rule.action;
   if (g.by == KeyKind::kSrcIp || g.by == KeyKind::kDstIp) a.address = g.slots()[slot].address;
-  r.window(slot).firing = static_cast<int32_t>(firing.size());
+  r.window(slot).set_firing(firing.size());
   ++g.slots()[slot].firing;
   ++counters_->fired;
   firing.push_back(std::move(f));
@@ -510,11 +582,11 @@ void Engine::Impl::Resolve(size_t index, TimestampNs now, double value) {
   f.alert.resolved_value = value;
   ++counters_->resolved;
   sink_->OnAlert(f.alert);
-  f.rule->window(f.slot).firing = -1;
+  f.rule->window(f.slot).clear_firing();
   --f.rule->group->slots()[f.slot].firing;
   if (index != firing.size() - 1) {
     firing[index] = std::move(firing.back());
-    firing[index].rule->window(firing[index].slot).firing = static_cast<int32_t>(index);
+    firing[index].rule->window(firing[index].slot).set_firing(index);
   }
   firing.pop_back();
 }
@@ -531,72 +603,95 @@ void Engine::Impl::AddEvidence(RuleState& r, uint32_t slot, const Context& ctx) 
   } else {
     return;
   }
-  auto& list = r.evidence(slot);
-  if (!list) list = std::make_unique<std::vector<std::string>>();
-  if (std::find(list->begin(), list->end(), item_) != list->end()) return;
-  if (list->size() < kEvidence) {
-    list->push_back(item_);
+  std::vector<std::string>& list = evidence[EvidenceKey(r, slot)];
+  if (std::find(list.begin(), list.end(), item_) != list.end()) return;
+  if (list.size() < kEvidence) {
+    list.push_back(item_);
   } else {
     // The oldest item's string is reused for the newest: no allocation
     // once the list is full.
-    std::rotate(list->begin(), list->begin() + 1, list->end());
-    list->back().assign(item_);
+    std::rotate(list.begin(), list.begin() + 1, list.end());
+    list.back().assign(item_);
   }
 }
 
+// In passes over the groups, so that the cache misses of their key lookups
+// and windows overlap instead of coming one after another: sample and hash
+// (fetching each key's index entry), fetch the slots the entries name, find
+// the keys (fetching the windows to be updated), update.
 void Engine::Impl::Feed(Context& ctx) {
   // A time before 1970 (a damaged capture) has no bucket: not measured.
   if (ctx.ts <= 0) return;
-  for (auto& gp : groups) {
+  pending_.clear();
+  keys_.clear();
+  for (Group* gp : groups_of[static_cast<int>(ctx.source)]) {
     Group& g = *gp;
-    const bool gauge_end = ctx.call_end && g.source == Source::kCallStart;
-    if (g.source != ctx.source && !gauge_end) continue;
+    const bool gauge_end = g.source != ctx.source;
+    const std::vector<uint16_t>& visit = ctx.source == Source::kMessage ? g.by_class[ctx.message_class]
+                                         : gauge_end                  ? g.gauges
+                                                                      : g.all;
     // Sample first: most events concern none of a group's rules.
     bool any = false;
-    const size_t n = g.rules.size();
-    std::vector<internal::Sample>& samples = samples_;
-    if (samples.size() < n) samples.resize(n);
-    if (taken_.size() < n) taken_.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      RuleState& r = *g.rules[i];
-      const bool takes = gauge_end ? r.info->value == ValueKind::kGauge : true;
-      taken_[i] = takes && Sample(r, ctx, &samples[i]);
-      any = any || taken_[i];
+    for (const uint16_t i : visit) {
+      const RuleState& r = *g.rules[i];
+      taken_[r.index] = Sample(r, ctx, &samples_[r.index]);
+      any = any || taken_[r.index];
     }
-    if (!any || !MakeKey(g, ctx, &key_)) continue;
-    const uint32_t slot = Touch(g, key_, ctx);
-    const uint32_t generation = g.slots()[slot].generation;
-    for (size_t i = 0; i < n; ++i) {
-      if (!taken_[i]) continue;
-      RuleState& r = *g.rules[i];
-      Window& w = r.window(slot);
-      if (w.generation != generation) {
-        const int32_t keep_firing = -1;
-        w = Window{};
-        w.generation = generation;
-        w.firing = keep_firing;
-        if (r.percentile()) r.histogram(slot) = Histogram{};
-        r.evidence(slot).reset();
-      }
-      const int64_t bucket = ctx.ts / r.bucket_ns;
-      switch (r.info->value) {
-        case ValueKind::kGauge:
-          w.hits_sum = std::max<int64_t>(0, w.hits_sum + samples[i].hits);
-          break;
-        case ValueKind::kSilence:
-          w.last_ts = std::max(w.last_ts, ctx.ts);
-          break;
-        default:
-          w.Slide(bucket);
-          w.Add(bucket, samples[i]);
-          if (samples[i].bin >= 0) {
-            r.histogram(slot).Slide(bucket);
-            r.histogram(slot).Add(bucket, samples[i].bin);
-          }
-      }
-      if (samples[i].bad && NearFiring(r, slot, ctx.ts)) AddEvidence(r, slot, ctx);
-      if (r.info->value != ValueKind::kSilence || w.firing >= 0) Evaluate(r, slot, ctx.ts, ctx.sensor);
+    const size_t begin = keys_.size();
+    if (!any || !AppendKey(g, ctx, &keys_)) {
+      keys_.resize(begin);
+      continue;
     }
+    const size_t size = keys_.size() - begin;
+    const uint64_t hash = KeyTable::Hash(std::string_view(keys_).substr(begin, size));
+    g.keys->Prefetch(hash);
+    pending_.push_back({&g, &visit, hash, begin, size, 0});
+  }
+  for (const Pending& p : pending_) p.group->keys->PrefetchSlot(p.hash);
+  for (Pending& p : pending_) {
+    p.slot = Touch(*p.group, std::string_view(keys_).substr(p.key_begin, p.key_size), p.hash, ctx);
+    for (const uint16_t i : *p.visit) {
+      const RuleState& r = *p.group->rules[i];
+      if (!taken_[r.index]) continue;
+      const char* w = reinterpret_cast<const char*>(&r.window(p.slot));
+      __builtin_prefetch(w, 1);
+      __builtin_prefetch(w + sizeof(Window) - 1, 1);
+    }
+  }
+  for (const Pending& p : pending_) Update(*p.group, *p.visit, p.slot, ctx);
+}
+
+void Engine::Impl::Update(Group& g, const std::vector<uint16_t>& visit, uint32_t slot, const Context& ctx) {
+  const uint32_t generation = g.slots()[slot].generation;
+  for (const uint16_t i : visit) {
+    RuleState& r = *g.rules[i];
+    if (!taken_[r.index]) continue;
+    const internal::Sample& sample = samples_[r.index];
+    Window& w = r.window(slot);
+    if (w.generation != generation) {  // the slot took another key
+      w = Window{};
+      w.generation = generation;
+      if (r.percentile()) r.histogram(slot) = Histogram{};
+      if (!evidence.empty()) evidence.erase(EvidenceKey(r, slot));
+    }
+    const int64_t bucket = ctx.ts / r.bucket_ns;
+    switch (r.info->value) {
+      case ValueKind::kGauge:
+        w.hits_sum = std::max<int64_t>(0, w.hits_sum + sample.hits);
+        break;
+      case ValueKind::kSilence:
+        w.last_ts = std::max(w.last_ts, ctx.ts);
+        break;
+      default:
+        w.Slide(bucket);
+        w.Add(bucket, sample);
+        if (sample.bin >= 0) {
+          r.histogram(slot).Slide(bucket);
+          r.histogram(slot).Add(bucket, sample.bin);
+        }
+    }
+    if (sample.bad && NearFiring(r, slot, ctx.ts)) AddEvidence(r, slot, ctx);
+    if (r.info->value != ValueKind::kSilence || w.is_firing()) Evaluate(r, slot, ctx.ts, ctx.sensor);
   }
 }
 
@@ -625,7 +720,7 @@ void Engine::Impl::Tick(TimestampNs now) {
     RuleState& r = *firing[f].rule;
     if (r.info->value == ValueKind::kGauge || r.info->value == ValueKind::kSilence) continue;
     const uint32_t slot = firing[f].slot;
-    for (int64_t b = r.window(slot).head + 1, n = 0; n <= internal::kBuckets; ++b, ++n) {
+    for (int64_t b = r.window(slot).next, n = 0; n <= internal::kBuckets; ++b, ++n) {
       const TimestampNs t = ceil_second(b * r.bucket_ns);
       if (t > until) break;
       if (t <= done_until) continue;
@@ -636,10 +731,13 @@ void Engine::Impl::Tick(TimestampNs now) {
   for (auto& r : rules) {
     if (r->info->value != ValueKind::kSilence) continue;
     for (uint32_t slot = 0; slot < r->group->slots().size(); ++slot) {
-      const Window& w = r->window(slot);
-      if (w.generation != r->group->slots()[slot].generation || w.last_ts <= 0 || w.firing >= 0) continue;
+      const Window* w = r->windows->Find(slot);
+      if (w == nullptr || w->generation != r->group->slots()[slot].generation || w->last_ts <= 0 ||
+          w->is_firing()) {
+        continue;
+      }
       // fire is at most 1e12 s: in double, then capped, no overflow.
-      const double due = static_cast<double>(w.last_ts) + r->rule.fire * 1e9;
+      const double due = static_cast<double>(w->last_ts) + r->rule.fire * 1e9;
       const TimestampNs t =
           due > static_cast<double>(until) ? until + 1 : ceil_second(static_cast<TimestampNs>(due));
       if (t <= until) Evaluate(*r, slot, std::max(t, done_until), r->group->slots()[slot].key);
@@ -656,9 +754,12 @@ std::vector<RuleStatus> Engine::Impl::Statuses(TimestampNs now) {
     st.keys = r.group->keys->size();
     const bool above = r.info->direction == Direction::kAbove;
     for (uint32_t slot = 0; slot < r.group->slots().size(); ++slot) {
-      Window& w = r.window(slot);
+      Window* found = r.windows->Find(slot);
+      if (found == nullptr) continue;
+      Window& w = *found;
       if (w.generation != r.group->slots()[slot].generation) continue;
-      if (w.firing >= 0) ++st.firing;
+      if (r.info->value == ValueKind::kSilence && w.last_ts <= 0) continue;  // never heard
+      if (w.is_firing()) ++st.firing;
       if (r.info->value != ValueKind::kGauge && r.info->value != ValueKind::kSilence) {
         w.Slide(now / r.bucket_ns);
         if (r.percentile()) r.histogram(slot).Slide(now / r.bucket_ns);
@@ -695,6 +796,12 @@ void Engine::OnMessage(const MessageEvent& e) {
   ctx.callee = !e.ruri_user.empty() ? e.ruri_user : e.to_user;
   ctx.callee_domain = e.to_domain;
   ctx.call_id = e.call_id;
+  ctx.message_class = ClassOf(e);
+  // Scanner rules' needles are lower case: the User-Agent is made so once.
+  std::string& ua = impl_->user_agent_lower;
+  ua.assign(e.user_agent);
+  for (char& c : ua) c = AsciiLower(c);
+  ctx.user_agent_lower = ua;
   impl_->Feed(ctx);
 }
 

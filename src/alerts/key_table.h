@@ -30,12 +30,9 @@ class KeyTable {
   static constexpr uint32_t kNotFound = UINT32_MAX;
   static constexpr int kEvictionSample = 8;
 
-  explicit KeyTable(size_t max_keys) : max_keys_(max_keys) {
-    size_t size = 16;
-    while (size < max_keys * 2) size <<= 1;
-    index_.assign(size, 0);
-    mask_ = size - 1;
-  }
+  // The index grows with the keys (at most half full), so a group that
+  // holds few keys holds a small index.
+  explicit KeyTable(size_t max_keys) : max_keys_(max_keys) { Rebuild(16); }
 
   static uint64_t Hash(std::string_view key) {
     uint64_t h = 14695981039346656037ull;
@@ -52,6 +49,14 @@ class KeyTable {
     }
   }
 
+  // Starts fetching the index entry a lookup of `hash` reads first.
+  void Prefetch(uint64_t hash) const { __builtin_prefetch(&index_[hash & mask_]); }
+  // Then the slot that entry names, which the lookup reads next.
+  void PrefetchSlot(uint64_t hash) const {
+    const uint32_t entry = index_[hash & mask_];
+    if (entry != 0) __builtin_prefetch(&slots_[entry - 1]);
+  }
+
   bool full() const { return slots_.size() >= max_keys_; }
   size_t size() const { return slots_.size(); }
   std::vector<Slot>& slots() { return slots_; }
@@ -61,6 +66,7 @@ class KeyTable {
   // per-slot storage to slots().size().
   uint32_t Add(std::string_view key, uint64_t hash) {
     const uint32_t s = static_cast<uint32_t>(slots_.size());
+    if ((slots_.size() + 1) * 2 > index_.size()) Rebuild(index_.size() * 2);
     slots_.emplace_back();
     Place(s, key, hash);
     return s;
@@ -97,9 +103,17 @@ class KeyTable {
     Slot& slot = slots_[s];
     slot.hash = hash;
     slot.key.assign(key);
-    size_t i = hash & mask_;
+    Index(s);
+  }
+  void Index(uint32_t s) {
+    size_t i = slots_[s].hash & mask_;
     while (index_[i] != 0) i = (i + 1) & mask_;
     index_[i] = s + 1;
+  }
+  void Rebuild(size_t size) {
+    index_.assign(size, 0);
+    mask_ = size - 1;
+    for (uint32_t s = 0; s < slots_.size(); ++s) Index(s);
   }
 
   // Backward-shift deletion: the entries after the hole that could sit in

@@ -1,11 +1,18 @@
 // Private to alerts: one rule's samples of one key over a sliding window,
 // in ten buckets of a tenth of the window each, with running sums so that
-// adding a sample and reading the value are both O(1).
+// adding a sample and reading the value are both O(1). All zero bytes is an
+// empty window, so windows come from zeroed pages (SlotArray) without being
+// written until their key gets a sample.
 #ifndef SIPMAN_ALERTS_WINDOW_H_
 #define SIPMAN_ALERTS_WINDOW_H_
 
+#include <cstddef>
 #include <cstdint>
-#include <limits>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <vector>
 
 namespace sipman::alerts::internal {
 
@@ -25,17 +32,24 @@ constexpr int64_t kPercentileBounds[] = {100,  200,  300,  500,   750,   1000,  
 constexpr int kBins = sizeof kPercentileBounds / sizeof kPercentileBounds[0] + 1;
 
 struct Window {
-  uint32_t generation = 0;  // the key's generation these samples belong to
-  int32_t firing = -1;      // index in the engine's firing list, or -1
-  int64_t head = std::numeric_limits<int64_t>::min();  // newest bucket's number
-  int64_t last_ts = 0;      // the key's last event (silence rules)
-  int64_t hits_sum = 0, samples_sum = 0;
-  int32_t hits[kBuckets] = {}, samples[kBuckets] = {};
+  uint32_t generation;  // the key's generation these samples belong to
+  uint32_t firing;      // index in the engine's firing list + 1; 0: not firing
+  int64_t next;         // newest bucket's number + 1; 0: no sample yet
+  int64_t last_ts;      // the key's last event (silence rules)
+  int64_t hits_sum, samples_sum;
+  int32_t hits[kBuckets], samples[kBuckets];
+
+  bool is_firing() const { return firing != 0; }
+  size_t firing_index() const { return firing - 1; }
+  void set_firing(size_t index) { firing = static_cast<uint32_t>(index + 1); }
+  void clear_firing() { firing = 0; }
+  int64_t head() const { return next - 1; }  // REQUIRES: next != 0
 
   // Drops the buckets older than the window ending in bucket `bucket`.
   void Slide(int64_t bucket) {
-    if (bucket <= head) return;
-    if (head == std::numeric_limits<int64_t>::min() || bucket - head >= kBuckets) {
+    const int64_t head = next - 1;
+    if (next != 0 && bucket <= head) return;
+    if (next == 0 || bucket - head >= kBuckets) {
       for (int i = 0; i < kBuckets; ++i) hits[i] = samples[i] = 0;
       hits_sum = samples_sum = 0;
     } else {
@@ -46,11 +60,12 @@ struct Window {
         hits[i] = samples[i] = 0;
       }
     }
-    head = bucket;
+    next = bucket + 1;
   }
   // A sample older than the window counts in the newest bucket.
+  // REQUIRES: Slide() to a bucket at least this one's.
   void Add(int64_t bucket, const Sample& s) {
-    if (head != std::numeric_limits<int64_t>::min() && bucket <= head - kBuckets) bucket = head;
+    if (bucket <= head() - kBuckets) bucket = head();
     const int i = static_cast<int>(bucket % kBuckets);
     hits[i] = static_cast<int32_t>(hits[i] + s.hits);
     samples[i] = static_cast<int32_t>(samples[i] + s.samples);
@@ -60,14 +75,16 @@ struct Window {
 };
 
 // A percentile rule's histogram beside its Window (same buckets).
+// All zero bytes is empty, as for Window.
 struct Histogram {
-  int64_t head = std::numeric_limits<int64_t>::min();
-  uint32_t totals[kBins] = {};
-  uint16_t bins[kBuckets][kBins] = {};
+  int64_t next;  // newest bucket's number + 1; 0: none
+  uint32_t totals[kBins];
+  uint16_t bins[kBuckets][kBins];
 
   void Slide(int64_t bucket) {
-    if (bucket <= head) return;
-    if (head == std::numeric_limits<int64_t>::min() || bucket - head >= kBuckets) {
+    const int64_t head = next - 1;
+    if (next != 0 && bucket <= head) return;
+    if (next == 0 || bucket - head >= kBuckets) {
       *this = Histogram{};
     } else {
       for (int64_t b = head + 1; b <= bucket; ++b) {
@@ -78,10 +95,12 @@ struct Histogram {
         }
       }
     }
-    head = bucket;
+    next = bucket + 1;
   }
+  // REQUIRES: Slide() to a bucket at least this one's.
   void Add(int64_t bucket, int bin) {
-    if (head != std::numeric_limits<int64_t>::min() && bucket <= head - kBuckets) bucket = head;
+    const int64_t head = next - 1;
+    if (bucket <= head - kBuckets) bucket = head;
     uint16_t& b = bins[bucket % kBuckets][bin];
     if (b == UINT16_MAX) return;  // saturated: a bucket of 65,535 calls is plenty
     ++b;
@@ -101,6 +120,49 @@ struct Histogram {
     }
     return 0;
   }
+};
+
+// One rule's Window (or Histogram) per key slot, in chunks of up to 4096
+// slots taken zeroed from calloc as slots come: all zero is empty, so
+// nothing is written to initialize them, and a large calloc maps fresh
+// zero pages, so a chunk takes memory only where its rule's keys got a
+// sample.
+template <typename T>
+class SlotArray {
+  static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
+
+ public:
+  static constexpr int kMaxChunkBits = 12;
+
+  explicit SlotArray(size_t max_slots) {
+    while (chunk_bits_ < kMaxChunkBits && (size_t{1} << chunk_bits_) < max_slots) ++chunk_bits_;
+    chunks_.resize((max_slots + mask()) >> chunk_bits_);
+  }
+
+  // REQUIRES: slot < the max_slots given.
+  T& operator[](uint32_t slot) {
+    Chunk& c = chunks_[slot >> chunk_bits_];
+    if (!c) {
+      c.reset(static_cast<T*>(std::calloc(mask() + 1, sizeof(T))));
+      if (!c) throw std::bad_alloc();
+    }
+    return c.get()[slot & mask()];
+  }
+  // nullptr when no slot of its chunk was ever touched (then it is empty).
+  T* Find(uint32_t slot) const {
+    const Chunk& c = chunks_[slot >> chunk_bits_];
+    return c ? c.get() + (slot & mask()) : nullptr;
+  }
+
+ private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  using Chunk = std::unique_ptr<T, Free>;
+  uint32_t mask() const { return (uint32_t{1} << chunk_bits_) - 1; }
+
+  int chunk_bits_ = 0;
+  std::vector<Chunk> chunks_;
 };
 
 inline int PercentileBin(int64_t ms) {

@@ -264,6 +264,32 @@ TEST(EngineTest, KeysBeyondMaxKeysEvictTheLeastRecent) {
   EXPECT_EQ(st[0].keys, 2u);
 }
 
+// Keys well past the key index's first size all stay found, and a rate rule
+// counts a method beyond the common ones (MESSAGE) as well as INVITE, but
+// not a method it does not list.
+TEST(EngineTest, ManyKeysAndAnUncommonMethodAreAllCounted) {
+  Collect sink;
+  Engine engine({MakeRule({{"name", std::string("rate")}, {"metric", std::string("request_rate")},
+                           {"methods", std::vector<std::string>{"MESSAGE", "INVITE"}},
+                           {"window", int64_t{10}}, {"fire", 0.3}, {"resolve", 0.1}})},
+                &sink);
+  for (int last = 2; last < 202; ++last) {
+    engine.OnMessage(Request(kS, static_cast<uint8_t>(last), "INVITE", "", "i"));
+  }
+  for (int i = 0; i < 3; ++i) engine.OnMessage(Request(2 * kS, 9, "OPTIONS", "", "o"));
+  engine.OnMessage(Request(2 * kS, 7, "MESSAGE", "", "m1"));
+  EXPECT_TRUE(sink.alerts.empty());
+  engine.OnMessage(Request(3 * kS, 7, "MESSAGE", "", "m2"));
+  ASSERT_EQ(sink.alerts.size(), 1u);
+  EXPECT_EQ(sink.alerts[0].key, "192.0.2.7");
+  EXPECT_DOUBLE_EQ(sink.alerts[0].value, 0.3);
+  std::vector<RuleStatus> st = engine.RuleStatuses(3 * kS);
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_EQ(st[0].keys, 200u);
+  EXPECT_EQ(st[0].firing, 1u);
+  EXPECT_EQ(st[0].worst_key, "192.0.2.7");
+}
+
 TEST(EngineTest, ConcurrentCallsRiseAndFallWithStartsAndEnds) {
   Collect sink;
   Engine engine({MakeRule({{"name", std::string("conc")}, {"metric", std::string("concurrent_calls")},
