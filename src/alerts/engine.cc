@@ -19,8 +19,10 @@ using internal::Histogram;
 using internal::KeyTable;
 using internal::Slot;
 using internal::Sample;
+using internal::NarrowWindow;
 using internal::SlotArray;
-using internal::Window;
+using internal::WideWindow;
+using internal::WindowHead;
 
 constexpr size_t kEvidence = 5;  // items an alert carries at most
 
@@ -77,7 +79,7 @@ struct Context {
   const calls::CallRecord* record = nullptr;
   const HealthEvent* health = nullptr;
   MessageClass message_class = kMalformed;
-  std::string_view user_agent_lower;  // messages
+  const char* agent_matches = nullptr;  // messages: by agent list, the User-Agent matched
   bool call_end = false;  // gauge rules: a call ended (else started)
 };
 
@@ -133,13 +135,53 @@ struct RuleState {
   Group* group = nullptr;
   size_t index = 0;  // among all rules: evidence is keyed by it
   TimestampNs bucket_ns = 0;
-  std::unique_ptr<SlotArray<Window>> windows;
+  size_t agent_list = 0;  // scanner rules: in the engine's agent_lists
+  // Narrow windows (one cache line) where the rule's counts fit; else wide.
+  bool wide = false;
+  std::unique_ptr<SlotArray<NarrowWindow>> narrow_windows;
+  std::unique_ptr<SlotArray<WideWindow>> wide_windows;
   std::unique_ptr<SlotArray<Histogram>> histograms;  // percentile rules
 
-  Window& window(uint32_t slot) const { return (*windows)[slot]; }
+  WindowHead& head(uint32_t slot) const {
+    if (wide) return (*wide_windows)[slot];
+    return (*narrow_windows)[slot];
+  }
+  // nullptr when the slot's chunk was never touched (its window is empty).
+  WindowHead* FindHead(uint32_t slot) const {
+    if (wide) return wide_windows->Find(slot);
+    return narrow_windows->Find(slot);
+  }
+  // Calls f with the window, narrow or wide.
+  template <typename F>
+  void With(uint32_t slot, F&& f) const {
+    if (wide) {
+      f((*wide_windows)[slot]);
+    } else {
+      f((*narrow_windows)[slot]);
+    }
+  }
+  size_t window_bytes() const { return wide ? sizeof(WideWindow) : sizeof(NarrowWindow); }
   Histogram& histogram(uint32_t slot) const { return (*histograms)[slot]; }
   bool percentile() const { return info->value == ValueKind::kPercentile; }
 };
+
+// Narrow windows hold 65,535 per bucket. Means sum values, percentiles
+// and differences count without bound; a count or rate takes a narrow
+// window only when a single bucket could hold its threshold four times.
+bool NeedsWideWindow(const RuleState& r) {
+  switch (r.info->value) {
+    case ValueKind::kRatio:
+    case ValueKind::kGauge:
+    case ValueKind::kSilence:
+      return false;
+    case ValueKind::kCount:
+      return r.rule.fire > 16383;
+    case ValueKind::kRate:
+      return r.rule.fire * static_cast<double>(r.rule.window_s) > 16383;
+    default:
+      return true;
+  }
+}
 
 struct Firing {
   RuleState* rule;
@@ -152,6 +194,7 @@ class Engine::Impl {
   Impl(std::vector<Rule> rules, AlertSink* sink, EngineCounters* counters);
 
   void Feed(Context& ctx);
+  void MatchAgents(const MessageEvent& e);
   void Tick(TimestampNs now);
   std::vector<RuleStatus> Statuses(TimestampNs now);
 
@@ -163,7 +206,11 @@ class Engine::Impl {
   std::vector<Group*> groups_of[static_cast<int>(Source::kHealth) + 1];
   std::vector<Firing> firing;
   TimestampNs last_tick_s = 0;
-  std::string user_agent_lower;  // the message's, for scanner rules
+  // The scanner rules' distinct User-Agent lists (most rules share the
+  // built-in one): a message's User-Agent is searched once per list.
+  std::vector<const std::vector<std::string>*> agent_lists;
+  std::string user_agent_lower;  // the message's
+  std::vector<char> agent_matches;
   // Evidence of the keys near firing, by rule index << 32 | slot: few.
   std::unordered_map<uint64_t, std::vector<std::string>> evidence;
 
@@ -174,6 +221,7 @@ class Engine::Impl {
   bool Sample(const RuleState& r, const Context& ctx, internal::Sample* s) const;
   double Value(const RuleState& r, uint32_t slot, TimestampNs now, bool* enough, bool* empty);
   void Evaluate(RuleState& r, uint32_t slot, TimestampNs now, std::string_view sensor);
+  void Judge(RuleState& r, uint32_t slot, TimestampNs now, std::string_view sensor);
   void Fire(RuleState& r, uint32_t slot, TimestampNs now, double value, std::string_view sensor);
   void Resolve(size_t firing_index, TimestampNs now, double value);
   void AddEvidence(RuleState& r, uint32_t slot, const Context& ctx);
@@ -229,6 +277,14 @@ Engine::Impl::Impl(std::vector<Rule> in, AlertSink* sink, EngineCounters* counte
     r->rule = std::move(rule);
     rules.push_back(std::move(r));
   }
+  for (auto& r : rules) {
+    if (r->rule.metric != Metric::kScanner) continue;
+    auto same = std::find_if(agent_lists.begin(), agent_lists.end(),
+                             [&](const auto* list) { return *list == r->rule.user_agents; });
+    r->agent_list = static_cast<size_t>(same - agent_lists.begin());
+    if (same == agent_lists.end()) agent_lists.push_back(&r->rule.user_agents);
+  }
+  agent_matches.resize(agent_lists.size());
   samples_.resize(rules.size());
   taken_.resize(rules.size());
   for (auto& g : groups) {
@@ -247,7 +303,12 @@ Engine::Impl::Impl(std::vector<Rule> in, AlertSink* sink, EngineCounters* counte
       }
     }
     for (RuleState* r : g->rules) {
-      r->windows = std::make_unique<SlotArray<Window>>(g->max_keys);
+      r->wide = NeedsWideWindow(*r);
+      if (r->wide) {
+        r->wide_windows = std::make_unique<SlotArray<WideWindow>>(g->max_keys);
+      } else {
+        r->narrow_windows = std::make_unique<SlotArray<NarrowWindow>>(g->max_keys);
+      }
       if (r->percentile()) r->histograms = std::make_unique<SlotArray<Histogram>>(g->max_keys);
     }
   }
@@ -422,15 +483,10 @@ bool Engine::Impl::Sample(const RuleState& r, const Context& ctx, internal::Samp
       s->bad = s->hits != 0;
       return true;
     case Metric::kScanner:
-      if (!m->is_request || m->user_agent.empty()) return false;
-      for (const std::string& ua : rule.user_agents) {
-        if (ctx.user_agent_lower.find(ua) != std::string_view::npos) {
-          s->hits = 1;
-          s->bad = true;
-          return true;
-        }
-      }
-      return false;
+      if (!m->is_request || !ctx.agent_matches[r.agent_list]) return false;
+      s->hits = 1;
+      s->bad = true;
+      return true;
     case Metric::kMalformed:
       if (!m->malformed) return false;
       s->hits = 1;
@@ -483,8 +539,12 @@ bool Engine::Impl::Sample(const RuleState& r, const Context& ctx, internal::Samp
 
 double Engine::Impl::Value(const RuleState& r, uint32_t slot, TimestampNs now, bool* enough,
                            bool* empty) {
-  const Window& w = r.window(slot);
-  const int64_t hits = w.hits_sum, samples = w.samples_sum;
+  int64_t hits = 0, samples = 0;
+  r.With(slot, [&](const auto& w) {
+    hits = w.hits_sum;
+    samples = w.samples_sum;
+  });
+  const WindowHead& w = r.head(slot);
   *empty = hits == 0 && samples == 0;
   *enough = samples >= r.rule.min_samples;
   switch (r.info->value) {
@@ -510,7 +570,7 @@ double Engine::Impl::Value(const RuleState& r, uint32_t slot, TimestampNs now, b
     case ValueKind::kSilence:
       *enough = true;
       *empty = false;
-      return static_cast<double>(std::max<TimestampNs>(0, now - w.last_ts) / kNsPerSecond);
+      return static_cast<double>(std::max<TimestampNs>(0, now - w.last_ts()) / kNsPerSecond);
   }
   return 0;
 }
@@ -519,11 +579,12 @@ double Engine::Impl::Value(const RuleState& r, uint32_t slot, TimestampNs now, b
 // that push it there to be kept as evidence: firing, or half-way there with
 // half the samples. Most keys never come close, and keep none.
 bool Engine::Impl::NearFiring(RuleState& r, uint32_t slot, TimestampNs now) {
-  const Window& w = r.window(slot);
-  if (w.is_firing()) return true;
+  if (r.head(slot).is_firing()) return true;
   const ValueKind kind = r.info->value;
   const bool sampled = kind == ValueKind::kRatio || kind == ValueKind::kMean || kind == ValueKind::kPercentile;
-  if (sampled && w.samples_sum * 2 < r.rule.min_samples) return false;
+  int64_t samples = 0;
+  r.With(slot, [&](const auto& w) { samples = w.samples_sum; });
+  if (sampled && samples * 2 < r.rule.min_samples) return false;
   bool enough = false, empty = false;
   const double value = Value(r, slot, now, &enough, &empty);
   if (r.info->direction == Direction::kAbove) return value >= r.rule.fire * 0.5;
@@ -532,11 +593,16 @@ bool Engine::Impl::NearFiring(RuleState& r, uint32_t slot, TimestampNs now) {
 }
 
 void Engine::Impl::Evaluate(RuleState& r, uint32_t slot, TimestampNs now, std::string_view sensor) {
-  Window& w = r.window(slot);
   if (r.info->value != ValueKind::kGauge && r.info->value != ValueKind::kSilence) {
-    w.Slide(now / r.bucket_ns);
+    r.With(slot, [&](auto& w) { w.Slide(now / r.bucket_ns); });
     if (r.percentile()) r.histogram(slot).Slide(now / r.bucket_ns);
   }
+  Judge(r, slot, now, sensor);
+}
+
+// Fires or resolves on the window as it stands (slid to `now`).
+void Engine::Impl::Judge(RuleState& r, uint32_t slot, TimestampNs now, std::string_view sensor) {
+  const WindowHead& w = r.head(slot);
   bool enough = false, empty = false;
   const double value = Value(r, slot, now, &enough, &empty);
   const bool above = r.info->direction == Direction::kAbove;
@@ -568,7 +634,7 @@ void Engine::Impl::Fire(RuleState& r, uint32_t slot, TimestampNs now, double val
   a.sensor.assign(sensor);
   a.action = r.rule.action;
   if (g.by == KeyKind::kSrcIp || g.by == KeyKind::kDstIp) a.address = g.slots()[slot].address;
-  r.window(slot).set_firing(firing.size());
+  r.head(slot).set_firing(firing.size());
   ++g.slots()[slot].firing;
   ++counters_->fired;
   firing.push_back(std::move(f));
@@ -582,11 +648,12 @@ void Engine::Impl::Resolve(size_t index, TimestampNs now, double value) {
   f.alert.resolved_value = value;
   ++counters_->resolved;
   sink_->OnAlert(f.alert);
-  f.rule->window(f.slot).clear_firing();
+  f.rule->head(f.slot).clear_firing();
+  if (!evidence.empty()) evidence.erase(EvidenceKey(*f.rule, f.slot));
   --f.rule->group->slots()[f.slot].firing;
   if (index != firing.size() - 1) {
     firing[index] = std::move(firing.back());
-    firing[index].rule->window(firing[index].slot).set_firing(index);
+    firing[index].rule->head(firing[index].slot).set_firing(index);
   }
   firing.pop_back();
 }
@@ -612,6 +679,23 @@ void Engine::Impl::AddEvidence(RuleState& r, uint32_t slot, const Context& ctx) 
     // once the list is full.
     std::rotate(list.begin(), list.begin() + 1, list.end());
     list.back().assign(item_);
+  }
+}
+
+// Whether a request's User-Agent holds one of each list's needles (lower
+// case: the User-Agent is made so once).
+void Engine::Impl::MatchAgents(const MessageEvent& e) {
+  std::fill(agent_matches.begin(), agent_matches.end(), 0);
+  if (!e.is_request || e.user_agent.empty() || agent_lists.empty()) return;
+  user_agent_lower.assign(e.user_agent);
+  for (char& c : user_agent_lower) c = AsciiLower(c);
+  for (size_t i = 0; i < agent_lists.size(); ++i) {
+    for (const std::string& needle : *agent_lists[i]) {
+      if (user_agent_lower.find(needle) != std::string::npos) {
+        agent_matches[i] = 1;
+        break;
+      }
+    }
   }
 }
 
@@ -653,9 +737,9 @@ void Engine::Impl::Feed(Context& ctx) {
     for (const uint16_t i : *p.visit) {
       const RuleState& r = *p.group->rules[i];
       if (!taken_[r.index]) continue;
-      const char* w = reinterpret_cast<const char*>(&r.window(p.slot));
+      const char* w = reinterpret_cast<const char*>(&r.head(p.slot));
       __builtin_prefetch(w, 1);
-      __builtin_prefetch(w + sizeof(Window) - 1, 1);
+      if (r.wide) __builtin_prefetch(w + r.window_bytes() - 1, 1);
     }
   }
   for (const Pending& p : pending_) Update(*p.group, *p.visit, p.slot, ctx);
@@ -663,35 +747,45 @@ void Engine::Impl::Feed(Context& ctx) {
 
 void Engine::Impl::Update(Group& g, const std::vector<uint16_t>& visit, uint32_t slot, const Context& ctx) {
   const uint32_t generation = g.slots()[slot].generation;
+  TimestampNs bucket_ns = 0;
+  int64_t bucket = 0;
   for (const uint16_t i : visit) {
     RuleState& r = *g.rules[i];
     if (!taken_[r.index]) continue;
     const internal::Sample& sample = samples_[r.index];
-    Window& w = r.window(slot);
-    if (w.generation != generation) {  // the slot took another key
-      w = Window{};
-      w.generation = generation;
-      if (r.percentile()) r.histogram(slot) = Histogram{};
-      if (!evidence.empty()) evidence.erase(EvidenceKey(r, slot));
+    // Rules of a group mostly share their window: one division for them.
+    if (r.bucket_ns != bucket_ns) {
+      bucket_ns = r.bucket_ns;
+      bucket = ctx.ts / bucket_ns;
     }
-    const int64_t bucket = ctx.ts / r.bucket_ns;
-    switch (r.info->value) {
-      case ValueKind::kGauge:
-        w.hits_sum = std::max<int64_t>(0, w.hits_sum + sample.hits);
-        break;
-      case ValueKind::kSilence:
-        w.last_ts = std::max(w.last_ts, ctx.ts);
-        break;
-      default:
-        w.Slide(bucket);
-        w.Add(bucket, sample);
-        if (sample.bin >= 0) {
-          r.histogram(slot).Slide(bucket);
-          r.histogram(slot).Add(bucket, sample.bin);
-        }
-    }
-    if (sample.bad && NearFiring(r, slot, ctx.ts)) AddEvidence(r, slot, ctx);
-    if (r.info->value != ValueKind::kSilence || w.is_firing()) Evaluate(r, slot, ctx.ts, ctx.sensor);
+    r.With(slot, [&](auto& w) {
+      if (w.generation != generation) {  // the slot took another key
+        w = std::remove_reference_t<decltype(w)>{};
+        w.generation = generation;
+        if (r.percentile()) r.histogram(slot) = Histogram{};
+        if (!evidence.empty()) evidence.erase(EvidenceKey(r, slot));
+      }
+      switch (r.info->value) {
+        case ValueKind::kGauge:
+          w.hits_sum = static_cast<decltype(w.hits_sum)>(std::max<int64_t>(0, w.hits_sum + sample.hits));
+          break;
+        case ValueKind::kSilence:
+          w.last_ts() = std::max(w.last_ts(), ctx.ts);
+          break;
+        default:
+          w.Slide(bucket);
+          w.Add(bucket, sample);
+          if (sample.bin >= 0) {
+            r.histogram(slot).Slide(bucket);
+            r.histogram(slot).Add(bucket, sample.bin);
+          }
+      }
+    });
+    const WindowHead& w = r.head(slot);
+    // A firing alert's evidence was taken when it fired; the next episode
+    // gathers its own (Resolve() drops it).
+    if (sample.bad && !w.is_firing() && NearFiring(r, slot, ctx.ts)) AddEvidence(r, slot, ctx);
+    if (r.info->value != ValueKind::kSilence || w.is_firing()) Judge(r, slot, ctx.ts, ctx.sensor);
   }
 }
 
@@ -720,7 +814,7 @@ void Engine::Impl::Tick(TimestampNs now) {
     RuleState& r = *firing[f].rule;
     if (r.info->value == ValueKind::kGauge || r.info->value == ValueKind::kSilence) continue;
     const uint32_t slot = firing[f].slot;
-    for (int64_t b = r.window(slot).next, n = 0; n <= internal::kBuckets; ++b, ++n) {
+    for (int64_t b = r.head(slot).next, n = 0; n <= internal::kBuckets; ++b, ++n) {
       const TimestampNs t = ceil_second(b * r.bucket_ns);
       if (t > until) break;
       if (t <= done_until) continue;
@@ -731,13 +825,13 @@ void Engine::Impl::Tick(TimestampNs now) {
   for (auto& r : rules) {
     if (r->info->value != ValueKind::kSilence) continue;
     for (uint32_t slot = 0; slot < r->group->slots().size(); ++slot) {
-      const Window* w = r->windows->Find(slot);
-      if (w == nullptr || w->generation != r->group->slots()[slot].generation || w->last_ts <= 0 ||
+      const WindowHead* w = r->FindHead(slot);
+      if (w == nullptr || w->generation != r->group->slots()[slot].generation || w->last_ts() <= 0 ||
           w->is_firing()) {
         continue;
       }
       // fire is at most 1e12 s: in double, then capped, no overflow.
-      const double due = static_cast<double>(w->last_ts) + r->rule.fire * 1e9;
+      const double due = static_cast<double>(w->last_ts()) + r->rule.fire * 1e9;
       const TimestampNs t =
           due > static_cast<double>(until) ? until + 1 : ceil_second(static_cast<TimestampNs>(due));
       if (t <= until) Evaluate(*r, slot, std::max(t, done_until), r->group->slots()[slot].key);
@@ -754,14 +848,12 @@ std::vector<RuleStatus> Engine::Impl::Statuses(TimestampNs now) {
     st.keys = r.group->keys->size();
     const bool above = r.info->direction == Direction::kAbove;
     for (uint32_t slot = 0; slot < r.group->slots().size(); ++slot) {
-      Window* found = r.windows->Find(slot);
-      if (found == nullptr) continue;
-      Window& w = *found;
-      if (w.generation != r.group->slots()[slot].generation) continue;
-      if (r.info->value == ValueKind::kSilence && w.last_ts <= 0) continue;  // never heard
-      if (w.is_firing()) ++st.firing;
+      const WindowHead* w = r.FindHead(slot);
+      if (w == nullptr || w->generation != r.group->slots()[slot].generation) continue;
+      if (r.info->value == ValueKind::kSilence && w->last_ts() <= 0) continue;  // never heard
+      if (w->is_firing()) ++st.firing;
       if (r.info->value != ValueKind::kGauge && r.info->value != ValueKind::kSilence) {
-        w.Slide(now / r.bucket_ns);
+        r.With(slot, [&](auto& window) { window.Slide(now / r.bucket_ns); });
         if (r.percentile()) r.histogram(slot).Slide(now / r.bucket_ns);
       }
       bool enough = false, empty = false;
@@ -797,11 +889,8 @@ void Engine::OnMessage(const MessageEvent& e) {
   ctx.callee_domain = e.to_domain;
   ctx.call_id = e.call_id;
   ctx.message_class = ClassOf(e);
-  // Scanner rules' needles are lower case: the User-Agent is made so once.
-  std::string& ua = impl_->user_agent_lower;
-  ua.assign(e.user_agent);
-  for (char& c : ua) c = AsciiLower(c);
-  ctx.user_agent_lower = ua;
+  impl_->MatchAgents(e);
+  ctx.agent_matches = impl_->agent_matches.data();
   impl_->Feed(ctx);
 }
 

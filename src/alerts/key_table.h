@@ -8,6 +8,7 @@
 #define SIPMAN_ALERTS_KEY_TABLE_H_
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,18 +35,32 @@ class KeyTable {
   // holds few keys holds a small index.
   explicit KeyTable(size_t max_keys) : max_keys_(max_keys) { Rebuild(16); }
 
+  // Eight bytes at a time, each word mixed in by a multiply (keys are
+  // addresses and user names: short).
   static uint64_t Hash(std::string_view key) {
-    uint64_t h = 14695981039346656037ull;
-    for (char c : key) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ key.size();
+    size_t i = 0;
+    for (; i + 8 <= key.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, key.data() + i, 8);
+      h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+      h ^= h >> 31;
+    }
+    uint64_t w = 0;
+    for (size_t k = 0; i + k < key.size(); ++k) w |= uint64_t{static_cast<uint8_t>(key[i + k])} << (8 * k);
+    h = (h ^ w) * 0x94d049bb133111ebull;
     return h ^ (h >> 29);
   }
 
-  uint32_t Find(std::string_view key, uint64_t hash) const {
+  // The key last found comes first: a group keyed by sensor, or by the
+  // one address a trunk sends from, asks for the same key event after event.
+  uint32_t Find(std::string_view key, uint64_t hash) {
+    if (last_ < slots_.size() && slots_[last_].hash == hash && slots_[last_].key == key) return last_;
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
       const uint32_t entry = index_[i];
       if (entry == 0) return kNotFound;
       const Slot& s = slots_[entry - 1];
-      if (s.hash == hash && s.key == key) return entry - 1;
+      if (s.hash == hash && s.key == key) return last_ = entry - 1;
     }
   }
 
@@ -137,6 +152,7 @@ class KeyTable {
   size_t mask_ = 0;
   std::vector<Slot> slots_;
   uint64_t rng_ = 0x9e3779b97f4a7c15ull;
+  uint32_t last_ = kNotFound;  // the slot Find() returned last
 };
 
 }  // namespace sipman::alerts::internal

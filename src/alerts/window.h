@@ -6,10 +6,11 @@
 #ifndef SIPMAN_ALERTS_WINDOW_H_
 #define SIPMAN_ALERTS_WINDOW_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
+#include <limits>
 #include <new>
 #include <type_traits>
 #include <vector>
@@ -31,19 +32,27 @@ constexpr int64_t kPercentileBounds[] = {100,  200,  300,  500,   750,   1000,  
                                          3000, 4000, 5000, 7500, 10000, 15000, 30000};
 constexpr int kBins = sizeof kPercentileBounds / sizeof kPercentileBounds[0] + 1;
 
-struct Window {
+// What every window starts with.
+struct WindowHead {
   uint32_t generation;  // the key's generation these samples belong to
   uint32_t firing;      // index in the engine's firing list + 1; 0: not firing
-  int64_t next;         // newest bucket's number + 1; 0: no sample yet
-  int64_t last_ts;      // the key's last event (silence rules)
-  int64_t hits_sum, samples_sum;
-  int32_t hits[kBuckets], samples[kBuckets];
+  // The newest bucket's number + 1; 0: no sample yet. Silence rules keep
+  // no buckets: theirs holds the key's last event (last_ts()).
+  int64_t next;
 
   bool is_firing() const { return firing != 0; }
   size_t firing_index() const { return firing - 1; }
   void set_firing(size_t index) { firing = static_cast<uint32_t>(index + 1); }
   void clear_firing() { firing = 0; }
   int64_t head() const { return next - 1; }  // REQUIRES: next != 0
+  int64_t& last_ts() { return next; }
+  int64_t last_ts() const { return next; }
+};
+
+template <typename Count, typename Sum>
+struct BasicWindow : WindowHead {
+  Sum hits_sum, samples_sum;
+  Count hits[kBuckets], samples[kBuckets];
 
   // Drops the buckets older than the window ending in bucket `bucket`.
   void Slide(int64_t bucket) {
@@ -62,17 +71,36 @@ struct Window {
     }
     next = bucket + 1;
   }
-  // A sample older than the window counts in the newest bucket.
-  // REQUIRES: Slide() to a bucket at least this one's.
+  // A sample older than the window counts in the newest bucket. A bucket
+  // whose counts cannot take the sample keeps what it holds: a ratio then
+  // stands on the bucket's first samples, and a count stops at the most
+  // it can hold (the engine gives narrow windows only to rules whose
+  // threshold lies far below).
+  // REQUIRES: Slide() to a bucket at least this one's; s.hits >= 0 when
+  // Count is narrow.
   void Add(int64_t bucket, const Sample& s) {
     if (bucket <= head() - kBuckets) bucket = head();
     const int i = static_cast<int>(bucket % kBuckets);
-    hits[i] = static_cast<int32_t>(hits[i] + s.hits);
-    samples[i] = static_cast<int32_t>(samples[i] + s.samples);
-    hits_sum += s.hits;
-    samples_sum += s.samples;
+    int64_t add_hits = s.hits;
+    if constexpr (sizeof(Count) < sizeof(int32_t)) {
+      constexpr int64_t kMax = std::numeric_limits<Count>::max();
+      if (s.samples > 0 && (samples[i] + s.samples > kMax || hits[i] + s.hits > kMax)) return;
+      add_hits = std::min<int64_t>(s.hits, kMax - hits[i]);
+    }
+    hits[i] = static_cast<Count>(hits[i] + add_hits);
+    samples[i] = static_cast<Count>(samples[i] + s.samples);
+    hits_sum = static_cast<Sum>(hits_sum + add_hits);
+    samples_sum = static_cast<Sum>(samples_sum + s.samples);
   }
 };
+
+// One cache line: counts up to 65,535 per bucket. For ratios, gauges,
+// silences and counts whose threshold a bucket can hold many times over.
+using NarrowWindow = BasicWindow<uint16_t, int32_t>;
+// For means (sums of values), percentiles, differences and large counts.
+using WideWindow = BasicWindow<int32_t, int64_t>;
+static_assert(sizeof(NarrowWindow) == 64);
+
 
 // A percentile rule's histogram beside its Window (same buckets).
 // All zero bytes is empty, as for Window.
@@ -122,47 +150,53 @@ struct Histogram {
   }
 };
 
-// One rule's Window (or Histogram) per key slot, in chunks of up to 4096
+// One rule's windows (or histograms) by key slot, in chunks of up to 4096
 // slots taken zeroed from calloc as slots come: all zero is empty, so
 // nothing is written to initialize them, and a large calloc maps fresh
 // zero pages, so a chunk takes memory only where its rule's keys got a
-// sample.
+// sample. Slots are aligned to a cache line: a 64-byte window is one line.
 template <typename T>
 class SlotArray {
   static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
 
  public:
   static constexpr int kMaxChunkBits = 12;
+  static constexpr uintptr_t kLine = 64;
 
   explicit SlotArray(size_t max_slots) {
     while (chunk_bits_ < kMaxChunkBits && (size_t{1} << chunk_bits_) < max_slots) ++chunk_bits_;
     chunks_.resize((max_slots + mask()) >> chunk_bits_);
+    raw_.resize(chunks_.size());
   }
+  ~SlotArray() {
+    for (void* p : raw_) std::free(p);
+  }
+  SlotArray(const SlotArray&) = delete;
+  SlotArray& operator=(const SlotArray&) = delete;
 
   // REQUIRES: slot < the max_slots given.
   T& operator[](uint32_t slot) {
-    Chunk& c = chunks_[slot >> chunk_bits_];
-    if (!c) {
-      c.reset(static_cast<T*>(std::calloc(mask() + 1, sizeof(T))));
-      if (!c) throw std::bad_alloc();
+    const size_t c = slot >> chunk_bits_;
+    if (chunks_[c] == nullptr) {
+      raw_[c] = std::calloc(1, (size_t{mask()} + 1) * sizeof(T) + kLine);
+      if (raw_[c] == nullptr) throw std::bad_alloc();
+      const uintptr_t at = (reinterpret_cast<uintptr_t>(raw_[c]) + kLine - 1) & ~(kLine - 1);
+      chunks_[c] = reinterpret_cast<T*>(at);
     }
-    return c.get()[slot & mask()];
+    return chunks_[c][slot & mask()];
   }
   // nullptr when no slot of its chunk was ever touched (then it is empty).
   T* Find(uint32_t slot) const {
-    const Chunk& c = chunks_[slot >> chunk_bits_];
-    return c ? c.get() + (slot & mask()) : nullptr;
+    T* c = chunks_[slot >> chunk_bits_];
+    return c ? c + (slot & mask()) : nullptr;
   }
 
  private:
-  struct Free {
-    void operator()(T* p) const { std::free(p); }
-  };
-  using Chunk = std::unique_ptr<T, Free>;
   uint32_t mask() const { return (uint32_t{1} << chunk_bits_) - 1; }
 
   int chunk_bits_ = 0;
-  std::vector<Chunk> chunks_;
+  std::vector<T*> chunks_;   // aligned
+  std::vector<void*> raw_;   // as calloc gave them, to free
 };
 
 inline int PercentileBin(int64_t ms) {
