@@ -136,6 +136,7 @@ struct RuleState {
   size_t index = 0;  // among all rules: evidence is keyed by it
   TimestampNs bucket_ns = 0;
   size_t agent_list = 0;  // scanner rules: in the engine's agent_lists
+  size_t sampler = 0;     // rules sampling alike share one (see Samplers())
   // Narrow windows (one cache line) where the rule's counts fit; else wide.
   bool wide = false;
   std::unique_ptr<SlotArray<NarrowWindow>> narrow_windows;
@@ -181,6 +182,49 @@ bool NeedsWideWindow(const RuleState& r) {
     default:
       return true;
   }
+}
+
+// Gives each rule its sampler: rules whose Sample() would give every event
+// the same answer share one. Returns how many there are.
+size_t AssignSamplers(const std::vector<std::unique_ptr<RuleState>>& rules) {
+  std::vector<std::string> signatures;
+  for (const auto& r : rules) {
+    const Rule& rule = r->rule;
+    std::string sig = std::to_string(static_cast<int>(rule.metric));
+    auto add = [&sig](std::string_view part) {
+      sig += '\x1f';
+      sig += part;
+    };
+    // Each metric's parameters that Sample() reads.
+    switch (rule.metric) {
+      case Metric::kPddP95:
+      case Metric::kMos:
+      case Metric::kLoss:
+        add(std::to_string(rule.fire));  // `bad` compares with it
+        break;
+      case Metric::kStatusShare: add(std::to_string(rule.status)); break;
+      case Metric::kShortCalls: add(std::to_string(rule.max_duration_s)); break;
+      case Metric::kRequestRate:
+        for (const std::string& m : rule.methods) add(m);
+        break;
+      case Metric::kScanner: add(std::to_string(r->agent_list)); break;
+      case Metric::kPrefixCalls:
+        for (const std::string& p : rule.prefixes) add(p);
+        break;
+      case Metric::kOffHoursCalls:
+        add(std::to_string(rule.hours_from_min));
+        add(std::to_string(rule.hours_to_min));
+        add(std::to_string(rule.utc_offset_min));
+        break;
+      default: break;
+    }
+    // A call's end reaches start rules only when they are gauges: a gauge
+    // and another rule never share.
+    const auto same = std::find(signatures.begin(), signatures.end(), sig);
+    r->sampler = static_cast<size_t>(same - signatures.begin());
+    if (same == signatures.end()) signatures.push_back(std::move(sig));
+  }
+  return signatures.size();
 }
 
 struct Firing {
@@ -241,8 +285,14 @@ class Engine::Impl {
   std::vector<Pending> pending_;
   std::string keys_;
   std::string item_;
-  std::vector<internal::Sample> samples_;  // by rule index: this event's sample
-  std::vector<char> taken_;                // by rule index: the event gave it one
+  // By sampler: this event's sample, whether it gave one, and the event
+  // (epoch) they belong to: rules that sample alike (the ASR of five key
+  // kinds) sample once per event.
+  std::vector<internal::Sample> samples_;
+  std::vector<char> sampled_;
+  std::vector<uint64_t> sample_epoch_;
+  uint64_t epoch_ = 0;
+  std::vector<char> taken_;  // by rule index: the event gave it a sample
 
   static uint64_t EvidenceKey(const RuleState& r, uint32_t slot) {
     return static_cast<uint64_t>(r.index) << 32 | slot;
@@ -285,7 +335,10 @@ Engine::Impl::Impl(std::vector<Rule> in, AlertSink* sink, EngineCounters* counte
     if (same == agent_lists.end()) agent_lists.push_back(&r->rule.user_agents);
   }
   agent_matches.resize(agent_lists.size());
-  samples_.resize(rules.size());
+  const size_t samplers = AssignSamplers(rules);
+  samples_.resize(samplers);
+  sampled_.resize(samplers);
+  sample_epoch_.assign(samplers, UINT64_MAX);
   taken_.resize(rules.size());
   for (auto& g : groups) {
     g->keys = std::make_unique<KeyTable>(g->max_keys);
@@ -708,6 +761,7 @@ void Engine::Impl::Feed(Context& ctx) {
   if (ctx.ts <= 0) return;
   pending_.clear();
   keys_.clear();
+  ++epoch_;
   for (Group* gp : groups_of[static_cast<int>(ctx.source)]) {
     Group& g = *gp;
     const bool gauge_end = g.source != ctx.source;
@@ -718,7 +772,11 @@ void Engine::Impl::Feed(Context& ctx) {
     bool any = false;
     for (const uint16_t i : visit) {
       const RuleState& r = *g.rules[i];
-      taken_[r.index] = Sample(r, ctx, &samples_[r.index]);
+      if (sample_epoch_[r.sampler] != epoch_) {
+        sample_epoch_[r.sampler] = epoch_;
+        sampled_[r.sampler] = Sample(r, ctx, &samples_[r.sampler]);
+      }
+      taken_[r.index] = sampled_[r.sampler];
       any = any || taken_[r.index];
     }
     const size_t begin = keys_.size();
@@ -752,7 +810,7 @@ void Engine::Impl::Update(Group& g, const std::vector<uint16_t>& visit, uint32_t
   for (const uint16_t i : visit) {
     RuleState& r = *g.rules[i];
     if (!taken_[r.index]) continue;
-    const internal::Sample& sample = samples_[r.index];
+    const internal::Sample& sample = samples_[r.sampler];
     // Rules of a group mostly share their window: one division for them.
     if (r.bucket_ns != bucket_ns) {
       bucket_ns = r.bucket_ns;
