@@ -3,6 +3,7 @@
 // many rules the group holds; each rule keeps its own window per key,
 // indexed by the key's slot in the table.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <unordered_map>
@@ -119,9 +120,16 @@ struct Group {
   size_t max_keys = 0;
   std::vector<RuleState*> rules;
   std::unique_ptr<KeyTable> keys;
-  // Positions in `rules` an event visits: all of them, the gauges (a call
-  // start group on a call's end), or those a message class may feed.
-  std::vector<uint16_t> all, gauges, by_class[kMessageClasses];
+  // The rules in runs that share a sampler (`ordered`), and the runs an
+  // event visits: all of them, the gauges (a call start group on a call's
+  // end), or those a message class may feed. A sampler's rules agree on
+  // both (the metric and its methods are part of the sampler).
+  struct Run {
+    uint32_t sampler;
+    uint16_t first, count;  // in `ordered`
+  };
+  std::vector<RuleState*> ordered;
+  std::vector<Run> all, gauges, by_class[kMessageClasses];
 
   std::vector<Slot>& slots() { return keys->slots(); }
 };
@@ -254,14 +262,27 @@ class Engine::Impl {
   // built-in one): a message's User-Agent is searched once per list.
   std::vector<const std::vector<std::string>*> agent_lists;
   std::string user_agent_lower;  // the message's
-  std::vector<char> agent_matches;
+  const char* agent_matches = nullptr;  // by agent list: the message's User-Agent matched
+  struct AgentCacheEntry {
+    std::string user_agent;
+    std::vector<char> matches;  // by agent list; empty: unused entry
+  };
+  std::array<AgentCacheEntry, 16> agent_cache_;
+  std::vector<char> no_agent_matches_;  // all 0
   // Evidence of the keys near firing, by rule index << 32 | slot: few.
   std::unordered_map<uint64_t, std::vector<std::string>> evidence;
 
  private:
   bool AppendKey(const Group& g, const Context& ctx, std::string* keys) const;
   uint32_t Touch(Group& g, std::string_view key, uint64_t hash, const Context& ctx);
-  void Update(Group& g, const std::vector<uint16_t>& visit, uint32_t slot, const Context& ctx);
+  void Update(Group& g, const std::vector<Group::Run>& visit, uint32_t slot, const Context& ctx);
+  struct BucketCache {
+    TimestampNs ns = 0;
+    int64_t bucket = 0;
+    int64_t Of(TimestampNs bucket_ns, TimestampNs ts);
+  };
+  void UpdateRule(RuleState& r, uint32_t slot, uint32_t generation, const internal::Sample& sample,
+                  const Context& ctx, BucketCache* buckets);
   bool Sample(const RuleState& r, const Context& ctx, internal::Sample* s) const;
   double Value(const RuleState& r, uint32_t slot, TimestampNs now, bool* enough, bool* empty);
   void Evaluate(RuleState& r, uint32_t slot, TimestampNs now, std::string_view sensor);
@@ -277,7 +298,7 @@ class Engine::Impl {
   // One event's groups that got a sample, with their keys (in keys_).
   struct Pending {
     Group* group;
-    const std::vector<uint16_t>* visit;
+    const std::vector<Group::Run>* visit;
     uint64_t hash;
     size_t key_begin, key_size;
     uint32_t slot;
@@ -292,7 +313,6 @@ class Engine::Impl {
   std::vector<char> sampled_;
   std::vector<uint64_t> sample_epoch_;
   uint64_t epoch_ = 0;
-  std::vector<char> taken_;  // by rule index: the event gave it a sample
 
   static uint64_t EvidenceKey(const RuleState& r, uint32_t slot) {
     return static_cast<uint64_t>(r.index) << 32 | slot;
@@ -334,12 +354,11 @@ Engine::Impl::Impl(std::vector<Rule> in, AlertSink* sink, EngineCounters* counte
     r->agent_list = static_cast<size_t>(same - agent_lists.begin());
     if (same == agent_lists.end()) agent_lists.push_back(&r->rule.user_agents);
   }
-  agent_matches.resize(agent_lists.size());
+  no_agent_matches_.assign(agent_lists.size() + 1, 0);
   const size_t samplers = AssignSamplers(rules);
   samples_.resize(samplers);
   sampled_.resize(samplers);
   sample_epoch_.assign(samplers, UINT64_MAX);
-  taken_.resize(rules.size());
   for (auto& g : groups) {
     g->keys = std::make_unique<KeyTable>(g->max_keys);
     // Room for the keys up front, so that growing never copies them all,
@@ -347,13 +366,20 @@ Engine::Impl::Impl(std::vector<Rule> in, AlertSink* sink, EngineCounters* counte
     g->keys->slots().reserve(std::min<size_t>(g->max_keys, size_t{1} << 17));
   }
   for (auto& g : groups) {
-    for (uint16_t i = 0; i < g->rules.size(); ++i) {
-      const RuleState& r = *g->rules[i];
-      g->all.push_back(i);
-      if (r.info->value == ValueKind::kGauge) g->gauges.push_back(i);
+    g->ordered = g->rules;
+    std::stable_sort(g->ordered.begin(), g->ordered.end(),
+                     [](const RuleState* a, const RuleState* b) { return a->sampler < b->sampler; });
+    for (uint16_t i = 0; i < g->ordered.size();) {
+      const RuleState& r = *g->ordered[i];
+      uint16_t n = 1;
+      while (i + n < g->ordered.size() && g->ordered[i + n]->sampler == r.sampler) ++n;
+      const Group::Run run{static_cast<uint32_t>(r.sampler), i, n};
+      g->all.push_back(run);
+      if (r.info->value == ValueKind::kGauge) g->gauges.push_back(run);
       for (uint8_t c = 0; c < kMessageClasses; ++c) {
-        if (MayTake(r.rule, static_cast<MessageClass>(c))) g->by_class[c].push_back(i);
+        if (MayTake(r.rule, static_cast<MessageClass>(c))) g->by_class[c].push_back(run);
       }
+      i = static_cast<uint16_t>(i + n);
     }
     for (RuleState* r : g->rules) {
       r->wide = NeedsWideWindow(*r);
@@ -738,18 +764,28 @@ void Engine::Impl::AddEvidence(RuleState& r, uint32_t slot, const Context& ctx) 
 // Whether a request's User-Agent holds one of each list's needles (lower
 // case: the User-Agent is made so once).
 void Engine::Impl::MatchAgents(const MessageEvent& e) {
-  std::fill(agent_matches.begin(), agent_matches.end(), 0);
-  if (!e.is_request || e.user_agent.empty() || agent_lists.empty()) return;
-  user_agent_lower.assign(e.user_agent);
-  for (char& c : user_agent_lower) c = AsciiLower(c);
-  for (size_t i = 0; i < agent_lists.size(); ++i) {
-    for (const std::string& needle : *agent_lists[i]) {
-      if (user_agent_lower.find(needle) != std::string::npos) {
-        agent_matches[i] = 1;
-        break;
+  if (!e.is_request || e.user_agent.empty() || agent_lists.empty()) {
+    agent_matches = no_agent_matches_.data();
+    return;
+  }
+  // A network has few User-Agents, each in many requests: the answers of
+  // the last few are kept.
+  AgentCacheEntry& entry = agent_cache_[KeyTable::Hash(e.user_agent) % agent_cache_.size()];
+  if (entry.matches.empty() || entry.user_agent != e.user_agent) {
+    entry.user_agent.assign(e.user_agent);
+    entry.matches.assign(agent_lists.size(), 0);
+    user_agent_lower.assign(e.user_agent);
+    for (char& c : user_agent_lower) c = AsciiLower(c);
+    for (size_t i = 0; i < agent_lists.size(); ++i) {
+      for (const std::string& needle : *agent_lists[i]) {
+        if (user_agent_lower.find(needle) != std::string::npos) {
+          entry.matches[i] = 1;
+          break;
+        }
       }
     }
   }
+  agent_matches = entry.matches.data();
 }
 
 // In passes over the groups, so that the cache misses of their key lookups
@@ -765,19 +801,17 @@ void Engine::Impl::Feed(Context& ctx) {
   for (Group* gp : groups_of[static_cast<int>(ctx.source)]) {
     Group& g = *gp;
     const bool gauge_end = g.source != ctx.source;
-    const std::vector<uint16_t>& visit = ctx.source == Source::kMessage ? g.by_class[ctx.message_class]
-                                         : gauge_end                  ? g.gauges
-                                                                      : g.all;
+    const std::vector<Group::Run>& visit = ctx.source == Source::kMessage ? g.by_class[ctx.message_class]
+                                           : gauge_end                  ? g.gauges
+                                                                        : g.all;
     // Sample first: most events concern none of a group's rules.
     bool any = false;
-    for (const uint16_t i : visit) {
-      const RuleState& r = *g.rules[i];
-      if (sample_epoch_[r.sampler] != epoch_) {
-        sample_epoch_[r.sampler] = epoch_;
-        sampled_[r.sampler] = Sample(r, ctx, &samples_[r.sampler]);
+    for (const Group::Run& run : visit) {
+      if (sample_epoch_[run.sampler] != epoch_) {
+        sample_epoch_[run.sampler] = epoch_;
+        sampled_[run.sampler] = Sample(*g.ordered[run.first], ctx, &samples_[run.sampler]);
       }
-      taken_[r.index] = sampled_[r.sampler];
-      any = any || taken_[r.index];
+      any = any || sampled_[run.sampler];
     }
     const size_t begin = keys_.size();
     if (!any || !AppendKey(g, ctx, &keys_)) {
@@ -792,59 +826,71 @@ void Engine::Impl::Feed(Context& ctx) {
   for (const Pending& p : pending_) p.group->keys->PrefetchSlot(p.hash);
   for (Pending& p : pending_) {
     p.slot = Touch(*p.group, std::string_view(keys_).substr(p.key_begin, p.key_size), p.hash, ctx);
-    for (const uint16_t i : *p.visit) {
-      const RuleState& r = *p.group->rules[i];
-      if (!taken_[r.index]) continue;
-      const char* w = reinterpret_cast<const char*>(&r.head(p.slot));
-      __builtin_prefetch(w, 1);
-      if (r.wide) __builtin_prefetch(w + r.window_bytes() - 1, 1);
+    for (const Group::Run& run : *p.visit) {
+      if (!sampled_[run.sampler]) continue;
+      for (uint16_t i = run.first; i < run.first + run.count; ++i) {
+        const RuleState& r = *p.group->ordered[i];
+        const char* w = reinterpret_cast<const char*>(&r.head(p.slot));
+        __builtin_prefetch(w, 1);
+        if (r.wide) __builtin_prefetch(w + r.window_bytes() - 1, 1);
+      }
     }
   }
   for (const Pending& p : pending_) Update(*p.group, *p.visit, p.slot, ctx);
 }
 
-void Engine::Impl::Update(Group& g, const std::vector<uint16_t>& visit, uint32_t slot, const Context& ctx) {
+void Engine::Impl::Update(Group& g, const std::vector<Group::Run>& visit, uint32_t slot, const Context& ctx) {
   const uint32_t generation = g.slots()[slot].generation;
-  TimestampNs bucket_ns = 0;
-  int64_t bucket = 0;
-  for (const uint16_t i : visit) {
-    RuleState& r = *g.rules[i];
-    if (!taken_[r.index]) continue;
-    const internal::Sample& sample = samples_[r.sampler];
-    // Rules of a group mostly share their window: one division for them.
-    if (r.bucket_ns != bucket_ns) {
-      bucket_ns = r.bucket_ns;
-      bucket = ctx.ts / bucket_ns;
+  BucketCache buckets;
+  for (const Group::Run& run : visit) {
+    if (!sampled_[run.sampler]) continue;
+    const internal::Sample& sample = samples_[run.sampler];
+    for (uint16_t i = run.first; i < run.first + run.count; ++i) {
+      UpdateRule(*g.ordered[i], slot, generation, sample, ctx, &buckets);
     }
-    r.With(slot, [&](auto& w) {
-      if (w.generation != generation) {  // the slot took another key
-        w = std::remove_reference_t<decltype(w)>{};
-        w.generation = generation;
-        if (r.percentile()) r.histogram(slot) = Histogram{};
-        if (!evidence.empty()) evidence.erase(EvidenceKey(r, slot));
-      }
-      switch (r.info->value) {
-        case ValueKind::kGauge:
-          w.hits_sum = static_cast<decltype(w.hits_sum)>(std::max<int64_t>(0, w.hits_sum + sample.hits));
-          break;
-        case ValueKind::kSilence:
-          w.last_ts() = std::max(w.last_ts(), ctx.ts);
-          break;
-        default:
-          w.Slide(bucket);
-          w.Add(bucket, sample);
-          if (sample.bin >= 0) {
-            r.histogram(slot).Slide(bucket);
-            r.histogram(slot).Add(bucket, sample.bin);
-          }
-      }
-    });
-    const WindowHead& w = r.head(slot);
-    // A firing alert's evidence was taken when it fired; the next episode
-    // gathers its own (Resolve() drops it).
-    if (sample.bad && !w.is_firing() && NearFiring(r, slot, ctx.ts)) AddEvidence(r, slot, ctx);
-    if (r.info->value != ValueKind::kSilence || w.is_firing()) Judge(r, slot, ctx.ts, ctx.sensor);
   }
+}
+
+// Rules of a group mostly share their window length: one division for them.
+int64_t Engine::Impl::BucketCache::Of(TimestampNs bucket_ns, TimestampNs ts) {
+  if (bucket_ns != ns) {
+    ns = bucket_ns;
+    bucket = ts / bucket_ns;
+  }
+  return bucket;
+}
+
+void Engine::Impl::UpdateRule(RuleState& r, uint32_t slot, uint32_t generation, const internal::Sample& sample,
+                              const Context& ctx, BucketCache* buckets) {
+  const int64_t bucket = buckets->Of(r.bucket_ns, ctx.ts);
+  r.With(slot, [&](auto& w) {
+    if (w.generation != generation) {  // the slot took another key
+      w = std::remove_reference_t<decltype(w)>{};
+      w.generation = generation;
+      if (r.percentile()) r.histogram(slot) = Histogram{};
+      if (!evidence.empty()) evidence.erase(EvidenceKey(r, slot));
+    }
+    switch (r.info->value) {
+      case ValueKind::kGauge:
+        w.hits_sum = static_cast<decltype(w.hits_sum)>(std::max<int64_t>(0, w.hits_sum + sample.hits));
+        break;
+      case ValueKind::kSilence:
+        w.last_ts() = std::max(w.last_ts(), ctx.ts);
+        break;
+      default:
+        w.Slide(bucket);
+        w.Add(bucket, sample);
+        if (sample.bin >= 0) {
+          r.histogram(slot).Slide(bucket);
+          r.histogram(slot).Add(bucket, sample.bin);
+        }
+    }
+  });
+  const WindowHead& w = r.head(slot);
+  // A firing alert's evidence was taken when it fired; the next episode
+  // gathers its own (Resolve() drops it).
+  if (sample.bad && !w.is_firing() && NearFiring(r, slot, ctx.ts)) AddEvidence(r, slot, ctx);
+  if (r.info->value != ValueKind::kSilence || w.is_firing()) Judge(r, slot, ctx.ts, ctx.sensor);
 }
 
 // Once per second of capture time. Between events a window changes only
@@ -948,7 +994,7 @@ void Engine::OnMessage(const MessageEvent& e) {
   ctx.call_id = e.call_id;
   ctx.message_class = ClassOf(e);
   impl_->MatchAgents(e);
-  ctx.agent_matches = impl_->agent_matches.data();
+  ctx.agent_matches = impl_->agent_matches;
   impl_->Feed(ctx);
 }
 

@@ -177,12 +177,7 @@ class SlotArray {
   // REQUIRES: slot < the max_slots given.
   T& operator[](uint32_t slot) {
     const size_t c = slot >> chunk_bits_;
-    if (chunks_[c] == nullptr) {
-      raw_[c] = std::calloc(1, (size_t{mask()} + 1) * sizeof(T) + kLine);
-      if (raw_[c] == nullptr) throw std::bad_alloc();
-      const uintptr_t at = (reinterpret_cast<uintptr_t>(raw_[c]) + kLine - 1) & ~(kLine - 1);
-      chunks_[c] = reinterpret_cast<T*>(at);
-    }
+    if (chunks_[c] == nullptr) [[unlikely]] NewChunk(c);
     return chunks_[c][slot & mask()];
   }
   // nullptr when no slot of its chunk was ever touched (then it is empty).
@@ -193,6 +188,12 @@ class SlotArray {
 
  private:
   uint32_t mask() const { return (uint32_t{1} << chunk_bits_) - 1; }
+  [[gnu::noinline]] void NewChunk(size_t c) {
+    raw_[c] = std::calloc(1, (size_t{mask()} + 1) * sizeof(T) + kLine);
+    if (raw_[c] == nullptr) throw std::bad_alloc();
+    const uintptr_t at = (reinterpret_cast<uintptr_t>(raw_[c]) + kLine - 1) & ~(kLine - 1);
+    chunks_[c] = reinterpret_cast<T*>(at);
+  }
 
   int chunk_bits_ = 0;
   std::vector<T*> chunks_;   // aligned
