@@ -4,6 +4,7 @@
 // indexed by the key's slot in the table.
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <unordered_map>
@@ -178,8 +179,17 @@ struct RuleState {
 // and differences count without bound; a count or rate takes a narrow
 // window only when a single bucket could hold its threshold four times.
 bool NeedsWideWindow(const RuleState& r) {
+  // Health counts arrive many at once, and their keys are few.
+  if (r.info->source == Source::kHealth) return true;
   switch (r.info->value) {
-    case ValueKind::kRatio:
+    case ValueKind::kRatio: {
+      // A full bucket keeps its first 65,535 samples: fine for one user's
+      // or address's calls over minutes, not for a long window, a rule
+      // needing many samples, or a key that gathers a whole network.
+      const KeyKind by = r.rule.by;
+      const bool aggregate = by == KeyKind::kAll || by == KeyKind::kSensor || by == KeyKind::kCalleeDomain;
+      return aggregate || r.rule.min_samples > 16383 || r.rule.window_s > 600;
+    }
     case ValueKind::kGauge:
     case ValueKind::kSilence:
       return false;
@@ -208,7 +218,7 @@ size_t AssignSamplers(const std::vector<std::unique_ptr<RuleState>>& rules) {
       case Metric::kPddP95:
       case Metric::kMos:
       case Metric::kLoss:
-        add(std::to_string(rule.fire));  // `bad` compares with it
+        add(std::to_string(std::bit_cast<uint64_t>(rule.fire)));  // `bad` compares with it
         break;
       case Metric::kStatusShare: add(std::to_string(rule.status)); break;
       case Metric::kShortCalls: add(std::to_string(rule.max_duration_s)); break;

@@ -49,7 +49,14 @@ class KeyTable {
     uint64_t w = 0;
     for (size_t k = 0; i + k < key.size(); ++k) w |= uint64_t{static_cast<uint8_t>(key[i + k])} << (8 * k);
     h = (h ^ w) * 0x94d049bb133111ebull;
-    return h ^ (h >> 29);
+    // A full finalizer (MurmurHash3's fmix64): every input bit reaches the
+    // low bits that pick the index entry, so keys differing only in their
+    // last byte do not start their probes at one entry.
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
   }
 
   // The key last found comes first: a group keyed by sensor, or by the

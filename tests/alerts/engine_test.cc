@@ -290,6 +290,32 @@ TEST(EngineTest, ManyKeysAndAnUncommonMethodAreAllCounted) {
   EXPECT_EQ(st[0].worst_key, "192.0.2.7");
 }
 
+// Windows count far more than 65,535 samples per bucket where a rule needs
+// them: an ASR over 70,000 calls in one bucket of an address, and a single
+// health event's 1,000,000 kernel drops.
+TEST(EngineTest, LargeCountsAreNotCappedWhereARuleNeedsThem) {
+  Collect sink;
+  Engine engine({MakeRule({{"name", std::string("asr")}, {"metric", std::string("asr")},
+                           {"by", std::string("dst_ip")}, {"min_samples", int64_t{70000}},
+                           {"window", int64_t{600}}, {"fire", int64_t{40}}}),
+                 MakeRule({{"name", std::string("drops")}, {"metric", std::string("kernel_drops")},
+                           {"by", std::string("sensor")}, {"fire", int64_t{1000}}})},
+                &sink);
+  calls::CallRecord c = Call(1000 * kS, "d", calls::CallState::kFailed, 503, "c");
+  for (int i = 0; i < 70000; ++i) engine.OnCallEnd(c);
+  ASSERT_EQ(sink.alerts.size(), 1u);
+  EXPECT_EQ(sink.alerts[0].rule, "asr");
+  EXPECT_DOUBLE_EQ(sink.alerts[0].value, 0);
+  HealthEvent h;
+  h.ts = 1001 * kS;
+  h.sensor = "s1";
+  h.kernel_drops = 1000000;
+  engine.OnHealth(h);
+  ASSERT_EQ(sink.alerts.size(), 2u);
+  EXPECT_EQ(sink.alerts[1].rule, "drops");
+  EXPECT_DOUBLE_EQ(sink.alerts[1].value, 1000000);
+}
+
 TEST(EngineTest, ConcurrentCallsRiseAndFallWithStartsAndEnds) {
   Collect sink;
   Engine engine({MakeRule({{"name", std::string("conc")}, {"metric", std::string("concurrent_calls")},
